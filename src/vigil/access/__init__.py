@@ -1,0 +1,1 @@
+"""Users, roles, region scopes, tokens and the tamper-evident audit log."""

@@ -1,0 +1,154 @@
+"""Users, argon2 password hashes, bearer tokens and region scopes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vigil.access.audit import record
+from vigil.access.policy import has_permission
+from vigil.core.errors import AuthError, ConflictError, InputError, NotFoundError
+from vigil.core.ids import validate_region_code
+from vigil.core.models import ApiToken, Region, Role, User, UserRegion, utcnow
+
+__all__ = [
+    "Principal",
+    "add_user",
+    "authenticate",
+    "generate_password",
+    "issue_token",
+    "principal_for_token",
+    "revoke_token",
+]
+
+_hasher = PasswordHasher()
+# Verifying against this keeps the timing of unknown-user logins like known-user ones.
+_DUMMY_HASH = _hasher.hash("vigil-timing-equaliser")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller: who, with which role, over which region subtrees."""
+
+    user_id: int
+    name: str
+    role: Role
+    scopes: tuple[str, ...]
+    team: str = ""
+
+    def can_see(self, region_code: str) -> bool:
+        """True if ``region_code`` lies inside one of the caller's subtrees."""
+        return any(region_code.startswith(s) for s in self.scopes)
+
+    def can(self, permission: str) -> bool:
+        """True if the caller's role grants ``permission``."""
+        return has_permission(self.role, permission)
+
+    def visible_ancestor(self, region_code: str) -> bool:
+        """True if ``region_code`` is an ancestor of (or equal to) one of the scopes."""
+        return any(s.startswith(region_code) for s in self.scopes)
+
+
+def generate_password(nbytes: int = 15) -> str:
+    """A random URL-safe password (120 bits by default)."""
+    return secrets.token_urlsafe(nbytes)
+
+
+def add_user(session: Session, name: str, password: str, role: Role | str, regions: list[str], *,
+             team: str = "", actor: str = "system") -> User:
+    """Create a user with an argon2 hash of ``password`` scoped to ``regions``."""
+    name = name.strip()
+    if not name:
+        raise InputError("user name must not be empty")
+    if len(password) < 10:
+        raise InputError("password must have at least 10 characters")
+    try:
+        role = Role(role)
+    except ValueError as exc:
+        raise InputError(f"unknown role {role!r}; roles: {', '.join(r.value for r in Role)}") from exc
+    if not regions:
+        raise InputError("a user needs at least one region")
+    codes = [validate_region_code(c) for c in regions]
+    for c in codes:
+        if session.get(Region, c) is None:
+            raise NotFoundError(f"region {c} does not exist")
+    if session.scalar(select(User.id).where(User.name == name)) is not None:
+        raise ConflictError(f"user {name!r} already exists")
+    user = User(name=name, password_hash=_hasher.hash(password), role=role.value, team=team,
+                regions=[UserRegion(region_code=c) for c in codes])
+    session.add(user)
+    session.flush()
+    record(session, actor, "user.create", f"user:{name}", role=role.value, regions=codes)
+    return user
+
+
+def set_password(session: Session, name: str, password: str, *, actor: str) -> None:
+    """Replace a user's password."""
+    if len(password) < 10:
+        raise InputError("password must have at least 10 characters")
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise NotFoundError(f"user {name!r} does not exist")
+    user.password_hash = _hasher.hash(password)
+    record(session, actor, "user.password", f"user:{name}")
+
+
+def authenticate(session: Session, name: str, password: str) -> User:
+    """Check a name and password; raise :class:`AuthError` on any mismatch."""
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None or not user.active:
+        try:
+            _hasher.verify(_DUMMY_HASH, password)
+        except VerificationError:
+            pass
+        raise AuthError("wrong user name or password")
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError) as exc:
+        raise AuthError("wrong user name or password") from exc
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return user
+
+
+def _sha(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(session: Session, user: User, *, ttl_hours: float = 12.0) -> str:
+    """Create a bearer token for ``user``; only its hash is stored."""
+    token = "vgl_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, token_sha256=_sha(token),
+                         expires_at=utcnow() + timedelta(hours=ttl_hours)))
+    record(session, user.name, "auth.login", f"user:{user.name}")
+    return token
+
+
+def revoke_token(session: Session, token: str) -> None:
+    """Revoke a token (logout)."""
+    row = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == _sha(token)))
+    if row is not None:
+        row.revoked = True
+
+
+def principal_for_token(session: Session, token: str) -> Principal:
+    """Resolve a bearer token to its principal or raise :class:`AuthError`."""
+    row = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == _sha(token)))
+    if row is None or row.revoked or row.expires_at < utcnow():
+        raise AuthError("invalid or expired token")
+    user = session.get(User, row.user_id)
+    if user is None or not user.active:
+        raise AuthError("invalid or expired token")
+    return principal_of(user)
+
+
+def principal_of(user: User) -> Principal:
+    """The principal view of a stored user."""
+    return Principal(user.id, user.name, Role(user.role), tuple(user.region_codes), user.team)

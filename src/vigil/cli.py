@@ -1,0 +1,132 @@
+"""The ``vigil`` command: a thin Typer shell over library functions.
+
+Capability packages contribute sub-commands through :data:`_SUBAPPS` and
+:data:`_COMMANDS`; errors are shown as one clear line, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from vigil.core.context import Vigil
+from vigil.core.errors import ImportRejected, VigilError
+
+app = typer.Typer(help="Vigil: city video-surveillance platform.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+audit_app = typer.Typer(help="Inspect the audit log.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(audit_app, name="audit")
+
+console = Console()
+err = Console(stderr=True)
+
+DbOpt = Annotated[str | None, typer.Option("--db", help="Database URL (default: $VIGIL_DB or ./vigil-data/vigil.db)")]
+HomeOpt = Annotated[str | None, typer.Option("--home", help="Data folder (default: $VIGIL_HOME or ./vigil-data)")]
+
+
+def open_instance(db: str | None, home: str | None = None) -> Vigil:
+    """Open the instance named on the command line."""
+    return Vigil.open(db, home)
+
+
+@app.command()
+def init(db: DbOpt = None, home: HomeOpt = None,
+         region: Annotated[str, typer.Option(help="Root region code (4, 6, 8 or 11 digits)")] = "5301",
+         name: Annotated[str, typer.Option(help="Root region name")] = "Prefecture",
+         admin: Annotated[str, typer.Option(help="Name of the first admin")] = "admin") -> None:
+    """Create the database and the first admin; print the generated password once."""
+    from vigil.access.bootstrap import init_instance
+
+    v = open_instance(db, home)
+    res = init_instance(v, root_code=region, root_name=name, admin=admin)
+    console.print(f"Database ready: {v.settings.db_url}")
+    console.print(f"Admin user: [bold]{res.admin}[/]  password: [bold]{res.password}[/]  (shown once; store it now)")
+
+
+@user_app.command("add")
+def user_add(name: str,
+             role: Annotated[str, typer.Option(help="admin, duty_officer, investigator, maintenance, auditor, planner")],
+             region: Annotated[list[str], typer.Option(help="Region code of a subtree the user may see (repeatable)")],
+             team: Annotated[str, typer.Option(help="Maintenance team name")] = "",
+             db: DbOpt = None, home: HomeOpt = None) -> None:
+    """Add a user; a password is generated and printed once."""
+    from vigil.access.users import add_user, generate_password
+
+    v = open_instance(db, home)
+    password = generate_password()
+    with v.db.session() as s:
+        add_user(s, name, password, role, region, team=team, actor="cli")
+    console.print(f"User [bold]{name}[/] ({role}) password: [bold]{password}[/]  (shown once)")
+
+
+@audit_app.command("verify")
+def audit_verify(db: DbOpt = None, home: HomeOpt = None) -> None:
+    """Check the audit chain; exit 1 if any entry was edited, deleted or reordered."""
+    from vigil.access.audit import verify_chain
+
+    v = open_instance(db, home)
+    with v.db.session() as s:
+        rep = verify_chain(s)
+    if rep.ok:
+        console.print(f"[green]audit chain intact[/]: {rep.entries} entries")
+    else:
+        err.print(f"[red]audit chain broken[/] at entry {rep.first_bad_seq}: {rep.reason}")
+        raise typer.Exit(1)
+
+
+# Sub-command groups and single commands contributed by capability packages: (module, attribute, name).
+_SUBAPPS: list[tuple[str, str, str]] = [
+]
+_COMMANDS: list[tuple[str, str, str]] = [
+]
+
+
+def _register() -> None:
+    for mod, attr, name in _SUBAPPS:
+        app.add_typer(getattr(importlib.import_module(mod), attr), name=name)
+    for mod, attr, name in _COMMANDS:
+        app.command(name)(getattr(importlib.import_module(mod), attr))
+
+
+_register()
+
+
+def main() -> None:
+    """Entry point: run the app and turn Vigil errors into one readable line."""
+    try:
+        app(standalone_mode=False)
+    except ImportRejected as exc:
+        err.print(f"[red]error:[/] {exc.source}: {len(exc.errors)} bad row(s); nothing was stored")
+        for e in exc.errors[:200]:
+            err.print(f"  line {e.line}: [bold]{e.field}[/]: {e.reason}")
+        if len(exc.errors) > 200:
+            err.print(f"  ... and {len(exc.errors) - 200} more")
+        sys.exit(2)
+    except VigilError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(1)
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, OSError):
+            err.print(f"[red]error:[/] {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}")
+            sys.exit(2)
+        raise
+
+
+if __name__ == "__main__":
+    main()

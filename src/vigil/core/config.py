@@ -1,0 +1,43 @@
+"""Typed settings, read from the environment once and passed around explicitly."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Settings", "load_settings"]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Where Vigil keeps its data.
+
+    ``home`` holds the SQLite file (by default), the credential key, recordings and exports.
+    ``db_url`` is a SQLAlchemy URL: SQLite by default, PostgreSQL for a city.
+    """
+
+    home: Path
+    db_url: str
+    token_ttl_hours: float = 12.0
+    tile_url: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key_file(self) -> Path:
+        return self.home / "secret.key"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.home / "recordings"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.home / "exports"
+
+
+def load_settings(db: str | None = None, home: str | Path | None = None) -> Settings:
+    """Build settings from arguments, then ``VIGIL_DB`` / ``VIGIL_HOME``, then defaults under the cwd."""
+    home_path = Path(home or os.environ.get("VIGIL_HOME") or Path.cwd() / "vigil-data").resolve()
+    url = db or os.environ.get("VIGIL_DB") or f"sqlite:///{home_path / 'vigil.db'}"
+    return Settings(home=home_path, db_url=url, tile_url=os.environ.get("VIGIL_TILE_URL", ""))

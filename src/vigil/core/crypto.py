@@ -1,0 +1,54 @@
+"""Encryption of camera credentials at rest (Fernet: AES-128-CBC + HMAC-SHA256).
+
+The key lives in a file beside the data (mode 0600), never in the database, so a
+stolen database dump does not reveal camera passwords.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from vigil.core.errors import InputError
+
+__all__ = ["CredentialBox", "load_or_create_key"]
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """Read the instance key, creating it (0600) on first use."""
+    if path.exists():
+        return path.read_bytes().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = Fernet.generate_key()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
+    return key
+
+
+class CredentialBox:
+    """Encrypts and decrypts camera passwords."""
+
+    def __init__(self, key: bytes) -> None:
+        self._fernet = Fernet(key)
+
+    @classmethod
+    def from_file(cls, path: Path) -> CredentialBox:
+        return cls(load_or_create_key(path))
+
+    def seal(self, secret: str) -> bytes | None:
+        """Encrypt ``secret``; an empty secret is stored as ``None``."""
+        if not secret:
+            return None
+        return self._fernet.encrypt(secret.encode())
+
+    def open(self, token: bytes | None) -> str:
+        """Decrypt a sealed secret."""
+        if not token:
+            return ""
+        try:
+            return self._fernet.decrypt(token).decode()
+        except InvalidToken as exc:
+            raise InputError("camera credential cannot be decrypted with this instance's key") from exc

@@ -1,0 +1,47 @@
+"""Shared fixtures: a fresh Vigil instance on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from pgserver import PgServer  # noqa: E402
+
+from vigil.core.context import Vigil  # noqa: E402
+
+_DBS = [d.strip() for d in os.environ.get("VIGIL_TEST_DBS", "sqlite,postgresql").split(",") if d.strip()]
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    srv = PgServer().start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(params=_DBS)
+def vigil(request, tmp_path) -> Vigil:
+    """A migrated, empty instance; runs once per database backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'vigil.db'}"
+    else:
+        srv = request.getfixturevalue("pg_server")
+        url = srv.create_db(f"t{os.getpid()}_{next(_counter)}")
+    v = Vigil.open(url, str(tmp_path / "home"))
+    yield v
+    v.close()
+
+
+@pytest.fixture
+def sqlite_vigil(tmp_path) -> Vigil:
+    """A migrated instance on SQLite only (for tests that do not touch SQL dialect differences)."""
+    v = Vigil.open(f"sqlite:///{tmp_path / 'vigil.db'}", str(tmp_path / "home"))
+    yield v
+    v.close()
