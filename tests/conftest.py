@@ -12,7 +12,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from pgserver import PgServer  # noqa: E402
-
 from vigil.core.context import Vigil  # noqa: E402
 
 _DBS = [d.strip() for d in os.environ.get("VIGIL_TEST_DBS", "sqlite,postgresql").split(",") if d.strip()]

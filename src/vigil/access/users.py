@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -104,10 +105,8 @@ def authenticate(session: Session, name: str, password: str) -> User:
     """Check a name and password; raise :class:`AuthError` on any mismatch."""
     user = session.scalar(select(User).where(User.name == name))
     if user is None or not user.active:
-        try:
+        with contextlib.suppress(VerificationError):
             _hasher.verify(_DUMMY_HASH, password)
-        except VerificationError:
-            pass
         raise AuthError("wrong user name or password")
     try:
         _hasher.verify(user.password_hash, password)
