@@ -1,0 +1,1 @@
+"""Analytics: motion, person/vehicle detection on motion regions, zones, privacy masks, events."""

@@ -1,0 +1,79 @@
+"""The HTTP API: a thin FastAPI shell over library functions, one router per capability."""
+
+from __future__ import annotations
+
+import importlib
+import time
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+from vigil import __version__
+from vigil.api import problems
+from vigil.core.context import Vigil
+
+__all__ = ["ROUTERS", "create_app"]
+
+# (module, prefix, tag). Each module exposes ``router``. Capability packages add a line here.
+ROUTERS: list[tuple[str, str, str]] = [
+    ("vigil.api.routers.auth", "/api/v1/auth", "auth"),
+    ("vigil.api.routers.regions", "/api/v1/regions", "regions"),
+    ("vigil.api.routers.sites", "/api/v1/sites", "sites"),
+    ("vigil.api.routers.models", "/api/v1/models", "camera models"),
+    ("vigil.api.routers.cameras", "/api/v1/cameras", "cameras"),
+    ("vigil.api.routers.users", "/api/v1/users", "users"),
+    ("vigil.api.routers.rollups", "/api/v1/rollups", "rollups"),
+    ("vigil.api.routers.audit", "/api/v1/audit", "audit"),
+]
+
+_WEB = Path(__file__).resolve().parent.parent / "web" / "static"
+
+
+def _metrics(app: FastAPI) -> None:
+    reg = CollectorRegistry()
+    reqs = Counter("vigil_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=reg)
+    lat = Histogram("vigil_http_request_seconds", "HTTP request latency", ["route"], registry=reg)
+    app.state.metrics_registry = reg
+
+    @app.middleware("http")
+    async def _observe(request: Request, call_next):  # type: ignore[no-untyped-def]
+        t0 = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        reqs.labels(request.method, path, str(response.status_code)).inc()
+        lat.labels(path).observe(time.perf_counter() - t0)
+        return response
+
+
+def create_app(vigil: Vigil) -> FastAPI:
+    """Build the API for ``vigil``; nothing global is touched."""
+    app = FastAPI(title="Vigil API", version=__version__,
+                  description="City video-surveillance platform. Every route needs a bearer token.")
+    app.state.vigil = vigil
+    problems.install(app)
+    _metrics(app)
+    for mod, prefix, tag in ROUTERS:
+        app.include_router(importlib.import_module(mod).router, prefix=prefix, tags=[tag])
+
+    from vigil.api.deps import CurrentPrincipal
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(_: CurrentPrincipal) -> Response:
+        return Response(generate_latest(app.state.metrics_registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/api/v1/health", tags=["meta"])
+    def health(_: CurrentPrincipal) -> dict[str, str]:
+        return {"status": "ok", "version": __version__, "database": vigil.db.dialect}
+
+    if _WEB.exists():
+        app.mount("/ui", StaticFiles(directory=_WEB, html=True), name="ui")
+
+        @app.get("/", include_in_schema=False)
+        def root() -> RedirectResponse:
+            return RedirectResponse("/ui/")
+
+    return app

@@ -1,0 +1,76 @@
+"""FastAPI dependencies: the instance, a DB session, the authenticated principal, permissions.
+
+Nothing is built at import: :func:`vigil.api.app.create_app` stores the instance on
+``app.state.vigil`` and tests may use ``dependency_overrides``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from vigil.access.users import Principal, principal_for_token
+from vigil.core.context import Vigil
+from vigil.core.errors import AccessDenied, AuthError, NotFoundError
+
+__all__ = [
+    "CurrentPrincipal",
+    "SessionDep",
+    "VigilDep",
+    "check_region",
+    "require",
+]
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def get_vigil(request: Request) -> Vigil:
+    """The instance this app serves."""
+    return request.app.state.vigil
+
+
+VigilDep = Annotated[Vigil, Depends(get_vigil)]
+
+
+def get_session(v: VigilDep) -> Iterator[Session]:
+    """A session per request: committed on success, rolled back on error."""
+    with v.db.session() as s:
+        yield s
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_principal(request: Request, session: SessionDep,
+                  cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+    """Resolve the bearer token (header, or the ``vigil_token`` cookie for the console and media)."""
+    token = cred.credentials if cred else request.cookies.get("vigil_token") or request.query_params.get("token")
+    if not token:
+        raise AuthError("authentication required")
+    p = principal_for_token(session, token)
+    request.state.principal = p
+    return p
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require(permission: str) -> Callable[[Principal], Principal]:
+    """A dependency that checks the caller's role grants ``permission``."""
+
+    def _check(p: CurrentPrincipal) -> Principal:
+        if not p.can(permission):
+            raise AccessDenied(f"role {p.role.value} may not {permission}")
+        return p
+
+    return _check
+
+
+def check_region(p: Principal, region_code: str, what: str = "object") -> None:
+    """Raise 404 for objects outside the caller's scope (their existence is not revealed)."""
+    if not p.can_see(region_code):
+        raise NotFoundError(f"{what} not found")

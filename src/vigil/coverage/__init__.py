@@ -1,0 +1,1 @@
+"""Coverage planning: visibility, pixel density (DORI), candidates, optimisation, reports."""

@@ -1,0 +1,1 @@
+"""Health: probing, picture-quality diagnostics, KPIs, alarms and work orders."""

@@ -1,0 +1,1 @@
+"""Registry: regions, sites, camera models and cameras; bulk import and export; rollups."""

@@ -1,0 +1,1 @@
+"""Video: recording without re-encoding, retention, audited retrieval and export, live view."""
