@@ -12,7 +12,6 @@ from alembic import op
 
 import vigil.core.models
 
-
 revision = '0003_video'
 down_revision = '0002'
 branch_labels = None
