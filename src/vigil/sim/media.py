@@ -1,0 +1,212 @@
+"""Real-footage test clips (healthy and degraded) made with FFmpeg, cached on disk.
+
+The simulated fleet serves these clips as camera streams, and the VQD tests and
+benchmarks diagnose them. All clips are H.264 (libx264, yuv420p, no B-frames,
+a keyframe every ``gop`` frames, SPS/PPS repeated before every keyframe) cut
+from footage shipped by Debian's ``opencv-doc``.
+
+API
+---
+``SOURCES``
+    Footage names -> paths: ``"vtest"`` (768x576, 10 fps, 79.5 s, a fixed elevated
+    camera over a plaza) and ``"tree"`` (320x240, 15 fps, 29.6 s, swaying foliage).
+``FAULTS``
+    The picture faults a clip can carry: ``black``, ``blue``, ``frozen``, ``blur``,
+    ``dark``, ``bright``, ``color_cast``, ``noise``, ``covered``, ``moved``.
+``SEVERITIES``
+    ``(1, 2, 3)``: mild, the reference setting of the VQD notes, strong. Every level
+    is a real fault an operator would want reported; only its strength differs.
+``healthy_clip(*, source="vtest", start=10.0, duration=6.0, size=None, fps=None, gop=20, fmt="mp4", cache=None) -> Path``
+    An unaltered clip of ``source`` from ``start`` seconds for ``duration`` seconds.
+``fault_clip(fault, *, severity=2, source="vtest", start=10.0, duration=6.0, size=None, fps=None, gop=20,
+fmt="mp4", cache=None) -> Path``
+    The same cut with one fault applied. ``moved`` is shifted (cropped and rescaled)
+    for the whole clip: serve the healthy clip first, then this one, to simulate a
+    camera knocked off its aim.
+``fault_filter(fault, severity=2) -> str``
+    The FFmpeg ``-vf`` chain used for ``fault`` (``black``/``blue`` are generated
+    sources instead and return ``""``).
+``media_cache_dir(cache=None) -> Path``
+    Where clips are kept: ``cache``, else ``$VIGIL_CACHE/media``, else
+    ``~/.cache/vigil/media``.
+
+``size`` is ``(width, height)``, e.g. ``(1920, 1080)`` for a 1080p "main stream"
+(the source is scaled after the fault is applied); ``fps`` resamples the frame
+rate; ``fmt`` is ``"mp4"``, ``"ts"`` or ``"h264"`` (Annex B elementary stream).
+
+Calls are idempotent and safe for concurrent callers, threads or processes: the
+clip's file name is a hash of the exact FFmpeg arguments and of the source file,
+FFmpeg writes a private temporary file, and it is renamed into place atomically
+(a per-clip lock file avoids encoding the same clip twice at once).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from vigil.core.errors import InputError, NotFoundError, VigilError
+
+__all__ = ["FAULTS", "SEVERITIES", "SOURCES", "fault_clip", "fault_filter", "healthy_clip", "media_cache_dir"]
+
+_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
+SOURCES: dict[str, Path] = {"vtest": _DATA / "vtest.avi", "tree": _DATA / "tree.avi"}
+FAULTS: tuple[str, ...] = ("black", "blue", "frozen", "blur", "dark", "bright", "color_cast", "noise",
+                           "covered", "moved")
+SEVERITIES: tuple[int, ...] = (1, 2, 3)
+_FORMATS = {"mp4": ("mp4", ["-movflags", "+faststart"]), "ts": ("mpegts", []), "h264": ("h264", [])}
+
+# Generated "no signal" screens: (colour, extra filter) per severity.
+_SCREENS: dict[str, dict[int, tuple[str, str]]] = {
+    "black": {1: ("0x0A0A0A", "noise=alls=4:allf=t"), 2: ("black", ""), 3: ("black", "")},
+    "blue": {1: ("0x1E3CC8", ""), 2: ("0x0000FF", ""), 3: ("0x0000C0", "")},
+}
+
+
+def _moved(sev: int) -> str:
+    dx, dy = {1: (64, 40), 2: (96, 60), 3: (160, 100)}[sev]
+    # Crop a window shifted by (dx, dy) in source pixels and scale it back: the aim moved right and down.
+    return f"crop=iw-{dx}:ih-{dy}:{dx}:{dy},scale=iw+{dx}:ih+{dy}"
+
+
+_FILTERS: dict[str, Callable[[int], str]] = {
+    "frozen": lambda s: "loop=loop=-1:size=1:start=0",
+    "blur": lambda s: f"gblur=sigma={ {1: 3.5, 2: 6, 3: 10}[s] }",
+    "dark": lambda s: f"lutyuv=y=val*{ {1: 0.25, 2: 0.15, 3: 0.1}[s] }",
+    "bright": lambda s: {1: "lutyuv=y=min(255\\,val*2.0+20)", 2: "lutyuv=y=min(255\\,val*2.5)",
+                         3: "lutyuv=y=min(255\\,val*3+40)"}[s],
+    "color_cast": lambda s: {1: "colorchannelmixer=rr=1.35:gg=1.15:bb=0.55",
+                             2: "colorchannelmixer=rr=1.5:bb=0.6",
+                             3: "colorchannelmixer=rr=0.5:gg=1.2:bb=1.6"}[s],
+    "noise": lambda s: f"noise=alls={ {1: 40, 2: 60, 3: 90}[s] }:allf=t+u",
+    "covered": lambda s: {1: "drawbox=x=0:y=0:w=iw*0.62:h=ih:color=0x202020@1:t=fill",
+                          2: "drawbox=x=0:y=0:w=iw*0.75:h=ih:color=0x3a3530@1:t=fill",
+                          3: "drawbox=x=0:y=0:w=iw:h=ih*0.9:color=0x505050@1:t=fill"}[s],
+    "moved": _moved,
+}
+
+
+def media_cache_dir(cache: str | os.PathLike[str] | None = None) -> Path:
+    """The folder clips are cached in (created on first use)."""
+    if cache is not None:
+        path = Path(cache)
+    elif os.environ.get("VIGIL_CACHE"):
+        path = Path(os.environ["VIGIL_CACHE"]) / "media"
+    else:
+        path = Path.home() / ".cache" / "vigil" / "media"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def fault_filter(fault: str, severity: int = 2) -> str:
+    """The FFmpeg filter chain that applies ``fault`` at ``severity`` to real footage."""
+    _check(fault, severity)
+    return "" if fault in _SCREENS else _FILTERS[fault](severity)
+
+
+def healthy_clip(*, source: str = "vtest", start: float = 10.0, duration: float = 6.0,
+                 size: tuple[int, int] | None = None, fps: float | None = None, gop: int = 20,
+                 fmt: str = "mp4", cache: str | os.PathLike[str] | None = None) -> Path:
+    """An unaltered H.264 clip cut from ``source``; see the module docstring."""
+    return _clip(None, 2, source, start, duration, size, fps, gop, fmt, cache)
+
+
+def fault_clip(fault: str, *, severity: int = 2, source: str = "vtest", start: float = 10.0,
+               duration: float = 6.0, size: tuple[int, int] | None = None, fps: float | None = None,
+               gop: int = 20, fmt: str = "mp4", cache: str | os.PathLike[str] | None = None) -> Path:
+    """An H.264 clip cut from ``source`` with picture fault ``fault``; see the module docstring."""
+    _check(fault, severity)
+    return _clip(fault, severity, source, start, duration, size, fps, gop, fmt, cache)
+
+
+def _check(fault: str, severity: int) -> None:
+    if fault not in FAULTS:
+        raise InputError(f"unknown picture fault {fault!r}; expected one of {', '.join(FAULTS)}")
+    if severity not in SEVERITIES:
+        raise InputError(f"severity must be one of {SEVERITIES}, got {severity!r}")
+
+
+def _source(source: str) -> Path:
+    path = SOURCES.get(source)
+    if path is None:
+        raise InputError(f"unknown footage {source!r}; expected one of {', '.join(SOURCES)}")
+    if not path.is_file():
+        raise NotFoundError(f"{path} is missing: install Debian's opencv-doc (scripts/install-system-deps.sh)")
+    return path
+
+
+def _probe(path: Path) -> tuple[int, int, float]:
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                          "stream=width,height,r_frame_rate", "-of", "csv=p=0", str(path)],
+                         capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+    w, h, rate = out.split(",")[:3]
+    num, _, den = rate.partition("/")
+    return int(w), int(h), float(num) / float(den or 1)
+
+
+def _args(fault: str | None, severity: int, src: Path, start: float, duration: float,
+          size: tuple[int, int] | None, fps: float | None, gop: int) -> list[str]:
+    """The FFmpeg input and filter arguments (everything but the output file)."""
+    width, height, rate = _probe(src)
+    rate = fps or rate
+    chain: list[str] = []
+    if fault in _SCREENS:
+        colour, extra = _SCREENS[fault][severity]
+        inputs = ["-f", "lavfi", "-i", f"color=c={colour}:s={width}x{height}:r={rate:g}"]
+        chain += [extra] if extra else []
+    else:
+        inputs = ["-ss", f"{start:g}", "-i", str(src)]
+        chain += [fault_filter(fault, severity)] if fault else []
+        chain += [f"fps={fps:g}"] if fps else []
+    if size:
+        chain.append(f"scale={size[0]}:{size[1]}")
+    chain.append("format=yuv420p")
+    return [*inputs, "-t", f"{duration:g}", "-vf", ",".join(chain), "-an", "-c:v", "libx264",
+            "-preset", "veryfast", "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0", "-bf", "0",
+            "-x264-params", "repeat-headers=1", "-pix_fmt", "yuv420p"]
+
+
+def _clip(fault: str | None, severity: int, source: str, start: float, duration: float,
+          size: tuple[int, int] | None, fps: float | None, gop: int, fmt: str,
+          cache: str | os.PathLike[str] | None) -> Path:
+    if fmt not in _FORMATS:
+        raise InputError(f"fmt must be one of {', '.join(_FORMATS)}, got {fmt!r}")
+    if duration <= 0 or start < 0 or gop < 1:
+        raise InputError("start must be >= 0, duration > 0 and gop >= 1")
+    if shutil.which("ffmpeg") is None:
+        raise NotFoundError("ffmpeg is not installed (scripts/install-system-deps.sh)")
+    src = _source(source)
+    args = _args(fault, severity, src, start, duration, size, fps, gop)
+    muxer, mux_args = _FORMATS[fmt]
+    stat = src.stat()
+    key = hashlib.sha1(repr((args, mux_args, stat.st_size, int(stat.st_mtime))).encode()).hexdigest()[:12]
+    label = fault if fault else "healthy"
+    folder = media_cache_dir(cache)
+    out = folder / f"{source}-{label}-s{severity if fault else 0}-{key}.{fmt}"
+    if out.exists():
+        return out
+    with open(folder / f".{out.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not out.exists():
+            _encode(args, mux_args, muxer, out)
+    return out
+
+
+def _encode(args: list[str], mux_args: list[str], muxer: str, out: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".part", dir=out.parent)
+    os.close(fd)
+    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-y", *args, *mux_args, "-f", muxer, tmp]
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        if res.returncode != 0 or os.path.getsize(tmp) == 0:
+            raise VigilError(f"ffmpeg failed making {out.name}: {res.stderr.strip()[-500:]}")
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
