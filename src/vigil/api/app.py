@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 
 from vigil import __version__
 from vigil.api import problems
+from vigil.api.deps import CurrentPrincipal
 from vigil.core.context import Vigil
 
 __all__ = ["ROUTERS", "create_app"]
@@ -58,8 +59,6 @@ def create_app(vigil: Vigil) -> FastAPI:
     _metrics(app)
     for mod, prefix, tag in ROUTERS:
         app.include_router(importlib.import_module(mod).router, prefix=prefix, tags=[tag])
-
-    from vigil.api.deps import CurrentPrincipal
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(_: CurrentPrincipal) -> Response:

@@ -1,0 +1,122 @@
+"""Cameras: search, detail, create, update, delete, and a GeoJSON layer for the map."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vigil.access.audit import record
+from vigil.api.deps import CurrentPrincipal, SessionDep, VigilDep
+from vigil.core.errors import InputError
+from vigil.core.models import Camera
+from vigil.health.models import CameraStatus
+from vigil.registry import cameras as svc
+from vigil.registry.schemas import CameraIn, CameraPatch
+
+router = APIRouter()
+
+_FIELDS = ("id", "name", "region_code", "site_id", "lon", "lat", "height_m", "heading_deg", "tilt_deg", "kind",
+           "owner", "lifecycle")
+
+
+def _statuses(session: Session, ids: list[str]) -> dict[str, CameraStatus]:
+    if not ids:
+        return {}
+    rows = session.scalars(select(CameraStatus).where(CameraStatus.camera_id.in_(ids)))
+    return {r.camera_id: r for r in rows}
+
+
+def camera_json(c: Camera, st: CameraStatus | None, *, detail: bool = False) -> dict[str, Any]:
+    """Public shape of a camera; stream URLs only in the detail view, passwords never."""
+    out: dict[str, Any] = {k: getattr(c, k) for k in _FIELDS}
+    out["model"] = c.model.name if c.model else None
+    out["status"] = None if st is None else {"state": st.state, "reason": st.reason, "since": st.since,
+                                             "faults": st.faults}
+    if detail:
+        out |= {"main_url": c.main_url, "sub_url": c.sub_url, "onvif_url": c.onvif_url, "username": c.username,
+                "has_password": c.password_enc is not None, "created_at": c.created_at,
+                "updated_at": c.updated_at}
+    return out
+
+
+def _bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
+    if not bbox:
+        return None
+    try:
+        x0, y0, x1, y1 = (float(v) for v in bbox.split(","))
+    except ValueError as exc:
+        raise InputError("bbox must be minlon,minlat,maxlon,maxlat") from exc
+    return (x0, y0, x1, y1)
+
+
+def _query(region: str | None, site: int | None, kind: str | None, owner: str | None, lifecycle: str | None,
+           q: str, bbox: str | None, sort: str, limit: int, offset: int) -> svc.CameraQuery:
+    return svc.CameraQuery(region=region, site=site, kind=kind, owner=owner, lifecycle=lifecycle, q=q,
+                           bbox=_bbox(bbox), sort=sort, limit=limit, offset=offset)
+
+
+@router.get("")
+def list_cameras(p: CurrentPrincipal, session: SessionDep, region: str | None = None, site: int | None = None,
+                 kind: str | None = None, owner: str | None = None, lifecycle: str | None = None, q: str = "",
+                 bbox: str | None = None, sort: str = "id", limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+                 offset: Annotated[int, Query(ge=0)] = 0) -> dict:
+    """Search cameras in scope, filtered and paginated."""
+    svc.need(p, "registry.read")
+    f = _query(region, site, kind, owner, lifecycle, q, bbox, sort, limit, offset)
+    items, total = svc.list_cameras(session, p, f)
+    st = _statuses(session, [c.id for c in items])
+    return {"items": [camera_json(c, st.get(c.id)) for c in items], "total": total, "limit": limit,
+            "offset": offset}
+
+
+@router.get("/geojson")
+def cameras_geojson(p: CurrentPrincipal, session: SessionDep, region: str | None = None, bbox: str | None = None,
+                    limit: Annotated[int, Query(ge=1, le=50000)] = 5000) -> dict:
+    """Cameras in scope as a GeoJSON FeatureCollection (for the map)."""
+    svc.need(p, "registry.read")
+    stmt = svc._camera_stmt(p, svc.CameraQuery(region=region, bbox=_bbox(bbox)))
+    if region:
+        from vigil.registry.service import get_region
+
+        get_region(session, p, region)
+    rows = session.execute(stmt.with_only_columns(Camera.id, Camera.name, Camera.kind, Camera.lifecycle,
+                                                  Camera.lon, Camera.lat, Camera.heading_deg)
+                           .limit(limit)).all()
+    st = dict(session.execute(select(CameraStatus.camera_id, CameraStatus.state)
+                              .where(CameraStatus.camera_id.in_([r[0] for r in rows]))).all()) if rows else {}
+    feats = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [r.lon, r.lat]},
+              "properties": {"id": r.id, "name": r.name, "kind": r.kind, "lifecycle": r.lifecycle,
+                             "heading_deg": r.heading_deg, "status": st.get(r.id)}} for r in rows]
+    return {"type": "FeatureCollection", "features": feats}
+
+
+@router.get("/{camera_id}")
+def get_camera(camera_id: str, p: CurrentPrincipal, session: SessionDep) -> dict:
+    """One camera with its stream URLs (the read is audited)."""
+    svc.need(p, "registry.read")
+    c = svc.get_camera(session, p, camera_id)
+    record(session, p.name, "camera.view", f"camera:{camera_id}")
+    return camera_json(c, session.get(CameraStatus, camera_id), detail=True)
+
+
+@router.post("", status_code=201)
+def create_camera(body: CameraIn, p: CurrentPrincipal, session: SessionDep, v: VigilDep) -> dict:
+    """Register a camera (admin; planners may add planned cameras)."""
+    return camera_json(svc.create_camera(session, p, body, v.box), None, detail=True)
+
+
+@router.patch("/{camera_id}")
+def update_camera(camera_id: str, body: CameraPatch, p: CurrentPrincipal, session: SessionDep,
+                  v: VigilDep) -> dict:
+    """Change a camera."""
+    c = svc.update_camera(session, p, camera_id, body, v.box)
+    return camera_json(c, session.get(CameraStatus, camera_id), detail=True)
+
+
+@router.delete("/{camera_id}", status_code=204)
+def delete_camera(camera_id: str, p: CurrentPrincipal, session: SessionDep) -> None:
+    """Delete a camera record (admin)."""
+    svc.delete_camera(session, p, camera_id)

@@ -1,0 +1,31 @@
+"""Camera models: the catalog of optics and costs."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from vigil.api.deps import CurrentPrincipal, SessionDep
+from vigil.core.models import CameraModel
+from vigil.registry import service as svc
+from vigil.registry.schemas import ModelIn
+
+router = APIRouter()
+
+
+def model_json(m: CameraModel) -> dict:
+    """Public shape of a camera model."""
+    return {k: getattr(m, k) for k in ("id", "name", "vendor", "h_res_px", "v_res_px", "hfov_deg", "vfov_deg",
+                                       "ir_range_m", "form_factor", "unit_cost", "onvif")}
+
+
+@router.get("")
+def list_models(p: CurrentPrincipal, session: SessionDep) -> dict:
+    """All camera models."""
+    svc.need(p, "registry.read")
+    return {"items": [model_json(m) for m in svc.list_models(session)]}
+
+
+@router.post("", status_code=201)
+def create_model(body: ModelIn, p: CurrentPrincipal, session: SessionDep) -> dict:
+    """Add a camera model (admin)."""
+    return model_json(svc.create_model(session, p, body))

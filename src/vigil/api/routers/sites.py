@@ -1,0 +1,54 @@
+"""Sites: places that must be watched."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from vigil.api.deps import CurrentPrincipal, SessionDep
+from vigil.core.models import Site
+from vigil.registry import service as svc
+from vigil.registry.schemas import SiteIn, SitePatch
+
+router = APIRouter()
+
+
+def site_json(s: Site) -> dict:
+    """Public shape of a site."""
+    return {"id": s.id, "name": s.name, "kind": s.kind, "protection_class": s.protection_class,
+            "sensitive": s.sensitive, "region_code": s.region_code, "geometry": s.geometry,
+            "lon": s.lon, "lat": s.lat}
+
+
+@router.get("")
+def list_sites(p: CurrentPrincipal, session: SessionDep, region: str | None = None, kind: str | None = None,
+               q: str = "", limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+               offset: Annotated[int, Query(ge=0)] = 0) -> dict:
+    """Search sites in scope."""
+    items, total = svc.list_sites(session, p, region=region, kind=kind, q=q, limit=limit, offset=offset)
+    return {"items": [site_json(s) for s in items], "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/{site_id}")
+def get_site(site_id: int, p: CurrentPrincipal, session: SessionDep) -> dict:
+    """One site."""
+    return site_json(svc.get_site(session, p, site_id))
+
+
+@router.post("", status_code=201)
+def create_site(body: SiteIn, p: CurrentPrincipal, session: SessionDep) -> dict:
+    """Add a site (admin)."""
+    return site_json(svc.create_site(session, p, body))
+
+
+@router.patch("/{site_id}")
+def update_site(site_id: int, body: SitePatch, p: CurrentPrincipal, session: SessionDep) -> dict:
+    """Change a site (admin)."""
+    return site_json(svc.update_site(session, p, site_id, body))
+
+
+@router.delete("/{site_id}", status_code=204)
+def delete_site(site_id: int, p: CurrentPrincipal, session: SessionDep) -> None:
+    """Delete a site with no cameras (admin)."""
+    svc.delete_site(session, p, site_id)

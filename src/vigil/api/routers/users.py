@@ -1,0 +1,109 @@
+"""Users (admin only): list, add, change role or regions, deactivate."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from vigil.access.audit import record
+from vigil.access.users import Principal, add_user, generate_password
+from vigil.api.deps import SessionDep, require
+from vigil.core.errors import NotFoundError
+from vigil.core.ids import validate_region_code
+from vigil.core.models import Role, User, UserRegion
+from vigil.core.regions import in_subtrees
+
+router = APIRouter()
+Admin = Depends(require("users.manage"))
+
+
+class UserIn(BaseModel):
+    """A user to add; a password is generated when none is given."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100)
+    role: Role
+    regions: list[str] = Field(min_length=1)
+    team: str = ""
+    password: str | None = Field(None, min_length=10)
+
+
+class UserPatch(BaseModel):
+    """Fields of a user that may change."""
+
+    model_config = ConfigDict(extra="forbid")
+    role: Role | None = None
+    regions: list[str] | None = Field(None, min_length=1)
+    team: str | None = None
+    active: bool | None = None
+
+
+def user_json(u: User) -> dict:
+    """Public shape of a user (never the hash)."""
+    return {"id": u.id, "name": u.name, "role": u.role, "team": u.team, "active": u.active,
+            "regions": u.region_codes, "created_at": u.created_at}
+
+
+def _in_scope(p: Principal, u: User) -> bool:
+    return all(p.can_see(c) for c in u.region_codes)
+
+
+def _get(session: SessionDep, p: Principal, user_id: int) -> User:
+    u = session.get(User, user_id)
+    if u is None or not _in_scope(p, u):
+        raise NotFoundError(f"user {user_id} not found")
+    return u
+
+
+@router.get("")
+def list_users(session: SessionDep, p: Principal = Admin) -> dict:
+    """Users whose regions lie inside the caller's scope."""
+    ids = select(UserRegion.user_id).where(in_subtrees(UserRegion.region_code, p.scopes))
+    users = [u for u in session.scalars(select(User).where(User.id.in_(ids)).order_by(User.name))
+             if _in_scope(p, u)]
+    return {"items": [user_json(u) for u in users], "total": len(users)}
+
+
+@router.get("/{user_id}")
+def get_user(user_id: int, session: SessionDep, p: Principal = Admin) -> dict:
+    """One user."""
+    return user_json(_get(session, p, user_id))
+
+
+@router.post("", status_code=201)
+def create_user(body: UserIn, session: SessionDep, p: Principal = Admin) -> dict:
+    """Add a user inside the caller's scope; a generated password is returned once."""
+    regions = [validate_region_code(c) for c in body.regions]
+    for c in regions:
+        if not p.can_see(c):
+            raise NotFoundError(f"region {c} not found")
+    password = body.password or generate_password()
+    u = add_user(session, body.name, password, body.role, regions, team=body.team, actor=p.name)
+    return user_json(u) | ({"password": password} if body.password is None else {})
+
+
+@router.patch("/{user_id}")
+def update_user(user_id: int, body: UserPatch, session: SessionDep, p: Principal = Admin) -> dict:
+    """Change a user's role, regions, team or active flag."""
+    u = _get(session, p, user_id)
+    changes = body.model_dump(exclude_unset=True, mode="json")
+    if "regions" in changes:
+        regions = [validate_region_code(c) for c in changes["regions"]]
+        for c in regions:
+            if not p.can_see(c):
+                raise NotFoundError(f"region {c} not found")
+        u.regions = [UserRegion(region_code=c) for c in regions]
+    for k in ("role", "team", "active"):
+        if k in changes:
+            setattr(u, k, changes[k])
+    record(session, p.name, "user.update", f"user:{u.name}", **changes)
+    return user_json(u)
+
+
+@router.delete("/{user_id}", status_code=204)
+def deactivate_user(user_id: int, session: SessionDep, p: Principal = Admin) -> None:
+    """Deactivate a user (kept for the audit trail)."""
+    u = _get(session, p, user_id)
+    u.active = False
+    record(session, p.name, "user.deactivate", f"user:{u.name}")

@@ -1,0 +1,203 @@
+"""Camera registry operations: search, create, update, retire, delete, and rollups over the tree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from vigil.access.audit import record
+from vigil.access.users import Principal
+from vigil.core.crypto import CredentialBox
+from vigil.core.errors import ConflictError, InputError, NotFoundError
+from vigil.core.ids import DeviceId, centre_code_for_region, generate_device_id
+from vigil.core.models import Camera, Lifecycle, Region, Site
+from vigil.core.regions import in_subtrees
+from vigil.registry.schemas import CameraIn, CameraPatch
+from vigil.registry.service import _count_and_page, _model_id, _page, get_region, need
+
+__all__ = ["CameraQuery", "create_camera", "delete_camera", "get_camera", "list_cameras", "next_serial",
+           "rollup", "update_camera"]
+
+_LIFECYCLE_NEXT: dict[str, set[str]] = {
+    Lifecycle.PLANNED: {Lifecycle.INSTALLED, Lifecycle.IN_SERVICE, Lifecycle.RETIRED},
+    Lifecycle.INSTALLED: {Lifecycle.IN_SERVICE, Lifecycle.RETIRED},
+    Lifecycle.IN_SERVICE: {Lifecycle.INSTALLED, Lifecycle.RETIRED},
+    Lifecycle.RETIRED: set(),
+}
+_SORTABLE = {"id": Camera.id, "name": Camera.name, "region": Camera.region_code, "kind": Camera.kind,
+             "lifecycle": Camera.lifecycle, "updated": Camera.updated_at}
+
+
+@dataclass(frozen=True, slots=True)
+class CameraQuery:
+    """Filters for a camera search; empty fields do not filter."""
+
+    region: str | None = None
+    site: int | None = None
+    kind: str | None = None
+    owner: str | None = None
+    lifecycle: str | None = None
+    q: str = ""
+    bbox: tuple[float, float, float, float] | None = None
+    sort: str = "id"
+    limit: int = 50
+    offset: int = 0
+    ids: tuple[str, ...] = field(default=())
+
+
+def _camera_stmt(p: Principal, f: CameraQuery) -> Select[Any]:
+    stmt = select(Camera).where(in_subtrees(Camera.region_code, p.scopes))
+    if f.region:
+        stmt = stmt.where(Camera.region_code.startswith(f.region))
+    for col, val in ((Camera.site_id, f.site), (Camera.kind, f.kind), (Camera.owner, f.owner),
+                     (Camera.lifecycle, f.lifecycle)):
+        if val is not None and val != "":
+            stmt = stmt.where(col == val)
+    if f.q:
+        stmt = stmt.where(or_(Camera.name.contains(f.q), Camera.id.startswith(f.q)))
+    if f.bbox:
+        x0, y0, x1, y1 = f.bbox
+        stmt = stmt.where(Camera.lon.between(x0, x1), Camera.lat.between(y0, y1))
+    if f.ids:
+        stmt = stmt.where(Camera.id.in_(f.ids))
+    desc = f.sort.startswith("-")
+    col = _SORTABLE.get(f.sort.lstrip("-"))
+    if col is None:
+        raise InputError(f"cannot sort by {f.sort!r}; use one of {', '.join(sorted(_SORTABLE))}")
+    return stmt.order_by(col.desc() if desc else col, Camera.id)
+
+
+def list_cameras(session: Session, p: Principal, f: CameraQuery) -> tuple[list[Camera], int]:
+    """One page of cameras in scope and the total matching."""
+    _page(f.limit, f.offset)
+    if f.region:
+        get_region(session, p, f.region)
+    return _count_and_page(session, _camera_stmt(p, f), f.limit, f.offset)
+
+
+def get_camera(session: Session, p: Principal, camera_id: str) -> Camera:
+    """One camera in scope."""
+    c = session.get(Camera, camera_id)
+    if c is None or not p.can_see(c.region_code):
+        raise NotFoundError(f"camera {camera_id} not found")
+    return c
+
+
+def next_serial(session: Session, region_code: str, type_code: int = 132) -> int:
+    """The next free serial number for devices of ``type_code`` under the region's centre code."""
+    prefix = centre_code_for_region(region_code)
+    ids = session.scalars(select(Camera.id).where(Camera.id.startswith(prefix))
+                          .where(func.substr(Camera.id, 11, 3) == f"{type_code:03d}")).all()
+    return max((int(i[14:]) for i in ids), default=0) + 1
+
+
+def _check_site(session: Session, site_id: int | None, region_code: str) -> None:
+    if site_id is None:
+        return
+    s = session.get(Site, site_id)
+    if s is None:
+        raise InputError(f"site {site_id} does not exist")
+    if not region_code.startswith(s.region_code) and not s.region_code.startswith(region_code):
+        raise InputError(f"site {site_id} is in region {s.region_code}, not in {region_code}")
+
+
+def create_camera(session: Session, p: Principal, data: CameraIn, box: CredentialBox) -> Camera:
+    """Register a camera; its ID must belong to its region (or is generated)."""
+    planned_only = not p.can("registry.write")
+    if planned_only:
+        need(p, "registry.write_planned")
+        if data.lifecycle != Lifecycle.PLANNED:
+            raise InputError("planners may only add cameras in lifecycle 'planned'")
+    get_region(session, p, data.region_code)
+    if not p.can_see(data.region_code):
+        raise NotFoundError(f"region {data.region_code} not found")
+    if data.id:
+        did = DeviceId.parse(data.id)
+        if not did.belongs_to_region(data.region_code):
+            raise InputError(f"camera ID {did} has centre code {did.centre}, but region {data.region_code} "
+                             f"needs centre code {centre_code_for_region(data.region_code)}")
+        if session.get(Camera, did.value) is not None:
+            raise ConflictError(f"camera {did} already exists")
+        cam_id = did.value
+    else:
+        cam_id = generate_device_id(data.region_code, next_serial(session, data.region_code)).value
+    _check_site(session, data.site_id, data.region_code)
+    fields = data.model_dump(exclude={"id", "model", "password"}, mode="json")
+    cam = Camera(id=cam_id, model_id=_model_id(session, data.model), password_enc=box.seal(data.password),
+                 **fields)
+    session.add(cam)
+    session.flush()
+    record(session, p.name, "camera.create", f"camera:{cam_id}", region=data.region_code, name=data.name)
+    return cam
+
+
+def update_camera(session: Session, p: Principal, camera_id: str, patch: CameraPatch,
+                  box: CredentialBox) -> Camera:
+    """Change a camera's fields; lifecycle moves only along planned → installed → in service → retired."""
+    cam = get_camera(session, p, camera_id)
+    if not p.can("registry.write"):
+        need(p, "registry.write_planned")
+        if cam.lifecycle != Lifecycle.PLANNED or (patch.lifecycle and patch.lifecycle != Lifecycle.PLANNED):
+            raise InputError("planners may only change planned cameras")
+    changes = patch.model_dump(exclude_unset=True, mode="json")
+    new_life = changes.get("lifecycle", cam.lifecycle)
+    if new_life != cam.lifecycle and new_life not in _LIFECYCLE_NEXT[Lifecycle(cam.lifecycle)]:
+        raise ConflictError(f"camera {camera_id} cannot go from {cam.lifecycle} to {new_life}")
+    if "site_id" in changes:
+        _check_site(session, changes["site_id"], cam.region_code)
+    if "model" in changes:
+        cam.model_id = _model_id(session, changes.pop("model"))
+    if "password" in changes:
+        cam.password_enc = box.seal(changes.pop("password") or "")
+        changes["password"] = "***"
+    for k, v in changes.items():
+        if k != "password":
+            setattr(cam, k, v)
+    record(session, p.name, "camera.update", f"camera:{camera_id}", fields=sorted(changes))
+    return cam
+
+
+def delete_camera(session: Session, p: Principal, camera_id: str) -> None:
+    """Delete a camera record (retire it instead to keep its history)."""
+    need(p, "registry.write")
+    cam = get_camera(session, p, camera_id)
+    session.delete(cam)
+    record(session, p.name, "camera.delete", f"camera:{camera_id}")
+
+
+def rollup(session: Session, p: Principal, region: str | None = None) -> dict[str, Any]:
+    """Camera counts for ``region`` and each child, by kind, owner and lifecycle (one grouped query)."""
+    if region is None:
+        if len(p.scopes) != 1:
+            return {"regions": [rollup(session, p, s) for s in sorted(p.scopes)]}
+        region = p.scopes[0]
+    reg = get_region(session, p, region)
+    children = session.execute(select(Region.code, Region.name, Region.level)
+                               .where(Region.parent_code == region).order_by(Region.code)).all()
+    child_len = len(children[0][0]) if children else None
+    key = func.substr(Camera.region_code, 1, child_len) if child_len else Camera.region_code
+    rows = session.execute(
+        select(key, Camera.kind, Camera.owner, Camera.lifecycle, func.count())
+        .where(Camera.region_code.startswith(region), in_subtrees(Camera.region_code, p.scopes))
+        .group_by(key, Camera.kind, Camera.owner, Camera.lifecycle)).all()
+    per: dict[str, dict[str, Any]] = {}
+    total = _blank()
+    for k, kind, owner, life, n in rows:
+        for acc in (total, per.setdefault(k if child_len else region, _blank())):
+            _add(acc, kind, owner, life, n)
+    kids = [{"code": c, "name": nm, "level": lv, **per.get(c, _blank())}
+            for c, nm, lv in children if p.can_see(c) or p.visible_ancestor(c)]
+    return {"region": {"code": reg.code, "name": reg.name, "level": reg.level}, **total, "children": kids}
+
+
+def _blank() -> dict[str, Any]:
+    return {"total": 0, "by_kind": {}, "by_owner": {}, "by_lifecycle": {}}
+
+
+def _add(acc: dict[str, Any], kind: str, owner: str, life: str, n: int) -> None:
+    acc["total"] += n
+    for name, val in (("by_kind", kind), ("by_owner", owner), ("by_lifecycle", life)):
+        acc[name][val] = acc[name].get(val, 0) + n

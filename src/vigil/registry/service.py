@@ -1,0 +1,224 @@
+"""Registry operations: create, read, update, delete and search, always within the caller's scope.
+
+Every function takes the caller's :class:`~vigil.access.users.Principal`; objects outside
+its region subtrees are reported as not found. Writes are audited.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from vigil.access.audit import record
+from vigil.access.users import Principal
+from vigil.core.errors import AccessDenied, ConflictError, InputError, NotFoundError
+from vigil.core.ids import level_of_code, parent_code
+from vigil.core.models import Camera, CameraModel, Region, Site
+from vigil.core.regions import in_subtrees
+from vigil.registry.schemas import ModelIn, RegionIn, RegionPatch, SiteIn, SitePatch
+
+__all__ = [
+    "create_model", "create_region", "create_site", "delete_region", "delete_site", "get_region",
+    "get_site", "list_models", "list_regions", "list_sites", "region_tree", "update_region", "update_site",
+]
+
+MAX_PAGE = 1000
+
+def need(p: Principal, perm: str) -> None:
+    if not p.can(perm):
+        raise AccessDenied(f"role {p.role.value} may not {perm}")
+
+
+def _visible(p: Principal, region_code: str, what: str) -> None:
+    if not p.can_see(region_code):
+        raise NotFoundError(f"{what} not found")
+
+
+def _page(limit: int, offset: int) -> tuple[int, int]:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InputError(f"limit must be between 1 and {MAX_PAGE}")
+    if offset < 0:
+        raise InputError("offset must not be negative")
+    return limit, offset
+
+
+def _count_and_page(session: Session, stmt: Select[Any], limit: int, offset: int) -> tuple[list[Any], int]:
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    rows = list(session.scalars(stmt.limit(limit).offset(offset)))
+    return rows, total
+
+
+# ----------------------------------------------------------------------------- regions
+def list_regions(session: Session, p: Principal, *, parent: str | None = None, level: int | None = None,
+                 q: str = "", limit: int = 100, offset: int = 0) -> tuple[list[Region], int]:
+    """Regions visible to ``p``: its subtrees, plus their ancestors so the tree can be drawn."""
+    limit, offset = _page(limit, offset)
+    ancestors = {s[:n] for s in p.scopes for n in (4, 6, 8) if n < len(s)}
+    stmt = select(Region).where(or_(in_subtrees(Region.code, p.scopes), Region.code.in_(ancestors)))
+    if parent is not None:
+        stmt = stmt.where(Region.parent_code == parent)
+    if level is not None:
+        stmt = stmt.where(Region.level == level)
+    if q:
+        stmt = stmt.where(or_(Region.name.contains(q), Region.code.startswith(q)))
+    return _count_and_page(session, stmt.order_by(Region.code), limit, offset)
+
+
+def get_region(session: Session, p: Principal, code: str) -> Region:
+    """One region in scope."""
+    r = session.get(Region, code)
+    if r is None or not (p.can_see(code) or p.visible_ancestor(code)):
+        raise NotFoundError(f"region {code} not found")
+    return r
+
+
+def create_region(session: Session, p: Principal, data: RegionIn) -> Region:
+    """Add a region under its implied parent, which must exist."""
+    need(p, "registry.write")
+    parent = parent_code(data.code)
+    _visible(p, parent or data.code, "parent region")
+    if parent and session.get(Region, parent) is None:
+        raise InputError(f"parent region {parent} of {data.code} does not exist")
+    if session.get(Region, data.code) is not None:
+        raise ConflictError(f"region {data.code} already exists")
+    r = Region(code=data.code, name=data.name, level=int(level_of_code(data.code)), parent_code=parent,
+               lon=data.lon, lat=data.lat)
+    session.add(r)
+    record(session, p.name, "region.create", f"region:{data.code}", name=data.name)
+    return r
+
+
+def update_region(session: Session, p: Principal, code: str, patch: RegionPatch) -> Region:
+    """Change a region's name or position."""
+    need(p, "registry.write")
+    r = get_region(session, p, code)
+    _visible(p, code, "region")
+    changes = patch.model_dump(exclude_unset=True)
+    for k, v in changes.items():
+        setattr(r, k, v)
+    record(session, p.name, "region.update", f"region:{code}", **changes)
+    return r
+
+
+def delete_region(session: Session, p: Principal, code: str) -> None:
+    """Delete an empty region (no children, sites or cameras)."""
+    need(p, "registry.write")
+    r = get_region(session, p, code)
+    _visible(p, code, "region")
+    for model, col in ((Region, Region.parent_code), (Site, Site.region_code), (Camera, Camera.region_code)):
+        if session.scalar(select(func.count()).select_from(model).where(col == code)):
+            raise ConflictError(f"region {code} is not empty ({model.__tablename__} refer to it)")
+    session.delete(r)
+    record(session, p.name, "region.delete", f"region:{code}")
+
+
+def region_tree(session: Session, p: Principal, *, root: str | None = None, depth: int = 2) -> list[dict[str, Any]]:
+    """Nested regions below ``root`` (or the caller's scope roots) with camera counts per subtree."""
+    roots = [root] if root else sorted(p.scopes)
+    if root:
+        get_region(session, p, root)
+    out = []
+    counts = dict(session.execute(
+        select(Camera.region_code, func.count()).where(in_subtrees(Camera.region_code, p.scopes))
+        .group_by(Camera.region_code)).all())
+    for code in roots:
+        regions = session.scalars(select(Region).where(Region.code.startswith(code))
+                                  .where(Region.level <= level_of_code(code) + depth)).all()
+        out.append(_nest(code, {r.code: r for r in regions}, counts, p))
+    return out
+
+
+def _nest(code: str, regions: dict[str, Region], counts: dict[str, int], p: Principal) -> dict[str, Any]:
+    r = regions[code]
+    kids = sorted((c for c, x in regions.items() if x.parent_code == code), key=str)
+    visible_kids = [c for c in kids if p.can_see(c) or p.visible_ancestor(c)]
+    total = sum(n for c, n in counts.items() if c.startswith(code) and p.can_see(c))
+    return {"code": r.code, "name": r.name, "level": r.level, "cameras": total,
+            "has_children": bool(visible_kids),
+            "children": [_nest(c, regions, counts, p) for c in visible_kids]}
+
+
+# ----------------------------------------------------------------------------- sites
+def list_sites(session: Session, p: Principal, *, region: str | None = None, kind: str | None = None,
+               q: str = "", limit: int = 100, offset: int = 0) -> tuple[list[Site], int]:
+    """Sites in scope, filtered."""
+    limit, offset = _page(limit, offset)
+    stmt = select(Site).where(in_subtrees(Site.region_code, p.scopes))
+    if region:
+        stmt = stmt.where(Site.region_code.startswith(region))
+    if kind:
+        stmt = stmt.where(Site.kind == kind)
+    if q:
+        stmt = stmt.where(Site.name.contains(q))
+    return _count_and_page(session, stmt.order_by(Site.id), limit, offset)
+
+
+def get_site(session: Session, p: Principal, site_id: int) -> Site:
+    """One site in scope."""
+    s = session.get(Site, site_id)
+    if s is None or not p.can_see(s.region_code):
+        raise NotFoundError(f"site {site_id} not found")
+    return s
+
+
+def create_site(session: Session, p: Principal, data: SiteIn) -> Site:
+    """Add a site in a region the caller can see."""
+    need(p, "registry.write")
+    _visible(p, data.region_code, "region")
+    if session.get(Region, data.region_code) is None:
+        raise InputError(f"region {data.region_code} does not exist")
+    s = Site(**data.model_dump(mode="json"))
+    session.add(s)
+    session.flush()
+    record(session, p.name, "site.create", f"site:{s.id}", name=s.name)
+    return s
+
+
+def update_site(session: Session, p: Principal, site_id: int, patch: SitePatch) -> Site:
+    """Change a site."""
+    need(p, "registry.write")
+    s = get_site(session, p, site_id)
+    changes = patch.model_dump(exclude_unset=True, mode="json")
+    for k, v in changes.items():
+        setattr(s, k, v)
+    record(session, p.name, "site.update", f"site:{site_id}", fields=sorted(changes))
+    return s
+
+
+def delete_site(session: Session, p: Principal, site_id: int) -> None:
+    """Delete a site that no camera refers to."""
+    need(p, "registry.write")
+    s = get_site(session, p, site_id)
+    if session.scalar(select(func.count()).select_from(Camera).where(Camera.site_id == site_id)):
+        raise ConflictError(f"site {site_id} still has cameras")
+    session.delete(s)
+    record(session, p.name, "site.delete", f"site:{site_id}")
+
+
+# ----------------------------------------------------------------------------- camera models
+def list_models(session: Session) -> list[CameraModel]:
+    """All camera models (a catalog, not scoped)."""
+    return list(session.scalars(select(CameraModel).order_by(CameraModel.name)))
+
+
+def create_model(session: Session, p: Principal, data: ModelIn) -> CameraModel:
+    """Add a camera model."""
+    need(p, "registry.write")
+    if session.scalar(select(CameraModel.id).where(CameraModel.name == data.name)) is not None:
+        raise ConflictError(f"camera model {data.name!r} already exists")
+    m = CameraModel(**data.model_dump(mode="json"))
+    session.add(m)
+    session.flush()
+    record(session, p.name, "model.create", f"model:{m.id}", name=m.name)
+    return m
+
+
+def _model_id(session: Session, name: str | None) -> int | None:
+    if not name:
+        return None
+    mid = session.scalar(select(CameraModel.id).where(CameraModel.name == name))
+    if mid is None:
+        raise InputError(f"camera model {name!r} does not exist")
+    return mid
