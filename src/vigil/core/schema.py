@@ -14,6 +14,7 @@ _TABLE_MODULES = (
     "vigil.analytics.models",
     "vigil.coverage.models",
     "vigil.federation.models",
+    "vigil.notify.models",
 )
 
 for _name in _TABLE_MODULES:

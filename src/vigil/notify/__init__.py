@@ -1,0 +1,1 @@
+"""Outbound notifications (signed webhooks), shared by health alarms and analytics events."""
