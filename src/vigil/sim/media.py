@@ -23,9 +23,9 @@ fmt="mp4", cache=None) -> Path``
     The same cut with one fault applied. ``moved`` is shifted (cropped and rescaled)
     for the whole clip: serve the healthy clip first, then this one, to simulate a
     camera knocked off its aim.
-``fault_filter(fault, severity=2) -> str``
-    The FFmpeg ``-vf`` chain used for ``fault`` (``black``/``blue`` are generated
-    sources instead and return ``""``).
+``fault_filter(fault, severity=2, size=None) -> str``
+    The FFmpeg ``-vf`` chain used for ``fault`` on footage of ``size`` (w, h)
+    (``black``/``blue`` are generated sources instead and return ``""``).
 ``media_cache_dir(cache=None) -> Path``
     Where clips are kept: ``cache``, else ``$VIGIL_CACHE/media``, else
     ``~/.cache/vigil/media``.
@@ -69,26 +69,29 @@ _SCREENS: dict[str, dict[int, tuple[str, str]]] = {
 }
 
 
-def _moved(sev: int) -> str:
-    dx, dy = {1: (64, 40), 2: (96, 60), 3: (160, 100)}[sev]
-    # Crop a window shifted by (dx, dy) in source pixels and scale it back: the aim moved right and down.
-    return f"crop=iw-{dx}:ih-{dy}:{dx}:{dy},scale=iw+{dx}:ih+{dy}"
+def _moved(sev: int, size: tuple[int, int] | None) -> str:
+    f = {1: 0.06, 2: 0.1, 3: 0.16}[sev]
+    # Crop a window shifted by a share f of the frame and scale it back: the aim moved right and down.
+    if size is None:
+        return f"crop=iw*{1 - f:g}:ih*{1 - f:g}:iw*{f:g}:ih*{f:g},scale=trunc(iw/{1 - f:g}/2)*2:trunc(ih/{1 - f:g}/2)*2"
+    w, h = size
+    cw, ch = int(w * (1 - f)) // 2 * 2, int(h * (1 - f)) // 2 * 2
+    return f"crop={cw}:{ch}:{w - cw}:{h - ch},scale={w}:{h}"
 
 
 _FILTERS: dict[str, Callable[[int], str]] = {
     "frozen": lambda s: "loop=loop=-1:size=1:start=0",
     "blur": lambda s: f"gblur=sigma={ {1: 3.5, 2: 6, 3: 10}[s] }",
-    "dark": lambda s: f"lutyuv=y=val*{ {1: 0.25, 2: 0.15, 3: 0.1}[s] }",
+    "dark": lambda s: f"lutyuv=y=val*{ {1: 0.3, 2: 0.2, 3: 0.15}[s] }",
     "bright": lambda s: {1: "lutyuv=y=min(255\\,val*2.0+20)", 2: "lutyuv=y=min(255\\,val*2.5)",
                          3: "lutyuv=y=min(255\\,val*3+40)"}[s],
     "color_cast": lambda s: {1: "colorchannelmixer=rr=1.35:gg=1.15:bb=0.55",
                              2: "colorchannelmixer=rr=1.5:bb=0.6",
-                             3: "colorchannelmixer=rr=0.5:gg=1.2:bb=1.6"}[s],
+                             3: "colorchannelmixer=rr=0.6:gg=1.3:bb=0.6"}[s],
     "noise": lambda s: f"noise=alls={ {1: 40, 2: 60, 3: 90}[s] }:allf=t+u",
     "covered": lambda s: {1: "drawbox=x=0:y=0:w=iw*0.62:h=ih:color=0x202020@1:t=fill",
                           2: "drawbox=x=0:y=0:w=iw*0.75:h=ih:color=0x3a3530@1:t=fill",
                           3: "drawbox=x=0:y=0:w=iw:h=ih*0.9:color=0x505050@1:t=fill"}[s],
-    "moved": _moved,
 }
 
 
@@ -104,9 +107,11 @@ def media_cache_dir(cache: str | os.PathLike[str] | None = None) -> Path:
     return path
 
 
-def fault_filter(fault: str, severity: int = 2) -> str:
-    """The FFmpeg filter chain that applies ``fault`` at ``severity`` to real footage."""
+def fault_filter(fault: str, severity: int = 2, size: tuple[int, int] | None = None) -> str:
+    """The FFmpeg filter chain that applies ``fault`` at ``severity`` to footage of ``size`` (w, h)."""
     _check(fault, severity)
+    if fault == "moved":
+        return _moved(severity, size)
     return "" if fault in _SCREENS else _FILTERS[fault](severity)
 
 
@@ -162,7 +167,7 @@ def _args(fault: str | None, severity: int, src: Path, start: float, duration: f
         chain += [extra] if extra else []
     else:
         inputs = ["-ss", f"{start:g}", "-i", str(src)]
-        chain += [fault_filter(fault, severity)] if fault else []
+        chain += [fault_filter(fault, severity, (width, height))] if fault else []
         chain += [f"fps={fps:g}"] if fps else []
     if size:
         chain.append(f"scale={size[0]}:{size[1]}")
