@@ -1,0 +1,295 @@
+"""The recorder: one FFmpeg ``-c copy`` segmenter per camera, indexed as each segment closes.
+
+- No re-encoding: FFmpeg pulls RTSP over TCP and cuts fragmented-MP4 segments on keyframes.
+- Each closed segment is announced on FFmpeg's stdout (the CSV segment list) and indexed at once,
+  timed on the wall clock: the session origin is fixed at the first segment close.
+- A camera that drops is reconnected with exponential backoff; a watchdog kills an FFmpeg whose
+  newest file stops growing. FFmpeg dies with the recorder (``PR_SET_PDEATHSIG``), so a kill -9
+  loses at most the segment being written, and :func:`repair_index` fixes the index on start.
+- Retention runs periodically, and at once when a write fails (e.g. the disk is full).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from sqlalchemy import select
+
+from vigil.core.context import Vigil
+from vigil.core.errors import NotFoundError
+from vigil.core.models import Camera, Lifecycle
+from vigil.video import retention
+from vigil.video.segments import camera_dir, index_segment, repair_index, repair_session, session_name
+
+__all__ = ["CameraRecorder", "Recorder", "RecorderConfig", "camera_url", "segment_command"]
+
+log = logging.getLogger("vigil.video.recorder")
+
+
+@dataclass(frozen=True, slots=True)
+class RecorderConfig:
+    """Recorder tuning; the defaults suit production, tests shorten them."""
+
+    segment_s: float = 60.0
+    stall_s: float = 20.0
+    backoff_min_s: float = 0.5
+    backoff_max_s: float = 30.0
+    retention_every_s: float = 30.0
+    min_free_bytes: int | None = None  # None: retention.default_reserve(...)
+    io_timeout_s: float = 10.0
+    ffmpeg: str = "ffmpeg"
+
+
+def camera_url(v: Vigil, cam: Camera, *, sub: bool = False) -> str:
+    """The camera's stream URL with its (decrypted) credentials filled in."""
+    url = (cam.sub_url if sub and cam.sub_url else cam.main_url).strip()
+    if not url:
+        raise NotFoundError(f"camera {cam.id} has no stream URL")
+    if cam.username and "@" not in urlsplit(url).netloc:
+        parts = urlsplit(url)
+        pw = v.box.open(cam.password_enc)
+        cred = quote(cam.username, safe="") + (":" + quote(pw, safe="") if pw else "")
+        url = urlunsplit(parts._replace(netloc=f"{cred}@{parts.netloc}"))
+    return url
+
+
+def segment_command(url: str, pattern: Path, cfg: RecorderConfig) -> list[str]:
+    """The FFmpeg command that records ``url`` into segments named by ``pattern`` (with ``%05d``)."""
+    return [
+        cfg.ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
+        "-rtsp_transport", "tcp", "-timeout", str(int(cfg.io_timeout_s * 1e6)),
+        "-i", url, "-map", "0:v:0", "-c", "copy",
+        "-f", "segment", "-segment_time", f"{cfg.segment_s:g}", "-segment_format", "mp4",
+        "-segment_format_options", "movflags=+frag_keyframe+empty_moov+default_base_moof",
+        "-reset_timestamps", "1", "-segment_list", "pipe:1", "-segment_list_type", "csv",
+        str(pattern),
+    ]
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+@dataclass
+class CameraRecorder:
+    """Records one camera until ``stop`` is set. Constructing it starts nothing."""
+
+    v: Vigil
+    camera_id: str
+    url: str
+    cfg: RecorderConfig
+    on_write_error: asyncio.Event | None = None
+    sessions: int = 0
+    segments: int = 0
+    restarts: int = 0
+    current_session: str | None = None
+    last_error: str = ""
+    proc: asyncio.subprocess.Process | None = None
+    _stderr: deque[str] = field(default_factory=lambda: deque(maxlen=20))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Record, reconnecting with backoff, until ``stop`` is set."""
+        backoff = self.cfg.backoff_min_s
+        while not stop.is_set():
+            t_start = time.monotonic()
+            try:
+                got = await self._session(stop)
+            except Exception as exc:  # the watchdog of last resort: never let one camera kill the loop
+                log.exception("camera %s: recorder session failed", self.camera_id)
+                self.last_error, got = str(exc), 0
+            if stop.is_set():
+                break
+            self.restarts += 1
+            if got or time.monotonic() - t_start > 4 * self.cfg.segment_s:
+                backoff = self.cfg.backoff_min_s
+            log.info("camera %s: reconnecting in %.1fs (%s)", self.camera_id, backoff, self.last_error)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), backoff)
+            backoff = min(backoff * 2, self.cfg.backoff_max_s)
+
+    async def _session(self, stop: asyncio.Event) -> int:
+        """One FFmpeg run; returns the number of segments it produced."""
+        now = datetime.now(UTC)
+        sess = session_name(now)
+        out_dir = camera_dir(self.v.settings.recordings_dir, self.camera_id) / now.strftime("%Y%m%d")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.current_session, self.sessions = sess, self.sessions + 1
+        proc = await asyncio.create_subprocess_exec(
+            *segment_command(self.url, out_dir / f"{sess}-%05d.mp4", self.cfg),
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            preexec_fn=_die_with_parent)
+        self.proc = proc
+        state = _SessionState(sess, out_dir)
+        tasks = [asyncio.create_task(self._read_list(proc, state)), asyncio.create_task(self._read_err(proc)),
+                 asyncio.create_task(self._watchdog(proc, state, stop))]
+        try:
+            await proc.wait()
+        finally:
+            for t in tasks[1:]:
+                t.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(tasks[0], 5)
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+            self.current_session = None
+        self.last_error = " | ".join(self._stderr) or f"ffmpeg exited with {proc.returncode}"
+        await asyncio.to_thread(self._finish_session, state)
+        if self.on_write_error is not None and _is_write_error(self.last_error):
+            self.on_write_error.set()
+        return state.count
+
+    async def _read_list(self, proc: asyncio.subprocess.Process, state: _SessionState) -> None:
+        assert proc.stdout is not None
+        async for raw in proc.stdout:
+            parts = raw.decode(errors="replace").strip().rsplit(",", 2)
+            if len(parts) != 3:
+                continue
+            try:
+                s0, s1 = float(parts[1]), float(parts[2])
+            except ValueError:
+                continue
+            now = datetime.now(UTC)
+            if state.origin is None:
+                state.origin = now - timedelta(seconds=s1)
+            path = state.out_dir / Path(parts[0]).name
+            start, end = state.origin + timedelta(seconds=s0), state.origin + timedelta(seconds=s1)
+            await asyncio.to_thread(self._index, path, start, end)
+            state.count += 1
+            self.segments += 1
+
+    def _index(self, path: Path, start: datetime, end: datetime) -> None:
+        with self.v.db.session() as s:
+            index_segment(s, self.camera_id, path, start, end)
+
+    async def _read_err(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stderr is not None
+        async for raw in proc.stderr:
+            line = raw.decode(errors="replace").strip()
+            if line:
+                self._stderr.append(line)
+
+    async def _watchdog(self, proc: asyncio.subprocess.Process, state: _SessionState, stop: asyncio.Event) -> None:
+        """Kill FFmpeg when asked to stop, or when its newest file has not grown for ``stall_s``."""
+        last_size, last_change = -1, time.monotonic()
+        while proc.returncode is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+            if stop.is_set():
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGINT)  # FFmpeg closes the segment and lists it
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(proc.wait(), 5)
+                break
+            size = state.newest_size()
+            if size != last_size:
+                last_size, last_change = size, time.monotonic()
+            elif time.monotonic() - last_change > self.cfg.stall_s:
+                log.warning("camera %s: no data for %.0fs, restarting", self.camera_id, self.cfg.stall_s)
+                self._stderr.append("watchdog: stream stalled")
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                break
+
+    def _finish_session(self, state: _SessionState) -> None:
+        """Index any file of the session that FFmpeg did not list (killed, stalled, disk full)."""
+        files = [(i, p, datetime.now(UTC)) for i, p in state.files()]
+        if not files:
+            return
+        with self.v.db.session() as s:
+            from vigil.video.models import RecordingSegment
+
+            rows = {r.path: r for r in s.scalars(
+                select(RecordingSegment).where(RecordingSegment.path.in_([str(p) for _, p, _ in files])))}
+            if len(rows) < len(files):
+                repair_session(s, self.camera_id, files, rows)
+
+
+@dataclass
+class _SessionState:
+    session: str
+    out_dir: Path
+    origin: datetime | None = None
+    count: int = 0
+
+    def files(self) -> list[tuple[int, Path]]:
+        out = []
+        for p in self.out_dir.glob(f"{self.session}-*.mp4"):
+            with contextlib.suppress(ValueError):
+                out.append((int(p.stem.rsplit("-", 1)[1]), p))
+        return sorted(out)
+
+    def newest_size(self) -> int:
+        files = self.files()
+        if not files:
+            return -1
+        with contextlib.suppress(OSError):
+            return files[-1][1].stat().st_size + 1_000_000_000 * files[-1][0]
+        return -1
+
+
+def _is_write_error(text: str) -> bool:
+    t = text.lower()
+    return "no space" in t or "disk quota" in t or "error writing" in t or "i/o error" in t
+
+
+@dataclass
+class Recorder:
+    """Records a set of cameras (all in-service cameras with a URL by default) and enforces retention."""
+
+    v: Vigil
+    cfg: RecorderConfig = field(default_factory=RecorderConfig)
+    camera_ids: list[str] | None = None
+    cameras: dict[str, CameraRecorder] = field(default_factory=dict)
+
+    def _load(self) -> None:
+        with self.v.db.session() as s:
+            q = select(Camera).where(Camera.main_url != "")
+            if self.camera_ids is not None:
+                q = q.where(Camera.id.in_(self.camera_ids))
+            else:
+                q = q.where(Camera.lifecycle == Lifecycle.IN_SERVICE.value)
+            cams = list(s.scalars(q))
+        self.write_error = asyncio.Event()
+        for c in cams:
+            self.cameras[c.id] = CameraRecorder(self.v, c.id, camera_url(self.v, c), self.cfg,
+                                                on_write_error=self.write_error)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Repair the index, record every camera, and enforce retention until ``stop`` is set."""
+        self._load()
+        report = await asyncio.to_thread(repair_index, self.v, list(self.cameras))
+        log.info("index repaired: %s", report)
+        tasks = [asyncio.create_task(c.run(stop)) for c in self.cameras.values()]
+        try:
+            while not stop.is_set():
+                await asyncio.to_thread(self.enforce_retention)
+                waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self.write_error.wait())]
+                await asyncio.wait(waiters, timeout=self.cfg.retention_every_s,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                for w in waiters:
+                    w.cancel()
+                self.write_error.clear()
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.to_thread(self.enforce_retention)
+
+    def enforce_retention(self) -> retention.RetentionReport | None:
+        """One retention pass; errors are logged, never raised into the recording loop."""
+        try:
+            return retention.enforce(self.v, min_free_bytes=self.cfg.min_free_bytes)
+        except Exception:
+            log.exception("retention pass failed")
+            return None

@@ -1,0 +1,77 @@
+"""Helpers for the video tests: a real RTSP server (gst-rtsp-server), cameras, polling."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vigil.core.ids import level_of_code
+from vigil.core.models import Camera, Region, Site
+
+_SERVER = Path(__file__).with_name("gst_rtsp_server.py")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class RtspServer:
+    """gst-rtsp-server in a subprocess (Debian python3), stopped and restarted by process id."""
+
+    media: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"rtsp://127.0.0.1:{self.port}/cam"
+
+    def start(self) -> RtspServer:
+        self.proc = subprocess.Popen(["/usr/bin/python3", str(_SERVER), str(self.port), str(self.media)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert self.proc.stdout is not None
+        assert self.proc.stdout.readline().strip() == "READY"
+        return self
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.proc = None
+
+
+def add_camera(session, url: str = "", *, cam_id: str = "53010200001320000001", region: str = "530102",
+               protection_class: int = 3, sensitive: bool = False, kind: str = "public_area") -> Camera:
+    """A region, a site and one camera pointing at ``url``."""
+    for code in ("5301", region):
+        if session.get(Region, code) is None:
+            session.add(Region(code=code, name=f"R{code}", level=int(level_of_code(code)),
+                               parent_code=None if code == "5301" else "5301"))
+    session.flush()
+    site = Site(name=f"site-{cam_id}", region_code=region, protection_class=protection_class, sensitive=sensitive)
+    session.add(site)
+    session.flush()
+    cam = Camera(id=cam_id, name=f"cam {cam_id[-4:]}", region_code=region, site_id=site.id, lon=102.7, lat=25.0,
+                 kind=kind, main_url=url)
+    session.add(cam)
+    session.flush()
+    return cam
+
+
+def wait_for(pred, timeout: float, step: float = 0.2):
+    """Poll ``pred`` until it returns a truthy value or ``timeout`` passes."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
