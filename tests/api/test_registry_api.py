@@ -1,8 +1,8 @@
 import pytest
 from fastapi.testclient import TestClient
-from factories import TOWN1, TOWN2, VILLAGE1, build_world
 from sqlalchemy import select
 
+from factories import TOWN1, TOWN2, VILLAGE1, build_world
 from vigil.access.audit import verify_chain
 from vigil.api.app import create_app
 from vigil.core.models import Camera

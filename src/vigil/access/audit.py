@@ -24,17 +24,20 @@ GENESIS = "0" * 64
 _HEAD_KEY = "audit_head"
 
 
-def _digest(seq: int, ts: datetime, actor: str, action: str, target: str, detail: dict[str, Any],
-            prev: str) -> str:
+def _digest(seq: int, ts: datetime, actor: str, action: str, target: str, region: str | None,
+            detail: dict[str, Any], prev: str) -> str:
     body = json.dumps(
-        [seq, ts.isoformat(timespec="microseconds"), actor, action, target, detail, prev],
+        [seq, ts.isoformat(timespec="microseconds"), actor, action, target, region, detail, prev],
         sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str,
     )
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def record(session: Session, actor: str, action: str, target: str = "", **detail: Any) -> AuditEntry:
+def record(session: Session, actor: str, action: str, target: str = "", /, *, region: str | None = None,
+           **detail: Any) -> AuditEntry:
     """Append one entry in the caller's transaction.
+
+    ``region`` is the region code of the object concerned: it decides who may read the entry.
 
     On PostgreSQL the tail row is locked so concurrent writers serialise; on SQLite the
     database write lock does the same.
@@ -46,8 +49,9 @@ def record(session: Session, actor: str, action: str, target: str = "", **detail
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     ts = utcnow()
     clean = json.loads(json.dumps(detail, default=str))
-    entry = AuditEntry(seq=seq, ts=ts, actor=actor, action=action, target=target, detail=clean,
-                       prev_hash=prev, hash=_digest(seq, ts, actor, action, target, clean, prev))
+    entry = AuditEntry(seq=seq, ts=ts, actor=actor, action=action, target=target, region_code=region,
+                       detail=clean, prev_hash=prev,
+                       hash=_digest(seq, ts, actor, action, target, region, clean, prev))
     session.add(entry)
     anchor = session.get(Secret, _HEAD_KEY)
     if anchor is None:
@@ -80,7 +84,7 @@ def verify_chain(session: Session) -> ChainReport:
             return ChainReport(n, False, e.seq, f"entry {expected_seq} is missing (found {e.seq} next)")
         if e.prev_hash != prev:
             return ChainReport(n, False, e.seq, f"entry {e.seq} does not link to the entry before it")
-        if _digest(e.seq, e.ts, e.actor, e.action, e.target, e.detail or {}, e.prev_hash) != e.hash:
+        if _digest(e.seq, e.ts, e.actor, e.action, e.target, e.region_code, e.detail or {}, e.prev_hash) != e.hash:
             return ChainReport(n, False, e.seq, f"entry {e.seq} was altered after it was written")
         prev = e.hash
         expected_seq += 1

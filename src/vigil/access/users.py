@@ -86,7 +86,7 @@ def add_user(session: Session, name: str, password: str, role: Role | str, regio
                 regions=[UserRegion(region_code=c) for c in codes])
     session.add(user)
     session.flush()
-    record(session, actor, "user.create", f"user:{name}", role=role.value, regions=codes)
+    record(session, actor, "user.create", f"user:{name}", region=codes[0], role=role.value, regions=codes)
     return user
 
 
@@ -98,7 +98,7 @@ def set_password(session: Session, name: str, password: str, *, actor: str) -> N
     if user is None:
         raise NotFoundError(f"user {name!r} does not exist")
     user.password_hash = _hasher.hash(password)
-    record(session, actor, "user.password", f"user:{name}")
+    record(session, actor, "user.password", f"user:{name}", region=user.region_codes[0] if user.regions else None)
 
 
 def authenticate(session: Session, name: str, password: str) -> User:
@@ -126,7 +126,8 @@ def issue_token(session: Session, user: User, *, ttl_hours: float = 12.0) -> str
     token = "vgl_" + secrets.token_urlsafe(32)
     session.add(ApiToken(user_id=user.id, token_sha256=_sha(token),
                          expires_at=utcnow() + timedelta(hours=ttl_hours)))
-    record(session, user.name, "auth.login", f"user:{user.name}")
+    record(session, user.name, "auth.login", f"user:{user.name}",
+           region=user.region_codes[0] if user.regions else None)
     return token
 
 

@@ -156,7 +156,8 @@ def update_camera(session: Session, p: Principal, camera_id: str, patch: CameraP
     for k, v in changes.items():
         if k != "password":
             setattr(cam, k, v)
-    record(session, p.name, "camera.update", f"camera:{camera_id}", fields=sorted(changes))
+    record(session, p.name, "camera.update", f"camera:{camera_id}", region=cam.region_code,
+           fields=sorted(changes))
     return cam
 
 
@@ -165,7 +166,7 @@ def delete_camera(session: Session, p: Principal, camera_id: str) -> None:
     need(p, "registry.write")
     cam = get_camera(session, p, camera_id)
     session.delete(cam)
-    record(session, p.name, "camera.delete", f"camera:{camera_id}")
+    record(session, p.name, "camera.delete", f"camera:{camera_id}", region=cam.region_code)
 
 
 def rollup(session: Session, p: Principal, region: str | None = None) -> dict[str, Any]:

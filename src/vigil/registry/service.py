@@ -86,7 +86,7 @@ def create_region(session: Session, p: Principal, data: RegionIn) -> Region:
     r = Region(code=data.code, name=data.name, level=int(level_of_code(data.code)), parent_code=parent,
                lon=data.lon, lat=data.lat)
     session.add(r)
-    record(session, p.name, "region.create", f"region:{data.code}", name=data.name)
+    record(session, p.name, "region.create", f"region:{data.code}", region=data.code, name=data.name)
     return r
 
 
@@ -98,7 +98,7 @@ def update_region(session: Session, p: Principal, code: str, patch: RegionPatch)
     changes = patch.model_dump(exclude_unset=True)
     for k, v in changes.items():
         setattr(r, k, v)
-    record(session, p.name, "region.update", f"region:{code}", **changes)
+    record(session, p.name, "region.update", f"region:{code}", region=code, **changes)
     return r
 
 
@@ -111,7 +111,7 @@ def delete_region(session: Session, p: Principal, code: str) -> None:
         if session.scalar(select(func.count()).select_from(model).where(col == code)):
             raise ConflictError(f"region {code} is not empty ({model.__tablename__} refer to it)")
     session.delete(r)
-    record(session, p.name, "region.delete", f"region:{code}")
+    record(session, p.name, "region.delete", f"region:{code}", region=code)
 
 
 def region_tree(session: Session, p: Principal, *, root: str | None = None, depth: int = 2) -> list[dict[str, Any]]:
@@ -172,7 +172,7 @@ def create_site(session: Session, p: Principal, data: SiteIn) -> Site:
     s = Site(**data.model_dump(mode="json"))
     session.add(s)
     session.flush()
-    record(session, p.name, "site.create", f"site:{s.id}", name=s.name)
+    record(session, p.name, "site.create", f"site:{s.id}", region=s.region_code, name=s.name)
     return s
 
 
@@ -183,7 +183,7 @@ def update_site(session: Session, p: Principal, site_id: int, patch: SitePatch) 
     changes = patch.model_dump(exclude_unset=True, mode="json")
     for k, v in changes.items():
         setattr(s, k, v)
-    record(session, p.name, "site.update", f"site:{site_id}", fields=sorted(changes))
+    record(session, p.name, "site.update", f"site:{site_id}", region=s.region_code, fields=sorted(changes))
     return s
 
 
@@ -194,7 +194,7 @@ def delete_site(session: Session, p: Principal, site_id: int) -> None:
     if session.scalar(select(func.count()).select_from(Camera).where(Camera.site_id == site_id)):
         raise ConflictError(f"site {site_id} still has cameras")
     session.delete(s)
-    record(session, p.name, "site.delete", f"site:{site_id}")
+    record(session, p.name, "site.delete", f"site:{site_id}", region=s.region_code)
 
 
 # ----------------------------------------------------------------------------- camera models

@@ -98,7 +98,7 @@ def get_camera(camera_id: str, p: CurrentPrincipal, session: SessionDep) -> dict
     """One camera with its stream URLs (the read is audited)."""
     svc.need(p, "registry.read")
     c = svc.get_camera(session, p, camera_id)
-    record(session, p.name, "camera.view", f"camera:{camera_id}")
+    record(session, p.name, "camera.view", f"camera:{camera_id}", region=c.region_code)
     return camera_json(c, session.get(CameraStatus, camera_id), detail=True)
 
 

@@ -97,7 +97,7 @@ def update_user(user_id: int, body: UserPatch, session: SessionDep, p: Principal
     for k in ("role", "team", "active"):
         if k in changes:
             setattr(u, k, changes[k])
-    record(session, p.name, "user.update", f"user:{u.name}", **changes)
+    record(session, p.name, "user.update", f"user:{u.name}", region=u.region_codes[0], **changes)
     return user_json(u)
 
 
@@ -106,4 +106,4 @@ def deactivate_user(user_id: int, session: SessionDep, p: Principal = Admin) -> 
     """Deactivate a user (kept for the audit trail)."""
     u = _get(session, p, user_id)
     u.active = False
-    record(session, p.name, "user.deactivate", f"user:{u.name}")
+    record(session, p.name, "user.deactivate", f"user:{u.name}", region=u.region_codes[0])

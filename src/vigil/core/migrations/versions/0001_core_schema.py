@@ -26,6 +26,7 @@ def upgrade() -> None:
     sa.Column('actor', sa.String(length=100), nullable=False),
     sa.Column('action', sa.String(length=60), nullable=False),
     sa.Column('target', sa.String(length=200), nullable=False),
+    sa.Column('region_code', sa.String(length=12), nullable=True),
     sa.Column('detail', sa.JSON(), nullable=False),
     sa.Column('prev_hash', sa.String(length=64), nullable=False),
     sa.Column('hash', sa.String(length=64), nullable=False),

@@ -1,0 +1,118 @@
+"""Every API route, taken from the app itself: no token → 401; another town's objects → 403/404.
+
+When a new route introduces a path parameter, add a factory for it to ``OUT_OF_SCOPE``: the test
+fails on unknown parameters so that no route escapes the matrix.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+
+from factories import TOWN1, TOWN2, World, build_world
+from vigil.api.app import create_app
+from vigil.core.context import Vigil
+
+PUBLIC = {("POST", "/api/v1/auth/login")}
+
+# path parameter name -> (in-scope value, out-of-scope value)
+Factory = Callable[[World, Vigil], tuple[str, str]]
+OUT_OF_SCOPE: dict[str, Factory] = {
+    "code": lambda w, v: (TOWN1, TOWN2),
+    "site_id": lambda w, v: (str(w.sites[TOWN1]), str(w.sites[TOWN2])),
+    "camera_id": lambda w, v: (w.cameras[TOWN1], w.cameras[TOWN2]),
+    "user_id": lambda w, v: (str(w.users[TOWN1]), str(w.users[TOWN2])),
+}
+
+
+HIDDEN = [("GET", "/metrics")]  # routes kept out of the OpenAPI document
+
+
+def _routes(app) -> list[tuple[str, str, list[str]]]:
+    """Every (method, path) the app serves, from its own OpenAPI document plus the hidden routes."""
+    pairs = [(m.upper(), path) for path, ops in app.openapi()["paths"].items() for m in ops]
+    return [(m, path, re.findall(r"{(\w+)(?::\w+)?}", path)) for m, path in pairs + HIDDEN]
+
+
+@pytest.fixture
+def world(vigil):
+    w = build_world(vigil)
+    app = create_app(vigil)
+    return TestClient(app, raise_server_exceptions=False), w, vigil, app
+
+
+def _fill(path: str, params: list[str], w: World, v: Vigil, which: int) -> str:
+    for p in params:
+        if p not in OUT_OF_SCOPE:
+            pytest.fail(f"route {path}: no out-of-scope factory for path parameter {p!r}; add one to OUT_OF_SCOPE")
+        path = re.sub(r"{" + p + r"(?::\w+)?}", OUT_OF_SCOPE[p](w, v)[which], path)
+    return path
+
+
+def test_every_route_needs_authentication(world):
+    client, w, v, app = world
+    routes = _routes(app)
+    assert len(routes) >= 20
+    failures = []
+    for method, path, params in routes:
+        if (method, path) in PUBLIC:
+            continue
+        url = _fill(path, params, w, v, 0)
+        r = client.request(method, url, json={})
+        if r.status_code != 401:
+            failures.append(f"{method} {path} -> {r.status_code}")
+    assert not failures, failures
+
+
+def test_other_towns_objects_are_out_of_reach(world):
+    client, w, v, app = world
+    token = {"Authorization": f"Bearer {w.tokens[TOWN1]}"}
+    failures = []
+    for method, path, params in _routes(app):
+        if not params:
+            continue
+        url = _fill(path, params, w, v, 1)
+        r = client.request(method, url, json={}, headers=token)
+        allowed = {403, 404} if method == "GET" else {403, 404, 422}
+        if r.status_code not in allowed:
+            failures.append(f"{method} {url} -> {r.status_code} {r.text[:120]}")
+    assert not failures, failures
+
+
+def _leaks(text: str, w: World) -> list[str]:
+    return [s for s in (w.cameras[TOWN2], TOWN2, "Community 2", "Gate 2") if s in text]
+
+
+def test_lists_and_searches_never_show_other_towns(world):
+    client, w, v, app = world
+    failures = []
+    for role in ("", "duty_officer-", "maintenance-", "auditor-", "planner-", "investigator-"):
+        token = {"Authorization": f"Bearer {w.tokens[role + TOWN1]}"}
+        for method, path, params in _routes(app):
+            if method != "GET" or params:
+                continue
+            for query in ({}, {"region": TOWN2}, {"q": "Gate"}, {"q": "5301810200"}, {"format": "csv"},
+                          {"format": "geojson"}):
+                r = client.get(path, params=query, headers=token)
+                if r.status_code in (403, 404, 422):
+                    continue
+                if r.status_code != 200 or _leaks(r.text, w):
+                    failures.append(f"{role}GET {path} {query} -> {r.status_code} leaks {_leaks(r.text, w)}")
+    assert not failures, failures
+
+
+def test_creating_in_another_town_is_refused(world):
+    client, w, v, app = world
+    token = {"Authorization": f"Bearer {w.tokens[TOWN1]}"}
+    r = client.post("/api/v1/cameras", headers=token,
+                    json={"name": "x", "region_code": TOWN2, "lon": 102.7, "lat": 25.0})
+    assert r.status_code in (403, 404)
+    r = client.post("/api/v1/sites", headers=token, json={"name": "x", "region_code": TOWN2})
+    assert r.status_code in (403, 404)
+    r = client.post("/api/v1/users", headers=token, json={"name": "x", "role": "admin", "regions": [TOWN2]})
+    assert r.status_code in (403, 404)
+    r = client.post("/api/v1/regions", headers=token, json={"code": "53018103", "name": "x"})
+    assert r.status_code in (403, 404)
