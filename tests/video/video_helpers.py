@@ -75,3 +75,25 @@ def wait_for(pred, timeout: float, step: float = 0.2):
             return v
         time.sleep(step)
     return pred()
+
+
+def make_segments(v, cam: str, media: Path, start, *, seconds: float = 8, seg_s: float = 2) -> list:
+    """Cut ``media`` into recorder-style segments (stream copy) and index them from ``start``."""
+    from datetime import timedelta
+
+    from vigil.video.segments import index_segment, session_name
+
+    out = v.settings.recordings_dir / cam / start.strftime("%Y%m%d")
+    out.mkdir(parents=True, exist_ok=True)
+    sess = session_name(start)
+    res = subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(media), "-t", f"{seconds:g}", "-map", "0:v",
+                          "-c", "copy", "-f", "segment", "-segment_time", f"{seg_s:g}", "-reset_timestamps", "1",
+                          "-segment_list", "pipe:1", "-segment_list_type", "csv", str(out / f"{sess}-%05d.mp4")],
+                         capture_output=True, text=True, check=True)
+    rows = []
+    with v.db.session() as s:
+        for line in res.stdout.splitlines():
+            name, a, b = line.rsplit(",", 2)
+            rows.append(index_segment(s, cam, out / name, start + timedelta(seconds=float(a)),
+                                      start + timedelta(seconds=float(b))))
+    return rows

@@ -1,0 +1,221 @@
+"""Retrieval of recorded video: request with a reason, second-person approval, audited view and export.
+
+Rules (调阅管理保存制度):
+- every request states a reason; the requester needs ``video.retrieve`` and the camera in scope;
+- a camera on a class-1 or sensitive site needs approval by a second person holding
+  ``video.approve`` before anything is shown or exported; others are approved on filing;
+- only the requester uses a request; every view, export and refusal is written to the audit log;
+- exports are MP4 plus a manifest with the SHA-256 of each file, signed by the instance; privacy
+  masks are blacked out in exports (the one case that re-encodes).
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from vigil.access.audit import record
+from vigil.access.users import Principal
+from vigil.core.context import Vigil
+from vigil.core.errors import AccessDenied, ConflictError, InputError, NotFoundError
+from vigil.core.models import Camera, Site, utcnow
+from vigil.video import clips, manifest
+from vigil.video.models import (
+    Export,
+    PrivacyMask,
+    RecordingSegment,
+    RetrievalKind,
+    RetrievalRequest,
+    RetrievalState,
+)
+
+__all__ = [
+    "MAX_RANGE",
+    "decide",
+    "export",
+    "list_requests",
+    "needs_approval",
+    "request_retrieval",
+    "segments_for",
+    "view",
+]
+
+MAX_RANGE = timedelta(hours=24)
+MIN_REASON = 5
+
+
+def needs_approval(session: Session, cam: Camera) -> bool:
+    """True if the camera watches a class-1 or sensitive site."""
+    site = session.get(Site, cam.site_id) if cam.site_id is not None else None
+    return bool(site and (site.protection_class == 1 or site.sensitive))
+
+
+def _camera(session: Session, p: Principal, camera_id: str) -> Camera:
+    cam = session.get(Camera, camera_id)
+    if cam is None or not p.can_see(cam.region_code):
+        raise NotFoundError(f"camera {camera_id} not found")
+    return cam
+
+
+def _need(p: Principal, permission: str) -> None:
+    if not p.can(permission):
+        raise AccessDenied(f"role {p.role.value} may not {permission}")
+
+
+def request_retrieval(session: Session, p: Principal, camera_id: str, start: datetime, end: datetime, *,
+                      kind: RetrievalKind | str, reason: str) -> RetrievalRequest:
+    """File a request; it is approved at once unless the camera's site needs a second person."""
+    _need(p, "video.retrieve")
+    cam = _camera(session, p, camera_id)
+    reason = (reason or "").strip()
+    if len(reason) < MIN_REASON:
+        raise InputError(f"a reason is required (at least {MIN_REASON} characters)")
+    try:
+        kind = RetrievalKind(kind)
+    except ValueError as exc:
+        raise InputError("kind must be 'view' or 'export'") from exc
+    if start.tzinfo is None or end.tzinfo is None:
+        raise InputError("start and end need a time zone (UTC)")
+    if not start < end or end - start > MAX_RANGE:
+        raise InputError(f"the time range must be positive and at most {MAX_RANGE}")
+    needs = needs_approval(session, cam)
+    req = RetrievalRequest(requester=p.name, camera_id=cam.id, start=start, end=end, kind=kind.value,
+                           reason=reason, needs_approval=needs,
+                           state=(RetrievalState.PENDING if needs else RetrievalState.APPROVED).value)
+    session.add(req)
+    session.flush()
+    record(session, p.name, "video.retrieve.request", f"camera:{cam.id}", request=req.id, kind=kind.value,
+           start=start.isoformat(), end=end.isoformat(), reason=reason, needs_approval=needs)
+    return req
+
+
+def _request(session: Session, p: Principal, request_id: int) -> RetrievalRequest:
+    req = session.get(RetrievalRequest, request_id)
+    if req is None:
+        raise NotFoundError(f"retrieval request {request_id} not found")
+    _camera(session, p, req.camera_id)
+    return req
+
+
+def decide(session: Session, p: Principal, request_id: int, *, approve: bool, note: str = "") -> RetrievalRequest:
+    """Approve or deny a pending request; the approver must be a second person with ``video.approve``."""
+    _need(p, "video.approve")
+    req = _request(session, p, request_id)
+    if req.requester == p.name:
+        raise AccessDenied("a request must be approved by a second person, not by its requester")
+    if req.state != RetrievalState.PENDING.value:
+        raise ConflictError(f"request {req.id} is already {req.state}")
+    req.state = (RetrievalState.APPROVED if approve else RetrievalState.DENIED).value
+    req.approver, req.decided_at, req.decision_note = p.name, utcnow(), note.strip()
+    record(session, p.name, "video.retrieve." + ("approve" if approve else "deny"), f"camera:{req.camera_id}",
+           request=req.id, requester=req.requester, note=req.decision_note)
+    return req
+
+
+def list_requests(session: Session, p: Principal, *, state: str | None = None) -> list[RetrievalRequest]:
+    """The caller's own requests, plus (for approvers) every request in scope."""
+    q = select(RetrievalRequest).join(Camera, Camera.id == RetrievalRequest.camera_id)
+    if state:
+        q = q.where(RetrievalRequest.state == state)
+    if not p.can("video.approve"):
+        q = q.where(RetrievalRequest.requester == p.name)
+    scopes = [Camera.region_code.startswith(s) for s in p.scopes]
+    q = q.where(or_(*scopes)) if scopes else q.where(False)
+    return list(session.scalars(q.order_by(RetrievalRequest.id.desc()).limit(500)))
+
+
+def segments_for(session: Session, camera_id: str, start: datetime, end: datetime) -> list[RecordingSegment]:
+    """Indexed segments of a camera overlapping ``[start, end)``, oldest first."""
+    return list(session.scalars(
+        select(RecordingSegment).where(RecordingSegment.camera_id == camera_id, RecordingSegment.end > start,
+                                       RecordingSegment.start < end).order_by(RecordingSegment.start)))
+
+
+def _authorise(v: Vigil, p: Principal, request_id: int, use: RetrievalKind) -> RetrievalRequest:
+    """Check the caller may use the request now; audit and raise on refusal."""
+    with v.db.session() as s:
+        _need(p, "video.retrieve")
+        req = _request(s, p, request_id)
+        cam = s.get(Camera, req.camera_id)
+        problem = ""
+        if req.requester != p.name:
+            problem = "only the requester may use a retrieval request"
+        elif req.state != RetrievalState.APPROVED.value:
+            problem = f"request {req.id} is {req.state}: it needs approval by a second person"
+        elif cam is not None and needs_approval(s, cam) and not req.approver:
+            problem = f"request {req.id} needs approval by a second person (the site is now protected)"
+        elif use == RetrievalKind.EXPORT and req.kind != RetrievalKind.EXPORT.value:
+            problem = f"request {req.id} allows viewing only, not export"
+    if problem:
+        with v.db.session() as s:
+            record(s, p.name, "video.retrieve.refused", f"camera:{req.camera_id}", request=req.id,
+                   use=use.value, why=problem)
+        raise AccessDenied(problem)
+    return req
+
+
+def view(v: Vigil, p: Principal, request_id: int) -> Path:
+    """An MP4 (stream copy) of the request's range for playback; every call is audited."""
+    req = _authorise(v, p, request_id, RetrievalKind.VIEW)
+    out = v.settings.home / "playback" / f"request-{req.id}.mp4"
+    with v.db.session() as s:
+        segs = segments_for(s, req.camera_id, req.start, req.end)
+        if not out.exists():
+            clips.make_clip(segs, req.start, req.end, out)
+        record(s, p.name, "video.view", f"camera:{req.camera_id}", request=req.id, start=req.start.isoformat(),
+               end=req.end.isoformat(), segments=len(segs), reason=req.reason)
+    return out
+
+
+def export(v: Vigil, p: Principal, request_id: int) -> Export:
+    """Export the range as MP4 with a signed SHA-256 manifest; masks are blacked out."""
+    req = _authorise(v, p, request_id, RetrievalKind.EXPORT)
+    now = utcnow()
+    out_dir = v.settings.exports_dir / f"request-{req.id}-{now.strftime('%Y%m%dT%H%M%S')}"
+    with v.db.session() as s:
+        segs = segments_for(s, req.camera_id, req.start, req.end)
+        masks = [m.polygon for m in s.scalars(select(PrivacyMask).where(
+            PrivacyMask.camera_id == req.camera_id, PrivacyMask.enabled.is_(True)))]
+        name = f"{req.camera_id}_{req.start.strftime('%Y%m%dT%H%M%SZ')}.mp4"
+        try:
+            clip = clips.make_clip(segs, req.start, req.end, out_dir / name, masks=masks)
+        except Exception:
+            shutil.rmtree(out_dir, ignore_errors=True)
+            raise
+        body = {
+            "instance": str(v.settings.home.name), "request": req.id, "camera": req.camera_id,
+            "start": req.start.isoformat(), "end": req.end.isoformat(), "reason": req.reason,
+            "requester": req.requester, "approver": req.approver, "exported_by": p.name,
+            "exported_at": now.isoformat(), "privacy_masks_applied": len(masks),
+            "files": [{"name": clip.name, "bytes": clip.stat().st_size, "sha256": manifest.sha256_file(clip)}],
+            "sources": [{"name": Path(g.path).name, "start": g.start.isoformat(), "end": g.end.isoformat(),
+                         "bytes": g.bytes} for g in segs],
+        }
+        sig = manifest.sign_manifest(manifest.load_or_create_signing_key(v.settings.home), body, out_dir)
+        exp = Export(request_id=req.id, path=str(out_dir), manifest=body, signature=sig, masked=bool(masks),
+                     created_by=p.name)
+        s.add(exp)
+        s.flush()
+        record(s, p.name, "video.export", f"camera:{req.camera_id}", request=req.id, export=exp.id,
+               files=body["files"], masked=bool(masks), reason=req.reason)
+    return exp
+
+
+def export_file(v: Vigil, p: Principal, export_id: int, name: str) -> Path:
+    """A file of an export (clip, manifest or signature), for its requester or an approver in scope."""
+    with v.db.session() as s:
+        exp = s.get(Export, export_id)
+        if exp is None:
+            raise NotFoundError(f"export {export_id} not found")
+        req = _request(s, p, exp.request_id)
+        if req.requester != p.name and not p.can("video.approve"):
+            raise NotFoundError(f"export {export_id} not found")
+        allowed = {f["name"] for f in exp.manifest.get("files", [])} | {manifest.MANIFEST, manifest.SIGNATURE}
+        if name not in allowed:
+            raise NotFoundError(f"{name} is not part of export {export_id}")
+        record(s, p.name, "video.export.download", f"camera:{req.camera_id}", export=exp.id, file=name)
+    return Path(exp.path) / name
