@@ -82,8 +82,13 @@ def audit_verify(db: DbOpt = None, home: HomeOpt = None) -> None:
 
 # Sub-command groups and single commands contributed by capability packages: (module, attribute, name).
 _SUBAPPS: list[tuple[str, str, str]] = [
+    ("vigil.registry.cli", "import_app", "import"),
+    ("vigil.registry.cli", "export_app", "export"),
 ]
 _COMMANDS: list[tuple[str, str, str]] = [
+    ("vigil.api.cli", "serve", "serve"),
+    ("vigil.demo.cli", "demo", "demo"),
+    ("vigil.analytics.cli", "analyze_cmd", "analyze"),
 ]
 
 

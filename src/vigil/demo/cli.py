@@ -1,0 +1,66 @@
+"""``vigil demo``: build the demo city on the embedded default and serve it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+from vigil.cli import DbOpt, HomeOpt, console, open_instance
+
+
+def demo(cameras: Annotated[int, typer.Option(help="Number of cameras in the demo city")] = 20547,
+         db: DbOpt = None, home: HomeOpt = None,
+         host: Annotated[str, typer.Option(help="Address to serve on")] = "127.0.0.1",
+         port: Annotated[int, typer.Option(help="TCP port")] = 8080,
+         sim: Annotated[int, typer.Option(help="Cameras of the real-map town served by the simulator")] = 300,
+         streams: Annotated[int, typer.Option(help="Simulated cameras that stream real H.264")] = 4,
+         faults: Annotated[str, typer.Option(help="Fault mix injected into the simulated cameras")] = "mix:10%",
+         serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve after building")] = True) -> None:
+    """Build (once) and serve a realistic county-level city of ~20,547 cameras on SQLite."""
+    from sqlalchemy import func, select
+
+    from vigil.access.bootstrap import init_instance
+    from vigil.access.users import generate_password, set_password
+    from vigil.core.models import Camera, Region, User
+    from vigil.demo.city import CITY, PREFECTURE, build_demo_city
+
+    v = open_instance(db, home)
+    with v.db.session() as s:
+        has_users = bool(s.scalar(select(func.count()).select_from(User)))
+        has_cameras = bool(s.scalar(select(func.count()).select_from(Camera)))
+    if not has_users:
+        init_instance(v, root_code=PREFECTURE[0], root_name=PREFECTURE[1])
+    password = generate_password()
+    with v.db.session() as s:
+        set_password(s, "admin", password, actor="vigil-demo")
+        root = s.get(Region, PREFECTURE[0])
+        if root is not None:
+            root.name = PREFECTURE[1]
+    if has_cameras:
+        console.print("Using the demo city already in this database.")
+    else:
+        with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), console=console) as bar:
+            tasks: dict[str, int] = {}
+
+            def step(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(f"building {stage}", total=total)
+                bar.update(tasks[stage], completed=done)
+
+            city = build_demo_city(v, cameras=cameras, progress=step)
+        console.print(f"Built {CITY[1]}: {city.regions} regions, {city.sites} sites, {city.cameras} cameras; "
+                      f"town {city.real_map_town} on the real map with {len(city.real_communities)} communities.")
+    console.print(f"Database: {v.settings.db_url}")
+    console.print(f"Sign in as [bold]admin[/] with password [bold]{password}[/]")
+    if not serve:
+        return
+    from vigil.api.cli import background_services
+    from vigil.api.server import serve as run
+    from vigil.demo.fleet import DemoFleet
+
+    services = [DemoFleet(v, sim, streams=streams, faults=faults)] if sim else []
+    services += background_services(v, probe_interval=30.0, sample_interval=300.0)
+    console.print(f"Console: [bold]http://{host}:{port}/[/]   API docs: http://{host}:{port}/docs   (Ctrl-C stops)")
+    run(v, host=host, port=port, services=services)

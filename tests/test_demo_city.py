@@ -1,0 +1,40 @@
+from collections import Counter
+
+import pytest
+from sqlalchemy import select
+
+from vigil.access.bootstrap import init_instance
+from vigil.core.errors import ConflictError
+from vigil.core.ids import DeviceId
+from vigil.core.models import Camera, Region, Site
+from vigil.demo.city import CAMERA_MIX, build_demo_city, scaled_mix
+
+
+def test_full_demo_city_matches_the_reference(sqlite_vigil):
+    v = sqlite_vigil
+    init_instance(v, root_code="5301", root_name="昆明市")
+    city = build_demo_city(v)
+    assert city.cameras == 20547 and city.by_kind == CAMERA_MIX
+    with v.db.session() as s:
+        levels = Counter(s.scalars(select(Region.level)))
+        assert levels[1] == 1 and levels[2] == 1 and levels[3] == 16 and 880 <= levels[4] <= 920
+        cams = s.execute(select(Camera.id, Camera.region_code, Camera.kind, Camera.password_enc)).all()
+        assert len({c.id for c in cams}) == 20547
+        for cid, region, _, pw in cams:
+            assert DeviceId.parse(cid).belongs_to_region(region), (cid, region)
+            assert pw and b"vigil" not in pw
+        micro = Counter(r for _, r, k, _ in cams if k == "micro_checkpoint")
+        assert set(micro.values()) == {2} and len(micro) == levels[4]
+        sites = {s_.name: s_ for s_ in s.scalars(select(Site).where(Site.region_code.startswith("53018101")))}
+    assert len(city.real_communities) == 16
+    for name in city.real_communities:
+        assert sites[name].geometry["type"] == "Polygon"
+        assert 102.70 < sites[name].lon < 102.74 and 25.05 < sites[name].lat < 25.09
+
+
+def test_scaled_city_on_both_databases(vigil):
+    init_instance(vigil, root_code="5301", root_name="昆明市")
+    city = build_demo_city(vigil, cameras=700)
+    assert city.cameras == 700 and sum(scaled_mix(700).values()) == 700
+    with pytest.raises(ConflictError):
+        build_demo_city(vigil, cameras=10)
