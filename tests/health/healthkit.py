@@ -31,3 +31,50 @@ def add_camera(session, region: str, serial: int, *, lifecycle: str = "in_servic
                        lifecycle=lifecycle, main_url=url))
     session.flush()
     return cid
+
+
+class HookServer:
+    """A real HTTP server on 127.0.0.1 (ephemeral port) that records webhook POSTs.
+
+    ``fail_first`` requests are answered with ``fail_status``; the rest with 204.
+    """
+
+    def __init__(self, *, fail_first: int = 0, fail_status: int = 500) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.fail_left = fail_first
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with outer.lock:
+                    outer.requests.append((dict(self.headers.items()), body))
+                    fail = outer.fail_left > 0
+                    outer.fail_left -= int(fail)
+                self.send_response(fail_status if fail else 204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> HookServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def events(self) -> list[str]:
+        import json
+
+        return [json.loads(b)["event"] for _, b in self.requests]

@@ -189,20 +189,27 @@ async def deliver_pending(vigil: Vigil, *, now: datetime | None = None, limit: i
         ).all()
     if not rows:
         return DeliveryReport(0, 0, 0)
+    groups: dict[str, list[Any]] = {}
+    for r in rows:  # one queue per endpoint, in event order; endpoints are served concurrently
+        groups.setdefault(r.url, []).append(r)
     sem = asyncio.Semaphore(concurrency)
 
-    async def one(row: Any) -> tuple[int, PostResult]:
+    async def one(client: httpx.AsyncClient, row: Any) -> tuple[int, PostResult]:
+        try:
+            secret = vigil.box.open(row.secret_enc)
+            res = await post_signed(client, row.url, secret, row.event, row.id, row.body,
+                                    retries=retries, backoff=backoff)
+        except Exception as exc:  # a broken row must not stop the others
+            res = PostResult(False, None, f"{type(exc).__name__}: {exc}"[:500], 0)
+        return row.id, res
+
+    async def queue(client: httpx.AsyncClient, items: list[Any]) -> list[tuple[int, PostResult]]:
         async with sem:
-            try:
-                secret = vigil.box.open(row.secret_enc)
-                res = await post_signed(client, row.url, secret, row.event, row.id, row.body,
-                                        retries=retries, backoff=backoff)
-            except Exception as exc:  # a broken row must not stop the others
-                res = PostResult(False, None, f"{type(exc).__name__}: {exc}"[:500], 0)
-            return row.id, res
+            return [await one(client, row) for row in items]
 
     async with httpx.AsyncClient(follow_redirects=False) as client:
-        results = await asyncio.gather(*(one(r) for r in rows))
+        done = await asyncio.gather(*(queue(client, items) for items in groups.values()))
+    results = [x for part in done for x in part]
     return _store_results(vigil, results, now, round_backoff_s)
 
 
