@@ -84,11 +84,13 @@ def audit_verify(db: DbOpt = None, home: HomeOpt = None) -> None:
 _SUBAPPS: list[tuple[str, str, str]] = [
     ("vigil.registry.cli", "import_app", "import"),
     ("vigil.registry.cli", "export_app", "export"),
+    ("vigil.sim.cli", "app", "sim"),
 ]
 _COMMANDS: list[tuple[str, str, str]] = [
     ("vigil.api.cli", "serve", "serve"),
     ("vigil.demo.cli", "demo", "demo"),
     ("vigil.analytics.cli", "analyze_cmd", "analyze"),
+    ("vigil.health.probe_cli", "probe", "probe"),
 ]
 
 

@@ -1,0 +1,197 @@
+"""A minimal RTSP client on asyncio streams: OPTIONS then DESCRIBE with digest auth (RFC 2617).
+
+:func:`probe_rtsp` answers one question: does the camera at ``url`` serve a stream description
+to these credentials? It never raises for a camera's misbehaviour; it returns an
+:class:`RtspAnswer` whose ``reason`` says what went wrong:
+
+``refused``      the address answered the connection attempt with RST (nothing listens);
+``timeout``      no (complete) answer within the time allowed;
+``auth``         the camera rejected the credentials (401 after a digest answer, or 403);
+``protocol``     the camera answered, but not with a valid RTSP description (garbage, wrong status,
+                 no SDP), or cut the connection before answering;
+``unreachable``  no route to the host, an unresolvable name or an unusable URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import errno
+import hashlib
+import os
+import re
+import socket
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+__all__ = ["REASONS", "RtspAnswer", "digest_authorization", "probe_rtsp"]
+
+REASONS: tuple[str, ...] = ("refused", "timeout", "auth", "protocol", "unreachable")
+_UNREACHABLE = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EADDRNOTAVAIL, errno.ENETDOWN, errno.EHOSTDOWN}
+_PARAM_RE = re.compile(r'(\w+)=(?:"([^"]*)"|([^,\s]*))')
+_UA = "Vigil-Probe/1.0"
+
+
+@dataclass(frozen=True, slots=True)
+class RtspAnswer:
+    """Outcome of one RTSP probe: ``reason`` is empty when the camera is online."""
+
+    reason: str
+    detail: str = ""
+
+    @property
+    def online(self) -> bool:
+        return not self.reason
+
+
+class _Down(Exception):
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+def _md5(s: str) -> str:
+    return hashlib.md5(s.encode(), usedforsecurity=False).hexdigest()
+
+
+def digest_authorization(challenge: str, method: str, uri: str, user: str, password: str, nc: int = 1) -> str:
+    """The ``Authorization`` value answering a ``WWW-Authenticate`` challenge (Digest, or Basic)."""
+    scheme = challenge.split(" ", 1)[0].lower()
+    if scheme == "basic":
+        return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    p = {m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
+         for m in _PARAM_RE.finditer(challenge)}
+    realm, nonce = p.get("realm", ""), p.get("nonce", "")
+    ha1, ha2 = _md5(f"{user}:{realm}:{password}"), _md5(f"{method}:{uri}")
+    fields = f'username="{user}", realm="{realm}", nonce="{nonce}", uri="{uri}"'
+    qops = [q.strip() for q in p.get("qop", "").split(",") if q.strip()]
+    if "auth" in qops:
+        cnonce, ncs = os.urandom(8).hex(), f"{nc:08x}"
+        resp = _md5(f"{ha1}:{nonce}:{ncs}:{cnonce}:auth:{ha2}")
+        fields += f', qop=auth, nc={ncs}, cnonce="{cnonce}"'
+    else:
+        resp = _md5(f"{ha1}:{nonce}:{ha2}")
+    if "opaque" in p:
+        fields += f', opaque="{p["opaque"]}"'
+    return f'Digest {fields}, response="{resp}", algorithm=MD5'
+
+
+def _pick_challenge(headers: list[tuple[str, str]]) -> str:
+    offers = [v for k, v in headers if k == "www-authenticate"]
+    return next((v for v in offers if v.lower().startswith("digest")), offers[0] if offers else "")
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, list[tuple[str, str]], bytes]:
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError as exc:
+        raise _Down("protocol", "connection closed before an answer" if not exc.partial
+                    else "truncated answer") from None
+    except asyncio.LimitOverrunError:
+        raise _Down("protocol", "answer is not RTSP (no header end)") from None
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("RTSP/1.") or not parts[1].isdigit():
+        raise _Down("protocol", f"answer is not RTSP: {lines[0][:40]!r}")
+    headers = []
+    for line in lines[1:]:
+        k, sep, v = line.partition(":")
+        if sep:
+            headers.append((k.strip().lower(), v.strip()))
+    length = next((int(v) for k, v in headers if k == "content-length" and v.isdigit()), 0)
+    if length > 1 << 20:
+        raise _Down("protocol", "oversized answer")
+    body = await reader.readexactly(length) if length else b""
+    return int(parts[1]), headers, body
+
+
+class _Session:
+    """One RTSP connection: numbered requests, remembered credentials."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, uri: str,
+                 user: str, password: str) -> None:
+        self.reader, self.writer, self.uri = reader, writer, uri
+        self.user, self.password = user, password
+        self.cseq, self.challenge, self.nc = 0, "", 0
+
+    async def request(self, method: str, extra: str = "") -> tuple[int, list[tuple[str, str]], bytes]:
+        self.cseq += 1
+        auth = ""
+        if self.challenge and (self.user or self.password):
+            self.nc += 1
+            auth = "Authorization: " + digest_authorization(self.challenge, method, self.uri, self.user,
+                                                            self.password, self.nc) + "\r\n"
+        self.writer.write(f"{method} {self.uri} RTSP/1.0\r\nCSeq: {self.cseq}\r\nUser-Agent: {_UA}\r\n"
+                          f"{auth}{extra}\r\n".encode())
+        return await _read_response(self.reader)
+
+    async def authed(self, method: str, extra: str = "") -> tuple[int, list[tuple[str, str]], bytes]:
+        status, headers, body = await self.request(method, extra)
+        if status == 401 and not self.challenge:
+            self.challenge = _pick_challenge(headers)
+            if not self.challenge:
+                raise _Down("protocol", "401 without a WWW-Authenticate challenge")
+            status, headers, body = await self.request(method, extra)
+        if status in (401, 403):
+            raise _Down("auth", f"{status} after credentials" if self.challenge else f"{status}")
+        return status, headers, body
+
+
+def _split(url: str, user: str, password: str) -> tuple[str, int, str, str, str]:
+    try:
+        u = urlsplit(url)
+        port = u.port or 554
+    except ValueError as exc:
+        raise _Down("unreachable", f"bad URL: {exc}") from None
+    if u.scheme.lower() not in ("rtsp", "rtsps") or not u.hostname:
+        raise _Down("unreachable", "not an rtsp:// URL")
+    user = user or unquote(u.username or "")
+    password = password or unquote(u.password or "")
+    host = f"[{u.hostname}]" if ":" in u.hostname else u.hostname
+    netloc = host if u.port is None else f"{host}:{u.port}"
+    uri = f"{u.scheme}://{netloc}{u.path or '/'}" + (f"?{u.query}" if u.query else "")
+    return u.hostname, port, uri, user, password
+
+
+async def _exchange(url: str, user: str, password: str) -> None:
+    host, port, uri, user, password = _split(url, user, password)
+    try:
+        reader, writer = await asyncio.open_connection(host, port)
+    except ConnectionRefusedError:
+        raise _Down("refused") from None
+    except socket.gaierror as exc:
+        raise _Down("unreachable", f"name lookup failed: {exc.strerror}") from None
+    except OSError as exc:
+        if exc.errno in _UNREACHABLE:
+            raise _Down("unreachable", exc.strerror or str(exc)) from None
+        raise
+    try:
+        s = _Session(reader, writer, uri, user, password)
+        status, headers, _ = await s.request("OPTIONS")
+        if status == 401:
+            s.challenge = _pick_challenge(headers)
+        status, headers, body = await s.authed("DESCRIBE", "Accept: application/sdp\r\n")
+        if status != 200:
+            raise _Down("protocol", f"DESCRIBE answered {status}")
+        if not body.lstrip().startswith(b"v=0"):
+            raise _Down("protocol", "DESCRIBE gave no SDP")
+    finally:
+        writer.close()
+
+
+async def probe_rtsp(url: str, username: str = "", password: str = "", *, timeout: float = 3.0) -> RtspAnswer:
+    """Probe one RTSP URL (OPTIONS, DESCRIBE with auth) within ``timeout`` seconds; never raises."""
+    try:
+        async with asyncio.timeout(timeout):
+            await _exchange(url, username, password)
+    except _Down as exc:
+        return RtspAnswer(exc.reason, exc.detail)
+    except TimeoutError:
+        return RtspAnswer("timeout", f"no answer within {timeout:g} s")
+    except (ConnectionResetError, BrokenPipeError, ConnectionAbortedError):
+        return RtspAnswer("protocol", "connection reset by the camera")
+    except OSError as exc:
+        return RtspAnswer("unreachable", exc.strerror or str(exc))
+    except (ValueError, UnicodeError) as exc:
+        return RtspAnswer("protocol", f"unreadable answer: {exc}")
+    return RtspAnswer("")
