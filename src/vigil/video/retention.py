@@ -92,7 +92,9 @@ def _delete(session: Session, rows: list[RecordingSegment], reason: str, actor: 
             report.deleted += 1
             report.bytes += r.bytes
             report.by_reason[reason] += 1
-        record(session, actor, "video.retention.delete", f"camera:{cam}", reason=reason, segments=len(segs),
+        cam_row = session.get(Camera, cam)
+        record(session, actor, "video.retention.delete", f"camera:{cam}",
+               region=cam_row.region_code if cam_row else None, reason=reason, segments=len(segs),
                bytes=sum(r.bytes for r in segs), first_start=min(r.start for r in segs).isoformat(),
                last_end=max(r.end for r in segs).isoformat(), files=[Path(r.path).name for r in segs])
     session.flush()

@@ -37,6 +37,8 @@ __all__ = [
     "MAX_RANGE",
     "decide",
     "export",
+    "export_file",
+    "get_request",
     "list_requests",
     "needs_approval",
     "request_retrieval",
@@ -88,8 +90,8 @@ def request_retrieval(session: Session, p: Principal, camera_id: str, start: dat
                            state=(RetrievalState.PENDING if needs else RetrievalState.APPROVED).value)
     session.add(req)
     session.flush()
-    record(session, p.name, "video.retrieve.request", f"camera:{cam.id}", request=req.id, kind=kind.value,
-           start=start.isoformat(), end=end.isoformat(), reason=reason, needs_approval=needs)
+    record(session, p.name, "video.retrieve.request", f"camera:{cam.id}", region=cam.region_code, request=req.id,
+           kind=kind.value, start=start.isoformat(), end=end.isoformat(), reason=reason, needs_approval=needs)
     return req
 
 
@@ -99,6 +101,11 @@ def _request(session: Session, p: Principal, request_id: int) -> RetrievalReques
         raise NotFoundError(f"retrieval request {request_id} not found")
     _camera(session, p, req.camera_id)
     return req
+
+
+def _region(session: Session, camera_id: str) -> str | None:
+    cam = session.get(Camera, camera_id)
+    return cam.region_code if cam else None
 
 
 def decide(session: Session, p: Principal, request_id: int, *, approve: bool, note: str = "") -> RetrievalRequest:
@@ -112,7 +119,15 @@ def decide(session: Session, p: Principal, request_id: int, *, approve: bool, no
     req.state = (RetrievalState.APPROVED if approve else RetrievalState.DENIED).value
     req.approver, req.decided_at, req.decision_note = p.name, utcnow(), note.strip()
     record(session, p.name, "video.retrieve." + ("approve" if approve else "deny"), f"camera:{req.camera_id}",
-           request=req.id, requester=req.requester, note=req.decision_note)
+           region=_region(session, req.camera_id), request=req.id, requester=req.requester, note=req.decision_note)
+    return req
+
+
+def get_request(session: Session, p: Principal, request_id: int) -> RetrievalRequest:
+    """One request, for its requester or an approver in scope."""
+    req = _request(session, p, request_id)
+    if req.requester != p.name and not p.can("video.approve"):
+        raise NotFoundError(f"retrieval request {request_id} not found")
     return req
 
 
@@ -152,22 +167,28 @@ def _authorise(v: Vigil, p: Principal, request_id: int, use: RetrievalKind) -> R
             problem = f"request {req.id} allows viewing only, not export"
     if problem:
         with v.db.session() as s:
-            record(s, p.name, "video.retrieve.refused", f"camera:{req.camera_id}", request=req.id,
+            record(s, p.name, "video.retrieve.refused", f"camera:{req.camera_id}",
+                   region=_region(s, req.camera_id), request=req.id,
                    use=use.value, why=problem)
         raise AccessDenied(problem)
     return req
 
 
-def view(v: Vigil, p: Principal, request_id: int) -> Path:
-    """An MP4 (stream copy) of the request's range for playback; every call is audited."""
+def view(v: Vigil, p: Principal, request_id: int, *, audit: bool = True) -> Path:
+    """An MP4 (stream copy) of the request's range for playback; audited unless ``audit`` is False.
+
+    The API audits the first request of a playback and not the byte-range requests that follow.
+    """
     req = _authorise(v, p, request_id, RetrievalKind.VIEW)
     out = v.settings.home / "playback" / f"request-{req.id}.mp4"
     with v.db.session() as s:
         segs = segments_for(s, req.camera_id, req.start, req.end)
         if not out.exists():
             clips.make_clip(segs, req.start, req.end, out)
-        record(s, p.name, "video.view", f"camera:{req.camera_id}", request=req.id, start=req.start.isoformat(),
-               end=req.end.isoformat(), segments=len(segs), reason=req.reason)
+        if audit:
+            record(s, p.name, "video.view", f"camera:{req.camera_id}", region=_region(s, req.camera_id),
+                   request=req.id, start=req.start.isoformat(), end=req.end.isoformat(), segments=len(segs),
+                   reason=req.reason)
     return out
 
 
@@ -200,7 +221,8 @@ def export(v: Vigil, p: Principal, request_id: int) -> Export:
                      created_by=p.name)
         s.add(exp)
         s.flush()
-        record(s, p.name, "video.export", f"camera:{req.camera_id}", request=req.id, export=exp.id,
+        record(s, p.name, "video.export", f"camera:{req.camera_id}", region=_region(s, req.camera_id),
+               request=req.id, export=exp.id,
                files=body["files"], masked=bool(masks), reason=req.reason)
     return exp
 
@@ -217,5 +239,6 @@ def export_file(v: Vigil, p: Principal, export_id: int, name: str) -> Path:
         allowed = {f["name"] for f in exp.manifest.get("files", [])} | {manifest.MANIFEST, manifest.SIGNATURE}
         if name not in allowed:
             raise NotFoundError(f"{name} is not part of export {export_id}")
-        record(s, p.name, "video.export.download", f"camera:{req.camera_id}", export=exp.id, file=name)
+        record(s, p.name, "video.export.download", f"camera:{req.camera_id}", region=_region(s, req.camera_id),
+               export=exp.id, file=name)
     return Path(exp.path) / name
