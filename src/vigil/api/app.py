@@ -28,6 +28,7 @@ ROUTERS: list[tuple[str, str, str]] = [
     ("vigil.api.routers.users", "/api/v1/users", "users"),
     ("vigil.api.routers.rollups", "/api/v1/rollups", "rollups"),
     ("vigil.api.routers.audit", "/api/v1/audit", "audit"),
+    ("vigil.api.routers.video", "/api/v1/video", "video"),
 ]
 
 _WEB = Path(__file__).resolve().parent.parent / "web" / "static"
