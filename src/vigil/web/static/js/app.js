@@ -1,0 +1,162 @@
+// The console shell: checks the session, draws the nav and region tree, routes #/view?params to views.
+import { api, hasApi, logout, setUnauthorizedHandler } from "./api.js";
+import { h, message, mount, toast } from "./dom.js";
+import { ROLES, label } from "./labels.js";
+import { applyTheme, toggleTheme } from "./theme.js";
+import { RegionTree } from "./tree.js";
+import * as cameras from "./views/cameras.js";
+import * as camera from "./views/camera.js";
+import * as dashboard from "./views/dashboard.js";
+import * as events from "./views/events.js";
+import * as map from "./views/map.js";
+import * as plans from "./views/plans.js";
+
+applyTheme();
+
+// name → [module, nav label, API prefix that must exist (null: always)]
+const ROUTES = {
+  cameras: [cameras, "Cameras", null],
+  map: [map, "Map", null],
+  dashboard: [dashboard, "Dashboard", null],
+  events: [events, "Events", "/api/v1/events"],
+  plans: [plans, "Plans", "/api/v1/plans"],
+  camera: [camera, null, null],
+};
+const DEFAULT = "cameras";
+
+const state = { user: null, route: null, view: null, tree: null };
+
+/** Parse location.hash: "#/camera/ID?x=1" → {name, arg, params}. */
+export function parseHash(hash = location.hash) {
+  const raw = hash.replace(/^#\/?/, "");
+  const [path, query = ""] = raw.split("?");
+  const [name, ...rest] = path.split("/");
+  return {
+    name: ROUTES[name] ? name : DEFAULT,
+    arg: rest.length ? decodeURIComponent(rest.join("/")) : null,
+    params: new URLSearchParams(query),
+  };
+}
+
+/** The hash for a route. Empty params are dropped. */
+export function hashFor(name, params = {}, arg = null) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== "") q.set(k, v);
+  const qs = q.toString();
+  return `#/${name}${arg ? `/${encodeURIComponent(arg)}` : ""}${qs ? `?${qs}` : ""}`;
+}
+
+function navigate(name, params = {}, arg = null, { replace = false } = {}) {
+  const target = hashFor(name, params, arg);
+  if (replace) {
+    history.replaceState(null, "", target);
+    route();
+  } else {
+    location.hash = target;
+  }
+}
+
+/** Change the current view's params (keeps the view). */
+function setParams(params, { replace = false } = {}) {
+  const cur = parseHash();
+  const merged = Object.fromEntries(cur.params);
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined || v === null || v === "") delete merged[k];
+    else merged[k] = String(v);
+  }
+  navigate(cur.name, merged, cur.arg, { replace });
+}
+
+function selectRegion(code) {
+  const cur = parseHash();
+  const mod = ROUTES[cur.name][0];
+  if (mod.regionAware) setParams({ region: code, offset: null });
+  else navigate(DEFAULT, { region: code });
+}
+
+function drawNav(available) {
+  const nav = document.getElementById("nav");
+  const links = Object.entries(ROUTES)
+    .filter(([name, [, text]]) => text && available[name])
+    .map(([name, [, text]]) => h("a", { href: `#/${name}`, dataset: { route: name } }, text));
+  links.push(h("a", { href: "live.html", dataset: { route: "live" } }, "Live"));
+  mount(nav, links);
+}
+
+function markNav(name) {
+  const active = name === "camera" ? "cameras" : name;
+  for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.route === active);
+}
+
+function destroyView() {
+  try {
+    state.view?.destroy?.();
+  } catch (e) {
+    console.error(e);
+  }
+  state.view = null;
+}
+
+async function route() {
+  const r = parseHash();
+  const prev = state.route;
+  state.route = r;
+  markNav(r.name);
+  state.tree?.setSelected(r.params.get("region"));
+  document.getElementById("region-clear").hidden = !r.params.get("region");
+  // Same view, new params: let the view update in place (keeps focus in search boxes).
+  if (prev && prev.name === r.name && prev.arg === r.arg && state.view?.update) {
+    state.view.update(r);
+    return;
+  }
+  destroyView();
+  const el = document.getElementById("view");
+  mount(el, message("Loading…"));
+  const ctx = { user: state.user, navigate, setParams, hashFor, selectRegion, tree: state.tree };
+  try {
+    const view = (await ROUTES[r.name][0].render(el, r, ctx)) || null;
+    if (state.route === r) state.view = view;
+    else view?.destroy?.();
+  } catch (e) {
+    console.error(e);
+    if (state.route === r) mount(el, h("h1", {}, "Something went wrong"), message(e.message, "error"));
+  }
+}
+
+function toLogin() {
+  const next = encodeURIComponent(location.hash || "");
+  location.replace(`login.html${next ? `?next=${next}` : ""}`);
+}
+
+async function init() {
+  setUnauthorizedHandler(toLogin);
+  let me;
+  try {
+    me = await api("/auth/me");
+  } catch (e) {
+    if (e.status !== 401) mount(document.getElementById("view"), message(`Cannot reach the server: ${e.message}`,
+      "error"));
+    return;
+  }
+  state.user = me.user || me;
+  document.getElementById("whoami").textContent = `${state.user.name} · ${label(ROLES, state.user.role)}`;
+  document.getElementById("logout").addEventListener("click", async () => {
+    await logout().catch(() => {});
+    location.replace("login.html");
+  });
+  document.getElementById("theme-toggle").addEventListener("click", toggleTheme);
+  document.getElementById("region-clear").addEventListener("click", () => setParams({ region: null, offset: null }));
+
+  const available = {};
+  await Promise.all(Object.entries(ROUTES).map(async ([name, [, , prefix]]) => {
+    available[name] = prefix ? await hasApi(prefix) : true;
+  }));
+  drawNav(available);
+
+  state.tree = new RegionTree(document.getElementById("region-tree"), { onSelect: selectRegion });
+  state.tree.load(state.user.scopes || []).catch((e) => toast(`Region tree: ${e.message}`));
+  window.addEventListener("hashchange", route);
+  route();
+}
+
+init();

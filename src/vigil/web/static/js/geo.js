@@ -1,0 +1,46 @@
+// Loading map data from the API: site polygons, camera points and the deployment's tile URL.
+import { api, apiOptional, serverPaths } from "./api.js";
+
+const PAGE = 500;
+let configPromise = null;
+
+/** The console config ({tile_url, ...}); {} when the server has none. */
+export function consoleConfig() {
+  if (!configPromise) {
+    configPromise = serverPaths()
+      .then((paths) => (paths.has("/api/v1/config") ? apiOptional("/config", {}, {}) : {}))
+      .catch(() => ({}));
+  }
+  return configPromise;
+}
+
+/** Fetch a paged list endpoint up to `max` items. Returns {items, total}. */
+export async function fetchPaged(path, query, { max = 5000, signal } = {}) {
+  const items = [];
+  let total = null;
+  for (let offset = 0; offset < max; offset += PAGE) {
+    const page = await api(path, { query: { ...query, limit: Math.min(PAGE, max - offset), offset }, signal });
+    items.push(...page.items);
+    total = page.total ?? items.length;
+    if (page.items.length === 0 || items.length >= total) break;
+  }
+  return { items, total };
+}
+
+/** Sites of a region with their geometry. */
+export async function loadSites(region, { signal, max = 3000 } = {}) {
+  return fetchPaged("/sites", { region }, { signal, max });
+}
+
+/** Camera points of a region (optionally in a bbox) as flat objects {id, lon, lat, ...properties}. */
+export async function loadCameraPoints(region, { bbox = null, limit = 5000, signal } = {}) {
+  const fc = await api("/cameras/geojson", {
+    query: { region, bbox: bbox ? bbox.map((v) => v.toFixed(6)).join(",") : null, limit }, signal,
+  });
+  const cams = (fc.features || []).filter((f) => f.geometry?.type === "Point").map((f) => ({
+    ...f.properties, id: f.properties?.id ?? f.id,
+    lon: f.geometry.coordinates[0], lat: f.geometry.coordinates[1],
+  }));
+  const total = fc.total ?? fc.properties?.total ?? fc.numberMatched ?? null;
+  return { cameras: cams, total, truncated: cams.length >= limit || (total !== null && total > cams.length) };
+}

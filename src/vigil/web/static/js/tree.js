@@ -1,0 +1,130 @@
+// The region tree in the sidebar: roots are the user's scopes, children load when a node opens.
+import { api } from "./api.js";
+import { h, mount } from "./dom.js";
+import { LEVELS, num } from "./labels.js";
+import { rememberRegion } from "./regions.js";
+
+const MAX_LEVEL = 4;
+
+function cameraCount(node) {
+  const c = node.cameras ?? node.camera_count ?? node.total;
+  return typeof c === "object" && c !== null ? c.total : c;
+}
+
+/** A lazily expanded tree of regions. */
+export class RegionTree {
+  constructor(container, { onSelect }) {
+    this.container = container;
+    this.onSelect = onSelect;
+    this.rows = new Map(); // code → {li, row, node, open, loaded}
+    this.selected = null;
+  }
+
+  /** Draw one root per scope (scopes inside another scope are dropped). */
+  async load(scopes) {
+    const roots = [...new Set(scopes)].filter((s) => !scopes.some((o) => o !== s && s.startsWith(o))).sort();
+    const ul = h("ul", { role: "group" });
+    mount(this.container, ul);
+    const nodes = await Promise.all(roots.map((code) => this.fetchNode(code)));
+    for (const node of nodes) {
+      const li = this.nodeItem(node);
+      ul.append(li);
+      this.expand(node.code, node);
+    }
+    this.setSelected(this.selected);
+  }
+
+  async fetchNode(code) {
+    // depth 2 so that each child's has_children is computed from its own children.
+    const out = await api("/regions/tree", { query: { root: code, depth: 2 } });
+    return Array.isArray(out) ? out[0] : out;
+  }
+
+  nodeItem(node) {
+    rememberRegion(node.code, node.name);
+    const leaf = node.has_children === false || (node.level ?? MAX_LEVEL) >= MAX_LEVEL;
+    const toggle = h("button", {
+      class: `tree-toggle${leaf ? " leaf" : ""}`, type: "button", tabindex: -1,
+      "aria-label": "Expand", onclick: (ev) => { ev.stopPropagation(); this.toggle(node.code); },
+    }, "▸");
+    const count = cameraCount(node);
+    const row = h("div", {
+      class: "tree-row", role: "treeitem", tabindex: 0, title: `${LEVELS[node.level] || "Region"} ${node.code}`,
+      dataset: { code: node.code, level: node.level ?? "" },
+      style: { paddingLeft: `${0.4 + ((node.level || 1) - 1) * 0.9}rem` },
+      onclick: () => this.onSelect(node.code),
+      onkeydown: (ev) => this.onKey(ev, node.code),
+    }, toggle, h("span", { class: "tree-name", lang: "zh" }, node.name),
+    count !== undefined && count !== null ? h("span", { class: "tree-count" }, num(count)) : null);
+    const li = h("li", {}, row);
+    this.rows.set(node.code, { li, row, toggle, node, open: false, loaded: false, leaf });
+    return li;
+  }
+
+  onKey(ev, code) {
+    const keys = { Enter: () => this.onSelect(code), " ": () => this.onSelect(code),
+      ArrowRight: () => this.expand(code), ArrowLeft: () => this.collapse(code) };
+    if (keys[ev.key]) {
+      ev.preventDefault();
+      keys[ev.key]();
+    }
+  }
+
+  toggle(code) {
+    const r = this.rows.get(code);
+    if (r?.open) this.collapse(code);
+    else this.expand(code);
+  }
+
+  collapse(code) {
+    const r = this.rows.get(code);
+    if (!r || !r.open) return;
+    r.open = false;
+    r.toggle.textContent = "▸";
+    r.row.setAttribute("aria-expanded", "false");
+    const sub = r.li.querySelector(":scope > ul");
+    if (sub) sub.hidden = true;
+  }
+
+  /** Open a node, loading its children the first time. `known` is an already fetched node. */
+  async expand(code, known = null) {
+    const r = this.rows.get(code);
+    if (!r || r.leaf || r.open) return;
+    r.open = true;
+    r.toggle.textContent = "▾";
+    r.row.setAttribute("aria-expanded", "true");
+    let sub = r.li.querySelector(":scope > ul");
+    if (r.loaded && sub) {
+      sub.hidden = false;
+      return;
+    }
+    sub = h("ul", { role: "group" }, h("li", { class: "loading" }, "Loading…"));
+    r.li.append(sub);
+    try {
+      const node = known && Array.isArray(known.children) ? known : await this.fetchNode(code);
+      const kids = [...(node.children || [])].sort((a, b) => a.code.localeCompare(b.code));
+      mount(sub, kids.map((k) => this.nodeItem(k)));
+      r.loaded = true;
+      if (!kids.length) {
+        r.leaf = true;
+        r.toggle.classList.add("leaf");
+        sub.remove();
+      }
+      this.setSelected(this.selected);
+    } catch (e) {
+      mount(sub, h("li", { class: "loading error" }, e.message));
+      r.open = false;
+    }
+  }
+
+  /** Highlight `code` (may be null). */
+  setSelected(code) {
+    this.selected = code || null;
+    for (const [c, r] of this.rows) r.row.classList.toggle("selected", c === this.selected);
+  }
+
+  /** The name of a region already shown in the tree, if any. */
+  nameOf(code) {
+    return this.rows.get(code)?.node.name ?? null;
+  }
+}

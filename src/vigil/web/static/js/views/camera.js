@@ -1,0 +1,135 @@
+// The camera detail page: every field, its live status, a small map, and links to live view and events.
+import { api, apiOptional, hasApi } from "../api.js";
+import { h, message, mount } from "../dom.js";
+import { KINDS, OWNERS, coord, label, statusInfo, when } from "../labels.js";
+import { MapCanvas } from "../mapcanvas.js";
+import { consoleConfig, loadCameraPoints } from "../geo.js";
+import { regionName } from "../regions.js";
+import { lifecycleBadge, statusBadge } from "./cameras.js";
+
+const SHOWN = new Set(["id", "name", "region_code", "site_id", "lon", "lat", "height_m", "heading_deg", "tilt_deg",
+  "model", "kind", "owner", "lifecycle", "main_url", "sub_url", "status", "site", "region", "username",
+  "onvif_url", "created_at", "updated_at", "model_id", "has_password"]);
+
+function fields(pairs) {
+  return h("dl", { class: "fields" }, pairs.filter(Boolean).map(([k, v]) => [h("dt", {}, k),
+    h("dd", { dataset: { field: k } }, v ?? "—")]));
+}
+
+function deg(v, unit = "°") {
+  return v === null || v === undefined ? "—" : `${Number(v).toFixed(1)}${unit}`;
+}
+
+/** GB/T 28181 ID parts: centre code (8), industry (2), type (3), network (1), serial (6). */
+function idParts(id) {
+  if (!/^\d{20}$/.test(id)) return null;
+  return { centre: id.slice(0, 8), industry: id.slice(8, 10), type: id.slice(10, 13), network: id.slice(13, 14),
+    serial: id.slice(14) };
+}
+
+function statusCard(c) {
+  const s = statusInfo(c.status);
+  return h("section", { class: "card" }, h("h2", {}, "Status"), fields([
+    ["State", statusBadge(c.status)],
+    s.reason ? ["Reason", s.reason] : null,
+    ["Since", when(s.since)],
+    ["Last probe", when(s.lastProbe)],
+    s.ms !== null && s.ms !== undefined ? ["Answer time", `${Math.round(s.ms)} ms`] : null,
+    ["Picture faults", s.faults.length ? s.faults.join(", ") : "none"],
+  ]), c.status ? null : message("No probe result yet for this camera."));
+}
+
+function modelText(m) {
+  if (!m) return "—";
+  if (typeof m === "string") return m;
+  const optics = m.h_res_px ? ` · ${m.h_res_px}×${m.v_res_px} px, HFOV ${deg(m.hfov_deg)}` : "";
+  return `${m.vendor ? `${m.vendor} ` : ""}${m.name}${optics}`;
+}
+
+function extraFields(c) {
+  const rest = Object.entries(c).filter(([k]) => !SHOWN.has(k));
+  if (!rest.length) return null;
+  return h("section", { class: "card" }, h("h2", {}, "Other fields"),
+    fields(rest.map(([k, v]) => [k.replaceAll("_", " "), typeof v === "object" && v !== null
+      ? JSON.stringify(v) : String(v ?? "—")])));
+}
+
+async function miniMap(slot, c, site) {
+  const config = await consoleConfig();
+  const map = new MapCanvas(slot, { tileUrl: config.tile_url || null, wedges: true });
+  map.highlight = c.id;
+  const d = 0.004;
+  const bbox = [c.lon - d, c.lat - d, c.lon + d, c.lat + d];
+  map.setData({ cameras: [c], sites: site?.geometry ? [site] : [] });
+  map.fitBounds(bbox);
+  loadCameraPoints(c.region_code, { bbox, limit: 500 }).then((res) => {
+    const others = res.cameras.filter((o) => o.id !== c.id);
+    map.setData({ cameras: [...others, c] });
+  }).catch(() => {});
+  return map;
+}
+
+/** Render the detail page of camera `route.arg`. */
+export async function render(el, route, ctx) {
+  const id = route.arg;
+  let c;
+  try {
+    c = await api(`/cameras/${encodeURIComponent(id)}`);
+  } catch (e) {
+    mount(el, h("h1", {}, "Camera"), message(e.status === 404 ? `No camera ${id} (or it is outside your regions).`
+      : `Could not load camera ${id}: ${e.message}`, "error"), h("a", { href: "#/cameras" }, "← Back to cameras"));
+    return null;
+  }
+  const [rName, site, withEvents] = await Promise.all([
+    regionName(c.region_code),
+    c.site && typeof c.site === "object" ? c.site : c.site_id ? apiOptional(`/sites/${c.site_id}`) : null,
+    hasApi("/api/v1/events"),
+  ]);
+  const parts = idParts(c.id);
+  const mapSlot = h("div", { class: "map-wrap small", id: "camera-map" });
+  mount(el,
+    h("div", { class: "view-head" }, h("a", { href: "#/cameras", class: "crumbs" }, "← Cameras"),
+      h("h1", { lang: "zh", id: "camera-name" }, c.name), lifecycleBadge(c.lifecycle), statusBadge(c.status)),
+    h("div", { class: "actions" },
+      h("a", { class: "button-link", id: "live-link", href: `live.html?camera=${encodeURIComponent(c.id)}` },
+        "▶ Live view"),
+      h("a", { class: "button-link secondary", href: ctx.hashFor("map", { region: c.region_code }) },
+        "Region map"),
+      withEvents ? h("a", { class: "button-link secondary", href: ctx.hashFor("events", { camera: c.id }) },
+        "Events") : null),
+    h("div", { class: "grid cols-2" },
+      h("section", { class: "card" }, h("h2", {}, "Identity"), fields([
+        ["ID", h("span", { class: "mono", id: "camera-id" }, c.id)],
+        parts ? ["ID parts", h("span", { class: "mono" },
+          `centre ${parts.centre} · type ${parts.type} · network ${parts.network} · serial ${parts.serial}`)] : null,
+        ["Name", h("span", { lang: "zh" }, c.name)],
+        ["Kind", label(KINDS, c.kind)], ["Owner", label(OWNERS, c.owner)],
+        ["Lifecycle", lifecycleBadge(c.lifecycle)], ["Model", modelText(c.model)],
+      ])),
+      statusCard(c),
+      h("section", { class: "card" }, h("h2", {}, "Location"), fields([
+        ["Region", h("span", { lang: "zh" }, rName ? `${rName} (${c.region_code})` : c.region_code)],
+        ["Site", site ? h("span", { lang: "zh" }, `${site.name}${site.protection_class
+          ? ` · class ${site.protection_class}` : ""}`) : c.site_id ?? "—"],
+        ["Lon, lat", h("span", { class: "mono" }, coord(c.lon, c.lat))],
+        ["Mounting height", deg(c.height_m, " m")], ["Heading", `${deg(c.heading_deg)} (0° = north)`],
+        ["Tilt", deg(c.tilt_deg)],
+      ]), mapSlot),
+      h("section", { class: "card" }, h("h2", {}, "Streams"), fields([
+        ["Main stream", h("span", { class: "mono" }, c.main_url || "—")],
+        ["Sub stream", h("span", { class: "mono" }, c.sub_url || "—")],
+        c.onvif_url !== undefined ? ["ONVIF", h("span", { class: "mono" }, c.onvif_url || "—")] : null,
+        c.username !== undefined ? ["User name", c.username || "—"] : null,
+        c.created_at ? ["Created", when(c.created_at)] : null,
+        c.updated_at ? ["Updated", when(c.updated_at)] : null,
+      ])),
+      extraFields(c)));
+  document.title = `${c.name} · Vigil`;
+  const map = Number.isFinite(c.lon) ? await miniMap(mapSlot, c, site) : null;
+  return {
+    destroy() {
+      map?.destroy();
+      document.title = "Vigil console";
+    },
+  };
+}

@@ -1,0 +1,161 @@
+// The camera table: filters (region, kind, lifecycle, owner, text), sorting and pagination, all in the URL.
+import { api } from "../api.js";
+import { debounce, h, message, mount, select } from "../dom.js";
+import { KINDS, LIFECYCLES, OWNERS, STATE_COLORS, label, num, statusInfo } from "../labels.js";
+import { regionName, regionNames } from "../regions.js";
+
+export const regionAware = true;
+
+const PAGE_SIZES = [25, 50, 100, 200];
+// [field, header, sort key (null: not sortable)]
+const COLUMNS = [
+  ["id", "ID", "id"], ["name", "Name", "name"], ["region_code", "Region", "region"], ["kind", "Kind", "kind"],
+  ["owner", "Owner", null], ["lifecycle", "Lifecycle", "lifecycle"], ["status", "Status", null],
+  ["model", "Model", null],
+];
+
+/** The badge for a camera's live state. */
+export function statusBadge(status) {
+  const s = statusInfo(status);
+  const cls = { online: "ok", down: "bad" }[s.state] || "muted";
+  const text = s.state === "down" && s.reason ? `down · ${s.reason}` : s.state;
+  return h("span", { class: `badge ${cls}`, title: s.faults.length ? `faults: ${s.faults.join(", ")}` : "" },
+    text, s.faults.length ? ` ⚠ ${s.faults.length}` : null);
+}
+
+/** A lifecycle badge. */
+export function lifecycleBadge(v) {
+  const cls = { in_service: "ok", installed: "warn", planned: "info", retired: "muted" }[v] || "muted";
+  return h("span", { class: `badge ${cls}` }, label(LIFECYCLES, v));
+}
+
+function filtersBar(p, ctx) {
+  const q = h("input", {
+    type: "search", id: "camera-search", placeholder: "Search name or ID…", value: p.get("q") || "",
+    "aria-label": "Search cameras",
+  });
+  const onText = debounce(() => ctx.setParams({ q: q.value.trim(), offset: null }, { replace: true }), 300);
+  q.addEventListener("input", onText);
+  const sel = (name, any, table) => {
+    const s = select({ id: `filter-${name}`, "aria-label": name }, any, Object.entries(table), p.get(name));
+    s.addEventListener("change", () => ctx.setParams({ [name]: s.value, offset: null }));
+    return s;
+  };
+  const region = h("span", { id: "filter-region" });
+  return { el: h("div", { class: "filters" }, q, sel("kind", "Any kind", KINDS),
+    sel("lifecycle", "Any lifecycle", LIFECYCLES), sel("owner", "Any owner", OWNERS), region), q, region };
+}
+
+async function drawRegionChip(slot, code, ctx) {
+  if (!code) {
+    mount(slot, h("span", { class: "muted" }, "All regions (pick one in the tree)"));
+    return;
+  }
+  const name = ctx.tree?.nameOf(code) || (await regionName(code)) || code;
+  mount(slot, h("span", { class: "chip", lang: "zh" }, `Region: ${name}`,
+    h("button", { type: "button", title: "Clear region", "aria-label": "Clear region",
+      onclick: () => ctx.setParams({ region: null, offset: null }) }, "×")));
+}
+
+function headerRow(sort, ctx) {
+  return h("tr", {}, COLUMNS.map(([, text, key]) => {
+    if (!key) return h("th", {}, text);
+    const dir = sort === key ? "▲" : sort === `-${key}` ? "▼" : "";
+    const next = sort === key ? `-${key}` : key;
+    return h("th", { class: "sortable", dataset: { sort: key }, title: "Sort",
+      onclick: () => ctx.setParams({ sort: next, offset: null }) }, text, " ", h("span", { class: "sort" }, dir));
+  }));
+}
+
+function cameraRow(c, names, ctx) {
+  const href = ctx.hashFor("camera", {}, c.id);
+  return h("tr", { class: "clickable", dataset: { id: c.id }, onclick: (ev) => {
+    if (ev.target.closest("a")) return;
+    location.hash = href;
+  } },
+  h("td", { class: "mono" }, c.id),
+  h("td", { lang: "zh" }, h("a", { href, class: "camera-link" }, c.name)),
+  h("td", { lang: "zh", title: c.region_code }, names.get(c.region_code) || c.region_code),
+  h("td", {}, label(KINDS, c.kind)),
+  h("td", {}, label(OWNERS, c.owner)),
+  h("td", {}, lifecycleBadge(c.lifecycle)),
+  h("td", {}, statusBadge(c.status)),
+  h("td", {}, typeof c.model === "object" && c.model ? c.model.name : c.model || "—"));
+}
+
+function pager(total, offset, limit, ctx) {
+  const page = Math.floor(offset / limit) + 1;
+  const pages = Math.max(1, Math.ceil(total / limit));
+  const sizes = select({ id: "page-size", "aria-label": "Rows per page" }, null,
+    PAGE_SIZES.map((n) => [n, `${n} / page`]), limit);
+  sizes.addEventListener("change", () => ctx.setParams({ limit: sizes.value, offset: null }));
+  const go = (o) => ctx.setParams({ offset: o > 0 ? o : null });
+  const from = total ? offset + 1 : 0;
+  return h("div", { class: "pager" },
+    h("span", { id: "camera-count" }, `${num(from)}–${num(Math.min(offset + limit, total))} of ${num(total)}`),
+    h("span", { class: "spacer" }),
+    h("button", { type: "button", id: "page-first", disabled: page <= 1, onclick: () => go(0) }, "« First"),
+    h("button", { type: "button", id: "page-prev", disabled: page <= 1, onclick: () => go(offset - limit) }, "‹ Prev"),
+    h("span", {}, `Page ${num(page)} / ${num(pages)}`),
+    h("button", { type: "button", id: "page-next", disabled: page >= pages, onclick: () => go(offset + limit) },
+      "Next ›"),
+    h("button", { type: "button", id: "page-last", disabled: page >= pages,
+      onclick: () => go((pages - 1) * limit) }, "Last »"),
+    sizes);
+}
+
+/** Render the camera table into `el`. */
+export async function render(el, route, ctx) {
+  let p = route.params;
+  const bar = filtersBar(p, ctx);
+  const body = h("div", { id: "camera-table" }, message("Loading…"));
+  const mapLink = h("a", { class: "button-link secondary", href: ctx.hashFor("map", { region: p.get("region") }) },
+    "Show on map");
+  mount(el, h("div", { class: "view-head" }, h("h1", {}, "Cameras"), mapLink), bar.el, body);
+  let ctrl = null;
+
+  async function load() {
+    ctrl?.abort();
+    ctrl = new AbortController();
+    const signal = ctrl.signal;
+    const limit = Number(p.get("limit")) || 50;
+    const offset = Math.max(0, Number(p.get("offset")) || 0);
+    const sort = p.get("sort") || "";
+    drawRegionChip(bar.region, p.get("region"), ctx);
+    mapLink.setAttribute("href", ctx.hashFor("map", { region: p.get("region") }));
+    body.setAttribute("aria-busy", "true");
+    try {
+      const query = { region: p.get("region"), kind: p.get("kind"), lifecycle: p.get("lifecycle"),
+        owner: p.get("owner"), q: p.get("q"), limit, offset, sort };
+      const page = await api("/cameras", { query, signal });
+      const names = await regionNames(page.items.map((c) => c.region_code));
+      if (signal.aborted) return;
+      const rows = page.items.map((c) => cameraRow(c, names, ctx));
+      mount(body,
+        h("div", { class: "table-wrap" }, h("table", { class: "cameras" }, h("thead", {}, headerRow(sort, ctx)),
+          h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: COLUMNS.length, class: "empty" },
+            "No camera matches these filters."))))),
+        pager(page.total ?? page.items.length, offset, limit, ctx));
+    } catch (e) {
+      if (e.name !== "AbortError") mount(body, message(`Could not load cameras: ${e.message}`, "error"));
+    } finally {
+      body.removeAttribute("aria-busy");
+    }
+  }
+
+  load();
+  return {
+    update(r) {
+      p = r.params;
+      if (document.activeElement !== bar.q) bar.q.value = p.get("q") || "";
+      for (const name of ["kind", "lifecycle", "owner"]) {
+        const s = document.getElementById(`filter-${name}`);
+        if (s) s.value = p.get(name) || "";
+      }
+      load();
+    },
+    destroy() {
+      ctrl?.abort();
+    },
+  };
+}

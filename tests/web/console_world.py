@@ -1,0 +1,79 @@
+"""A small seeded city for the console tests, with Chinese place names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vigil.access.bootstrap import init_instance
+from vigil.access.users import add_user
+from vigil.core.context import Vigil
+from vigil.core.ids import generate_device_id
+from vigil.core.models import Camera, CameraModel, Region, Site
+
+PREF, CITY = "5301", "530181"
+TOWNS = {"53018101": "连然街道", "53018102": "金方街道"}
+VILLAGES = {"53018101001": ("53018101", "金色家园社区"), "53018101002": ("53018101", "大屯新区"),
+            "53018102001": ("53018102", "金方社区")}
+KINDS = ["community_entrance", "gas_station", "public_area", "high_point", "traffic_checkpoint"]
+LIFECYCLES = ["in_service", "in_service", "in_service", "installed", "planned"]
+
+
+@dataclass
+class City:
+    """What the seeded console instance holds."""
+
+    base: str
+    admin_password: str
+    cameras: dict[str, dict] = field(default_factory=dict)  # id -> fields
+    town_user: tuple[str, str] = ("", "")
+
+
+def _square(lon: float, lat: float, d: float) -> dict:
+    ring = [[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d], [lon - d, lat - d]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def seed_city(v: Vigil) -> City:
+    """A prefecture, a city, two towns, three villages, a site per village and 11 cameras per village."""
+    res = init_instance(v, root_code=PREF, root_name="昆明市")
+    city = City(base="", admin_password=res.password)
+    with v.db.session() as s:
+        s.add(Region(code=CITY, name="安宁市", level=2, parent_code=PREF, lon=102.48, lat=24.92))
+        s.add(CameraModel(name="Bullet-4MP", vendor="Acme", h_res_px=2560, v_res_px=1440, hfov_deg=90,
+                          vfov_deg=52, unit_cost=900))
+        s.flush()
+        for code, name in TOWNS.items():
+            s.add(Region(code=code, name=name, level=3, parent_code=CITY))
+        s.flush()
+        for vi, (code, (town, name)) in enumerate(VILLAGES.items()):
+            lon0, lat0 = 102.47 + vi * 0.01, 24.91 + vi * 0.004
+            s.add(Region(code=code, name=name, level=4, parent_code=town, lon=lon0, lat=lat0))
+            s.flush()
+            site = Site(name=f"{name}小区", kind="residential", protection_class=1 + vi % 3, region_code=code,
+                        geometry=_square(lon0, lat0, 0.002), lon=lon0, lat=lat0)
+            s.add(site)
+            s.flush()
+            for i in range(11):
+                kind, life = KINDS[i % len(KINDS)], LIFECYCLES[i % len(LIFECYCLES)]
+                cid = generate_device_id(code, vi * 100 + i + 1).value
+                label = "加油站入口" if kind == "gas_station" else f"{i + 1}号门"
+                cam = Camera(id=cid, name=f"{name}{label}", region_code=code, site_id=site.id,
+                             lon=lon0 - 0.0018 + (i % 4) * 0.0012, lat=lat0 - 0.0015 + (i // 4) * 0.0012,
+                             height_m=6.0, heading_deg=i * 33.0 % 360, tilt_deg=15.0, kind=kind, lifecycle=life,
+                             main_url=f"rtsp://127.0.0.1:8554/{cid}/main", sub_url=f"rtsp://127.0.0.1:8554/{cid}/sub",
+                             model_id=1)
+                s.add(cam)
+                city.cameras[cid] = {"name": cam.name, "region": code, "town": town, "kind": kind, "lifecycle": life}
+        add_user(s, "town-officer", "a-long-password", "duty_officer", ["53018102"])
+    city.town_user = ("town-officer", "a-long-password")
+    return city
+
+
+def browser_errors(driver) -> list[str]:  # type: ignore[no-untyped-def]
+    """Severe console messages (JS errors), ignoring expected 401s before sign-in and favicon misses."""
+    out = []
+    for e in driver.get_log("browser"):
+        msg = e.get("message", "")
+        if e.get("level") == "SEVERE" and "401" not in msg and "favicon" not in msg:
+            out.append(msg)
+    return out

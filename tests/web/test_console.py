@@ -1,0 +1,131 @@
+"""The console in a real headless Chromium: sign in, browse the region tree, find a camera, see the map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from console_world import City, browser_errors
+
+pytestmark = pytest.mark.browser
+
+WAIT_S = 15
+
+
+def _wait(driver, cond, timeout: float = WAIT_S):  # type: ignore[no-untyped-def]
+    """Wait for ``cond``; on timeout, fail with the URL, the page text and the browser's console."""
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.05,
+                             ignored_exceptions=[StaleElementReferenceException]).until(cond)
+    except TimeoutException:
+        logs = [e.get("message", "") for e in driver.get_log("browser")]
+        text = driver.find_element("tag name", "body").text[:1500]
+        text += "\n" + str(driver.execute_script(
+            "return [document.readyState, performance.getEntriesByType('resource').map(e => e.name + ' ' + "
+            "Math.round(e.duration) + ' ' + e.responseStatus)]"))
+        pytest.fail(f"timed out at {driver.current_url}\npage: {text}\nconsole: {logs}")
+
+
+def _css(driver, sel: str):  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+
+    return driver.find_elements(By.CSS_SELECTOR, sel)
+
+
+def _sign_in(driver, city: City, user: str = "admin", password: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    driver.delete_all_cookies()
+    driver.get(city.base + "/")
+    _wait(driver, lambda d: "login.html" in d.current_url and _css(d, "#username"))
+    _css(driver, "#username")[0].send_keys(user)
+    _css(driver, "#password")[0].send_keys(password or city.admin_password)
+    _css(driver, "#login-submit")[0].click()
+
+
+def _rows(driver) -> list[str]:  # type: ignore[no-untyped-def]
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#camera-table tbody tr[data-id]')].map(r => r.dataset.id)")
+
+
+def _table_settles(driver, expect: set[str]):  # type: ignore[no-untyped-def]
+    _wait(driver, lambda d: set(_rows(d)) == expect and not _css(d, "#camera-table[aria-busy]"))
+
+
+def test_sign_in_tree_filter_detail_map(chrome, console: City, shots: Path) -> None:
+    d = chrome
+    _sign_in(d, console)
+    _wait(d, lambda x: len(_rows(x)) == 33)
+    assert "of 33" in _css(d, "#camera-count")[0].text
+    from selenium.webdriver.support.ui import Select
+
+    Select(_css(d, "#page-size")[0]).select_by_value("25")
+    _wait(d, lambda x: len(_rows(x)) == 25)
+    _css(d, "#page-next")[0].click()
+    _wait(d, lambda x: len(_rows(x)) == 8)
+
+    # The region tree: the prefecture and its city load open; open the city, pick a town.
+    _wait(d, lambda x: _css(x, '.tree-row[data-code="530181"]'))
+    _css(d, '.tree-row[data-code="530181"] .tree-toggle')[0].click()
+    _wait(d, lambda x: _css(x, '.tree-row[data-code="53018102"]'))
+    town = _css(d, '.tree-row[data-code="53018102"]')[0]
+    assert "金方街道" in town.text and "11" in town.text
+    town.click()
+    in_town = {cid for cid, c in console.cameras.items() if c["town"] == "53018102"}
+    _table_settles(d, in_town)
+    assert "region=53018102" in d.current_url and "offset" not in d.current_url
+
+    # Filters: kind, then text search in Chinese.
+    Select(_css(d, "#filter-kind")[0]).select_by_value("gas_station")
+    _table_settles(d, {cid for cid in in_town if console.cameras[cid]["kind"] == "gas_station"})
+    Select(_css(d, "#filter-kind")[0]).select_by_value("")
+    target = next(cid for cid in in_town if console.cameras[cid]["name"].endswith("8号门"))
+    _css(d, "#camera-search")[0].send_keys("8号门")
+    _table_settles(d, {target})
+    d.save_screenshot(str(shots / "console-cameras.png"))
+
+    # The detail page shows every field and links to live view.
+    _css(d, f'tr[data-id="{target}"] a.camera-link')[0].click()
+    _wait(d, lambda x: _css(x, "#camera-id") and _css(x, "#camera-id")[0].text == target)
+    assert _css(d, "#camera-name")[0].text == console.cameras[target]["name"]
+    assert _css(d, "#live-link")[0].get_attribute("href").endswith(f"live.html?camera={target}")
+    page = d.find_element("tag name", "main").text
+    for text in ("rtsp://127.0.0.1:8554", "Bullet-4MP", "金方社区", "Mounting height"):
+        assert text in page
+    _wait(d, lambda x: int(_css(x, "#camera-map canvas")[0].get_attribute("data-cameras") or 0) >= 1)
+    d.save_screenshot(str(shots / "console-camera.png"))
+
+    # The map draws the sites and every camera of the region from our own vectors.
+    d.get(console.base + "/ui/#/map?region=530181")
+    _wait(d, lambda x: _css(x, "#map canvas") and
+          _css(x, "#map canvas")[0].get_attribute("data-cameras") == str(len(console.cameras)))
+    assert _css(d, "#map canvas")[0].get_attribute("data-sites") == "3"
+    coloured = d.execute_script("""
+        const c = document.querySelector('#map canvas');
+        const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 0; i < px.length; i += 4) if (px[i + 1] > 150 && px[i + 2] > 200 && px[i] < 120) n++;
+        return n;""")
+    assert coloured > 50  # in-service markers (#4cc2ff) are really painted
+    d.save_screenshot(str(shots / "console-map.png"))
+    assert browser_errors(d) == []
+
+
+def test_scoped_user_and_bad_password(chrome, console: City, shots: Path) -> None:
+    d = chrome
+    _sign_in(d, console, "admin", "not-the-password")
+    _wait(d, lambda x: _css(x, "#login-error") and _css(x, "#login-error")[0].is_displayed())
+    assert "Wrong user name or password" in _css(d, "#login-error")[0].text
+    d.save_screenshot(str(shots / "console-login.png"))
+
+    user, pw = console.town_user
+    _sign_in(d, console, user, pw)
+    in_town = {cid for cid, c in console.cameras.items() if c["town"] == "53018102"}
+    _table_settles(d, in_town)
+    _wait(d, lambda x: _css(x, '.tree-row[data-code="53018102"]'))
+    assert not _css(d, '.tree-row[data-code="53018101"]')
+    assert "duty officer" in _css(d, "#whoami")[0].text.lower()
+    # Sign out returns to the login page and the API no longer answers.
+    _css(d, "#logout")[0].click()
+    _wait(d, lambda x: "login.html" in x.current_url)
