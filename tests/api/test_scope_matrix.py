@@ -25,7 +25,32 @@ OUT_OF_SCOPE: dict[str, Factory] = {
     "site_id": lambda w, v: (str(w.sites[TOWN1]), str(w.sites[TOWN2])),
     "camera_id": lambda w, v: (w.cameras[TOWN1], w.cameras[TOWN2]),
     "user_id": lambda w, v: (str(w.users[TOWN1]), str(w.users[TOWN2])),
+    "request_id": lambda w, v: _video_ids(w, v)[0],
+    "export_id": lambda w, v: _video_ids(w, v)[1],
+    "segment": lambda w, v: ("seg00000.ts", "seg00000.ts"),
 }
+
+
+def _video_ids(w: World, v: Vigil) -> tuple[tuple[str, str], tuple[str, str]]:
+    """One retrieval request and one export per town's camera: ((req1, req2), (exp1, exp2))."""
+    from datetime import UTC, datetime
+
+    from vigil.video.models import Export, RetrievalRequest
+
+    reqs, exps = [], []
+    with v.db.session() as s:
+        for town in (TOWN1, TOWN2):
+            t = datetime(2026, 1, 1, tzinfo=UTC)
+            r = RetrievalRequest(requester=f"investigator-{town}", camera_id=w.cameras[town], start=t, end=t,
+                                 kind="export", reason="scope test", state="approved")
+            s.add(r)
+            s.flush()
+            e = Export(request_id=r.id, path="/nonexistent", manifest={}, signature="", created_by=r.requester)
+            s.add(e)
+            s.flush()
+            reqs.append(str(r.id))
+            exps.append(str(e.id))
+    return (reqs[0], reqs[1]), (exps[0], exps[1])
 
 
 HIDDEN = [("GET", "/metrics")]  # routes kept out of the OpenAPI document
