@@ -28,7 +28,24 @@ OUT_OF_SCOPE: dict[str, Factory] = {
     "request_id": lambda w, v: _video_ids(w, v)[0],
     "export_id": lambda w, v: _video_ids(w, v)[1],
     "segment": lambda w, v: ("seg00000.ts", "seg00000.ts"),
+    "event_id": lambda w, v: _event_ids(w, v),
 }
+
+
+def _event_ids(w: World, v: Vigil) -> tuple[str, str]:
+    """One analytics event per town's camera."""
+    from datetime import UTC, datetime
+
+    from vigil.analytics.events import AnalyticsEvent, store_event
+    from vigil.analytics.service import camera_region
+
+    ids = []
+    with v.db.session() as s:
+        for town in (TOWN1, TOWN2):
+            cam = w.cameras[town]
+            ev = AnalyticsEvent(cam, "object", "person", datetime(2026, 1, 1, tzinfo=UTC), None, (0, 0, 1, 1), 0.9)
+            ids.append(str(store_event(s, ev, camera_region(s, cam))))
+    return ids[0], ids[1]
 
 
 def _video_ids(w: World, v: Vigil) -> tuple[tuple[str, str], tuple[str, str]]:

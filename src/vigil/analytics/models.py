@@ -1,0 +1,42 @@
+"""Analytics tables: detected events (object, intrusion, loitering, line crossing) with snapshots."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from vigil.core.models import Base, utcnow
+
+__all__ = ["Event"]
+
+
+class Event(Base):
+    """Something seen by one camera: an object, or a zone/line rule firing.
+
+    ``region_code`` is the camera's region when the event happened (for scope filters);
+    ``box`` is ``[x1, y1, x2, y2]`` normalised to 0..1; ``end`` is null while the event lasts.
+    ``clip_url`` links to the video API's playback of the camera for ``start..end``.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_camera_start", "camera_id", "start"),
+                      Index("ix_events_region_start", "region_code", "start"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True)
+    camera_id: Mapped[str] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    region_code: Mapped[str] = mapped_column(String(12))
+    type: Mapped[str] = mapped_column(String(20), index=True)
+    label: Mapped[str] = mapped_column(String(30), index=True)
+    start: Mapped[datetime] = mapped_column(index=True)
+    end: Mapped[datetime | None]
+    zone: Mapped[str | None] = mapped_column(String(100))
+    direction: Mapped[str | None] = mapped_column(String(10))
+    box: Mapped[list[Any]] = mapped_column(JSON)
+    score: Mapped[float] = mapped_column(Float)
+    snapshot_path: Mapped[str | None] = mapped_column(String(500))
+    clip_url: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,82 @@
+"""Database-facing analytics functions: a camera's privacy masks, and event queries scoped to regions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from vigil.analytics.models import Event
+from vigil.core.errors import InputError, NotFoundError
+from vigil.core.models import Camera
+from vigil.core.regions import in_subtrees
+
+__all__ = ["EventFilter", "camera_masks", "camera_region", "get_event", "list_events"]
+
+
+def camera_masks(session: Session, camera_id: str) -> list[list[list[float]]]:
+    """The enabled privacy-mask polygons of a camera (normalised ``[[x, y], ...]``)."""
+    from vigil.video.models import PrivacyMask
+
+    rows = session.scalars(select(PrivacyMask.polygon).where(PrivacyMask.camera_id == camera_id,
+                                                             PrivacyMask.enabled.is_(True)))
+    return [[[float(x), float(y)] for x, y in poly] for poly in rows]
+
+
+def camera_region(session: Session, camera_id: str) -> str:
+    """The region code of a camera (raises :class:`NotFoundError`)."""
+    code = session.scalar(select(Camera.region_code).where(Camera.id == camera_id))
+    if code is None:
+        raise NotFoundError(f"camera {camera_id} not found")
+    return code
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventFilter:
+    """Which events to list; every field is optional."""
+
+    camera: str | None = None
+    region: str | None = None
+    label: str | None = None
+    type: str | None = None
+    zone: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 100
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= 1000 or self.offset < 0:
+            raise InputError("limit must be 1..1000 and offset >= 0")
+        if self.since and self.until and self.since > self.until:
+            raise InputError("since must not be after until")
+
+
+def list_events(session: Session, scopes: Sequence[str], f: EventFilter) -> tuple[int, list[Event]]:
+    """Events inside the ``scopes`` region subtrees matching ``f``, newest first, with the total count."""
+    conds = [in_subtrees(Event.region_code, scopes)]
+    if f.region:
+        conds.append(Event.region_code.like(f"{f.region}%"))
+    for col, val in ((Event.camera_id, f.camera), (Event.label, f.label), (Event.type, f.type),
+                     (Event.zone, f.zone)):
+        if val:
+            conds.append(col == val)
+    if f.since:
+        conds.append(func.coalesce(Event.end, Event.start) >= f.since)
+    if f.until:
+        conds.append(Event.start <= f.until)
+    total = session.scalar(select(func.count()).select_from(Event).where(*conds)) or 0
+    rows = session.scalars(select(Event).where(*conds).order_by(Event.start.desc(), Event.id.desc())
+                           .limit(f.limit).offset(f.offset)).all()
+    return total, list(rows)
+
+
+def get_event(session: Session, scopes: Sequence[str], event_id: int) -> Event:
+    """One event, if it lies in the caller's scopes (else :class:`NotFoundError`, as if it did not exist)."""
+    ev = session.get(Event, event_id)
+    if ev is None or not any(ev.region_code.startswith(s) for s in scopes):
+        raise NotFoundError(f"event {event_id} not found")
+    return ev

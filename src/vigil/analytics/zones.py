@@ -1,0 +1,287 @@
+"""Zones and lines with rules: intrusion, loitering (dwell time) and direction-aware line crossing.
+
+Pure value objects, checked once when built (in the style of supervision's ``PolygonZone``):
+coordinates are normalised (0..1, origin top-left). :class:`RuleEngine` turns per-camera tracks
+into :class:`ZoneEvent` s and keeps line-crossing counts; it does no I/O.
+A zones file (YAML or JSON) is read with :func:`load_zones`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from shapely.geometry import Polygon as ShapelyPolygon
+
+from vigil.analytics.detect import DEFAULT_LABELS
+from vigil.analytics.tracks import Track
+from vigil.core.errors import InputError
+
+__all__ = ["Line", "RuleEngine", "ZoneEvent", "ZoneRule", "ZoneSet", "Zone", "load_zones", "parse_zones"]
+
+RuleType = Literal["intrusion", "loitering", "line_crossing"]
+
+
+def _points(points: Sequence[Sequence[float]], n_min: int, what: str) -> np.ndarray:
+    arr = np.asarray(points, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != 2 or len(arr) < n_min:
+        raise InputError(f"{what}: expected shape (n>={n_min}, 2), got {arr.shape}")
+    if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
+        raise InputError(f"{what}: coordinates must be normalised to 0..1")
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class Zone:
+    """A named polygon; :meth:`contains` tells which points lie inside (even-odd rule)."""
+
+    name: str
+    polygon: np.ndarray
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise InputError("a zone needs a name")
+        poly = _points(self.polygon, 3, f"zone {self.name!r}")
+        if not ShapelyPolygon(poly).is_valid or ShapelyPolygon(poly).area <= 0:
+            raise InputError(f"zone {self.name!r}: the polygon crosses itself or has no area")
+        object.__setattr__(self, "polygon", poly)
+
+    def contains(self, points: np.ndarray) -> np.ndarray:
+        """Boolean mask over ``points`` (N, 2): True inside the polygon."""
+        p = np.asarray(points, np.float64).reshape(-1, 2)
+        x, y = p[:, 0:1], p[:, 1:2]
+        a, b = self.polygon, np.roll(self.polygon, -1, axis=0)
+        straddle = (a[None, :, 1] > y) != (b[None, :, 1] > y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            xcross = a[None, :, 0] + (y - a[None, :, 1]) * (b[None, :, 0] - a[None, :, 0]) / (
+                b[None, :, 1] - a[None, :, 1])
+        return ((straddle & (x < xcross)).sum(axis=1) % 2) == 1
+
+
+@dataclass(frozen=True, eq=False)
+class Line:
+    """A tripwire from ``a`` to ``b``. "forward" is the direction of b - a turned 90 degrees clockwise on screen."""
+
+    name: str
+    a: np.ndarray
+    b: np.ndarray
+
+    def __post_init__(self) -> None:
+        pts = _points([self.a, self.b], 2, f"line {self.name!r}")
+        if np.allclose(pts[0], pts[1]):
+            raise InputError(f"line {self.name!r}: its two points are the same")
+        object.__setattr__(self, "a", pts[0])
+        object.__setattr__(self, "b", pts[1])
+
+    def side(self, p: np.ndarray) -> float:
+        d = self.b - self.a
+        return float(d[0] * (p[1] - self.a[1]) - d[1] * (p[0] - self.a[0]))
+
+    def crossing(self, p0: np.ndarray, p1: np.ndarray) -> Literal["forward", "backward"] | None:
+        """The direction in which the move p0 -> p1 crosses the segment, or None."""
+        s0, s1 = self.side(p0), self.side(p1)
+        if s0 == s1 or (s0 <= 0 and s1 <= 0) or (s0 >= 0 and s1 >= 0):
+            return None
+        # p0 -> p1 straddles the infinite line; check it meets the segment itself.
+        m = p1 - p0
+        q0, q1 = (m[0] * (q[1] - p0[1]) - m[1] * (q[0] - p0[0]) for q in (self.a, self.b))
+        if (q0 > 0 and q1 > 0) or (q0 < 0 and q1 < 0):
+            return None
+        return "forward" if s0 < 0 < s1 else "backward"
+
+
+@dataclass(frozen=True)
+class ZoneRule:
+    """A rule on a zone (intrusion, loitering) or a line (line_crossing), for some labels."""
+
+    type: RuleType
+    target: str  # zone or line name
+    labels: frozenset[str] = frozenset(DEFAULT_LABELS)
+    dwell_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.type == "loitering" and self.dwell_s <= 0:
+            raise InputError(f"loitering rule on {self.target!r}: dwell_s must be > 0")
+        unknown = set(self.labels) - set(DEFAULT_LABELS)
+        if unknown:
+            raise InputError(f"rule on {self.target!r}: unknown labels {sorted(unknown)}")
+
+
+@dataclass(frozen=True)
+class ZoneSet:
+    """Zones, lines, privacy masks and rules for one camera."""
+
+    zones: tuple[Zone, ...] = ()
+    lines: tuple[Line, ...] = ()
+    rules: tuple[ZoneRule, ...] = ()
+    masks: tuple[tuple[tuple[float, float], ...], ...] = ()
+
+    def __post_init__(self) -> None:
+        names = [z.name for z in self.zones] + [ln.name for ln in self.lines]
+        if len(set(names)) != len(names):
+            raise InputError("zone and line names must be unique")
+        zones, lines = {z.name for z in self.zones}, {ln.name for ln in self.lines}
+        for r in self.rules:
+            if r.target not in (lines if r.type == "line_crossing" else zones):
+                kind = "line" if r.type == "line_crossing" else "zone"
+                raise InputError(f"{r.type} rule: no {kind} named {r.target!r}")
+
+
+@dataclass(frozen=True)
+class ZoneEvent:
+    """A rule firing for one track. ``end`` is None while it lasts; crossings have start == end."""
+
+    type: RuleType
+    zone: str
+    track_id: int
+    label: str
+    start: float
+    end: float | None
+    box: tuple[float, float, float, float]
+    score: float
+    direction: str | None = None
+
+
+@dataclass
+class RuleEngine:
+    """Evaluate the rules of a :class:`ZoneSet` over tracks, frame after frame."""
+
+    zoneset: ZoneSet
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    _inside_since: dict[tuple[str, int], float] = field(default_factory=dict)
+    _open: dict[tuple[int, int], ZoneEvent] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._zones = {z.name: z for z in self.zoneset.zones}
+        self._lines = {ln.name: ln for ln in self.zoneset.lines}
+        self.counts = {ln.name: {"forward": 0, "backward": 0} for ln in self.zoneset.lines}
+
+    def update(self, tracks: Iterable[Track], t: float, *, ended: Iterable[Track] = ()) -> list[ZoneEvent]:
+        """Events opened, closed or fired at ``t`` by the current ``tracks`` (and the ``ended`` ones)."""
+        out: list[ZoneEvent] = []
+        for tr in ended:
+            out += self._close_track(tr.id, tr.last_seen)
+        for tr in tracks:
+            if tr.last_seen != t:
+                continue  # not observed in this frame: keep its state as it was
+            out += self._zones_for(tr, t)
+            out += self._lines_for(tr, t)
+        return out
+
+    def close_all(self, t: float) -> list[ZoneEvent]:
+        ids = {tid for _, tid in self._open}
+        return [e for tid in sorted(ids) for e in self._close_track(tid, t)]
+
+    def _close_track(self, track_id: int, t: float) -> list[ZoneEvent]:
+        out = []
+        for key in [k for k in self._open if k[1] == track_id]:
+            ev = self._open.pop(key)
+            out.append(_replace_end(ev, t))
+        for key in [k for k in self._inside_since if k[1] == track_id]:
+            del self._inside_since[key]
+        return out
+
+    def _zones_for(self, tr: Track, t: float) -> list[ZoneEvent]:
+        out = []
+        box = tuple(float(v) for v in tr.box)
+        for i, r in enumerate(self.zoneset.rules):
+            if r.type == "line_crossing" or tr.label not in r.labels:
+                continue
+            inside = bool(self._zones[r.target].contains(tr.anchor)[0])
+            key, skey = (i, tr.id), (r.target, tr.id)
+            if not inside:
+                self._inside_since.pop(skey, None)
+                if key in self._open:
+                    out.append(_replace_end(self._open.pop(key), t))
+                continue
+            since = self._inside_since.setdefault(skey, t)
+            if key in self._open:
+                continue
+            if r.type == "intrusion" or t - since >= r.dwell_s:
+                start = t if r.type == "intrusion" else since
+                ev = ZoneEvent(r.type, r.target, tr.id, tr.label, start, None, box, tr.score)  # type: ignore[arg-type]
+                self._open[key] = ev
+                out.append(ev)
+        return out
+
+    def _lines_for(self, tr: Track, t: float) -> list[ZoneEvent]:
+        if tr.prev_anchor is None:
+            return []
+        out = []
+        for r in self.zoneset.rules:
+            if r.type != "line_crossing" or tr.label not in r.labels:
+                continue
+            direction = self._lines[r.target].crossing(tr.prev_anchor, tr.anchor)
+            if direction:
+                self.counts[r.target][direction] += 1
+                out.append(ZoneEvent("line_crossing", r.target, tr.id, tr.label, t, t,
+                                     tuple(float(v) for v in tr.box), tr.score, direction))  # type: ignore[arg-type]
+        return out
+
+
+def _replace_end(ev: ZoneEvent, t: float) -> ZoneEvent:
+    return ZoneEvent(ev.type, ev.zone, ev.track_id, ev.label, ev.start, t, ev.box, ev.score, ev.direction)
+
+
+# ---- zones file -------------------------------------------------------------------------------------
+
+
+class _RuleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["intrusion", "loitering"]
+    labels: list[str] = Field(default_factory=lambda: list(DEFAULT_LABELS))
+    dwell_s: float = Field(0.0, ge=0, description="Loitering: seconds inside before the rule fires")
+
+
+class _ZoneIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100)
+    polygon: list[tuple[float, float]]
+    rules: list[_RuleIn] = Field(default_factory=list)
+
+
+class _LineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100)
+    points: tuple[tuple[float, float], tuple[float, float]]
+    labels: list[str] = Field(default_factory=lambda: list(DEFAULT_LABELS))
+
+
+class _FileIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="Vigil zones file")
+    zones: list[_ZoneIn] = Field(default_factory=list)
+    lines: list[_LineIn] = Field(default_factory=list)
+    masks: list[list[tuple[float, float]]] = Field(default_factory=list, description="Privacy mask polygons")
+
+
+def parse_zones(data: object) -> ZoneSet:
+    """Build a :class:`ZoneSet` from a parsed zones document (dict)."""
+    try:
+        doc = _FileIn.model_validate(data or {})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InputError(f"zones file: {where}: {first['msg']}") from None
+    zones = tuple(Zone(z.name, np.asarray(z.polygon)) for z in doc.zones)
+    lines = tuple(Line(ln.name, np.asarray(ln.points[0]), np.asarray(ln.points[1])) for ln in doc.lines)
+    rules = [ZoneRule(r.type, z.name, frozenset(r.labels), r.dwell_s) for z in doc.zones for r in z.rules]
+    rules += [ZoneRule("line_crossing", ln.name, frozenset(ln.labels)) for ln in doc.lines]
+    masks = tuple(tuple((float(x), float(y)) for x, y in _points(m, 3, "mask")) for m in doc.masks)
+    return ZoneSet(zones, lines, tuple(rules), masks)
+
+
+def load_zones(path: str | Path) -> ZoneSet:
+    """Read a zones file (YAML or JSON)."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text())
+    except OSError as exc:
+        raise InputError(f"cannot read zones file {p}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"zones file {p} is not valid YAML/JSON: {exc}") from None
+    return parse_zones(data)

@@ -1,0 +1,12 @@
+"""Reuse the video tests' real RTSP server (Debian gst-rtsp-server) from the analytics tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "video"))
+
+from video_helpers import RtspServer  # noqa: E402
+
+__all__ = ["RtspServer"]
