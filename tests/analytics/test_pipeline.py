@@ -124,3 +124,32 @@ def test_cli_reports_bad_input_in_one_line(tmp_path):
     out = subprocess.run([VIGIL, "analyze", "/nonexistent.avi", "--zones", str(bad)],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "Traceback" not in out.stderr and "zone" in out.stderr
+
+
+def test_cli_uses_the_cameras_privacy_masks_and_stores_its_events(sqlite_vigil, vtest):
+    from factories import TOWN1, build_world
+    from vigil.analytics.models import Event
+    from vigil.video.models import PrivacyMask
+
+    v = sqlite_vigil
+    cam = build_world(v).cameras[TOWN1]
+    with v.db.session() as s:
+        s.add(PrivacyMask(camera_id=cam, name="all", polygon=[[0, 0], [1, 0], [1, 1], [0, 1]]))
+    args = [VIGIL, "analyze", str(vtest), "--camera", cam, "--db", v.settings.db_url, "--home",
+            str(v.settings.home), "--max-seconds", "8", "--json"]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ""
+    with v.db.session() as s:
+        s.query(PrivacyMask).update({"polygon": LEFT_HALF})
+    out = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    printed = [json.loads(line) for line in out.stdout.splitlines()]
+    with v.db.session() as s:
+        rows = s.query(Event).all()
+        assert len(rows) == len(printed) > 0
+        assert all(r.camera_id == cam and r.end is not None and (r.box[0] + r.box[2]) / 2 > 0.5 for r in rows)
+        snaps = [Path(r.snapshot_path) for r in rows]
+    assert all(p.is_file() and p.is_relative_to(v.settings.home) for p in snaps)
+    img = cv2.imread(str(snaps[0]))
+    assert np.mean(img[:, : int(img.shape[1] * 0.48)]) < 3
