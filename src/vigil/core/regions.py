@@ -1,17 +1,26 @@
-"""The region tree: codes nest by prefix, so a subtree is a prefix match."""
+"""The region tree: codes nest by prefix, so a subtree is a prefix match.
+
+Prefix matches are written as index-friendly ranges (``code >= p AND code < p + ':'``, since
+``':'`` sorts right after ``'9'``) instead of ``LIKE``, which SQLite cannot serve from an index.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, false, or_
+from sqlalchemy import ColumnElement, and_, false, or_
 
-__all__ = ["in_subtrees"]
+__all__ = ["in_subtree", "in_subtrees"]
+
+
+def in_subtree(column: ColumnElement[str], code: str) -> ColumnElement[bool]:
+    """A SQL condition: ``column`` (a region code) lies in the subtree of ``code``."""
+    return and_(column >= code, column < code + ":")
 
 
 def in_subtrees(column: ColumnElement[str], scopes: Iterable[str]) -> ColumnElement[bool]:
     """A SQL condition: ``column`` (a region code) lies in one of the ``scopes`` subtrees."""
-    conds = [column.like(f"{s}%") for s in scopes]
+    conds = [in_subtree(column, s) for s in scopes]
     if not conds:
         return false()
     return or_(*conds) if len(conds) > 1 else conds[0]

@@ -14,7 +14,7 @@ from vigil.core.crypto import CredentialBox
 from vigil.core.errors import ConflictError, InputError, NotFoundError
 from vigil.core.ids import DeviceId, centre_code_for_region, generate_device_id
 from vigil.core.models import Camera, Lifecycle, Region, Site
-from vigil.core.regions import in_subtrees
+from vigil.core.regions import in_subtree, in_subtrees
 from vigil.registry.schemas import CameraIn, CameraPatch
 from vigil.registry.service import _count_and_page, _model_id, _page, get_region, need
 
@@ -51,7 +51,7 @@ class CameraQuery:
 def _camera_stmt(p: Principal, f: CameraQuery) -> Select[Any]:
     stmt = select(Camera).where(in_subtrees(Camera.region_code, p.scopes))
     if f.region:
-        stmt = stmt.where(Camera.region_code.startswith(f.region))
+        stmt = stmt.where(in_subtree(Camera.region_code, f.region))
     for col, val in ((Camera.site_id, f.site), (Camera.kind, f.kind), (Camera.owner, f.owner),
                      (Camera.lifecycle, f.lifecycle)):
         if val is not None and val != "":
@@ -89,9 +89,9 @@ def get_camera(session: Session, p: Principal, camera_id: str) -> Camera:
 def next_serial(session: Session, region_code: str, type_code: int = 132) -> int:
     """The next free serial number for devices of ``type_code`` under the region's centre code."""
     prefix = centre_code_for_region(region_code)
-    ids = session.scalars(select(Camera.id).where(Camera.id.startswith(prefix))
-                          .where(func.substr(Camera.id, 11, 3) == f"{type_code:03d}")).all()
-    return max((int(i[14:]) for i in ids), default=0) + 1
+    top = session.scalar(select(func.max(func.substr(Camera.id, 15, 6))).where(in_subtree(Camera.id, prefix))
+                         .where(func.substr(Camera.id, 11, 3) == f"{type_code:03d}"))
+    return int(top or 0) + 1
 
 
 def _check_site(session: Session, site_id: int | None, region_code: str) -> None:
@@ -182,7 +182,7 @@ def rollup(session: Session, p: Principal, region: str | None = None) -> dict[st
     key = func.substr(Camera.region_code, 1, child_len) if child_len else Camera.region_code
     rows = session.execute(
         select(key, Camera.kind, Camera.owner, Camera.lifecycle, func.count())
-        .where(Camera.region_code.startswith(region), in_subtrees(Camera.region_code, p.scopes))
+        .where(in_subtree(Camera.region_code, region), in_subtrees(Camera.region_code, p.scopes))
         .group_by(key, Camera.kind, Camera.owner, Camera.lifecycle)).all()
     per: dict[str, dict[str, Any]] = {}
     total = _blank()

@@ -16,7 +16,7 @@ from vigil.access.users import Principal
 from vigil.core.errors import AccessDenied, ConflictError, InputError, NotFoundError
 from vigil.core.ids import level_of_code, parent_code
 from vigil.core.models import Camera, CameraModel, Region, Site
-from vigil.core.regions import in_subtrees
+from vigil.core.regions import in_subtree, in_subtrees
 from vigil.registry.schemas import ModelIn, RegionIn, RegionPatch, SiteIn, SitePatch
 
 __all__ = [
@@ -124,7 +124,7 @@ def region_tree(session: Session, p: Principal, *, root: str | None = None, dept
         select(Camera.region_code, func.count()).where(in_subtrees(Camera.region_code, p.scopes))
         .group_by(Camera.region_code)).all())
     for code in roots:
-        regions = session.scalars(select(Region).where(Region.code.startswith(code))
+        regions = session.scalars(select(Region).where(in_subtree(Region.code, code))
                                   .where(Region.level <= level_of_code(code) + depth)).all()
         out.append(_nest(code, {r.code: r for r in regions}, counts, p))
     return out
@@ -147,7 +147,7 @@ def list_sites(session: Session, p: Principal, *, region: str | None = None, kin
     limit, offset = _page(limit, offset)
     stmt = select(Site).where(in_subtrees(Site.region_code, p.scopes))
     if region:
-        stmt = stmt.where(Site.region_code.startswith(region))
+        stmt = stmt.where(in_subtree(Site.region_code, region))
     if kind:
         stmt = stmt.where(Site.kind == kind)
     if q:
