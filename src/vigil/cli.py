@@ -85,12 +85,19 @@ _SUBAPPS: list[tuple[str, str, str]] = [
     ("vigil.registry.cli", "import_app", "import"),
     ("vigil.registry.cli", "export_app", "export"),
     ("vigil.sim.cli", "app", "sim"),
+    ("vigil.video.cli", "record_app", "record"),
+    ("vigil.video.cli", "retrieve_app", "retrieve"),
+    ("vigil.health.cli", "report_app", "report"),
+    ("vigil.health.cli", "workorder_app", "workorder"),
+    ("vigil.health.cli", "alarm_app", "alarm"),
+    ("vigil.health.cli", "webhook_app", "webhook"),
 ]
 _COMMANDS: list[tuple[str, str, str]] = [
     ("vigil.api.cli", "serve", "serve"),
     ("vigil.demo.cli", "demo", "demo"),
     ("vigil.analytics.cli", "analyze_cmd", "analyze"),
     ("vigil.health.probe_cli", "probe", "probe"),
+    ("vigil.health.cli", "kpi", "kpi"),
 ]
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,7 +32,7 @@ from vigil.health.models import Alarm, CameraStatus
 from vigil.health.workorders import DEFAULT_SLA_HOURS, open_for_alarm
 from vigil.notify.webhook import enqueue
 
-__all__ = ["SEVERITY", "SyncReport", "acknowledge", "desired_alarms", "list_alarms", "sync_alarms"]
+__all__ = ["SEVERITY", "SyncReport", "acknowledge", "alarm_json", "desired_alarms", "list_alarms", "sync_alarms"]
 
 SEVERITY = {"offline": "major", "signal_loss": "major", "covered": "major", "moved": "major",
             "frozen": "major", "blur": "minor", "dark": "minor", "bright": "minor", "noise": "minor",
@@ -58,10 +59,12 @@ def desired_alarms(state: str, faults: list[str] | None, active: set[str]) -> tu
     return want - active, active - want
 
 
-def _payload(a: Alarm) -> dict[str, object]:
+def alarm_json(a: Alarm) -> dict[str, Any]:
+    """A JSON-ready view of an alarm (webhook payloads, CLI and API)."""
     return {"id": a.id, "camera_id": a.camera_id, "region_code": a.region_code, "kind": a.kind,
             "severity": a.severity, "state": a.state, "raised_at": a.raised_at.isoformat(),
-            "cleared_at": a.cleared_at.isoformat() if a.cleared_at else None}
+            "cleared_at": a.cleared_at.isoformat() if a.cleared_at else None,
+            "acknowledged_by": a.acknowledged_by or "", "detail": a.detail or {}}
 
 
 def _raise(session: Session, cam_id: str, region: str, kind: str, at: datetime, now: datetime,
@@ -72,7 +75,7 @@ def _raise(session: Session, cam_id: str, region: str, kind: str, at: datetime, 
     session.flush()
     record(session, actor, "alarm.raise", f"alarm:{a.id}", camera=cam_id, region=region, kind=kind,
            raised_at=a.raised_at.isoformat())
-    enqueue(session, "alarm.raised", _payload(a), region_code=region, now=now)
+    enqueue(session, "alarm.raised", alarm_json(a), region_code=region, now=now)
     return a
 
 
@@ -80,7 +83,7 @@ def _clear(session: Session, a: Alarm, now: datetime, actor: str, why: str) -> N
     a.state, a.cleared_at = "cleared", now
     record(session, actor, "alarm.clear", f"alarm:{a.id}", camera=a.camera_id, region=a.region_code,
            kind=a.kind, reason=why)
-    enqueue(session, "alarm.cleared", _payload(a), region_code=a.region_code, now=now)
+    enqueue(session, "alarm.cleared", alarm_json(a), region_code=a.region_code, now=now)
 
 
 def sync_alarms(session: Session, now: datetime | None = None, *, region: str | None = None,
@@ -133,7 +136,7 @@ def acknowledge(session: Session, alarm_id: int, *, actor: str, now: datetime | 
     a.acknowledged_by = actor
     a.detail = {**(a.detail or {}), "acknowledged_at": now.isoformat()}
     record(session, actor, "alarm.ack", f"alarm:{a.id}", camera=a.camera_id, region=a.region_code, kind=a.kind)
-    enqueue(session, "alarm.acknowledged", _payload(a), region_code=a.region_code, now=now)
+    enqueue(session, "alarm.acknowledged", alarm_json(a), region_code=a.region_code, now=now)
     return a
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "STATES",
     "Recheck",
     "VerifyResult",
+    "add_team",
     "apply_verification",
     "assign",
     "check_sla",
@@ -62,6 +63,29 @@ _ALLOWED: dict[str, set[str]] = {
     "resolved": {"assigned", "closed"},
     "closed": set(),
 }
+
+
+def add_team(session: Session, name: str, region_code: str, *, contractor: str = "",
+             sla_hours: float = DEFAULT_SLA_HOURS, actor: str = "system") -> MaintenanceTeam:
+    """Create a maintenance team responsible for the ``region_code`` subtree."""
+    from vigil.core.ids import validate_region_code
+    from vigil.core.models import Region
+
+    name = name.strip()
+    if not name:
+        raise InputError("team name must not be empty")
+    code = validate_region_code(region_code)
+    if session.get(Region, code) is None:
+        raise NotFoundError(f"region {code} does not exist")
+    if not 0 < sla_hours <= 24 * 90:
+        raise InputError(f"SLA of {sla_hours} h: expected more than 0 and at most 2160 hours")
+    if session.scalar(select(MaintenanceTeam.id).where(MaintenanceTeam.name == name)) is not None:
+        raise ConflictError(f"team {name!r} already exists")
+    team = MaintenanceTeam(name=name, contractor=contractor, region_code=code, sla_hours=sla_hours)
+    session.add(team)
+    session.flush()
+    record(session, actor, "team.create", f"team:{name}", region=code, contractor=contractor, sla_hours=sla_hours)
+    return team
 
 
 def team_for_region(session: Session, region_code: str) -> MaintenanceTeam | None:
