@@ -14,8 +14,10 @@ API
     The picture faults a clip can carry: ``black``, ``blue``, ``frozen``, ``blur``,
     ``dark``, ``bright``, ``color_cast``, ``noise``, ``covered``, ``moved``.
 ``SEVERITIES``
-    ``(1, 2, 3)``: mild, the reference setting of the VQD notes, strong. Every level
-    is a real fault an operator would want reported; only its strength differs.
+    ``(1, 2, 3)``: mild, medium, strong (the settings of the VQD notes fall within
+    them). Every level is a real fault an operator would want reported; only its
+    strength differs. ``frozen`` levels 1 and 2 keep faint temporal noise on the
+    frozen picture (as a stuck encoder with a live overlay would), level 3 is exact.
 ``healthy_clip(*, source="vtest", start=10.0, duration=6.0, size=None, fps=None, gop=20, fmt="mp4", cache=None) -> Path``
     An unaltered clip of ``source`` from ``start`` seconds for ``duration`` seconds.
 ``fault_clip(fault, *, severity=2, source="vtest", start=10.0, duration=6.0, size=None, fps=None, gop=20,
@@ -80,7 +82,8 @@ def _moved(sev: int, size: tuple[int, int] | None) -> str:
 
 
 _FILTERS: dict[str, Callable[[int], str]] = {
-    "frozen": lambda s: "loop=loop=-1:size=1:start=0",
+    "frozen": lambda s: "loop=loop=-1:size=1:start=0" + {1: ",noise=alls=6:allf=t", 2: ",noise=alls=3:allf=t",
+                                                          3: ""}[s],
     "blur": lambda s: f"gblur=sigma={ {1: 3.5, 2: 6, 3: 10}[s] }",
     "dark": lambda s: f"lutyuv=y=val*{ {1: 0.3, 2: 0.2, 3: 0.15}[s] }",
     "bright": lambda s: {1: "lutyuv=y=min(255\\,val*2.0+20)", 2: "lutyuv=y=min(255\\,val*2.5)",

@@ -1,0 +1,151 @@
+"""No-reference picture metrics for video quality diagnostics (pure numpy/OpenCV, no I/O).
+
+Every metric but noise is computed on a small analysis copy of the frame
+(:data:`ANALYSIS_WIDTH` pixels wide), which keeps one 1080p keyframe to a few
+milliseconds. Noise is measured at the native resolution on a grid of tiles,
+because downscaling averages noise away.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+__all__ = ["ANALYSIS_WIDTH", "FrameMetrics", "analysis_gray", "edge_map", "edge_correlation",
+           "frame_difference", "frame_metrics", "image_shift", "noise_sigma"]
+
+ANALYSIS_WIDTH = 320
+_BLOCK = 16
+_FLAT_STD = 4.0
+_MOTION_WIDTH = 80
+_TILE = 32
+_IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class FrameMetrics:
+    """The metrics of one frame. ``gray`` is the analysis copy used for the cross-frame checks."""
+
+    mean_y: float          # mean luma, 0..255
+    std_y: float           # luma standard deviation (contrast)
+    bright_frac: float     # share of pixels with luma > 245
+    dark_frac: float       # share of pixels with luma < 16
+    blue_ratio: float      # mean B / max(mean R, mean G)
+    sharpness: float       # variance of the Laplacian
+    sharp_n: float         # Laplacian energy over local contrast, in textured blocks only
+    noise: float           # Immerkær noise sigma at native resolution (smooth tiles)
+    cast: float            # colour-cast factor K = D / M in Lab
+    flat_frac: float       # share of 16x16 blocks with std < 4 (lens covered)
+    gray: np.ndarray
+
+    def as_dict(self) -> dict[str, float]:
+        """The scalar metrics, rounded, for JSON."""
+        return {k: round(float(getattr(self, k)), 4) for k in
+                ("mean_y", "std_y", "bright_frac", "dark_frac", "blue_ratio", "sharpness", "sharp_n", "noise",
+                  "cast", "flat_frac")}
+
+
+def analysis_gray(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The analysis-size BGR copy of ``frame`` and its luma as float32."""
+    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        raise ValueError(f"expected an HxWx3 uint8 BGR frame, got shape {frame.shape} dtype {frame.dtype}")
+    h, w = frame.shape[:2]
+    if w > ANALYSIS_WIDTH:
+        small = cv2.resize(frame, (ANALYSIS_WIDTH, max(1, round(h * ANALYSIS_WIDTH / w))),
+                           interpolation=cv2.INTER_AREA)
+    else:
+        small = frame
+    return small, cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32)
+
+
+def frame_metrics(frame: np.ndarray) -> FrameMetrics:
+    """All single-frame metrics of a BGR ``frame``."""
+    small, gray = analysis_gray(frame)
+    means = small.reshape(-1, 3).mean(axis=0)
+    lap = cv2.Laplacian(gray, cv2.CV_32F)
+    block_std = _blocks(gray).std(axis=(1, 3))
+    textured = block_std >= _FLAT_STD
+    energy = (_blocks(lap) ** 2).mean(axis=(1, 3))
+    sharp_n = float(energy[textured].mean() / max((block_std[textured] ** 2).mean(), 1.0)) if textured.any() else 0.0
+    return FrameMetrics(
+        mean_y=float(gray.mean()), std_y=float(gray.std()),
+        bright_frac=float((gray > 245).mean()), dark_frac=float((gray < 16).mean()),
+        blue_ratio=float(means[0] / max(means[1], means[2], 1.0)),
+        sharpness=float(lap.var()), sharp_n=sharp_n,
+        noise=noise_sigma(frame), cast=color_cast(small), flat_frac=float(1.0 - textured.mean()), gray=gray)
+
+
+def _blocks(img: np.ndarray) -> np.ndarray:
+    """``img`` cut into 16x16 blocks, shape (rows, 16, cols, 16); a frame under 16 px is one block."""
+    h, w = (img.shape[0] // _BLOCK) * _BLOCK, (img.shape[1] // _BLOCK) * _BLOCK
+    if h == 0 or w == 0:
+        return img.reshape(1, img.shape[0], 1, img.shape[1])
+    return img[:h, :w].reshape(h // _BLOCK, _BLOCK, w // _BLOCK, _BLOCK)
+
+
+def noise_sigma(frame: np.ndarray) -> float:
+    """Immerkær's fast noise estimate, taken over the smoothest quarter of native-resolution tiles."""
+    h, w = frame.shape[:2]
+    ny, nx = max(1, min(6, h // (2 * _TILE))), max(1, min(8, w // (2 * _TILE)))
+    ys = np.linspace(0, h - _TILE, ny + 2)[1:-1].astype(int) if h > _TILE else [0]
+    xs = np.linspace(0, w - _TILE, nx + 2)[1:-1].astype(int) if w > _TILE else [0]
+    sigmas = []
+    for y in ys:
+        for x in xs:
+            tile = cv2.cvtColor(frame[y:y + _TILE, x:x + _TILE], cv2.COLOR_BGR2GRAY).astype(np.float32)
+            if tile.shape[0] < 3 or tile.shape[1] < 3:
+                continue
+            conv = cv2.filter2D(tile, -1, _IMMERKAER)[1:-1, 1:-1]
+            sigmas.append(np.sqrt(np.pi / 2) * float(np.abs(conv).mean()) / 6.0)
+    if not sigmas:
+        return 0.0
+    return float(np.percentile(sigmas, 25))
+
+
+def color_cast(small: np.ndarray) -> float:
+    """The equivalent-circle colour-cast factor K = D / M in CIE Lab (K > ~1.5 reads as a cast)."""
+    lab = cv2.cvtColor(small, cv2.COLOR_BGR2LAB).reshape(-1, 3).astype(np.float32)
+    a, b = lab[:, 1] - 128.0, lab[:, 2] - 128.0
+    da, db = float(a.mean()), float(b.mean())
+    ma, mb = float(np.abs(a - da).mean()), float(np.abs(b - db).mean())
+    return float(np.hypot(da, db) / max(np.hypot(ma, mb), 0.5))
+
+
+def edge_map(gray: np.ndarray) -> np.ndarray:
+    """A blurred Canny edge map (float32), tolerant of small movements of people and leaves."""
+    edges = cv2.Canny(gray.astype(np.uint8), 50, 150)
+    return cv2.GaussianBlur(edges.astype(np.float32), (0, 0), 3.0)
+
+
+def edge_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of two edge maps (1 = same structure); 0 when either is empty."""
+    if a.shape != b.shape:
+        b = cv2.resize(b, (a.shape[1], a.shape[0]), interpolation=cv2.INTER_AREA)
+    a0, b0 = a - a.mean(), b - b.mean()
+    den = float(np.sqrt((a0 * a0).sum() * (b0 * b0).sum()))
+    return float((a0 * b0).sum() / den) if den > 1e-6 else 0.0
+
+
+def image_shift(gray: np.ndarray, reference: np.ndarray) -> float:
+    """The translation (pixels at analysis size) of ``gray`` against ``reference``, by phase correlation."""
+    if gray.shape != reference.shape:
+        reference = cv2.resize(reference, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_AREA)
+    win = cv2.createHanningWindow((gray.shape[1], gray.shape[0]), cv2.CV_32F)
+    (dx, dy), _ = cv2.phaseCorrelate(reference.astype(np.float32), gray.astype(np.float32), win)
+    return float(np.hypot(dx, dy))
+
+
+def frame_difference(a: np.ndarray, b: np.ndarray) -> float:
+    """How much the picture changed between two analysis frames, blind to compression ripple.
+
+    Both are shrunk to 80 px wide (coding noise averages out, moving objects stay) and
+    the 98th percentile of the absolute luma difference is returned.
+    """
+    if a.shape != b.shape:
+        return 255.0
+    size = (_MOTION_WIDTH, max(1, round(a.shape[0] * _MOTION_WIDTH / a.shape[1])))
+    ta = cv2.resize(a, size, interpolation=cv2.INTER_AREA)
+    tb = cv2.resize(b, size, interpolation=cv2.INTER_AREA)
+    return float(np.percentile(np.abs(ta - tb), 98))
