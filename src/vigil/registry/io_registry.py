@@ -1,0 +1,233 @@
+"""Bulk import of regions, sites and camera models (see docs/formats.md for the columns)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import shapely
+from shapely.geometry import mapping, shape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vigil.core.errors import InputError, RowError
+from vigil.core.ids import RegionLevel, level_of_code, parent_code
+from vigil.core.models import CameraModel, FormFactor, Region, Site, SiteKind
+from vigil.registry.io_common import (
+    Columns,
+    Format,
+    ImportReport,
+    Plan,
+    Progress,
+    RowReader,
+    Source,
+    check_rows,
+    finish,
+    read_rows,
+    reject_if_bad,
+    write,
+)
+
+__all__ = ["MODEL_COLUMNS", "REGION_COLUMNS", "SITE_COLUMNS", "import_models", "import_regions", "import_sites"]
+
+REGION_COLUMNS = Columns(("code", "name"), ("level", "parent", "lon", "lat"))
+SITE_COLUMNS = Columns(("name", "region"), ("kind", "protection_class", "sensitive", "lon", "lat", "geometry"))
+MODEL_COLUMNS = Columns(("name", "h_res_px", "v_res_px", "hfov_deg", "vfov_deg"),
+                        ("vendor", "ir_range_m", "form_factor", "unit_cost", "onvif"))
+
+_LEVEL_NAMES = {"prefecture": 1, "city": 2, "county": 2, "town": 3, "street": 3, "township": 3,
+                "village": 4, "community": 4}
+
+
+def _position(r: RowReader, values: dict[str, Any]) -> None:
+    if r.has("lon") or r.has("lat"):
+        lon = r.number("lon", -180, 180, default=float("nan")) if r.cells.get("lon") else None
+        lat = r.number("lat", -90, 90, default=float("nan")) if r.cells.get("lat") else None
+        if (lon is None) != (lat is None):
+            r.err("lat" if lat is None else "lon", "lon and lat must be given together")
+        values["lon"], values["lat"] = lon, lat
+
+
+# ----------------------------------------------------------------------------- regions
+def _check_level(r: RowReader, code: str) -> int | None:
+    try:
+        level = int(level_of_code(code))
+    except InputError as exc:
+        r.err("code", str(exc))
+        return None
+    given = r.cells.get("level", "").lower()
+    if given:
+        want = _LEVEL_NAMES.get(given) or (int(given) if given.isdigit() else None)
+        if want not in (1, 2, 3, 4):
+            r.err("level", f"{given!r} is not 1-4 or one of prefecture, city, town, village")
+        elif want != level:
+            r.err("level", f"{given} does not match code {code}, which has {len(code)} digits "
+                           f"(level {level}, {RegionLevel(level).name.lower()})")
+    return level
+
+
+def import_regions(session: Session, rows_or_path: Source, *, actor: str, dry_run: bool = False,
+                   progress: Progress | None = None, scopes: Sequence[str] | None = None,
+                   fmt: Format = "auto", name: str = "") -> ImportReport:
+    """Upsert regions from a CSV file (``code,name,level,parent[,lon,lat]``); rows may come in any order."""
+    t0 = time.perf_counter()
+    rows = read_rows(rows_or_path, REGION_COLUMNS, fmt=fmt, name=name)
+    existing = {r.code: {"code": r.code, "name": r.name, "level": r.level, "parent_code": r.parent_code,
+                         "lon": r.lon, "lat": r.lat}
+                for r in session.execute(select(Region.code, Region.name, Region.level, Region.parent_code,
+                                                Region.lon, Region.lat))}
+    in_file: dict[str, int] = {}
+
+    def check(r: RowReader) -> dict[str, Any] | None:
+        code = r.text("code", required=True, max_len=12)
+        values: dict[str, Any] = {"code": code, "name": r.text("name", required=True, max_len=120)}
+        level = _check_level(r, code) if code else None
+        if level is None:
+            return None
+        if code in in_file:
+            r.err("code", f"region {code} is already on line {in_file[code]}")
+        in_file.setdefault(code, r.line)
+        r.in_scope("code", code, scopes)
+        values["level"] = level
+        implied = parent_code(code)
+        given = r.cells.get("parent", "")
+        if given and given != implied:
+            r.err("parent", f"{given} is not the parent of {code}; by its code the parent is {implied or 'none'}")
+        elif not given and implied and not (code in existing and existing[code]["parent_code"] is None):
+            r.err("parent", f"is required: region {code} belongs under {implied}")
+        values["parent_code"] = implied if given else None
+        _position(r, values)
+        return values
+
+    good = check_rows(rows, progress, check)
+    for line, v in good:
+        p = v["parent_code"]
+        if p and p not in existing and p not in in_file:
+            rows.errors.append(RowError(line, "parent", f"region {p} does not exist in the database or the file"))
+    reject_if_bad(rows)
+    plan = Plan()
+    for _, v in sorted(good, key=lambda lv: lv[1]["level"]):  # parents before children
+        plan.merge(existing.get(v["code"]), v, {"lon": None, "lat": None})
+    if not dry_run:
+        write(session, Region.__table__, "code", plan, progress)
+    return finish(session, "regions", rows, plan, actor=actor, dry_run=dry_run, t0=t0,
+                  regions=[v["code"] for _, v in good])
+
+
+# ----------------------------------------------------------------------------- sites
+def parse_polygon(text: str) -> dict[str, Any]:
+    """Parse WKT or GeoJSON text into a GeoJSON (Multi)Polygon mapping in WGS84; raise InputError."""
+    try:
+        geom = shape(json.loads(text)) if text.lstrip().startswith("{") else shapely.from_wkt(text)
+    except (ValueError, TypeError, AttributeError, KeyError, shapely.errors.ShapelyError) as exc:
+        raise InputError(f"is neither WKT nor GeoJSON geometry ({str(exc).splitlines()[0][:80]})") from None
+    if geom is None or geom.geom_type not in ("Polygon", "MultiPolygon"):
+        raise InputError(f"must be a Polygon or MultiPolygon, not {getattr(geom, 'geom_type', 'empty')}")
+    if geom.is_empty:
+        raise InputError("is empty")
+    x0, y0, x1, y1 = geom.bounds
+    if x0 < -180 or x1 > 180 or y0 < -90 or y1 > 90:
+        raise InputError("has coordinates outside longitude -180..180 / latitude -90..90 (must be WGS84)")
+    if not geom.is_valid:
+        raise InputError(f"is not a valid polygon: {shapely.is_valid_reason(geom)}")
+    return json.loads(json.dumps(mapping(geom)))
+
+
+def import_sites(session: Session, rows_or_path: Source, *, actor: str, dry_run: bool = False,
+                 progress: Progress | None = None, scopes: Sequence[str] | None = None,
+                 fmt: Format = "auto", name: str = "") -> ImportReport:
+    """Upsert sites, keyed by (region, name), from CSV or a GeoJSON FeatureCollection of polygons."""
+    t0 = time.perf_counter()
+    rows = read_rows(rows_or_path, SITE_COLUMNS, geo="polygon", fmt=fmt, name=name)
+    regions = set(session.scalars(select(Region.code)))
+    cols = (Site.id, Site.name, Site.region_code, Site.kind, Site.protection_class, Site.sensitive,
+            Site.geometry, Site.lon, Site.lat)
+    existing = {(r.region_code, r.name): dict(r._mapping) for r in session.execute(select(*cols))}
+    in_file: dict[tuple[str, str], int] = {}
+
+    def check(r: RowReader) -> dict[str, Any] | None:
+        v: dict[str, Any] = {"name": r.text("name", required=True), "region_code": r.text("region", required=True)}
+        key = (v["region_code"], v["name"])
+        if v["region_code"] and v["region_code"] not in regions:
+            r.err("region", f"region {v['region_code']} does not exist; import regions first")
+        r.in_scope("region", v["region_code"], scopes)
+        if key in in_file:
+            r.err("name", f"site {v['name']!r} in region {key[0]} is already on line {in_file[key]}")
+        in_file.setdefault(key, r.line)
+        if r.has("kind"):
+            v["kind"] = r.choice("kind", SiteKind, SiteKind.OTHER.value)
+        if r.has("protection_class"):
+            v["protection_class"] = r.number("protection_class", 1, 3, default=3, integer=True)
+        if r.has("sensitive"):
+            v["sensitive"] = r.flag("sensitive", False)
+        if r.has("geometry"):
+            v["geometry"] = None
+            if r.cells["geometry"]:
+                try:
+                    v["geometry"] = parse_polygon(r.cells["geometry"])
+                except InputError as exc:
+                    r.err("geometry", str(exc))
+        _position(r, v)
+        if v.get("lon") is None and v.get("geometry"):
+            pt = shape(v["geometry"]).representative_point()
+            v["lon"], v["lat"] = pt.x, pt.y
+        return v
+
+    good = check_rows(rows, progress, check)
+    reject_if_bad(rows)
+    plan = Plan()
+    defaults = {"kind": SiteKind.OTHER.value, "protection_class": 3, "sensitive": False, "geometry": None,
+                "lon": None, "lat": None}
+    for _, v in good:
+        plan.merge(existing.get((v["region_code"], v["name"])), v, defaults)
+    if not dry_run:
+        write(session, Site.__table__, "id", plan, progress)
+    return finish(session, "sites", rows, plan, actor=actor, dry_run=dry_run, t0=t0,
+                  regions=[v["region_code"] for _, v in good])
+
+
+# ----------------------------------------------------------------------------- camera models
+def import_models(session: Session, rows_or_path: Source, *, actor: str, dry_run: bool = False,
+                  progress: Progress | None = None, fmt: Format = "auto", name: str = "") -> ImportReport:
+    """Upsert camera models, keyed by name, from CSV."""
+    t0 = time.perf_counter()
+    rows = read_rows(rows_or_path, MODEL_COLUMNS, fmt=fmt, name=name)
+    existing = {m.name: {c.key: getattr(m, c.key) for c in CameraModel.__table__.columns}
+                for m in session.scalars(select(CameraModel))}
+    in_file: dict[str, int] = {}
+
+    def check(r: RowReader) -> dict[str, Any] | None:
+        v: dict[str, Any] = {"name": r.text("name", required=True, max_len=100)}
+        if v["name"] in in_file:
+            r.err("name", f"model {v['name']!r} is already on line {in_file[v['name']]}")
+        in_file.setdefault(v["name"], r.line)
+        v["h_res_px"] = r.number("h_res_px", 1, 20000, integer=True)
+        v["v_res_px"] = r.number("v_res_px", 1, 20000, integer=True)
+        for f, hi in (("hfov_deg", 360), ("vfov_deg", 180)):
+            v[f] = r.number(f, 0, hi)
+            if v[f] == 0:
+                r.err(f, "must be greater than 0")
+        if r.has("vendor"):
+            v["vendor"] = r.text("vendor", max_len=100)
+        if r.has("ir_range_m"):
+            v["ir_range_m"] = r.number("ir_range_m", 0, 10000, default=0.0)
+        if r.has("form_factor"):
+            v["form_factor"] = r.choice("form_factor", FormFactor, FormFactor.BULLET.value)
+        if r.has("unit_cost"):
+            v["unit_cost"] = r.number("unit_cost", 0, 1e9, default=0.0)
+        if r.has("onvif"):
+            v["onvif"] = r.flag("onvif", True)
+        return v
+
+    good = check_rows(rows, progress, check)
+    reject_if_bad(rows)
+    plan = Plan()
+    defaults = {"vendor": "", "ir_range_m": 0.0, "form_factor": FormFactor.BULLET.value, "unit_cost": 0.0,
+                "onvif": True}
+    for _, v in good:
+        plan.merge(existing.get(v["name"]), v, defaults)
+    if not dry_run:
+        write(session, CameraModel.__table__, "id", plan, progress)
+    return finish(session, "models", rows, plan, actor=actor, dry_run=dry_run, t0=t0)
