@@ -57,7 +57,7 @@ def test_sign_in_tree_filter_detail_map(chrome, console: City, shots: Path) -> N
     d = chrome
     _sign_in(d, console)
     _wait(d, lambda x: len(_rows(x)) == 33)
-    assert "of 33" in _css(d, "#camera-count")[0].text
+    assert "of 33" in _css(d, "#page-count")[0].text
     from selenium.webdriver.support.ui import Select
 
     Select(_css(d, "#page-size")[0]).select_by_value("25")
@@ -109,6 +109,14 @@ def test_sign_in_tree_filter_detail_map(chrome, console: City, shots: Path) -> N
         return n;""")
     assert coloured > 50  # in-service markers (#4cc2ff) are really painted
     d.save_screenshot(str(shots / "console-map.png"))
+
+    # The dashboard charts the registry rollup of the region.
+    _css(d, '#nav a[data-route="dashboard"]')[0].click()
+    _wait(d, lambda x: _css(x, "#kpi-cameras .value") and _css(x, "#kpi-cameras .value")[0].text == "33")
+    _wait(d, lambda x: _css(x, "#chart-lifecycle")[0].get_attribute("data-slices") == "3"
+          and _css(x, "#chart-kind")[0].get_attribute("data-bars") == "5")
+    assert "region=530181" in d.current_url
+    d.save_screenshot(str(shots / "console-dashboard.png"))
     assert browser_errors(d) == []
 
 
@@ -129,3 +137,33 @@ def test_scoped_user_and_bad_password(chrome, console: City, shots: Path) -> Non
     # Sign out returns to the login page and the API no longer answers.
     _css(d, "#logout")[0].click()
     _wait(d, lambda x: "login.html" in x.current_url)
+
+
+def test_events_browser(chrome, console: City, sqlite_vigil, shots: Path) -> None:
+    from console_world import seed_events
+    from selenium.webdriver.support.ui import Select
+
+    ids = seed_events(sqlite_vigil, console)
+    d = chrome
+    _sign_in(d, console)
+    _wait(d, lambda x: _css(x, '#nav a[data-route="events"]'))
+    _css(d, '#nav a[data-route="events"]')[0].click()
+
+    def rows(x):  # type: ignore[no-untyped-def]
+        return x.execute_script(
+            "return [...document.querySelectorAll('#events-table tbody tr[data-id]')].map(r => r.dataset.id)")
+
+    _wait(d, lambda x: len(rows(x)) == len(ids))
+    Select(_css(d, "#ev-label")[0]).select_by_value("car")
+    _wait(d, lambda x: 0 < len(rows(x)) < len(ids))
+    Select(_css(d, "#ev-type")[0]).select_by_value("intrusion")
+    _wait(d, lambda x: rows(x) and all("Intrusion" in t and "Car" in t for t in x.execute_script(
+        "return [...document.querySelectorAll('#events-table tbody tr')].map(r => r.innerText)")))
+    first = rows(d)[0]
+    _css(d, f'#events-table tr[data-id="{first}"] td')[1].click()
+    _wait(d, lambda x: x.execute_script(
+        "const i = document.querySelector('#event-detail img'); return i && i.complete && i.naturalWidth > 0"))
+    assert _css(d, "#event-detail .box")
+    assert "Intrusion · Car" in _css(d, "#event-detail h2")[0].text
+    d.save_screenshot(str(shots / "console-events.png"))
+    assert browser_errors(d) == []

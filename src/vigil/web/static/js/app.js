@@ -83,9 +83,14 @@ function drawNav(available) {
   mount(nav, links);
 }
 
-function markNav(name) {
+/** Highlight the current page; region-aware pages keep the selected region when switching. */
+function markNav(name, region) {
   const active = name === "camera" ? "cameras" : name;
-  for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.route === active);
+  for (const a of document.querySelectorAll("#nav a")) {
+    a.classList.toggle("active", a.dataset.route === active);
+    const mod = ROUTES[a.dataset.route]?.[0];
+    if (mod?.regionAware) a.setAttribute("href", hashFor(a.dataset.route, { region }));
+  }
 }
 
 function destroyView() {
@@ -101,7 +106,7 @@ async function route() {
   const r = parseHash();
   const prev = state.route;
   state.route = r;
-  markNav(r.name);
+  markNav(r.name, r.params.get("region"));
   state.tree?.setSelected(r.params.get("region"));
   document.getElementById("region-clear").hidden = !r.params.get("region");
   // Same view, new params: let the view update in place (keeps focus in search boxes).

@@ -1,12 +1,12 @@
 // The camera table: filters (region, kind, lifecycle, owner, text), sorting and pagination, all in the URL.
 import { api } from "../api.js";
 import { debounce, h, message, mount, select } from "../dom.js";
-import { KINDS, LIFECYCLES, OWNERS, STATE_COLORS, label, num, statusInfo } from "../labels.js";
+import { KINDS, LIFECYCLES, OWNERS, label, statusInfo } from "../labels.js";
 import { regionName, regionNames } from "../regions.js";
+import { pager } from "../widgets.js";
 
 export const regionAware = true;
 
-const PAGE_SIZES = [25, 50, 100, 200];
 // [field, header, sort key (null: not sortable)]
 const COLUMNS = [
   ["id", "ID", "id"], ["name", "Name", "name"], ["region_code", "Region", "region"], ["kind", "Kind", "kind"],
@@ -83,27 +83,6 @@ function cameraRow(c, names, ctx) {
   h("td", {}, typeof c.model === "object" && c.model ? c.model.name : c.model || "—"));
 }
 
-function pager(total, offset, limit, ctx) {
-  const page = Math.floor(offset / limit) + 1;
-  const pages = Math.max(1, Math.ceil(total / limit));
-  const sizes = select({ id: "page-size", "aria-label": "Rows per page" }, null,
-    PAGE_SIZES.map((n) => [n, `${n} / page`]), limit);
-  sizes.addEventListener("change", () => ctx.setParams({ limit: sizes.value, offset: null }));
-  const go = (o) => ctx.setParams({ offset: o > 0 ? o : null });
-  const from = total ? offset + 1 : 0;
-  return h("div", { class: "pager" },
-    h("span", { id: "camera-count" }, `${num(from)}–${num(Math.min(offset + limit, total))} of ${num(total)}`),
-    h("span", { class: "spacer" }),
-    h("button", { type: "button", id: "page-first", disabled: page <= 1, onclick: () => go(0) }, "« First"),
-    h("button", { type: "button", id: "page-prev", disabled: page <= 1, onclick: () => go(offset - limit) }, "‹ Prev"),
-    h("span", {}, `Page ${num(page)} / ${num(pages)}`),
-    h("button", { type: "button", id: "page-next", disabled: page >= pages, onclick: () => go(offset + limit) },
-      "Next ›"),
-    h("button", { type: "button", id: "page-last", disabled: page >= pages,
-      onclick: () => go((pages - 1) * limit) }, "Last »"),
-    sizes);
-}
-
 /** Render the camera table into `el`. */
 export async function render(el, route, ctx) {
   let p = route.params;
@@ -135,7 +114,8 @@ export async function render(el, route, ctx) {
         h("div", { class: "table-wrap" }, h("table", { class: "cameras" }, h("thead", {}, headerRow(sort, ctx)),
           h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: COLUMNS.length, class: "empty" },
             "No camera matches these filters."))))),
-        pager(page.total ?? page.items.length, offset, limit, ctx));
+        pager({ total: page.total ?? page.items.length, offset, limit, id: "page",
+          go: (o) => ctx.setParams({ offset: o || null }), onLimit: (n) => ctx.setParams({ limit: n, offset: null }) }));
     } catch (e) {
       if (e.name !== "AbortError") mount(body, message(`Could not load cameras: ${e.message}`, "error"));
     } finally {

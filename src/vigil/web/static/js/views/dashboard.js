@@ -1,10 +1,234 @@
-// Placeholder until the capability's API lands.
-import { h, message, mount } from "../dom.js";
+// The dashboard: health KPIs (when the health API is there) and registry rollups for the selected region.
+import { api } from "../api.js";
+import { BarChart, DonutChart, LineChart } from "../charts.js";
+import { h, message, mount, toast } from "../dom.js";
+import { healthEndpoints } from "../health.js";
+import { KINDS, LEVELS, LIFECYCLE_COLORS, LIFECYCLES, OWNERS, duration, label, num, pct, when } from "../labels.js";
+import { rememberRegion } from "../regions.js";
+import { kpiCard, periodPicker, rateTone, table } from "../widgets.js";
 
 export const regionAware = true;
+const REFRESH_MS = 60000;
 
-/** Render the page. */
-export async function render(el) {
-  mount(el, h("h1", {}, "dashboard"), message("Not available on this server yet."));
-  return null;
+function hours(hv) {
+  return hv === null || hv === undefined ? "—" : duration(hv * 3600);
+}
+
+function meter(x) {
+  if (x === null || x === undefined) return "—";
+  return h("span", {}, h("span", { class: `meter ${rateTone(x)}` }, h("i", { style: { width: `${x * 100}%` } })),
+    pct(x));
+}
+
+function kpiCards(top) {
+  return h("div", { class: "grid cols-4", id: "kpi-cards" },
+    kpiCard("Online rate", pct(top.online_rate, 2), `online now ${pct(top.online_now)}`,
+      { tone: rateTone(top.online_rate), id: "kpi-online" }),
+    kpiCard("Integrity rate", pct(top.integrity_rate, 2), "picture intact, time-weighted",
+      { tone: rateTone(top.integrity_rate), id: "kpi-integrity" }),
+    kpiCard("Coverage rate", pct(top.coverage_rate), `${num(top.sites)} sites measured`,
+      { tone: rateTone(top.coverage_rate, 0.9, 0.75) }),
+    kpiCard("Repair time", hours(top.repair_median_h), `median · p90 ${hours(top.repair_p90_h)} · ${num(top.repairs)} repairs`),
+    kpiCard("Active alarms", num(top.active_alarms), `${num(top.open_workorders)} open work orders`,
+      { tone: top.active_alarms ? "warn" : "ok" }),
+    kpiCard("SLA breached", num(top.breached_workorders), "work orders past their deadline",
+      { tone: top.breached_workorders ? "bad" : "ok" }));
+}
+
+function chartCard(title, cls, make) {
+  const canvas = h("canvas", { class: `chart ${cls}`, "aria-label": title });
+  const card = h("section", { class: "card" }, h("h2", {}, title), canvas);
+  return { card, canvas, make: () => make(canvas) };
+}
+
+async function healthSection(slot, region, period, eps, charts, ctx) {
+  if (!eps.kpi) return;
+  const rep = await api(eps.kpi, { query: { region, period, depth: 1 } });
+  const [top, ...kids] = rep.regions || [];
+  if (!top) return;
+  const parts = [h("h2", { class: "section-title" }, `Health · ${when(rep.start)} → ${when(rep.end)}`), kpiCards(top)];
+  const grid = h("div", { class: "grid cols-2" });
+  if (eps.timeline) {
+    const res = await api(eps.timeline, { query: { region, period, step: period === "24h" ? "1h" : "1d" } });
+    const tl = Array.isArray(res) ? res : res.buckets || [];
+    const c = chartCard("Online and integrity over time", "tall", (cv) => new LineChart(cv, {
+      x: tl.map((b) => b.start), min: null, max: 1, format: (v) => `${(v * 100).toFixed(1)} %`,
+      series: [{ name: "Online", values: tl.map((b) => b.online_rate), color: "#3ecf8e" },
+        { name: "Integrity", values: tl.map((b) => b.integrity_rate), color: "#4cc2ff" }] }));
+    c.canvas.id = "chart-timeline";
+    grid.append(c.card);
+    charts.push(c);
+  }
+  if (kids.length) {
+    const c = chartCard("Online rate by sub-region", "tall", (cv) => new BarChart(cv, {
+      labels: kids.map((k) => k.name), values: kids.map((k) => k.online_rate ?? 0), max: 1,
+      colors: kids.map((k) => ({ ok: "#3ecf8e", warn: "#f5b341", bad: "#ff5d5d" })[rateTone(k.online_rate)]
+        || "#8ea3bb"),
+      format: (v) => `${(v * 100).toFixed(1)} %` }));
+    grid.append(c.card);
+    charts.push(c);
+  }
+  parts.push(grid);
+  if (kids.length) {
+    parts.push(h("h2", { class: "section-title" }, "Sub-regions"), table([
+      ["Region", (k) => h("a", { href: ctx.hashFor("dashboard", { region: k.region_code, period }), lang: "zh" },
+        k.name)],
+      ["Cameras", (k) => num(k.cameras), "num"], ["Online", (k) => meter(k.online_rate)],
+      ["Online now", (k) => pct(k.online_now)], ["Integrity", (k) => meter(k.integrity_rate)],
+      ["Coverage", (k) => pct(k.coverage_rate)], ["Repair (median)", (k) => hours(k.repair_median_h)],
+      ["Alarms", (k) => num(k.active_alarms), "num"], ["Open WOs", (k) => num(k.open_workorders), "num"],
+    ], kids));
+  }
+  if (rep.contractors?.length) {
+    parts.push(h("h2", { class: "section-title" }, "Repair time per contractor"), table([
+      ["Contractor", (c) => c.contractor], ["Repairs", (c) => num(c.repairs), "num"],
+      ["Median", (c) => hours(c.repair_median_h)], ["90th percentile", (c) => hours(c.repair_p90_h)],
+    ], rep.contractors));
+  }
+  mount(slot, parts);
+}
+
+const ACK_ROLES = new Set(["admin", "duty_officer", "maintenance"]);
+
+async function ackAlarm(a, btn, eps) {
+  btn.disabled = true;
+  try {
+    await api(`${eps.alarms}/${a.id}/ack`, { method: "POST" });
+    btn.replaceWith(h("span", { class: "badge ok" }, "acknowledged"));
+  } catch (e) {
+    btn.disabled = false;
+    toast(`Acknowledge failed: ${e.message}`);
+  }
+}
+
+async function alarmsSection(slot, region, eps, ctx) {
+  if (!eps.alarms) return;
+  const res = await api(eps.alarms, { query: { region, state: "active", limit: 50 } });
+  const items = res.items || res;
+  const canAck = ACK_ROLES.has(ctx.user.role);
+  const ack = (a) => {
+    if (a.acknowledged_by) return a.acknowledged_by;
+    if (!canAck) return "—";
+    const b = h("button", { type: "button", class: "ack", dataset: { alarm: a.id } }, "Acknowledge");
+    b.addEventListener("click", () => ackAlarm(a, b, eps));
+    return b;
+  };
+  const parts = [h("h2", { class: "section-title" }, `Active alarms (${num(res.total ?? items.length)})`), table([
+    ["Raised", (a) => when(a.raised_at)],
+    ["Camera", (a) => h("a", { href: ctx.hashFor("camera", {}, a.camera_id), class: "mono" }, a.camera_id)],
+    ["Kind", (a) => h("span", { class: `badge ${a.severity === "major" || a.severity === "critical" ? "bad"
+      : "warn"}` }, a.kind.replaceAll("_", " "))],
+    ["Severity", (a) => a.severity || "—"], ["Acknowledged", ack],
+  ], items, { empty: "No active alarm. All quiet.", cls: "alarms" })];
+  if (eps.workorders) {
+    const wo = await api(eps.workorders, { query: { region, state: "open" } }).catch(() => ({ items: [] }));
+    const orders = wo.items || [];
+    parts.push(h("h2", { class: "section-title" }, `Open work orders (${num(orders.length)})`), table([
+      ["#", (w) => w.id, "num"], ["Camera", (w) => h("a", { href: ctx.hashFor("camera", {}, w.camera_id),
+        class: "mono" }, w.camera_id)],
+      ["State", (w) => h("span", { class: `badge ${w.breached ? "bad" : "info"}` }, w.state.replaceAll("_", " "))],
+      ["Assigned to", (w) => w.assigned_to || "—"], ["Opened", (w) => when(w.opened_at)],
+      ["Due", (w) => h("span", { class: w.breached ? "error" : "" }, when(w.due_at), w.breached ? " · SLA breached" : "")],
+    ], orders, { empty: "No open work order." }));
+  }
+  mount(slot, parts);
+}
+
+function reportLinks(region, eps) {
+  if (!eps.report || !region || region.length < 8) return null;
+  const day = new Date(Date.now() - 86400000).toISOString().slice(0, 10);
+  const url = (fmt) => `/api/v1${eps.report}?region=${encodeURIComponent(region)}&date=${day}&format=${fmt}`;
+  return h("span", { class: "muted" }, `Daily report ${day}: `,
+    h("a", { href: url("html"), target: "_blank", rel: "noopener" }, "HTML"), " · ",
+    h("a", { href: url("pdf"), target: "_blank", rel: "noopener" }, "PDF"));
+}
+
+function registrySection(slot, roll, charts, ctx) {
+  const life = roll.by_lifecycle || {};
+  const lifeKeys = Object.keys(LIFECYCLES).filter((k) => life[k]);
+  const sortDesc = (obj) => Object.entries(obj || {}).sort((a, b) => b[1] - a[1]);
+  const kinds = sortDesc(roll.by_kind);
+  const owners = sortDesc(roll.by_owner);
+  const c1 = chartCard("By lifecycle", "", (cv) => new DonutChart(cv, {
+    labels: lifeKeys.map((k) => LIFECYCLES[k]), values: lifeKeys.map((k) => life[k]),
+    colors: lifeKeys.map((k) => LIFECYCLE_COLORS[k]) }));
+  c1.canvas.id = "chart-lifecycle";
+  const c2 = chartCard("By kind", "", (cv) => new BarChart(cv, {
+    labels: kinds.map(([k]) => label(KINDS, k)), values: kinds.map(([, v]) => v) }));
+  c2.canvas.id = "chart-kind";
+  const c3 = chartCard("By owner", "", (cv) => new BarChart(cv, {
+    labels: owners.map(([k]) => label(OWNERS, k)), values: owners.map(([, v]) => v) }));
+  charts.push(c1, c2, c3);
+  const kids = roll.children || [];
+  for (const k of kids) rememberRegion(k.code, k.name);
+  mount(slot,
+    h("h2", { class: "section-title" }, "Registry"),
+    h("div", { class: "grid cols-4" },
+      kpiCard("Cameras", num(roll.total), `${num(kids.length)} sub-regions`, { id: "kpi-cameras" }),
+      kpiCard("In service", num(life.in_service || 0), pct(roll.total ? (life.in_service || 0) / roll.total : null)),
+      kpiCard("Installed, not in service", num(life.installed || 0)),
+      kpiCard("Planned", num(life.planned || 0), `${num(life.retired || 0)} retired`)),
+    h("div", { class: "grid cols-3" }, c1.card, c2.card, c3.card),
+    kids.length ? [h("h2", { class: "section-title" }, "Cameras per sub-region"), table([
+      ["Region", (k) => h("a", { href: ctx.hashFor("dashboard", { region: k.code }), lang: "zh" }, k.name)],
+      ["Level", (k) => LEVELS[k.level] || k.level], ["Cameras", (k) => num(k.total), "num"],
+      ["In service", (k) => num(k.by_lifecycle?.in_service || 0), "num"],
+      ["Planned", (k) => num(k.by_lifecycle?.planned || 0), "num"],
+      ["", (k) => h("a", { href: ctx.hashFor("cameras", { region: k.code }) }, "cameras →")],
+    ], kids, { cls: "subregions" })] : null);
+}
+
+/** Render the dashboard. */
+export async function render(el, route, ctx) {
+  let params = route.params;
+  const charts = [];
+  let timer = 0;
+  let gen = 0;
+
+  async function load() {
+    const my = ++gen;
+    const region = params.get("region") || ctx.user.scopes?.[0] || null;
+    const period = params.get("period") || "7d";
+    for (const c of charts.splice(0)) c.chart?.destroy();
+    const eps = await healthEndpoints();
+    const health = h("div", { id: "health-section" });
+    const alarms = h("div", { id: "alarms-section" });
+    const registry = h("div", { id: "registry-section" }, message("Loading…"));
+    const title = h("span", { class: "crumbs", lang: "zh" }, "");
+    mount(el, h("div", { class: "view-head" }, h("h1", {}, "Dashboard"), title,
+      eps.kpi ? periodPicker(period, (p) => ctx.setParams({ period: p })) : null,
+      h("span", { class: "muted" }, `updated ${when(new Date().toISOString())}`), reportLinks(region, eps)),
+    health, alarms, registry);
+    const jobs = [
+      api("/rollups", { query: { region } }).then((r) => {
+        const roll = r.regions ? r.regions[0] : r;
+        if (my !== gen) return;
+        title.textContent = roll.region?.name || region || "";
+        registrySection(registry, roll, charts, ctx);
+      }),
+      healthSection(health, region, period, eps, charts, ctx),
+      alarmsSection(alarms, region, eps, ctx),
+    ];
+    const results = await Promise.allSettled(jobs);
+    if (my !== gen) return;
+    for (const c of charts) c.chart = c.make();
+    const failed = results.filter((r) => r.status === "rejected");
+    if (failed.length) toast(`Dashboard: ${failed.map((f) => f.reason.message).join("; ")}`);
+    clearTimeout(timer);
+    timer = setTimeout(() => { if (!document.hidden) load(); else timer = setTimeout(load, REFRESH_MS); },
+      REFRESH_MS);
+  }
+
+  load();
+  return {
+    update(r) {
+      params = r.params;
+      load();
+    },
+    destroy() {
+      gen += 1;
+      clearTimeout(timer);
+      for (const c of charts) c.chart?.destroy();
+    },
+  };
 }

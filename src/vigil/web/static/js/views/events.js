@@ -1,10 +1,131 @@
-// Placeholder until the capability's API lands.
-import { h, message, mount } from "../dom.js";
+// The events browser: what the analytics saw (objects, intrusions, loitering, line crossings), filtered.
+import { api } from "../api.js";
+import { debounce, h, message, mount, select } from "../dom.js";
+import { duration, num, when } from "../labels.js";
+import { regionNames } from "../regions.js";
+import { pager, table } from "../widgets.js";
 
 export const regionAware = true;
+const TYPES = { object: "Object", intrusion: "Intrusion", loitering: "Loitering", line_crossing: "Line crossing" };
+const LABELS = { person: "Person", bicycle: "Bicycle", car: "Car", motorcycle: "Motorcycle", bus: "Bus",
+  truck: "Truck" };
+const RANGES = [["1h", "Last hour", 3600], ["24h", "Last 24 h", 86400], ["7d", "Last 7 days", 7 * 86400],
+  ["30d", "Last 30 days", 30 * 86400]];
+const REFRESH_MS = 15000;
 
-/** Render the page. */
-export async function render(el) {
-  mount(el, h("h1", {}, "events"), message("Not available on this server yet."));
-  return null;
+function sinceOf(range) {
+  const r = RANGES.find(([k]) => k === range);
+  return r ? new Date(Date.now() - r[2] * 1000).toISOString() : null;
+}
+
+function filterBar(p, ctx) {
+  const sel = (name, any, opts) => {
+    const s = select({ id: `ev-${name}`, "aria-label": name }, any, opts, p.get(name));
+    s.addEventListener("change", () => ctx.setParams({ [name]: s.value, offset: null }));
+    return s;
+  };
+  const text = (name, placeholder) => {
+    const i = h("input", { type: "search", id: `ev-${name}`, placeholder, value: p.get(name) || "",
+      "aria-label": placeholder });
+    i.addEventListener("input", debounce(() => ctx.setParams({ [name]: i.value.trim(), offset: null },
+      { replace: true }), 400));
+    return i;
+  };
+  const live = h("input", { type: "checkbox", id: "ev-live", checked: p.get("live") !== "0" });
+  live.addEventListener("change", () => ctx.setParams({ live: live.checked ? null : "0" }, { replace: true }));
+  return h("div", { class: "filters" },
+    sel("type", "Any type", Object.entries(TYPES)), sel("label", "Any object", Object.entries(LABELS)),
+    text("camera", "Camera ID"), text("zone", "Zone"),
+    sel("range", "Any time", RANGES.map(([k, t]) => [k, t])),
+    h("label", { class: "inline", title: "Reload the first page every 15 s" }, live, "Live updates"));
+}
+
+function snapshot(ev, big = false) {
+  if (!ev.snapshot_url) return h("span", { class: "muted" }, "—");
+  const img = h("img", { src: ev.snapshot_url, alt: `${ev.label} snapshot`, loading: "lazy",
+    class: big ? "" : "event-thumb" });
+  if (!big || !Array.isArray(ev.box) || ev.box.length !== 4) return img;
+  const [x1, y1, x2, y2] = ev.box;
+  return h("div", { class: "snapshot" }, img, h("div", { class: "box", style: {
+    left: `${x1 * 100}%`, top: `${y1 * 100}%`, width: `${(x2 - x1) * 100}%`, height: `${(y2 - y1) * 100}%` } }));
+}
+
+function eventDetail(ev, names, ctx) {
+  const secs = ev.end ? (new Date(ev.end) - new Date(ev.start)) / 1000 : null;
+  return h("div", { class: "card event-detail", id: "event-detail" }, snapshot(ev, true),
+    h("div", {}, h("h2", {}, `${TYPES[ev.type] || ev.type} · ${LABELS[ev.label] || ev.label}`),
+      h("dl", { class: "fields" },
+        h("dt", {}, "Start"), h("dd", {}, when(ev.start)),
+        h("dt", {}, "End"), h("dd", {}, ev.end ? `${when(ev.end)} (${duration(secs)})` : "ongoing"),
+        h("dt", {}, "Camera"), h("dd", {}, h("a", { href: ctx.hashFor("camera", {}, ev.camera_id), class: "mono" },
+          ev.camera_id)),
+        h("dt", {}, "Region"), h("dd", { lang: "zh" }, names.get(ev.region_code) || ev.region_code),
+        h("dt", {}, "Zone"), h("dd", {}, ev.zone || "—"),
+        ev.direction ? [h("dt", {}, "Direction"), h("dd", {}, ev.direction)] : null,
+        h("dt", {}, "Score"), h("dd", {}, ev.score?.toFixed ? ev.score.toFixed(2) : "—")),
+      h("div", { class: "actions" },
+        ev.clip_url ? h("a", { class: "button-link", href: ev.clip_url, target: "_blank", rel: "noopener" },
+          "▶ Recorded clip") : null,
+        h("a", { class: "button-link secondary", href: `live.html?camera=${encodeURIComponent(ev.camera_id)}` },
+          "Live view"))));
+}
+
+/** Render the events browser. */
+export async function render(el, route, ctx) {
+  let p = route.params;
+  const body = h("div", { id: "events-table" }, message("Loading…"));
+  const detail = h("div", { id: "event-detail-slot" });
+  mount(el, h("div", { class: "view-head" }, h("h1", {}, "Events")), filterBar(p, ctx), detail, body);
+  let ctrl = null;
+  let timer = 0;
+  let selected = null;
+
+  async function load() {
+    ctrl?.abort();
+    ctrl = new AbortController();
+    const signal = ctrl.signal;
+    clearTimeout(timer);
+    const limit = Number(p.get("limit")) || 50;
+    const offset = Math.max(0, Number(p.get("offset")) || 0);
+    try {
+      const res = await api("/events", { signal, query: { region: p.get("region"), camera: p.get("camera"),
+        type: p.get("type"), label: p.get("label"), zone: p.get("zone"), since: sinceOf(p.get("range")),
+        limit, offset } });
+      const names = await regionNames(res.items.map((e) => e.region_code));
+      if (signal.aborted) return;
+      const show = (ev) => {
+        selected = ev.id;
+        mount(detail, eventDetail(ev, names, ctx));
+        detail.scrollIntoView({ block: "nearest" });
+      };
+      mount(body, table([
+        ["Snapshot", (e) => snapshot(e)], ["Start", (e) => when(e.start)],
+        ["Type", (e) => h("span", { class: `badge ${e.type === "object" ? "info" : "warn"}` }, TYPES[e.type] || e.type)],
+        ["Object", (e) => LABELS[e.label] || e.label], ["Zone", (e) => e.zone || "—"],
+        ["Camera", (e) => h("a", { href: ctx.hashFor("camera", {}, e.camera_id), class: "mono" }, e.camera_id)],
+        ["Region", (e) => h("span", { lang: "zh" }, names.get(e.region_code) || e.region_code)],
+        ["Score", (e) => (e.score?.toFixed ? e.score.toFixed(2) : "—"), "num"],
+      ], res.items, { empty: "No event matches these filters.", cls: "events",
+        rowAttrs: (e) => ({ class: `clickable${e.id === selected ? " selected" : ""}`, dataset: { id: e.id },
+          onclick: (ev) => { if (!ev.target.closest("a")) show(e); } }) }),
+      pager({ total: res.total ?? res.items.length, offset, limit, id: "ev-page",
+        go: (o) => ctx.setParams({ offset: o || null }), onLimit: (n) => ctx.setParams({ limit: n, offset: null }) }),
+      h("p", { class: "muted" }, `${num(res.total)} events · updated ${when(new Date().toISOString())}`));
+      if (p.get("live") !== "0" && offset === 0) timer = setTimeout(() => !document.hidden && load(), REFRESH_MS);
+    } catch (e) {
+      if (e.name !== "AbortError") mount(body, message(`Could not load events: ${e.message}`, "error"));
+    }
+  }
+
+  load();
+  return {
+    update(r) {
+      p = r.params;
+      load();
+    },
+    destroy() {
+      ctrl?.abort();
+      clearTimeout(timer);
+    },
+  };
 }
