@@ -112,7 +112,7 @@ def wo_list(region: RegionOpt = None,
             state: Annotated[str, typer.Option(help="open (every unclosed one), assigned, ..., closed, all")] = "open",
             as_json: JsonOpt = False, db: DbOpt = None, home: HomeOpt = None) -> None:
     """List work orders."""
-    from vigil.health.workorders import list_orders
+    from vigil.health.workorders import list_orders, order_json
 
     v = open_instance(db, home)
     with v.db.session() as s:
@@ -128,18 +128,6 @@ def wo_list(region: RegionOpt = None,
         t.add_row(str(w["id"]), w["camera_id"], w["region_code"], w["state"], w["assigned_to"],
                   w["opened_at"][:16], w["due_at"][:16], "yes" if w["breached"] else "")
     console.print(t)
-
-
-def order_json(w: object) -> dict[str, object]:
-    """A JSON-ready view of a work order (shared with the API)."""
-    from vigil.health.models import WorkOrder
-
-    assert isinstance(w, WorkOrder)
-    iso = {k: (getattr(w, k).isoformat() if getattr(w, k) else None)
-           for k in ("opened_at", "due_at", "resolved_at", "verified_at", "closed_at")}
-    return {"id": w.id, "alarm_id": w.alarm_id, "camera_id": w.camera_id, "region_code": w.region_code,
-            "team_id": w.team_id, "state": w.state, "assigned_to": w.assigned_to, "breached": w.breached,
-            **iso, "history": w.history or []}
 
 
 def _transition(action: str, order_id: int, db: str | None, home: str | None, **kw: str) -> None:

@@ -59,7 +59,7 @@ def _cjk_font() -> str | None:
 def _fonts() -> Iterator[None]:
     fam = [f for f in (_cjk_font(), "DejaVu Sans") if f]
     with rc_context({"font.family": "sans-serif", "font.sans-serif": fam, "axes.unicode_minus": False,
-                     "pdf.fonttype": 42}):
+                     "pdf.fonttype": 3}):
         yield
 
 

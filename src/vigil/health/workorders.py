@@ -46,6 +46,7 @@ __all__ = [
     "get_order",
     "list_orders",
     "open_for_alarm",
+    "order_json",
     "resolve",
     "start",
     "team_for_region",
@@ -153,6 +154,15 @@ def open_for_alarm(session: Session, alarm: Alarm, *, now: datetime | None = Non
            alarm=alarm.id, kind=alarm.kind, team=team.name if team else None, due_at=wo.due_at.isoformat())
     _event(session, wo, "open", now, kind=alarm.kind)
     return wo
+
+
+def order_json(w: WorkOrder) -> dict[str, Any]:
+    """A JSON-ready view of a work order with its history (CLI and API)."""
+    iso = {k: (getattr(w, k).isoformat() if getattr(w, k) else None)
+           for k in ("opened_at", "due_at", "resolved_at", "verified_at", "closed_at")}
+    return {"id": w.id, "alarm_id": w.alarm_id, "camera_id": w.camera_id, "region_code": w.region_code,
+            "team_id": w.team_id, "state": w.state, "assigned_to": w.assigned_to, "breached": w.breached,
+            **iso, "history": w.history or []}
 
 
 def get_order(session: Session, order_id: int) -> WorkOrder:

@@ -1,0 +1,256 @@
+"""Health API: KPIs rolled up per region and period, camera status and history, alarms, work orders.
+
+Every route needs a token and works inside the caller's region scope: a region,
+camera, alarm or work order outside it answers 404. The JSON of ``/kpi`` and
+``/kpi/timeline`` is what the console dashboard draws.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import FileResponse, HTMLResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from starlette.background import BackgroundTask
+
+from vigil.access.users import Principal
+from vigil.api.deps import SessionDep, VigilDep, check_region, require
+from vigil.core.errors import InputError, NotFoundError
+from vigil.core.models import Camera
+from vigil.core.regions import in_subtrees
+from vigil.health import workorders as wos
+from vigil.health.alarms import acknowledge, alarm_json, list_alarms
+from vigil.health.kpi import compute_kpis, kpi_timeline
+from vigil.health.models import Alarm, CameraStatus, MaintenanceTeam, QualityChange, StatusChange, WorkOrder
+from vigil.health.workorders import order_json
+
+router = APIRouter()
+
+KpiRead = Annotated[Principal, Depends(require("kpi.read"))]
+HealthRead = Annotated[Principal, Depends(require("health.read"))]
+HealthWrite = Annotated[Principal, Depends(require("health.write"))]
+WoUpdate = Annotated[Principal, Depends(require("workorder.update"))]
+AlarmAck = Annotated[Principal, Depends(require("alarm.ack"))]
+
+
+class AssignIn(BaseModel):
+    """Who will do the work."""
+
+    model_config = ConfigDict(extra="forbid")
+    technician: str = Field(min_length=1, max_length=100)
+
+
+class NoteIn(BaseModel):
+    """An optional note on a transition."""
+
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field(default="", max_length=1000)
+
+
+class TeamIn(BaseModel):
+    """A maintenance team for a region subtree."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100)
+    region_code: str
+    contractor: str = Field(default="", max_length=100)
+    sla_hours: float = Field(default=24.0, gt=0, le=2160)
+
+
+def _region(p: Principal, region: str | None) -> str:
+    """The requested region (default: the caller's widest scope), or 404 outside the scope."""
+    code = region or min(p.scopes, key=lambda s: (len(s), s))
+    check_region(p, code, "region")
+    return code
+
+
+def _time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InputError(f"time {text!r} is not ISO 8601") from exc
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def _order(session: SessionDep, p: Principal, order_id: int) -> WorkOrder:
+    wo = session.get(WorkOrder, order_id)
+    if wo is None:
+        raise NotFoundError(f"work order {order_id} not found")
+    check_region(p, wo.region_code, f"work order {order_id}")
+    return wo
+
+
+@router.get("/kpi")
+def kpis(p: KpiRead, session: SessionDep, region: str | None = None, period: str = "7d", end: str | None = None,
+         depth: Annotated[int, Query(ge=0, le=3)] = 1) -> dict[str, Any]:
+    """Online (time-weighted and now), integrity, coverage and repair time for a region and its children."""
+    return compute_kpis(session, _region(p, region), period=period, end=_time(end), depth=depth).to_dict()
+
+
+@router.get("/kpi/timeline")
+def timeline(p: KpiRead, session: SessionDep, region: str | None = None, period: str = "7d", step: str = "1d",
+             end: str | None = None) -> dict[str, Any]:
+    """Online and integrity rate per bucket (for trend charts)."""
+    code = _region(p, region)
+    return {"region_code": code, "buckets": kpi_timeline(session, code, period=period, step=step, end=_time(end))}
+
+
+@router.get("/status")
+def status_summary(p: HealthRead, session: SessionDep, region: str | None = None,
+                   limit: Annotated[int, Query(ge=0, le=5000)] = 200) -> dict[str, Any]:
+    """Camera states in a region: counts, and the cameras that are down or have picture faults."""
+    code = _region(p, region)
+    scope = in_subtrees(Camera.region_code, [code]) & (Camera.lifecycle == "in_service")
+    counts = dict(session.execute(select(func.coalesce(CameraStatus.state, "unknown"), func.count())
+                                  .select_from(Camera).outerjoin(CameraStatus, CameraStatus.camera_id == Camera.id)
+                                  .where(scope).group_by(CameraStatus.state)).tuples().all())
+    rows = session.execute(select(Camera.id, Camera.name, Camera.region_code, CameraStatus)
+                           .join(CameraStatus, CameraStatus.camera_id == Camera.id)
+                           .where(scope, CameraStatus.state == "down").order_by(CameraStatus.since)
+                           .limit(limit)).all()
+    down = [{"camera_id": cid, "name": name, "region_code": rc, "reason": st.reason, "since": st.since.isoformat()}
+            for cid, name, rc, st in rows]
+    return {"region_code": code, "counts": counts, "down": down}
+
+
+@router.get("/cameras/{camera_id}")
+def camera_health(camera_id: str, p: HealthRead, session: SessionDep,
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    """One camera's status and its history: state changes, picture-fault changes, alarms, work orders."""
+    cam = session.get(Camera, camera_id)
+    if cam is None:
+        raise NotFoundError(f"camera {camera_id} not found")
+    check_region(p, cam.region_code, f"camera {camera_id}")
+    st = session.get(CameraStatus, camera_id)
+    changes = session.scalars(select(StatusChange).where(StatusChange.camera_id == camera_id)
+                              .order_by(StatusChange.ts.desc()).limit(limit))
+    quality = session.scalars(select(QualityChange).where(QualityChange.camera_id == camera_id)
+                              .order_by(QualityChange.ts.desc()).limit(limit))
+    orders = session.scalars(select(WorkOrder).where(WorkOrder.camera_id == camera_id)
+                             .order_by(WorkOrder.id.desc()).limit(limit))
+    return {"camera_id": camera_id, "region_code": cam.region_code, "lifecycle": cam.lifecycle,
+            "status": None if st is None else {"state": st.state, "reason": st.reason, "since": st.since,
+                                               "last_probe_at": st.last_probe_at, "last_ms": st.last_ms,
+                                               "faults": st.faults, "faults_since": st.faults_since},
+            "changes": [{"ts": c.ts, "state": c.state, "reason": c.reason, "ms": c.ms} for c in changes],
+            "quality": [{"ts": q.ts, "faults": q.faults, "metrics": q.metrics} for q in quality],
+            "alarms": [alarm_json(a) for a in list_alarms(session, scopes=[cam.region_code], state=None,
+                                                          camera_id=camera_id, limit=limit)],
+            "workorders": [order_json(w) for w in orders]}
+
+
+@router.get("/alarms")
+def alarms(p: HealthRead, session: SessionDep, region: str | None = None, state: str = "active",
+           camera: str | None = None, limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> dict[str, Any]:
+    """Alarms in scope, newest first (``state=all`` for every one)."""
+    scopes = [_region(p, region)] if region else list(p.scopes)
+    rows = list_alarms(session, scopes=scopes, state=None if state == "all" else state, camera_id=camera,
+                       limit=limit)
+    return {"items": [alarm_json(a) for a in rows]}
+
+
+@router.post("/alarms/{alarm_id}/ack")
+def ack_alarm(alarm_id: int, p: AlarmAck, session: SessionDep) -> dict[str, Any]:
+    """Acknowledge an alarm."""
+    a = session.get(Alarm, alarm_id)
+    if a is None:
+        raise NotFoundError(f"alarm {alarm_id} not found")
+    check_region(p, a.region_code, f"alarm {alarm_id}")
+    return alarm_json(acknowledge(session, alarm_id, actor=p.name))
+
+
+@router.get("/workorders")
+def workorders(p: HealthRead, session: SessionDep, region: str | None = None, state: str = "open",
+               team: int | None = None, limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> dict[str, Any]:
+    """Work orders in scope (``state=open`` is every unclosed one, ``all`` every one)."""
+    scopes = [_region(p, region)] if region else list(p.scopes)
+    rows = wos.list_orders(session, scopes=scopes, state=None if state == "all" else state, team_id=team,
+                           limit=limit)
+    return {"items": [order_json(w) for w in rows]}
+
+
+@router.get("/workorders/{order_id}")
+def workorder(order_id: int, p: HealthRead, session: SessionDep) -> dict[str, Any]:
+    """One work order with its full history."""
+    return order_json(_order(session, p, order_id))
+
+
+@router.post("/workorders/{order_id}/assign")
+def wo_assign(order_id: int, body: AssignIn, p: WoUpdate, session: SessionDep) -> dict[str, Any]:
+    """Name the technician."""
+    _order(session, p, order_id)
+    return order_json(wos.assign(session, order_id, body.technician, actor=p.name))
+
+
+@router.post("/workorders/{order_id}/start")
+def wo_start(order_id: int, p: WoUpdate, session: SessionDep) -> dict[str, Any]:
+    """Work has started."""
+    _order(session, p, order_id)
+    return order_json(wos.start(session, order_id, actor=p.name))
+
+
+@router.post("/workorders/{order_id}/resolve")
+def wo_resolve(order_id: int, body: NoteIn, p: WoUpdate, session: SessionDep) -> dict[str, Any]:
+    """The technician says it is fixed; verification by re-probe follows."""
+    _order(session, p, order_id)
+    return order_json(wos.resolve(session, order_id, actor=p.name, note=body.note))
+
+
+@router.post("/workorders/{order_id}/verify")
+async def wo_verify(order_id: int, p: WoUpdate, v: VigilDep) -> dict[str, Any]:
+    """Re-probe the camera now: close the order if it recovered, else reopen it."""
+    with v.db.session() as s:
+        _order(s, p, order_id)
+    res = await wos.verify(v, order_id, actor=p.name)
+    with v.db.session() as s:
+        return {"ok": res.ok, "detail": res.detail, "order": order_json(wos.get_order(s, order_id))}
+
+
+@router.get("/teams")
+def teams(p: HealthRead, session: SessionDep) -> dict[str, Any]:
+    """Maintenance teams whose subtree overlaps the caller's scope."""
+    rows = session.scalars(select(MaintenanceTeam).order_by(MaintenanceTeam.region_code, MaintenanceTeam.name))
+    return {"items": [{"id": t.id, "name": t.name, "contractor": t.contractor, "region_code": t.region_code,
+                       "sla_hours": t.sla_hours} for t in rows
+                      if p.can_see(t.region_code) or p.visible_ancestor(t.region_code)]}
+
+
+@router.post("/teams", status_code=201)
+def add_team(body: TeamIn, p: HealthWrite, session: SessionDep) -> dict[str, Any]:
+    """Create a team for a region subtree inside the caller's scope."""
+    check_region(p, body.region_code, "region")
+    t = wos.add_team(session, body.name, body.region_code, contractor=body.contractor, sla_hours=body.sla_hours,
+                     actor=p.name)
+    return {"id": t.id, "name": t.name, "contractor": t.contractor, "region_code": t.region_code,
+            "sla_hours": t.sla_hours}
+
+
+@router.get("/report/daily", response_model=None)
+def daily(p: KpiRead, v: VigilDep, region: str, day: Annotated[date, Query(alias="date")],
+          format: Annotated[str, Query(pattern="^(html|pdf)$")] = "html") -> HTMLResponse | FileResponse:
+    """The daily report of a town as HTML or PDF."""
+    from vigil.health.report import daily_report
+
+    code = _region(p, region)
+    tmp = Path(tempfile.mkdtemp(prefix="vigil-report-"))
+    files = daily_report(v, code, day, tmp)
+    if format == "html":
+        html = files.html.read_text(encoding="utf-8")
+        _cleanup(tmp)
+        return HTMLResponse(html)
+    return FileResponse(files.pdf, media_type="application/pdf", filename=files.pdf.name,
+                        background=BackgroundTask(_cleanup, tmp))
+
+
+def _cleanup(folder: Path) -> None:
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+
