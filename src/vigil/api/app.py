@@ -28,6 +28,7 @@ ROUTERS: list[tuple[str, str, str]] = [
     ("vigil.api.routers.users", "/api/v1/users", "users"),
     ("vigil.api.routers.rollups", "/api/v1/rollups", "rollups"),
     ("vigil.api.routers.audit", "/api/v1/audit", "audit"),
+    ("vigil.api.routers.health", "/api/v1/health", "health"),
     ("vigil.api.routers.transfer", "/api/v1", "import and export"),
     ("vigil.api.routers.events", "/api/v1/events", "events"),
     ("vigil.api.routers.video", "/api/v1/video", "video"),
