@@ -98,6 +98,7 @@ _COMMANDS: list[tuple[str, str, str]] = [
     ("vigil.analytics.cli", "analyze_cmd", "analyze"),
     ("vigil.health.probe_cli", "probe", "probe"),
     ("vigil.health.cli", "kpi", "kpi"),
+    ("vigil.health.vqd_cli", "diagnose", "diagnose"),
 ]
 
 
@@ -114,7 +115,9 @@ _register()
 def main() -> None:
     """Entry point: run the app and turn Vigil errors into one readable line."""
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except ImportRejected as exc:
         err.print(f"[red]error:[/] {exc.source}: {len(exc.errors)} bad row(s); nothing was stored")
         for e in exc.errors[:200]:
@@ -140,7 +143,3 @@ def main() -> None:
             err.print(f"[red]error:[/] {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}")
             sys.exit(2)
         raise
-
-
-if __name__ == "__main__":
-    main()

@@ -35,6 +35,7 @@ def upgrade() -> None:
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_log_action'), ['action'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_log_actor'), ['actor'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_log_region_code'), ['region_code'], unique=False)
 
     op.create_table('camera_models',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
