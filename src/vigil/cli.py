@@ -87,6 +87,8 @@ _SUBAPPS: list[tuple[str, str, str]] = [
     ("vigil.sim.cli", "app", "sim"),
     ("vigil.video.cli", "record_app", "record"),
     ("vigil.video.cli", "retrieve_app", "retrieve"),
+    ("vigil.video.cli", "record_app", "record"),
+    ("vigil.video.cli", "retrieve_app", "retrieve"),
     ("vigil.health.cli", "report_app", "report"),
     ("vigil.health.cli", "workorder_app", "workorder"),
     ("vigil.health.cli", "alarm_app", "alarm"),
