@@ -113,3 +113,28 @@ def seed_events(v: Vigil, city: City, *, per_camera: int = 2) -> list[int]:
                 s.flush()
                 ids.append(ev.id)
     return ids
+
+
+def seed_health(v: Vigil, city: City) -> dict[str, str]:
+    """Probe history for the in-service cameras: online for 8 days, every fourth down for the last 3 hours."""
+    from datetime import timedelta
+
+    from vigil.core.models import utcnow
+    from vigil.health.models import Alarm, CameraStatus, StatusChange
+
+    now = utcnow()
+    states = {}
+    with v.db.session() as s:
+        live = [cid for cid, c in city.cameras.items() if c["lifecycle"] == "in_service"]
+        for n, cid in enumerate(live):
+            s.add(StatusChange(camera_id=cid, ts=now - timedelta(days=8), state="online", ms=12.0))
+            down = n % 4 == 0
+            since = now - timedelta(hours=3) if down else now - timedelta(days=8)
+            if down:
+                s.add(StatusChange(camera_id=cid, ts=since, state="down", reason="timeout"))
+                s.add(Alarm(camera_id=cid, region_code=city.cameras[cid]["region"], kind="offline",
+                            severity="major", state="active", raised_at=since))
+            s.add(CameraStatus(camera_id=cid, state="down" if down else "online", reason="timeout" if down else "",
+                               since=since, last_probe_at=now, last_ms=None if down else 12.0))
+            states[cid] = "down" if down else "online"
+    return states

@@ -167,3 +167,32 @@ def test_events_browser(chrome, console: City, sqlite_vigil, shots: Path) -> Non
     assert "Intrusion · Car" in _css(d, "#event-detail h2")[0].text
     d.save_screenshot(str(shots / "console-events.png"))
     assert browser_errors(d) == []
+
+
+def test_health_dashboard_and_camera_history(chrome, console: City, sqlite_vigil, shots: Path) -> None:
+    from console_world import seed_health
+
+    states = seed_health(sqlite_vigil, console)
+    down = sorted(cid for cid, st in states.items() if st == "down")
+    d = chrome
+    _sign_in(d, console)
+    _wait(d, lambda x: len(_rows(x)) == 33)
+    assert d.execute_script("return document.querySelectorAll('#camera-table .badge.bad').length") == len(down)
+    d.get(console.base + "/ui/#/dashboard?region=530181&period=7d")
+    _wait(d, lambda x: _css(x, "#kpi-online .value") and _css(x, "#kpi-online .value")[0].text.endswith("%"))
+    online = float(_css(d, "#kpi-online .value")[0].text.rstrip(" %"))
+    assert 90 < online < 100  # a few cameras down for 3 hours of 7 days
+    _wait(d, lambda x: len(_css(x, "table.alarms tbody button.ack")) == len(down))
+    _wait(d, lambda x: int(_css(x, "#chart-timeline")[0].get_attribute("data-points") or 0) > 0)
+    d.save_screenshot(str(shots / "console-dashboard-health.png"))
+    _css(d, "table.alarms tbody button.ack")[0].click()
+    _wait(d, lambda x: len(_css(x, "table.alarms tbody button.ack")) == len(down) - 1)
+
+    d.get(console.base + f"/ui/#/camera/{down[0]}")
+    _wait(d, lambda x: _css(x, "#availability-strip"))
+    minutes = int(_css(d, "#availability-strip")[0].get_attribute("data-down-minutes"))
+    assert 170 <= minutes <= 190
+    assert "down · timeout" in _css(d, ".view-head")[0].text
+    d.execute_script("document.querySelector('#camera-health').scrollIntoView()")
+    d.save_screenshot(str(shots / "console-camera-health.png"))
+    assert browser_errors(d) == []

@@ -79,7 +79,6 @@ function drawNav(available) {
   const links = Object.entries(ROUTES)
     .filter(([name, [, text]]) => text && available[name])
     .map(([name, [, text]]) => h("a", { href: `#/${name}`, dataset: { route: name } }, text));
-  links.push(h("a", { href: "live.html", dataset: { route: "live" } }, "Live"));
   mount(nav, links);
 }
 

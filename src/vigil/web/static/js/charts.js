@@ -156,7 +156,9 @@ export class LineChart extends Chart {
     const every = Math.max(1, Math.ceil(x.length / Math.max(2, Math.floor(W / 90))));
     x.forEach((t, i) => {
       if (i % every) return;
-      ctx.fillText(shortTime(t), px(i) - 14, pad.t + H + 6);
+      const text = shortTime(t);
+      const tw = ctx.measureText(text).width;
+      ctx.fillText(text, Math.min(Math.max(0, px(i) - tw / 2), this.w - tw - 2), pad.t + H + 6);
     });
     ctx.textBaseline = "alphabetic";
   }

@@ -6,6 +6,7 @@ import { MapCanvas } from "../mapcanvas.js";
 import { consoleConfig, loadCameraPoints } from "../geo.js";
 import { regionName } from "../regions.js";
 import { lifecycleBadge, statusBadge } from "./cameras.js";
+import { cameraHealth } from "./camera_health.js";
 
 const SHOWN = new Set(["id", "name", "region_code", "site_id", "lon", "lat", "height_m", "heading_deg", "tilt_deg",
   "model", "kind", "owner", "lifecycle", "main_url", "sub_url", "status", "site", "region", "username",
@@ -87,6 +88,7 @@ export async function render(el, route, ctx) {
   ]);
   const parts = idParts(c.id);
   const mapSlot = h("div", { class: "map-wrap small", id: "camera-map" });
+  const healthSlot = h("div", { id: "camera-health" });
   mount(el,
     h("div", { class: "view-head" }, h("a", { href: "#/cameras", class: "crumbs" }, "← Cameras"),
       h("h1", { lang: "zh", id: "camera-name" }, c.name), lifecycleBadge(c.lifecycle), statusBadge(c.status)),
@@ -123,7 +125,10 @@ export async function render(el, route, ctx) {
         c.created_at ? ["Created", when(c.created_at)] : null,
         c.updated_at ? ["Updated", when(c.updated_at)] : null,
       ])),
-      extraFields(c)));
+      extraFields(c)),
+    h("div", { class: "grid" }, healthSlot));
+  cameraHealth(healthSlot, c.id).catch((e) => mount(healthSlot, message(`Health history: ${e.message}`,
+    "error")));
   document.title = `${c.name} · Vigil`;
   const map = Number.isFinite(c.lon) ? await miniMap(mapSlot, c, site) : null;
   return {

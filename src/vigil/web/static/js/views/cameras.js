@@ -11,7 +11,7 @@ export const regionAware = true;
 const COLUMNS = [
   ["id", "ID", "id"], ["name", "Name", "name"], ["region_code", "Region", "region"], ["kind", "Kind", "kind"],
   ["owner", "Owner", null], ["lifecycle", "Lifecycle", "lifecycle"], ["status", "Status", null],
-  ["model", "Model", null],
+  ["model", "Model", null], ["live", "", null],
 ];
 
 /** The badge for a camera's live state. */
@@ -80,7 +80,9 @@ function cameraRow(c, names, ctx) {
   h("td", {}, label(OWNERS, c.owner)),
   h("td", {}, lifecycleBadge(c.lifecycle)),
   h("td", {}, statusBadge(c.status)),
-  h("td", {}, typeof c.model === "object" && c.model ? c.model.name : c.model || "—"));
+  h("td", {}, typeof c.model === "object" && c.model ? c.model.name : c.model || "—"),
+  h("td", {}, c.lifecycle === "in_service" ? h("a", { href: `live.html?camera=${encodeURIComponent(c.id)}`,
+    title: "Live view", "aria-label": `Live view of ${c.name}` }, "▶ Live") : null));
 }
 
 /** Render the camera table into `el`. */

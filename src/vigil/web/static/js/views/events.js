@@ -1,5 +1,5 @@
 // The events browser: what the analytics saw (objects, intrusions, loitering, line crossings), filtered.
-import { api } from "../api.js";
+import { api, serverPaths } from "../api.js";
 import { debounce, h, message, mount, select } from "../dom.js";
 import { duration, num, when } from "../labels.js";
 import { regionNames } from "../regions.js";
@@ -50,7 +50,7 @@ function snapshot(ev, big = false) {
     left: `${x1 * 100}%`, top: `${y1 * 100}%`, width: `${(x2 - x1) * 100}%`, height: `${(y2 - y1) * 100}%` } }));
 }
 
-function eventDetail(ev, names, ctx) {
+function eventDetail(ev, names, ctx, canPlay) {
   const secs = ev.end ? (new Date(ev.end) - new Date(ev.start)) / 1000 : null;
   return h("div", { class: "card event-detail", id: "event-detail" }, snapshot(ev, true),
     h("div", {}, h("h2", {}, `${TYPES[ev.type] || ev.type} · ${LABELS[ev.label] || ev.label}`),
@@ -64,7 +64,7 @@ function eventDetail(ev, names, ctx) {
         ev.direction ? [h("dt", {}, "Direction"), h("dd", {}, ev.direction)] : null,
         h("dt", {}, "Score"), h("dd", {}, ev.score?.toFixed ? ev.score.toFixed(2) : "—")),
       h("div", { class: "actions" },
-        ev.clip_url ? h("a", { class: "button-link", href: ev.clip_url, target: "_blank", rel: "noopener" },
+        ev.clip_url && canPlay ? h("a", { class: "button-link", href: ev.clip_url, target: "_blank", rel: "noopener" },
           "▶ Recorded clip") : null,
         h("a", { class: "button-link secondary", href: `live.html?camera=${encodeURIComponent(ev.camera_id)}` },
           "Live view"))));
@@ -79,6 +79,7 @@ export async function render(el, route, ctx) {
   let ctrl = null;
   let timer = 0;
   let selected = null;
+  const canPlay = [...(await serverPaths())].some((x) => x.endsWith("/cameras/{camera_id}/playback"));
 
   async function load() {
     ctrl?.abort();
@@ -95,7 +96,7 @@ export async function render(el, route, ctx) {
       if (signal.aborted) return;
       const show = (ev) => {
         selected = ev.id;
-        mount(detail, eventDetail(ev, names, ctx));
+        mount(detail, eventDetail(ev, names, ctx, canPlay));
         detail.scrollIntoView({ block: "nearest" });
       };
       mount(body, table([
