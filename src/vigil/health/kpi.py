@@ -288,10 +288,11 @@ def _series(ids: NDArray[np.str_], before: list[Any], inside: list[Any], truth: 
 
 
 def _load_fleet(session: Session, region_code: str, start: datetime, end: datetime) -> _Fleet:
-    rows = session.execute(select(Camera.id, Camera.region_code).where(_in_service(region_code))).all()
-    rows.sort()
+    rows = session.execute(select(Camera.id, Camera.region_code).where(_in_service(region_code))).tuples().all()
     ids = np.array([r[0] for r in rows], dtype=str)
     codes = np.array([r[1] for r in rows], dtype=str)
+    order = np.argsort(ids, kind="stable")  # searchsorted needs the ids sorted
+    ids, codes = ids[order], codes[order]
     online = _series(ids, *_load_changes(session, StatusChange, StatusChange.state, region_code, start, end),
                      truth=lambda v: v == "online", default=False)
     fault_free = _series(ids, *_load_changes(session, QualityChange, QualityChange.faults, region_code,
