@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -45,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "main_url": "", "sub_url": "", "onvif_url": "", "username": "", "password_enc": None,
 }
 _URL_SCHEMES = ("rtsp", "rtsps", "http", "https", "rtmp")
+_URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<auth>[^/?#]*)")
 _STORED = (Camera.id, Camera.name, Camera.region_code, Camera.site_id, Camera.lon, Camera.lat, Camera.height_m,
            Camera.heading_deg, Camera.tilt_deg, Camera.model_id, Camera.kind, Camera.owner, Camera.lifecycle,
            Camera.main_url, Camera.sub_url, Camera.onvif_url, Camera.username, Camera.password_enc)
@@ -87,15 +88,11 @@ def _url(r: RowReader, f: str) -> str:
     u = r.text(f, max_len=500)
     if not u:
         return u
-    try:
-        parts = urlsplit(u)
-        ok = parts.scheme.lower() in _URL_SCHEMES and bool(parts.hostname)
-        has_password = parts.password is not None
-    except ValueError:
-        ok, has_password = False, False
-    if not ok:
+    m = _URL.match(u)
+    host = m.group("auth").rsplit("@", 1)[-1] if m else ""
+    if m is None or m.group("scheme").lower() not in _URL_SCHEMES or not host or any(c.isspace() for c in u):
         r.err(f, f"{u!r} is not a URL with one of the schemes {', '.join(_URL_SCHEMES)}")
-    elif has_password:
+    elif ":" in m.group("auth").rpartition("@")[0]:
         r.err(f, "contains a password; put credentials in the username and password columns "
                  "(they are stored encrypted)")
     return u

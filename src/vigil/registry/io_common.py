@@ -16,14 +16,16 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vigil.access.audit import record
-from vigil.core.errors import ImportRejected, InputError, RowError
+from vigil.core.errors import ConflictError, ImportRejected, InputError, RowError
 
 __all__ = ["ImportReport", "Progress", "RowReader", "Source", "read_rows"]
 
@@ -237,6 +239,11 @@ def _geometry_cells(g: Any, geo: Geo, cells: dict[str, str]) -> str:
 
 
 # ----------------------------------------------------------------------------- checking cells
+@cache
+def _values(enum: type[StrEnum]) -> frozenset[str]:
+    return frozenset(e.value for e in enum)
+
+
 class RowReader:
     """Reads typed values from one row's cells, appending a :class:`RowError` per bad cell."""
 
@@ -285,6 +292,8 @@ class RowReader:
         v = self.cells.get(f, "")
         if not v:
             return default
+        if v in _values(enum):
+            return v
         key = v.strip().lower().replace(" ", "_").replace("-", "_")
         try:
             return enum(key).value
@@ -351,6 +360,14 @@ class Plan:
 
 def write(session: Session, table: Table, key: str, plan: Plan, progress: Progress | None) -> None:
     """Insert and update in batches with Core executemany; updates are matched on ``key``."""
+    try:
+        _write(session, table, key, plan, progress)
+    except IntegrityError as exc:
+        raise ConflictError(f"{table.name} changed while this import ran ({str(exc.orig).splitlines()[0]}); "
+                            "nothing was stored: run the import again") from None
+
+
+def _write(session: Session, table: Table, key: str, plan: Plan, progress: Progress | None) -> None:
     total = len(plan.inserts) + len(plan.updates)
     done = 0
     for i in range(0, len(plan.inserts), _BATCH):
