@@ -117,6 +117,12 @@ def test_sign_in_tree_filter_detail_map(chrome, console: City, shots: Path) -> N
           and _css(x, "#chart-kind")[0].get_attribute("data-bars") == "5")
     assert "region=530181" in d.current_url
     d.save_screenshot(str(shots / "console-dashboard.png"))
+
+    # A deep link to a village opens the tree down to it and filters the table.
+    village = "53018101002"
+    d.get(console.base + f"/ui/#/cameras?region={village}")
+    _wait(d, lambda x: _css(x, f'.tree-row.selected[data-code="{village}"]'))
+    _table_settles(d, {cid for cid, c in console.cameras.items() if c["region"] == village})
     assert browser_errors(d) == []
 
 

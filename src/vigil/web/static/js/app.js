@@ -106,7 +106,8 @@ async function route() {
   const prev = state.route;
   state.route = r;
   markNav(r.name, r.params.get("region"));
-  state.tree?.setSelected(r.params.get("region"));
+  const region = r.params.get("region");
+  if (state.tree) state.tree.ready.then(() => state.tree.reveal(region)).catch(() => {});
   document.getElementById("region-clear").hidden = !r.params.get("region");
   // Same view, new params: let the view update in place (keeps focus in search boxes).
   if (prev && prev.name === r.name && prev.arg === r.arg && state.view?.update) {
@@ -160,6 +161,15 @@ async function init() {
   state.tree = new RegionTree(document.getElementById("region-tree"), { onSelect: selectRegion });
   state.tree.load(state.user.scopes || []).catch((e) => toast(`Region tree: ${e.message}`));
   window.addEventListener("hashchange", route);
+  document.addEventListener("keydown", (ev) => {
+    // "/" jumps to the page's search box, as in most consoles.
+    if (ev.key !== "/" || ev.target.closest("input, select, textarea")) return;
+    const box = document.querySelector("#view input[type=search]");
+    if (box) {
+      ev.preventDefault();
+      box.focus();
+    }
+  });
   route();
 }
 

@@ -73,17 +73,19 @@ export class MapCanvas {
     return { ...s, rings, pts };
   }
 
-  /** Fit the view to [minLon, minLat, maxLon, maxLat] with a margin. */
-  fitBounds(b, { maxZ = 18 } = {}) {
+  /** Fit the view to [minLon, minLat, maxLon, maxLat], keeping clear of the legend and controls. */
+  fitBounds(b, { maxZ = 18, pad = { t: 40, r: 60, b: 90, l: 30 } } = {}) {
     if (!b) return;
     const [x0, y1] = project(b[0], b[1]);
     const [x1, y0] = project(b[2], b[3]);
-    this.center = [(x0 + x1) / 2, (y0 + y1) / 2];
     const w = Math.max(x1 - x0, 1e-9);
     const hgt = Math.max(y1 - y0, 1e-9);
-    const zx = Math.log2((this.width * 0.85) / (256 * w));
-    const zy = Math.log2((this.height * 0.85) / (256 * hgt));
-    this.z = Math.max(MIN_Z, Math.min(maxZ, zx, zy));
+    const availW = Math.max(40, this.width - pad.l - pad.r);
+    const availH = Math.max(40, this.height - pad.t - pad.b);
+    this.z = Math.max(MIN_Z, Math.min(maxZ, Math.log2(availW / (256 * w)), Math.log2(availH / (256 * hgt))));
+    // Centre the box in the padded area.
+    const s = 256 * 2 ** this.z;
+    this.center = [(x0 + x1) / 2 - (pad.l - pad.r) / 2 / s, (y0 + y1) / 2 - (pad.t - pad.b) / 2 / s];
     this.redraw(true);
   }
 

@@ -1,6 +1,6 @@
 // The region tree in the sidebar: roots are the user's scopes, children load when a node opens.
 import { api } from "./api.js";
-import { h, mount } from "./dom.js";
+import { h, mount, toast } from "./dom.js";
 import { LEVELS, num } from "./labels.js";
 import { rememberRegion } from "./regions.js";
 
@@ -21,7 +21,12 @@ export class RegionTree {
   }
 
   /** Draw one root per scope (scopes inside another scope are dropped). */
-  async load(scopes) {
+  load(scopes) {
+    this.ready = this.loadRoots(scopes);
+    return this.ready;
+  }
+
+  async loadRoots(scopes) {
     const roots = [...new Set(scopes)].filter((s) => !scopes.some((o) => o !== s && s.startsWith(o))).sort();
     const ul = h("ul", { role: "group" });
     mount(this.container, ul);
@@ -29,7 +34,7 @@ export class RegionTree {
     for (const node of nodes) {
       const li = this.nodeItem(node);
       ul.append(li);
-      this.expand(node.code, node);
+      await this.expand(node.code, node);
     }
     this.setSelected(this.selected);
   }
@@ -63,7 +68,7 @@ export class RegionTree {
 
   onKey(ev, code) {
     const keys = { Enter: () => this.onSelect(code), " ": () => this.onSelect(code),
-      ArrowRight: () => this.expand(code), ArrowLeft: () => this.collapse(code) };
+      ArrowRight: () => this.expand(code).catch(() => {}), ArrowLeft: () => this.collapse(code) };
     if (keys[ev.key]) {
       ev.preventDefault();
       keys[ev.key]();
@@ -73,7 +78,7 @@ export class RegionTree {
   toggle(code) {
     const r = this.rows.get(code);
     if (r?.open) this.collapse(code);
-    else this.expand(code);
+    else this.expand(code).catch((e) => toast(`Regions: ${e.message}`));
   }
 
   collapse(code) {
@@ -89,16 +94,25 @@ export class RegionTree {
   /** Open a node, loading its children the first time. `known` is an already fetched node. */
   async expand(code, known = null) {
     const r = this.rows.get(code);
-    if (!r || r.leaf || r.open) return;
+    if (!r || r.leaf) return;
+    if (r.open) {
+      await r.loading;
+      return;
+    }
     r.open = true;
     r.toggle.textContent = "▾";
     r.row.setAttribute("aria-expanded", "true");
-    let sub = r.li.querySelector(":scope > ul");
-    if (r.loaded && sub) {
-      sub.hidden = false;
+    const old = r.li.querySelector(":scope > ul");
+    if (r.loaded && old) {
+      old.hidden = false;
       return;
     }
-    sub = h("ul", { role: "group" }, h("li", { class: "loading" }, "Loading…"));
+    r.loading = this.loadChildren(r, code, known);
+    await r.loading;
+  }
+
+  async loadChildren(r, code, known) {
+    const sub = h("ul", { role: "group" }, h("li", { class: "loading" }, "Loading…"));
     r.li.append(sub);
     try {
       const node = known && Array.isArray(known.children) ? known : await this.fetchNode(code);
@@ -112,9 +126,24 @@ export class RegionTree {
       }
       this.setSelected(this.selected);
     } catch (e) {
-      mount(sub, h("li", { class: "loading error" }, e.message));
+      sub.remove();
       r.open = false;
+      r.toggle.textContent = "▸";
+      throw e;
     }
+  }
+
+  /** Open the ancestors of `code` so that it is visible, then highlight it. */
+  async reveal(code) {
+    this.setSelected(code);
+    if (!code) return;
+    for (const n of [4, 6, 8]) {
+      if (code.length <= n) break;
+      const anc = code.slice(0, n);
+      if (this.rows.has(anc)) await this.expand(anc);
+    }
+    this.setSelected(code);
+    this.rows.get(code)?.row.scrollIntoView({ block: "nearest" });
   }
 
   /** Highlight `code` (may be null). */

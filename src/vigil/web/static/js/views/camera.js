@@ -97,6 +97,8 @@ export async function render(el, route, ctx) {
         "▶ Live view"),
       h("a", { class: "button-link secondary", href: ctx.hashFor("map", { region: c.region_code }) },
         "Region map"),
+      c.site_id ? h("a", { class: "button-link secondary", href: ctx.hashFor("cameras", { site: c.site_id }) },
+        "Cameras of this site") : null,
       withEvents ? h("a", { class: "button-link secondary", href: ctx.hashFor("events", { camera: c.id }) },
         "Events") : null),
     h("div", { class: "grid cols-2" },

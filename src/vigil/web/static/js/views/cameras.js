@@ -1,5 +1,5 @@
 // The camera table: filters (region, kind, lifecycle, owner, text), sorting and pagination, all in the URL.
-import { api } from "../api.js";
+import { api, apiOptional } from "../api.js";
 import { debounce, h, message, mount, select } from "../dom.js";
 import { KINDS, LIFECYCLES, OWNERS, label, statusInfo } from "../labels.js";
 import { regionName, regionNames } from "../regions.js";
@@ -46,15 +46,21 @@ function filtersBar(p, ctx) {
     sel("lifecycle", "Any lifecycle", LIFECYCLES), sel("owner", "Any owner", OWNERS), region), q, region };
 }
 
-async function drawRegionChip(slot, code, ctx) {
-  if (!code) {
-    mount(slot, h("span", { class: "muted" }, "All regions (pick one in the tree)"));
-    return;
+async function drawScopeChips(slot, p, ctx) {
+  const code = p.get("region");
+  const site = p.get("site");
+  const chips = [];
+  const chip = (text, clear) => h("span", { class: "chip", lang: "zh" }, text,
+    h("button", { type: "button", title: "Clear", "aria-label": "Clear", onclick: () => ctx.setParams(clear) }, "×"));
+  if (code) {
+    const name = ctx.tree?.nameOf(code) || (await regionName(code)) || code;
+    chips.push(chip(`Region: ${name}`, { region: null, offset: null }));
   }
-  const name = ctx.tree?.nameOf(code) || (await regionName(code)) || code;
-  mount(slot, h("span", { class: "chip", lang: "zh" }, `Region: ${name}`,
-    h("button", { type: "button", title: "Clear region", "aria-label": "Clear region",
-      onclick: () => ctx.setParams({ region: null, offset: null }) }, "×")));
+  if (site) {
+    const s = await apiOptional(`/sites/${encodeURIComponent(site)}`).catch(() => null);
+    chips.push(chip(`Site: ${s?.name || site}`, { site: null, offset: null }));
+  }
+  mount(slot, chips.length ? chips : h("span", { class: "muted" }, "All regions (pick one in the tree)"));
 }
 
 function headerRow(sort, ctx) {
@@ -102,11 +108,11 @@ export async function render(el, route, ctx) {
     const limit = Number(p.get("limit")) || 50;
     const offset = Math.max(0, Number(p.get("offset")) || 0);
     const sort = p.get("sort") || "";
-    drawRegionChip(bar.region, p.get("region"), ctx);
+    drawScopeChips(bar.region, p, ctx);
     mapLink.setAttribute("href", ctx.hashFor("map", { region: p.get("region") }));
     body.setAttribute("aria-busy", "true");
     try {
-      const query = { region: p.get("region"), kind: p.get("kind"), lifecycle: p.get("lifecycle"),
+      const query = { region: p.get("region"), site: p.get("site"), kind: p.get("kind"), lifecycle: p.get("lifecycle"),
         owner: p.get("owner"), q: p.get("q"), limit, offset, sort };
       const page = await api("/cameras", { query, signal });
       const names = await regionNames(page.items.map((c) => c.region_code));

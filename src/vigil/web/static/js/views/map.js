@@ -7,7 +7,7 @@ import { consoleConfig, loadCameraPoints, loadSites } from "../geo.js";
 import { regionName } from "../regions.js";
 
 export const regionAware = true;
-const LIMIT = 5000;
+const LIMIT = 25000; // the whole demo city (20,547 cameras) in one layer
 
 function legend() {
   const item = (color, text) => h("span", {}, h("i", { style: { background: color } }), text);
