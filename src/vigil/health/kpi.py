@@ -5,7 +5,7 @@ The arithmetic lives in pure functions over numpy arrays (:func:`true_time`,
 what it needs with a handful of queries and rolls the figures up the region tree
 (codes nest by prefix).
 
-Definitions and choices (the city is judged on these, see docs/health.md):
+Definitions and choices (the city is judged on these; see docs/health-kpis-and-maintenance.md):
 
 * **Population.** The cameras whose lifecycle is ``in_service`` now, over the whole
   period (lifecycle history is not kept).
