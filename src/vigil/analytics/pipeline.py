@@ -19,7 +19,7 @@ import numpy as np
 from vigil.analytics.detect import Detector
 from vigil.analytics.events import AnalyticsEvent, EventSink, save_snapshot
 from vigil.analytics.motion import MotionConfig, MotionDetector, Polygon, mask_image, polygon_mask
-from vigil.analytics.tracks import Track, Tracker
+from vigil.analytics.tracks import Track, Tracker, iou_matrix
 from vigil.analytics.zones import RuleEngine, ZoneEvent, ZoneSet
 from vigil.core.errors import InputError, NotReadyError
 
@@ -36,12 +36,16 @@ class AnalyzeOptions:
     track_max_age_s: float = 2.0
     region_margin: float = 0.1  # tracked boxes are widened by this share when used as detection regions
     motion: MotionConfig = field(default_factory=MotionConfig)
+    parked_memory_s: float = 600.0  # how long a stationary object is remembered (not re-reported)
     snapshot_dir: Path | None = None
     max_seconds: float | None = None
 
     def __post_init__(self) -> None:
         if self.detect_fps <= 0 or self.min_hits < 1 or self.track_max_age_s <= 0:
             raise InputError("detect_fps and track_max_age_s must be > 0 and min_hits >= 1")
+
+
+_GROUPS = {"car": "vehicle", "truck": "vehicle", "bus": "vehicle"}  # labels a still vehicle flips between
 
 
 class Analyzer:
@@ -63,6 +67,7 @@ class Analyzer:
         self._open: dict[tuple[str, int, str], AnalyticsEvent] = {}  # (kind, track id, zone) -> open event
         self._last_detect = -np.inf
         self._mask_cache: tuple[tuple[int, int], np.ndarray] | None = None
+        self._parked: list[tuple[str, np.ndarray, float]] = []  # (label group, box, last seen) of still objects
 
     def _at(self, t: float) -> datetime:
         return self.origin + timedelta(seconds=t)
@@ -131,10 +136,31 @@ class Analyzer:
         for sink in self.sinks:
             sink.publish(ev)
 
+    def _parked_match(self, tr: Track) -> int | None:
+        """Index of the remembered stationary object ``tr`` sits on, if any."""
+        group = _GROUPS.get(tr.label, tr.label)
+        for i, (g, box, _) in enumerate(self._parked):
+            if g == group and iou_matrix(box, tr.box)[0, 0] >= 0.6:
+                return i
+        return None
+
+    def _remember_parked(self, tr: Track) -> None:
+        self._parked = [p for p in self._parked if tr.last_seen - p[2] <= self.options.parked_memory_s]
+        if tr.moved():
+            return
+        i = self._parked_match(tr)
+        entry = (_GROUPS.get(tr.label, tr.label), tr.box, tr.last_seen)
+        if i is None:
+            self._parked.append(entry)
+        else:
+            self._parked[i] = entry
+
     def _object_event(self, tr: Track, frame: np.ndarray) -> None:
         key = ("object", tr.id, "")
         if key in self._open:
             return
+        if not tr.moved() and self._parked_match(tr) is not None:
+            return  # a parked car or a still person already reported: not a new event until it moves
         box = tuple(float(v) for v in tr.box)
         ev = AnalyticsEvent(self.options.camera, "object", tr.label, self._at(tr.first_seen), None, box,  # type: ignore[arg-type]
                             tr.best_score, offset_s=(tr.first_seen, None))
@@ -162,6 +188,7 @@ class Analyzer:
         for ze in self.rules.update((), t, ended=ended):
             self._zone_event(ze, None)
         for tr in ended:
+            self._remember_parked(tr)
             ev = self._open.pop(("object", tr.id, ""), None)
             if ev is not None:
                 box = tuple(float(v) for v in tr.best_box)

@@ -51,10 +51,16 @@ class Track:
     best_score: float = 0.0
     best_t: float = 0.0
     prev_anchor: np.ndarray | None = None
+    first_box: np.ndarray | None = None
 
     @property
     def anchor(self) -> np.ndarray:
         return anchor(self.box)
+
+    def moved(self, iou: float = 0.5) -> bool:
+        """True once the box overlaps its first position by less than ``iou``."""
+        first = self.box if self.first_box is None else self.first_box
+        return bool(iou_matrix(first, self.box)[0, 0] < iou)
 
     def observe(self, box: np.ndarray, score: float, t: float) -> None:
         self.prev_anchor = self.anchor
@@ -88,7 +94,7 @@ class Tracker:
                 free.discard(di)
         for i in sorted(free):
             tr = Track(self._next, labels[i], boxes[i], float(scores[i]), t, t, best_box=boxes[i],
-                       best_score=float(scores[i]), best_t=t)
+                       best_score=float(scores[i]), best_t=t, first_box=boxes[i])
             self._next += 1
             self.tracks.append(tr)
         return self.expire(t)
