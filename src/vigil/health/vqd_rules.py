@@ -40,7 +40,7 @@ class Thresholds:
     covered_frac: float = 0.5       # share of flat 16x16 blocks (plus the camera's usual share + 0.3)
     uniform_frac: float = 0.97      # a picture this flat is covered, not blurred
     blur_rel: float = 0.25          # normalised sharpness below this share of the baseline
-    blur_abs: float = 0.05          # ... or below this when there is no baseline yet
+    blur_abs: float = 0.1           # ... or below this when there is no baseline yet
     noise_sigma: float = 8.0        # Immerkær sigma above this and above 2x the baseline
     noise_rel: float = 2.0
     cast_k: float = 2.0             # colour-cast K above this and above the baseline + 1
