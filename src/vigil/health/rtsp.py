@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import errno
 import hashlib
 import os
 import re
 import socket
+import struct
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -30,6 +32,7 @@ REASONS: tuple[str, ...] = ("refused", "timeout", "auth", "protocol", "unreachab
 _UNREACHABLE = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EADDRNOTAVAIL, errno.ENETDOWN, errno.EHOSTDOWN}
 _PARAM_RE = re.compile(r'(\w+)=(?:"([^"]*)"|([^,\s]*))')
 _UA = "Vigil-Probe/1.0"
+_LINGER0 = struct.pack("ii", 1, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,27 +117,37 @@ class _Session:
         self.user, self.password = user, password
         self.cseq, self.challenge, self.nc = 0, "", 0
 
-    async def request(self, method: str, extra: str = "") -> tuple[int, list[tuple[str, str]], bytes]:
+    def message(self, method: str, extra: str = "") -> bytes:
         self.cseq += 1
         auth = ""
         if self.challenge and (self.user or self.password):
             self.nc += 1
             auth = "Authorization: " + digest_authorization(self.challenge, method, self.uri, self.user,
                                                             self.password, self.nc) + "\r\n"
-        self.writer.write(f"{method} {self.uri} RTSP/1.0\r\nCSeq: {self.cseq}\r\nUser-Agent: {_UA}\r\n"
-                          f"{auth}{extra}\r\n".encode())
-        return await _read_response(self.reader)
+        return (f"{method} {self.uri} RTSP/1.0\r\nCSeq: {self.cseq}\r\nUser-Agent: {_UA}\r\n"
+                f"{auth}{extra}\r\n").encode()
 
-    async def authed(self, method: str, extra: str = "") -> tuple[int, list[tuple[str, str]], bytes]:
-        status, headers, body = await self.request(method, extra)
-        if status == 401 and not self.challenge:
+    async def describe(self) -> bytes:
+        """OPTIONS and DESCRIBE pipelined in one write, then DESCRIBE again with credentials if challenged."""
+        accept = "Accept: application/sdp\r\n"
+        self.writer.write(self.message("OPTIONS") + self.message("DESCRIBE", accept))
+        await _read_response(self.reader)  # any RTSP answer to OPTIONS will do
+        status, headers, body = await _read_response(self.reader)
+        if status == 401:
             self.challenge = _pick_challenge(headers)
             if not self.challenge:
                 raise _Down("protocol", "401 without a WWW-Authenticate challenge")
-            status, headers, body = await self.request(method, extra)
-        if status in (401, 403):
-            raise _Down("auth", f"{status} after credentials" if self.challenge else f"{status}")
-        return status, headers, body
+            self.writer.write(self.message("DESCRIBE", accept))
+            status, headers, body = await _read_response(self.reader)
+            if status in (401, 403):
+                raise _Down("auth", f"{status} after credentials")
+        if status == 403:
+            raise _Down("auth", "403 Forbidden")
+        if status != 200:
+            raise _Down("protocol", f"DESCRIBE answered {status}")
+        if not body.lstrip().startswith(b"v=0"):
+            raise _Down("protocol", "DESCRIBE gave no SDP")
+        return body
 
 
 def _split(url: str, user: str, password: str) -> tuple[str, int, str, str, str]:
@@ -166,16 +179,12 @@ async def _exchange(url: str, user: str, password: str) -> None:
             raise _Down("unreachable", exc.strerror or str(exc)) from None
         raise
     try:
-        s = _Session(reader, writer, uri, user, password)
-        status, headers, _ = await s.request("OPTIONS")
-        if status == 401:
-            s.challenge = _pick_challenge(headers)
-        status, headers, body = await s.authed("DESCRIBE", "Accept: application/sdp\r\n")
-        if status != 200:
-            raise _Down("protocol", f"DESCRIBE answered {status}")
-        if not body.lstrip().startswith(b"v=0"):
-            raise _Down("protocol", "DESCRIBE gave no SDP")
+        await _Session(reader, writer, uri, user, password).describe()
     finally:
+        sock = writer.get_extra_info("socket")
+        if sock is not None:  # abortive close: no TIME_WAIT left behind per probed camera
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER0)
         writer.close()
 
 

@@ -176,6 +176,11 @@ class Fleet:
         self._procs.clear()
         self._owner.clear()
 
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the shard child processes (empty when the fleet runs in this process)."""
+        return [sp.proc.pid for sp in self._procs]
+
     async def __aenter__(self) -> Fleet:
         return await self.start()
 
