@@ -16,7 +16,7 @@ import logging
 import threading
 import uuid
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode
@@ -42,15 +42,18 @@ __all__ = [
 
 log = logging.getLogger("vigil.analytics")
 
-# The video API's playback of one camera for a time range (ISO 8601 UTC bounds).
-CLIP_URL = "/api/v1/video/cameras/{camera}/playback"
+# The video API's recorded spans of one camera for a time range. Watching them needs a retrieval request
+# (POST /api/v1/video/retrievals with the same camera, start, end and a reason), so the link never bypasses
+# the retrieval rules; the console offers that request from the event.
+CLIP_URL = "/api/v1/video/cameras/{camera}/recordings"
+CLIP_PAD = timedelta(seconds=5)  # pre- and post-roll around the event
 
 
 def clip_url(camera: str, start: datetime, end: datetime | None) -> str:
-    """A link to the recorded clip of ``camera`` around an event."""
-    q = {"start": start.astimezone(UTC).isoformat()}
+    """A link to the recorded clip of ``camera`` around an event (padded by :data:`CLIP_PAD`)."""
+    q = {"start": (start - CLIP_PAD).astimezone(UTC).isoformat()}
     if end is not None:
-        q["end"] = end.astimezone(UTC).isoformat()
+        q["end"] = (end + CLIP_PAD).astimezone(UTC).isoformat()
     return CLIP_URL.format(camera=quote(camera, safe="")) + "?" + urlencode(q)
 
 
