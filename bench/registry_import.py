@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from vigil.core.context import Vigil  # noqa: E402
 from vigil.core.models import Camera  # noqa: E402
-from vigil.registry.io import import_cameras, import_models, import_regions  # noqa: E402
+from vigil.registry.io import export_cameras, import_cameras, import_models, import_regions  # noqa: E402
 
 KINDS = ["community_entrance", "gas_station", "key_site", "public_area", "high_point", "micro_checkpoint",
          "traffic_checkpoint"]
@@ -84,9 +84,12 @@ def run(url: str, home: str, files: tuple[bytes, bytes, bytes], label: str) -> N
     with v.db.session() as s:
         t_upd, rep3 = timed(lambda: import_cameras(s, moved, box=v.box, actor="bench"))
     assert rep3.updated == rep3.rows, rep3
+    with v.db.session() as s:
+        t_exp = {f: timed(lambda f=f: export_cameras(s, fmt=f))[0] for f in ("csv", "geojson", "gpkg")}
     t_base = baseline(v, cams)
     print(f"[{label}] {rep.rows} cameras: import {t_first:.2f} s ({rep.rows / t_first:,.0f} rows/s), "
           f"re-import {t_again:.2f} s, all updated {t_upd:.2f} s, dry run {t_dry:.2f} s; goal < 10 s: {'OK' if t_first < 10 else 'MISSED'}")
+    print(f"[{label}] export of {rep.rows} cameras: " + ", ".join(f"{f} {t:.2f} s" for f, t in t_exp.items()))
     print(f"[{label}] baseline (one ORM object per camera, no checks): {t_base:.2f} s; "
           f"ratio import/baseline = {t_first / t_base:.2f}")
     v.close()
