@@ -133,3 +133,21 @@ def test_unreachable_camera_backs_off_without_crashing(sqlite_vigil, bad):
     assert wait_for(lambda: run.rec.cameras[cam].restarts >= 2 if cam in run.rec.cameras else False, 10)
     run.stop()
     assert segments(v, cam) == []
+
+
+def test_watchdog_restarts_a_stalled_ffmpeg(sqlite_vigil, tmp_path):
+    """An FFmpeg that keeps its connection but stops writing is killed by the watchdog and restarted."""
+    v = sqlite_vigil
+    fake = tmp_path / "stuck-ffmpeg"
+    fake.write_text("#!/bin/sh\nout=$(printf \"$(eval echo \\${$#})\" 0)\nprintf 'x' > \"$out\"\nexec sleep 60\n")
+    fake.chmod(0o755)
+    with v.db.session() as s:
+        cam = add_camera(s, "rtsp://127.0.0.1:9/stuck").id
+    cfg = RecorderConfig(segment_s=2, stall_s=1.5, backoff_min_s=0.2, backoff_max_s=0.5, retention_every_s=1,
+                         min_free_bytes=0, ffmpeg=str(fake))
+    run = Running(v, [cam], cfg)
+    try:
+        assert wait_for(lambda: cam in run.rec.cameras and run.rec.cameras[cam].restarts >= 2, 15)
+        assert "stalled" in run.rec.cameras[cam].last_error
+    finally:
+        run.stop()
