@@ -155,3 +155,17 @@ def test_cli_uses_the_cameras_privacy_masks_and_stores_its_events(sqlite_vigil, 
     assert all(p.is_file() and p.is_relative_to(v.settings.home) for p in snaps)
     img = cv2.imread(str(snaps[0]))
     assert np.mean(img[:, : int(img.shape[1] * 0.48)]) < 3
+
+
+def test_unreachable_stream_is_not_ready_and_hides_the_password():
+    import socket
+
+    from vigil.analytics.pipeline import frames
+    from vigil.core.errors import NotReadyError
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(NotReadyError) as err:
+        next(frames(f"rtsp://admin:hunter2@127.0.0.1:{port}/cam", timeout_s=2))
+    assert "hunter2" not in str(err.value) and f"127.0.0.1:{port}" in str(err.value)

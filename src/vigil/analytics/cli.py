@@ -90,11 +90,12 @@ def _camera_setup(camera: str, source: str | None, db: str | None, home: str | N
     from vigil.analytics.service import camera_masks, camera_region
     from vigil.cli import open_instance
     from vigil.core.models import Camera
+    from vigil.video.recorder import camera_url
 
     v = open_instance(db, home)
     with v.db.session() as s:
         region = camera_region(s, camera)
         masks = camera_masks(s, camera)
         cam = s.get(Camera, camera)
-        source = source or (cam.sub_url or cam.main_url if cam else None)
+        source = source or camera_url(v, cam, sub=True)
     return source, masks, DatabaseSink(v, region), v.settings.home / "events"

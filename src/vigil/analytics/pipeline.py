@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
@@ -206,6 +207,12 @@ def _luma(frame: object) -> np.ndarray:
     return frame.to_ndarray(format="gray")  # type: ignore[attr-defined]
 
 
+def _public(url: str) -> str:
+    """``url`` without its credentials (safe to print)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])) if parts.netloc else url
+
+
 def frames(source: str, *, max_seconds: float | None = None, timeout_s: float = 10.0
            ) -> Iterator[tuple[float, np.ndarray, Callable[[], np.ndarray]]]:
     """Decode ``source`` (a file or an rtsp/http URL): yields (seconds from start, luma, bgr getter)."""
@@ -219,7 +226,8 @@ def frames(source: str, *, max_seconds: float | None = None, timeout_s: float = 
         container = av.open(source, options=opts, timeout=timeout_s)
     except (av.error.FFmpegError, OSError) as exc:  # type: ignore[attr-defined]
         err = NotReadyError if is_url else InputError
-        raise err(f"cannot open {source}: {exc}") from None
+        reason = getattr(exc, "strerror", None) or type(exc).__name__  # str(exc) would repeat the password
+        raise err(f"cannot open {_public(source)}: {reason}") from None
     with container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
