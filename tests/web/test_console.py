@@ -109,6 +109,9 @@ def test_sign_in_tree_filter_detail_map(chrome, console: City, shots: Path) -> N
         return n;""")
     assert coloured > 50  # in-service markers (#4cc2ff) are really painted
     d.save_screenshot(str(shots / "console-map.png"))
+    _css(d, "#map-search")[0].send_keys(target)  # find a camera on the map: it is centred and ringed
+    _wait(d, lambda x: _css(x, "#map canvas")[0].get_attribute("data-highlight") == target)
+    assert float(_css(d, "#map canvas")[0].get_attribute("data-zoom")) >= 17
 
     # The dashboard charts the registry rollup of the region.
     _css(d, '#nav a[data-route="dashboard"]')[0].click()

@@ -103,6 +103,16 @@ export class MapCanvas {
     this.fitBounds([lon0, lat0, lon1, lat1]);
   }
 
+  /** Centre on a camera, zoom in and ring it. */
+  focusCamera(c, z = 17) {
+    const hit = this.cameras.find((x) => x.id === c.id);
+    if (!hit) return;
+    this.highlight = hit.id;
+    this.center = [...hit.w];
+    this.z = Math.max(this.z, z);
+    this.redraw(true);
+  }
+
   /** The visible [minLon, minLat, maxLon, maxLat]. */
   viewBounds() {
     const s = 256 * 2 ** this.z;
@@ -161,6 +171,7 @@ export class MapCanvas {
     this.canvas.dataset.cameras = String(drawnCams);
     this.canvas.dataset.sites = String(drawnSites);
     this.canvas.dataset.zoom = this.z.toFixed(2);
+    this.canvas.dataset.highlight = this.highlight || "";
     this.drawScale();
   }
 

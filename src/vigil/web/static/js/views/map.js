@@ -24,8 +24,12 @@ export async function render(el, route, ctx) {
   const wrap = h("div", { class: "map-wrap", id: "map" });
   const status = h("div", { class: "map-status badge" }, "Loading…");
   const title = h("span", { class: "crumbs", lang: "zh" });
+  const find = h("input", { type: "search", id: "map-search", placeholder: "Find a camera on the map…",
+    "aria-label": "Find a camera on the map", list: "map-matches", autocomplete: "off" });
+  const matches = h("datalist", { id: "map-matches" });
   mount(el, h("div", { class: "map-view" },
-    h("div", { class: "view-head" }, h("h1", {}, "Map"), title), wrap));
+    h("div", { class: "view-head" }, h("h1", {}, "Map"), title, h("span", { class: "spacer" }), find, matches),
+    wrap));
   const config = await consoleConfig();
   let region = route.params.get("region");
   let ctrl = null;
@@ -52,6 +56,18 @@ export async function render(el, route, ctx) {
   });
   wrap.append(legend(), status);
   if (config.tile_attribution) wrap.append(h("div", { class: "map-attrib" }, config.tile_attribution));
+
+  find.addEventListener("input", () => {
+    const q = find.value.trim().toLowerCase();
+    const exact = map.cameras.find((c) => c.id === find.value.trim() || c.name === find.value.trim());
+    if (exact) {
+      map.focusCamera(exact);
+      return;
+    }
+    const hits = q ? map.cameras.filter((c) => c.name.toLowerCase().includes(q) || c.id.startsWith(q)).slice(0, 12)
+      : [];
+    mount(matches, hits.map((c) => h("option", { value: c.id }, c.name)));
+  });
 
   function showStatus(res) {
     const shown = num(res.cameras.length);
