@@ -174,3 +174,14 @@ def test_stored_names_make_id_less_rows_unambiguous(city):
     text = CAMERA_HEADER + "\n,Twin,53018102,,102.8,25.1,,,,,,,,,,,\n"
     with pytest.raises(ImportRejected, match="2 stored cameras in region 53018102 are named 'Twin'"):
         _imp(city, text.encode())
+
+
+def test_lifecycle_only_moves_forward(city):
+    _imp(city, CAMERAS_CSV.encode())
+    retired = CAMERAS_CSV.replace("gas_station,public_security,in_service", "gas_station,public_security,retired")
+    assert _imp(city, retired.encode()).updated == 1
+    back = CAMERAS_CSV.replace("key_site,town,installed", "key_site,town,planned")
+    with pytest.raises(ImportRejected) as exc:
+        _imp(city, back.encode())
+    assert [(e.line, e.field) for e in exc.value.errors] == [(2, "lifecycle"), (3, "lifecycle")]
+    assert "from retired to in_service" in exc.value.errors[0].reason

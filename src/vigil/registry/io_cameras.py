@@ -207,6 +207,18 @@ def _resolve_ids(rows: Rows, good: list[tuple[int, dict[str, Any]]], lk: _Lookup
     return generated
 
 
+def _check_lifecycles(rows: Rows, good: list[tuple[int, dict[str, Any]]], lk: _Lookups) -> None:
+    """The lifecycle only moves forward: nothing returns to planned, and retired is final."""
+    for line, v in good:
+        old = lk.cameras.get(v["id"])
+        new = v.get("lifecycle")
+        if old is None or new is None or new == old["lifecycle"]:
+            continue
+        if old["lifecycle"] == Lifecycle.RETIRED or new == Lifecycle.PLANNED:
+            rows.errors.append(RowError(line, "lifecycle", f"camera {v['id']} cannot go from {old['lifecycle']} "
+                                        f"to {new} (nothing returns to planned, and retired is final)"))
+
+
 def _password(v: dict[str, Any], old: dict[str, Any] | None, box: CredentialBox) -> None:
     """Replace the clear ``_password`` by ``password_enc``, sealing only when it changed."""
     if "_password" not in v:
@@ -235,6 +247,7 @@ def import_cameras(session: Session, rows_or_path: Source, *, box: CredentialBox
     check = _checker(lk, scopes)
     good = check_rows(rows, progress, check)
     generated = _resolve_ids(rows, good, lk, check.ids_in_file)
+    _check_lifecycles(rows, good, lk)
     reject_if_bad(rows)
     plan = Plan()
     for _, v in good:
