@@ -1,0 +1,169 @@
+"""Candidate camera poses: wall mounts on facades, poles along ways, entrances and high points.
+
+Each site gets several headings and every catalog model allowed on its mount. Existing cameras
+become fixed poses with their own heading and tilt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+
+from vigil.core.errors import InputError
+from vigil.coverage.geo import Buildings, Feature
+from vigil.coverage.optics import CameraSpec, Catalog
+from vigil.coverage.visibility import Poses
+
+__all__ = ["CandidateOptions", "existing_poses", "make_candidates"]
+
+WALL_OFFSET_M = 0.5
+ENTRANCE_STANDOFF_M = 6.0
+HIGH_POINT_MIN_M = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateOptions:
+    """How densely to place candidate sites."""
+
+    wall_spacing: float = 15.0
+    pole_spacing: float = 20.0
+    headings: int = 8
+    high_points_per_community: int = 1
+
+
+def _wall_sites(b: Buildings, spacing: float, cap: float) -> tuple[np.ndarray, np.ndarray]:
+    xy, h = [], []
+    for poly, bh in zip(b.polygons, b.heights, strict=True):
+        ring = shapely.geometry.polygon.orient(poly, 1.0).exterior
+        c = np.asarray(ring.coords)
+        seg = c[1:] - c[:-1]
+        length = np.hypot(seg[:, 0], seg[:, 1])
+        cum = np.concatenate([[0.0], np.cumsum(length)])
+        n = max(int(cum[-1] // spacing), 1)
+        d = (np.arange(n) + 0.5) * cum[-1] / n
+        k = np.clip(np.searchsorted(cum, d, side="right") - 1, 0, len(seg) - 1)
+        frac = (d - cum[k]) / np.where(length[k] > 0, length[k], 1)
+        p = c[k] + seg[k] * frac[:, None]
+        normal = np.column_stack([seg[k, 1], -seg[k, 0]]) / np.where(length[k] > 0, length[k], 1)[:, None]
+        xy.append(p + normal * WALL_OFFSET_M)
+        h.append(np.full(n, min(cap, float(bh))))
+    return (np.vstack(xy), np.concatenate(h)) if xy else (np.zeros((0, 2)), np.zeros(0))
+
+
+def _pole_sites(roads: list[shapely.Geometry], grounds: list[shapely.Geometry], spacing: float) -> np.ndarray:
+    pts = []
+    for line in roads:
+        n = max(int(line.length // spacing), 0)
+        pts.append(shapely.get_coordinates(shapely.line_interpolate_point(line, np.arange(n + 1) * spacing)))
+    for g in grounds:  # no roads: a coarse grid over the open ground
+        xmin, ymin, xmax, ymax = g.bounds
+        gx, gy = np.meshgrid(np.arange(xmin + spacing / 2, xmax, spacing), np.arange(ymin + spacing / 2, ymax, spacing))
+        xy = np.column_stack([gx.ravel(), gy.ravel()])
+        pts.append(xy[shapely.contains_xy(g, xy[:, 0], xy[:, 1])])
+    return np.vstack(pts) if pts else np.zeros((0, 2))
+
+
+def _high_sites(b: Buildings, per_community: int, extra: float) -> tuple[np.ndarray, np.ndarray]:
+    if per_community <= 0 or len(b) == 0:
+        return np.zeros((0, 2)), np.zeros(0)
+    groups: dict[str, list[int]] = {}
+    for i, c in enumerate(b.communities):
+        groups.setdefault(c, []).append(i)
+    xy, h = [], []
+    for idx in groups.values():
+        tall = sorted(idx, key=lambda i: -b.heights[i])[:per_community]
+        for i in tall:
+            if b.heights[i] < HIGH_POINT_MIN_M:
+                continue
+            hull = shapely.convex_hull(b.polygons[i])
+            c = np.asarray(hull.exterior.coords)[:-1]
+            centre = np.asarray(hull.centroid.coords)[0]
+            away = c - centre
+            away /= np.maximum(np.hypot(away[:, 0], away[:, 1]), 1e-9)[:, None]
+            step = max(len(c) // 4, 1)
+            xy.append(c[::step] + away[::step] * WALL_OFFSET_M)
+            h.append(np.full(len(c[::step]), float(b.heights[i]) + extra))
+    return (np.vstack(xy), np.concatenate(h)) if xy else (np.zeros((0, 2)), np.zeros(0))
+
+
+def _entrance_sites(points: list[Feature]) -> np.ndarray:
+    off = ENTRANCE_STANDOFF_M * np.array([[0, 1], [1, 0], [0, -1], [-1, 0]])
+    return np.vstack([np.array([f.geom.x, f.geom.y]) + off for f in points]) if points else np.zeros((0, 2))
+
+
+def make_candidates(b: Buildings, catalog: Catalog, *, roads: list[shapely.Geometry], grounds: list[shapely.Geometry],
+                    entrances: list[Feature], area: shapely.Geometry, opts: CandidateOptions) -> Poses:
+    """All candidate poses (site x heading x allowed model), outside buildings and inside ``area``."""
+    if opts.headings < 1:
+        raise InputError("--headings must be at least 1")
+    hh = catalog.heights
+    wall_xy, wall_h = _wall_sites(b, opts.wall_spacing, hh["wall"])
+    high_xy, high_h = _high_sites(b, opts.high_points_per_community, hh["high_point"])
+    pole_xy = _pole_sites(roads, grounds, opts.pole_spacing)
+    ent_xy = _entrance_sites(entrances)
+    sites = [("wall", wall_xy, wall_h), ("pole", pole_xy, np.full(len(pole_xy), hh["pole"])),
+             ("entrance", ent_xy, np.full(len(ent_xy), hh["entrance"])), ("high_point", high_xy, high_h)]
+    blocked = shapely.union_all([shapely.buffer(p, 0.2) for p in b.polygons])
+    shapely.prepare(blocked)
+    shapely.prepare(area)
+    cols: dict[str, list] = {k: [] for k in ("xy", "height", "heading", "model", "mount", "cost")}
+    headings = np.arange(opts.headings) * 360.0 / opts.headings
+    for mount, xy, h in sites:
+        if len(xy) == 0:
+            continue
+        keep = shapely.contains_xy(area, xy[:, 0], xy[:, 1])
+        if mount != "high_point":
+            keep &= ~shapely.contains_xy(blocked, xy[:, 0], xy[:, 1])
+        xy, h = xy[keep], h[keep]
+        for m in catalog.for_mount(mount):
+            spec = catalog.models[m]
+            hd = np.array([0.0]) if spec.hfov_deg >= 359.9 else headings
+            n = len(xy) * len(hd)
+            cols["xy"].append(np.repeat(xy, len(hd), axis=0))
+            cols["height"].append(np.repeat(h, len(hd)))
+            cols["heading"].append(np.tile(hd, len(xy)))
+            cols["model"].append(np.full(n, m))
+            cols["mount"].append(np.full(n, mount, dtype=object))
+            cols["cost"].append(np.full(n, spec.cost))
+    if not cols["xy"]:
+        return _empty_poses()
+    n = sum(len(a) for a in cols["cost"])
+    return Poses(np.vstack(cols["xy"]), np.concatenate(cols["height"]), np.concatenate(cols["heading"]),
+                 np.full(n, np.nan), np.concatenate(cols["model"]).astype(np.int64),
+                 np.concatenate(cols["mount"]), np.concatenate(cols["cost"]), np.zeros(n, dtype=bool),
+                 np.full(n, "", dtype=object))
+
+
+def _empty_poses() -> Poses:
+    z = np.zeros(0)
+    return Poses(np.zeros((0, 2)), z, z, z, np.zeros(0, np.int64), np.zeros(0, dtype=object), z,
+                 np.zeros(0, dtype=bool), np.zeros(0, dtype=object))
+
+
+def existing_poses(points: list[Feature], catalog: Catalog) -> tuple[Poses, list[CameraSpec]]:
+    """Existing cameras as fixed poses; a model not in the catalog is described by its own properties."""
+    specs = list(catalog.models)
+    rows = []
+    for i, f in enumerate(points):
+        pr = f.props
+        name = str(pr.get("model") or "")
+        names = [s.name for s in specs]
+        if name in names:
+            m = names.index(name)
+        elif pr.get("h_res_px") and pr.get("hfov_deg"):
+            specs.append(CameraSpec.from_dict({**pr, "name": name or f"existing-{i}", "cost": 0}))
+            m = len(specs) - 1
+        else:
+            raise InputError(f"existing camera {pr.get('id', i)}: give 'model' from the catalog or h_res_px and hfov_deg")
+        tilt = pr.get("tilt_deg")
+        rows.append((f.geom.x, f.geom.y, float(pr.get("height_m") or 4.0), float(pr.get("heading_deg") or 0.0),
+                     float(tilt) if tilt is not None else np.nan, m, str(pr.get("id") or f"existing-{i}")))
+    if not rows:
+        return _empty_poses(), specs
+    a = list(zip(*rows, strict=True))
+    n = len(rows)
+    return Poses(np.column_stack([a[0], a[1]]), np.array(a[2]), np.array(a[3]), np.array(a[4], float),
+                 np.array(a[5], np.int64), np.full(n, "existing", dtype=object), np.zeros(n), np.ones(n, dtype=bool),
+                 np.array(a[6], dtype=object)), specs

@@ -1,0 +1,130 @@
+"""``vigil plan AREA --out DIR [options]`` and ``vigil plan apply DIR``: thin shells over the library.
+
+``vigil plan AREA ...`` is routed to the ``run`` command, so ``vigil plan run AREA ...`` works too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from typer.core import TyperGroup
+
+from vigil.cli import DbOpt, HomeOpt, open_instance
+from vigil.core.errors import InputError
+
+console = Console()
+
+
+class _PlanGroup(TyperGroup):
+    """A group whose first argument, when it is not a sub-command, is the AREA of ``run``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(cls=_PlanGroup, no_args_is_help=True,
+                  help="Coverage planning: find the blind spots and choose new cameras (vigil plan AREA --out DIR).")
+
+Opt = typer.Option
+
+
+@app.command("run")
+def run(area: Annotated[Path, typer.Argument(help="Building footprints: OSM XML/PBF, GeoJSON or GeoPackage")],
+        out: Annotated[Path, Opt("--out", help="Folder for report.html, map.png, plan.geojson...")],
+        roads: Annotated[Path | None, Opt(help="Roads and paths")] = None,
+        boundary: Annotated[Path | None, Opt(help="Site and community boundaries")] = None,
+        must_watch: Annotated[Path | None, Opt("--must-watch", help="Points such as entrances (stricter level)")] = None,
+        existing: Annotated[str | None, Opt(help="Existing cameras: a file, or 'registry'")] = None,
+        catalog: Annotated[Path | None, Opt(help="Camera catalog YAML (default: shipped catalog)")] = None,
+        level: Annotated[str, Opt(help="Required level (e.g. detect, observe, recognise) or a PPM")] = "observe",
+        must_level: Annotated[str, Opt("--must-level", help="Level at must-watch points")] = "recognise",
+        profile: Annotated[str, Opt(help="dori2015 or iec2025")] = "dori2015",
+        target: Annotated[float | None, Opt(help="Share of coverable targets to cover at least cost")] = None,
+        budget: Annotated[float | None, Opt(help="Most to spend; alone: greatest coverage under it")] = None,
+        k: Annotated[int, Opt("--k", help="Cameras per target (k-coverage, e.g. 2 for class-1 sites)")] = 1,
+        spacing: Annotated[float, Opt(help="Target spacing in metres")] = 5.0,
+        headings: Annotated[int, Opt(help="Headings per candidate site")] = 8,
+        crs: Annotated[str | None, Opt(help="CRS of the input files when they lack one (e.g. EPSG:3857)")] = None,
+        solver: Annotated[str, Opt(help="auto, highs or greedy")] = "auto",
+        time_limit: Annotated[float, Opt("--time-limit", help="MILP time limit in seconds")] = 60.0,
+        gap: Annotated[float, Opt(help="Relative MILP gap to stop at")] = 1e-4,
+        region: Annotated[str | None, Opt(help="Region code: record the plan in the database")] = None,
+        db: DbOpt = None, home: HomeOpt = None) -> None:
+    """Plan new cameras for AREA and write the report into --out."""
+    from vigil.coverage.plan import PlanRequest, run_plan
+
+    if solver not in ("auto", "highs", "greedy"):
+        raise InputError("--solver must be auto, highs or greedy")
+    tgt = target if target is not None else (None if budget is not None else 1.0)
+    req = PlanRequest(area=area, roads=roads, boundary=boundary, must_watch=must_watch,
+                      existing=None if existing in (None, "registry") else Path(existing), catalog=catalog,
+                      level=level, must_level=must_level, profile=profile, target=tgt, budget=budget, k=k,
+                      spacing=spacing, headings=headings, crs=crs, solver=solver, time_limit=time_limit, mip_gap=gap)
+    cams: list[Any] = []
+    if existing == "registry" or region:
+        v = open_instance(db, home)
+        if existing == "registry":
+            from vigil.coverage.apply import registry_cameras
+
+            with v.db.session() as s:
+                cams = registry_cameras(s, area)
+    with _progress() as (prog, cb):
+        res = run_plan(req, out, existing=cams, progress=cb)
+    s = res.summary
+    if region:
+        from vigil.coverage.apply import record_plan
+
+        with v.db.session() as sess:
+            rec = record_plan(sess, s, out, region_code=region, created_by="cli")
+            console.print(f"recorded as plan {rec.id}")
+    _print_summary(s, out)
+
+
+def _progress() -> Any:
+    from contextlib import contextmanager
+
+    @contextmanager
+    def cm() -> Any:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                      console=console, transient=False) as prog:
+            tasks: dict[str, Any] = {}
+
+            def cb(stage: str, event: str) -> None:
+                if event == "start":
+                    tasks[stage] = prog.add_task(stage, total=1)
+                else:
+                    prog.update(tasks[stage], completed=1)
+
+            yield prog, cb
+
+    return cm()
+
+
+def _print_summary(s: dict[str, Any], out: Path) -> None:
+    gap = "—" if s["gap"] is None else f"{100 * s['gap']:.2f} %"
+    console.print(f"[bold]{s['name']}[/]: {s['targets']} targets, {s['blind_spots']} blind spot(s); coverage "
+                  f"{100 * s['coverage_before']:.1f} % → [bold]{100 * s['coverage_after']:.1f} %[/] with "
+                  f"[bold]{s['cameras_new']}[/] new cameras (cost {s['cost_new']:g}); solver {s['solver']} "
+                  f"({s['status']}, gap {gap}). Report: {out / 'report.html'}")
+
+
+@app.command("apply")
+def apply(out: Annotated[Path, typer.Argument(help="A plan folder written by `vigil plan`")],
+          region: Annotated[str, Opt(help="Region code of the new cameras")],
+          site: Annotated[int | None, Opt(help="Site id the cameras belong to")] = None,
+          actor: Annotated[str, Opt(help="Name recorded in the audit log")] = "cli",
+          db: DbOpt = None, home: HomeOpt = None) -> None:
+    """Put the plan's new cameras into the registry as planned cameras with GB/T 28181 IDs."""
+    from vigil.coverage.apply import apply_plan
+
+    v = open_instance(db, home)
+    with v.db.session() as s:
+        ids = apply_plan(s, out, region_code=region, actor=actor, site_id=site)
+    console.print(f"{len(ids)} planned camera(s) added" + (f": {ids[0]} … {ids[-1]}" if ids else ""))

@@ -1,0 +1,264 @@
+"""Choosing cameras: weighted set cover, coverage to a target share, maximal coverage under a budget, k-coverage.
+
+Build a :class:`CoverageProblem` from a coverage matrix, then ``solve(problem, solver=...)`` returns a
+:class:`Plan`. Existing cameras are fixed columns. Targets that no column sees are blind spots: they are
+counted, never dropped silently. The exact solver is a MILP (HiGHS) with a time limit that reports the
+lower bound and the gap; greedy + pruning + local search gives the incumbent it must beat and the answer
+for instances too large for it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from scipy import sparse
+
+from vigil.core.errors import InputError, VigilError
+from vigil.coverage.heuristics import greedy, local_search, prune
+
+__all__ = ["CoverageProblem", "InfeasiblePlanError", "Plan", "solve"]
+
+Solver = Literal["auto", "highs", "greedy"]
+AUTO_MILP_MAX_NNZ = 3_000_000
+
+
+class InfeasiblePlanError(VigilError, ValueError):
+    """No set of cameras meets the requested coverage within the budget."""
+
+
+@dataclass(frozen=True)
+class CoverageProblem:
+    """A covering problem over a boolean (targets x columns) matrix.
+
+    ``target``: the share of coverable target weight to cover (least cost); ``budget``: the most to spend
+    (greatest coverage when ``target`` is None); ``k``: cameras needed per target (k-coverage).
+    """
+
+    a: sparse.csc_matrix
+    cost: np.ndarray
+    fixed: np.ndarray
+    weight: np.ndarray
+    k: int = 1
+    target: float | None = 1.0
+    budget: float | None = None
+
+    @classmethod
+    def from_matrix(cls, a: sparse.spmatrix, cost: np.ndarray, *, fixed: np.ndarray | None = None,
+                    weight: np.ndarray | None = None, k: int = 1, target: float | None = 1.0,
+                    budget: float | None = None) -> CoverageProblem:
+        """Validate the inputs ("expected shape vs got shape") and build the problem."""
+        a = sparse.csc_matrix(a, dtype=bool)
+        n, m = a.shape
+        cost = np.asarray(cost, float)
+        fixed = np.zeros(m, bool) if fixed is None else np.asarray(fixed, bool)
+        weight = np.ones(n) if weight is None else np.asarray(weight, float)
+        for name, arr, want in (("cost", cost, m), ("fixed", fixed, m), ("weight", weight, n)):
+            if arr.shape != (want,):
+                raise InputError(f"{name}: expected shape ({want},), got {arr.shape}")
+        if np.any(cost < 0) or np.any(weight < 0):
+            raise InputError("costs and weights must not be negative")
+        if k < 1:
+            raise InputError("k must be at least 1")
+        if target is None and budget is None:
+            raise InputError("give a target share or a budget")
+        if target is not None and not 0 < target <= 1:
+            raise InputError(f"target share must be in (0, 1], got {target}")
+        if budget is not None and budget < 0:
+            raise InputError("the budget must not be negative")
+        if k > 1 and target is not None and target < 1:
+            raise InputError("k-coverage plans cover every coverable target (target 1.0)")
+        return cls(a, cost, fixed, weight, k, target, budget)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The chosen columns and what they achieve."""
+
+    chosen: np.ndarray  # indices of new (non-fixed) columns
+    cost: float
+    count: np.ndarray  # cameras seeing each target (existing + new)
+    count_before: np.ndarray  # existing cameras seeing each target
+    coverable: np.ndarray  # bool: some column (existing or candidate) sees the target
+    lower_bound: float
+    gap: float
+    solver: str
+    status: str  # optimal | time_limit | heuristic
+    seconds: float
+    stats: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def blind_spots(self) -> np.ndarray:
+        """Indices of targets no candidate or existing camera can see."""
+        return np.flatnonzero(~self.coverable)
+
+
+@dataclass
+class _Reduced:
+    b: sparse.csc_matrix
+    cols: np.ndarray  # original column of each reduced column
+    cost: np.ndarray
+    demand: np.ndarray
+    weight: np.ndarray
+    need: float | None  # weight to cover (share mode) or None (all rows)
+
+
+def solve(problem: CoverageProblem, *, solver: Solver = "auto", time_limit: float = 60.0,
+          mip_gap: float = 1e-4, local_search_s: float = 2.0) -> Plan:
+    """Solve ``problem``; raise :class:`InfeasiblePlanError` when the target cannot be met within the budget."""
+    t0 = time.perf_counter()
+    p = problem
+    fixed_cols = np.flatnonzero(p.fixed)
+    before = np.asarray(p.a[:, fixed_cols].sum(axis=1)).ravel().astype(np.int64)
+    total = np.asarray(p.a.sum(axis=1)).ravel().astype(np.int64)
+    coverable = total > 0
+    red, stats = _reduce(p, before, total)
+    stats["reduce_s"] = time.perf_counter() - t0
+    g = _heuristic(red, p, local_search_s)
+    stats["greedy_cost"] = float(red.cost[g].sum())
+    stats["greedy_count"] = float(len(g))
+    if p.budget is not None and p.target is not None and red.cost[g].sum() > p.budget + 1e-9:
+        g = None  # greedy overspent; the MILP decides feasibility
+    use_milp = solver == "highs" or (solver == "auto" and red.b.nnz <= AUTO_MILP_MAX_NNZ)
+    if use_milp and red.b.shape[1] > 0:
+        from vigil.coverage.milp import solve_milp
+
+        res = solve_milp(red.b, red.cost, red.demand, red.weight, need=red.need, budget=p.budget,
+                         target_mode=p.target is not None, time_limit=time_limit, mip_gap=mip_gap)
+        if res.x is None:
+            if res.status == "infeasible":
+                raise InfeasiblePlanError(_infeasible_msg(p, red))
+            if g is None:
+                raise InfeasiblePlanError(f"no feasible plan found within {time_limit:.0f} s")
+            chosen_red, lb, status, name = g, res.bound, "time_limit", "greedy (MILP found nothing better)"
+        elif g is not None and red.cost[g].sum() < red.cost[res.x].sum() - 1e-9 and p.target is not None:
+            chosen_red, lb, status, name = g, res.bound, res.status, "greedy+local-search (bound by highs)"
+        else:
+            chosen_red, lb, status, name = res.x, res.bound, res.status, "highs"
+    else:
+        if g is None:
+            raise InfeasiblePlanError(_infeasible_msg(p, red))
+        chosen_red, lb, status, name = g, math.nan, "heuristic", "greedy+prune+local-search"
+    chosen = red.cols[chosen_red]
+    x = p.fixed.astype(float)
+    x[chosen] = 1
+    count = np.asarray(p.a @ x).astype(np.int64)
+    cost = float(p.cost[chosen].sum())
+    gap = _gap(cost, lb, p)
+    return Plan(np.sort(chosen), cost, count, before, coverable, lb, gap, name, status,
+                time.perf_counter() - t0, stats)
+
+
+def _gap(cost: float, lb: float, p: CoverageProblem) -> float:
+    if math.isnan(lb):
+        return math.nan
+    if p.target is None:  # maximal coverage: lb is an upper bound on covered weight; no cost gap
+        return math.nan
+    return max(0.0, (cost - lb) / cost) if cost > 0 else 0.0
+
+
+def _infeasible_msg(p: CoverageProblem, red: _Reduced) -> str:
+    if p.target is not None and p.budget is not None:
+        return (f"coverage {p.target:.0%} of the coverable targets cannot be reached within the budget "
+                f"{p.budget:g}; raise --budget or lower --target")
+    return "no plan meets the request"
+
+
+def _reduce(p: CoverageProblem, before: np.ndarray, total: np.ndarray) -> tuple[_Reduced, dict[str, float]]:
+    """Keep rows still in need and free columns; merge identical rows; drop dominated rows and columns."""
+    free = np.flatnonzero(~p.fixed)
+    avail = total - before
+    if p.target is None:  # maximal coverage: rows not yet covered count by weight
+        demand = ((before == 0) & (avail > 0)).astype(np.int64)
+    else:
+        demand = np.clip(np.minimum(p.k, total) - before, 0, None)
+    rows = np.flatnonzero(demand > 0)
+    b = p.a[rows][:, free].tocsc()
+    cols = free
+    w = p.weight[rows]
+    d = demand[rows]
+    need = None
+    if p.target is not None and p.target < 1:
+        cover_w = float(p.weight[total > 0].sum())
+        have = float(p.weight[before > 0].sum())
+        need = max(0.0, p.target * cover_w - have - 1e-9)
+    stats = {"rows_in": float(len(rows)), "cols_in": float(len(free))}
+    keep_c = np.flatnonzero(np.diff(b.indptr) > 0)
+    b, cols = b[:, keep_c], cols[keep_c]
+    b, d, w = _merge_rows(b, d, w)
+    if p.k == 1:
+        for _ in range(2):
+            kc = _undominated_cols(b, p.cost[cols])
+            b, cols = b[:, kc], cols[kc]
+            if need is None and p.target is not None:
+                kr = _undominated_rows(b)
+                b, d, w = b[kr], d[kr], w[kr]
+    stats.update(rows=float(b.shape[0]), cols=float(b.shape[1]), nnz=float(b.nnz))
+    return _Reduced(b.tocsc(), cols, p.cost[cols], d, w, need), stats
+
+
+def _merge_rows(b: sparse.csc_matrix, d: np.ndarray, w: np.ndarray) -> tuple[sparse.csc_matrix, np.ndarray, np.ndarray]:
+    if b.shape[0] == 0:
+        return b, d, w
+    br = b.tocsr()
+    br.sort_indices()
+    keys = {}
+    group = np.empty(br.shape[0], np.int64)
+    for i in range(br.shape[0]):
+        key = (int(d[i]), br.indices[br.indptr[i]:br.indptr[i + 1]].tobytes())
+        group[i] = keys.setdefault(key, len(keys))
+    first = np.full(len(keys), -1, np.int64)
+    for i in range(len(group) - 1, -1, -1):
+        first[group[i]] = i
+    wsum = np.bincount(group, weights=w, minlength=len(keys))
+    return br[first].tocsc(), d[first], wsum
+
+
+def _undominated_cols(b: sparse.csc_matrix, cost: np.ndarray) -> np.ndarray:
+    """Columns not dominated: no other column covers a superset at no greater cost (ties: lower index wins).
+
+    "k dominates j" is a strict partial order, so every dominated column has an undominated dominator.
+    """
+    m = b.shape[1]
+    if m == 0:
+        return np.arange(0)
+    bi = b.astype(np.int32)
+    col_len = np.diff(b.indptr)
+    c = (bi.T @ bi).tocoo()
+    j, k, v = c.row, c.col, c.data
+    sub = (j != k) & (v == col_len[j]) & (cost[k] <= cost[j])
+    j, k = j[sub], k[sub]
+    strict = (col_len[k] > col_len[j]) | (cost[k] < cost[j]) | (k < j)
+    alive = col_len > 0
+    alive[j[strict]] = False
+    return np.flatnonzero(alive)
+
+
+def _undominated_rows(b: sparse.csc_matrix) -> np.ndarray:
+    """Rows whose columns are a strict superset of another row's are dropped (covering that row covers them)."""
+    n = b.shape[0]
+    if n == 0:
+        return np.arange(0)
+    br = b.tocsr().astype(np.int32)
+    row_len = np.diff(br.indptr)
+    d = (br @ br.T).tocoo()
+    i, r, v = d.row, d.col, d.data
+    drop = (i != r) & (v == row_len[r]) & (row_len[i] > row_len[r])
+    alive = np.ones(n, bool)
+    alive[i[drop]] = False
+    return np.flatnonzero(alive)
+
+
+def _heuristic(red: _Reduced, p: CoverageProblem, ls_seconds: float) -> np.ndarray:
+    if red.b.shape[1] == 0:
+        return np.zeros(0, np.int64)
+    if p.target is None:
+        return greedy(red.b, red.cost, red.demand, red.weight, need=float(red.weight.sum()), budget=p.budget)
+    g = greedy(red.b, red.cost, red.demand, red.weight, need=red.need)
+    g = prune(red.b, red.cost, red.demand, red.weight, g, need=red.need)
+    if red.need is None and ls_seconds > 0:
+        g = local_search(red.b, red.cost, red.demand, g, seconds=ls_seconds)
+    return g
