@@ -10,7 +10,7 @@ from healthkit import T0
 from sqlalchemy import func, select
 
 from vigil.health.models import CameraStatus, StatusChange
-from vigil.health.probe import ProbeResult, sweep
+from vigil.health.probe import ProbeResult, load_targets, sweep
 from vigil.health.state import Counters, apply_results, next_state
 from vigil.sim.faults import EXPECTED_REASON, FAULTS
 from vigil.sim.fleet import Fleet
@@ -70,6 +70,8 @@ def test_apply_results_stores_changes_only(tree):
 async def test_outage_known_within_two_cycles_and_recovery(tree):
     async with Fleet(4) as fleet:
         ids = register_fleet(tree, fleet.manifest()["cameras"], region="53010201")
+        targets, skipped = load_targets(tree, ids=[ids[1], "nope"])
+        assert ([t.key for t in targets], skipped, targets[0].password) == ([ids[1]], 0, fleet.cameras[1].password)
         t = T0
         for _ in range(2):
             rep = await sweep(tree, now=t, timeout=1)

@@ -13,12 +13,15 @@ with exponential backoff and jitter; a slow or broken camera only ever holds one
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import random
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -32,8 +35,8 @@ from vigil.health.state import StateChange, apply_results
 if TYPE_CHECKING:
     from vigil.core.context import Vigil
 
-__all__ = ["REASONS", "ProbeResult", "ProbeTarget", "SweepReport", "probe_one", "probe_onvif", "probe_targets",
-           "public_url", "sweep"]
+__all__ = ["REASONS", "ProbeResult", "ProbeTarget", "SweepReport", "load_targets", "probe_one", "probe_onvif",
+           "probe_targets", "public_url", "sweep", "targets_from_rows"]
 
 _RETRYABLE = {"refused", "protocol", "unreachable"}
 
@@ -98,22 +101,36 @@ def public_url(url: str) -> str:
         return url
 
 
-async def probe_onvif(url: str, username: str, password: str, *, timeout: float = 3.0) -> tuple[str, dict[str, str]]:
-    """ONVIF ``GetDeviceInformation`` via onvif-zeep-async; returns (reason or "", device info)."""
+@functools.cache
+def _onvif() -> Any:
+    """Import onvif-zeep-async once, without letting its import-time ``logging.basicConfig`` take effect."""
+    root = logging.getLogger()
+    guard = logging.NullHandler()
+    root.addHandler(guard)  # basicConfig does nothing when the root logger already has a handler
     try:
-        u = urlsplit(url)
-        host, port = u.hostname or "", u.port or (443 if u.scheme == "https" else 80)
-    except ValueError:
-        return "unreachable", {}
-    from onvif import ONVIFCamera
+        import onvif.client
+    finally:
+        root.removeHandler(guard)
+    return onvif.client
+
+
+async def probe_onvif(url: str, username: str, password: str, *, timeout: float = 3.0) -> tuple[str, dict[str, str]]:
+    """ONVIF ``GetDeviceInformation`` at the device-service ``url`` (onvif-zeep-async, WS-Security digest).
+
+    Returns ``("", device info)`` or ``(down reason, {})``; never raises for the device's misbehaviour.
+    """
+    client = _onvif()
+    from onvif.definition import SERVICES
     from onvif.exceptions import ONVIFAuthError
     from onvif.util import is_auth_error
 
-    cam = ONVIFCamera(host, port, username, password, no_cache=True)
+    d = SERVICES["devicemgmt"]
+    svc = client.ONVIFService(url, username, password, str(Path(client._WSDL_PATH) / d["wsdl"]), encrypt=True,
+                              no_cache=True, binding_name=f"{{{d['ns']}}}{d['binding']}")
     try:
         async with asyncio.timeout(timeout):
-            dev = await cam.create_devicemgmt_service()
-            info = await dev.GetDeviceInformation()
+            await svc.setup()
+            info = await svc.GetDeviceInformation()
         return "", {k: str(info[k]) for k in ("Manufacturer", "Model", "FirmwareVersion", "SerialNumber")
                     if info[k] is not None}
     except TimeoutError:
@@ -126,7 +143,7 @@ async def probe_onvif(url: str, username: str, password: str, *, timeout: float 
         text = f"{type(exc).__name__} {exc}".lower()
         return ("refused" if "refused" in text or "connect call failed" in text else "protocol"), {}
     finally:
-        await cam.close()
+        await svc.close()
 
 
 async def probe_one(target: ProbeTarget, *, timeout: float = 3.0, retries: int = 1,
@@ -180,14 +197,24 @@ class SweepReport:
     results: list[ProbeResult] = field(default_factory=list)
 
 
-def _targets(vigil: Vigil, region: str | None) -> tuple[list[ProbeTarget], int]:
+def load_targets(vigil: Vigil, *, region: str | None = None,
+                 ids: Iterable[str] | None = None) -> tuple[list[ProbeTarget], int]:
+    """Probe targets of in-service cameras (of ``region``'s subtree, or just ``ids``), in one query.
+
+    Returns ``(targets, skipped)``: cameras without any stream URL are skipped and counted.
+    """
     q = select(Camera.id, Camera.main_url, Camera.sub_url, Camera.username, Camera.password_enc,
                Camera.onvif_url).where(Camera.lifecycle == Lifecycle.IN_SERVICE.value)
     if region:
         q = q.where(in_subtrees(Camera.region_code, [region]))
-    targets, skipped = [], 0
+    wanted = None if ids is None else sorted(set(ids))
+    rows = []
     with vigil.db.session() as s:
-        rows = s.execute(q.order_by(Camera.id)).all()
+        if wanted is None:
+            rows = s.execute(q.order_by(Camera.id)).all()
+        for i in range(0, len(wanted or ()), 500):
+            rows += s.execute(q.where(Camera.id.in_(wanted[i:i + 500])).order_by(Camera.id)).all()
+    targets, skipped = [], 0
     for cid, main, sub, user, pw_enc, onvif in rows:
         url = main or sub
         if not url:
@@ -202,7 +229,7 @@ async def sweep(vigil: Vigil, *, region: str | None = None, concurrency: int = 5
     """Probe the in-service cameras (of ``region``'s subtree) and store their debounced state."""
     started = now or utcnow()
     t0 = time.perf_counter()
-    targets, skipped = await asyncio.to_thread(_targets, vigil, region)
+    targets, skipped = await asyncio.to_thread(functools.partial(load_targets, vigil, region=region))
     results = await probe_targets(targets, concurrency=concurrency, timeout=timeout)
 
     def store() -> list[StateChange]:

@@ -21,6 +21,7 @@ import contextlib
 import ipaddress
 import json
 import math
+import os
 import random
 import resource
 import socket
@@ -213,8 +214,10 @@ class Fleet:
                 "cameras": [c.to_json() for c in self.cameras]}
 
     def write_manifest(self, path: str | Path, **extra: Any) -> Path:
-        """Write :meth:`manifest` (plus ``extra`` keys) as JSON to ``path``."""
+        """Write :meth:`manifest` (plus ``extra`` keys) as JSON to ``path`` (mode 0600: it holds passwords)."""
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(json.dumps({**self.manifest(), **extra}, indent=1))
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump({**self.manifest(), **extra}, f, indent=1)
         return p
