@@ -34,7 +34,11 @@ def _populate(s):
     # coverage: the newer row of site 1 wins; site 2's row after the period is ignored
     for code, name, cov, n, t in [("53010201001", "S1", 0.5, 10, -48), ("53010201001", "S1", 0.8, 10, -24),
                                   ("53010201002", "S2", 0.4, 30, -24), ("53010201002", "S2", 1.0, 30, 20)]:
-        s.add(SiteCoverage(region_code=code, site_name=name, coverage=cov, targets=n, measured_at=T0 + t * H))
+        s.add(SiteCoverage(region_code=code, site_name=name, coverage=cov, targets=n, measured_at=T0 + t * H,
+                           level="detect"))
+    # the same site measured at the identify level, older than its detect row: kept apart by the level filter
+    s.add(SiteCoverage(region_code="53010201001", site_name="S1", coverage=0.3, targets=10, level="identify",
+                       measured_at=T0 - 72 * H))
     acme = MaintenanceTeam(name="acme-a", contractor="Acme", region_code="53010201")
     bolt = MaintenanceTeam(name="bolt-b", contractor="Bolt", region_code="53010202")
     s.add_all([acme, bolt])
@@ -104,6 +108,10 @@ def test_coverage_rate_uses_newest_row_per_site_weighted_by_targets(kpi_db):
     assert k["53010201"].coverage_rate == pytest.approx((0.8 * 10 + 0.4 * 30) / 40)
     assert k["53010201"].sites == 2
     assert k["53010202"].coverage_rate is None
+    with kpi_db.db.session() as s:
+        ident = _by_code(compute_kpis(s, "530102", period="10h", end=T0 + 10 * H, depth=2,
+                                      coverage_level="identify"))
+    assert ident["53010201"].coverage_rate == pytest.approx(0.3) and ident["53010201"].sites == 1
 
 
 def test_repair_time_median_and_p90_per_region_and_contractor(kpi_db):

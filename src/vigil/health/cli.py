@@ -48,6 +48,15 @@ def _hours(x: float | None) -> str:
     return "–" if x is None else f"{x:.1f} h"
 
 
+def _print_table(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    t = Table(title=title)
+    for col in columns:
+        t.add_column(col)
+    for row in rows:
+        t.add_row(*row)
+    console.print(t)
+
+
 def _parse_time(text: str | None) -> datetime | None:
     if not text:
         return None
@@ -62,13 +71,15 @@ def kpi(region: RegionOpt = None,
         period: Annotated[str, typer.Option(help="Period ending at --end: 30m, 24h, 7d, 2w")] = "7d",
         end: Annotated[str | None, typer.Option(help="End of the period (ISO 8601, default now)")] = None,
         depth: Annotated[int, typer.Option(help="Levels of sub-regions to show")] = 1,
+        coverage_level: Annotated[str | None, typer.Option(help="Coverage at this level only (e.g. identify)")] = None,
         as_json: JsonOpt = False, db: DbOpt = None, home: HomeOpt = None) -> None:
     """Online, integrity and coverage rates and repair time per region, rolled up the tree."""
     from vigil.health.kpi import compute_kpis
 
     v = open_instance(db, home)
     with v.db.session() as s:
-        rep = compute_kpis(s, _root(s, region), period=period, end=_parse_time(end), depth=depth)
+        rep = compute_kpis(s, _root(s, region), period=period, end=_parse_time(end), depth=depth,
+                           coverage_level=coverage_level)
     if as_json:
         typer.echo(json.dumps(rep.to_dict(), ensure_ascii=False, indent=2))
         return
@@ -121,13 +132,10 @@ def wo_list(region: RegionOpt = None,
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
-    t = Table(title=f"{len(data)} work order(s)")
-    for col in ("id", "camera", "region", "state", "assigned to", "opened", "due", "breached"):
-        t.add_column(col)
-    for w in data:
-        t.add_row(str(w["id"]), w["camera_id"], w["region_code"], w["state"], w["assigned_to"],
-                  w["opened_at"][:16], w["due_at"][:16], "yes" if w["breached"] else "")
-    console.print(t)
+    _print_table(f"{len(data)} work order(s)", ("id", "camera", "region", "state", "assigned to", "opened", "due",
+                                                "breached"),
+                 [(str(w["id"]), w["camera_id"], w["region_code"], w["state"], w["assigned_to"], w["opened_at"][:16],
+                   w["due_at"][:16], "yes" if w["breached"] else "") for w in data])
 
 
 def _transition(action: str, order_id: int, db: str | None, home: str | None, **kw: str) -> None:
@@ -200,13 +208,10 @@ def alarm_list(region: RegionOpt = None,
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
-    t = Table(title=f"{len(data)} alarm(s)")
-    for col in ("id", "camera", "region", "kind", "severity", "state", "raised", "cleared", "ack"):
-        t.add_column(col)
-    for a in data:
-        t.add_row(str(a["id"]), a["camera_id"], a["region_code"], a["kind"], a["severity"], a["state"],
-                  a["raised_at"][:16], (a["cleared_at"] or "")[:16], a["acknowledged_by"])
-    console.print(t)
+    _print_table(f"{len(data)} alarm(s)", ("id", "camera", "region", "kind", "severity", "state", "raised",
+                                           "cleared", "ack"),
+                 [(str(a["id"]), a["camera_id"], a["region_code"], a["kind"], a["severity"], a["state"],
+                   a["raised_at"][:16], (a["cleared_at"] or "")[:16], a["acknowledged_by"]) for a in data])
 
 
 @alarm_app.command("ack")
@@ -258,13 +263,10 @@ def webhook_list(db: DbOpt = None, home: HomeOpt = None) -> None:
     from vigil.notify.models import Webhook
 
     v = open_instance(db, home)
-    t = Table()
-    for col in ("name", "url", "events", "region", "active"):
-        t.add_column(col)
     with v.db.session() as s:
-        for h in s.scalars(select(Webhook).order_by(Webhook.name)):
-            t.add_row(h.name, h.url, ", ".join(h.events or ["*"]), h.region_code or "*", "yes" if h.active else "no")
-    console.print(t)
+        rows = [(h.name, h.url, ", ".join(h.events or ["*"]), h.region_code or "*", "yes" if h.active else "no")
+                for h in s.scalars(select(Webhook).order_by(Webhook.name))]
+    _print_table(f"{len(rows)} webhook(s)", ("name", "url", "events", "region", "active"), rows)
 
 
 @webhook_app.command("remove")

@@ -305,15 +305,17 @@ def _load_fleet(session: Session, region_code: str, start: datetime, end: dateti
     return _Fleet(ids, codes, online, and_series(online, fault_free), online_now)
 
 
-def _coverage(session: Session, region_code: str, end: datetime) -> dict[str, tuple[float, float, int]]:
-    """``{code: (Σ coverage·weight, Σ weight, sites)}`` from the newest row per site, rolled up."""
+def _coverage(session: Session, region_code: str, end: datetime,
+              level: str | None = None) -> dict[str, tuple[float, float, int]]:
+    """``{code: (Σ coverage·weight, Σ weight, sites)}`` from the newest row per site (of ``level``), rolled up."""
     key = func.coalesce(cast(SiteCoverage.site_id, String(20)),
                         SiteCoverage.region_code + ":" + SiteCoverage.site_name)
     rn = func.row_number().over(partition_by=key, order_by=(SiteCoverage.measured_at.desc(),
                                                              SiteCoverage.id.desc()))
     sub = (select(SiteCoverage.region_code.label("code"), SiteCoverage.coverage.label("cov"),
                   SiteCoverage.targets.label("targets"), rn.label("rn"))
-           .where(SiteCoverage.measured_at <= end, in_subtrees(SiteCoverage.region_code, [region_code]))
+           .where(SiteCoverage.measured_at <= end, in_subtrees(SiteCoverage.region_code, [region_code]),
+                  *([SiteCoverage.level == level] if level else []))
            .subquery())
     rows = session.execute(select(sub.c.code, sub.c.cov, sub.c.targets).where(sub.c.rn == 1)).all()
     if not rows:
@@ -373,8 +375,12 @@ def _window(period: str | timedelta, end: datetime | None) -> tuple[datetime, da
 
 
 def compute_kpis(session: Session, region_code: str, *, period: str | timedelta = "7d",
-                 end: datetime | None = None, depth: int = 1, now: datetime | None = None) -> KpiReport:
-    """KPIs for ``region_code`` and its descendants down to ``depth`` levels, over ``period`` up to ``end``."""
+                 end: datetime | None = None, depth: int = 1, now: datetime | None = None,
+                 coverage_level: str | None = None) -> KpiReport:
+    """KPIs for ``region_code`` and its descendants down to ``depth`` levels, over ``period`` up to ``end``.
+
+    ``coverage_level`` (e.g. a DORI level such as ``identify``) reports coverage at that level only.
+    """
     start, end = _window(period, end)
     now = now or utcnow()
     regions = _regions(session, region_code, depth)
@@ -383,7 +389,7 @@ def compute_kpis(session: Session, region_code: str, *, period: str | timedelta 
     on = rollup(fleet.codes, true_time(fleet.online, start.timestamp(), end.timestamp()))
     ok = rollup(fleet.codes, true_time(fleet.intact, start.timestamp(), end.timestamp()))
     now_on = rollup(fleet.codes, fleet.online_now.astype(float))
-    cov = _coverage(session, region_code, end)
+    cov = _coverage(session, region_code, end, coverage_level)
     repairs = _repairs(session, region_code, start, end)
     counts = {k: _rolled(v) for k, v in _counts(session, region_code, now).items()}
     out = []

@@ -89,9 +89,10 @@ def _order(session: SessionDep, p: Principal, order_id: int) -> WorkOrder:
 
 @router.get("/kpi")
 def kpis(p: KpiRead, session: SessionDep, region: str | None = None, period: str = "7d", end: str | None = None,
-         depth: Annotated[int, Query(ge=0, le=3)] = 1) -> dict[str, Any]:
+         depth: Annotated[int, Query(ge=0, le=3)] = 1, coverage_level: str | None = None) -> dict[str, Any]:
     """Online (time-weighted and now), integrity, coverage and repair time for a region and its children."""
-    return compute_kpis(session, _region(p, region), period=period, end=_time(end), depth=depth).to_dict()
+    return compute_kpis(session, _region(p, region), period=period, end=_time(end), depth=depth,
+                        coverage_level=coverage_level).to_dict()
 
 
 @router.get("/kpi/timeline")
