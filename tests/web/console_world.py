@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from vigil.access.bootstrap import init_instance
 from vigil.access.users import add_user
@@ -65,6 +66,7 @@ def seed_city(v: Vigil) -> City:
                 s.add(cam)
                 city.cameras[cid] = {"name": cam.name, "region": code, "town": town, "kind": kind, "lifecycle": life}
         add_user(s, "town-officer", "a-long-password", "duty_officer", ["53018102"])
+        add_user(s, "city-officer", "a-long-password", "duty_officer", [CITY])
     city.town_user = ("town-officer", "a-long-password")
     return city
 
@@ -138,3 +140,26 @@ def seed_health(v: Vigil, city: City) -> dict[str, str]:
                                since=since, last_probe_at=now, last_ms=None if down else 12.0))
             states[cid] = "down" if down else "online"
     return states
+
+
+def seed_recording(v: Vigil, camera_id: str, *, seconds: int = 6) -> tuple[datetime, datetime]:
+    """A real H.264 MP4 segment (FFmpeg test pattern) indexed as the camera's recording ten minutes ago."""
+    import subprocess
+    from datetime import timedelta
+    from pathlib import Path
+
+    from vigil.core.models import utcnow
+    from vigil.video.models import RecordingSegment
+
+    out = Path(v.settings.home) / "recordings" / camera_id
+    out.mkdir(parents=True, exist_ok=True)
+    seg = out / "seg-00001.mp4"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10",
+                    "-t", str(seconds), "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "10", str(seg)],
+                   check=True, timeout=60)
+    start = utcnow() - timedelta(minutes=10)
+    end = start + timedelta(seconds=seconds)
+    with v.db.session() as s:
+        s.add(RecordingSegment(camera_id=camera_id, path=str(seg), start=start, end=end,
+                               bytes=seg.stat().st_size, complete=True))
+    return start, end

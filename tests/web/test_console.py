@@ -205,3 +205,42 @@ def test_health_dashboard_and_camera_history(chrome, console: City, sqlite_vigil
     d.execute_script("document.querySelector('#camera-health').scrollIntoView()")
     d.save_screenshot(str(shots / "console-camera-health.png"))
     assert browser_errors(d) == []
+
+
+def test_recordings_two_person_approval_and_playback(chrome, console: City, sqlite_vigil, shots: Path) -> None:
+    from datetime import timedelta
+
+    from console_world import seed_recording
+
+    # A camera of the class-1 community: viewing its video needs a second person's approval.
+    cam = next(cid for cid, c in console.cameras.items() if c["region"] == "53018101001")
+    start, end = seed_recording(sqlite_vigil, cam)
+    window = f"camera={cam}&start={(start - timedelta(seconds=5)).isoformat()}&end={(end + timedelta(seconds=5)).isoformat()}"
+    d = chrome
+    _sign_in(d, console)
+    _wait(d, lambda x: _css(x, '#nav a[data-route="recordings"]'))
+    d.get(console.base + "/ui/#/recordings?" + window.replace("+", "%2B"))
+    _wait(d, lambda x: _css(x, "#rt-spans") and "1 recorded segments" in _css(x, "#rt-spans")[0].text)
+    _css(d, "#rt-reason")[0].send_keys("Case 2026-114: a car hit the gate at night")
+    _css(d, "#rt-submit")[0].click()
+    _wait(d, lambda x: _css(x, "table.retrievals tbody tr[data-id]"))
+    row = _css(d, "table.retrievals tbody tr[data-id]")[0]
+    assert "pending" in row.text and "2-person" in row.text and not _css(d, "table.retrievals button.play")
+    assert not [b for b in _css(d, "table.retrievals button") if b.text == "Approve"]  # not by the requester
+
+    _sign_in(d, console, "city-officer", "a-long-password")
+    _wait(d, lambda x: _css(x, '#nav a[data-route="recordings"]'))
+    _css(d, '#nav a[data-route="recordings"]')[0].click()
+    _wait(d, lambda x: [b for b in _css(x, "table.retrievals button") if b.text == "Approve"])
+    [b for b in _css(d, "table.retrievals button") if b.text == "Approve"][0].click()
+    _wait(d, lambda x: "approved" in _css(x, "table.retrievals tbody tr[data-id]")[0].text)
+
+    _sign_in(d, console)
+    _wait(d, lambda x: _css(x, '#nav a[data-route="recordings"]'))
+    _css(d, '#nav a[data-route="recordings"]')[0].click()
+    _wait(d, lambda x: _css(x, "table.retrievals button.play"))
+    _css(d, "table.retrievals button.play")[0].click()
+    _wait(d, lambda x: x.execute_script("const v = document.querySelector('#rt-video'); return v && v.currentTime > 1"),
+          timeout=30)
+    d.save_screenshot(str(shots / "console-recordings.png"))
+    assert browser_errors(d) == []

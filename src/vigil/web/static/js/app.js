@@ -10,6 +10,7 @@ import * as dashboard from "./views/dashboard.js";
 import * as events from "./views/events.js";
 import * as map from "./views/map.js";
 import * as plans from "./views/plans.js";
+import * as recordings from "./views/recordings.js";
 
 applyTheme();
 
@@ -19,6 +20,7 @@ const ROUTES = {
   map: [map, "Map", null],
   dashboard: [dashboard, "Dashboard", null],
   events: [events, "Events", "/api/v1/events"],
+  recordings: [recordings, "Recordings", "/api/v1/video/retrievals"],
   plans: [plans, "Plans", "/api/v1/plans"],
   camera: [camera, null, null],
 };

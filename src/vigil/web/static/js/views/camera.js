@@ -81,10 +81,10 @@ export async function render(el, route, ctx) {
       : `Could not load camera ${id}: ${e.message}`, "error"), h("a", { href: "#/cameras" }, "← Back to cameras"));
     return null;
   }
-  const [rName, site, withEvents] = await Promise.all([
+  const [rName, site, withEvents, withVideo] = await Promise.all([
     regionName(c.region_code),
     c.site && typeof c.site === "object" ? c.site : c.site_id ? apiOptional(`/sites/${c.site_id}`) : null,
-    hasApi("/api/v1/events"),
+    hasApi("/api/v1/events"), hasApi("/api/v1/video/retrievals"),
   ]);
   const parts = idParts(c.id);
   const mapSlot = h("div", { class: "map-wrap small", id: "camera-map" });
@@ -99,6 +99,8 @@ export async function render(el, route, ctx) {
         "Region map"),
       c.site_id ? h("a", { class: "button-link secondary", href: ctx.hashFor("cameras", { site: c.site_id }) },
         "Cameras of this site") : null,
+      withVideo ? h("a", { class: "button-link secondary", id: "recordings-link",
+        href: ctx.hashFor("recordings", { camera: c.id }) }, "Recordings") : null,
       withEvents ? h("a", { class: "button-link secondary", href: ctx.hashFor("events", { camera: c.id }) },
         "Events") : null),
     h("div", { class: "grid cols-2" },

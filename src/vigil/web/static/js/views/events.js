@@ -50,6 +50,13 @@ function snapshot(ev, big = false) {
     left: `${x1 * 100}%`, top: `${y1 * 100}%`, width: `${(x2 - x1) * 100}%`, height: `${(y2 - y1) * 100}%` } }));
 }
 
+/** The recordings page, prefilled with the event's camera and time (5 s before and after). */
+function clipHash(ev, ctx) {
+  const start = new Date(new Date(ev.start).getTime() - 5000);
+  const end = new Date((ev.end ? new Date(ev.end).getTime() : start.getTime() + 60000) + 5000);
+  return ctx.hashFor("recordings", { camera: ev.camera_id, start: start.toISOString(), end: end.toISOString() });
+}
+
 function eventDetail(ev, names, ctx, canPlay) {
   const secs = ev.end ? (new Date(ev.end) - new Date(ev.start)) / 1000 : null;
   return h("div", { class: "card event-detail", id: "event-detail" }, snapshot(ev, true),
@@ -64,8 +71,8 @@ function eventDetail(ev, names, ctx, canPlay) {
         ev.direction ? [h("dt", {}, "Direction"), h("dd", {}, ev.direction)] : null,
         h("dt", {}, "Score"), h("dd", {}, ev.score?.toFixed ? ev.score.toFixed(2) : "—")),
       h("div", { class: "actions" },
-        ev.clip_url && canPlay ? h("a", { class: "button-link", href: ev.clip_url, target: "_blank", rel: "noopener" },
-          "▶ Recorded clip") : null,
+        canPlay ? h("a", { class: "button-link", id: "event-clip", href: clipHash(ev, ctx) }, "▶ Recorded clip")
+          : null,
         h("a", { class: "button-link secondary", href: `live.html?camera=${encodeURIComponent(ev.camera_id)}` },
           "Live view"))));
 }
@@ -79,7 +86,7 @@ export async function render(el, route, ctx) {
   let ctrl = null;
   let timer = 0;
   let selected = null;
-  const canPlay = [...(await serverPaths())].some((x) => x.endsWith("/cameras/{camera_id}/playback"));
+  const canPlay = (await serverPaths()).has("/api/v1/video/retrievals");
 
   async function load() {
     ctrl?.abort();
