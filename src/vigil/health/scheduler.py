@@ -55,6 +55,7 @@ class SchedulerStats:
     probe_ticks: int = 0
     probed: int = 0
     sampled: int = 0
+    skipped_slices: int = 0
     housekeeping_runs: int = 0
     errors: int = 0
     last_error: str = ""
@@ -67,7 +68,7 @@ class HealthScheduler:
     def __init__(self, vigil: Vigil, *, probe_interval: float = 60.0, sample_interval: float = 300.0,
                  housekeeping_interval: float | None = None, tick: float = 1.0, concurrency: int = 200,
                  probe_timeout: float = 3.0, sample_workers: int = 1, region: str | None = None,
-                 verify_resolved: bool = True, deliver_webhooks: bool = True) -> None:
+                 verify_resolved: bool = True, deliver_webhooks: bool = True, max_inflight: int = 4) -> None:
         self.vigil = vigil
         self.probe_interval = probe_interval
         self.sample_interval = sample_interval
@@ -79,7 +80,9 @@ class HealthScheduler:
         self.region = region
         self.verify_resolved = verify_resolved
         self.deliver_webhooks = deliver_webhooks
+        self.max_inflight = max_inflight
         self.stats = SchedulerStats()
+        self._disabled: set[Callable[..., Any]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping: asyncio.Event | None = None
 
@@ -142,7 +145,9 @@ class HealthScheduler:
                 except Exception as exc:
                     self._failed("loading cameras", exc)
             batch = slice_for_tick(cameras, tick, slots)
-            if batch:
+            if batch and len(running) >= self.max_inflight:
+                self.stats.skipped_slices += 1  # earlier slices are still busy: do not pile up work
+            elif batch and run not in self._disabled:
                 task = asyncio.create_task(self._guard(run, batch))
                 running.add(task)
                 task.add_done_callback(running.discard)
@@ -158,6 +163,9 @@ class HealthScheduler:
             await run(batch)
         except asyncio.CancelledError:
             raise
+        except ImportError as exc:  # the prober or VQD is not installed in this build: stop asking
+            self._disabled.add(run)
+            log.warning("health scheduler: %s disabled: %s", getattr(run, "__name__", "step"), exc)
         except Exception as exc:
             self._failed(getattr(run, "__name__", "step"), exc)
 
