@@ -19,6 +19,7 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01"
     ("image.csv", PNG, "binary file"),
     ("latin1.csv", "code,name,level,parent\n5301,K\xf6nig,1,\n".encode("latin-1"), "not UTF-8 text"),
     ("utf16.csv", REGIONS_CSV.encode("utf-16"), "UTF-16"),
+    ("gbk.csv", "code,name,level,parent\n5301,昆明市,1,\n".encode("gbk"), "looks like GBK"),
     ("columns.csv", b"code,title,level\n5301,x,1\n", "missing column(s) name"),
     ("extra.csv", b"code,name,level,parent,colour\n5301,x,1,,red\n", "unknown column(s) colour"),
     ("semicolons.csv", b"code;name;level;parent\n5301;x;1;\n", "separated by commas"),

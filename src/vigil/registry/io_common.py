@@ -118,8 +118,17 @@ def _decode(data: bytes, name: str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise InputError(f"{name}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); "
+        hint = " (it looks like GBK/GB18030: in Excel, save as \"CSV UTF-8\")" if _is_gbk(data) else ""
+        raise InputError(f"{name}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}){hint}; "
                          "save the file as UTF-8") from None
+
+
+def _is_gbk(data: bytes) -> bool:
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError:
+        return False
+    return any("\u4e00" <= c <= "\u9fff" for c in text)
 
 
 def _cell(v: Any) -> str:
