@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely.geometry import MultiPoint, Point
 
 from vigil.analytics.tracks import Track, Tracker, iou_matrix
 from vigil.analytics.zones import Line, RuleEngine, Zone, ZoneRule, ZoneSet, parse_zones
@@ -168,3 +171,31 @@ def test_iou_matrix():
     a = np.array([[0, 0, 1, 1], [0, 0, 0.5, 0.5]])
     got = iou_matrix(a, np.array([[0, 0, 1, 1], [2, 2, 3, 3]]))
     assert got.shape == (2, 2) and got[0, 0] == 1 and got[1, 0] == pytest.approx(0.25) and got[0, 1] == 0
+
+_unit = st.floats(0.0, 1.0, allow_nan=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_unit, _unit), min_size=3, max_size=12), st.lists(st.tuples(_unit, _unit), min_size=1,
+                                                                             max_size=20))
+def test_zone_contains_agrees_with_shapely(corners, points):
+    hull = MultiPoint(corners).convex_hull
+    if hull.geom_type != "Polygon" or hull.area < 1e-3:
+        return
+    ring = np.array(hull.exterior.coords[:-1])
+    zone = Zone("hull", ring)
+    got = zone.contains(np.array(points))
+    for p, inside in zip(points, got, strict=True):
+        if hull.exterior.distance(Point(p)) > 1e-9:  # points on the edge may go either way
+            assert inside == hull.contains(Point(p))
+
+
+@settings(max_examples=60, deadline=None)
+@given(_unit, _unit, _unit, _unit)
+def test_a_crossing_reverses_when_the_move_reverses(x0, y0, x1, y1):
+    gate = Line("gate", np.array([0.5, 0.1]), np.array([0.5, 0.9]))
+    p0, p1 = np.array([x0, y0]), np.array([x1, y1])
+    there, back = gate.crossing(p0, p1), gate.crossing(p1, p0)
+    assert (there is None) == (back is None)
+    if there:
+        assert {there, back} == {"forward", "backward"}
