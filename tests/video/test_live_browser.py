@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import select
-from video_helpers import add_camera, free_port, wait_for
+from sqlalchemy import func, select
+from video_helpers import add_camera, free_port, make_segments, wait_for
 
 from vigil.access.audit import verify_chain
-from vigil.access.users import add_user, issue_token
+from vigil.access.users import add_user, issue_token, principal_of
 from vigil.api.app import create_app
-from vigil.core.models import AuditEntry
+from vigil.core.models import AuditEntry, User
+from vigil.video import retrieval
 from vigil.video.live import LiveConfig, LiveManager
 
 pytestmark = pytest.mark.browser
+T0 = datetime(2026, 11, 22, 7, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -31,6 +34,10 @@ def served(sqlite_vigil, rtsp_server):
         for name, role, region in (("watcher", "duty_officer", "530102"), ("elsewhere", "duty_officer", "530103"),
                                    ("fixer", "maintenance", "530102")):
             tokens[name] = issue_token(s, add_user(s, name, "a-long-password", role, [region]))
+    make_segments(v, cam, rtsp_server.media, T0, seconds=6, seg_s=2)
+    with v.db.session() as s:
+        tokens["request"] = retrieval.request_retrieval(s, principal_of(s.scalar(select(User).where(
+            User.name == "watcher"))), cam, T0, T0 + timedelta(seconds=6), kind="view", reason="patrol review").id
     app = create_app(v)
     app.state.video_live = LiveManager(LiveConfig(idle_s=3))
     port = free_port()
@@ -61,6 +68,9 @@ def test_live_view_plays_in_headless_chromium(served):
         assert t2 > t1 + 1.0, (t1, t2)
         assert browser.eval("document.getElementById('video').paused") is False
         assert browser.eval("window.vigilLive.player") == "hls.js"
+        # Recorded playback of an approved request, joined across segments, in the same browser.
+        browser.goto(f"{base}/ui/playback.html?request={tokens['request']}#token={tokens['watcher']}")
+        assert wait_for(lambda: t() > 1.5, 20, 0.5), browser.eval("JSON.stringify(window.vigilPlayback)")
     finally:
         browser.close()
     assert cam in live.active()
@@ -68,6 +78,7 @@ def test_live_view_plays_in_headless_chromium(served):
     with v.db.session() as s:
         views = list(s.scalars(select(AuditEntry).where(AuditEntry.action == "video.live")))
         assert [e.actor for e in views] == ["watcher"]  # one entry per viewing, not per segment
+        assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "video.view")) >= 1
         assert verify_chain(s).ok
 
 
