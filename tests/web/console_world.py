@@ -163,3 +163,44 @@ def seed_recording(v: Vigil, camera_id: str, *, seconds: int = 6) -> tuple[datet
         s.add(RecordingSegment(camera_id=camera_id, path=str(seg), start=start, end=end,
                                bytes=seg.stat().st_size, complete=True))
     return start, end
+
+
+def seed_plan(v: Vigil, region: str = "53018101001") -> int:
+    """A plan's output folder as `vigil plan` writes it (3 existing and 4 new cameras, 120 targets), recorded."""
+    import json
+    from pathlib import Path
+
+    import cv2
+    import numpy as np
+
+    from vigil.coverage.apply import record_plan
+
+    out = Path(v.settings.home) / "plans" / "jinse-demo"
+    out.mkdir(parents=True, exist_ok=True)
+    lon0, lat0 = 102.47, 24.91
+    feats = []
+    for i in range(7):
+        status = "existing" if i < 3 else "new"
+        feats.append({"type": "Feature", "geometry": {"type": "Point",
+                      "coordinates": [lon0 - 0.0015 + 0.0005 * i, lat0 + (0.0008 if i % 2 else -0.0008)]},
+                      "properties": {"id": f"c{i}", "status": status, "model": "Bullet-4MP", "h_res_px": 2560,
+                                     "hfov_deg": 90.0, "height_m": 6.0, "heading_deg": 45.0 * i, "tilt_deg": 15.0,
+                                     "range_m": 20.5, "cost": 0 if status == "existing" else 900}})
+    (out / "plan.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    targets = [{"type": "Feature", "geometry": {"type": "Point",
+                "coordinates": [lon0 - 0.0018 + 0.0003 * (k % 12), lat0 - 0.0015 + 0.0003 * (k // 12)]},
+                "properties": {"required_ppm": 62.5, "covered_before": k % 3 == 0, "covered_after": k % 17 != 0}}
+               for k in range(120)]
+    (out / "targets.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": targets}))
+    summary = {"level": "observe", "ppm": 62.5, "targets": 120, "coverable": 118, "coverage_before": 0.33,
+               "coverage_after": 0.94, "cameras_existing": 3, "cameras_new": 4, "cost_new": 3600.0,
+               "lower_bound": 4, "gap": 0.0, "solver": "highs", "seconds": {"visibility": 0.8, "solve": 0.2},
+               "communities": [{"name": "金色家园社区", "targets": 120, "coverage_before": 0.33,
+                                "coverage_after": 0.94}]}
+    (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False))
+    png = cv2.imencode(".png", np.full((120, 200, 3), 230, np.uint8))[1].tobytes()
+    (out / "map.png").write_bytes(png)
+    (out / "tradeoff.png").write_bytes(png)
+    (out / "report.html").write_text("<!doctype html><title>report</title><h1>金色家园社区</h1>", encoding="utf-8")
+    with v.db.session() as s:
+        return record_plan(s, summary, out, region_code=region, created_by="admin", name="金色家园补点").id

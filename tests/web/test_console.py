@@ -143,6 +143,8 @@ def test_scoped_user_and_bad_password(chrome, console: City, shots: Path) -> Non
     _wait(d, lambda x: _css(x, '.tree-row[data-code="53018102"]'))
     assert not _css(d, '.tree-row[data-code="53018101"]')
     assert "duty officer" in _css(d, "#whoami")[0].text.lower()
+    nav = [a.get_attribute("data-route") for a in _css(d, "#nav a")]
+    assert "recordings" in nav and "plans" not in nav  # planning is for planners and admins
     # Sign out returns to the login page and the API no longer answers.
     _css(d, "#logout")[0].click()
     _wait(d, lambda x: "login.html" in x.current_url)
@@ -243,4 +245,30 @@ def test_recordings_two_person_approval_and_playback(chrome, console: City, sqli
     _wait(d, lambda x: x.execute_script("const v = document.querySelector('#rt-video'); return v && v.currentTime > 1"),
           timeout=30)
     d.save_screenshot(str(shots / "console-recordings.png"))
+    assert browser_errors(d) == []
+
+
+def test_plan_page_map_and_apply(chrome, console: City, sqlite_vigil, shots: Path) -> None:
+    from console_world import seed_plan
+
+    plan_id = seed_plan(sqlite_vigil)
+    d = chrome
+    _sign_in(d, console)
+    _wait(d, lambda x: _css(x, '#nav a[data-route="plans"]'))
+    _css(d, '#nav a[data-route="plans"]')[0].click()
+    _wait(d, lambda x: _css(x, f'table.plans tr[data-id="{plan_id}"] a'))
+    assert "33.0 % → 94.0 %" in _css(d, f'table.plans tr[data-id="{plan_id}"]')[0].text
+    _css(d, f'table.plans tr[data-id="{plan_id}"] a')[0].click()
+    _wait(d, lambda x: _css(x, "#plan-map canvas")
+          and _css(x, "#plan-map canvas")[0].get_attribute("data-cameras") == "7"
+          and _css(x, "#plan-map canvas")[0].get_attribute("data-points") == "120")
+    assert _css(d, "#plan-coverage .value")[0].text == "94.0 %"
+    assert "金色家园社区" in _css(d, "table.communities")[0].text
+    d.save_screenshot(str(shots / "console-plan.png"))
+    _css(d, "#plan-apply")[0].click()
+    d.switch_to.alert.accept()
+    _wait(d, lambda x: _css(x, "#plan-applied"))
+    assert "4 planned cameras added" in _css(d, "#plan-applied")[0].text
+    d.get(console.base + "/ui/#/cameras?region=53018101001&lifecycle=planned")
+    _wait(d, lambda x: len(_rows(x)) == 2 + 4)  # 2 seeded planned cameras in the village, 4 from the plan
     assert browser_errors(d) == []

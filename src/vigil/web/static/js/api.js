@@ -36,15 +36,17 @@ export function apiUrl(path, query) {
   return url;
 }
 
-/** Call the API and return the decoded JSON body (or null for 204). Throws ApiError. */
+/** Call the API and return the decoded JSON body (or null for 204). Throws ApiError.
+ *  A FormData `body` goes as multipart (file uploads); anything else as JSON. */
 export async function api(path, { method = "GET", query, body, signal, quiet401 = false } = {}) {
   const headers = { Accept: "application/json, application/problem+json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const form = body instanceof FormData;
+  if (body !== undefined && !form) headers["Content-Type"] = "application/json";
   const token = sessionStorage.getItem(TOKEN_KEY);
   if (token) headers.Authorization = `Bearer ${token}`;
   const res = await fetch(apiUrl(path, query), {
     method, headers, signal, credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined || form ? body : JSON.stringify(body),
   });
   if (!res.ok) {
     let problem;

@@ -14,15 +14,15 @@ import * as recordings from "./views/recordings.js";
 
 applyTheme();
 
-// name → [module, nav label, API prefix that must exist (null: always)]
+// name → [module, nav label, API prefix that must exist (null: always), roles that may use it (null: all)]
 const ROUTES = {
-  cameras: [cameras, "Cameras", null],
-  map: [map, "Map", null],
-  dashboard: [dashboard, "Dashboard", null],
-  events: [events, "Events", "/api/v1/events"],
-  recordings: [recordings, "Recordings", "/api/v1/video/retrievals"],
-  plans: [plans, "Plans", "/api/v1/plans"],
-  camera: [camera, null, null],
+  cameras: [cameras, "Cameras", null, null],
+  map: [map, "Map", null, null],
+  dashboard: [dashboard, "Dashboard", null, null],
+  events: [events, "Events", "/api/v1/events", null],
+  recordings: [recordings, "Recordings", "/api/v1/video/retrievals", ["admin", "duty_officer", "investigator"]],
+  plans: [plans, "Plans", "/api/v1/plans", ["admin", "planner"]],
+  camera: [camera, null, null, null],
 };
 const DEFAULT = "cameras";
 
@@ -155,8 +155,8 @@ async function init() {
   document.getElementById("region-clear").addEventListener("click", () => setParams({ region: null, offset: null }));
 
   const available = {};
-  await Promise.all(Object.entries(ROUTES).map(async ([name, [, , prefix]]) => {
-    available[name] = prefix ? await hasApi(prefix) : true;
+  await Promise.all(Object.entries(ROUTES).map(async ([name, [, , prefix, roles]]) => {
+    available[name] = (!roles || roles.includes(state.user.role)) && (prefix ? await hasApi(prefix) : true);
   }));
   drawNav(available);
 

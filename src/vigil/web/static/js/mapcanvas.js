@@ -20,7 +20,8 @@ const SITE_COLORS = { 1: "#ff5d5d", 2: "#f5b341", 3: "#4cc2ff" };
 
 /** An interactive map; feed it cameras ({id, name, lon, lat, ...}) and sites ({name, geometry, ...}). */
 export class MapCanvas {
-  constructor(container, { onCameraClick = null, onViewChange = null, tileUrl = null, wedges = false } = {}) {
+  constructor(container, { onCameraClick = null, onViewChange = null, tileUrl = null, wedges = false,
+    colorOf = cameraColor } = {}) {
     this.canvas = h("canvas", { class: "map-canvas", "aria-label": "Map of cameras and sites", role: "img" });
     this.tip = h("div", { class: "map-tip", hidden: true });
     this.controls = h("div", { class: "map-controls" },
@@ -30,8 +31,9 @@ export class MapCanvas {
     this.scale = h("div", { class: "map-attrib" });
     container.append(this.canvas, this.tip, this.controls, this.scale);
     this.container = container;
-    Object.assign(this, { onCameraClick, onViewChange, tileUrl, wedges });
+    Object.assign(this, { onCameraClick, onViewChange, tileUrl, wedges, colorOf });
     this.cameras = [];
+    this.points = [];
     this.sites = [];
     this.highlight = null;
     this.center = project(102.7, 25.04);
@@ -53,11 +55,12 @@ export class MapCanvas {
   }
 
   /** Replace the data; cameras need lon/lat, sites a GeoJSON geometry. */
-  setData({ cameras, sites }) {
+  setData({ cameras, sites, points }) {
     if (cameras) {
       this.cameras = cameras.filter((c) => Number.isFinite(c.lon) && Number.isFinite(c.lat))
-        .map((c) => ({ ...c, w: project(c.lon, c.lat), color: cameraColor(c) }));
+        .map((c) => ({ ...c, w: project(c.lon, c.lat), color: this.colorOf(c) }));
     }
+    if (points) this.points = points.map((p) => ({ ...p, w: project(p.lon, p.lat) }));
     if (sites) this.sites = sites.filter((s) => s.geometry || Number.isFinite(s.lon)).map((s) => this.prepSite(s));
     this.redraw();
   }
@@ -167,6 +170,7 @@ export class MapCanvas {
     if (this.tileUrl) this.drawTiles(ctx);
     this.drawGrid(ctx);
     const drawnSites = this.drawSites(ctx);
+    this.drawPoints(ctx);
     const drawnCams = this.drawCameras(ctx);
     this.canvas.dataset.cameras = String(drawnCams);
     this.canvas.dataset.sites = String(drawnSites);
@@ -240,6 +244,18 @@ export class MapCanvas {
     ctx.textAlign = "start";
   }
 
+  drawPoints(ctx) {
+    // Small dots (e.g. a plan's target points), coloured by their own `color`.
+    const r = this.z >= 17 ? 2.2 : 1.4;
+    for (const p of this.points) {
+      const [x, y] = this.toScreen(p.w);
+      if (x < 0 || y < 0 || x > this.width || y > this.height) continue;
+      ctx.fillStyle = p.color;
+      ctx.fillRect(x - r, y - r, 2 * r, 2 * r);
+    }
+    this.canvas.dataset.points = String(this.points.length);
+  }
+
   drawCameras(ctx) {
     const n = this.cameras.length;
     if (this.screen.length !== n * 2) this.screen = new Float32Array(n * 2);
@@ -268,15 +284,19 @@ export class MapCanvas {
   }
 
   wedge(ctx, x, y, c) {
-    // Heading 0 = north, clockwise; a 60° fan as a hint of the view direction.
-    const len = 28;
+    // Heading 0 = north, clockwise. With a range and field of view (plans) the fan is to scale;
+    // otherwise a 60° hint of the view direction.
+    const lat = unproject(...c.w)[1];
+    const toScale = Number.isFinite(c.range_m) && Number.isFinite(c.hfov_deg);
+    const len = toScale ? c.range_m / metresPerPixel(lat, this.z) : 28;
+    const half = ((toScale ? c.hfov_deg : 60) * Math.PI) / 360;
     const a = ((c.heading_deg - 90) * Math.PI) / 180;
     ctx.beginPath();
     ctx.moveTo(x, y);
-    ctx.arc(x, y, len, a - Math.PI / 6, a + Math.PI / 6);
+    ctx.arc(x, y, len, a - half, a + half);
     ctx.closePath();
     ctx.fillStyle = c.color;
-    ctx.globalAlpha = 0.22;
+    ctx.globalAlpha = toScale ? 0.16 : 0.22;
     ctx.fill();
     ctx.globalAlpha = 1;
   }

@@ -1,10 +1,130 @@
-// Placeholder until the capability's API lands.
-import { h, message, mount } from "../dom.js";
+// Coverage plans: the list, and each plan's summary, per-community coverage, map and apply button.
+import { api, apiOptional } from "../api.js";
+import { h, message, mount, toast } from "../dom.js";
+import { duration, num, pct, when } from "../labels.js";
+import { MapCanvas } from "../mapcanvas.js";
+import { bounds } from "../mercator.js";
+import { consoleConfig } from "../geo.js";
+import { kpiCard, rateTone, table } from "../widgets.js";
+import { planForm } from "./plan_form.js";
 
 export const regionAware = true;
+const PLAN_COLORS = { existing: "#4cc2ff", new: "#3ecf8e" };
+const APPLY_ROLES = new Set(["admin", "planner"]);
 
-/** Render the page. */
-export async function render(el) {
-  mount(el, h("h1", {}, "plans"), message("Not available on this server yet."));
+function gain(pl) {
+  if (pl.coverage_before === null || pl.coverage_before === undefined) return "—";
+  return `${pct(pl.coverage_before)} → ${pct(pl.coverage_after)}`;
+}
+
+function money(v) {
+  return v === null || v === undefined ? "—" : `¥${num(Math.round(v))}`;
+}
+
+async function listView(el, route, ctx) {
+  const res = await api("/plans", { query: { limit: 200 } });
+  const region = route.params.get("region");
+  const items = res.items.filter((pl) => !region || (pl.region_code || "").startsWith(region));
+  const showForm = h("button", { type: "button", id: "plan-new" }, "New plan…");
+  const formSlot = h("div", {});
+  showForm.addEventListener("click", () => {
+    mount(formSlot, planForm(region, (pl) => ctx.navigate("plans", {}, String(pl.id))));
+    showForm.hidden = true;
+  });
+  mount(el, h("div", { class: "view-head" }, h("h1", {}, "Coverage plans"),
+    ["admin", "planner"].includes(ctx.user.role) ? showForm : null), formSlot,
+  table([
+    ["Plan", (pl) => h("a", { href: ctx.hashFor("plans", {}, String(pl.id)), lang: "zh" }, pl.name || `Plan ${pl.id}`)],
+    ["Region", (pl) => h("span", { class: "mono" }, pl.region_code || "—")], ["Level", (pl) => pl.level || "—"],
+    ["Coverage", gain], ["New cameras", (pl) => num(pl.cameras_new), "num"], ["Cost", (pl) => money(pl.cost_new), "num"],
+    ["Solver", (pl) => `${pl.solver || "—"}${pl.gap !== null && pl.gap !== undefined ? ` · gap ${pct(pl.gap, 2)}` : ""}`],
+    ["Created", (pl) => `${when(pl.created_at)} · ${pl.created_by}`],
+    ["Applied", (pl) => (pl.applied_at ? h("span", { class: "badge ok" }, when(pl.applied_at)) : "—")],
+  ], items, { empty: "No plan yet.", cls: "plans", rowAttrs: (pl) => ({ dataset: { id: pl.id } }) }));
   return null;
+}
+
+function summaryCards(pl) {
+  const s = pl.summary || {};
+  const secs = Object.values(s.seconds || {}).reduce((a, b) => a + (Number(b) || 0), 0);
+  return h("div", { class: "grid cols-4", id: "plan-cards" },
+    kpiCard("Coverage", pct(s.coverage_after), `before ${pct(s.coverage_before)}`,
+      { tone: rateTone(s.coverage_after, 0.95, 0.8), id: "plan-coverage" }),
+    kpiCard("New cameras", num(s.cameras_new), `${num(s.cameras_existing)} existing kept`, { id: "plan-new-cams" }),
+    kpiCard("Cost", money(s.cost_new), "new cameras"),
+    kpiCard("Targets", num(s.targets), `${num(s.coverable)} coverable · level ${s.level || "—"}`),
+    kpiCard("Solver", s.solver || "—", `gap ${pct(s.gap, 2)} · bound ${s.lower_bound ?? "—"}`),
+    kpiCard("Time", duration(secs), Object.entries(s.seconds || {}).map(([k, v]) => `${k} ${Number(v).toFixed(1)} s`)
+      .join(" · ")));
+}
+
+function communities(pl) {
+  const rows = pl.summary?.communities || [];
+  if (!rows.length) return null;
+  const bar = (x) => h("span", {}, h("span", { class: `meter ${rateTone(x, 0.95, 0.8)}` },
+    h("i", { style: { width: `${(x || 0) * 100}%` } })), pct(x));
+  return [h("h2", { class: "section-title" }, "Coverage per community"), table([
+    ["Community", (c) => h("span", { lang: "zh" }, c.name)], ["Before", (c) => bar(c.coverage_before)],
+    ["After", (c) => bar(c.coverage_after)],
+  ], rows, { cls: "communities" })];
+}
+
+async function planMap(slot, pl) {
+  const [plan, targets, config] = await Promise.all([apiOptional(`/plans/${pl.id}/files/plan.geojson`),
+    apiOptional(`/plans/${pl.id}/files/targets.geojson`), consoleConfig()]);
+  const cams = (plan?.features || []).map((f, i) => ({ ...f.properties, id: String(f.properties?.id ?? `new-${i}`),
+    name: `${f.properties?.status || ""} ${f.properties?.model || ""}`.trim(), lifecycle: f.properties?.status,
+    lon: f.geometry.coordinates[0], lat: f.geometry.coordinates[1] }));
+  const pts = (targets?.features || []).map((f) => ({ lon: f.geometry.coordinates[0], lat: f.geometry.coordinates[1],
+    color: f.properties?.covered_after ? "rgba(62, 207, 142, .55)" : "#ff5d5d" }));
+  const map = new MapCanvas(slot, { tileUrl: config.tile_url || null, wedges: true,
+    colorOf: (c) => PLAN_COLORS[c.status] || "#8ea3bb" });
+  map.setData({ cameras: cams, points: pts });
+  map.fitBounds(bounds([...cams, ...pts].map((c) => [c.lon, c.lat])));
+  return map;
+}
+
+async function applyPlan(pl, btn) {
+  if (!window.confirm(`Add the ${pl.summary?.cameras_new ?? ""} new cameras of this plan to the registry as planned?`)) {
+    return;
+  }
+  btn.disabled = true;
+  try {
+    const res = await api(`/plans/${pl.id}/apply`, { method: "POST" });
+    btn.replaceWith(h("span", { class: "badge ok", id: "plan-applied" }, `${num(res.cameras.length)} planned cameras added`));
+  } catch (e) {
+    btn.disabled = false;
+    toast(`Apply failed: ${e.message}`);
+  }
+}
+
+async function detailView(el, id, ctx) {
+  const pl = await api(`/plans/${encodeURIComponent(id)}`);
+  const file = (n) => pl.files?.[n] || `/api/v1/plans/${pl.id}/files/${n}`;
+  const mapSlot = h("div", { class: "map-wrap", id: "plan-map", style: { height: "520px", flex: "none" } });
+  const apply = !pl.applied_at && APPLY_ROLES.has(ctx.user.role)
+    ? h("button", { type: "button", class: "primary", id: "plan-apply" }, "Apply: add new cameras as planned") : null;
+  apply?.addEventListener("click", () => applyPlan(pl, apply));
+  mount(el, h("div", { class: "view-head" }, h("a", { href: "#/plans", class: "crumbs" }, "← Plans"),
+    h("h1", { lang: "zh" }, pl.name || `Plan ${pl.id}`),
+    pl.applied_at ? h("span", { class: "badge ok" }, `applied ${when(pl.applied_at)}`) : null),
+  h("div", { class: "actions" }, apply,
+    h("a", { class: "button-link secondary", href: file("report.html"), target: "_blank", rel: "noopener" }, "Report"),
+    ["plan.geojson", "targets.geojson", "summary.json"].map((n) => h("a", { class: "button-link secondary",
+      href: file(n), download: n }, `⬇ ${n}`))),
+  summaryCards(pl),
+  h("h2", { class: "section-title" }, "Map · existing (blue) and new (green) cameras with their range; red dots are targets left uncovered"),
+  mapSlot, communities(pl),
+  h("div", { class: "grid cols-2" },
+    h("section", { class: "card" }, h("h2", {}, "Plan map (report)"), h("img", { src: file("map.png"), alt: "map.png",
+      class: "report-img", loading: "lazy" })),
+    h("section", { class: "card" }, h("h2", {}, "Coverage against cameras and cost"), h("img", { src: file("tradeoff.png"),
+      alt: "tradeoff.png", class: "report-img", loading: "lazy" }))));
+  const map = await planMap(mapSlot, pl).catch((e) => { mount(mapSlot, message(e.message, "error")); return null; });
+  return { destroy: () => map?.destroy() };
+}
+
+/** Render the plans list (#/plans) or one plan (#/plans/ID). */
+export async function render(el, route, ctx) {
+  return route.arg ? detailView(el, route.arg, ctx) : listView(el, route, ctx);
 }
