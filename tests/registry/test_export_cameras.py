@@ -103,3 +103,15 @@ def test_exports_are_audited_and_checked(city):
             export_cameras(s, fmt="csv", include_secrets=True)
         with pytest.raises(InputError, match="unknown export format"):
             export_cameras(s, fmt="xlsx")  # type: ignore[arg-type]
+
+
+def test_csv_cells_are_safe_to_open_in_a_spreadsheet(city):
+    with city.db.session() as s:
+        import_cameras(s, [{"name": "=HYPERLINK(\"http://x\")", "region": "53018102", "lon": -0.5, "lat": 25,
+                            "username": "@admin", "password": "-pw"}], box=city.box, actor="t")
+    data = _export(city, fmt="csv", include_secrets=True).decode("utf-8-sig")
+    row = next(r for r in csv.DictReader(io.StringIO(data)) if "HYPERLINK" in r["name"])
+    assert row["name"].startswith("'=") and row["username"] == "'@admin" and row["password"] == "'-pw"
+    assert row["lon"] == "-0.5"
+    rep = _reimport(city, data.encode(), "again.csv")
+    assert (rep.created, rep.updated, rep.unchanged) == (0, 0, 5)

@@ -194,12 +194,25 @@ def _from_csv(text: str, name: str, cols: Columns) -> Rows:
             if len(row) != len(header):
                 out.errors.append(RowError(start, "(row)", f"has {len(row)} fields, the header has {len(header)}"))
                 continue
-            out.items.append((start, {h: c.strip() for h, c in zip(header, row, strict=True)}))
+            out.items.append((start, {h: restore_formula(c.strip()) for h, c in zip(header, row, strict=True)}))
     except csv.Error as exc:
         raise InputError(f"{name}: not a readable CSV file near line {reader.line_num}: {exc}") from None
     if header is None:
         raise InputError(f"{name}: the file is empty")
     return out
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defuse_formula(value: Any) -> Any:
+    """Prefix ``'`` to text a spreadsheet would run as a formula (CSV injection); numbers pass unchanged."""
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+
+
+def restore_formula(cell: str) -> str:
+    """Undo :func:`defuse_formula` on a CSV cell."""
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in _FORMULA_START else cell
 
 
 def _from_geojson(text: str, name: str, geo: Geo) -> Rows:

@@ -22,7 +22,7 @@ from vigil.core.ids import validate_region_code
 from vigil.core.models import Camera, CameraModel, Region, Site
 from vigil.core.regions import in_subtrees
 from vigil.registry.io_cameras import CAMERA_FIELDS
-from vigil.registry.io_common import common_region
+from vigil.registry.io_common import common_region, defuse_formula
 
 __all__ = ["EXPORT_FORMATS", "ExportFormat", "export_cameras"]
 
@@ -96,7 +96,7 @@ def _csv(rows: list[dict[str, Any]], fields: Sequence[str]) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(fields)
-    w.writerows([r[f] for f in fields] for r in rows)
+    w.writerows([defuse_formula(r[f]) for f in fields] for r in rows)
     return buf.getvalue().encode("utf-8-sig")  # the BOM lets spreadsheet programs see UTF-8
 
 
