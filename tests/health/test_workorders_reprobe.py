@@ -73,7 +73,7 @@ async def test_scheduler_probe_alarm_and_reprobe_verification(tree):
         c = s.get(Camera, cid)
         c.username, c.password_enc = cam.username, v.box.seal(cam.password)
     sched = HealthScheduler(v, probe_interval=0.4, sample_interval=600, tick=0.1, housekeeping_interval=0.2,
-                            probe_timeout=1.0)
+                            probe_timeout=1.0, verify_delay=0)
     await sched.start()
     try:
         await _until(lambda: _state(v, cid) == "online", "the camera to be seen online")

@@ -13,8 +13,9 @@ in-service cameras (sorted by id) are cut into ``slots`` slices, one slice per t
 steady phase and the load is flat instead of one burst per cycle. Picture samples
 (VQD) are spread the same way over ``sample_interval``, for online cameras only, and
 run in worker threads (decoding is CPU work). Every ``housekeeping_interval`` seconds
-alarms are synchronised with the camera status, SLA breaches flagged, resolved work
-orders verified by re-probe and pending webhooks delivered. A failing step is logged
+alarms are synchronised with the camera status, SLA breaches flagged, work orders
+resolved at least ``verify_delay`` seconds ago (time for a camera to reboot) verified
+by re-probe, and pending webhooks delivered. A failing step is logged
 and retried on the next tick; it never stops the scheduler.
 """
 
@@ -26,6 +27,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -68,7 +70,8 @@ class HealthScheduler:
     def __init__(self, vigil: Vigil, *, probe_interval: float = 60.0, sample_interval: float = 300.0,
                  housekeeping_interval: float | None = None, tick: float = 1.0, concurrency: int = 200,
                  probe_timeout: float = 3.0, sample_workers: int = 1, region: str | None = None,
-                 verify_resolved: bool = True, deliver_webhooks: bool = True, max_inflight: int = 4) -> None:
+                 verify_resolved: bool = True, verify_delay: float = 60.0, deliver_webhooks: bool = True,
+                 max_inflight: int = 4) -> None:
         self.vigil = vigil
         self.probe_interval = probe_interval
         self.sample_interval = sample_interval
@@ -79,6 +82,7 @@ class HealthScheduler:
         self.sample_workers = sample_workers
         self.region = region
         self.verify_resolved = verify_resolved
+        self.verify_delay = verify_delay
         self.deliver_webhooks = deliver_webhooks
         self.max_inflight = max_inflight
         self.stats = SchedulerStats()
@@ -239,7 +243,8 @@ class HealthScheduler:
             with self.vigil.db.session() as s:
                 rep = sync_alarms(s, utcnow(), region=self.region)
                 breached = check_sla(s)
-                pending = pending_verification(s) if self.verify_resolved else []
+                before = utcnow() - timedelta(seconds=self.verify_delay)
+                pending = pending_verification(s, resolved_before=before) if self.verify_resolved else []
             return rep, breached, pending
 
         rep, breached, pending = await asyncio.to_thread(sync)

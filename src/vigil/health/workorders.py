@@ -293,9 +293,12 @@ async def verify(vigil: Vigil, order_id: int, *, actor: str, now: datetime | Non
         return apply_verification(s, order_id, ok, detail, actor=actor, now=now)
 
 
-def pending_verification(session: Session) -> list[int]:
-    """Ids of resolved orders waiting for their re-probe."""
-    return list(session.scalars(select(WorkOrder.id).where(WorkOrder.state == "resolved")))
+def pending_verification(session: Session, *, resolved_before: datetime | None = None) -> list[int]:
+    """Ids of resolved orders waiting for their re-probe (resolved before ``resolved_before``, if given)."""
+    q = select(WorkOrder.id).where(WorkOrder.state == "resolved")
+    if resolved_before is not None:
+        q = q.where(WorkOrder.resolved_at <= resolved_before)
+    return list(session.scalars(q.order_by(WorkOrder.id)))
 
 
 def count_open(session: Session) -> int:
