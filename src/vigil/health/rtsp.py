@@ -18,13 +18,14 @@ import asyncio
 import base64
 import contextlib
 import errno
+import functools
 import hashlib
 import os
 import re
 import socket
 import struct
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 __all__ = ["REASONS", "RtspAnswer", "digest_authorization", "probe_rtsp"]
 
@@ -79,12 +80,18 @@ def digest_authorization(challenge: str, method: str, uri: str, user: str, passw
     return f'Digest {fields}, response="{resp}", algorithm=MD5'
 
 
-def _pick_challenge(headers: list[tuple[str, str]]) -> str:
-    offers = [v for k, v in headers if k == "www-authenticate"]
+_STATUS_RE = re.compile(rb"RTSP/1\.\d (\d{3})[ \r]")
+_LENGTH_RE = re.compile(rb"\r\n[Cc]ontent-[Ll]ength:[ \t]*(\d+)")
+_CHALLENGE_RE = re.compile(rb"\r\n[Ww][Ww][Ww]-[Aa]uthenticate:[ \t]*([^\r]*)")
+
+
+def _pick_challenge(head: bytes) -> str:
+    offers = [m.decode("latin-1").strip() for m in _CHALLENGE_RE.findall(head)]
     return next((v for v in offers if v.lower().startswith("digest")), offers[0] if offers else "")
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, list[tuple[str, str]], bytes]:
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bytes]:
+    """One answer: (status, raw header block, body). Only what the probe needs is parsed."""
     try:
         head = await reader.readuntil(b"\r\n\r\n")
     except asyncio.IncompleteReadError as exc:
@@ -92,20 +99,16 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, list[tuple[
                     else "truncated answer") from None
     except asyncio.LimitOverrunError:
         raise _Down("protocol", "answer is not RTSP (no header end)") from None
-    lines = head.decode("latin-1").split("\r\n")
-    parts = lines[0].split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("RTSP/1.") or not parts[1].isdigit():
-        raise _Down("protocol", f"answer is not RTSP: {lines[0][:40]!r}")
-    headers = []
-    for line in lines[1:]:
-        k, sep, v = line.partition(":")
-        if sep:
-            headers.append((k.strip().lower(), v.strip()))
-    length = next((int(v) for k, v in headers if k == "content-length" and v.isdigit()), 0)
+    m = _STATUS_RE.match(head)
+    if m is None:
+        first = head.split(b"\r\n", 1)[0][:40].decode("latin-1")
+        raise _Down("protocol", f"answer is not RTSP: {first!r}")
+    lm = _LENGTH_RE.search(head)
+    length = int(lm.group(1)) if lm else 0
     if length > 1 << 20:
         raise _Down("protocol", "oversized answer")
     body = await reader.readexactly(length) if length else b""
-    return int(parts[1]), headers, body
+    return int(m.group(1)), head, body
 
 
 class _Session:
@@ -132,13 +135,13 @@ class _Session:
         accept = "Accept: application/sdp\r\n"
         self.writer.write(self.message("OPTIONS") + self.message("DESCRIBE", accept))
         await _read_response(self.reader)  # any RTSP answer to OPTIONS will do
-        status, headers, body = await _read_response(self.reader)
+        status, head, body = await _read_response(self.reader)
         if status == 401:
-            self.challenge = _pick_challenge(headers)
+            self.challenge = _pick_challenge(head)
             if not self.challenge:
                 raise _Down("protocol", "401 without a WWW-Authenticate challenge")
             self.writer.write(self.message("DESCRIBE", accept))
-            status, headers, body = await _read_response(self.reader)
+            status, head, body = await _read_response(self.reader)
             if status in (401, 403):
                 raise _Down("auth", f"{status} after credentials")
         if status == 403:
@@ -150,20 +153,24 @@ class _Session:
         return body
 
 
+_URL_RE = re.compile(r"(?i)(rtsps?)://(?:([^:@/]*)(?::([^@/]*))?@)?(\[[0-9a-f:.]+\]|[^:/?#@\[\]]+)(?::(\d{1,5}))?"
+                     r"([/?][^#]*)?(?:#.*)?")
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def _split(url: str, user: str, password: str) -> tuple[str, int, str, str, str]:
-    try:
-        u = urlsplit(url)
-        port = u.port or 554
-    except ValueError as exc:
-        raise _Down("unreachable", f"bad URL: {exc}") from None
-    if u.scheme.lower() not in ("rtsp", "rtsps") or not u.hostname:
+    """(host, port, request URI without credentials, user, password); credentials in the URL are a fallback."""
+    m = _URL_RE.fullmatch(url.strip())
+    if m is None:
         raise _Down("unreachable", "not an rtsp:// URL")
-    user = user or unquote(u.username or "")
-    password = password or unquote(u.password or "")
-    host = f"[{u.hostname}]" if ":" in u.hostname else u.hostname
-    netloc = host if u.port is None else f"{host}:{u.port}"
-    uri = f"{u.scheme}://{netloc}{u.path or '/'}" + (f"?{u.query}" if u.query else "")
-    return u.hostname, port, uri, user, password
+    scheme, u_user, u_pass, host, port, rest = m.groups()
+    user = user or unquote(u_user or "")
+    password = password or unquote(u_pass or "")
+    path = rest or "/"
+    if path.startswith("?"):
+        path = "/" + path
+    netloc = host if port is None else f"{host}:{port}"
+    return host.strip("[]"), int(port or 554), f"{scheme.lower()}://{netloc}{path}", user, password
 
 
 async def _exchange(url: str, user: str, password: str) -> None:
