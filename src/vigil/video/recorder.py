@@ -29,7 +29,14 @@ from vigil.core.context import Vigil
 from vigil.core.errors import NotFoundError
 from vigil.core.models import Camera, Lifecycle
 from vigil.video import retention
-from vigil.video.segments import camera_dir, index_segment, repair_index, repair_session, session_name
+from vigil.video.segments import (
+    camera_dir,
+    index_segment,
+    parse_name,
+    repair_index,
+    repair_session,
+    session_name,
+)
 
 __all__ = ["CameraRecorder", "Recorder", "RecorderConfig", "camera_url", "segment_command"]
 
@@ -204,7 +211,7 @@ class CameraRecorder:
 
     def _finish_session(self, state: _SessionState) -> None:
         """Index any file of the session that FFmpeg did not list (killed, stalled, disk full)."""
-        files = [(i, p, datetime.now(UTC)) for i, p in state.files()]
+        files = [(i, p, parsed[1]) for i, p in state.files() if (parsed := parse_name(p))]
         if not files:
             return
         with self.v.db.session() as s:
@@ -246,34 +253,57 @@ def _is_write_error(text: str) -> bool:
 
 @dataclass
 class Recorder:
-    """Records a set of cameras (all in-service cameras with a URL by default) and enforces retention."""
+    """Records a set of cameras (all in-service cameras with a URL by default) and enforces retention.
+
+    The camera list is re-read at every retention tick: new cameras start recording, retired or
+    removed ones stop, and a changed stream URL restarts the camera's recorder.
+    """
 
     v: Vigil
     cfg: RecorderConfig = field(default_factory=RecorderConfig)
     camera_ids: list[str] | None = None
     cameras: dict[str, CameraRecorder] = field(default_factory=dict)
+    _running: dict[str, tuple[asyncio.Task[None], asyncio.Event]] = field(default_factory=dict)
 
-    def _load(self) -> None:
+    def _wanted(self) -> dict[str, str]:
+        """Camera id -> stream URL of every camera that should be recording now."""
         with self.v.db.session() as s:
             q = select(Camera).where(Camera.main_url != "")
             if self.camera_ids is not None:
                 q = q.where(Camera.id.in_(self.camera_ids))
             else:
                 q = q.where(Camera.lifecycle == Lifecycle.IN_SERVICE.value)
-            cams = list(s.scalars(q))
-        self.write_error = asyncio.Event()
-        for c in cams:
-            self.cameras[c.id] = CameraRecorder(self.v, c.id, camera_url(self.v, c), self.cfg,
-                                                on_write_error=self.write_error)
+            out = {}
+            for c in s.scalars(q):
+                try:
+                    out[c.id] = camera_url(self.v, c)
+                except Exception as exc:  # a bad URL or credential must not stop the others
+                    log.warning("camera %s cannot be recorded: %s", c.id, exc)
+            return out
+
+    async def _sync(self) -> None:
+        wanted = await asyncio.to_thread(self._wanted)
+        for cam_id in list(self._running):
+            if cam_id not in wanted or wanted[cam_id] != self.cameras[cam_id].url:
+                task, ev = self._running.pop(cam_id)
+                ev.set()
+                await asyncio.gather(task, return_exceptions=True)
+        for cam_id, url in wanted.items():
+            if cam_id not in self._running:
+                rec = CameraRecorder(self.v, cam_id, url, self.cfg, on_write_error=self.write_error)
+                self.cameras[cam_id] = rec
+                ev = asyncio.Event()
+                self._running[cam_id] = (asyncio.create_task(rec.run(ev)), ev)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Repair the index, record every camera, and enforce retention until ``stop`` is set."""
-        self._load()
-        report = await asyncio.to_thread(repair_index, self.v, list(self.cameras))
+        self.write_error = asyncio.Event()
+        ids = list((await asyncio.to_thread(self._wanted)).keys())
+        report = await asyncio.to_thread(repair_index, self.v, ids)
         log.info("index repaired: %s", report)
-        tasks = [asyncio.create_task(c.run(stop)) for c in self.cameras.values()]
         try:
             while not stop.is_set():
+                await self._sync()
                 await asyncio.to_thread(self.enforce_retention)
                 waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self.write_error.wait())]
                 await asyncio.wait(waiters, timeout=self.cfg.retention_every_s,
@@ -282,8 +312,10 @@ class Recorder:
                     w.cancel()
                 self.write_error.clear()
         finally:
-            stop.set()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            for _, ev in self._running.values():
+                ev.set()
+            await asyncio.gather(*(t for t, _ in self._running.values()), return_exceptions=True)
+            self._running.clear()
             await asyncio.to_thread(self.enforce_retention)
 
     def enforce_retention(self) -> retention.RetentionReport | None:
