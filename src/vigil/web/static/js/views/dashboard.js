@@ -60,11 +60,16 @@ async function healthSection(slot, region, period, eps, charts, ctx) {
     charts.push(c);
   }
   if (kids.length) {
-    const c = chartCard("Online rate by sub-region", "tall", (cv) => new BarChart(cv, {
-      labels: kids.map((k) => k.name), values: kids.map((k) => k.online_rate ?? 0), max: 1,
-      colors: kids.map((k) => ({ ok: "#3ecf8e", warn: "#f5b341", bad: "#ff5d5d" })[rateTone(k.online_rate)]
+    // The worst first: that is where the technicians go tonight.
+    const worst = [...kids].sort((a, b) => (a.online_rate ?? -1) - (b.online_rate ?? -1)).slice(0, 12);
+    const title = kids.length > worst.length ? `Lowest online rate (${worst.length} of ${kids.length} sub-regions)`
+      : "Online rate by sub-region";
+    const c = chartCard(title, "tall", (cv) => new BarChart(cv, {
+      labels: worst.map((k) => k.name), values: worst.map((k) => k.online_rate ?? 0), max: 1,
+      colors: worst.map((k) => ({ ok: "#3ecf8e", warn: "#f5b341", bad: "#ff5d5d" })[rateTone(k.online_rate)]
         || "#8ea3bb"),
       format: (v) => `${(v * 100).toFixed(1)} %` }));
+    c.canvas.id = "chart-subregions";
     grid.append(c.card);
     charts.push(c);
   }

@@ -103,7 +103,8 @@ function play(r, slot) {
   const video = h("video", { controls: true, autoplay: true, muted: true, playsinline: true, id: "rt-video",
     src: `/api/v1${V}/retrievals/${r.id}/playback.mp4` });
   mount(slot, h("section", { class: "card" }, h("h2", {}, `Request #${r.id} · ${when(r.start)} → ${when(r.end)}`),
-    video));
+    video, h("a", { href: `playback.html?request=${r.id}`, target: "_blank", rel: "noopener" },
+      "Open in its own window")));
   video.scrollIntoView({ block: "nearest" });
 }
 
