@@ -50,7 +50,7 @@ class RecorderConfig:
     segment_s: float = 60.0
     stall_s: float = 20.0
     backoff_min_s: float = 0.5
-    backoff_max_s: float = 30.0
+    backoff_max_s: float = 10.0  # bounds how long after an outage recording resumes
     retention_every_s: float = 30.0
     min_free_bytes: int | None = None  # None: retention.default_reserve(...)
     io_timeout_s: float = 10.0

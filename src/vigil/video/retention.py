@@ -1,5 +1,6 @@
 """Retention: per camera kind by age and by size, and the oldest footage first under disk pressure.
 
+Footage under an open export request is kept by the age and size rules until it is exported.
 Every deletion is written to the audit log: one entry per camera and reason per pass, listing
 the files removed, their time span and their size.
 """
@@ -13,14 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, exists, func, not_, select
 from sqlalchemy.orm import Session
 
 from vigil.access.audit import record
 from vigil.core.context import Vigil
 from vigil.core.errors import InputError
 from vigil.core.models import Camera, CameraKind, utcnow
-from vigil.video.models import RecordingSegment, RetentionPolicy
+from vigil.video.models import Export, RecordingSegment, RetentionPolicy, RetrievalRequest
 
 __all__ = ["DEFAULT_POLICY", "Policy", "RetentionReport", "default_reserve", "enforce", "policy_for", "set_policy"]
 
@@ -37,6 +38,22 @@ class Policy:
 
 DEFAULT_POLICY = Policy(days=30.0)
 _BATCH = 200
+HOLD_DAYS = 90.0
+
+
+def _not_held(now: datetime) -> ColumnElement[bool]:
+    """Segments not covered by an open export request (filed in the last HOLD_DAYS, not yet exported).
+
+    Age and size retention keep such footage until it is exported; disk pressure does not (writes
+    must not fail), and logs what it removes.
+    """
+    R = RetrievalRequest
+    held = exists().where(
+        R.camera_id == RecordingSegment.camera_id, R.kind == "export", R.state.in_(("pending", "approved")),
+        R.start < RecordingSegment.end, R.end > RecordingSegment.start,
+        R.created_at > now - timedelta(days=HOLD_DAYS),
+        not_(exists().where(Export.request_id == R.id)))
+    return and_(not_(held))
 
 
 def policy_for(session: Session, kind: str) -> Policy:
@@ -107,14 +124,14 @@ def _by_age(session: Session, now: datetime, actor: str, report: RetentionReport
         while True:
             rows = list(session.scalars(
                 select(RecordingSegment).join(Camera, Camera.id == RecordingSegment.camera_id)
-                .where(Camera.kind == kind, RecordingSegment.end < cutoff)
+                .where(Camera.kind == kind, RecordingSegment.end < cutoff, _not_held(now))
                 .order_by(RecordingSegment.start).limit(_BATCH)))
             if not rows:
                 break
             _delete(session, rows, "age", actor, report)
 
 
-def _by_size(session: Session, actor: str, report: RetentionReport) -> None:
+def _by_size(session: Session, now: datetime, actor: str, report: RetentionReport) -> None:
     usage = session.execute(
         select(RecordingSegment.camera_id, Camera.kind, func.sum(RecordingSegment.bytes))
         .join(Camera, Camera.id == RecordingSegment.camera_id).group_by(RecordingSegment.camera_id, Camera.kind))
@@ -124,7 +141,7 @@ def _by_size(session: Session, actor: str, report: RetentionReport) -> None:
         if cap <= 0 or excess <= 0:
             continue
         victims: list[RecordingSegment] = []
-        q = (select(RecordingSegment).where(RecordingSegment.camera_id == cam)
+        q = (select(RecordingSegment).where(RecordingSegment.camera_id == cam, _not_held(now))
              .order_by(RecordingSegment.start))
         for r in session.scalars(q):
             if excess <= 0:
@@ -157,9 +174,10 @@ def enforce(v: Vigil, *, now: datetime | None = None, min_free_bytes: int | None
     root.mkdir(parents=True, exist_ok=True)
     report = RetentionReport()
     reserve = default_reserve(root) if min_free_bytes is None else min_free_bytes
+    now = now or utcnow()
     with v.db.session() as s:
-        _by_age(s, now or utcnow(), actor, report)
-        _by_size(s, actor, report)
+        _by_age(s, now, actor, report)
+        _by_size(s, now, actor, report)
         _by_pressure(s, root, reserve, actor, report)
     report.free_bytes = shutil.disk_usage(root).free
     if report.deleted:
