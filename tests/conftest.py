@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+# Cheap argon2 parameters in tests only (still argon2id); set before vigil.access is imported.
+os.environ.setdefault("VIGIL_ARGON2_PROFILE", "test")
 
 from pgserver import PgServer  # noqa: E402
 from vigil.core.context import Vigil  # noqa: E402
