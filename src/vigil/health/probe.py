@@ -157,7 +157,7 @@ async def probe_one(target: ProbeTarget, *, timeout: float = 3.0, retries: int =
             break
         await asyncio.sleep(backoff * (2 ** attempt) * (1 + random.random() / 2))
     onvif, device = "", None
-    if target.onvif_url:
+    if target.onvif_url and ans.reason not in ("timeout", "unreachable"):  # do not wait twice on a dead host
         reason, info = await probe_onvif(target.onvif_url, target.username, target.password, timeout=limit)
         onvif, device = reason or "online", info or None
     ms = (time.perf_counter() - t0) * 1000
