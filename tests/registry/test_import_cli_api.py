@@ -9,14 +9,15 @@ import sys
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from importkit import CAMERA_HEADER, CAMERAS_CSV, MODELS_CSV, REGIONS_CSV, SITES_CSV, counts, write
+from importkit import CAMERA_HEADER, CAMERAS_CSV, MODELS_CSV, REGIONS_CSV, SITES_CSV, counts, seed, write
 from pyogrio import read_info
 from sqlalchemy import select
 
-from factories import TOWN1, TOWN2, VILLAGE1, VILLAGE2, build_world
+from vigil.access.users import add_user, issue_token
 from vigil.api import problems
 from vigil.api.routers import transfer
-from vigil.core.models import AuditEntry, Camera
+from vigil.core.models import AuditEntry
+from vigil.registry.io import import_cameras
 
 CLI = [sys.executable, "-c", "from vigil.cli import main; main()"]
 
@@ -75,14 +76,26 @@ def test_cli_missing_file(sqlite_vigil, tmp_path, monkeypatch, capsys):
 
 
 # ----------------------------------------------------------------------------- API
+TOWN1, TOWN2, VILLAGE1, VILLAGE2 = "53018101", "53018102", "53018101001", "53018102001"
+
+
 @pytest.fixture
 def api(vigil):
-    w = build_world(vigil)
+    """The small city with its cameras, a root admin, a town-1 admin and a town-1 duty officer."""
+    seed(vigil)
+    tokens = {}
+    with vigil.db.session() as s:
+        import_cameras(s, CAMERAS_CSV.encode(), box=vigil.box, actor="t")
+        import_cameras(s, [{"name": "Far gate", "region": VILLAGE2, "lon": 102.9, "lat": 25.2,
+                            "password": "other-secret"}], box=vigil.box, actor="t")
+        for name, role, region in (("root", "admin", "5301"), ("admin1", "admin", TOWN1),
+                                   ("officer1", "duty_officer", TOWN1)):
+            tokens[name] = issue_token(s, add_user(s, name, "a-long-password", role, [region]))
     app = FastAPI()
     app.state.vigil = vigil
     problems.install(app)
     app.include_router(transfer.router, prefix="/api/v1")
-    return TestClient(app, raise_server_exceptions=False), w, vigil
+    return TestClient(app, raise_server_exceptions=False), tokens, vigil
 
 
 def h(tok):
@@ -94,49 +107,47 @@ def _cams(*rows: str) -> bytes:
 
 
 def test_api_import_is_for_admins_within_scope(api):
-    c, w, v = api
+    c, tok, v = api
     good = _cams(f",Api 1,{VILLAGE1},,102.7,25.0,,,,,,,,,,admin,pw1")
     up = {"file": ("cams.csv", good, "text/csv")}
     assert c.post("/api/v1/import/cameras", files=up).status_code == 401
-    assert c.post("/api/v1/import/cameras", files=up, headers=h(w.tokens[f"duty_officer-{TOWN1}"])).status_code == 403
-    r = c.post("/api/v1/import/cameras", files=up, params={"dry_run": "true"}, headers=h(w.tokens[TOWN1]))
+    assert c.post("/api/v1/import/cameras", files=up, headers=h(tok["officer1"])).status_code == 403
+    r = c.post("/api/v1/import/cameras", files=up, params={"dry_run": "true"}, headers=h(tok["admin1"]))
     assert r.status_code == 200 and r.json()["created"] == 1 and r.json()["dry_run"] is True
-    before = counts(v)
-    assert before["cameras"] == 2
-    r = c.post("/api/v1/import/cameras", files=up, headers=h(w.tokens[TOWN1]))
+    assert counts(v)["cameras"] == 5
+    r = c.post("/api/v1/import/cameras", files=up, headers=h(tok["admin1"]))
     assert r.status_code == 200 and r.json()["created"] == 1 and r.json()["generated_ids"] == 1
     mixed = _cams(f",Api 2,{VILLAGE1},,102.7,25.0,,,,,,,,,,,", f",Api 3,{VILLAGE2},,102.7,25.0,,,,,,,,,,,")
-    r = c.post("/api/v1/import/cameras", files={"file": ("mixed.csv", mixed)}, headers=h(w.tokens[TOWN1]))
+    r = c.post("/api/v1/import/cameras", files={"file": ("mixed.csv", mixed)}, headers=h(tok["admin1"]))
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
-    body = r.json()
-    assert body["errors"] == [{"line": 3, "field": "region",
-                               "reason": f"region {VILLAGE2} is outside your region scope"}]
-    assert counts(v)["cameras"] == 3
-    r = c.post("/api/v1/import/regions", files={"file": ("r.csv", b"")}, headers=h(w.tokens["root"]))
+    assert r.json()["errors"] == [{"line": 3, "field": "region",
+                                   "reason": f"region {VILLAGE2} is outside your region scope"}]
+    assert counts(v)["cameras"] == 6
+    r = c.post("/api/v1/import/regions", files={"file": ("r.csv", b"")}, headers=h(tok["root"]))
     assert r.status_code == 422 and "empty" in r.json()["detail"] and "errors" not in r.json()
     fc = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"name": "Api 4",
           "region": VILLAGE2}, "geometry": {"type": "Point", "coordinates": [102.9, 25.2]}}]}
     r = c.post("/api/v1/import/cameras", files={"file": ("c.geojson", json.dumps(fc).encode())},
-               headers=h(w.tokens["root"]))
+               headers=h(tok["root"]))
     assert r.status_code == 200 and r.json()["created"] == 1
 
 
 def test_api_export_is_scoped_and_audited(api):
-    c, w, v = api
+    c, tok, v = api
     assert c.get("/api/v1/export/cameras").status_code == 401
-    officer = h(w.tokens[f"duty_officer-{TOWN1}"])
+    officer = h(tok["officer1"])
     r = c.get("/api/v1/export/cameras", params={"format": "geojson"}, headers=officer)
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/geo+json")
-    assert [f["id"] for f in r.json()["features"]] == [w.cameras[TOWN1]]
+    assert sorted(f["properties"]["name"] for f in r.json()["features"]) == ["Gate East", "Gate West", "School Yard"]
     assert c.get("/api/v1/export/cameras", params={"region": TOWN2}, headers=officer).status_code == 404
     assert c.get("/api/v1/export/cameras", params={"format": "xls"}, headers=officer).status_code == 422
     r = c.get("/api/v1/export/cameras", params={"include_secrets": "true"}, headers=officer)
     assert r.status_code == 403
-    r = c.get("/api/v1/export/cameras", params={"include_secrets": "true"}, headers=h(w.tokens[TOWN1]))
-    assert r.status_code == 200 and "secret1" in r.text and "secret2" not in r.text and w.cameras[TOWN2] not in r.text
-    r = c.get("/api/v1/export/cameras", params={"format": "gpkg"}, headers=h(w.tokens["root"]))
+    r = c.get("/api/v1/export/cameras", params={"include_secrets": "true"}, headers=h(tok["admin1"]))
+    assert r.status_code == 200 and "s3cret-1" in r.text and "other-secret" not in r.text and TOWN2 not in r.text
+    r = c.get("/api/v1/export/cameras", params={"format": "gpkg"}, headers=h(tok["root"]))
     assert r.headers["content-type"] == "application/geopackage+sqlite3" and r.content.startswith(b"SQLite format 3")
     with v.db.session() as s:
         audits = s.scalars(select(AuditEntry).where(AuditEntry.action == "cameras.export")).all()
-        assert len(audits) == 3 and {a.region_code for a in audits} == {TOWN1, "5301"}
-        assert s.scalar(select(Camera).where(Camera.id == w.cameras[TOWN2])) is not None
+    assert len(audits) == 3 and {a.region_code for a in audits} == {TOWN1, "5301"}
+    assert {a.actor for a in audits} == {"officer1", "admin1", "root"}
