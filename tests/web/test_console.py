@@ -194,10 +194,16 @@ def test_health_dashboard_and_camera_history(chrome, console: City, sqlite_vigil
     online = float(_css(d, "#kpi-online .value")[0].text.rstrip(" %"))
     assert 90 < online < 100  # a few cameras down for 3 hours of 7 days
     _wait(d, lambda x: len(_css(x, "table.alarms tbody button.ack")) == len(down))
+    assert len(_css(d, "table.down-now tbody tr")) == len(down)
     _wait(d, lambda x: int(_css(x, "#chart-timeline")[0].get_attribute("data-points") or 0) > 0)
     d.save_screenshot(str(shots / "console-dashboard-health.png"))
     _css(d, "table.alarms tbody button.ack")[0].click()
     _wait(d, lambda x: len(_css(x, "table.alarms tbody button.ack")) == len(down) - 1)
+
+    d.get(console.base + "/ui/#/map?region=530181")
+    _wait(d, lambda x: _css(x, "#map canvas") and _css(x, "#map canvas")[0].get_attribute("data-cameras") == "33")
+    _css(d, "#map-only-down")[0].click()
+    _wait(d, lambda x: _css(x, "#map canvas")[0].get_attribute("data-cameras") == str(len(down)))
 
     d.get(console.base + f"/ui/#/camera/{down[0]}")
     _wait(d, lambda x: _css(x, "#availability-strip"))

@@ -139,6 +139,22 @@ async function alarmsSection(slot, region, eps, ctx) {
   mount(slot, parts);
 }
 
+async function downSection(slot, region, eps, ctx) {
+  if (!eps.status) return;
+  const st = await api(eps.status, { query: { region, limit: 200 } });
+  const counts = st.counts || {};
+  const now = Date.now();
+  mount(slot, h("h2", { class: "section-title" }, `Down now (${num(counts.down || 0)} of ${num(
+    Object.values(counts).reduce((a, b) => a + b, 0))} in service · ${num(counts.unknown || 0)} not probed yet)`),
+  table([
+    ["Camera", (c) => h("a", { href: ctx.hashFor("camera", {}, c.camera_id), lang: "zh" }, c.name)],
+    ["ID", (c) => h("span", { class: "mono" }, c.camera_id)],
+    ["Reason", (c) => h("span", { class: "badge bad" }, c.reason || "down")],
+    ["Since", (c) => when(c.since)], ["For", (c) => duration((now - new Date(c.since)) / 1000), "num"],
+    ["", (c) => h("a", { href: `live.html?camera=${encodeURIComponent(c.camera_id)}` }, "▶ Live")],
+  ], st.down || [], { empty: "Every probed camera is online.", cls: "down-now" }));
+}
+
 function reportLinks(region, eps) {
   if (!eps.report || !region || region.length < 8) return null;
   const day = new Date(Date.now() - 86400000).toISOString().slice(0, 10);
@@ -198,12 +214,13 @@ export async function render(el, route, ctx) {
     const eps = await healthEndpoints();
     const health = h("div", { id: "health-section" });
     const alarms = h("div", { id: "alarms-section" });
+    const down = h("div", { id: "down-section" });
     const registry = h("div", { id: "registry-section" }, message("Loading…"));
     const title = h("span", { class: "crumbs", lang: "zh" }, "");
     mount(el, h("div", { class: "view-head" }, h("h1", {}, "Dashboard"), title,
       eps.kpi ? periodPicker(period, (p) => ctx.setParams({ period: p })) : null,
       h("span", { class: "muted" }, `updated ${when(new Date().toISOString())}`), reportLinks(region, eps)),
-    health, alarms, registry);
+    health, down, alarms, registry);
     const jobs = [
       api("/rollups", { query: { region } }).then((r) => {
         const roll = r.regions ? r.regions[0] : r;
@@ -213,6 +230,7 @@ export async function render(el, route, ctx) {
       }),
       healthSection(health, region, period, eps, charts, ctx),
       alarmsSection(alarms, region, eps, ctx),
+      downSection(down, region, eps, ctx),
     ];
     const results = await Promise.allSettled(jobs);
     if (my !== gen) return;

@@ -1,6 +1,6 @@
 // The map page: site polygons and camera points of the selected region, drawn from our own vectors.
 import { debounce, h, mount, toast } from "../dom.js";
-import { LIFECYCLE_COLORS, LIFECYCLES, STATE_COLORS, num } from "../labels.js";
+import { LIFECYCLE_COLORS, LIFECYCLES, STATE_COLORS, num, statusInfo } from "../labels.js";
 import { MapCanvas } from "../mapcanvas.js";
 import { bounds } from "../mercator.js";
 import { consoleConfig, loadCameraPoints, loadSites } from "../geo.js";
@@ -8,105 +8,128 @@ import { regionName } from "../regions.js";
 
 export const regionAware = true;
 const LIMIT = 25000; // the whole demo city (20,547 cameras) in one layer
+const REFRESH_MS = 60000; // live states change: repaint the markers every minute
 
 function legend() {
-  const item = (color, text) => h("span", {}, h("i", { style: { background: color } }), text);
+  const item = (color, text, square = false) => h("span", {},
+    h("i", { style: { background: color, borderRadius: square ? "2px" : "50%" } }), text);
   return h("div", { class: "map-legend" },
     item(STATE_COLORS.online, "Online"), item(STATE_COLORS.down, "Down"),
     ...Object.entries(LIFECYCLE_COLORS).map(([k, c]) => item(c, LIFECYCLES[k])),
-    h("br"), h("span", {}, h("i", { style: { background: "#ff5d5d", borderRadius: "2px" } }), "Class-1 site"),
-    h("span", {}, h("i", { style: { background: "#f5b341", borderRadius: "2px" } }), "Class-2"),
-    h("span", {}, h("i", { style: { background: "#4cc2ff", borderRadius: "2px" } }), "Class-3"));
+    h("br"), item("#ff5d5d", "Class-1 site", true), item("#f5b341", "Class-2", true), item("#4cc2ff", "Class-3", true));
+}
+
+/** One map page: loads a region's layers, follows pans when the layer is truncated, refreshes states. */
+class MapPage {
+  constructor(el, region, ctx, config) {
+    Object.assign(this, { el, region, ctx, all: [], truncated: false, sites: 0, bbox: null, ctrl: null, timer: 0 });
+    this.wrap = h("div", { class: "map-wrap", id: "map" });
+    this.status = h("div", { class: "map-status badge" }, "Loading…");
+    this.title = h("span", { class: "crumbs", lang: "zh" });
+    this.find = h("input", { type: "search", id: "map-search", placeholder: "Find a camera on the map…",
+      "aria-label": "Find a camera on the map", list: "map-matches", autocomplete: "off" });
+    this.matches = h("datalist", { id: "map-matches" });
+    this.onlyDown = h("input", { type: "checkbox", id: "map-only-down" });
+    mount(el, h("div", { class: "map-view" }, h("div", { class: "view-head" }, h("h1", {}, "Map"), this.title,
+      h("span", { class: "spacer" }), h("label", { class: "inline muted" }, this.onlyDown, " Only cameras down"),
+      this.find, this.matches), this.wrap));
+    this.map = new MapCanvas(this.wrap, { tileUrl: config.tile_url || null,
+      onCameraClick: (c) => ctx.navigate("camera", {}, c.id),
+      onViewChange: (bbox) => { this.bbox = bbox; this.followView(); } });
+    this.wrap.append(legend(), this.status);
+    if (config.tile_attribution) this.wrap.append(h("div", { class: "map-attrib" }, config.tile_attribution));
+    this.followView = debounce(() => this.truncated && this.reloadCameras(), 350);
+    this.onlyDown.addEventListener("change", () => this.show());
+    this.find.addEventListener("input", () => this.search());
+    this.timer = setTimeout(() => this.tick(), REFRESH_MS);
+  }
+
+  show() {
+    const down = (c) => statusInfo(c.status).state === "down";
+    this.map.setData({ cameras: this.onlyDown.checked ? this.all.filter(down) : this.all });
+  }
+
+  showStatus(res) {
+    const shown = num(res.cameras.length);
+    this.status.textContent = res.truncated
+      ? `${shown} of ${num(res.total ?? "many")} cameras shown · zoom in for more · ${num(this.sites)} sites`
+      : `${shown} cameras · ${num(this.sites)} sites`;
+  }
+
+  search() {
+    const text = this.find.value.trim();
+    const exact = this.map.cameras.find((c) => c.id === text || c.name === text);
+    if (exact) {
+      this.map.focusCamera(exact);
+      return;
+    }
+    const q = text.toLowerCase();
+    const hits = q ? this.map.cameras.filter((c) => c.name.toLowerCase().includes(q) || c.id.startsWith(q))
+      .slice(0, 12) : [];
+    mount(this.matches, hits.map((c) => h("option", { value: c.id }, c.name)));
+  }
+
+  abort() {
+    this.ctrl?.abort();
+    this.ctrl = new AbortController();
+    return this.ctrl.signal;
+  }
+
+  /** Load the region: sites and cameras, then fit the view. */
+  async load(region) {
+    this.region = region;
+    const signal = this.abort();
+    this.status.textContent = "Loading…";
+    this.title.textContent = region ? (this.ctx.tree?.nameOf(region) || (await regionName(region)) || region)
+      : "All regions";
+    try {
+      const [sites, cams] = await Promise.all([loadSites(region, { signal }),
+        loadCameraPoints(region, { limit: LIMIT, signal })]);
+      Object.assign(this, { truncated: cams.truncated, sites: sites.items.length, all: cams.cameras });
+      this.map.setData({ sites: sites.items });
+      this.show();
+      this.map.fitBounds(bounds(cams.cameras.map((c) => [c.lon, c.lat]), sites.items.map((s) => s.geometry)));
+      this.showStatus(cams);
+    } catch (e) {
+      if (e.name !== "AbortError") this.status.textContent = `Could not load the map: ${e.message}`;
+    }
+  }
+
+  /** Reload the camera layer only (after a pan when truncated, or to refresh live states). */
+  async reloadCameras({ quiet = false } = {}) {
+    const signal = this.abort();
+    try {
+      const res = await loadCameraPoints(this.region, { bbox: this.truncated ? this.bbox : null, limit: LIMIT,
+        signal });
+      this.all = res.cameras;
+      this.show();
+      this.showStatus(res);
+    } catch (e) {
+      if (e.name !== "AbortError" && !quiet) toast(`Map: ${e.message}`);
+    }
+  }
+
+  tick() {
+    if (!document.hidden) this.reloadCameras({ quiet: true });
+    this.timer = setTimeout(() => this.tick(), REFRESH_MS);
+  }
+
+  destroy() {
+    this.ctrl?.abort();
+    clearTimeout(this.timer);
+    this.map.destroy();
+  }
 }
 
 /** Render the map view. */
 export async function render(el, route, ctx) {
-  const wrap = h("div", { class: "map-wrap", id: "map" });
-  const status = h("div", { class: "map-status badge" }, "Loading…");
-  const title = h("span", { class: "crumbs", lang: "zh" });
-  const find = h("input", { type: "search", id: "map-search", placeholder: "Find a camera on the map…",
-    "aria-label": "Find a camera on the map", list: "map-matches", autocomplete: "off" });
-  const matches = h("datalist", { id: "map-matches" });
-  mount(el, h("div", { class: "map-view" },
-    h("div", { class: "view-head" }, h("h1", {}, "Map"), title, h("span", { class: "spacer" }), find, matches),
-    wrap));
-  const config = await consoleConfig();
-  let region = route.params.get("region");
-  let ctrl = null;
-  let truncated = false;
-  let sitesCount = 0;
-
-  const refetchView = debounce(async (bbox) => {
-    if (!truncated) return;
-    ctrl?.abort();
-    ctrl = new AbortController();
-    try {
-      const res = await loadCameraPoints(region, { bbox, limit: LIMIT, signal: ctrl.signal });
-      map.setData({ cameras: res.cameras });
-      showStatus(res);
-    } catch (e) {
-      if (e.name !== "AbortError") toast(`Map: ${e.message}`);
-    }
-  }, 350);
-
-  const map = new MapCanvas(wrap, {
-    tileUrl: config.tile_url || null,
-    onCameraClick: (c) => ctx.navigate("camera", {}, c.id),
-    onViewChange: (bbox) => refetchView(bbox),
-  });
-  wrap.append(legend(), status);
-  if (config.tile_attribution) wrap.append(h("div", { class: "map-attrib" }, config.tile_attribution));
-
-  find.addEventListener("input", () => {
-    const q = find.value.trim().toLowerCase();
-    const exact = map.cameras.find((c) => c.id === find.value.trim() || c.name === find.value.trim());
-    if (exact) {
-      map.focusCamera(exact);
-      return;
-    }
-    const hits = q ? map.cameras.filter((c) => c.name.toLowerCase().includes(q) || c.id.startsWith(q)).slice(0, 12)
-      : [];
-    mount(matches, hits.map((c) => h("option", { value: c.id }, c.name)));
-  });
-
-  function showStatus(res) {
-    const shown = num(res.cameras.length);
-    status.textContent = res.truncated
-      ? `${shown} of ${num(res.total ?? "many")} cameras shown · zoom in for more · ${num(sitesCount)} sites`
-      : `${shown} cameras · ${num(sitesCount)} sites`;
-  }
-
-  async function load() {
-    ctrl?.abort();
-    ctrl = new AbortController();
-    const signal = ctrl.signal;
-    status.textContent = "Loading…";
-    title.textContent = region ? (ctx.tree?.nameOf(region) || (await regionName(region)) || region) : "All regions";
-    try {
-      const [sites, cams] = await Promise.all([
-        loadSites(region, { signal }), loadCameraPoints(region, { limit: LIMIT, signal })]);
-      truncated = cams.truncated;
-      sitesCount = sites.items.length;
-      map.setData({ cameras: cams.cameras, sites: sites.items });
-      map.fitBounds(bounds(cams.cameras.map((c) => [c.lon, c.lat]), sites.items.map((s) => s.geometry)));
-      showStatus(cams);
-    } catch (e) {
-      if (e.name !== "AbortError") status.textContent = `Could not load the map: ${e.message}`;
-    }
-  }
-
-  load();
+  const page = new MapPage(el, route.params.get("region"), ctx, await consoleConfig());
+  page.load(page.region);
   return {
     update(r) {
       const next = r.params.get("region");
-      if (next !== region) {
-        region = next;
-        load();
-      }
+      if (next !== page.region) page.load(next);
     },
-    destroy() {
-      ctrl?.abort();
-      map.destroy();
-    },
+    destroy: () => page.destroy(),
   };
 }
