@@ -284,7 +284,10 @@ class Recorder:
     async def _sync(self) -> None:
         wanted = await asyncio.to_thread(self._wanted)
         for cam_id in list(self._running):
-            if cam_id not in wanted or wanted[cam_id] != self.cameras[cam_id].url:
+            task = self._running[cam_id][0]
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                log.error("camera %s: recorder task died (%s); restarting it", cam_id, task.exception())
+            if task.done() or cam_id not in wanted or wanted[cam_id] != self.cameras[cam_id].url:
                 task, ev = self._running.pop(cam_id)
                 ev.set()
                 await asyncio.gather(task, return_exceptions=True)
