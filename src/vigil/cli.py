@@ -82,11 +82,10 @@ def audit_verify(db: DbOpt = None, home: HomeOpt = None) -> None:
 
 # Sub-command groups and single commands contributed by capability packages: (module, attribute, name).
 _SUBAPPS: list[tuple[str, str, str]] = [
+    ("vigil.coverage.cli", "app", "plan"),
     ("vigil.registry.cli", "import_app", "import"),
     ("vigil.registry.cli", "export_app", "export"),
     ("vigil.sim.cli", "app", "sim"),
-    ("vigil.video.cli", "record_app", "record"),
-    ("vigil.video.cli", "retrieve_app", "retrieve"),
     ("vigil.video.cli", "record_app", "record"),
     ("vigil.video.cli", "retrieve_app", "retrieve"),
     ("vigil.health.cli", "report_app", "report"),

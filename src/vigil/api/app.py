@@ -20,6 +20,7 @@ __all__ = ["ROUTERS", "create_app"]
 
 # (module, prefix, tag). Each module exposes ``router``. Capability packages add a line here.
 ROUTERS: list[tuple[str, str, str]] = [
+    ("vigil.api.routers.plan", "/api/v1/plans", "coverage plans"),
     ("vigil.api.routers.auth", "/api/v1/auth", "auth"),
     ("vigil.api.routers.regions", "/api/v1/regions", "regions"),
     ("vigil.api.routers.sites", "/api/v1/sites", "sites"),
@@ -29,9 +30,9 @@ ROUTERS: list[tuple[str, str, str]] = [
     ("vigil.api.routers.rollups", "/api/v1/rollups", "rollups"),
     ("vigil.api.routers.audit", "/api/v1/audit", "audit"),
     ("vigil.api.routers.health", "/api/v1/health", "health"),
+    ("vigil.api.routers.video", "/api/v1/video", "video"),
     ("vigil.api.routers.transfer", "/api/v1", "import and export"),
     ("vigil.api.routers.events", "/api/v1/events", "events"),
-    ("vigil.api.routers.video", "/api/v1/video", "video"),
 ]
 
 _WEB = Path(__file__).resolve().parent.parent / "web" / "static"

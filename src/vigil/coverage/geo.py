@@ -196,7 +196,7 @@ def _num(v: Any) -> float | None:
 
 def _is_building(props: dict[str, Any], osm: bool) -> bool:
     if not osm:
-        return props.get("building") not in ("no",) and props.get("kind", "building") in ("building", "building_part")
+        return props.get("building") != "no" and (props.get("kind") or "building") in ("building", "building_part")
     b = props.get("building")
     return b not in (None, "", "no")
 

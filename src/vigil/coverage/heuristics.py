@@ -28,7 +28,7 @@ def greedy(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: n
     """
     residual = demand.astype(np.int64).copy()
     live = (residual > 0).astype(float) * weight
-    goal = float(live.sum()) if need is None else need
+    goal = float((weight * np.clip(residual, 0, None)).sum()) if need is None else need
     c = np.maximum(cost, 1e-9)
     gains = b.T @ live
     heap = [(-g / c[j], j) for j, g in enumerate(gains) if g > 0]

@@ -121,7 +121,7 @@ class CameraSpec:
             vfov = float(d.get("vfov_deg") or (hfov if hfov >= 180 else
                          2 * math.degrees(math.atan(math.tan(math.radians(hfov / 2)) * v / h))))
             spec = cls(str(d["name"]), h, v, hfov, vfov, float(d.get("cost", 0.0)), float(d.get("ir_range_m", 0.0)),
-                       str(d.get("form_factor", "bullet")), tuple(d.get("mounts", cls.mounts)))
+                       str(d.get("form_factor", "bullet")), tuple(d.get("mounts", ("wall", "pole", "entrance"))))
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"catalog model {d.get('name', '?')!r}: missing or bad field ({exc})") from exc
         focal_px(spec.h_res_px, spec.hfov_deg)

@@ -1,0 +1,125 @@
+"""Plan service for the API: run a plan on uploaded (or registered) files, list and fetch plans in scope."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vigil.access.users import Principal
+from vigil.core.context import Vigil
+from vigil.core.errors import InputError, NotFoundError
+from vigil.core.regions import in_subtrees
+from vigil.coverage.models import PlanRecord
+
+__all__ = ["PLAN_FILES", "PlanOptions", "get_plan", "list_plans", "plan_file", "plans_dir", "run_for_api"]
+
+PLAN_FILES = {"report.html": "text/html", "map.png": "image/png", "tradeoff.png": "image/png",
+              "plan.geojson": "application/geo+json", "targets.geojson": "application/geo+json",
+              "summary.json": "application/json"}
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_TIME_LIMIT_S = 120.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanOptions:
+    """Options a caller may set through the API (a subset of the CLI's)."""
+
+    region_code: str
+    name: str = ""
+    level: str = "observe"
+    profile: str = "dori2015"
+    target: float | None = None
+    budget: float | None = None
+    k: int = 1
+    spacing: float = 5.0
+    solver: str = "auto"
+    time_limit: float = 30.0
+    existing: str = "registry"
+
+
+def plans_dir(v: Vigil) -> Path:
+    """Where the API keeps plan inputs and outputs."""
+    return v.settings.home / "plans"
+
+
+def save_upload(folder: Path, filename: str, data: bytes) -> Path:
+    """Store an uploaded file under a safe name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    name = _SAFE.sub("_", Path(filename or "area.geojson").name) or "area.geojson"
+    path = folder / name
+    path.write_bytes(data)
+    return path
+
+
+def registered_area(v: Vigil, name: str) -> Path:
+    """A file under ``<home>/areas`` (an area registered by an administrator)."""
+    root = (v.settings.home / "areas").resolve()
+    p = (root / name).resolve()
+    if root not in p.parents or not p.is_file():
+        raise NotFoundError(f"area {name!r} not found")
+    return p
+
+
+def run_for_api(v: Vigil, session: Session, p: Principal, opts: PlanOptions, *, area: Path,
+                roads: Path | None = None, boundary: Path | None = None, must_watch: Path | None = None,
+                work: Path | None = None) -> PlanRecord:
+    """Run a plan and record it; the caller has checked permission and region scope."""
+    from vigil.coverage.apply import record_plan, registry_cameras
+    from vigil.coverage.plan import PlanRequest, run_plan
+
+    if opts.solver not in ("auto", "highs", "greedy"):
+        raise InputError("solver must be auto, highs or greedy")
+    out = (work or plans_dir(v) / uuid.uuid4().hex) / "out"
+    target = opts.target if opts.target is not None else (None if opts.budget is not None else 1.0)
+    req = PlanRequest(area=area, roads=roads, boundary=boundary, must_watch=must_watch, level=opts.level,
+                      profile=opts.profile, target=target, budget=opts.budget, k=opts.k, spacing=opts.spacing,
+                      solver=opts.solver, time_limit=min(opts.time_limit, MAX_TIME_LIMIT_S), name=opts.name)
+    cams = registry_cameras(session, area) if opts.existing == "registry" else []
+    res = run_plan(req, out, existing=cams)
+    return record_plan(session, res.summary, out, region_code=opts.region_code, created_by=p.name, name=opts.name)
+
+
+def list_plans(session: Session, p: Principal, *, limit: int = 100, offset: int = 0) -> list[PlanRecord]:
+    """Plans in the caller's region scope, newest first."""
+    stmt = (select(PlanRecord).where(in_subtrees(PlanRecord.region_code, p.scopes))
+            .order_by(PlanRecord.id.desc()).limit(limit).offset(offset))
+    return list(session.scalars(stmt))
+
+
+def get_plan(session: Session, p: Principal, plan_id: int) -> PlanRecord:
+    """One plan; plans outside the caller's scope are reported as not found."""
+    rec = session.get(PlanRecord, plan_id)
+    if rec is None or rec.region_code is None or not p.can_see(rec.region_code):
+        raise NotFoundError(f"plan {plan_id} not found")
+    return rec
+
+
+def plan_file(rec: PlanRecord, name: str) -> Path:
+    """A report file of a plan (only the known outputs are served)."""
+    if name not in PLAN_FILES:
+        raise NotFoundError(f"no file {name!r}; one of {', '.join(PLAN_FILES)}")
+    path = Path(rec.out_dir) / name
+    if not path.is_file():
+        raise NotFoundError(f"file {name} of plan {rec.id} is gone")
+    return path
+
+
+def plan_json(rec: PlanRecord, *, full: bool = False) -> dict[str, Any]:
+    """Public shape of a plan."""
+    s = rec.summary or {}
+    keys = ("level", "ppm", "targets", "coverable", "coverage_before", "coverage_after", "cameras_existing",
+            "cameras_new", "cost_new", "gap", "solver", "status")
+    out: dict[str, Any] = {"id": rec.id, "name": rec.name, "region_code": rec.region_code,
+                           "created_at": rec.created_at.isoformat(), "created_by": rec.created_by,
+                           "applied_at": rec.applied_at.isoformat() if rec.applied_at else None,
+                           **{k: s.get(k) for k in keys},
+                           "files": {n: f"/api/v1/plans/{rec.id}/files/{n}" for n in PLAN_FILES}}
+    if full:
+        out["summary"] = s
+    return out
