@@ -278,3 +278,47 @@ def test_plan_page_map_and_apply(chrome, console: City, sqlite_vigil, shots: Pat
     d.get(console.base + "/ui/#/cameras?region=53018101001&lifecycle=planned")
     _wait(d, lambda x: len(_rows(x)) == 2 + 4)  # 2 seeded planned cameras in the village, 4 from the plan
     assert browser_errors(d) == []
+
+
+def test_audit_log_and_chain(chrome, console: City, shots: Path) -> None:
+    d = chrome
+    _sign_in(d, console)
+    _wait(d, lambda x: _css(x, '#nav a[data-route="audit"]'))
+    _css(d, '#nav a[data-route="audit"]')[0].click()
+    _wait(d, lambda x: _css(x, "table.audit tbody tr td"))
+    _css(d, "#au-action")[0].send_keys("user.")
+    _wait(d, lambda x: set(x.execute_script(
+        "return [...document.querySelectorAll('table.audit tbody tr')].map(r => r.cells[3].innerText)"))
+        == {"user.create"})
+    _css(d, "#audit-verify-btn")[0].click()
+    _wait(d, lambda x: _css(x, "#audit-verify"))
+    assert "Chain intact" in _css(d, "#audit-verify")[0].text
+    d.save_screenshot(str(shots / "console-audit.png"))
+    assert browser_errors(d) == []
+
+
+def test_projection_module_matches_python(chrome, console: City) -> None:
+    """The console's Web-Mercator maths (js/mercator.js) against the EPSG:3857 formulas computed here."""
+    import math
+
+    d = chrome
+    d.get(console.base + "/ui/login.html")
+    pts = [(102.712345, 25.04321), (121.4737, 31.2304), (-0.1276, 51.5072), (0.0, 0.0)]
+    out = d.execute_async_script("""
+        const [pts, done] = arguments;
+        import('./js/mercator.js').then((m) => done({
+          fwd: pts.map(([lon, lat]) => m.project(lon, lat)),
+          back: pts.map(([lon, lat]) => m.unproject(...m.project(lon, lat))),
+          mpp: m.metresPerPixel(0, 0),
+          box: m.bounds([[1, 2]], [{type: 'Polygon', coordinates: [[[0, 0], [3, -1], [2, 5], [0, 0]]]}]),
+        }));""", pts)
+    r = 6378137.0
+    for (lon, lat), (x, y), (lon2, lat2) in zip(pts, out["fwd"], out["back"], strict=True):
+        mx = r * math.radians(lon)
+        my = r * math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+        half = math.pi * r
+        assert x == pytest.approx((mx + half) / (2 * half), abs=1e-12)
+        assert y == pytest.approx((half - my) / (2 * half), abs=1e-12)
+        assert (lon2, lat2) == (pytest.approx(lon, abs=1e-9), pytest.approx(lat, abs=1e-9))
+    assert out["mpp"] == pytest.approx(156543.0339, rel=1e-6)
+    assert out["box"] == [0, -1, 3, 5]

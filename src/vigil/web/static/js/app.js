@@ -4,6 +4,7 @@ import { h, message, mount, toast } from "./dom.js";
 import { ROLES, label } from "./labels.js";
 import { applyTheme, toggleTheme } from "./theme.js";
 import { RegionTree } from "./tree.js";
+import * as audit from "./views/audit.js";
 import * as cameras from "./views/cameras.js";
 import * as camera from "./views/camera.js";
 import * as dashboard from "./views/dashboard.js";
@@ -22,6 +23,7 @@ const ROUTES = {
   events: [events, "Events", "/api/v1/events", null],
   recordings: [recordings, "Recordings", "/api/v1/video/retrievals", ["admin", "duty_officer", "investigator"]],
   plans: [plans, "Plans", "/api/v1/plans", ["admin", "planner"]],
+  audit: [audit, "Audit", "/api/v1/audit", ["admin", "auditor"]],
   camera: [camera, null, null, null],
 };
 const DEFAULT = "cameras";
