@@ -2,8 +2,10 @@
 
 Every metric but noise is computed on a small analysis copy of the frame
 (:data:`ANALYSIS_WIDTH` pixels wide), which keeps one 1080p keyframe to a few
-milliseconds. Noise is measured at the native resolution on a grid of tiles,
-because downscaling averages noise away.
+milliseconds. Noise is measured on a grid of tiles at the native resolution, and
+for large frames also at :data:`NOISE_WIDTH` (the larger wins): downscaling averages
+per-pixel noise away, while noise that the camera or an encoder upscaled only shows
+at the smaller size.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ __all__ = ["ANALYSIS_WIDTH", "FrameMetrics", "analysis_gray", "edge_map", "edge_
            "frame_difference", "frame_metrics", "image_shift", "noise_sigma"]
 
 ANALYSIS_WIDTH = 320
+NOISE_WIDTH = 640
 _BLOCK = 16
 _FLAT_STD = 4.0
 _MOTION_WIDTH = 80
@@ -51,18 +54,22 @@ def analysis_gray(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The analysis-size BGR copy of ``frame`` and its luma as float32."""
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise ValueError(f"expected an HxWx3 uint8 BGR frame, got shape {frame.shape} dtype {frame.dtype}")
-    h, w = frame.shape[:2]
-    if w > ANALYSIS_WIDTH:
-        small = cv2.resize(frame, (ANALYSIS_WIDTH, max(1, round(h * ANALYSIS_WIDTH / w))),
-                           interpolation=cv2.INTER_AREA)
-    else:
-        small = frame
+    small = _shrink(frame, ANALYSIS_WIDTH)
     return small, cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32)
+
+
+def _shrink(frame: np.ndarray, width: int) -> np.ndarray:
+    h, w = frame.shape[:2]
+    if w <= width:
+        return frame
+    return cv2.resize(frame, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
 
 
 def frame_metrics(frame: np.ndarray) -> FrameMetrics:
     """All single-frame metrics of a BGR ``frame``."""
-    small, gray = analysis_gray(frame)
+    mid = _shrink(frame, NOISE_WIDTH) if frame.shape[1] > 1.5 * NOISE_WIDTH else frame
+    small, gray = analysis_gray(mid)
+    noise = noise_sigma(frame) if mid is frame else max(noise_sigma(frame), noise_sigma(mid))
     means = small.reshape(-1, 3).mean(axis=0)
     lap = cv2.Laplacian(gray, cv2.CV_32F)
     block_std = _blocks(gray).std(axis=(1, 3))
@@ -74,7 +81,7 @@ def frame_metrics(frame: np.ndarray) -> FrameMetrics:
         bright_frac=float((gray > 245).mean()), dark_frac=float((gray < 16).mean()),
         blue_ratio=float(means[0] / max(means[1], means[2], 1.0)),
         sharpness=float(lap.var()), sharp_n=sharp_n,
-        noise=noise_sigma(frame), cast=color_cast(small), flat_frac=float(1.0 - textured.mean()), gray=gray)
+        noise=noise, cast=color_cast(small), flat_frac=float(1.0 - textured.mean()), gray=gray)
 
 
 def _blocks(img: np.ndarray) -> np.ndarray:

@@ -41,7 +41,8 @@ class Thresholds:
     uniform_frac: float = 0.97      # a picture this flat is covered, not blurred
     blur_rel: float = 0.25          # normalised sharpness below this share of the baseline
     blur_abs: float = 0.1           # ... or below this when there is no baseline yet
-    noise_sigma: float = 8.0        # Immerkær sigma above this and above 2x the baseline
+    noise_sigma: float = 8.0        # Immerkær sigma above this (no baseline yet)
+    noise_floor: float = 3.0        # with a baseline: above this and above noise_rel x the baseline
     noise_rel: float = 2.0
     cast_k: float = 2.0             # colour-cast K above this and above the baseline + 1
     moved_drop: float = 0.25        # edge correlation this far below the camera's usual correlation
@@ -199,7 +200,8 @@ def _lens(m: dict[str, float], b: Baseline | None, t: Thresholds, faults: list[s
 def _picture(m: dict[str, float], b: Baseline | None, t: Thresholds, faults: list[str], why: list[str]) -> None:
     if {"dark", "bright", "covered"} & set(faults):
         return
-    noise_limit = max(t.noise_sigma, t.noise_rel * (b.get("noise") or 0.0) if b else 0.0)
+    usual_noise = b.get("noise") if b else None
+    noise_limit = t.noise_sigma if usual_noise is None else max(t.noise_floor, t.noise_rel * usual_noise)
     if m["noise"] > noise_limit:
         faults.append("noise")
         why.append(f"noise: sigma {m['noise']:.1f} > {noise_limit:.1f}")

@@ -18,10 +18,11 @@ API
     them). Every level is a real fault an operator would want reported; only its
     strength differs. ``frozen`` levels 1 and 2 keep faint temporal noise on the
     frozen picture (as a stuck encoder with a live overlay would), level 3 is exact.
-``healthy_clip(*, source="vtest", start=10.0, duration=6.0, size=None, fps=None, gop=20, fmt="mp4", cache=None) -> Path``
+``healthy_clip(*, source="vtest", start=10.0, duration=6.0, size=None, fps=None, gop=20, bitrate=None,
+grain=0, fmt="mp4", cache=None) -> Path``
     An unaltered clip of ``source`` from ``start`` seconds for ``duration`` seconds.
 ``fault_clip(fault, *, severity=2, source="vtest", start=10.0, duration=6.0, size=None, fps=None, gop=20,
-fmt="mp4", cache=None) -> Path``
+bitrate=None, grain=0, fmt="mp4", cache=None) -> Path``
     The same cut with one fault applied. ``moved`` is shifted (cropped and rescaled)
     for the whole clip: serve the healthy clip first, then this one, to simulate a
     camera knocked off its aim.
@@ -34,7 +35,11 @@ fmt="mp4", cache=None) -> Path``
 
 ``size`` is ``(width, height)``, e.g. ``(1920, 1080)`` for a 1080p "main stream"
 (the source is scaled after the fault is applied); ``fps`` resamples the frame
-rate; ``fmt`` is ``"mp4"``, ``"ts"`` or ``"h264"`` (Annex B elementary stream).
+rate; ``bitrate`` (e.g. ``"6M"``) replaces the default quality-based rate control
+with a capped bitrate; ``grain`` adds sensor-like temporal noise of that strength
+before the fault (e.g. 8 for a realistic 1080p main stream: ``size=(1920, 1080),
+fps=25, gop=50, bitrate="6M", grain=8``); ``fmt`` is ``"mp4"``, ``"ts"`` or ``"h264"``
+(Annex B elementary stream).
 
 Calls are idempotent and safe for concurrent callers, threads or processes: the
 clip's file name is a hash of the exact FFmpeg arguments and of the source file,
@@ -47,10 +52,12 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from vigil.core.errors import InputError, NotFoundError, VigilError
@@ -82,7 +89,7 @@ def _moved(sev: int, size: tuple[int, int] | None) -> str:
 
 
 _FILTERS: dict[str, Callable[[int], str]] = {
-    "frozen": lambda s: "loop=loop=-1:size=1:start=0" + {1: ",noise=alls=6:allf=t", 2: ",noise=alls=3:allf=t",
+    "frozen": lambda s: "loop=loop=-1:size=1:start=0" + {1: ",noise=alls=4:allf=t", 2: ",noise=alls=2:allf=t",
                                                           3: ""}[s],
     "blur": lambda s: f"gblur=sigma={ {1: 3.5, 2: 6, 3: 10}[s] }",
     "dark": lambda s: f"lutyuv=y=val*{ {1: 0.3, 2: 0.2, 3: 0.15}[s] }",
@@ -120,17 +127,36 @@ def fault_filter(fault: str, severity: int = 2, size: tuple[int, int] | None = N
 
 def healthy_clip(*, source: str = "vtest", start: float = 10.0, duration: float = 6.0,
                  size: tuple[int, int] | None = None, fps: float | None = None, gop: int = 20,
-                 fmt: str = "mp4", cache: str | os.PathLike[str] | None = None) -> Path:
+                 bitrate: str | None = None, grain: int = 0, fmt: str = "mp4",
+                 cache: str | os.PathLike[str] | None = None) -> Path:
     """An unaltered H.264 clip cut from ``source``; see the module docstring."""
-    return _clip(None, 2, source, start, duration, size, fps, gop, fmt, cache)
+    spec = _Spec(source, float(start), float(duration), size, fps, gop, bitrate, grain, fmt)
+    return _clip(None, 2, spec, cache)
 
 
 def fault_clip(fault: str, *, severity: int = 2, source: str = "vtest", start: float = 10.0,
                duration: float = 6.0, size: tuple[int, int] | None = None, fps: float | None = None,
-               gop: int = 20, fmt: str = "mp4", cache: str | os.PathLike[str] | None = None) -> Path:
+               gop: int = 20, bitrate: str | None = None, grain: int = 0, fmt: str = "mp4",
+               cache: str | os.PathLike[str] | None = None) -> Path:
     """An H.264 clip cut from ``source`` with picture fault ``fault``; see the module docstring."""
     _check(fault, severity)
-    return _clip(fault, severity, source, start, duration, size, fps, gop, fmt, cache)
+    spec = _Spec(source, float(start), float(duration), size, fps, gop, bitrate, grain, fmt)
+    return _clip(fault, severity, spec, cache)
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    """How a clip is cut and encoded (everything but the fault)."""
+
+    source: str
+    start: float
+    duration: float
+    size: tuple[int, int] | None
+    fps: float | None
+    gop: int
+    bitrate: str | None
+    grain: int
+    fmt: str
 
 
 def _check(fault: str, severity: int) -> None:
@@ -158,45 +184,47 @@ def _probe(path: Path) -> tuple[int, int, float]:
     return int(w), int(h), float(num) / float(den or 1)
 
 
-def _args(fault: str | None, severity: int, src: Path, start: float, duration: float,
-          size: tuple[int, int] | None, fps: float | None, gop: int) -> list[str]:
-    """The FFmpeg input and filter arguments (everything but the output file)."""
+def _args(fault: str | None, severity: int, src: Path, spec: _Spec) -> list[str]:
+    """The FFmpeg input, filter and encoder arguments (everything but the output)."""
     width, height, rate = _probe(src)
-    rate = fps or rate
+    rate = spec.fps or rate
     chain: list[str] = []
     if fault in _SCREENS:
         colour, extra = _SCREENS[fault][severity]
         inputs = ["-f", "lavfi", "-i", f"color=c={colour}:s={width}x{height}:r={rate:g}"]
         chain += [extra] if extra else []
     else:
-        inputs = ["-ss", f"{start:g}", "-i", str(src)]
+        inputs = ["-ss", f"{spec.start:g}", "-i", str(src)]
+        chain += [f"noise=alls={spec.grain}:allf=t"] if spec.grain else []
         chain += [fault_filter(fault, severity, (width, height))] if fault else []
-        chain += [f"fps={fps:g}"] if fps else []
-    if size:
-        chain.append(f"scale={size[0]}:{size[1]}")
+        chain += [f"fps={spec.fps:g}"] if spec.fps else []
+    if spec.size:
+        chain.append(f"scale={spec.size[0]}:{spec.size[1]}")
     chain.append("format=yuv420p")
-    return [*inputs, "-t", f"{duration:g}", "-vf", ",".join(chain), "-an", "-c:v", "libx264",
-            "-preset", "veryfast", "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0", "-bf", "0",
-            "-x264-params", "repeat-headers=1", "-pix_fmt", "yuv420p"]
+    rate_args = (["-b:v", spec.bitrate, "-maxrate", spec.bitrate, "-bufsize", spec.bitrate]
+                 if spec.bitrate else [])
+    return [*inputs, "-t", f"{spec.duration:g}", "-vf", ",".join(chain), "-an", "-c:v", "libx264",
+            "-preset", "veryfast", *rate_args, "-g", str(spec.gop), "-keyint_min", str(spec.gop),
+            "-sc_threshold", "0", "-bf", "0", "-x264-params", "repeat-headers=1", "-pix_fmt", "yuv420p"]
 
 
-def _clip(fault: str | None, severity: int, source: str, start: float, duration: float,
-          size: tuple[int, int] | None, fps: float | None, gop: int, fmt: str,
-          cache: str | os.PathLike[str] | None) -> Path:
-    if fmt not in _FORMATS:
-        raise InputError(f"fmt must be one of {', '.join(_FORMATS)}, got {fmt!r}")
-    if duration <= 0 or start < 0 or gop < 1:
-        raise InputError("start must be >= 0, duration > 0 and gop >= 1")
+def _clip(fault: str | None, severity: int, spec: _Spec, cache: str | os.PathLike[str] | None) -> Path:
+    if spec.fmt not in _FORMATS:
+        raise InputError(f"fmt must be one of {', '.join(_FORMATS)}, got {spec.fmt!r}")
+    if spec.duration <= 0 or spec.start < 0 or spec.gop < 1 or spec.grain < 0:
+        raise InputError("start must be >= 0, duration > 0, gop >= 1 and grain >= 0")
+    if spec.bitrate is not None and not re.fullmatch(r"\d+(\.\d+)?[kM]?", spec.bitrate):
+        raise InputError(f"bitrate must look like 6M or 800k, got {spec.bitrate!r}")
     if shutil.which("ffmpeg") is None:
         raise NotFoundError("ffmpeg is not installed (scripts/install-system-deps.sh)")
-    src = _source(source)
-    args = _args(fault, severity, src, start, duration, size, fps, gop)
-    muxer, mux_args = _FORMATS[fmt]
+    src = _source(spec.source)
+    args = _args(fault, severity, src, spec)
+    muxer, mux_args = _FORMATS[spec.fmt]
     stat = src.stat()
     key = hashlib.sha1(repr((args, mux_args, stat.st_size, int(stat.st_mtime))).encode()).hexdigest()[:12]
     label = fault if fault else "healthy"
     folder = media_cache_dir(cache)
-    out = folder / f"{source}-{label}-s{severity if fault else 0}-{key}.{fmt}"
+    out = folder / f"{spec.source}-{label}-s{severity if fault else 0}-{key}.{spec.fmt}"
     if out.exists():
         return out
     with open(folder / f".{out.name}.lock", "w") as lock:
