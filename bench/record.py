@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import subprocess
 import sys
@@ -174,6 +175,8 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=8.0)
     ap.add_argument("--segment", type=float, default=10.0)
     args = ap.parse_args()
+    # The fleet keeps writing for a moment after a recorder hangs up; asyncio warns about each such write.
+    logging.getLogger("asyncio").setLevel(logging.ERROR)
     t = time.monotonic()
     asyncio.run(run(args))
     print(f"bench took {time.monotonic() - t:.0f} s")

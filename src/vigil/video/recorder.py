@@ -132,6 +132,7 @@ class CameraRecorder:
         out_dir = camera_dir(self.v.settings.recordings_dir, self.camera_id) / now.strftime("%Y%m%d")
         out_dir.mkdir(parents=True, exist_ok=True)
         self.current_session, self.sessions = sess, self.sessions + 1
+        self._stderr.clear()
         proc = await asyncio.create_subprocess_exec(
             *segment_command(self.url, out_dir / f"{sess}-%05d.mp4", self.cfg),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,

@@ -167,6 +167,20 @@ def _by_pressure(session: Session, root: Path, reserve: int, actor: str, report:
         _delete(session, victims, "disk", actor, report)
 
 
+def _expire_playback(folder: Path, max_age_s: float = 86400.0) -> None:
+    """Remove playback clips (derived copies, re-made on demand) older than a day."""
+    import time
+
+    if not folder.is_dir():
+        return
+    for f in folder.glob("*.mp4"):
+        try:
+            if time.time() - f.stat().st_mtime > max_age_s:
+                f.unlink()
+        except OSError:
+            continue
+
+
 def enforce(v: Vigil, *, now: datetime | None = None, min_free_bytes: int | None = None,
             actor: str = "retention") -> RetentionReport:
     """One retention pass: age, then size per camera, then free space on the recordings disk."""
@@ -179,6 +193,7 @@ def enforce(v: Vigil, *, now: datetime | None = None, min_free_bytes: int | None
         _by_age(s, now, actor, report)
         _by_size(s, now, actor, report)
         _by_pressure(s, root, reserve, actor, report)
+    _expire_playback(v.settings.home / "playback")
     report.free_bytes = shutil.disk_usage(root).free
     if report.deleted:
         log.info("retention deleted %d segments (%d bytes): %s", report.deleted, report.bytes,
