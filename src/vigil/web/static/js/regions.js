@@ -27,9 +27,28 @@ export async function regionName(code) {
   return pending.get(code);
 }
 
+const prefetched = new Set();
+
+/** One request for the names of a whole subtree (the API matches `q` against code prefixes). */
+async function prefetch(prefix) {
+  if (prefetched.has(prefix)) return;
+  prefetched.add(prefix);
+  const res = await apiOptional("/regions", { query: { q: prefix, limit: 1000 } }).catch(() => null);
+  for (const r of res?.items || []) names.set(r.code, r.name);
+}
+
+function commonPrefix(codes) {
+  let p = codes[0] || "";
+  for (const c of codes) while (!c.startsWith(p)) p = p.slice(0, -1);
+  return p;
+}
+
 /** Resolve many names at once; returns a Map code → name. */
 export async function regionNames(codes) {
   const uniq = [...new Set(codes.filter(Boolean))];
+  const unknown = uniq.filter((c) => !names.has(c));
+  const prefix = commonPrefix(unknown);
+  if (unknown.length > 3 && prefix.length >= 6) await prefetch(prefix);
   await Promise.all(uniq.map(regionName));
   return new Map(uniq.map((c) => [c, names.get(c) ?? null]));
 }

@@ -1,7 +1,7 @@
 // The dashboard: health KPIs (when the health API is there) and registry rollups for the selected region.
 import { api } from "../api.js";
 import { BarChart, DonutChart, LineChart } from "../charts.js";
-import { h, message, mount, toast } from "../dom.js";
+import { h, mount, toast } from "../dom.js";
 import { healthEndpoints } from "../health.js";
 import { KINDS, LEVELS, LIFECYCLE_COLORS, LIFECYCLES, OWNERS, duration, label, num, pct, when } from "../labels.js";
 import { rememberRegion } from "../regions.js";
@@ -199,50 +199,60 @@ function registrySection(slot, roll, charts, ctx) {
     ], kids, { cls: "subregions" })] : null);
 }
 
-/** Render the dashboard. */
+/** Build the whole page off-screen; returns {nodes, charts, failed}. */
+async function buildPage(region, period, ctx) {
+  const eps = await healthEndpoints();
+  const charts = [];
+  const health = h("div", { id: "health-section" });
+  const alarms = h("div", { id: "alarms-section" });
+  const down = h("div", { id: "down-section" });
+  const registry = h("div", { id: "registry-section" });
+  const title = h("span", { class: "crumbs", lang: "zh" }, "");
+  const head = h("div", { class: "view-head" }, h("h1", {}, "Dashboard"), title,
+    eps.kpi ? periodPicker(period, (p) => ctx.setParams({ period: p })) : null,
+    h("span", { class: "muted" }, `updated ${when(new Date().toISOString())}`), reportLinks(region, eps));
+  const results = await Promise.allSettled([
+    api("/rollups", { query: { region } }).then((r) => {
+      const roll = r.regions ? r.regions[0] : r;
+      title.textContent = roll.region?.name || region || "";
+      registrySection(registry, roll, charts, ctx);
+    }),
+    healthSection(health, region, period, eps, charts, ctx),
+    alarmsSection(alarms, region, eps, ctx),
+    downSection(down, region, eps, ctx),
+  ]);
+  const failed = results.filter((r) => r.status === "rejected").map((r) => r.reason.message);
+  return { nodes: [head, health, down, alarms, registry], charts, failed };
+}
+
+/** Render the dashboard; it refreshes every minute in place (the scroll position stays). */
 export async function render(el, route, ctx) {
   let params = route.params;
-  const charts = [];
+  let charts = [];
   let timer = 0;
   let gen = 0;
 
   async function load() {
     const my = ++gen;
     const region = params.get("region") || ctx.user.scopes?.[0] || null;
-    const period = params.get("period") || "7d";
-    for (const c of charts.splice(0)) c.chart?.destroy();
-    const eps = await healthEndpoints();
-    const health = h("div", { id: "health-section" });
-    const alarms = h("div", { id: "alarms-section" });
-    const down = h("div", { id: "down-section" });
-    const registry = h("div", { id: "registry-section" }, message("Loading…"));
-    const title = h("span", { class: "crumbs", lang: "zh" }, "");
-    mount(el, h("div", { class: "view-head" }, h("h1", {}, "Dashboard"), title,
-      eps.kpi ? periodPicker(period, (p) => ctx.setParams({ period: p })) : null,
-      h("span", { class: "muted" }, `updated ${when(new Date().toISOString())}`), reportLinks(region, eps)),
-    health, down, alarms, registry);
-    const jobs = [
-      api("/rollups", { query: { region } }).then((r) => {
-        const roll = r.regions ? r.regions[0] : r;
-        if (my !== gen) return;
-        title.textContent = roll.region?.name || region || "";
-        registrySection(registry, roll, charts, ctx);
-      }),
-      healthSection(health, region, period, eps, charts, ctx),
-      alarmsSection(alarms, region, eps, ctx),
-      downSection(down, region, eps, ctx),
-    ];
-    const results = await Promise.allSettled(jobs);
+    const page = await buildPage(region, params.get("period") || "7d", ctx);
     if (my !== gen) return;
+    const top = el.scrollTop;
+    for (const c of charts) c.chart?.destroy();
+    mount(el, page.nodes);
+    charts = page.charts;
     for (const c of charts) c.chart = c.make();
-    const failed = results.filter((r) => r.status === "rejected");
-    if (failed.length) toast(`Dashboard: ${failed.map((f) => f.reason.message).join("; ")}`);
-    clearTimeout(timer);
-    timer = setTimeout(() => { if (!document.hidden) load(); else timer = setTimeout(load, REFRESH_MS); },
-      REFRESH_MS);
+    el.scrollTop = top;
+    if (page.failed.length) toast(`Dashboard: ${page.failed.join("; ")}`);
+  }
+
+  function tick() {
+    if (!document.hidden) load();
+    timer = setTimeout(tick, REFRESH_MS);
   }
 
   load();
+  timer = setTimeout(tick, REFRESH_MS);
   return {
     update(r) {
       params = r.params;
