@@ -169,6 +169,8 @@ def _split(url: str, user: str, password: str) -> tuple[str, int, str, str, str]
     path = rest or "/"
     if path.startswith("?"):
         path = "/" + path
+    if port is not None and not 0 < int(port) < 65536:
+        raise _Down("unreachable", f"bad port {port}")
     netloc = host if port is None else f"{host}:{port}"
     return host.strip("[]"), int(port or 554), f"{scheme.lower()}://{netloc}{path}", user, password
 

@@ -117,10 +117,13 @@ class Fleet:
             try:
                 await (self._start_local() if workers == 0 else self._start_procs(workers))
                 break
-            except OSError:
+            except OSError:  # an address or port taken by someone else: try another block
                 await self.stop()
                 if self.port:
                     raise
+            except BaseException:
+                await self.stop()  # never leave shard processes behind
+                raise
         else:
             raise NotReadyError("no free loopback address block found for the fleet")
         self.started_at = datetime.now(UTC)
