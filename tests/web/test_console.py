@@ -109,6 +109,8 @@ def test_sign_in_tree_filter_detail_map(chrome, console: City, shots: Path) -> N
         return n;""")
     assert coloured > 50  # in-service markers (#4cc2ff) are really painted
     d.save_screenshot(str(shots / "console-map.png"))
+    fetched = d.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert fetched and all(u.startswith(console.base) for u in fetched)  # no CDN, no internet tiles
     _css(d, "#map-search")[0].send_keys(target)  # find a camera on the map: it is centred and ringed
     _wait(d, lambda x: _css(x, "#map canvas")[0].get_attribute("data-highlight") == target)
     assert float(_css(d, "#map canvas")[0].get_attribute("data-zoom")) >= 17
