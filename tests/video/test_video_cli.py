@@ -1,19 +1,20 @@
-"""`vigil record` and `vigil retrieve` end to end: record from real RTSP, request, approve, export, verify."""
+"""`vigil record` and `vigil retrieve` end to end: record from real RTSP, survive kill -9, request, approve,
+export, verify."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select
-from video_helpers import add_camera
+from test_recorder import check_index, gaps, segments
+from video_helpers import add_camera, wait_for
 
 from vigil.access.audit import verify_chain
 from vigil.access.users import add_user
-from vigil.video.models import RecordingSegment
 
 VIGIL = str(Path(sys.executable).with_name("vigil"))
 
@@ -27,17 +28,32 @@ def _run(v, *args, user=None, ok=True):
     return res.stdout + res.stderr
 
 
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "gone"
+
+
 def test_record_then_retrieve_with_approval(sqlite_vigil, rtsp_server):
     v = sqlite_vigil
     with v.db.session() as s:
         cam = add_camera(s, rtsp_server.url, protection_class=1).id
         add_user(s, "ivan", "a-long-password", "investigator", ["530102"])
         add_user(s, "dora", "a-long-password", "duty_officer", ["5301"])
-    out = _run(v, "record", "run", "--segment", "2", "--for", "6")
+    # kill -9 the recorder mid-segment: its FFmpeg dies with it, the next start repairs the index.
+    rec = subprocess.Popen([VIGIL, "record", "run", "--segment", "2", "--db", v.settings.db_url, "--home",
+                            str(v.settings.home)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert wait_for(lambda: len(segments(v, cam)) >= 2, 30)
+    children = [int(c) for t in Path(f"/proc/{rec.pid}/task").iterdir() for c in (t / "children").read_text().split()]
+    assert children
+    os.kill(rec.pid, signal.SIGKILL)
+    rec.wait()
+    assert wait_for(lambda: not any(Path(f"/proc/{c}").exists() and "Z" not in _state(c) for c in children), 5)
+    out = _run(v, "record", "run", "--segment", "2", "--for", "4")
     assert "segment(s) closed" in out
-    with v.db.session() as s:
-        segs = list(s.scalars(select(RecordingSegment).order_by(RecordingSegment.start)))
-    assert len(segs) >= 2
+    segs = check_index(v, cam)
+    assert len(gaps(segs)) == 1  # only the restart; the killed session's last file was recovered
     start, end = segs[0].start.isoformat(), (segs[-1].end - timedelta(milliseconds=1)).isoformat()
     out = _run(v, "retrieve", "request", cam, "--start", start, "--end", end, "--kind", "export",
                "--reason", "case 2026-119: hit and run", user="ivan")
