@@ -33,7 +33,8 @@ from typing import Any
 from sqlalchemy import select
 
 from vigil.core.context import Vigil
-from vigil.core.models import Camera, Lifecycle, utcnow
+from vigil.core.models import Camera, Lifecycle, Region, utcnow
+from vigil.core.regions import in_subtrees
 from vigil.health.models import CameraStatus
 
 __all__ = ["HealthScheduler", "SchedulerStats", "slice_for_tick"]
@@ -233,15 +234,34 @@ class HealthScheduler:
             if await self._sleep(self.housekeeping_interval):
                 break
 
+    def _sync_regions(self) -> list[str]:
+        """The regions one level below the scheduler's region (or the top of the tree)."""
+        with self.vigil.db.session() as s:
+            if self.region:
+                kids = list(s.scalars(select(Region.code).where(Region.parent_code == self.region)))
+                return kids or [self.region]
+            roots = list(s.scalars(select(Region.code).where(Region.parent_code.is_(None))))
+            kids = list(s.scalars(select(Region.code).where(Region.parent_code.in_(roots))))
+            grand = list(s.scalars(select(Region.code).where(Region.parent_code.in_(kids))))
+            parts = grand or kids or roots
+            # cameras registered above the chosen level would be missed: then sync the whole tree
+            stray = s.scalar(select(Camera.id).where(~in_subtrees(Camera.region_code, parts)).limit(1))
+        return roots if stray else parts
+
     async def housekeeping_once(self) -> dict[str, Any]:
         """One pass: sync alarms, flag SLA breaches, verify resolved orders, deliver webhooks."""
-        from vigil.health.alarms import sync_alarms
+        from vigil.health.alarms import SyncReport, sync_alarms
         from vigil.health.workorders import check_sla, pending_verification, verify
         from vigil.notify.webhook import deliver_pending
 
         def sync() -> tuple[Any, list[int], list[int]]:
+            # One short transaction per child region keeps the database's write lock free for the API.
+            parts = []
+            for code in self._sync_regions():
+                with self.vigil.db.session() as s:
+                    parts.append(sync_alarms(s, utcnow(), region=code))
+            rep = SyncReport(*(sum(getattr(p, f) for p in parts) for f in ("raised", "cleared", "orders_opened")))
             with self.vigil.db.session() as s:
-                rep = sync_alarms(s, utcnow(), region=self.region)
                 breached = check_sla(s)
                 before = utcnow() - timedelta(seconds=self.verify_delay)
                 pending = pending_verification(s, resolved_before=before) if self.verify_resolved else []
