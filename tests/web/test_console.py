@@ -44,6 +44,11 @@ def _sign_in(driver, city: City, user: str = "admin", password: str | None = Non
     _css(driver, "#login-submit")[0].click()
 
 
+def _text(driver, sel: str) -> str:  # type: ignore[no-untyped-def]
+    """The text of the first match, or "" (read in one step, so a re-render cannot get in between)."""
+    return driver.execute_script("return document.querySelector(arguments[0])?.innerText ?? ''", sel)
+
+
 def _rows(driver) -> list[str]:  # type: ignore[no-untyped-def]
     return driver.execute_script(
         "return [...document.querySelectorAll('#camera-table tbody tr[data-id]')].map(r => r.dataset.id)")
@@ -87,7 +92,7 @@ def test_sign_in_tree_filter_detail_map(chrome, console: City, shots: Path) -> N
 
     # The detail page shows every field and links to live view.
     _css(d, f'tr[data-id="{target}"] a.camera-link')[0].click()
-    _wait(d, lambda x: _css(x, "#camera-id") and _css(x, "#camera-id")[0].text == target)
+    _wait(d, lambda x: _text(x, "#camera-id") == target)
     assert _css(d, "#camera-name")[0].text == console.cameras[target]["name"]
     assert _css(d, "#live-link")[0].get_attribute("href").endswith(f"live.html?camera={target}")
     page = d.find_element("tag name", "main").text
@@ -95,6 +100,18 @@ def test_sign_in_tree_filter_detail_map(chrome, console: City, shots: Path) -> N
         assert text in page
     _wait(d, lambda x: int(_css(x, "#camera-map canvas")[0].get_attribute("data-cameras") or 0) >= 1)
     d.save_screenshot(str(shots / "console-camera.png"))
+
+    # An administrator edits it: only changed fields are sent, and the page shows the saved camera.
+    _css(d, "#camera-edit-btn")[0].click()
+    name = _css(d, '#camera-edit input[name="name"]')[0]
+    name.clear()
+    name.send_keys("金方社区8号门（东）")
+    heading = _css(d, '#camera-edit input[name="heading_deg"]')[0]
+    heading.clear()
+    heading.send_keys("90")
+    _css(d, "#edit-save")[0].click()
+    _wait(d, lambda x: _text(x, "#camera-name") == "金方社区8号门（东）")
+    assert "90.0°" in d.find_element("tag name", "main").text
 
     # The map draws the sites and every camera of the region from our own vectors.
     d.get(console.base + "/ui/#/map?region=530181")
@@ -117,7 +134,7 @@ def test_sign_in_tree_filter_detail_map(chrome, console: City, shots: Path) -> N
 
     # The dashboard charts the registry rollup of the region.
     _css(d, '#nav a[data-route="dashboard"]')[0].click()
-    _wait(d, lambda x: _css(x, "#kpi-cameras .value") and _css(x, "#kpi-cameras .value")[0].text == "33")
+    _wait(d, lambda x: _text(x, "#kpi-cameras .value") == "33")
     _wait(d, lambda x: _css(x, "#chart-lifecycle")[0].get_attribute("data-slices") == "3"
           and _css(x, "#chart-kind")[0].get_attribute("data-bars") == "5")
     assert "region=530181" in d.current_url
@@ -192,7 +209,7 @@ def test_health_dashboard_and_camera_history(chrome, console: City, sqlite_vigil
     _wait(d, lambda x: len(_rows(x)) == 33)
     assert d.execute_script("return document.querySelectorAll('#camera-table .badge.bad').length") == len(down)
     d.get(console.base + "/ui/#/dashboard?region=530181&period=7d")
-    _wait(d, lambda x: _css(x, "#kpi-online .value") and _css(x, "#kpi-online .value")[0].text.endswith("%"))
+    _wait(d, lambda x: _text(x, "#kpi-online .value").endswith("%"))
     online = float(_css(d, "#kpi-online .value")[0].text.rstrip(" %"))
     assert 90 < online < 100  # a few cameras down for 3 hours of 7 days
     _wait(d, lambda x: len(_css(x, "table.alarms tbody button.ack")) == len(down))

@@ -7,6 +7,7 @@ import { consoleConfig, loadCameraPoints } from "../geo.js";
 import { regionName } from "../regions.js";
 import { lifecycleBadge, statusBadge } from "./cameras.js";
 import { cameraHealth } from "./camera_health.js";
+import { editForm } from "./camera_edit.js";
 
 const SHOWN = new Set(["id", "name", "region_code", "site_id", "lon", "lat", "height_m", "heading_deg", "tilt_deg",
   "model", "kind", "owner", "lifecycle", "main_url", "sub_url", "status", "site", "region", "username",
@@ -89,6 +90,15 @@ export async function render(el, route, ctx) {
   const parts = idParts(c.id);
   const mapSlot = h("div", { class: "map-wrap small", id: "camera-map" });
   const healthSlot = h("div", { id: "camera-health" });
+  const editSlot = h("div", {});
+  const edit = ctx.user.role === "admin" ? h("button", { type: "button", id: "camera-edit-btn" }, "Edit") : null;
+  edit?.addEventListener("click", () => {
+    edit.hidden = true;
+    mount(editSlot, editForm(c, () => ctx.navigate("camera", {}, c.id, { replace: true }), () => {
+      mount(editSlot);
+      edit.hidden = false;
+    }));
+  });
   mount(el,
     h("div", { class: "view-head" }, h("a", { href: "#/cameras", class: "crumbs" }, "← Cameras"),
       h("h1", { lang: "zh", id: "camera-name" }, c.name), lifecycleBadge(c.lifecycle), statusBadge(c.status)),
@@ -102,7 +112,8 @@ export async function render(el, route, ctx) {
       withVideo ? h("a", { class: "button-link secondary", id: "recordings-link",
         href: ctx.hashFor("recordings", { camera: c.id }) }, "Recordings") : null,
       withEvents ? h("a", { class: "button-link secondary", href: ctx.hashFor("events", { camera: c.id }) },
-        "Events") : null),
+        "Events") : null, edit),
+    editSlot,
     h("div", { class: "grid cols-2" },
       h("section", { class: "card" }, h("h2", {}, "Identity"), fields([
         ["ID", h("span", { class: "mono", id: "camera-id" }, c.id)],
