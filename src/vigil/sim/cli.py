@@ -76,7 +76,12 @@ def sim(ctx: typer.Context,
     args = {"cameras": cameras, "streams": streams, "faults": faults, "seed": seed, "onvif": onvif,
             "port": port, "workers": workers}
     reg = (register, home, region, attach) if register else None
-    asyncio.run(_run(args, manifest, control_port, duration, reg))
+    runner = asyncio.run
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        runner = uvloop.run
+    runner(_run(args, manifest, control_port, duration, reg))
 
 
 @app.command("fault")
