@@ -103,3 +103,23 @@ def test_api_run_list_files_apply_and_scope(sqlite_vigil, kunming_community):
         rec = s.get(PlanRecord, pid)
         assert rec.applied_at is not None
         assert s.scalars(select(SiteCoverage).where(SiteCoverage.plan_id == pid)).all()
+
+
+def test_demo_town_with_registry_cameras(sqlite_vigil, kunming_community, one_model, tmp_path):
+    from vigil.demo.city import build_demo_city
+
+    init_instance(sqlite_vigil, root_code="5301", root_name="Kunming")
+    build_demo_city(sqlite_vigil, cameras=1500)
+    url, home = sqlite_vigil.settings.db_url, str(sqlite_vigil.settings.home)
+    out = tmp_path / "demo"
+    r = runner.invoke(cli_app, ["plan", str(kunming_community), "--out", str(out), "--catalog", str(one_model),
+                                "--existing", "registry", "--spacing", "8", "--time-limit", "10",
+                                "--region", "53018101", "--db", url, "--home", home])
+    assert r.exit_code == 0, r.output
+    s = json.loads((out / "summary.json").read_text())
+    assert s["cameras_existing"] > 0 and s["coverage_before"] > 0
+    assert s["coverage_after"] >= s["coverage_before"]
+    with sqlite_vigil.db.session() as sess:
+        rec = sess.scalar(select(PlanRecord))
+        assert rec.region_code == "53018101" and rec.summary["cameras_new"] == s["cameras_new"]
+        assert sess.scalar(select(SiteCoverage).where(SiteCoverage.plan_id == rec.id)).site_name == "金色年华"

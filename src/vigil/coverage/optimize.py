@@ -86,7 +86,7 @@ class Plan:
     lower_bound: float
     gap: float
     solver: str
-    status: str  # optimal | time_limit | heuristic
+    status: str  # optimal | within_gap | time_limit | heuristic
     seconds: float
     stats: dict[str, float] = field(default_factory=dict)
 
@@ -148,8 +148,15 @@ def solve(problem: CoverageProblem, *, solver: Solver = "auto", time_limit: floa
     count = np.asarray(p.a @ x).astype(np.int64)
     cost = float(p.cost[chosen].sum())
     gap = _gap(cost, lb, p)
+    if status == "optimal" and gap > 1e-6 and not _integral_gap_closed(cost, lb, p.cost):
+        status = "within_gap"  # HiGHS stopped at mip_gap, not at a proof of optimality
     return Plan(np.sort(chosen), cost, count, before, coverable, lb, gap, name, status,
                 time.perf_counter() - t0, stats)
+
+
+def _integral_gap_closed(cost: float, lb: float, costs: np.ndarray) -> bool:
+    """With integer costs a bound within 1 of the cost proves optimality."""
+    return bool(np.all(costs == np.round(costs))) and math.ceil(lb - 1e-6) >= cost - 1e-9
 
 
 def _gap(cost: float, lb: float, p: CoverageProblem) -> float:

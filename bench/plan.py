@@ -1,0 +1,152 @@
+"""Coverage-planning benchmark on the shared real areas.
+
+Prints, per case: targets, candidates, visibility time (and per site), solve time, the MILP status and gap,
+the camera count of the plan against greedy alone and against a uniform grid layout that reaches the same
+coverage (these ratios are the point), and the end-to-end time against the goal of the issue.
+
+    .venv/bin/python bench/plan.py [--quick] [--cases kunming-community,shanghai-observe,...]
+
+The discretisation is the prototype's (``shared/data/README.md``): targets every 5 m, one 2560 px / 90°
+camera mounted at 4 m, 8 headings, wall and pole candidate sites.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import shapely
+
+from vigil.coverage.heuristics import greedy
+from vigil.coverage.optics import catalog_from_dict, level_ppm
+from vigil.coverage.plan import PlanRequest, run_plan
+from vigil.coverage.visibility import Obstacles, Poses, coverage_matrix
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("VIGIL_SHARED_DATA", REPO.parent / "shared" / "data"))
+CATALOG = ("heights: {wall: 4.0, pole: 4.0, entrance: 4.0}\nmodels:\n"
+           "  - {name: bullet-2560-90, h_res_px: 2560, v_res_px: 1440, hfov_deg: 90, cost: 1,"
+           " mounts: [wall, pole, entrance]}\n")
+
+# name: (request options, goal seconds end to end, goal description)
+CASES: dict[str, tuple[dict, float, str]] = {
+    "kunming-community": ({"area": "community", "level": "observe", "time_limit": 4}, 5, "one community < 5 s"),
+    "shanghai-observe": ({"area": DATA / "shanghai_shu/map.osm", "level": "observe", "time_limit": 25}, 30,
+                         "proven optimal < 30 s"),
+    "shanghai-detect": ({"area": DATA / "shanghai_shu/map.osm", "level": "detect", "time_limit": 110,
+                         "mip_gap": 0.01}, 120, "gap <= 1 % < 2 min"),
+    "kunming-observe": ({"area": DATA / "kunming_jinjiang/buildings.geojson", "level": "observe",
+                         "time_limit": 120}, 180, "140 buildings (no roads) < 3 min"),
+    "wuhan-observe": ({"area": DATA / "wuhan_tilezen/buildings.geojson", "roads": DATA / "wuhan_tilezen/roads.geojson",
+                       "level": "observe", "time_limit": 120}, 180, "town-size area < 3 min"),
+}
+
+
+def _community(tmp: Path) -> Path:
+    src = json.loads((DATA / "kunming_jinjiang/buildings.geojson").read_text())
+    feats = [f for f in src["features"] if f["properties"].get("community") == "金色年华"]
+    p = tmp / "jinse.geojson"
+    p.write_text(json.dumps({"type": "FeatureCollection", "features": feats}, ensure_ascii=False))
+    return p
+
+
+def greedy_alone(res) -> int:
+    """Plain greedy (no pruning, no local search) on the same matrix and targets."""
+    a = res.matrix.tocsc()
+    free = np.flatnonzero(~res.poses.fixed)
+    need = ((res.plan.count_before == 0) & res.plan.coverable).astype(np.int64)
+    return len(greedy(a[:, free], res.poses.cost[free], need, np.ones(len(need))))
+
+
+def grid_layout(res, cat, ppm: float) -> tuple[int, float, float]:
+    """Cameras on a uniform grid (4 headings per pole) at the coarsest spacing that matches the plan's coverage."""
+    goal = float((res.plan.count > 0).mean())
+    polys = res.buildings.polygons
+    obst = Obstacles.build(polys, res.buildings.heights)
+    xmin, ymin, xmax, ymax = shapely.total_bounds(polys)
+    blocked = shapely.union_all([p.buffer(0.3) for p in polys])
+    best = (0, 0.0, 0.0)
+    for g in (40, 30, 25, 20, 16, 13, 10, 8, 6, 5):
+        gx, gy = np.meshgrid(np.arange(xmin - 15, xmax + 15, g), np.arange(ymin - 15, ymax + 15, g))
+        xy = np.column_stack([gx.ravel(), gy.ravel()])
+        xy = xy[~shapely.contains_xy(blocked, xy[:, 0], xy[:, 1])]
+        n = len(xy) * 4
+        poses = Poses(np.repeat(xy, 4, axis=0), np.full(n, 4.0), np.tile([0.0, 90, 180, 270], len(xy)),
+                      np.full(n, np.nan), np.zeros(n, np.int64), np.full(n, "pole", dtype=object), np.ones(n),
+                      np.zeros(n, bool), np.full(n, "", dtype=object))
+        a, _, _ = coverage_matrix(poses, res.targets, obst, list(cat.models), ppm)
+        used = np.asarray(a.sum(axis=0)).ravel() > 0
+        cov = float((np.asarray(a.sum(axis=1)).ravel() > 0).mean())
+        best = (int(used.sum()), cov, float(g))
+        if cov >= goal - 1e-9:
+            break
+    return best
+
+
+def run_case(name: str, tmp: Path, cat_path: Path) -> dict:
+    opts, goal_s, goal_txt = CASES[name]
+    opts = dict(opts)
+    if opts["area"] == "community":
+        opts["area"] = _community(tmp)
+    t0 = time.perf_counter()
+    res = run_plan(PlanRequest(**opts, catalog=cat_path), tmp / name)
+    wall = time.perf_counter() - t0
+    s = res.summary
+    sites = len(np.unique(np.round(res.poses.xy, 2), axis=0))
+    cat = catalog_from_dict({"models": [{"name": "b", "h_res_px": 2560, "v_res_px": 1440, "hfov_deg": 90,
+                                         "cost": 1}]})
+    g_alone = greedy_alone(res)
+    grid_n, grid_cov, grid_g = grid_layout(res, cat, level_ppm(opts["level"]))
+    new = s["cameras_new"]
+    ok = wall <= goal_s and (s["status"] == "optimal" or (s["gap"] is not None and s["gap"] <= 0.01))
+    return {"case": name, "targets": s["targets"], "candidates": s["candidates"], "sites": sites,
+            "vis_s": s["seconds"]["visibility"], "vis_ms_site": 1000 * s["seconds"]["visibility"] / max(sites, 1),
+            "solve_s": s["seconds"]["optimise"], "status": s["status"], "gap": s["gap"], "cameras": new,
+            "lower_bound": s["lower_bound"], "greedy_alone": g_alone, "greedy_ratio": g_alone / max(new, 1),
+            "grid": grid_n, "grid_cov": grid_cov, "grid_spacing": grid_g, "grid_ratio": grid_n / max(new, 1),
+            "coverage": s["coverage_after"], "blind": s["blind_spots"], "total_s": wall, "goal": goal_txt,
+            "goal_met": ok}
+
+
+def _fmt(r: dict) -> str:
+    gap = "—" if r["gap"] is None or (isinstance(r["gap"], float) and math.isnan(r["gap"])) else f"{100 * r['gap']:.2f}%"
+    return (f"{r['case']:<18} {r['targets']:>6} {r['candidates']:>7} {r['vis_s']:>6.2f} {r['vis_ms_site']:>6.2f} "
+            f"{r['solve_s']:>7.2f} {r['status']:>10} {gap:>7} {r['cameras']:>6} {r['greedy_alone']:>6} "
+            f"{r['greedy_ratio']:>5.3f} {r['grid']:>6} {r['grid_ratio']:>5.2f} {100 * r['coverage']:>6.2f}% "
+            f"{r['total_s']:>7.1f} {'yes' if r['goal_met'] else 'NO':>4}  {r['goal']}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of: " + ", ".join(CASES))
+    ap.add_argument("--json", action="store_true", help="also print the rows as JSON")
+    args = ap.parse_args()
+    if not DATA.exists():
+        print(f"shared data not found at {DATA} (set VIGIL_SHARED_DATA)", file=sys.stderr)
+        return 2
+    rows = []
+    print(f"{'case':<18} {'targets':>6} {'cands':>7} {'vis s':>6} {'ms/st':>6} {'solve s':>7} {'status':>10} "
+          f"{'gap':>7} {'cams':>6} {'greedy':>6} {'g/opt':>5} {'grid':>6} {'gr/op':>5} {'cover':>7} {'total':>7} "
+          f"{'goal':>4}")
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        cat_path = tmp / "catalog.yaml"
+        cat_path.write_text(CATALOG)
+        for name in args.cases.split(","):
+            r = run_case(name.strip(), tmp, cat_path)
+            rows.append(r)
+            print(_fmt(r), flush=True)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
