@@ -16,6 +16,7 @@ import asyncio
 import functools
 import logging
 import random
+import resource
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -170,6 +171,7 @@ async def probe_targets(targets: Sequence[ProbeTarget], *, concurrency: int = 50
     """Probe every target, at most ``concurrency`` at a time; results come back in input order."""
     results: list[ProbeResult | None] = [None] * len(targets)
     todo = iter(enumerate(targets))
+    concurrency = min(concurrency, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 2)  # leave descriptors spare
 
     async def worker() -> None:
         for i, t in todo:
