@@ -68,6 +68,7 @@ def test_live_view_plays_in_headless_chromium(served):
         assert t2 > t1 + 1.0, (t1, t2)
         assert browser.eval("document.getElementById('video').paused") is False
         assert browser.eval("window.vigilLive.player") == "hls.js"
+        print(f"live latency behind the edge: {browser.eval('window.vigilLive.hls.latency'):.1f} s")
         # Recorded playback of an approved request, joined across segments, in the same browser.
         browser.goto(f"{base}/ui/playback.html?request={tokens['request']}#token={tokens['watcher']}")
         assert wait_for(lambda: t() > 1.5, 20, 0.5), browser.eval("JSON.stringify(window.vigilPlayback)")

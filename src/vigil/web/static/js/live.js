@@ -51,6 +51,7 @@
       hls.loadSource(base);
       hls.attachMedia(video);
       window.vigilLive.player = "hls.js";
+      window.vigilLive.hls = hls;  // hls.latency: seconds behind the live edge
     } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
       video.src = token ? `${base}?token=${encodeURIComponent(token)}` : base;
       window.vigilLive.player = "native";
