@@ -91,6 +91,8 @@ class ProbeResult:
 
 def public_url(url: str) -> str:
     """``url`` without user:password (safe to print and log)."""
+    if "@" not in url:
+        return url
     try:
         u = urlsplit(url)
         if u.username is None and u.password is None:
@@ -162,7 +164,8 @@ async def probe_one(target: ProbeTarget, *, timeout: float = 3.0, retries: int =
         reason, info = await probe_onvif(target.onvif_url, target.username, target.password, timeout=limit)
         onvif, device = reason or "online", info or None
     ms = (time.perf_counter() - t0) * 1000
-    return ProbeResult(target.key or public_url(target.url), public_url(target.url),
+    url = public_url(target.url)
+    return ProbeResult(target.key or url, url,
                        "online" if ans.online else "down", ans.reason, ms, ans.detail, onvif, device)
 
 
