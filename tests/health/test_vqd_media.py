@@ -44,3 +44,17 @@ def test_bad_arguments_are_input_errors(cache):
         media.fault_clip("blur", severity=7, cache=cache)
     with pytest.raises(InputError):
         media.healthy_clip(source="nope", cache=cache)
+
+
+def test_filtered_clip_and_encoding_options(cache):
+    clip = media.filtered_clip("eq=brightness=-0.4", label="dim", duration=1, gop=5, bitrate="500k", grain=4,
+                               cache=cache)
+    assert clip.name.startswith("vtest-dim-")
+    assert media.filtered_clip("eq=brightness=-0.4", label="dim", duration=1, gop=5, bitrate="500k", grain=4,
+                               cache=cache) == clip
+    with av.open(str(clip)) as c:
+        assert c.streams.video[0].codec_context.name == "h264"
+    with pytest.raises(InputError):
+        media.filtered_clip("eq;[x]movie=/etc/passwd", cache=cache)
+    with pytest.raises(InputError):
+        media.healthy_clip(bitrate="fast", cache=cache)

@@ -40,6 +40,8 @@ class FrameMetrics:
     sharp_n: float         # Laplacian energy over local contrast, in textured blocks only
     noise: float           # Immerkær noise sigma at native resolution (smooth tiles)
     cast: float            # colour-cast factor K = D / M in Lab
+    chroma_a: float        # mean Lab a* (green-red) offset from neutral
+    chroma_b: float        # mean Lab b* (blue-yellow) offset from neutral
     flat_frac: float       # share of 16x16 blocks with std < 4 (lens covered)
     gray: np.ndarray
 
@@ -47,7 +49,7 @@ class FrameMetrics:
         """The scalar metrics, rounded, for JSON."""
         return {k: round(float(getattr(self, k)), 4) for k in
                 ("mean_y", "std_y", "bright_frac", "dark_frac", "blue_ratio", "sharpness", "sharp_n", "noise",
-                  "cast", "flat_frac")}
+                  "cast", "chroma_a", "chroma_b", "flat_frac")}
 
 
 def analysis_gray(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -81,7 +83,7 @@ def frame_metrics(frame: np.ndarray) -> FrameMetrics:
         bright_frac=float((gray > 245).mean()), dark_frac=float((gray < 16).mean()),
         blue_ratio=float(means[0] / max(means[1], means[2], 1.0)),
         sharpness=float(lap.var()), sharp_n=sharp_n,
-        noise=noise, cast=color_cast(small), flat_frac=float(1.0 - textured.mean()), gray=gray)
+        noise=noise, **_chroma(small), flat_frac=float(1.0 - textured.mean()), gray=gray)
 
 
 def _blocks(img: np.ndarray) -> np.ndarray:
@@ -113,11 +115,15 @@ def noise_sigma(frame: np.ndarray) -> float:
 
 def color_cast(small: np.ndarray) -> float:
     """The equivalent-circle colour-cast factor K = D / M in CIE Lab (K > ~1.5 reads as a cast)."""
+    return _chroma(small)["cast"]
+
+
+def _chroma(small: np.ndarray) -> dict[str, float]:
     lab = cv2.cvtColor(small, cv2.COLOR_BGR2LAB).reshape(-1, 3).astype(np.float32)
     a, b = lab[:, 1] - 128.0, lab[:, 2] - 128.0
     da, db = float(a.mean()), float(b.mean())
     ma, mb = float(np.abs(a - da).mean()), float(np.abs(b - db).mean())
-    return float(np.hypot(da, db) / max(np.hypot(ma, mb), 0.5))
+    return {"cast": float(np.hypot(da, db) / max(np.hypot(ma, mb), 0.5)), "chroma_a": da, "chroma_b": db}
 
 
 def edge_map(gray: np.ndarray) -> np.ndarray:
@@ -147,12 +153,14 @@ def image_shift(gray: np.ndarray, reference: np.ndarray) -> float:
 def frame_difference(a: np.ndarray, b: np.ndarray) -> float:
     """How much the picture changed between two analysis frames, blind to compression ripple.
 
-    Both are shrunk to 80 px wide (coding noise averages out, moving objects stay) and
-    the 98th percentile of the absolute luma difference is returned.
+    Both are shrunk to 80 px wide (coding noise averages out, moving objects stay); the
+    median difference is removed (a frozen picture whose gain flickers is still frozen)
+    and the 98th percentile of what is left, in absolute value, is returned.
     """
     if a.shape != b.shape:
         return 255.0
     size = (_MOTION_WIDTH, max(1, round(a.shape[0] * _MOTION_WIDTH / a.shape[1])))
     ta = cv2.resize(a, size, interpolation=cv2.INTER_AREA)
     tb = cv2.resize(b, size, interpolation=cv2.INTER_AREA)
-    return float(np.percentile(np.abs(ta - tb), 98))
+    d = ta - tb
+    return float(np.percentile(np.abs(d - np.median(d)), 98))

@@ -22,7 +22,7 @@ __all__ = ["FAULTS", "Baseline", "Diagnosis", "Thresholds", "diagnose_frames", "
 
 FAULTS: tuple[str, ...] = ("signal_loss", "frozen", "dark", "bright", "noise", "covered", "blur", "color_cast",
                            "moved")
-_STATS = ("sharp_n", "noise", "flat_frac", "cast", "bright_frac", "diff", "ecorr")
+_STATS = ("mean_y", "sharp_n", "noise", "flat_frac", "cast", "chroma_a", "chroma_b", "bright_frac", "diff", "ecorr")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,8 @@ class Thresholds:
     frozen_diff: float = 4.5        # change between keyframes (98th pct. of abs diff at 80 px wide)
     frozen_rel: float = 0.3         # ... and below this share of the camera's usual change
     dark_mean: float = 40.0
+    dark_rel: float = 0.35          # or a sudden drop below this share of the camera's usual luma...
+    dark_rel_mean: float = 60.0     # ... to below this
     bright_mean: float = 200.0
     bright_frac: float = 0.4        # share of pixels > 245 (plus the camera's usual share)
     covered_frac: float = 0.5       # share of flat 16x16 blocks (plus the camera's usual share + 0.3)
@@ -45,6 +47,8 @@ class Thresholds:
     noise_floor: float = 3.0        # with a baseline: above this and above noise_rel x the baseline
     noise_rel: float = 2.0
     cast_k: float = 2.0             # colour-cast K above this and above the baseline + 1
+    cast_shift: float = 15.0        # or mean chroma moved this far (Lab) from the camera's usual...
+    cast_chroma: float = 10.0       # ... to a picture at least this coloured (not to grey night mode)
     moved_drop: float = 0.25        # edge correlation this far below the camera's usual correlation
     moved_shift: float = 4.0        # or a shift (analysis pixels) with a drop of at least moved_drop_shift
     moved_drop_shift: float = 0.1
@@ -166,9 +170,14 @@ def _signal_loss(m: dict[str, float], t: Thresholds, why: list[str]) -> bool:
 
 def _exposure(m: dict[str, float], b: Baseline | None, t: Thresholds, faults: list[str], why: list[str]) -> None:
     frac_limit = t.bright_frac + ((b.get("bright_frac") or 0.0) if b else 0.0)
+    usual = b.get("mean_y") if b else None
     if m["mean_y"] < t.dark_mean:
         faults.append("dark")
         why.append(f"dark: mean luma {m['mean_y']:.1f} < {t.dark_mean:g}")
+    elif usual and m["mean_y"] < min(t.dark_rel_mean, t.dark_rel * usual):
+        faults.append("dark")
+        why.append(f"dark: mean luma {m['mean_y']:.1f} fell below {t.dark_rel:.0%} of this camera's usual "
+                   f"{usual:.1f}")
     elif m["mean_y"] > t.bright_mean or m["bright_frac"] > frac_limit:
         faults.append("bright")
         why.append(f"bright: mean luma {m['mean_y']:.1f} (limit {t.bright_mean:g}), "
@@ -206,9 +215,16 @@ def _picture(m: dict[str, float], b: Baseline | None, t: Thresholds, faults: lis
         faults.append("noise")
         why.append(f"noise: sigma {m['noise']:.1f} > {noise_limit:.1f}")
     cast_limit = max(t.cast_k, (b.get("cast") or 0.0) + 1.0 if b else 0.0)
+    usual_a, usual_b = (b.get("chroma_a"), b.get("chroma_b")) if b else (None, None)
+    shift = math.hypot(m["chroma_a"] - usual_a, m["chroma_b"] - usual_b) if usual_a is not None \
+        and usual_b is not None else 0.0
     if m["cast"] > cast_limit:
         faults.append("color_cast")
         why.append(f"color_cast: K {m['cast']:.2f} > {cast_limit:.2f}")
+    elif shift > t.cast_shift and math.hypot(m["chroma_a"], m["chroma_b"]) > t.cast_chroma:
+        faults.append("color_cast")
+        why.append(f"color_cast: mean colour moved {shift:.1f} Lab units from this camera's usual "
+                   f"(limit {t.cast_shift:g})")
 
 
 def _frozen(m: dict[str, float], b: Baseline | None, t: Thresholds, faults: list[str], why: list[str]) -> None:

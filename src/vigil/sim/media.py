@@ -26,6 +26,9 @@ bitrate=None, grain=0, fmt="mp4", cache=None) -> Path``
     The same cut with one fault applied. ``moved`` is shifted (cropped and rescaled)
     for the whole clip: serve the healthy clip first, then this one, to simulate a
     camera knocked off its aim.
+``filtered_clip(vf, *, label="custom", source="vtest", ...same options...) -> Path``
+    The same cut with an arbitrary FFmpeg filter chain ``vf`` (e.g. variants of a fault
+    that the named levels do not cover).
 ``fault_filter(fault, severity=2, size=None) -> str``
     The FFmpeg ``-vf`` chain used for ``fault`` on footage of ``size`` (w, h)
     (``black``/``blue`` are generated sources instead and return ``""``).
@@ -62,7 +65,8 @@ from pathlib import Path
 
 from vigil.core.errors import InputError, NotFoundError, VigilError
 
-__all__ = ["FAULTS", "SEVERITIES", "SOURCES", "fault_clip", "fault_filter", "healthy_clip", "media_cache_dir"]
+__all__ = ["FAULTS", "SEVERITIES", "SOURCES", "fault_clip", "fault_filter", "filtered_clip", "healthy_clip",
+           "media_cache_dir"]
 
 _DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 SOURCES: dict[str, Path] = {"vtest": _DATA / "vtest.avi", "tree": _DATA / "tree.avi"}
@@ -144,6 +148,19 @@ def fault_clip(fault: str, *, severity: int = 2, source: str = "vtest", start: f
     return _clip(fault, severity, spec, cache)
 
 
+def filtered_clip(vf: str, *, label: str = "custom", source: str = "vtest", start: float = 10.0,
+                  duration: float = 6.0, size: tuple[int, int] | None = None, fps: float | None = None,
+                  gop: int = 20, bitrate: str | None = None, grain: int = 0, fmt: str = "mp4",
+                  cache: str | os.PathLike[str] | None = None) -> Path:
+    """A clip cut from ``source`` with an arbitrary FFmpeg filter chain ``vf`` in place of a named fault."""
+    if not vf or not re.fullmatch(r"[\w=:,.*+\-/()\\@' ]+", vf):
+        raise InputError(f"not a plain FFmpeg filter chain: {vf!r}")
+    if not re.fullmatch(r"[\w-]{1,40}", label):
+        raise InputError(f"label must be 1-40 letters, digits, '_' or '-': {label!r}")
+    spec = _Spec(source, float(start), float(duration), size, fps, gop, bitrate, grain, fmt)
+    return _clip(None, 0, spec, cache, custom=(label, vf))
+
+
 @dataclass(frozen=True, slots=True)
 class _Spec:
     """How a clip is cut and encoded (everything but the fault)."""
@@ -184,7 +201,7 @@ def _probe(path: Path) -> tuple[int, int, float]:
     return int(w), int(h), float(num) / float(den or 1)
 
 
-def _args(fault: str | None, severity: int, src: Path, spec: _Spec) -> list[str]:
+def _args(fault: str | None, severity: int, src: Path, spec: _Spec, custom: str = "") -> list[str]:
     """The FFmpeg input, filter and encoder arguments (everything but the output)."""
     width, height, rate = _probe(src)
     rate = spec.fps or rate
@@ -197,6 +214,7 @@ def _args(fault: str | None, severity: int, src: Path, spec: _Spec) -> list[str]
         inputs = ["-ss", f"{spec.start:g}", "-i", str(src)]
         chain += [f"noise=alls={spec.grain}:allf=t"] if spec.grain else []
         chain += [fault_filter(fault, severity, (width, height))] if fault else []
+        chain += [custom] if custom else []
         chain += [f"fps={spec.fps:g}"] if spec.fps else []
     if spec.size:
         chain.append(f"scale={spec.size[0]}:{spec.size[1]}")
@@ -208,7 +226,8 @@ def _args(fault: str | None, severity: int, src: Path, spec: _Spec) -> list[str]
             "-sc_threshold", "0", "-bf", "0", "-x264-params", "repeat-headers=1", "-pix_fmt", "yuv420p"]
 
 
-def _clip(fault: str | None, severity: int, spec: _Spec, cache: str | os.PathLike[str] | None) -> Path:
+def _clip(fault: str | None, severity: int, spec: _Spec, cache: str | os.PathLike[str] | None,
+          custom: tuple[str, str] | None = None) -> Path:
     if spec.fmt not in _FORMATS:
         raise InputError(f"fmt must be one of {', '.join(_FORMATS)}, got {spec.fmt!r}")
     if spec.duration <= 0 or spec.start < 0 or spec.gop < 1 or spec.grain < 0:
@@ -218,11 +237,11 @@ def _clip(fault: str | None, severity: int, spec: _Spec, cache: str | os.PathLik
     if shutil.which("ffmpeg") is None:
         raise NotFoundError("ffmpeg is not installed (scripts/install-system-deps.sh)")
     src = _source(spec.source)
-    args = _args(fault, severity, src, spec)
+    args = _args(fault, severity, src, spec, custom[1] if custom else "")
     muxer, mux_args = _FORMATS[spec.fmt]
     stat = src.stat()
     key = hashlib.sha1(repr((args, mux_args, stat.st_size, int(stat.st_mtime))).encode()).hexdigest()[:12]
-    label = fault if fault else "healthy"
+    label = fault or (custom[0] if custom else "healthy")
     folder = media_cache_dir(cache)
     out = folder / f"{spec.source}-{label}-s{severity if fault else 0}-{key}.{spec.fmt}"
     if out.exists():
