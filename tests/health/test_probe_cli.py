@@ -72,6 +72,7 @@ async def test_sim_cli_manifest_and_live_fault(tmp_path):
         assert [c["faults"] for c in m["cameras"]] == [[], ["refused"], []] and m["control"]
         rc, out, err = await run("sim", "fault", "0", "offline", "--manifest", str(manifest))
         assert rc == 0 and "offline" in out, err
+        assert json.loads(manifest.read_text())["cameras"][0]["faults"] == ["offline"]  # kept current
         csv_path = tmp_path / "c.csv"
         csv_path.write_text("url,username,password\n" + "".join(
             f"{c['url']},{c['username']},{c['password']}\n" for c in m["cameras"]))

@@ -25,9 +25,11 @@ async def _run(fleet_args: dict, manifest: Path, control_port: int, duration: fl
     fleet = Fleet(**fleet_args)
     await fleet.start()
     try:
-        ctl = await serve_control(fleet, control_port)
-        control = f"http://127.0.0.1:{ctl.sockets[0].getsockname()[1]}"
-        fleet.write_manifest(manifest, control=control)
+        urls: dict[str, str] = {}
+        ctl = await serve_control(fleet, control_port, on_change=lambda: fleet.write_manifest(manifest, **urls))
+        urls["control"] = f"http://127.0.0.1:{ctl.sockets[0].getsockname()[1]}"
+        control = urls["control"]
+        fleet.write_manifest(manifest, control=control)  # rewritten after every fault change
         if register is not None:
             from vigil.sim.register import register_fleet
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from vigil.core.errors import VigilError
@@ -20,7 +21,8 @@ __all__ = ["serve_control", "set_faults_remote"]
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
 
 
-async def _answer(fleet: Fleet, method: str, path: str, body: bytes) -> tuple[int, Any]:
+async def _answer(fleet: Fleet, method: str, path: str, body: bytes,
+                  on_change: Callable[[], None] | None) -> tuple[int, Any]:
     if path == "/manifest" and method == "GET":
         return 200, fleet.manifest()
     m = re.fullmatch(r"/cameras/(\d+)(/faults)?", path)
@@ -33,14 +35,17 @@ async def _answer(fleet: Fleet, method: str, path: str, body: bytes) -> tuple[in
             cam = await fleet.set_faults(index, faults)
         except (ValueError, AttributeError, VigilError) as exc:
             return 400, {"error": str(exc)}
+        if on_change is not None:
+            on_change()
         return 200, cam.to_json()
     if method == "GET":
         return 200, fleet.cameras[index].to_json()
     return 405, {"error": "method not allowed"}
 
 
-async def serve_control(fleet: Fleet, port: int = 0) -> asyncio.Server:
-    """Serve the control API on 127.0.0.1:``port`` (0 picks a free port)."""
+async def serve_control(fleet: Fleet, port: int = 0, *,
+                        on_change: Callable[[], None] | None = None) -> asyncio.Server:
+    """Serve the control API on 127.0.0.1:``port`` (0 picks a free port); ``on_change`` runs after each change."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -48,7 +53,7 @@ async def serve_control(fleet: Fleet, port: int = 0) -> asyncio.Server:
             method, path, _ = (head.split("\r\n", 1)[0].split(" ") + ["", ""])[:3]
             m = re.search(r"(?im)^content-length:\s*(\d+)", head)
             body = await reader.readexactly(int(m.group(1))) if m else b""
-            code, payload = await _answer(fleet, method, path, body)
+            code, payload = await _answer(fleet, method, path, body, on_change)
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ValueError):
             code, payload = 400, {"error": "bad request"}
         data = json.dumps(payload).encode()
