@@ -123,3 +123,22 @@ async def test_one_misbehaving_camera_never_stalls_the_sweep():
             probe_targets([target(c) for c in fleet.cameras], concurrency=4, timeout=0.3), 30)
     assert [r.label for r in results[:8]] == ["timeout"] * 8
     assert all(r.ok for r in results[8:])
+
+
+@pytest.mark.parametrize(("exc", "reason"), [
+    (OSError(__import__("errno").EHOSTUNREACH, "No route to host"), "unreachable"),
+    (OSError(__import__("errno").ENETUNREACH, "Network is unreachable"), "unreachable"),
+    (__import__("socket").gaierror(-2, "Name or service not known"), "unreachable"),
+    (ConnectionRefusedError(111, "Connection refused"), "refused"),
+])
+async def test_connect_errors_are_classified(monkeypatch, exc, reason):
+    async def fail(*_a, **_k):
+        raise exc
+
+    monkeypatch.setattr(asyncio, "open_connection", fail)
+    assert (await probe_rtsp("rtsp://camera.example:554/x", timeout=1)).reason == reason
+
+
+async def test_bad_urls_are_unreachable():
+    for url in ("http://127.0.0.1/x", "rtsp://", "rtsp://127.0.0.1:70000/x", "not a url"):
+        assert (await probe_rtsp(url, timeout=1)).reason == "unreachable", url
