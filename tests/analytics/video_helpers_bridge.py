@@ -7,6 +7,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "video"))
 
-from video_helpers import RtspServer  # noqa: E402
+from video_helpers import RtspServer, add_camera  # noqa: E402
 
-__all__ = ["RtspServer"]
+__all__ = ["RtspServer", "add_camera"]

@@ -10,7 +10,8 @@ _READ = {"registry.read", "kpi.read", "health.read", "events.read"}
 
 PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ADMIN: frozenset({"*"}),
-    Role.DUTY_OFFICER: frozenset(_READ | {"video.live", "video.retrieve", "video.approve", "alarm.ack"}),
+    Role.DUTY_OFFICER: frozenset(_READ | {"video.live", "video.retrieve", "video.approve", "alarm.ack",
+                                          "analytics.manage"}),
     Role.INVESTIGATOR: frozenset(_READ | {"video.live", "video.retrieve"}),
     Role.MAINTENANCE: frozenset(_READ | {"health.write", "workorder.update", "alarm.ack"}),
     Role.AUDITOR: frozenset(_READ | {"audit.read"}),

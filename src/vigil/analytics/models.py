@@ -1,16 +1,16 @@
-"""Analytics tables: detected events (object, intrusion, loitering, line crossing) with snapshots."""
+"""Analytics tables: detected events with snapshots, and the per-camera switch of continuous analytics."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vigil.core.models import Base, utcnow
 
-__all__ = ["Event"]
+__all__ = ["AnalyticsSetting", "Event"]
 
 
 class Event(Base):
@@ -40,3 +40,19 @@ class Event(Base):
     snapshot_path: Mapped[str | None] = mapped_column(String(500))
     clip_url: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AnalyticsSetting(Base):
+    """Whether ``vigil serve`` analyses a camera continuously, and with which zones file (parsed, JSON).
+
+    ``zones`` holds a zones document (``zones``, ``lines``, ``masks``) as accepted by
+    :func:`vigil.analytics.zones.parse_zones`; null means no zones (object events only).
+    """
+
+    __tablename__ = "analytics_settings"
+
+    camera_id: Mapped[str] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    zones: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

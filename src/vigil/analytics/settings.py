@@ -1,0 +1,127 @@
+"""Per-camera switch of continuous analytics (``vigil serve``): enable with zones, disable, list.
+
+Changes are audited. Zones documents are validated with :func:`vigil.analytics.zones.parse_zones`
+before they are stored, so the worker never meets a bad one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vigil.access import audit
+from vigil.analytics.models import AnalyticsSetting
+from vigil.analytics.zones import parse_zones
+from vigil.core.errors import NotFoundError
+from vigil.core.models import Camera, Lifecycle
+from vigil.core.regions import in_subtrees
+
+__all__ = ["CameraAnalytics", "enabled_cameras", "get_setting", "list_settings", "set_analytics", "setting_json"]
+
+_KEEP: Any = object()  # sentinel: leave the stored zones as they are
+
+
+def _camera(session: Session, camera_id: str, scopes: Sequence[str] | None) -> Camera:
+    cam = session.get(Camera, camera_id)
+    if cam is None or (scopes is not None and not any(cam.region_code.startswith(s) for s in scopes)):
+        raise NotFoundError(f"camera {camera_id} not found")
+    return cam
+
+
+def set_analytics(session: Session, camera_id: str, *, enabled: bool, zones: dict[str, Any] | None = _KEEP,
+                  actor: str = "cli", scopes: Sequence[str] | None = None) -> AnalyticsSetting:
+    """Switch continuous analytics of a camera on or off; ``zones`` replaces the stored zones if given.
+
+    ``scopes`` (the caller's region subtrees) hides cameras outside them (:class:`NotFoundError`).
+    """
+    cam = _camera(session, camera_id, scopes)
+    if zones is not _KEEP and zones is not None:
+        parse_zones(zones)  # raises InputError on a bad document
+    row = session.get(AnalyticsSetting, camera_id)
+    if row is None:
+        row = AnalyticsSetting(camera_id=camera_id, enabled=enabled, zones=None if zones is _KEEP else zones,
+                               updated_by=actor)
+        session.add(row)
+    else:
+        row.enabled, row.updated_by = enabled, actor
+        if zones is not _KEEP:
+            row.zones = zones
+    session.flush()
+    detail: dict[str, Any] = {"enabled": enabled}
+    if zones is not _KEEP:
+        detail["zones"] = _summary(zones)
+    audit.record(session, actor, "analytics.enable" if enabled else "analytics.disable", f"camera:{camera_id}",
+                 region=cam.region_code, **detail)
+    return row
+
+
+def _summary(zones: dict[str, Any] | None) -> str:
+    if not zones:
+        return "none"
+    return ", ".join(f"{len(zones.get(k) or [])} {k}" for k in ("zones", "lines", "masks"))
+
+
+def get_setting(session: Session, camera_id: str, scopes: Sequence[str] | None = None) -> AnalyticsSetting:
+    """The stored setting of a camera (disabled, no zones, if never set)."""
+    _camera(session, camera_id, scopes)
+    row = session.get(AnalyticsSetting, camera_id)
+    return row or AnalyticsSetting(camera_id=camera_id, enabled=False, zones=None, updated_by="")
+
+
+def list_settings(session: Session, scopes: Sequence[str] | None = None, *, region: str | None = None,
+                  enabled: bool | None = None) -> list[AnalyticsSetting]:
+    """Every camera with a stored setting, inside ``scopes`` (None: all), optionally one region subtree."""
+    q = select(AnalyticsSetting).join(Camera, Camera.id == AnalyticsSetting.camera_id)
+    if scopes is not None:
+        q = q.where(in_subtrees(Camera.region_code, scopes))
+    if region:
+        q = q.where(Camera.region_code.like(f"{region}%"))
+    if enabled is not None:
+        q = q.where(AnalyticsSetting.enabled.is_(enabled))
+    return list(session.scalars(q.order_by(AnalyticsSetting.camera_id)))
+
+
+def setting_json(row: AnalyticsSetting) -> dict[str, Any]:
+    """Public shape of a setting."""
+    return {"camera_id": row.camera_id, "enabled": bool(row.enabled), "zones": row.zones,
+            "updated_by": row.updated_by, "updated_at": row.updated_at}
+
+
+@dataclass(frozen=True)
+class CameraAnalytics:
+    """What the worker needs to analyse one camera: where, which zones and masks, which region."""
+
+    camera_id: str
+    region_code: str
+    url: str
+    zones: dict[str, Any] | None
+    masks: tuple[tuple[tuple[float, float], ...], ...]
+
+
+def enabled_cameras(v: Any, camera_ids: Sequence[str] | None = None) -> tuple[list[CameraAnalytics], list[str]]:
+    """The cameras (not retired) with analytics enabled, and warnings for those that cannot run.
+
+    ``v`` is the :class:`vigil.core.context.Vigil` (its credential box fills in the substream URL).
+    """
+    from vigil.analytics.service import camera_masks
+    from vigil.video.recorder import camera_url
+
+    out, problems = [], []
+    with v.db.session() as s:
+        q = select(AnalyticsSetting, Camera).join(Camera, Camera.id == AnalyticsSetting.camera_id).where(
+            AnalyticsSetting.enabled.is_(True), Camera.lifecycle != Lifecycle.RETIRED.value)
+        if camera_ids is not None:
+            q = q.where(AnalyticsSetting.camera_id.in_(list(camera_ids)))
+        for row, cam in s.execute(q.order_by(AnalyticsSetting.camera_id)).tuples():
+            try:
+                url = camera_url(v, cam, sub=True)
+            except Exception as exc:  # no URL, or a credential that cannot be opened: skip this camera only
+                problems.append(f"camera {cam.id}: {exc}")
+                continue
+            masks = tuple(tuple((x, y) for x, y in poly) for poly in camera_masks(s, cam.id))
+            out.append(CameraAnalytics(cam.id, cam.region_code, url, row.zones, masks))
+    return out, problems

@@ -1,0 +1,107 @@
+"""Continuous analytics (the service ``vigil serve`` runs) against a real RTSP server serving vtest.avi."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from vigil.analytics.models import Event
+from vigil.analytics.settings import set_analytics
+from vigil.analytics.worker import AnalyticsService, WorkerConfig, parse_mqtt
+from vigil.core.errors import InputError
+
+CFG = WorkerConfig(backoff_min_s=0.2, backoff_max_s=1.0, stable_s=2.0, io_timeout_s=3.0, sync_every_s=0.5,
+                   join_timeout_s=10.0)
+ZONES = {"zones": [{"name": "lower", "polygon": [[0, 0.5], [1, 0.5], [1, 1], [0, 1]],
+                    "rules": [{"type": "intrusion", "labels": ["person"]}]}]}
+
+
+def _people(v, cam: str, after: datetime | None = None) -> list[Event]:
+    with v.db.session() as s:
+        q = select(Event).where(Event.camera_id == cam, Event.label == "person", Event.type == "object")
+        if after is not None:
+            q = q.where(Event.start > after)
+        rows = list(s.scalars(q))
+        s.expunge_all()
+        return rows
+
+
+async def _poll(pred, timeout: float):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        got = await asyncio.to_thread(pred)
+        if got:
+            return got
+        await asyncio.sleep(0.3)
+    return await asyncio.to_thread(pred)
+
+
+@pytest.mark.slow
+def test_service_stores_events_reconnects_and_stops(sqlite_vigil):
+    from video_helpers_bridge import RtspServer, add_camera
+
+    from vigil.sim.media import healthy_clip
+
+    v = sqlite_vigil
+    srv = RtspServer(healthy_clip(source="vtest", start=0.0, duration=40.0)).start()
+    cam, down, idle = "53010200001320000001", "53010200001320000002", "53010200001320000003"
+    with v.db.session() as s:
+        add_camera(s, srv.url, cam_id=cam)
+        add_camera(s, "rtsp://127.0.0.1:9/none", cam_id=down)  # never answers: must not stall the others
+        add_camera(s, srv.url, cam_id=idle)  # analytics not enabled: never opened
+        set_analytics(s, cam, enabled=True, zones=ZONES, actor="test")
+        set_analytics(s, down, enabled=True, actor="test")
+
+    async def scenario() -> dict:
+        svc = AnalyticsService(v, max_streams=2, detect_fps=2.0, mqtt="", config=CFG)
+        await svc.start()
+        try:
+            first = await _poll(lambda: _people(v, cam), 25)
+            assert first, svc.status()
+            srv.kill()  # the camera drops mid-stream
+            assert await _poll(lambda: svc.workers[cam].state != "streaming", 10), svc.status()
+            await asyncio.sleep(1.0)
+            restarted = datetime.now(UTC)
+            srv.start()
+            again = await _poll(lambda: _people(v, cam, after=restarted), 25)
+            assert again, svc.status()
+            status = svc.status()
+        finally:
+            t0 = time.monotonic()
+            await asyncio.wait_for(svc.stop(), 20)  # a hang check, not a timing measurement
+            status_stop = time.monotonic() - t0
+        assert not any(w.alive for w in svc.workers.values())
+        return {"status": status, "stop_s": status_stop}
+
+    try:
+        out = asyncio.run(scenario())
+    finally:
+        srv.kill()
+    st = out["status"]
+    assert st[cam]["sessions"] >= 2 and st[cam]["frames"] > 30
+    assert st[down]["sessions"] >= 1 and st[down]["frames"] == 0 and st[down]["last_error"]
+    assert idle not in st
+    events = _people(v, cam)
+    assert len(events) >= 3
+    for e in events:
+        assert e.end is not None and e.start <= e.end  # stop() ended every open event
+        assert e.snapshot_path and Path(e.snapshot_path).is_file()
+        assert e.region_code == "530102" and e.clip_url.startswith(f"/api/v1/video/cameras/{cam}/recordings")
+    with v.db.session() as s:
+        kinds = set(s.scalars(select(Event.type).where(Event.camera_id == cam)))
+        assert "intrusion" in kinds  # the stored zones are used
+        assert not s.scalars(select(Event).where(Event.camera_id.in_([down, idle]))).all()
+
+
+def test_mqtt_spec_parsing():
+    assert parse_mqtt(None) is None and parse_mqtt("") is None
+    assert parse_mqtt("broker") == ("broker", 1883)
+    assert parse_mqtt("127.0.0.1:1884") == ("127.0.0.1", 1884)
+    for bad in ("host:x", ":1883", "host:0"):
+        with pytest.raises(InputError):
+            parse_mqtt(bad)
