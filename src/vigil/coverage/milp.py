@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import highspy
 import numpy as np
 from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 
-__all__ = ["MilpResult", "solve_milp"]
+__all__ = ["MilpResult", "solve_components", "solve_milp"]
 
 
 @dataclass(frozen=True)
@@ -94,3 +96,41 @@ def solve_milp(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weigh
     x = np.asarray(h.getSolution().col_value)[:m]
     status = "optimal" if ms == highspy.HighsModelStatus.kOptimal else "time_limit"
     return MilpResult(np.flatnonzero(x > 0.5), bound, status)
+
+
+def solve_components(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: np.ndarray, *,
+                     incumbent: np.ndarray | None, time_limit: float, mip_gap: float) -> MilpResult:
+    """A full (multi)cover split into independent blocks (no target shares a camera across them).
+
+    Each block is solved on its own, smallest first, with a share of the remaining time proportional to its
+    size; the bounds add up. Where a block ends without a solution, the incumbent's columns in it are used.
+    """
+    n, m = b.shape
+    k, lab = connected_components(sparse.bmat([[None, b], [b.T, None]], format="csr"), directed=False)
+    row_lab, col_lab = lab[:n], lab[n:]
+    sizes = np.bincount(lab, minlength=k)
+    order = [c for c in np.argsort(sizes, kind="stable") if np.any(row_lab == c)]
+    deadline = time.perf_counter() + time_limit
+    left = float(sum(sizes[c] for c in order))
+    chosen, bound, status = [], 0.0, "optimal"
+    inc = np.zeros(m, bool)
+    if incumbent is not None:
+        inc[incumbent] = True
+    for c in order:
+        rows, cols = np.flatnonzero(row_lab == c), np.flatnonzero(col_lab == c)
+        share = max((deadline - time.perf_counter()) * sizes[c] / left, 0.2)
+        left -= sizes[c]
+        sub = b[rows][:, cols].tocsc()
+        res = solve_milp(sub, cost[cols], demand[rows], weight[rows], need=None, budget=None, target_mode=True,
+                         time_limit=share, mip_gap=mip_gap)
+        if res.status == "infeasible":
+            return MilpResult(None, math.nan, "infeasible")
+        pick = cols[res.x] if res.x is not None else cols[inc[cols]]
+        if res.x is None or (incumbent is not None and cost[cols[inc[cols]]].sum() < cost[pick].sum()):
+            pick = cols[inc[cols]]
+        chosen.append(pick)
+        bound += res.bound if math.isfinite(res.bound) else 0.0
+        if res.status != "optimal":
+            status = "time_limit"
+    x = np.concatenate(chosen) if chosen else np.zeros(0, np.int64)
+    return MilpResult(np.sort(x), bound, status)

@@ -124,20 +124,7 @@ def solve(problem: CoverageProblem, *, solver: Solver = "auto", time_limit: floa
         g = None  # greedy overspent; the MILP decides feasibility
     use_milp = solver == "highs" or (solver == "auto" and red.b.nnz <= AUTO_MILP_MAX_NNZ)
     if use_milp and red.b.shape[1] > 0:
-        from vigil.coverage.milp import solve_milp
-
-        res = solve_milp(red.b, red.cost, red.demand, red.weight, need=red.need, budget=p.budget,
-                         target_mode=p.target is not None, time_limit=time_limit, mip_gap=mip_gap)
-        if res.x is None:
-            if res.status == "infeasible":
-                raise InfeasiblePlanError(_infeasible_msg(p, red))
-            if g is None:
-                raise InfeasiblePlanError(f"no feasible plan found within {time_limit:.0f} s")
-            chosen_red, lb, status, name = g, res.bound, "time_limit", "greedy (MILP found nothing better)"
-        elif g is not None and red.cost[g].sum() < red.cost[res.x].sum() - 1e-9 and p.target is not None:
-            chosen_red, lb, status, name = g, res.bound, res.status, "greedy+local-search (bound by highs)"
-        else:
-            chosen_red, lb, status, name = res.x, res.bound, res.status, "highs"
+        chosen_red, lb, status, name = _exact(red, p, g, time_limit, mip_gap)
     else:
         if g is None:
             raise InfeasiblePlanError(_infeasible_msg(p, red))
@@ -152,6 +139,28 @@ def solve(problem: CoverageProblem, *, solver: Solver = "auto", time_limit: floa
         status = "within_gap"  # HiGHS stopped at mip_gap, not at a proof of optimality
     return Plan(np.sort(chosen), cost, count, before, coverable, lb, gap, name, status,
                 time.perf_counter() - t0, stats)
+
+
+def _exact(red: _Reduced, p: CoverageProblem, g: np.ndarray | None, time_limit: float,
+           mip_gap: float) -> tuple[np.ndarray, float, str, str]:
+    """The MILP answer (per independent component for full covers), or the heuristic's if better."""
+    from vigil.coverage.milp import solve_components, solve_milp
+
+    if red.need is None and p.budget is None and p.target is not None:
+        res = solve_components(red.b, red.cost, red.demand, red.weight, incumbent=g, time_limit=time_limit,
+                               mip_gap=mip_gap)
+    else:
+        res = solve_milp(red.b, red.cost, red.demand, red.weight, need=red.need, budget=p.budget,
+                         target_mode=p.target is not None, time_limit=time_limit, mip_gap=mip_gap)
+    if res.x is None:
+        if res.status == "infeasible":
+            raise InfeasiblePlanError(_infeasible_msg(p, red))
+        if g is None:
+            raise InfeasiblePlanError(f"no feasible plan found within {time_limit:.0f} s")
+        return g, res.bound, "time_limit", "greedy (MILP found nothing better)"
+    if g is not None and red.cost[g].sum() < red.cost[res.x].sum() - 1e-9 and p.target is not None:
+        return g, res.bound, res.status, "greedy+local-search (bound by highs)"
+    return res.x, res.bound, res.status, "highs"
 
 
 def _integral_gap_closed(cost: float, lb: float, costs: np.ndarray) -> bool:
