@@ -52,7 +52,7 @@ def served(sqlite_vigil, rtsp_server):
 
 
 def test_live_view_plays_in_headless_chromium(served):
-    from cdp import CHROMIUM, Chromium
+    from video_cdp import CHROMIUM, Chromium
 
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium is not installed")
