@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from factories import TOWN1, TOWN2, World, build_world
 from vigil.api.app import create_app
 from vigil.core.context import Vigil
+from vigil.core.models import Camera
 
 PUBLIC = {("POST", "/api/v1/auth/login")}
 
@@ -29,7 +30,42 @@ OUT_OF_SCOPE: dict[str, Factory] = {
     "export_id": lambda w, v: _video_ids(w, v)[1],
     "segment": lambda w, v: ("seg00000.ts", "seg00000.ts"),
     "event_id": lambda w, v: _event_ids(w, v),
+    "plan_id": lambda w, v: _plan_ids(w, v),
+    "name": lambda w, v: ("summary.json", "summary.json"),
+    "alarm_id": lambda w, v: _health_ids(w, v)[0],
+    "order_id": lambda w, v: _health_ids(w, v)[1],
 }
+
+
+def _plan_ids(w: World, v: Vigil) -> tuple[str, str]:
+    """One stored plan per town."""
+    from vigil.coverage.models import PlanRecord
+
+    with v.db.session() as s:
+        rows = [PlanRecord(name=f"plan {t}", region_code=t, summary={"targets": 1}) for t in (TOWN1, TOWN2)]
+        s.add_all(rows)
+        s.flush()
+        return str(rows[0].id), str(rows[1].id)
+
+
+def _health_ids(w: World, v: Vigil) -> tuple[tuple[str, str], tuple[str, str]]:
+    """One offline alarm with its work order per town: ((alarm1, alarm2), (order1, order2))."""
+    if not hasattr(w, "health_ids"):
+        from vigil.core.models import utcnow
+        from vigil.health.alarms import _raise
+        from vigil.health.workorders import open_for_alarm
+
+        alarms, orders = [], []
+        with v.db.session() as s:
+            for town in (TOWN1, TOWN2):
+                cam = s.get(Camera, w.cameras[town])
+                a = _raise(s, cam.id, cam.region_code, "offline", utcnow(), utcnow(), "test")
+                o = open_for_alarm(s, a, now=utcnow(), actor="test")
+                s.flush()
+                alarms.append(str(a.id))
+                orders.append(str(o.id))
+        w.health_ids = ((alarms[0], alarms[1]), (orders[0], orders[1]))
+    return w.health_ids
 
 
 def _event_ids(w: World, v: Vigil) -> tuple[str, str]:
