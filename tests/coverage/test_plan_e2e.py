@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from covkit import point, shared, write_geojson
+from covkit import point, poly, shared, write_geojson
 
 from vigil.coverage.plan import PlanRequest, run_plan
 
@@ -75,9 +75,30 @@ def test_shared_areas_end_to_end(area, tmp_path):
           "wuhan": {"area": shared("wuhan_tilezen/buildings.geojson"), "roads": shared("wuhan_tilezen/roads.geojson")}}
     res = run_plan(PlanRequest(**kw[area], time_limit=30), tmp_path)
     s = res.summary
-    assert s["coverage_after"] >= s["coverable"] / s["targets"] - 1e-6
+    assert (res.plan.count > 0).sum() == res.plan.coverable.sum() == s["coverable"]  # full cover of the coverable
+    assert s["coverage_after"] == pytest.approx(s["coverable"] / s["targets"], abs=1e-4)
     assert s["blind_spots"] == s["targets"] - s["coverable"]
     if area == "kunming":
         names = {c["name"] for c in s["communities"]}
         assert len(names) == 16
         assert all(c["coverage_after"] >= c["coverage_before"] for c in s["communities"])
+
+
+def test_boundary_k_coverage_and_iec_profile(kunming_community, one_model, community_plan, tmp_path):
+    res, _, _ = community_plan
+    xmin, ymin, xmax, ymax = res.targets.xy[:, 0].min(), res.targets.xy[:, 1].min(), \
+        res.targets.xy[:, 0].max(), res.targets.xy[:, 1].max()
+    cx, cy = (xmin + xmax) / 2, (ymin + ymax) / 2
+    ring_xy = [(cx - 40, cy - 40), (cx + 40, cy - 40), (cx + 40, cy + 40), (cx - 40, cy + 40)]
+    lon, lat = res.frame.lonlat(np.array([p[0] for p in ring_xy]), np.array([p[1] for p in ring_xy]))
+    bnd = write_geojson(tmp_path / "boundary.geojson",
+                        [poly(list(zip(lon.tolist(), lat.tolist(), strict=True)), name="inner court")])
+    r = run_plan(PlanRequest(area=kunming_community, catalog=one_model, boundary=bnd, k=2, profile="iec2025",
+                             level="discern", time_limit=10, spacing=6), tmp_path / "k2")
+    s = r.summary
+    assert [c["name"] for c in s["communities"]] == ["inner court"]
+    assert s["ppm"] == 80 and s["mode"] == "k-coverage"
+    assert s["targets"] < res.summary["targets"]  # only the ground inside the boundary
+    seen = r.plan.count[r.plan.coverable]
+    avail = np.asarray(r.matrix.sum(axis=1)).ravel()[r.plan.coverable]
+    assert np.all(seen >= np.minimum(2, avail))

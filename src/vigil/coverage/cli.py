@@ -44,7 +44,7 @@ def run(area: Annotated[Path, typer.Argument(help="Building footprints: OSM XML/
         existing: Annotated[str | None, Opt(help="Existing cameras: a file, or 'registry'")] = None,
         catalog: Annotated[Path | None, Opt(help="Camera catalog YAML (default: shipped catalog)")] = None,
         level: Annotated[str, Opt(help="Required level (e.g. detect, observe, recognise) or a PPM")] = "observe",
-        must_level: Annotated[str, Opt("--must-level", help="Level at must-watch points")] = "recognise",
+        must_level: Annotated[str | None, Opt("--must-level", help="Level at must-watch points (default 125 px/m)")] = None,
         profile: Annotated[str, Opt(help="dori2015 or iec2025")] = "dori2015",
         target: Annotated[float | None, Opt(help="Share of coverable targets to cover at least cost")] = None,
         budget: Annotated[float | None, Opt(help="Most to spend; alone: greatest coverage under it")] = None,

@@ -34,6 +34,7 @@ from vigil.coverage.visibility import Obstacles, Poses, Targets, coverage_matrix
 
 __all__ = ["STAGES", "PlanRequest", "PlanResult", "run_plan"]
 
+_MUST_LEVEL = {"dori2015": "recognise", "iec2025": "perceive"}
 STAGES = ("read", "targets", "candidates", "visibility", "optimise", "report")
 Progress = Callable[[str, str], None]
 
@@ -49,7 +50,7 @@ class PlanRequest:
     existing: Path | None = None
     catalog: Path | None = None
     level: str = "observe"
-    must_level: str = "recognise"
+    must_level: str | None = None  # default: recognise (dori2015) or perceive (iec2025), both 125 px/m
     profile: str = "dori2015"
     target: float | None = 1.0
     budget: float | None = None
@@ -127,7 +128,7 @@ def run_plan(req: PlanRequest, out_dir: str | Path, *, existing: list[Feature] |
     with _stage("read", timings, progress):
         catalog: Catalog = load_catalog(req.catalog)
         ppm = level_ppm(req.level, req.profile)
-        must_ppm = max(level_ppm(req.must_level, req.profile), ppm)
+        must_ppm = max(level_ppm(req.must_level or _MUST_LEVEL.get(req.profile, "125"), req.profile), ppm)
         b, frame = load_buildings(req.area, crs=req.crs)
         roads, communities, area, must, _ = _inputs(req, frame, b)
         cams = list(existing or [])
