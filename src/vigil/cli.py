@@ -92,6 +92,7 @@ _SUBAPPS: list[tuple[str, str, str]] = [
     ("vigil.health.cli", "workorder_app", "workorder"),
     ("vigil.health.cli", "alarm_app", "alarm"),
     ("vigil.health.cli", "webhook_app", "webhook"),
+    ("vigil.analytics.cli", "analytics_app", "analytics"),
 ]
 _COMMANDS: list[tuple[str, str, str]] = [
     ("vigil.api.cli", "serve", "serve"),

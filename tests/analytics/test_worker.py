@@ -105,3 +105,30 @@ def test_mqtt_spec_parsing():
     for bad in ("host:x", ":1883", "host:0"):
         with pytest.raises(InputError):
             parse_mqtt(bad)
+
+
+def test_serve_runs_analytics_unless_switched_off(sqlite_vigil):
+    import vigil.cli  # noqa: F401  (vigil.api.cli is loaded through the command registry)
+    from vigil.api.cli import background_services
+
+    def kinds(**kw) -> list[str]:
+        return [type(s).__name__ for s in background_services(sqlite_vigil, probe_interval=60, sample_interval=600,
+                                                              **kw)]
+
+    assert kinds() == ["HealthScheduler", "AnalyticsService"]
+    assert kinds(analytics=False) == ["HealthScheduler"]
+    assert kinds(scheduler=False) == ["AnalyticsService"]
+    with pytest.raises(InputError):
+        kinds(mqtt="broker:port")
+
+
+def test_service_with_nothing_enabled_opens_nothing_and_stops(sqlite_vigil):
+    async def scenario() -> dict:
+        svc = AnalyticsService(sqlite_vigil, mqtt="", config=CFG)
+        await svc.start()
+        await asyncio.sleep(1.2)  # a few sync ticks
+        status = svc.status()
+        await asyncio.wait_for(svc.stop(), 10)
+        return status
+
+    assert asyncio.run(scenario()) == {}

@@ -1,4 +1,4 @@
-"""``vigil analyze``: run the analytics over a stream or a local video."""
+"""``vigil analyze``: run the analytics over a stream or a local video; ``vigil analytics``: per-camera switch."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import Annotated
 import typer
 
 from vigil.analytics.events import AnalyticsEvent, EventSink
+from vigil.cli import DbOpt, HomeOpt
 
-__all__ = ["analyze_cmd"]
+__all__ = ["analytics_app", "analyze_cmd"]
 
 
 class _Printer:
@@ -99,3 +100,81 @@ def _camera_setup(camera: str, source: str | None, db: str | None, home: str | N
         cam = s.get(Camera, camera)
         source = source or camera_url(v, cam, sub=True)
     return source, masks, DatabaseSink(v, region), v.settings.home / "events"
+
+
+analytics_app = typer.Typer(help="Continuous analytics per camera (run by `vigil serve`).", no_args_is_help=True)
+
+
+def _zones_doc(path: Path) -> dict:
+    """A zones file read and validated, as the document stored with the camera."""
+    import yaml
+
+    from vigil.analytics.zones import load_zones
+    from vigil.core.errors import InputError
+
+    load_zones(path)  # clear errors for bad files
+    data = yaml.safe_load(path.read_text())
+    if not isinstance(data, dict):
+        raise InputError(f"zones file {path} must hold a mapping (zones, lines, masks)")
+    return data
+
+
+@analytics_app.command("enable")
+def analytics_enable(
+    camera: Annotated[str, typer.Argument(help="Camera ID")],
+    zones: Annotated[Path | None, typer.Option("--zones", help="Zones file (YAML/JSON); kept if not given")] = None,
+    no_zones: Annotated[bool, typer.Option("--no-zones", help="Remove the camera's zones")] = False,
+    db: DbOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Analyse a camera's substream continuously while `vigil serve` runs."""
+    from vigil.analytics.settings import set_analytics
+    from vigil.cli import open_instance
+
+    kw = {"zones": None} if no_zones else {"zones": _zones_doc(zones)} if zones else {}
+    v = open_instance(db, home)
+    with v.db.session() as s:
+        row = set_analytics(s, camera, enabled=True, actor="cli", **kw)
+        n = len((row.zones or {}).get("zones") or [])
+    typer.echo(f"analytics enabled for {camera} ({n} zone(s)); `vigil serve` picks it up within a minute")
+
+
+@analytics_app.command("disable")
+def analytics_disable(
+    camera: Annotated[str, typer.Argument(help="Camera ID")],
+    db: DbOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Stop analysing a camera (its zones are kept)."""
+    from vigil.analytics.settings import set_analytics
+    from vigil.cli import open_instance
+
+    v = open_instance(db, home)
+    with v.db.session() as s:
+        set_analytics(s, camera, enabled=False, actor="cli")
+    typer.echo(f"analytics disabled for {camera}")
+
+
+@analytics_app.command("list")
+def analytics_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    db: DbOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """List the cameras with an analytics setting."""
+    from vigil.analytics.settings import list_settings, setting_json
+    from vigil.cli import open_instance
+
+    v = open_instance(db, home)
+    with v.db.session() as s:
+        rows = [setting_json(r) for r in list_settings(s)]
+    if as_json:
+        typer.echo(json.dumps(rows, default=str, ensure_ascii=False))
+        return
+    for r in rows:
+        z = r["zones"] or {}
+        typer.echo(f"{r['camera_id']}  {'enabled ' if r['enabled'] else 'disabled'}  "
+                   f"{len(z.get('zones') or [])} zone(s) {len(z.get('lines') or [])} line(s)  "
+                   f"by {r['updated_by'] or '-'} {r['updated_at']:%Y-%m-%d %H:%M}")
+    if not rows:
+        typer.echo("no camera has analytics settings")

@@ -33,6 +33,7 @@ ROUTERS: list[tuple[str, str, str]] = [
     ("vigil.api.routers.video", "/api/v1/video", "video"),
     ("vigil.api.routers.transfer", "/api/v1", "import and export"),
     ("vigil.api.routers.events", "/api/v1/events", "events"),
+    ("vigil.api.routers.analytics", "/api/v1/analytics", "analytics"),
 ]
 
 _WEB = Path(__file__).resolve().parent.parent / "web" / "static"

@@ -1,4 +1,4 @@
-"""``vigil serve``: the API, the console and the health scheduler in one process."""
+"""``vigil serve``: the API, the console, the health scheduler and continuous analytics in one process."""
 
 from __future__ import annotations
 
@@ -9,11 +9,24 @@ import typer
 from vigil.cli import DbOpt, HomeOpt, console, open_instance
 
 
-def background_services(v, *, probe_interval: float, sample_interval: float) -> list:  # type: ignore[no-untyped-def]
-    """The services ``vigil serve`` runs beside the API (the health scheduler)."""
+def background_services(v, *, probe_interval: float, sample_interval: float,  # type: ignore[no-untyped-def]
+                        scheduler: bool = True, analytics: bool = True, mqtt: str | None = None,
+                        analytics_streams: int = 8) -> list:
+    """The services ``vigil serve`` runs beside the API: the health scheduler and continuous analytics.
+
+    Analytics only opens the cameras that have it enabled (``vigil analytics enable``), so it costs
+    nothing by default; ``mqtt`` (host:port, default ``$VIGIL_MQTT``) also publishes its events there.
+    """
+    from vigil.analytics.worker import AnalyticsService, parse_mqtt
     from vigil.health.scheduler import HealthScheduler
 
-    return [HealthScheduler(v, probe_interval=probe_interval, sample_interval=sample_interval)]
+    parse_mqtt(mqtt)  # a bad broker address is an error now, not at start
+    services: list = []
+    if scheduler:
+        services.append(HealthScheduler(v, probe_interval=probe_interval, sample_interval=sample_interval))
+    if analytics:
+        services.append(AnalyticsService(v, max_streams=analytics_streams, mqtt=mqtt))
+    return services
 
 
 def serve(db: DbOpt = None, home: HomeOpt = None,
@@ -21,12 +34,18 @@ def serve(db: DbOpt = None, home: HomeOpt = None,
           port: Annotated[int, typer.Option(help="TCP port")] = 8080,
           probe_interval: Annotated[float, typer.Option(help="Seconds per probe cycle")] = 60.0,
           sample_interval: Annotated[float, typer.Option(help="Seconds per picture-sample cycle")] = 600.0,
-          no_scheduler: Annotated[bool, typer.Option("--no-scheduler", help="Do not probe cameras")] = False) -> None:
-    """Serve the API and console; probe and diagnose cameras in the background."""
+          no_scheduler: Annotated[bool, typer.Option("--no-scheduler", help="Do not probe cameras")] = False,
+          analytics: Annotated[bool, typer.Option("--analytics/--no-analytics",
+                                                  help="Analyse the cameras with analytics enabled")] = True,
+          analytics_streams: Annotated[int, typer.Option(min=1, help="Analytics streams open at once, at most")] = 8,
+          mqtt: Annotated[str | None, typer.Option(help="Publish analytics events to this MQTT broker (host:port; "
+                                                        "default $VIGIL_MQTT)")] = None) -> None:
+    """Serve the API and console; probe cameras and run analytics in the background."""
     from vigil.api.server import serve as run
 
     v = open_instance(db, home)
-    services = [] if no_scheduler else background_services(v, probe_interval=probe_interval,
-                                                              sample_interval=sample_interval)
+    services = background_services(v, probe_interval=probe_interval, sample_interval=sample_interval,
+                                   scheduler=not no_scheduler, analytics=analytics, mqtt=mqtt,
+                                   analytics_streams=analytics_streams)
     console.print(f"Vigil console: [bold]http://{host}:{port}/[/]   API docs: http://{host}:{port}/docs")
     run(v, host=host, port=port, services=services)
