@@ -142,3 +142,19 @@ async def test_connect_errors_are_classified(monkeypatch, exc, reason):
 async def test_bad_urls_are_unreachable():
     for url in ("http://127.0.0.1/x", "rtsp://", "rtsp://127.0.0.1:70000/x", "not a url"):
         assert (await probe_rtsp(url, timeout=1)).reason == "unreachable", url
+
+
+async def test_interleaved_rtcp_from_the_client_is_skipped():
+    """ffmpeg sends RTCP receiver reports on the RTSP connection; keepalives after them must still work."""
+    from vigil.health.rtsp import _read_response
+
+    async with Fleet(1) as fleet:
+        cam = fleet.cameras[0]
+        reader, writer = await asyncio.open_connection(cam.host, cam.port)
+        rr = b"$\x01\x00\x08" + bytes([0x81, 201, 0, 1, 0, 0, 0, 1])
+        writer.write(rr + f"OPTIONS {cam.url} RTSP/1.0\r\nCSeq: 1\r\n\r\n".encode() + rr[:3])
+        status, _, _ = await asyncio.wait_for(_read_response(reader), 5)
+        writer.write(rr[3:] + f"OPTIONS {cam.url} RTSP/1.0\r\nCSeq: 2\r\n\r\n".encode())
+        status2, head, _ = await asyncio.wait_for(_read_response(reader), 5)
+        writer.close()
+    assert (status, status2) == (200, 200) and b"CSeq: 2" in head

@@ -15,12 +15,13 @@ import re
 import secrets
 import socket
 import struct
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
 from vigil.sim.faults import PICTURE_FAULTS
-from vigil.sim.stream import Clip, interleave, rtp_packets
+from vigil.sim.stream import Clip, interleave, rtcp_sender_report, rtp_packets
 
 __all__ = ["CameraProtocol", "SimCamera", "SimContext"]
 
@@ -141,6 +142,11 @@ class CameraProtocol(asyncio.Protocol):
             self._http()
             return
         while self.transport is not None:
+            if self.buf[:1] == b"$":  # interleaved RTCP from the client (receiver reports): skip it
+                if len(self.buf) < 4 or len(self.buf) < 4 + int.from_bytes(self.buf[2:4], "big"):
+                    return
+                self.buf = self.buf[4 + int.from_bytes(self.buf[2:4], "big"):]
+                continue
             head, sep, rest = self.buf.partition(b"\r\n\r\n")
             if not sep:
                 return
@@ -251,19 +257,21 @@ class CameraProtocol(asyncio.Protocol):
         if not self.session:
             self._reply(455, "Method Not Valid In This State", cseq)
             return
-        seq, ssrc = random.randrange(1 << 16), random.randrange(1 << 32)
+        seq, ssrc, rtp0 = random.randrange(1 << 16), random.randrange(1 << 32), random.randrange(1, 1 << 31)
         self._reply(200, "OK", cseq, (f"Session: {self.session}", "Range: npt=0.000-",
-                                      f"RTP-Info: url={uri.rstrip('/')}/trackID=1;seq={seq};rtptime=0"))
+                                      f"RTP-Info: url={uri.rstrip('/')}/trackID=1;seq={seq};rtptime={rtp0}"))
         if self.streamer is None:
-            self.streamer = asyncio.get_running_loop().create_task(self._stream(seq, ssrc))
+            self.streamer = asyncio.get_running_loop().create_task(self._stream(seq, ssrc, rtp0))
 
-    async def _stream(self, seq: int, ssrc: int) -> None:
-        """Send the camera's clip in real time, looping, from the live keyframe on."""
+    async def _stream(self, seq: int, ssrc: int, rtp0: int) -> None:
+        """Send the camera's clip in real time, looping, from the live keyframe on (first RTP time ``rtp0``)."""
         assert self.ctx.clip_for is not None
         loop = asyncio.get_running_loop()
         clip = self.ctx.clip_for(self.cam)
         i = clip.key_index_at((loop.time() - self.ctx.t0) % clip.duration)
         base_wall, base_t, skipping = loop.time(), clip.frames[i].t, False
+        start = base_wall
+        sent = [0, 0]  # RTP packets and payload octets, for sender reports
         while self.transport is not None:
             frame = clip.frames[i]
             delay = base_wall + (frame.t - base_t) - loop.time()
@@ -275,10 +283,15 @@ class CameraProtocol(asyncio.Protocol):
                 skipping = self.transport.get_write_buffer_size() > 4 << 20
             if not skipping:
                 nals = (clip.sps, clip.pps, *frame.nals) if frame.key else frame.nals
-                ts = round((base_wall + frame.t - base_t - self.ctx.t0) * 90000)
+                ts = rtp0 + round((base_wall + frame.t - base_t - start) * 90000)
+                if frame.key:  # a sender report per GOP lets clients map RTP time to wall time
+                    sr = rtcp_sender_report(ssrc, time.time(), ts, sent[0], sent[1])
+                    self.transport.write(interleave(self.channel + 1, sr))
                 for pkt in rtp_packets(nals, seq, ts, ssrc):
                     self.transport.write(interleave(self.channel, pkt))
                     seq += 1
+                    sent[0] += 1
+                    sent[1] += len(pkt) - 12
             i += 1
             if i >= len(clip.frames):
                 base_wall += clip.duration - base_t

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from vigil.core.errors import InputError
 
-__all__ = ["Clip", "Frame", "interleave", "load_clip", "rtp_packets"]
+__all__ = ["Clip", "Frame", "interleave", "load_clip", "rtcp_sender_report", "rtp_packets"]
 
 RTP_MTU = 1400
 
@@ -169,6 +169,15 @@ def rtp_packets(nals: tuple[bytes, ...] | list[bytes], seq: int, ts: int, ssrc: 
             marker = 0x80 if (k == last_nal and j == len(chunks) - 1) else 0
             yield struct.pack(">BBHII", 0x80, marker | 96, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc) + chunk
             seq += 1
+
+
+def rtcp_sender_report(ssrc: int, wall: float, rtp_ts: int, packets: int, octets: int) -> bytes:
+    """An RTCP sender report (RFC 3550 §6.4.1) tying ``rtp_ts`` to the Unix time ``wall``."""
+    ntp = wall + 2_208_988_800  # seconds since 1900
+    sec = int(ntp)
+    frac = int((ntp - sec) * (1 << 32)) & 0xFFFFFFFF
+    return struct.pack(">BBHIIIIII", 0x80, 200, 6, ssrc, sec & 0xFFFFFFFF, frac, rtp_ts & 0xFFFFFFFF,
+                       packets & 0xFFFFFFFF, octets & 0xFFFFFFFF)
 
 
 def interleave(channel: int, packet: bytes) -> bytes:
