@@ -46,7 +46,32 @@ CASES: dict[str, tuple[dict, float, str]] = {
                          "time_limit": 120}, 180, "140 buildings (no roads) < 3 min"),
     "wuhan-observe": ({"area": DATA / "wuhan_tilezen/buildings.geojson", "roads": DATA / "wuhan_tilezen/roads.geojson",
                        "level": "observe", "time_limit": 120}, 180, "town-size area < 3 min"),
+    "town-2000": ({"area": "town", "level": "observe", "time_limit": 120}, 180, "~2,000 buildings < 3 min"),
 }
+
+
+def _town(tmp: Path) -> tuple[Path, Path]:
+    """A town of about 2,000 real footprints: the Wuhan area tiled 3 x 3 (roads too), 0.025° apart."""
+    out = {}
+    for kind in ("buildings", "roads"):
+        src = json.loads((DATA / f"wuhan_tilezen/{kind}.geojson").read_text())
+        feats = []
+        for i in range(3):
+            for j in range(3):
+                for f in src["features"]:
+                    g = json.loads(json.dumps(f["geometry"]))
+                    g["coordinates"] = _shift(g["coordinates"], 0.025 * i, 0.02 * j)
+                    props = dict(f["properties"], id=f"{f['properties'].get('id')}-{i}{j}")
+                    feats.append({"type": "Feature", "properties": props, "geometry": g})
+        out[kind] = tmp / f"town_{kind}.geojson"
+        out[kind].write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    return out["buildings"], out["roads"]
+
+
+def _shift(c, dx: float, dy: float):
+    if isinstance(c[0], int | float):
+        return [c[0] + dx, c[1] + dy, *c[2:]]
+    return [_shift(x, dx, dy) for x in c]
 
 
 def _community(tmp: Path) -> Path:
@@ -95,6 +120,8 @@ def run_case(name: str, tmp: Path, cat_path: Path) -> dict:
     opts = dict(opts)
     if opts["area"] == "community":
         opts["area"] = _community(tmp)
+    elif opts["area"] == "town":
+        opts["area"], opts["roads"] = _town(tmp)
     t0 = time.perf_counter()
     res = run_plan(PlanRequest(**opts, catalog=cat_path), tmp / name)
     wall = time.perf_counter() - t0

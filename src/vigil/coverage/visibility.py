@@ -81,8 +81,8 @@ def visible_mask(obst: Obstacles, x: float, y: float, cam_h: float, tx: np.ndarr
     with np.errstate(divide="ignore", invalid="ignore"):
         t = (wx * ey[None, :] - wy * ex[None, :]) / denom  # along the sight line (0 camera, 1 target)
         u = (wx * dy - wy * dx) / denom  # along the wall
+        line_h = cam_h - (cam_h - target_h) * t
     hit = (np.abs(denom) > _EPS) & (t > _EPS) & (t < 1 - _EPS) & (u >= 0) & (u <= 1)
-    line_h = cam_h - (cam_h - target_h) * t
     hit &= obst.seg_h[edges][None, :] >= line_h
     return ~hit.any(axis=1)
 
