@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from test_sinks import Subscriber, broker  # noqa: F401  (a real Mosquitto)
 
 from vigil.analytics.models import Event
 from vigil.analytics.settings import set_analytics
@@ -42,7 +44,7 @@ async def _poll(pred, timeout: float):
 
 
 @pytest.mark.slow
-def test_service_stores_events_reconnects_and_stops(sqlite_vigil):
+def test_service_stores_events_reconnects_and_stops(sqlite_vigil, broker):  # noqa: F811
     from video_helpers_bridge import RtspServer, add_camera
 
     from vigil.sim.media import healthy_clip
@@ -58,7 +60,7 @@ def test_service_stores_events_reconnects_and_stops(sqlite_vigil):
         set_analytics(s, down, enabled=True, actor="test")
 
     async def scenario() -> dict:
-        svc = AnalyticsService(v, max_streams=2, detect_fps=2.0, mqtt="", config=CFG)
+        svc = AnalyticsService(v, max_streams=2, detect_fps=2.0, mqtt=f"127.0.0.1:{broker}", config=CFG)
         await svc.start()
         try:
             first = await _poll(lambda: _people(v, cam), 25)
@@ -78,10 +80,13 @@ def test_service_stores_events_reconnects_and_stops(sqlite_vigil):
         assert not any(w.alive for w in svc.workers.values())
         return {"status": status, "stop_s": status_stop}
 
+    sub = Subscriber(broker)
     try:
         out = asyncio.run(scenario())
+        msgs = sub.wait(lambda m: ("vigil/available", b"offline", True) in m)
     finally:
         srv.kill()
+        sub.stop()
     st = out["status"]
     assert st[cam]["sessions"] >= 2 and st[cam]["frames"] > 30
     assert st[down]["sessions"] >= 1 and st[down]["frames"] == 0 and st[down]["last_error"]
@@ -96,6 +101,11 @@ def test_service_stores_events_reconnects_and_stops(sqlite_vigil):
         kinds = set(s.scalars(select(Event.type).where(Event.camera_id == cam)))
         assert "intrusion" in kinds  # the stored zones are used
         assert not s.scalars(select(Event).where(Event.camera_id.in_([down, idle]))).all()
+    # the same events went out over MQTT, Home Assistant style; the service said goodbye when it stopped
+    mq = [json.loads(p) for t, p, _ in msgs if t == "vigil/events"]
+    assert {e["camera"] for e in mq} == {cam} and {"start", "end"} <= {e["phase"] for e in mq}
+    assert b"ON" in [p for t, p, _ in msgs if t == f"vigil/{cam}/person"]
+    assert msgs[-1][:2] == ("vigil/available", b"offline")
 
 
 def test_mqtt_spec_parsing():
@@ -132,3 +142,13 @@ def test_service_with_nothing_enabled_opens_nothing_and_stops(sqlite_vigil):
         return status
 
     assert asyncio.run(scenario()) == {}
+
+
+def test_stream_errors_never_show_the_camera_password():
+    from vigil.analytics.worker import _scrub
+
+    url = "rtsp://admin:p%40ss@127.0.0.1:554/sub"
+    msg = f"Invalid data found when processing input: '{url}' (p@ss)"
+    out = _scrub(msg, url)
+    assert "p%40ss" not in out and "p@ss" not in out and "rtsp://127.0.0.1:554/sub" in out
+    assert _scrub("plain", "rtsp://127.0.0.1/x") == "plain"

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from vigil.analytics.events import AnalyticsEvent, DatabaseSink, EventSink, MqttSink
 from vigil.analytics.settings import CameraAnalytics, enabled_cameras
@@ -63,6 +64,19 @@ def parse_mqtt(spec: str | None) -> tuple[str, int] | None:
     if not host or not 0 < num < 65536:
         raise InputError(f"MQTT broker must be host:port, not {spec!r}")
     return host, num
+
+
+def _scrub(text: str, url: str) -> str:
+    """``text`` without the credentials of ``url`` (FFmpeg errors may quote the whole URL)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return text
+    public = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    text = text.replace(url, public)
+    for secret in (parts.password, unquote(parts.password or "")):
+        if secret:
+            text = text.replace(secret, "***")
+    return text
 
 
 class _Guarded:
@@ -150,7 +164,7 @@ class CameraWorker:
                 try:
                     self._session()
                 except Exception as exc:  # never let one camera's failure end its worker
-                    self.last_error = str(exc) or type(exc).__name__
+                    self.last_error = _scrub(str(exc) or type(exc).__name__, self.job.url)
                     failures += 1
                     level = logging.WARNING if failures == 1 else logging.INFO  # warn once per outage
                     log.log(level, "camera %s: analytics stream failed: %s", self.job.camera_id, self.last_error)
