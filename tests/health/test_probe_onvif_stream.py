@@ -54,7 +54,8 @@ def _url(cam) -> str:
 def _mean_luma(url: str) -> tuple[int, int, float]:
     import av
 
-    with av.open(url, options={"rtsp_transport": "tcp", "timeout": "5000000"}, timeout=10) as box:
+    opts = {"rtsp_transport": "tcp", "timeout": "5000000", "analyzeduration": "500000"}
+    with av.open(url, options=opts, timeout=10) as box:
         for frame in box.decode(video=0):
             y = frame.to_ndarray(format="gray")
             return frame.width, frame.height, float(np.mean(y))
