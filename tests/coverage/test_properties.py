@@ -27,14 +27,14 @@ def test_line_of_sight_is_symmetric_at_equal_heights(spec, ax, ay, bx, by):
     near = shapely.distance(union, shapely.points([ax, bx], [ay, by])) < 0.01  # the planner keeps points off walls
     if near.any() or shapely.contains_xy(union, [ax, bx], [ay, by]).any() or np.hypot(ax - bx, ay - by) < 1e-3:
         return
+    seg = shapely.LineString([(ax, ay), (bx, by)])
+    clear = seg.distance(union) > 1e-3
+    through = seg.intersection(union).length > 1e-3
+    if not (clear or through):
+        return  # grazing a wall within floating-point tolerance: either answer is right
     ab = visible_mask(obst, ax, ay, 1.5, np.array([bx]), np.array([by]), target_h=1.5)[0]
     ba = visible_mask(obst, bx, by, 1.5, np.array([ax]), np.array([ay]), target_h=1.5)[0]
-    assert ab == ba
-    # and it agrees with a plain shapely test of the open segment against the footprints
-    seg = shapely.LineString([(ax, ay), (bx, by)])
-    crosses = any(seg.crosses(p) or seg.within(p) for p in polys)
-    if not any(seg.touches(p) for p in polys):
-        assert ab == (not crosses)
+    assert ab == ba == clear  # symmetric, and the same answer as a plain shapely test
 
 
 ring = st.lists(st.tuples(st.floats(0, 0.001), st.floats(0, 0.001)), min_size=3, max_size=8)
