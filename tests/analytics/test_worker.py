@@ -152,3 +152,123 @@ def test_stream_errors_never_show_the_camera_password():
     out = _scrub(msg, url)
     assert "p%40ss" not in out and "p@ss" not in out and "rtsp://127.0.0.1:554/sub" in out
     assert _scrub("plain", "rtsp://127.0.0.1/x") == "plain"
+
+
+def _fake_frames(frozen_clock: bool):
+    """A stand-in stream of black frames, 50 per second; ``frozen_clock`` keeps its timestamps at 0 (lagging)."""
+    import numpy as np
+
+    def gen(url, *, max_seconds=None, timeout_s=10.0):
+        for i in range(100_000):
+            time.sleep(0.02)
+            yield (0.0 if frozen_clock else i * 0.02), np.zeros((90, 160), np.uint8), \
+                (lambda: np.zeros((90, 160, 3), np.uint8))
+
+    return gen
+
+
+def _two_cameras(v) -> list[str]:
+    from video_helpers_bridge import add_camera
+
+    cams = ["53010200001320000001", "53010200001320000002"]
+    with v.db.session() as s:
+        for c in cams:
+            add_camera(s, f"rtsp://127.0.0.1:9/{c}", cam_id=c)
+            set_analytics(s, c, enabled=True)
+    return cams
+
+
+def test_streams_are_bounded_and_lagging_analysis_drops_frames(sqlite_vigil, monkeypatch):
+    monkeypatch.setattr("vigil.analytics.pipeline.frames", _fake_frames(frozen_clock=True))
+    cams = _two_cameras(sqlite_vigil)
+    cfg = WorkerConfig(sync_every_s=0.2, max_lag_s=0.1, join_timeout_s=5)
+
+    async def scenario() -> list[list[str]]:
+        svc = AnalyticsService(sqlite_vigil, max_streams=1, mqtt="", config=cfg)
+        await svc.start()
+        seen = []
+        try:
+            for _ in range(10):
+                await asyncio.sleep(0.2)
+                seen.append(sorted(w["state"] for w in svc.status().values()))
+            dropped = svc.status()[next(c for c in cams if svc.status()[c]["state"] == "streaming")]["dropped"]
+            assert dropped > 0
+        finally:
+            await asyncio.wait_for(svc.stop(), 10)
+        return seen
+
+    seen = asyncio.run(scenario())
+    assert seen[-1] == ["streaming", "waiting"]  # one slot: the other camera waits for it
+    assert all(s.count("streaming") <= 1 for s in seen)
+
+
+def test_disabling_a_camera_stops_its_worker(sqlite_vigil, monkeypatch):
+    monkeypatch.setattr("vigil.analytics.pipeline.frames", _fake_frames(frozen_clock=False))
+    cams = _two_cameras(sqlite_vigil)
+
+    async def scenario() -> tuple[set[str], set[str], dict]:
+        svc = AnalyticsService(sqlite_vigil, cameras=cams, mqtt="", config=WorkerConfig(sync_every_s=0.2))
+        await svc.start()
+        try:
+            await _poll(lambda: len(svc.workers) == 2 and all(w["frames"] for w in svc.status().values()), 10)
+            before = set(svc.workers)
+            with sqlite_vigil.db.session() as s:
+                set_analytics(s, cams[1], enabled=False)
+            await _poll(lambda: set(svc.workers) == {cams[0]}, 10)
+            after = set(svc.workers)
+            status = svc.status()
+        finally:
+            await asyncio.wait_for(svc.stop(), 10)
+        return before, after, status
+
+    before, after, status = asyncio.run(scenario())
+    assert before == set(cams) and after == {cams[0]} and status[cams[0]]["dropped"] == 0
+
+
+@pytest.mark.slow
+def test_vigil_serve_analyses_enabled_cameras_and_stops_on_sigterm(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from video_helpers_bridge import RtspServer, add_camera
+
+    from vigil.core.context import Vigil
+    from vigil.sim.media import healthy_clip
+
+    srv = RtspServer(healthy_clip(source="vtest", start=0.0, duration=40.0)).start()
+    home = tmp_path / "home"
+    v = Vigil.open(None, str(home))
+    cam = "53010200001320000001"
+    with v.db.session() as s:
+        add_camera(s, srv.url, cam_id=cam)
+        set_analytics(s, cam, enabled=True, actor="test")
+    env = {**os.environ, "VIGIL_HOME": str(home)}
+    env.pop("VIGIL_DB", None)
+    env.pop("VIGIL_MQTT", None)
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "vigil", "serve", "--port", str(port), "--no-scheduler"],
+                            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        end = time.monotonic() + 30
+        while time.monotonic() < end and not _people(v, cam):
+            time.sleep(0.3)
+        assert _people(v, cam)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        srv.kill()
+    assert proc.returncode in (0, -signal.SIGTERM), err
+    assert "Traceback" not in err
+    assert all(e.end is not None for e in _people(v, cam))  # shutdown ended the open events
+    v.close()
+
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -8,7 +8,8 @@ Each :class:`CameraWorker` runs the analytics pipeline (:class:`vigil.analytics.
 on the camera's substream in its own thread (decoding, OpenCV and onnxruntime release the GIL).
 At most ``max_streams`` streams are open at once: a worker holds a slot only while it is connected,
 so a camera that is down (backing off) never keeps a slot, and never delays the others. A dropped
-or stalled stream (no frame for ``io_timeout_s``) is reopened with exponential backoff.
+or stalled stream (no frame for ``io_timeout_s``) is reopened with exponential backoff. A worker that
+falls more than ``max_lag_s`` behind the live stream decodes without analysing until it catches up.
 Events go to the database (with the webhook outbox) and, if configured, to MQTT. A failing sink is
 logged and skipped; it never stops the analysis.
 """
@@ -50,6 +51,7 @@ class WorkerConfig:
     io_timeout_s: float = 10.0  # no frame for this long: the stream is considered dropped
     sync_every_s: float = 15.0  # how often the list of enabled cameras is re-read
     join_timeout_s: float = 15.0  # how long stop() waits for a worker stuck in a read
+    max_lag_s: float = 5.0  # analysis this far behind the live stream skips frames (decodes them only)
 
 
 def parse_mqtt(spec: str | None) -> tuple[str, int] | None:
@@ -121,6 +123,7 @@ class CameraWorker:
         self.state = "idle"  # idle, waiting (for a slot), connecting, streaming, backoff, stopped
         self.sessions = 0
         self.frames = 0
+        self.dropped = 0
         self.last_error = ""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._main, name=f"analytics-{job.camera_id}", daemon=True)
@@ -147,7 +150,7 @@ class CameraWorker:
 
     def status(self) -> dict[str, Any]:
         """Counters for monitoring."""
-        return {"state": self.state, "sessions": self.sessions, "frames": self.frames,
+        return {"state": self.state, "sessions": self.sessions, "frames": self.frames, "dropped": self.dropped,
                 "events": self.counter.started, "last_error": self.last_error}
 
     def _main(self) -> None:
@@ -202,12 +205,17 @@ class CameraWorker:
         t = 0.0
         gen = frames(self.job.url, timeout_s=self.cfg.io_timeout_s)
         try:
+            wall0 = 0.0
             for t, luma, bgr in gen:
                 if an is None:  # the stream's clock starts at its first frame
                     self.state, self.last_error = "streaming", ""
                     an = Analyzer(self._detector, zoneset, options=opts, masks=self.job.masks, sinks=self.sinks,
                                   origin=datetime.now(UTC))
-                an.process(t, luma, bgr)
+                    wall0 = time.monotonic() - t
+                if time.monotonic() - wall0 - t > self.cfg.max_lag_s:
+                    self.dropped += 1  # behind the live stream: decode only until analysis catches up
+                else:
+                    an.process(t, luma, bgr)
                 self.frames += 1
                 if self._stop.is_set():
                     break
@@ -267,7 +275,7 @@ class AnalyticsService:
         self._task = None
 
     def status(self) -> dict[str, dict[str, Any]]:
-        """Per-camera worker counters (state, sessions, frames, events, last_error)."""
+        """Per-camera worker counters (state, sessions, frames, dropped, events, last_error)."""
         return {cam: w.status() for cam, w in self.workers.items()}
 
     async def _supervise(self) -> None:
