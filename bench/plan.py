@@ -35,18 +35,19 @@ CATALOG = ("heights: {wall: 4.0, pole: 4.0, entrance: 4.0}\nmodels:\n"
            "  - {name: bullet-2560-90, h_res_px: 2560, v_res_px: 1440, hfov_deg: 90, cost: 1,"
            " mounts: [wall, pole, entrance]}\n")
 
-# name: (request options, goal seconds end to end, goal description)
-CASES: dict[str, tuple[dict, float, str]] = {
-    "kunming-community": ({"area": "community", "level": "observe", "time_limit": 4}, 5, "one community < 5 s"),
-    "shanghai-observe": ({"area": DATA / "shanghai_shu/map.osm", "level": "observe", "time_limit": 25}, 30,
+# name: (request options, goal seconds end to end, largest gap the goal allows (None: any), goal description)
+CASES: dict[str, tuple[dict, float, float | None, str]] = {
+    "kunming-community": ({"area": "community", "level": "observe", "time_limit": 4}, 5, None,
+                          "one community < 5 s"),
+    "shanghai-observe": ({"area": DATA / "shanghai_shu/map.osm", "level": "observe", "time_limit": 25}, 30, 0.0,
                          "proven optimal < 30 s"),
     "shanghai-detect": ({"area": DATA / "shanghai_shu/map.osm", "level": "detect", "time_limit": 110,
-                         "mip_gap": 0.01}, 120, "gap <= 1 % < 2 min"),
+                         "mip_gap": 0.01}, 120, 0.01, "gap <= 1 % < 2 min"),
     "kunming-observe": ({"area": DATA / "kunming_jinjiang/buildings.geojson", "level": "observe",
-                         "time_limit": 120}, 180, "140 buildings (no roads) < 3 min"),
+                         "time_limit": 120}, 180, None, "140 buildings, open ground (no roads) < 3 min"),
     "wuhan-observe": ({"area": DATA / "wuhan_tilezen/buildings.geojson", "roads": DATA / "wuhan_tilezen/roads.geojson",
-                       "level": "observe", "time_limit": 120}, 180, "town-size area < 3 min"),
-    "town-2000": ({"area": "town", "level": "observe", "time_limit": 120}, 180, "~2,000 buildings < 3 min"),
+                       "level": "observe", "time_limit": 120}, 180, None, "239 buildings with roads < 3 min"),
+    "town-2000": ({"area": "town", "level": "observe", "time_limit": 120}, 180, None, "~2,000 buildings < 3 min"),
 }
 
 
@@ -116,7 +117,7 @@ def grid_layout(res, cat, ppm: float) -> tuple[int, float, float]:
 
 
 def run_case(name: str, tmp: Path, cat_path: Path) -> dict:
-    opts, goal_s, goal_txt = CASES[name]
+    opts, goal_s, max_gap, goal_txt = CASES[name]
     opts = dict(opts)
     if opts["area"] == "community":
         opts["area"] = _community(tmp)
@@ -132,7 +133,9 @@ def run_case(name: str, tmp: Path, cat_path: Path) -> dict:
     g_alone = greedy_alone(res)
     grid_n, grid_cov, grid_g = grid_layout(res, cat, level_ppm(opts["level"]))
     new = s["cameras_new"]
-    ok = wall <= goal_s and (s["status"] == "optimal" or (s["gap"] is not None and s["gap"] <= 0.01))
+    gap_ok = max_gap is None or s["status"] == "optimal" or (max_gap > 0 and s["gap"] is not None
+                                                              and s["gap"] <= max_gap)
+    ok = wall <= goal_s and gap_ok
     return {"case": name, "targets": s["targets"], "candidates": s["candidates"], "sites": sites,
             "vis_s": s["seconds"]["visibility"], "vis_ms_site": 1000 * s["seconds"]["visibility"] / max(sites, 1),
             "solve_s": s["seconds"]["optimise"], "status": s["status"], "gap": s["gap"], "cameras": new,

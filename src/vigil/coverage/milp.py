@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -70,12 +73,35 @@ def _model(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: n
     return lp
 
 
+_banner_lock = threading.Lock()
+_banner_shown = False
+
+
+def _highs() -> highspy.Highs:
+    """A quiet HiGHS instance (the first one of a process prints a banner on stdout; it is swallowed)."""
+    global _banner_shown
+    with _banner_lock:
+        if _banner_shown:
+            return highspy.Highs()
+        _banner_shown = True
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 1)
+                h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        return h
+
+
 def solve_milp(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: np.ndarray, *,
                need: float | None, budget: float | None, target_mode: bool,
                time_limit: float, mip_gap: float) -> MilpResult:
     """Solve the covering MILP within ``time_limit`` seconds to a relative gap of ``mip_gap``."""
     n, m = b.shape
-    h = highspy.Highs()
+    h = _highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(max(time_limit, 0.1)))
     h.setOptionValue("mip_rel_gap", float(mip_gap))

@@ -13,7 +13,7 @@ import shapely
 
 from vigil.coverage.geo import geojson_dump
 from vigil.coverage.optics import dead_zone_m
-from vigil.coverage.visibility import fov_wedge
+from vigil.coverage.visibility import fov_wedge, visibility_polygon
 
 if TYPE_CHECKING:
     from vigil.coverage.plan import PlanRequest, PlanResult
@@ -21,8 +21,6 @@ if TYPE_CHECKING:
 __all__ = ["summarise", "write_outputs"]
 
 ATTRIBUTION = "Map data © OpenStreetMap contributors, ODbL 1.0"
-_LEVEL_COLOURS = {"monitor": "#9e9e9e", "detect": "#42a5f5", "observe": "#66bb6a", "recognise": "#ffa726",
-                  "identify": "#ef5350"}
 
 
 def _f(x: float, nd: int = 4) -> float | None:
@@ -101,12 +99,36 @@ def write_outputs(res: PlanResult, req: PlanRequest) -> None:
     (out / "report.html").write_text(_html(res), encoding="utf-8")
 
 
-def _level_colour(ppm_at_range: float, profile_levels: dict[str, float]) -> str:
-    best = "monitor"
-    for name, need in sorted(profile_levels.items(), key=lambda kv: kv[1]):
-        if ppm_at_range >= need:
-            best = name
-    return _LEVEL_COLOURS.get(best, "#7e57c2")
+_PALETTE = ["#ef5350", "#ffa726", "#66bb6a", "#42a5f5", "#9e9e9e", "#7e57c2", "#26a69a"]
+MAX_CLIPPED_WEDGES = 1500
+
+
+def _bands(res: PlanResult, j: int, levels: dict[str, float]) -> list[tuple[shapely.Geometry, str]]:
+    """The camera's FOV wedge cut into rings by the DORI level reached, clipped by occlusion."""
+    poses = res.poses
+    spec = res.specs[poses.model[j]]
+    x, y = poses.xy[j]
+    h, tilt = float(poses.height[j]), float(res.tilts[j])
+    r_max = max(float(res.ranges[j]), 1.0)
+    r_min = min(dead_zone_m(h, tilt, spec.vfov_deg), r_max)
+    vis = None
+    if len(res.plan.chosen) <= MAX_CLIPPED_WEDGES:
+        vis = visibility_polygon(x, y, res.buildings.polygons, r_max)
+    out, outer = [], r_max
+    ordered = sorted(levels.items(), key=lambda kv: kv[1])  # coarse (far) to fine (near)
+    for k, (_, ppm) in enumerate(ordered):
+        d = spec.f_px / ppm
+        r_l = math.sqrt(max(d * d - (h - 1.5) ** 2, 0.0))
+        inner = max(min(r_l, outer), r_min)
+        nxt = ordered[k + 1][1] if k + 1 < len(ordered) else None
+        r_in = r_min if nxt is None else max(math.sqrt(max((spec.f_px / nxt) ** 2 - (h - 1.5) ** 2, 0.0)), r_min)
+        if min(r_l, outer) > r_in + 0.05:
+            ring = fov_wedge(x, y, float(poses.heading[j]), spec.hfov_deg, min(r_l, outer), r_in)
+            if vis is not None:
+                ring = ring.intersection(vis)
+            out.append((ring, _PALETTE[(len(ordered) - 1 - k) % len(_PALETTE)]))
+        outer = min(outer, inner)
+    return out
 
 
 def _map_png(res: PlanResult, path: Path) -> None:
@@ -131,20 +153,19 @@ def _map_png(res: PlanResult, path: Path) -> None:
     levels = PROFILES.get(res.summary.get("profile", "dori2015"), PROFILES["dori2015"])
     verts, colours = [], []
     for j in np.concatenate([np.flatnonzero(poses.fixed), p.chosen]):
-        spec = res.specs[poses.model[j]]
-        x, y = poses.xy[j]
-        r = max(float(res.ranges[j]), 1.0)
-        rmin = min(dead_zone_m(float(poses.height[j]), float(res.tilts[j]), spec.vfov_deg), r)
-        wedge = fov_wedge(x, y, float(poses.heading[j]), spec.hfov_deg, r, rmin)
-        colour = _level_colour(spec.f_px / math.hypot(r, float(poses.height[j]) - 1.5), levels)
-        for part in shapely.get_parts(wedge):
-            verts.append(np.asarray(part.exterior.coords))
-            colours.append(colour)
-    ax.add_collection(PolyCollection(verts, facecolors=colours, alpha=0.18, lw=0))
+        for band, colour in _bands(res, int(j), levels):
+            for part in shapely.get_parts(band):
+                if part.geom_type == "Polygon" and not part.is_empty:
+                    verts.append(np.asarray(part.exterior.coords))
+                    colours.append(colour)
+    ax.add_collection(PolyCollection(verts, facecolors=colours, alpha=0.22, lw=0))
+    ordered = sorted(levels.items(), key=lambda kv: kv[1])
+    for k, (name, _) in enumerate(ordered):
+        ax.fill([], [], color=_PALETTE[(len(ordered) - 1 - k) % len(_PALETTE)], alpha=0.5, label=f"FOV: {name}")
     old, new = poses.xy[poses.fixed], poses.xy[p.chosen]
     ax.scatter(old[:, 0], old[:, 1], marker="s", s=14, c="#37474f", label="existing camera", zorder=5)
     ax.scatter(new[:, 0], new[:, 1], marker="o", s=10, c="#1565c0", zorder=5,
-               label="new camera (wedge coloured by DORI level at range)")
+               label="new camera")
     ax.set_aspect("equal")
     ax.autoscale_view()
     ax.legend(loc="upper right", fontsize=8)
