@@ -41,6 +41,8 @@ CASES: dict[str, tuple[dict, float, float | None, str]] = {
                           "one community < 5 s"),
     "shanghai-observe": ({"area": DATA / "shanghai_shu/map.osm", "level": "observe", "time_limit": 25}, 30, 0.0,
                          "proven optimal < 30 s"),
+    "shanghai-obs-dense": ({"area": DATA / "shanghai_shu/map.osm", "level": "observe", "time_limit": 110,
+                            "pole_spacing": 10.0}, 120, None, "denser poles (10 m): fewer cameras, slower proof"),
     "shanghai-detect": ({"area": DATA / "shanghai_shu/map.osm", "level": "detect", "time_limit": 110,
                          "mip_gap": 0.01}, 120, 0.01, "gap <= 1 % < 2 min"),
     "kunming-observe": ({"area": DATA / "kunming_jinjiang/buildings.geojson", "level": "observe",
@@ -48,6 +50,8 @@ CASES: dict[str, tuple[dict, float, float | None, str]] = {
     "wuhan-observe": ({"area": DATA / "wuhan_tilezen/buildings.geojson", "roads": DATA / "wuhan_tilezen/roads.geojson",
                        "level": "observe", "time_limit": 120}, 180, None, "239 buildings with roads < 3 min"),
     "town-2000": ({"area": "town", "level": "observe", "time_limit": 120}, 180, None, "~2,000 buildings < 3 min"),
+    "community-catalog": ({"area": "community", "level": "observe", "time_limit": 30, "catalog": "default"}, 35, None,
+                          "the shipped 5-model catalog (costs, not counts)"),
 }
 
 
@@ -124,7 +128,9 @@ def run_case(name: str, tmp: Path, cat_path: Path) -> dict:
     elif opts["area"] == "town":
         opts["area"], opts["roads"] = _town(tmp)
     t0 = time.perf_counter()
-    res = run_plan(PlanRequest(**opts, catalog=cat_path), tmp / name)
+    if opts.pop("catalog", None) != "default":
+        opts["catalog"] = cat_path
+    res = run_plan(PlanRequest(**opts), tmp / name)
     wall = time.perf_counter() - t0
     s = res.summary
     sites = len(np.unique(np.round(res.poses.xy, 2), axis=0))

@@ -51,6 +51,8 @@ def run(area: Annotated[Path, typer.Argument(help="Building footprints: OSM XML/
         k: Annotated[int, Opt("--k", help="Cameras per target (k-coverage, e.g. 2 for class-1 sites)")] = 1,
         spacing: Annotated[float, Opt(help="Target spacing in metres")] = 5.0,
         headings: Annotated[int, Opt(help="Headings per candidate site")] = 8,
+        wall_spacing: Annotated[float, Opt("--wall-spacing", help="Metres between wall-mount sites")] = 10.0,
+        pole_spacing: Annotated[float, Opt("--pole-spacing", help="Metres between pole sites along ways")] = 20.0,
         crs: Annotated[str | None, Opt(help="CRS of the input files when they lack one (e.g. EPSG:3857)")] = None,
         solver: Annotated[str, Opt(help="auto, highs or greedy")] = "auto",
         time_limit: Annotated[float, Opt("--time-limit", help="MILP time limit in seconds")] = 60.0,
@@ -66,7 +68,8 @@ def run(area: Annotated[Path, typer.Argument(help="Building footprints: OSM XML/
     req = PlanRequest(area=area, roads=roads, boundary=boundary, must_watch=must_watch,
                       existing=None if existing in (None, "registry") else Path(existing), catalog=catalog,
                       level=level, must_level=must_level, profile=profile, target=tgt, budget=budget, k=k,
-                      spacing=spacing, headings=headings, crs=crs, solver=solver, time_limit=time_limit, mip_gap=gap)
+                      spacing=spacing, headings=headings, wall_spacing=wall_spacing, pole_spacing=pole_spacing,
+                      crs=crs, solver=solver, time_limit=time_limit, mip_gap=gap)
     cams: list[Any] = []
     if existing == "registry" or region:
         v = open_instance(db, home)
