@@ -122,4 +122,6 @@ def test_demo_town_with_registry_cameras(sqlite_vigil, kunming_community, one_mo
     with sqlite_vigil.db.session() as sess:
         rec = sess.scalar(select(PlanRecord))
         assert rec.region_code == "53018101" and rec.summary["cameras_new"] == s["cameras_new"]
-        assert sess.scalar(select(SiteCoverage).where(SiteCoverage.plan_id == rec.id)).site_name == "金色年华"
+        cov = sess.scalar(select(SiteCoverage).where(SiteCoverage.plan_id == rec.id))
+        assert cov.site_name == "金色年华" and cov.site_id is not None  # matched to the demo's site of that name
+        assert cov.coverage == s["communities"][0]["coverage_before"]

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from vigil.access.audit import record
 from vigil.core.errors import ConflictError, InputError, NotFoundError
 from vigil.core.ids import generate_device_id
-from vigil.core.models import Camera, CameraKind, CameraModel, Lifecycle, Region, utcnow
+from vigil.core.models import Camera, CameraKind, CameraModel, Lifecycle, Region, Site, utcnow
+from vigil.core.regions import in_subtree
 from vigil.coverage.geo import Feature, read_features
 from vigil.coverage.models import PlanRecord, SiteCoverage
 
@@ -56,10 +57,13 @@ def record_plan(session: Session, summary: dict[str, Any], out_dir: str | Path, 
     session.add(rec)
     session.flush()
     if region_code is not None:
+        sites = {s.name: s for s in session.scalars(select(Site).where(in_subtree(Site.region_code, region_code)))}
         for c in summary.get("communities", []):
             if c.get("coverage_before") is None:
                 continue
-            session.add(SiteCoverage(plan_id=rec.id, region_code=region_code, site_name=c["name"][:200],
+            site = sites.get(c["name"])
+            session.add(SiteCoverage(plan_id=rec.id, region_code=site.region_code if site else region_code,
+                                     site_id=site.id if site else None, site_name=c["name"][:200],
                                      level=rec.level, targets=c["targets"], coverage=c["coverage_before"],
                                      coverage_planned=c["coverage_after"]))
     record(session, created_by, "plan.run", f"plan:{rec.id}", name=rec.name, cameras_new=summary.get("cameras_new"),

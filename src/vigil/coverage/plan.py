@@ -131,11 +131,9 @@ def run_plan(req: PlanRequest, out_dir: str | Path, *, existing: list[Feature] |
         must_ppm = max(level_ppm(req.must_level or _MUST_LEVEL.get(req.profile, "125"), req.profile), ppm)
         b, frame = load_buildings(req.area, crs=req.crs)
         roads, communities, area, must, _ = _inputs(req, frame, b)
-        cams = list(existing or [])
+        cams = [Feature(frame.local(f.geom), f.props) for f in existing or []]
         if req.existing:
             cams += load_points(req.existing, frame, crs=req.crs)
-        else:
-            cams = [Feature(frame.local(f.geom), f.props) for f in cams]
     with _stage("targets", timings, progress):
         targets = make_targets(b, communities, roads=roads, must_watch=must, spacing=req.spacing, ppm=ppm,
                                must_ppm=must_ppm, area=area)
