@@ -57,6 +57,7 @@ def run(area: Annotated[Path, typer.Argument(help="Building footprints: OSM XML/
         solver: Annotated[str, Opt(help="auto, highs or greedy")] = "auto",
         time_limit: Annotated[float, Opt("--time-limit", help="MILP time limit in seconds")] = 60.0,
         gap: Annotated[float, Opt(help="Relative MILP gap to stop at")] = 1e-4,
+        night: Annotated[bool, Opt("--night", help="Limit each camera to its IR range")] = False,
         region: Annotated[str | None, Opt(help="Region code: record the plan in the database")] = None,
         db: DbOpt = None, home: HomeOpt = None) -> None:
     """Plan new cameras for AREA and write the report into --out."""
@@ -69,7 +70,7 @@ def run(area: Annotated[Path, typer.Argument(help="Building footprints: OSM XML/
                       existing=None if existing in (None, "registry") else Path(existing), catalog=catalog,
                       level=level, must_level=must_level, profile=profile, target=tgt, budget=budget, k=k,
                       spacing=spacing, headings=headings, wall_spacing=wall_spacing, pole_spacing=pole_spacing,
-                      crs=crs, solver=solver, time_limit=time_limit, mip_gap=gap)
+                      crs=crs, solver=solver, time_limit=time_limit, mip_gap=gap, night=night)
     cams: list[Any] = []
     if existing == "registry" or region:
         v = open_instance(db, home)

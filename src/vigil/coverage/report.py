@@ -41,7 +41,7 @@ def summarise(res: PlanResult, req: PlanRequest, ppm: float) -> dict[str, Any]:
     mode = "k-coverage" if req.k > 1 else ("max-coverage" if req.target is None else "min-cost")
     return {
         "name": req.name or req.area.stem, "level": req.level, "profile": req.profile, "ppm": ppm, "mode": mode,
-        "k": req.k, "target_share": req.target, "budget": req.budget,
+        "k": req.k, "target_share": req.target, "budget": req.budget, "night": req.night,
         "targets": len(t), "coverable": int(p.coverable.sum()), "blind_spots": int((~p.coverable).sum()),
         "coverage_before": _f((p.count_before > 0).sum() / n), "coverage_after": _f((p.count > 0).sum() / n),
         "coverage_after_k": _f((p.count >= req.k).sum() / n),
