@@ -9,7 +9,7 @@ from console_world import City, browser_errors
 
 pytestmark = pytest.mark.browser
 
-WAIT_S = 15
+WAIT_S = 20
 
 
 def _wait(driver, cond, timeout: float = WAIT_S):  # type: ignore[no-untyped-def]
