@@ -38,3 +38,22 @@ def test_scaled_city_on_both_databases(vigil):
     assert city.cameras == 700 and sum(scaled_mix(700).values()) == 700
     with pytest.raises(ConflictError):
         build_demo_city(vigil, cameras=10)
+
+
+def test_demo_history_gives_realistic_kpis(sqlite_vigil):
+    from vigil.demo.history import seed_history
+    from vigil.health.kpi import compute_kpis
+
+    v = sqlite_vigil
+    init_instance(v, root_code="5301", root_name="昆明市")
+    build_demo_city(v, cameras=2000)
+    rep = seed_history(v, days=7)
+    assert rep["repaired_episodes"] > 0
+    with v.db.session() as s:
+        k = compute_kpis(s, "530181", period="7d")
+    city = k.regions[0]
+    online, integrity = city.online_rate, city.integrity_rate
+    # about 8 % of cameras had outages of a few hours in a week: the rate is high but not perfect
+    assert 0.97 < online < 0.9999
+    assert integrity <= online
+    assert city.repairs > 0 and 0.5 < city.repair_median_h < 24

@@ -11,7 +11,7 @@ from vigil.cli import DbOpt, HomeOpt, console, open_instance
 
 def background_services(v, *, probe_interval: float, sample_interval: float,  # type: ignore[no-untyped-def]
                         scheduler: bool = True, analytics: bool = True, mqtt: str | None = None,
-                        analytics_streams: int = 8) -> list:
+                        analytics_streams: int = 8, sample_only=None) -> list:
     """The services ``vigil serve`` runs beside the API: the health scheduler and continuous analytics.
 
     Analytics only opens the cameras that have it enabled (``vigil analytics enable``), so it costs
@@ -23,7 +23,8 @@ def background_services(v, *, probe_interval: float, sample_interval: float,  # 
     parse_mqtt(mqtt)  # a bad broker address is an error now, not at start
     services: list = []
     if scheduler:
-        services.append(HealthScheduler(v, probe_interval=probe_interval, sample_interval=sample_interval))
+        services.append(HealthScheduler(v, probe_interval=probe_interval, sample_interval=sample_interval,
+                                        sample_only=sample_only))
     if analytics:
         services.append(AnalyticsService(v, max_streams=analytics_streams, mqtt=mqtt))
     return services

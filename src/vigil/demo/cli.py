@@ -14,9 +14,9 @@ def demo(cameras: Annotated[int, typer.Option(help="Number of cameras in the dem
          db: DbOpt = None, home: HomeOpt = None,
          host: Annotated[str, typer.Option(help="Address to serve on")] = "127.0.0.1",
          port: Annotated[int, typer.Option(help="TCP port")] = 8080,
-         sim: Annotated[int, typer.Option(help="Cameras of the real-map town served by the simulator")] = 300,
+         sim: Annotated[int, typer.Option(help="Cameras served by the simulator (0: none)")] = 20547,
          streams: Annotated[int, typer.Option(help="Simulated cameras that stream real H.264")] = 4,
-         faults: Annotated[str, typer.Option(help="Fault mix injected into the simulated cameras")] = "mix:10%",
+         faults: Annotated[str, typer.Option(help="Fault mix injected into the simulated cameras")] = "mix:3%",
          serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve after building")] = True) -> None:
     """Build (once) and serve a realistic county-level city of ~20,547 cameras on SQLite."""
     from sqlalchemy import func, select
@@ -50,8 +50,12 @@ def demo(cameras: Annotated[int, typer.Option(help="Number of cameras in the dem
                 bar.update(tasks[stage], completed=done)
 
             city = build_demo_city(v, cameras=cameras, progress=step)
+        from vigil.demo.history import seed_history
+
+        hist = seed_history(v)
         console.print(f"Built {CITY[1]}: {city.regions} regions, {city.sites} sites, {city.cameras} cameras; "
-                      f"town {city.real_map_town} on the real map with {len(city.real_communities)} communities.")
+                      f"town {city.real_map_town} on the real map with {len(city.real_communities)} communities; "
+                      f"a week of health history ({hist['repaired_episodes']} repaired incidents).")
     console.print(f"Database: {v.settings.db_url}")
     console.print(f"Sign in as [bold]admin[/] with password [bold]{password}[/]")
     if not serve:
@@ -60,7 +64,9 @@ def demo(cameras: Annotated[int, typer.Option(help="Number of cameras in the dem
     from vigil.api.server import serve as run
     from vigil.demo.fleet import DemoFleet
 
-    services = [DemoFleet(v, sim, streams=streams, faults=faults)] if sim else []
-    services += background_services(v, probe_interval=30.0, sample_interval=300.0)
+    fleet = DemoFleet(v, sim, streams=streams, faults=faults) if sim else None
+    services: list = [fleet] if fleet else []
+    services += background_services(v, probe_interval=60.0, sample_interval=300.0,
+                                    sample_only=fleet.streaming_ids if fleet else None)
     console.print(f"Console: [bold]http://{host}:{port}/[/]   API docs: http://{host}:{port}/docs   (Ctrl-C stops)")
     run(v, host=host, port=port, services=services)

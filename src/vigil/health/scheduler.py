@@ -7,7 +7,8 @@
     ...
     await sched.stop()           # on shutdown
 
-The constructor only assigns. Probes are spread evenly over the probe cycle: the
+``sample_only`` (a callable returning camera ids) limits picture sampling to those cameras, e.g.
+the simulated cameras that really stream. The constructor only assigns. Probes are spread evenly over the probe cycle: the
 in-service cameras (sorted by id) are cut into ``slots`` slices, one slice per tick of
 ``probe_interval / slots`` seconds, so each camera is probed once per cycle at a
 steady phase and the load is flat instead of one burst per cycle. Picture samples
@@ -25,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -72,8 +73,9 @@ class HealthScheduler:
                  housekeeping_interval: float | None = None, tick: float = 1.0, concurrency: int = 200,
                  probe_timeout: float = 3.0, sample_workers: int = 1, region: str | None = None,
                  verify_resolved: bool = True, verify_delay: float = 60.0, deliver_webhooks: bool = True,
-                 max_inflight: int = 4) -> None:
+                 max_inflight: int = 4, sample_only: Callable[[], Collection[str]] | None = None) -> None:
         self.vigil = vigil
+        self.sample_only = sample_only
         self.probe_interval = probe_interval
         self.sample_interval = sample_interval
         self.housekeeping_interval = housekeeping_interval or min(probe_interval, 30.0)
@@ -190,7 +192,11 @@ class HealthScheduler:
         q = self._camera_query().join(CameraStatus, CameraStatus.camera_id == Camera.id).where(
             CameraStatus.state == "online")
         with self.vigil.db.session() as s:
-            return sorted(s.scalars(q))
+            ids = sorted(s.scalars(q))
+        if self.sample_only is not None:
+            keep = set(self.sample_only())
+            ids = [i for i in ids if i in keep]
+        return ids
 
     async def _probe_slice(self, ids: Sequence[str]) -> None:
         from vigil.health.probe import probe_targets
