@@ -128,6 +128,12 @@ def test_sign_in_tree_filter_detail_map(chrome, console: City, shots: Path) -> N
     d.save_screenshot(str(shots / "console-map.png"))
     fetched = d.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert fetched and all(u.startswith(console.base) for u in fetched)  # no CDN, no internet tiles
+    # Clicking inside a site polygon (the middle one is centred in the map's padded area) tells what it is.
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    ActionChains(d).move_to_element_with_offset(_css(d, "#map canvas")[0], -15, -25).click().perform()
+    _wait(d, lambda x: "大屯新区小区" in _text(x, "#site-popup"))
+    assert "class 2" in _text(d, "#site-popup")
     _css(d, "#map-search")[0].send_keys(target)  # find a camera on the map: it is centred and ringed
     _wait(d, lambda x: _css(x, "#map canvas")[0].get_attribute("data-highlight") == target)
     assert float(_css(d, "#map canvas")[0].get_attribute("data-zoom")) >= 17

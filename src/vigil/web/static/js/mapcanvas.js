@@ -20,8 +20,8 @@ const SITE_COLORS = { 1: "#ff5d5d", 2: "#f5b341", 3: "#4cc2ff" };
 
 /** An interactive map; feed it cameras ({id, name, lon, lat, ...}) and sites ({name, geometry, ...}). */
 export class MapCanvas {
-  constructor(container, { onCameraClick = null, onViewChange = null, tileUrl = null, wedges = false,
-    colorOf = cameraColor } = {}) {
+  constructor(container, { onCameraClick = null, onSiteClick = null, onViewChange = null, tileUrl = null,
+    wedges = false, colorOf = cameraColor } = {}) {
     this.canvas = h("canvas", { class: "map-canvas", "aria-label": "Map of cameras and sites", role: "img" });
     this.tip = h("div", { class: "map-tip", hidden: true });
     this.controls = h("div", { class: "map-controls" },
@@ -31,7 +31,7 @@ export class MapCanvas {
     this.scale = h("div", { class: "map-attrib" });
     container.append(this.canvas, this.tip, this.controls, this.scale);
     this.container = container;
-    Object.assign(this, { onCameraClick, onViewChange, tileUrl, wedges, colorOf });
+    Object.assign(this, { onCameraClick, onSiteClick, onViewChange, tileUrl, wedges, colorOf });
     this.cameras = [];
     this.points = [];
     this.sites = [];
@@ -280,7 +280,19 @@ export class MapCanvas {
       }
       drawn += 1;
     }
+    if (this.z >= 18.5) this.cameraLabels(ctx);
     return drawn;
+  }
+
+  cameraLabels(ctx) {
+    ctx.font = `11px ${cssVar("--font") || "sans-serif"}`;
+    ctx.fillStyle = cssVar("--text") || "#e3ebf5";
+    for (let i = 0; i < this.cameras.length; i += 1) {
+      const x = this.screen[2 * i];
+      const y = this.screen[2 * i + 1];
+      if (x < 0 || y < 0 || x > this.width || y > this.height) continue;
+      ctx.fillText(this.cameras[i].name || "", x + 8, y - 6);
+    }
   }
 
   wedge(ctx, x, y, c) {
@@ -343,6 +355,24 @@ export class MapCanvas {
     this.scale.textContent = `${m >= 1000 ? `${m / 1000} km` : `${m} m`} ≈ ${Math.round(m / mpp)} px`;
   }
 
+  /** The site whose polygon contains screen point (x, y), or null (even-odd rule over all rings). */
+  siteAt(x, y) {
+    for (let i = this.sites.length - 1; i >= 0; i -= 1) {
+      const s = this.sites[i];
+      let inside = false;
+      for (const ring of s.rings) {
+        const pts = ring.map((p) => this.toScreen(p));
+        for (let a = 0, b = pts.length - 1; a < pts.length; b = a, a += 1) {
+          const [xa, ya] = pts[a];
+          const [xb, yb] = pts[b];
+          if ((ya > y) !== (yb > y) && x < ((xb - xa) * (y - ya)) / (yb - ya) + xa) inside = !inside;
+        }
+      }
+      if (inside) return s;
+    }
+    return null;
+  }
+
   /** The camera nearest to screen point (x, y) within a few pixels, or null. */
   hit(x, y) {
     let best = null;
@@ -389,8 +419,13 @@ export class MapCanvas {
       drag = null;
       cv.classList.remove("dragging");
       if (wasClick) {
-        const c = this.hit(...local(ev));
+        const at = local(ev);
+        const c = this.hit(...at);
         if (c && this.onCameraClick) this.onCameraClick(c);
+        else if (!c && this.onSiteClick) {
+          const s = this.siteAt(...at);
+          if (s) this.onSiteClick(s, at);
+        }
       }
     });
     cv.addEventListener("pointerleave", () => { this.tip.hidden = true; });

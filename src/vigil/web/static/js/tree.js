@@ -67,8 +67,13 @@ export class RegionTree {
   }
 
   onKey(ev, code) {
+    const step = (d) => {
+      const rows = [...this.container.querySelectorAll(".tree-row")].filter((r) => r.offsetParent !== null);
+      rows[rows.indexOf(ev.currentTarget) + d]?.focus();
+    };
     const keys = { Enter: () => this.onSelect(code), " ": () => this.onSelect(code),
-      ArrowRight: () => this.expand(code).catch(() => {}), ArrowLeft: () => this.collapse(code) };
+      ArrowRight: () => this.expand(code).catch(() => {}), ArrowLeft: () => this.collapse(code),
+      ArrowDown: () => step(1), ArrowUp: () => step(-1) };
     if (keys[ev.key]) {
       ev.preventDefault();
       keys[ev.key]();

@@ -64,7 +64,7 @@ async function miniMap(slot, c, site) {
   const bbox = [c.lon - d, c.lat - d, c.lon + d, c.lat + d];
   map.setData({ cameras: [c], sites: site?.geometry ? [site] : [] });
   map.fitBounds(bbox);
-  loadCameraPoints(c.region_code, { bbox, limit: 500 }).then((res) => {
+  loadCameraPoints(null, { bbox, limit: 500 }).then((res) => {
     const others = res.cameras.filter((o) => o.id !== c.id);
     map.setData({ cameras: [...others, c] });
   }).catch(() => {});

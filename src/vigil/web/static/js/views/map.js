@@ -1,6 +1,6 @@
 // The map page: site polygons and camera points of the selected region, drawn from our own vectors.
 import { debounce, h, mount, toast } from "../dom.js";
-import { LIFECYCLE_COLORS, LIFECYCLES, STATE_COLORS, num, statusInfo } from "../labels.js";
+import { LIFECYCLE_COLORS, LIFECYCLES, SITE_KINDS, STATE_COLORS, num, statusInfo } from "../labels.js";
 import { MapCanvas } from "../mapcanvas.js";
 import { bounds } from "../mercator.js";
 import { consoleConfig, loadCameraPoints, loadSites } from "../geo.js";
@@ -35,6 +35,7 @@ class MapPage {
       this.find, this.matches), this.wrap));
     this.map = new MapCanvas(this.wrap, { tileUrl: config.tile_url || null,
       onCameraClick: (c) => ctx.navigate("camera", {}, c.id),
+      onSiteClick: (site, at) => this.sitePopup(site, at),
       onViewChange: (bbox) => { this.bbox = bbox; this.followView(); } });
     this.wrap.append(legend(), this.status);
     if (config.tile_attribution) this.wrap.append(h("div", { class: "map-attrib" }, config.tile_attribution));
@@ -47,6 +48,18 @@ class MapPage {
   show() {
     const down = (c) => statusInfo(c.status).state === "down";
     this.map.setData({ cameras: this.onlyDown.checked ? this.all.filter(down) : this.all });
+  }
+
+  sitePopup(site, [x, y]) {
+    this.popup?.remove();
+    const close = h("button", { type: "button", class: "link", "aria-label": "Close", onclick: () => this.popup.remove() },
+      "×");
+    this.popup = h("div", { class: "map-popup", id: "site-popup", style: { left: `${x}px`, top: `${y}px` } },
+      close, h("strong", { lang: "zh" }, site.name), h("br"),
+      `${SITE_KINDS[site.kind] || site.kind || ""} · class ${site.protection_class ?? "—"}${site.sensitive
+        ? " · sensitive" : ""}`, h("br"),
+      h("a", { href: this.ctx.hashFor("cameras", { site: site.id }) }, "Cameras of this site →"));
+    this.wrap.append(this.popup);
   }
 
   showStatus(res) {
