@@ -113,6 +113,12 @@ def test_sign_in_tree_filter_detail_map(chrome, console: City, shots: Path) -> N
     _wait(d, lambda x: _text(x, "#camera-name") == "金方社区8号门（东）")
     assert "90.0°" in d.find_element("tag name", "main").text
 
+    # Analytics can be switched on from the camera page (admins and duty officers).
+    _wait(d, lambda x: _text(x, "#analytics-state") == "off")
+    _css(d, "#analytics-toggle")[0].click()
+    _wait(d, lambda x: _text(x, "#analytics-state") == "on")
+    assert "by admin" in _text(d, "#camera-analytics")
+
     # The map draws the sites and every camera of the region from our own vectors.
     d.get(console.base + "/ui/#/map?region=530181")
     _wait(d, lambda x: _css(x, "#map canvas") and

@@ -8,6 +8,7 @@ import { regionName } from "../regions.js";
 import { lifecycleBadge, statusBadge } from "./cameras.js";
 import { cameraHealth } from "./camera_health.js";
 import { editForm } from "./camera_edit.js";
+import { cameraAnalytics } from "./camera_analytics.js";
 
 const SHOWN = new Set(["id", "name", "region_code", "site_id", "lon", "lat", "height_m", "heading_deg", "tilt_deg",
   "model", "kind", "owner", "lifecycle", "main_url", "sub_url", "status", "site", "region", "username",
@@ -90,6 +91,7 @@ export async function render(el, route, ctx) {
   const parts = idParts(c.id);
   const mapSlot = h("div", { class: "map-wrap small", id: "camera-map" });
   const healthSlot = h("div", { id: "camera-health" });
+  const analyticsSlot = h("div", {});
   const editSlot = h("div", {});
   const edit = ctx.user.role === "admin" ? h("button", { type: "button", id: "camera-edit-btn" }, "Edit") : null;
   edit?.addEventListener("click", () => {
@@ -140,8 +142,10 @@ export async function render(el, route, ctx) {
         c.created_at ? ["Created", when(c.created_at)] : null,
         c.updated_at ? ["Updated", when(c.updated_at)] : null,
       ])),
-      extraFields(c)),
+      analyticsSlot, extraFields(c)),
     h("div", { class: "grid" }, healthSlot));
+  cameraAnalytics(analyticsSlot, c.id, ctx).catch((e) => mount(analyticsSlot, message(`Analytics: ${e.message}`,
+    "error")));
   cameraHealth(healthSlot, c.id).catch((e) => mount(healthSlot, message(`Health history: ${e.message}`,
     "error")));
   document.title = `${c.name} · Vigil`;
