@@ -271,3 +271,32 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_camera_clock_reset_starts_a_fresh_session(sqlite_vigil, monkeypatch, caplog):
+    import logging
+
+    import numpy as np
+
+    caplog.set_level(logging.INFO, logger="vigil.analytics.worker")
+
+    def resetting(url, *, max_seconds=None, timeout_s=10.0):
+        for i in range(100_000):
+            time.sleep(0.02)
+            yield (i % 100) * 0.02, np.zeros((90, 160), np.uint8), (lambda: np.zeros((90, 160, 3), np.uint8))
+
+    monkeypatch.setattr("vigil.analytics.pipeline.frames", resetting)
+    cam = _two_cameras(sqlite_vigil)[0]
+
+    async def scenario() -> dict:
+        svc = AnalyticsService(sqlite_vigil, cameras=[cam], mqtt="",
+                               config=WorkerConfig(sync_every_s=0.2, backoff_min_s=0.05))
+        await svc.start()
+        try:
+            await _poll(lambda: svc.workers and svc.status()[cam]["sessions"] >= 3, 10)
+            return svc.status()[cam]
+        finally:
+            await asyncio.wait_for(svc.stop(), 10)
+
+    st = asyncio.run(scenario())
+    assert st["sessions"] >= 3 and "timestamps jumped from 2.0s to 0.0s" in caplog.text

@@ -38,6 +38,7 @@ __all__ = ["AnalyticsService", "CameraWorker", "WorkerConfig", "parse_mqtt"]
 
 log = logging.getLogger("vigil.analytics.worker")
 
+_MAX_STEP_S = 30.0  # a larger jump of the stream's timestamps ends the session (camera clock reset)
 MQTT_ENV = "VIGIL_MQTT"  # host:port of the broker events go to when no --mqtt is given
 
 
@@ -206,12 +207,17 @@ class CameraWorker:
         gen = frames(self.job.url, timeout_s=self.cfg.io_timeout_s)
         try:
             wall0 = 0.0
-            for t, luma, bgr in gen:
+            for t_new, luma, bgr in gen:
                 if an is None:  # the stream's clock starts at its first frame
                     self.state, self.last_error = "streaming", ""
                     an = Analyzer(self._detector, zoneset, options=opts, masks=self.job.masks, sinks=self.sinks,
                                   origin=datetime.now(UTC))
-                    wall0 = time.monotonic() - t
+                    wall0 = time.monotonic() - t_new
+                elif not t - 1.0 <= t_new <= t + _MAX_STEP_S:
+                    self.last_error = f"timestamps jumped from {t:.1f}s to {t_new:.1f}s"
+                    log.info("camera %s: %s", self.job.camera_id, self.last_error)
+                    break  # the camera reset its clock: start a fresh session
+                t = t_new
                 if time.monotonic() - wall0 - t > self.cfg.max_lag_s:
                     self.dropped += 1  # behind the live stream: decode only until analysis catches up
                 else:
