@@ -120,3 +120,18 @@ def test_metrics_needs_auth(api):
     c.get("/api/v1/cameras", headers=h(w.tokens[TOWN1]))
     r = c.get("/metrics", headers=h(w.tokens[TOWN1]))
     assert r.status_code == 200 and "vigil_http_requests_total" in r.text
+
+
+def test_tree_marks_children_beyond_the_depth_limit(api):
+    c, w, _ = api
+    tree = c.get("/api/v1/regions/tree", headers=h(w.tokens["root"]), params={"depth": 1}).json()
+    city = tree[0]["children"][0]
+    assert city["code"] == "530181" and city["children"] == [] and city["has_children"] is True
+
+
+def test_config_and_gzip(api):
+    c, w, _ = api
+    assert c.get("/api/v1/config").status_code == 401
+    assert c.get("/api/v1/config", headers=h(w.tokens[TOWN1])).json()["tile_url"] == ""
+    r = c.get("/openapi.json", headers={"Accept-Encoding": "gzip"})
+    assert r.headers.get("content-encoding") == "gzip"

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -62,6 +63,7 @@ def create_app(vigil: Vigil) -> FastAPI:
                   description="City video-surveillance platform. Every route needs a bearer token.")
     app.state.vigil = vigil
     problems.install(app)
+    app.add_middleware(GZipMiddleware, minimum_size=2048)
     _metrics(app)
     for mod, prefix, tag in ROUTERS:
         app.include_router(importlib.import_module(mod).router, prefix=prefix, tags=[tag])
@@ -69,6 +71,12 @@ def create_app(vigil: Vigil) -> FastAPI:
     @app.get("/metrics", include_in_schema=False)
     def metrics(_: CurrentPrincipal) -> Response:
         return Response(generate_latest(app.state.metrics_registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/api/v1/config", tags=["meta"])
+    def config(_: CurrentPrincipal) -> dict[str, str]:
+        """Console settings: an optional map tile URL (none by default: the map draws our own vectors)."""
+        return {"tile_url": vigil.settings.tile_url,
+                "tile_attribution": vigil.settings.extra.get("tile_attribution", "")}
 
     @app.get("/api/v1/health", tags=["meta"])
     def health(_: CurrentPrincipal) -> dict[str, str]:

@@ -40,4 +40,5 @@ def load_settings(db: str | None = None, home: str | Path | None = None) -> Sett
     """Build settings from arguments, then ``VIGIL_DB`` / ``VIGIL_HOME``, then defaults under the cwd."""
     home_path = Path(home or os.environ.get("VIGIL_HOME") or Path.cwd() / "vigil-data").resolve()
     url = db or os.environ.get("VIGIL_DB") or f"sqlite:///{home_path / 'vigil.db'}"
-    return Settings(home=home_path, db_url=url, tile_url=os.environ.get("VIGIL_TILE_URL", ""))
+    extra = {"tile_attribution": os.environ.get("VIGIL_TILE_ATTRIBUTION", "")}
+    return Settings(home=home_path, db_url=url, tile_url=os.environ.get("VIGIL_TILE_URL", ""), extra=extra)

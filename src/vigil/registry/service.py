@@ -126,18 +126,21 @@ def region_tree(session: Session, p: Principal, *, root: str | None = None, dept
     for code in roots:
         regions = session.scalars(select(Region).where(in_subtree(Region.code, code))
                                   .where(Region.level <= level_of_code(code) + depth)).all()
-        out.append(_nest(code, {r.code: r for r in regions}, counts, p))
+        parents = set(session.scalars(select(Region.parent_code).where(in_subtree(Region.code, code))
+                                      .where(Region.level == level_of_code(code) + depth + 1).distinct()))
+        out.append(_nest(code, {r.code: r for r in regions}, counts, p, parents))
     return out
 
 
-def _nest(code: str, regions: dict[str, Region], counts: dict[str, int], p: Principal) -> dict[str, Any]:
+def _nest(code: str, regions: dict[str, Region], counts: dict[str, int], p: Principal,
+          deeper: set[str]) -> dict[str, Any]:
     r = regions[code]
     kids = sorted((c for c, x in regions.items() if x.parent_code == code), key=str)
     visible_kids = [c for c in kids if p.can_see(c) or p.visible_ancestor(c)]
     total = sum(n for c, n in counts.items() if c.startswith(code) and p.can_see(c))
     return {"code": r.code, "name": r.name, "level": r.level, "cameras": total,
-            "has_children": bool(visible_kids),
-            "children": [_nest(c, regions, counts, p) for c in visible_kids]}
+            "has_children": bool(visible_kids) or code in deeper,
+            "children": [_nest(c, regions, counts, p, deeper) for c in visible_kids]}
 
 
 # ----------------------------------------------------------------------------- sites
