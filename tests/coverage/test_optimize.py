@@ -104,3 +104,15 @@ def test_problem_validation(kw, msg):
     args = {"cost": np.ones(2), **kw}
     with pytest.raises(InputError, match=msg):
         CoverageProblem.from_matrix(np.ones((2, 2), bool), **args)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_independent_blocks_solved_apart_add_up(seed):
+    a1, c1 = _instance(200 + seed, n=6, m=6, p=0.4)
+    a2, c2 = _instance(300 + seed, n=6, m=6, p=0.4)
+    a = sparse.block_diag([sparse.csc_matrix(a1), sparse.csc_matrix(a2)]).tocsc()
+    cost = np.concatenate([c1, c2])
+    best = sum(_brute(x, c, lambda cnt, x=x: bool(np.all(cnt[x.any(axis=1)] >= 1))) for x, c in ((a1, c1), (a2, c2)))
+    plan = solve(CoverageProblem.from_matrix(a, cost), solver="highs")
+    assert plan.cost == pytest.approx(best) and plan.lower_bound == pytest.approx(best)
+    assert plan.status == "optimal"

@@ -73,6 +73,7 @@ def _model(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: n
     return lp
 
 
+DECOMPOSE_BELOW = 0.8  # split into blocks only when no block holds 80 % of the rows and columns
 _banner_lock = threading.Lock()
 _banner_shown = False
 
@@ -135,6 +136,9 @@ def solve_components(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray,
     k, lab = connected_components(sparse.bmat([[None, b], [b.T, None]], format="csr"), directed=False)
     row_lab, col_lab = lab[:n], lab[n:]
     sizes = np.bincount(lab, minlength=k)
+    if sizes.max(initial=0) > DECOMPOSE_BELOW * (n + m):  # one block dominates: splitting only costs time
+        return solve_milp(b, cost, demand, weight, need=None, budget=None, target_mode=True,
+                          time_limit=time_limit, mip_gap=mip_gap)
     order = [c for c in np.argsort(sizes, kind="stable") if np.any(row_lab == c)]
     deadline = time.perf_counter() + time_limit
     left = float(sum(sizes[c] for c in order))
