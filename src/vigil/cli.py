@@ -11,9 +11,8 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from vigil.core.context import Vigil
+from vigil.cli_common import DbOpt, HomeOpt, console, err, open_instance
 from vigil.core.errors import ImportRejected, VigilError
 
 app = typer.Typer(help="Vigil: city video-surveillance platform.", no_args_is_help=True,
@@ -22,17 +21,6 @@ user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 audit_app = typer.Typer(help="Inspect the audit log.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
-
-console = Console()
-err = Console(stderr=True)
-
-DbOpt = Annotated[str | None, typer.Option("--db", help="Database URL (default: $VIGIL_DB or ./vigil-data/vigil.db)")]
-HomeOpt = Annotated[str | None, typer.Option("--home", help="Data folder (default: $VIGIL_HOME or ./vigil-data)")]
-
-
-def open_instance(db: str | None, home: str | None = None) -> Vigil:
-    """Open the instance named on the command line."""
-    return Vigil.open(db, home)
 
 
 @app.command()

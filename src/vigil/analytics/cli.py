@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from vigil.analytics.events import AnalyticsEvent, EventSink
-from vigil.cli import DbOpt, HomeOpt
+from vigil.cli_common import DbOpt, HomeOpt
 
 __all__ = ["analytics_app", "analyze_cmd"]
 
@@ -89,7 +89,7 @@ def _camera_setup(camera: str, source: str | None, db: str | None, home: str | N
                   ) -> tuple[str | None, list[list[list[float]]], EventSink, Path]:
     from vigil.analytics.events import DatabaseSink
     from vigil.analytics.service import camera_masks, camera_region
-    from vigil.cli import open_instance
+    from vigil.cli_common import open_instance
     from vigil.core.models import Camera
     from vigil.video.recorder import camera_url
 
@@ -129,7 +129,7 @@ def analytics_enable(
 ) -> None:
     """Analyse a camera's substream continuously while `vigil serve` runs."""
     from vigil.analytics.settings import set_analytics
-    from vigil.cli import open_instance
+    from vigil.cli_common import open_instance
 
     kw = {"zones": None} if no_zones else {"zones": _zones_doc(zones)} if zones else {}
     v = open_instance(db, home)
@@ -147,7 +147,7 @@ def analytics_disable(
 ) -> None:
     """Stop analysing a camera (its zones are kept)."""
     from vigil.analytics.settings import set_analytics
-    from vigil.cli import open_instance
+    from vigil.cli_common import open_instance
 
     v = open_instance(db, home)
     with v.db.session() as s:
@@ -163,7 +163,7 @@ def analytics_list(
 ) -> None:
     """List the cameras with an analytics setting."""
     from vigil.analytics.settings import list_settings, setting_json
-    from vigil.cli import open_instance
+    from vigil.cli_common import open_instance
 
     v = open_instance(db, home)
     with v.db.session() as s:

@@ -6,12 +6,13 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli import DbOpt, HomeOpt, console, open_instance
+from vigil.cli_common import DbOpt, HomeOpt, console, open_instance
 
 
 def background_services(v, *, probe_interval: float, sample_interval: float,  # type: ignore[no-untyped-def]
                         scheduler: bool = True, analytics: bool = True, mqtt: str | None = None,
-                        analytics_streams: int = 8, sample_only=None) -> list:
+                        analytics_streams: int = 8, sample_only=None,
+                        record: list[str] | None = None) -> list:
     """The services ``vigil serve`` runs beside the API: the health scheduler and continuous analytics.
 
     Analytics only opens the cameras that have it enabled (``vigil analytics enable``), so it costs
@@ -27,6 +28,10 @@ def background_services(v, *, probe_interval: float, sample_interval: float,  # 
                                         sample_only=sample_only))
     if analytics:
         services.append(AnalyticsService(v, max_streams=analytics_streams, mqtt=mqtt))
+    if record:
+        from vigil.video.service import RecordingService
+
+        services.append(RecordingService(v, None if record == ["all"] else list(record)))
     return services
 
 
@@ -40,13 +45,15 @@ def serve(db: DbOpt = None, home: HomeOpt = None,
                                                   help="Analyse the cameras with analytics enabled")] = True,
           analytics_streams: Annotated[int, typer.Option(min=1, help="Analytics streams open at once, at most")] = 8,
           mqtt: Annotated[str | None, typer.Option(help="Publish analytics events to this MQTT broker (host:port; "
-                                                        "default $VIGIL_MQTT)")] = None) -> None:
-    """Serve the API and console; probe cameras and run analytics in the background."""
+                                                        "default $VIGIL_MQTT)")] = None,
+          record: Annotated[list[str] | None, typer.Option(help="Record this camera (repeatable), or 'all' for "
+                                                                "every in-service camera")] = None) -> None:
+    """Serve the API and console; probe, analyse and record cameras in the background."""
     from vigil.api.server import serve as run
 
     v = open_instance(db, home)
     services = background_services(v, probe_interval=probe_interval, sample_interval=sample_interval,
                                    scheduler=not no_scheduler, analytics=analytics, mqtt=mqtt,
-                                   analytics_streams=analytics_streams)
+                                   analytics_streams=analytics_streams, record=record)
     console.print(f"Vigil console: [bold]http://{host}:{port}/[/]   API docs: http://{host}:{port}/docs")
     run(v, host=host, port=port, services=services)

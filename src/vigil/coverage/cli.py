@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from typer.core import TyperGroup
 
-from vigil.cli import DbOpt, HomeOpt, open_instance
+from vigil.cli_common import DbOpt, HomeOpt, open_instance
 from vigil.core.errors import InputError
 
 console = Console()

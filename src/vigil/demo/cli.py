@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
-from vigil.cli import DbOpt, HomeOpt, console, open_instance
+from vigil.cli_common import DbOpt, HomeOpt, console, open_instance
 
 
 def demo(cameras: Annotated[int, typer.Option(help="Number of cameras in the demo city")] = 20547,

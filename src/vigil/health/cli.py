@@ -14,7 +14,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vigil.cli import DbOpt, HomeOpt, open_instance
+from vigil.cli_common import DbOpt, HomeOpt, open_instance
 from vigil.core.errors import InputError, NotFoundError
 from vigil.core.models import Region
 

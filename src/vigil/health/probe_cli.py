@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from vigil.cli import DbOpt, HomeOpt, console, open_instance
+from vigil.cli_common import DbOpt, HomeOpt, console, open_instance
 from vigil.core.errors import InputError
 from vigil.health.probe import ProbeResult, probe_targets, sweep, targets_from_rows
 

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli import DbOpt, HomeOpt, console, open_instance
+from vigil.cli_common import DbOpt, HomeOpt, console, open_instance
 from vigil.core.errors import InputError
 from vigil.health.vqd_camera import diagnose_camera, load_baseline, reset_baseline
 from vigil.health.vqd_rules import Diagnosis, diagnose_frames

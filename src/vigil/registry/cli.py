@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from vigil.cli import DbOpt, HomeOpt, open_instance
+from vigil.cli_common import DbOpt, HomeOpt, open_instance
 from vigil.registry.io import EXPORT_FORMATS, IMPORTERS, ImportReport, export_cameras
 
 __all__ = ["export_app", "import_app"]

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli import HomeOpt, console, open_instance
+from vigil.cli_common import HomeOpt, console, open_instance
 
 app = typer.Typer(help="Simulated camera fleet on loopback (RTSP + digest auth, H.264 streams, faults).",
                   no_args_is_help=False)

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import func, select
 
-from vigil.cli import DbOpt, HomeOpt, console, open_instance
+from vigil.cli_common import DbOpt, HomeOpt, console, open_instance
 from vigil.core.errors import InputError
 
 record_app = typer.Typer(help="Record camera streams, repair the index, enforce retention.", no_args_is_help=True)
