@@ -62,3 +62,22 @@ def test_readme_opens_with_the_two_commands():
     text = (Path(__file__).parents[1] / "README.md").read_text()
     head = text[:600]
     assert "make demo" in head and "make test" in head
+
+
+def test_unexpected_errors_never_show_a_traceback(tmp_path, monkeypatch, capfd):
+    import vigil.cli as cli
+
+    def boom():
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(cli, "app", lambda **kw: boom())
+    monkeypatch.delenv("VIGIL_DEBUG", raising=False)
+    import pytest
+
+    with pytest.raises(SystemExit) as ex:
+        cli.main()
+    assert ex.value.code == 70
+    out = capfd.readouterr().err
+    assert "disk on fire" in out and "Traceback" not in out
+    log = out.split("written to ")[1].split(";")[0].strip()
+    assert "Traceback" in Path(log).read_text() and "RuntimeError" in Path(log).read_text()

@@ -7,6 +7,7 @@ Capability packages contribute sub-commands through :data:`_SUBAPPS` and
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Annotated
 
@@ -132,4 +133,20 @@ def main() -> None:
         if isinstance(exc, OSError):
             err.print(f"[red]error:[/] {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}")
             sys.exit(2)
-        raise
+        if os.environ.get("VIGIL_DEBUG"):
+            raise
+        log = _crash_log(exc)
+        err.print(f"[red]internal error:[/] {type(exc).__name__}: {exc}. Details were written to {log}; "
+                  "please report them (set VIGIL_DEBUG=1 to see them here).")
+        sys.exit(70)
+
+
+def _crash_log(exc: BaseException) -> str:
+    """Write the traceback of an unexpected error to a private file and return its path."""
+    import tempfile
+    import traceback
+
+    fd, path = tempfile.mkstemp(prefix="vigil-crash-", suffix=".log")
+    with os.fdopen(fd, "w") as f:
+        f.write("".join(traceback.format_exception(exc)))
+    return path
