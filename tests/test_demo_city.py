@@ -57,3 +57,22 @@ def test_demo_history_gives_realistic_kpis(sqlite_vigil):
     assert 0.97 < online < 0.9999
     assert integrity <= online
     assert city.repairs > 0 and 0.5 < city.repair_median_h < 24
+
+
+def test_demo_town_plan_feeds_the_coverage_kpi(sqlite_vigil):
+    from vigil.demo.city import shared_data_dir
+    from vigil.demo.coverage import plan_demo_town
+    from vigil.health.kpi import compute_kpis
+
+    if not (shared_data_dir() / "kunming_jinjiang").exists():
+        pytest.fail(f"shared data missing at {shared_data_dir()}")
+    v = sqlite_vigil
+    init_instance(v, root_code="5301", root_name="昆明市")
+    build_demo_city(v, cameras=2000)
+    summary = plan_demo_town(v)
+    assert summary["coverage_after"] > summary["coverage_before"]
+    assert len(summary["communities"]) == 16
+    with v.db.session() as s:
+        town = compute_kpis(s, "53018101", period="1d").regions[0]
+    assert town.coverage_rate is not None and 0 < town.coverage_rate < 1
+    assert abs(town.coverage_rate - summary["coverage_before"]) < 0.05
