@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import shapely
 
+from vigil.charts import report_fonts
 from vigil.coverage.geo import geojson_dump
 from vigil.coverage.optics import dead_zone_m
 from vigil.coverage.visibility import fov_wedge, visibility_polygon
@@ -92,9 +93,11 @@ def write_outputs(res: PlanResult, req: PlanRequest) -> None:
     out.mkdir(parents=True, exist_ok=True)
     geojson_dump(out / "plan.geojson", _camera_features(res))
     geojson_dump(out / "targets.geojson", _target_features(res))
-    _map_png(res, out / "map.png")
+    with report_fonts():
+        _map_png(res, out / "map.png")
     curve = _tradeoff(res)
-    _tradeoff_png(curve, res, out / "tradeoff.png")
+    with report_fonts():
+        _tradeoff_png(curve, res, out / "tradeoff.png")
     res.summary["tradeoff"] = curve
     (out / "report.html").write_text(_html(res), encoding="utf-8")
 
@@ -132,9 +135,6 @@ def _bands(res: PlanResult, j: int, levels: dict[str, float]) -> list[tuple[shap
 
 
 def _map_png(res: PlanResult, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.collections import PolyCollection
 
@@ -197,9 +197,6 @@ def _tradeoff(res: PlanResult) -> list[dict[str, float]]:
 
 
 def _tradeoff_png(curve: list[dict[str, float]], res: PlanResult, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5), dpi=100)

@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from sqlalchemy import select
 
+from vigil.charts import report_fonts
 from vigil.core.context import Vigil
 from vigil.core.ids import validate_region_code
 from vigil.core.regions import in_subtrees
@@ -41,26 +38,6 @@ class ReportFiles:
 
     html: Path
     pdf: Path
-
-
-@cache
-def _cjk_font() -> str | None:
-    from matplotlib import font_manager
-
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    for want in ("Noto Sans CJK SC", "Noto Sans CJK TC", "Noto Serif CJK SC", "WenQuanYi Zen Hei",
-                 "AR PL UMing CN"):
-        if want in names:
-            return want
-    return None
-
-
-@contextmanager
-def _fonts() -> Iterator[None]:
-    fam = [f for f in (_cjk_font(), "DejaVu Sans") if f]
-    with rc_context({"font.family": "sans-serif", "font.sans-serif": fam, "axes.unicode_minus": False,
-                     "pdf.fonttype": 3}):
-        yield
 
 
 def gather_daily(vigil: Vigil, region_code: str, day: date) -> dict[str, Any]:
@@ -199,7 +176,7 @@ def daily_report(vigil: Vigil, region_code: str, day: date, out_dir: str | Path)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"daily-{data['region'].region_code}-{day:%Y-%m-%d}"
-    with _fonts():
+    with report_fonts():
         figs = _figures(data)
         charts = {name: _png(fig) for name, fig in figs}
         html, pdf = stem.with_suffix(".html"), stem.with_suffix(".pdf")
