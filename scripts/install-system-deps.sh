@@ -12,6 +12,7 @@ PKGS=(
   gstreamer1.0-tools gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi python3-gst-1.0
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
   poppler-utils               # pdftoppm, to look at PDF reports
+  osmium-tool                 # OSM XML <-> PBF, for the planner's PBF input test
   fonts-noto-cjk              # Chinese place names in maps and reports
 )
 missing=()

@@ -110,3 +110,20 @@ def test_real_tile_data_merges_repeated_ids():
     assert len(set(b.ids)) <= len(b)
     assert any("merged" in w for w in b.warnings)
     assert all(p.is_valid for p in b.polygons)
+
+
+def test_osm_pbf_reads_the_same_buildings_and_ways_as_xml(tmp_path):
+    """The same campus as PBF (converted by Debian's osmium-tool) gives the same footprints and ways."""
+    import shutil
+    import subprocess
+
+    osmium = shutil.which("osmium")
+    assert osmium, "osmium-tool is installed by scripts/install-system-deps.sh"
+    xml = shared("shanghai_shu/map.osm")
+    pbf = tmp_path / "campus.osm.pbf"
+    subprocess.run([osmium, "cat", str(xml), "-o", str(pbf)], check=True, capture_output=True)
+    bx, frame = load_buildings(xml)
+    bp, _ = load_buildings(pbf, frame=frame)
+    assert len(bp) == len(bx)
+    assert abs(sum(p.area for p in bp.polygons) - sum(p.area for p in bx.polygons)) < 1.0
+    assert len(load_lines(pbf, frame)) == len(load_lines(xml, frame))
