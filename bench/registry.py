@@ -7,7 +7,7 @@ Each figure is printed beside a baseline measured in the same run:
   same page computed by loading the scope's cameras and filtering in Python;
 - rollup: the grouped-SQL rollup at each of the four levels vs counting loaded rows in Python.
 
-Usage: python bench/registry.py [--db URL] [--requests 300]
+Usage: python bench/registry.py [--db URL | --pg] [--requests 300]   (--pg: a throw-away PostgreSQL server)
 Goals (2 cores): import < 10 s; filtered page p95 < 50 ms; four-level rollup < 100 ms.
 """
 
@@ -17,6 +17,7 @@ import argparse
 import random
 import socket
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -142,9 +143,25 @@ def bench_rollup(v: Vigil) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", help="database URL (default: a temporary SQLite file)")
+    ap.add_argument("--pg", action="store_true", help="run on a throw-away PostgreSQL server (Debian's package)")
     ap.add_argument("--requests", type=int, default=300)
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="vigil-bench-"))
+    srv = None
+    if args.pg:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from pgserver import PgServer
+
+        srv = PgServer().start()
+        args.db = srv.create_db("bench")
+    try:
+        run(args, tmp)
+    finally:
+        if srv is not None:
+            srv.stop()
+
+
+def run(args: argparse.Namespace, tmp: Path) -> None:
     v = Vigil.open(args.db or f"sqlite:///{tmp / 'vigil.db'}", str(tmp))
     init_instance(v, root_code="5301", root_name="昆明市")
     t0 = time.perf_counter()
