@@ -18,7 +18,7 @@ from vigil.core.regions import in_subtree, in_subtrees
 from vigil.registry.schemas import CameraIn, CameraPatch
 from vigil.registry.service import _count_and_page, _model_id, _page, get_region, need
 
-__all__ = ["CameraQuery", "create_camera", "delete_camera", "get_camera", "list_cameras", "next_serial",
+__all__ = ["CameraQuery", "camera_points", "create_camera", "delete_camera", "get_camera", "list_cameras", "next_serial",
            "rollup", "update_camera"]
 
 _LIFECYCLE_NEXT: dict[str, set[str]] = {
@@ -76,6 +76,15 @@ def list_cameras(session: Session, p: Principal, f: CameraQuery) -> tuple[list[C
     if f.region:
         get_region(session, p, f.region)
     return _count_and_page(session, _camera_stmt(p, f), f.limit, f.offset)
+
+
+def camera_points(session: Session, p: Principal, f: CameraQuery, limit: int) -> list[Any]:
+    """Id, name, kind, lifecycle, position and heading of up to ``limit`` cameras in scope (for maps)."""
+    if f.region:
+        get_region(session, p, f.region)
+    stmt = _camera_stmt(p, f).with_only_columns(Camera.id, Camera.name, Camera.kind, Camera.lifecycle, Camera.lon,
+                                                Camera.lat, Camera.heading_deg)
+    return list(session.execute(stmt.limit(limit)).all())
 
 
 def get_camera(session: Session, p: Principal, camera_id: str) -> Camera:

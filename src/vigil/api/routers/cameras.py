@@ -12,6 +12,7 @@ from vigil.access.audit import record
 from vigil.api.deps import CurrentPrincipal, SessionDep, VigilDep
 from vigil.core.errors import InputError
 from vigil.core.models import Camera
+from vigil.core.regions import in_subtrees
 from vigil.health.models import CameraStatus
 from vigil.registry import cameras as svc
 from vigil.registry.schemas import CameraIn, CameraPatch
@@ -77,16 +78,11 @@ def cameras_geojson(p: CurrentPrincipal, session: SessionDep, region: str | None
                     limit: Annotated[int, Query(ge=1, le=50000)] = 5000) -> dict:
     """Cameras in scope as a GeoJSON FeatureCollection (for the map)."""
     svc.need(p, "registry.read")
-    stmt = svc._camera_stmt(p, svc.CameraQuery(region=region, bbox=_bbox(bbox)))
-    if region:
-        from vigil.registry.service import get_region
-
-        get_region(session, p, region)
-    rows = session.execute(stmt.with_only_columns(Camera.id, Camera.name, Camera.kind, Camera.lifecycle,
-                                                  Camera.lon, Camera.lat, Camera.heading_deg)
-                           .limit(limit)).all()
-    st = dict(session.execute(select(CameraStatus.camera_id, CameraStatus.state)
-                              .where(CameraStatus.camera_id.in_([r[0] for r in rows]))).all()) if rows else {}
+    rows = svc.camera_points(session, p, svc.CameraQuery(region=region, bbox=_bbox(bbox)), limit)
+    # statuses by region rather than by a list of ids (a whole city exceeds SQLite's parameter limit)
+    sq = (select(CameraStatus.camera_id, CameraStatus.state).join(Camera, Camera.id == CameraStatus.camera_id)
+          .where(in_subtrees(Camera.region_code, [region] if region else p.scopes)))
+    st = dict(session.execute(sq).all()) if rows else {}
     feats = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [r.lon, r.lat]},
               "properties": {"id": r.id, "name": r.name, "kind": r.kind, "lifecycle": r.lifecycle,
                              "heading_deg": r.heading_deg, "status": st.get(r.id)}} for r in rows]
