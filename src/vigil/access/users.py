@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigil.access.audit import record
+from vigil.access.guard import Scope
 from vigil.access.policy import has_permission
 from vigil.core.errors import AuthError, ConflictError, InputError, NotFoundError
 from vigil.core.ids import validate_region_code
@@ -51,6 +52,11 @@ class Principal:
     role: Role
     scopes: tuple[str, ...]
     team: str = ""
+
+    @property
+    def scope(self) -> Scope:
+        """The caller's scope as the guard's one :class:`Scope` value."""
+        return Scope.of(self.scopes)
 
     def can_see(self, region_code: str) -> bool:
         """True if ``region_code`` lies inside one of the caller's subtrees."""
