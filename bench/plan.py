@@ -1,4 +1,4 @@
-"""Coverage-planning benchmark on the shared real areas.
+"""Coverage-planning benchmark on the real areas shipped in the repository.
 
 Prints, per case: targets, candidates, visibility time (and per site), solve time, the MILP status and gap,
 the camera count of the plan against greedy alone and against a uniform grid layout that reaches the same
@@ -6,7 +6,7 @@ coverage (these ratios are the point), and the end-to-end time against the goal 
 
     .venv/bin/python bench/plan.py [--quick] [--cases kunming-community,shanghai-observe,...]
 
-The discretisation is the prototype's (``shared/data/README.md``): targets every 5 m, one 2560 px / 90°
+The discretisation is the prototype's (``data/README.md``): targets every 5 m, one 2560 px / 90°
 camera mounted at 4 m, 8 headings, wall and pole candidate sites.
 """
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import tempfile
 import time
@@ -28,9 +27,11 @@ from vigil.coverage.heuristics import greedy
 from vigil.coverage.optics import catalog_from_dict, level_ppm
 from vigil.coverage.plan import PlanRequest, run_plan
 from vigil.coverage.visibility import Obstacles, Poses, coverage_matrix
+from vigil.demo.city import map_data_dir
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("VIGIL_SHARED_DATA", REPO.parent / "shared" / "data"))
+DATA = REPO / "data"  # Shanghai and Wuhan; Kunming ships inside the package (the demo needs it)
+KUNMING = map_data_dir() / "kunming_jinjiang/buildings.geojson"
 CATALOG = ("heights: {wall: 4.0, pole: 4.0, entrance: 4.0}\nmodels:\n"
            "  - {name: bullet-2560-90, h_res_px: 2560, v_res_px: 1440, hfov_deg: 90, cost: 1,"
            " mounts: [wall, pole, entrance]}\n")
@@ -45,7 +46,7 @@ CASES: dict[str, tuple[dict, float, float | None, str]] = {
                             "pole_spacing": 10.0}, 120, None, "denser poles (10 m): fewer cameras, slower proof"),
     "shanghai-detect": ({"area": DATA / "shanghai_shu/map.osm", "level": "detect", "time_limit": 110,
                          "mip_gap": 0.01}, 120, 0.01, "gap <= 1 % < 2 min"),
-    "kunming-observe": ({"area": DATA / "kunming_jinjiang/buildings.geojson", "level": "observe",
+    "kunming-observe": ({"area": KUNMING, "level": "observe",
                          "time_limit": 120}, 180, None, "140 buildings, open ground (no roads) < 3 min"),
     "wuhan-observe": ({"area": DATA / "wuhan_tilezen/buildings.geojson", "roads": DATA / "wuhan_tilezen/roads.geojson",
                        "level": "observe", "time_limit": 120}, 180, None, "239 buildings with roads < 3 min"),
@@ -80,7 +81,7 @@ def _shift(c, dx: float, dy: float):
 
 
 def _community(tmp: Path) -> Path:
-    src = json.loads((DATA / "kunming_jinjiang/buildings.geojson").read_text())
+    src = json.loads((KUNMING).read_text())
     feats = [f for f in src["features"] if f["properties"].get("community") == "金色年华"]
     p = tmp / "jinse.geojson"
     p.write_text(json.dumps({"type": "FeatureCollection", "features": feats}, ensure_ascii=False))
@@ -164,8 +165,10 @@ def main() -> int:
     ap.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of: " + ", ".join(CASES))
     ap.add_argument("--json", action="store_true", help="also print the rows as JSON")
     args = ap.parse_args()
-    if not DATA.exists():
-        print(f"shared data not found at {DATA} (set VIGIL_SHARED_DATA)", file=sys.stderr)
+    missing = [p for p in (KUNMING, DATA / "shanghai_shu/map.osm", DATA / "wuhan_tilezen/roads.geojson")
+               if not p.is_file()]
+    if missing:
+        print(f"map data missing: {', '.join(map(str, missing))}", file=sys.stderr)
         return 2
     rows = []
     print(f"{'case':<18} {'targets':>6} {'cands':>7} {'vis s':>6} {'ms/st':>6} {'solve s':>7} {'status':>10} "

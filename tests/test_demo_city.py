@@ -60,12 +60,9 @@ def test_demo_history_gives_realistic_kpis(sqlite_vigil):
 
 
 def test_demo_town_plan_feeds_the_coverage_kpi(sqlite_vigil):
-    from vigil.demo.city import shared_data_dir
     from vigil.demo.coverage import plan_demo_town
     from vigil.health.kpi import compute_kpis
 
-    if not (shared_data_dir() / "kunming_jinjiang").exists():
-        pytest.fail(f"shared data missing at {shared_data_dir()}")
     v = sqlite_vigil
     init_instance(v, root_code="5301", root_name="昆明市")
     build_demo_city(v, cameras=2000)
@@ -76,3 +73,20 @@ def test_demo_town_plan_feeds_the_coverage_kpi(sqlite_vigil):
         town = compute_kpis(s, "53018101", period="1d").regions[0]
     assert town.coverage_rate is not None and 0 < town.coverage_rate < 1
     assert abs(town.coverage_rate - summary["coverage_before"]) < 0.05
+
+
+def test_demo_refuses_to_build_without_its_map(sqlite_vigil, tmp_path):
+    """A missing map is a loud error, never a demo city with 0 real communities or an empty plan."""
+    from vigil.core.errors import VigilError
+    from vigil.demo.city import map_data_dir
+    from vigil.demo.coverage import plan_demo_town
+
+    assert (map_data_dir() / "kunming_jinjiang" / "buildings.geojson").is_file()
+    v = sqlite_vigil
+    init_instance(v, root_code="5301", root_name="昆明市")
+    with pytest.raises(VigilError, match="real map is missing"):
+        build_demo_city(v, cameras=200, data=tmp_path)
+    with v.db.session() as s:
+        assert s.scalar(select(Camera.id).limit(1)) is None
+    with pytest.raises(VigilError, match="real map is missing"):
+        plan_demo_town(v, data=tmp_path)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from covkit import shared, write_geojson
+from covkit import mapdata, write_geojson
 
 from vigil.coverage.plan import PlanRequest, run_plan
 
@@ -14,7 +14,7 @@ from vigil.coverage.plan import PlanRequest, run_plan
 @pytest.fixture(scope="session")
 def kunming_community(tmp_path_factory) -> Path:
     """One Kunming compound (金色年华, 13 buildings) as its own GeoJSON."""
-    src = json.loads(shared("kunming_jinjiang/buildings.geojson").read_text())
+    src = json.loads(mapdata("kunming_jinjiang/buildings.geojson").read_text())
     feats = [f for f in src["features"] if f["properties"].get("community") == "金色年华"]
     return write_geojson(tmp_path_factory.mktemp("km") / "jinse.geojson", feats)
 

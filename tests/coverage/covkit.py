@@ -1,22 +1,23 @@
-"""Small builders for coverage tests: shared real data paths, GeoJSON features and files."""
+"""Small builders for coverage tests: the real map extracts in the repository, GeoJSON features and files."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-import pytest
+from vigil.demo.city import map_data_dir
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("VIGIL_SHARED_DATA", REPO.parent / "shared" / "data"))
+# Kunming ships inside the package (the demo needs it); Shanghai and Wuhan live in <repo>/data.
+MAP_DIRS = (map_data_dir(), REPO / "data")
 
 
-def shared(rel: str) -> Path:
-    p = SHARED / rel
-    if not p.exists():
-        pytest.skip(f"shared data {p} not present")
-    return p
+def mapdata(rel: str) -> Path:
+    """A real map extract by its relative path; missing data fails the test, it never skips it."""
+    for base in MAP_DIRS:
+        if (base / rel).is_file():
+            return base / rel
+    raise FileNotFoundError(f"map extract {rel} is missing from {', '.join(map(str, MAP_DIRS))}")
 
 
 def write_geojson(path: Path, features: list[dict], crs: str | None = None) -> Path:

@@ -6,7 +6,7 @@ import numpy as np
 import pyogrio
 import pytest
 import shapely
-from covkit import point, poly, shared, write_geojson
+from covkit import mapdata, point, poly, write_geojson
 from pyproj import Transformer
 
 from vigil.core.errors import InputError
@@ -98,7 +98,7 @@ def test_missing_file(tmp_path):
 
 
 def test_real_osm_xml_buildings_and_ways():
-    p = shared("shanghai_shu/map.osm")
+    p = mapdata("shanghai_shu/map.osm")
     b, frame = load_buildings(p)
     assert len(b) >= 98 and frame.crs.to_epsg() == 32651
     ways = load_lines(p, frame)
@@ -106,7 +106,7 @@ def test_real_osm_xml_buildings_and_ways():
 
 
 def test_real_tile_data_merges_repeated_ids():
-    b, _ = load_buildings(shared("wuhan_tilezen/buildings.geojson"))
+    b, _ = load_buildings(mapdata("wuhan_tilezen/buildings.geojson"))
     assert len(set(b.ids)) <= len(b)
     assert any("merged" in w for w in b.warnings)
     assert all(p.is_valid for p in b.polygons)
@@ -119,7 +119,7 @@ def test_osm_pbf_reads_the_same_buildings_and_ways_as_xml(tmp_path):
 
     osmium = shutil.which("osmium")
     assert osmium, "osmium-tool is installed by scripts/install-system-deps.sh"
-    xml = shared("shanghai_shu/map.osm")
+    xml = mapdata("shanghai_shu/map.osm")
     pbf = tmp_path / "campus.osm.pbf"
     subprocess.run([osmium, "cat", str(xml), "-o", str(pbf)], check=True, capture_output=True)
     bx, frame = load_buildings(xml)

@@ -1,10 +1,10 @@
-"""End to end: a Kunming community (fast), the three shared areas (slow), outputs and their contracts."""
+"""End to end: a Kunming community (fast), the three real areas (slow), outputs and their contracts."""
 
 import json
 
 import numpy as np
 import pytest
-from covkit import point, poly, shared, write_geojson
+from covkit import mapdata, point, poly, write_geojson
 
 from vigil.coverage.plan import PlanRequest, run_plan
 
@@ -69,10 +69,10 @@ def test_budget_mode_and_must_watch(kunming_community, one_model, community_plan
 
 @pytest.mark.slow
 @pytest.mark.parametrize("area", ["kunming", "shanghai", "wuhan"])
-def test_shared_areas_end_to_end(area, tmp_path):
-    kw = {"kunming": {"area": shared("kunming_jinjiang/buildings.geojson")},
-          "shanghai": {"area": shared("shanghai_shu/map.osm")},
-          "wuhan": {"area": shared("wuhan_tilezen/buildings.geojson"), "roads": shared("wuhan_tilezen/roads.geojson")}}
+def test_real_areas_end_to_end(area, tmp_path):
+    kw = {"kunming": {"area": mapdata("kunming_jinjiang/buildings.geojson")},
+          "shanghai": {"area": mapdata("shanghai_shu/map.osm")},
+          "wuhan": {"area": mapdata("wuhan_tilezen/buildings.geojson"), "roads": mapdata("wuhan_tilezen/roads.geojson")}}
     res = run_plan(PlanRequest(**kw[area], time_limit=30), tmp_path)
     s = res.summary
     assert (res.plan.count > 0).sum() == res.plan.coverable.sum() == s["coverable"]  # full cover of the coverable

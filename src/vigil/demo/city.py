@@ -3,7 +3,8 @@
 A prefecture, one county-level city, 16 towns, ~900 villages and communities, ~20,547 cameras in the
 reference mix, with GB/T 28181 IDs consistent with the regions.
 
-Town 1 (锦江街道) sits on the real map of ``shared/data/kunming_jinjiang``: its 16 named
+Town 1 (锦江街道) sits on the real map shipped in ``vigil/demo/data/kunming_jinjiang`` (OpenStreetMap
+data, ODbL 1.0; see ``data/README.md`` and ``NOTICE``): its 16 named
 residential compounds become sites with polygons (the convex hull of their buildings) and
 their entrance cameras stand at the compounds' edges.
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -25,11 +25,11 @@ from shapely.ops import unary_union
 from sqlalchemy import insert, select
 
 from vigil.core.context import Vigil
-from vigil.core.errors import ConflictError
+from vigil.core.errors import ConflictError, VigilError
 from vigil.core.ids import generate_device_id
 from vigil.core.models import Camera, CameraModel, Region, Site, utcnow
 
-__all__ = ["CAMERA_MIX", "DemoCity", "build_demo_city", "shared_data_dir"]
+__all__ = ["CAMERA_MIX", "DemoCity", "build_demo_city", "map_data_dir"]
 
 PREFECTURE = ("5301", "昆明市")
 CITY = ("530181", "安宁市")
@@ -78,12 +78,9 @@ class DemoCity:
     real_communities: list[str] = field(default_factory=list)
 
 
-def shared_data_dir() -> Path:
-    """``$VIGIL_SHARED_DATA`` or ``../shared/data`` beside the repository."""
-    env = os.environ.get("VIGIL_SHARED_DATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[3].parent / "shared" / "data"
+def map_data_dir() -> Path:
+    """The real map extracts shipped with the package (``vigil/demo/data``)."""
+    return Path(__file__).resolve().parent / "data"
 
 
 def scaled_mix(total: int) -> dict[str, int]:
@@ -134,8 +131,8 @@ def _regions(rng: np.random.Generator) -> tuple[list[dict[str, Any]], list[tuple
 def _real_communities(data: Path) -> list[tuple[str, dict[str, Any], float, float]]:
     """The Jinjiang compounds: (name, hull polygon as GeoJSON, lon, lat)."""
     path = data / "kunming_jinjiang" / "buildings.geojson"
-    if not path.exists():
-        return []
+    if not path.is_file():
+        raise VigilError(f"the demo's real map is missing: {path} (reinstall vigil)")
     feats = json.loads(path.read_text(encoding="utf-8"))["features"]
     groups: dict[str, list[Any]] = {}
     for f in feats:
@@ -146,6 +143,8 @@ def _real_communities(data: Path) -> list[tuple[str, dict[str, Any], float, floa
     for name, geoms in sorted(groups.items()):
         hull = unary_union(geoms).convex_hull.buffer(0.00012)
         out.append((name, mapping(hull), hull.centroid.x, hull.centroid.y))
+    if not out:
+        raise VigilError(f"the demo's real map has no named communities: {path}")
     return out
 
 
@@ -269,7 +268,7 @@ def build_demo_city(v: Vigil, *, cameras: int = sum(CAMERA_MIX.values()), seed: 
     """Create the demo city's regions, camera models, sites and cameras in an empty registry."""
     say = progress or (lambda stage, done, total: None)
     rng = np.random.default_rng(seed)
-    data = data or shared_data_dir()
+    data = data or map_data_dir()
     with v.db.session() as s:
         if s.scalar(select(Camera.id).limit(1)) is not None:
             raise ConflictError("the registry already has cameras; the demo city needs an empty one")

@@ -56,9 +56,9 @@ def demo(cameras: Annotated[int, typer.Option(help="Number of cameras in the dem
         hist = seed_history(v)
         with console.status("planning coverage of the real-map town (锦江街道)…"):
             plan = plan_demo_town(v)
-        if plan:
-            console.print(f"Coverage of 锦江街道's 16 communities: {plan['coverage_before']:.1%} today; "
-                          f"{plan['cameras_new']} new cameras would reach {plan['coverage_after']:.1%}.")
+        console.print(f"Coverage of 锦江街道's {len(plan['communities'])} communities: "
+                      f"{plan['coverage_before']:.1%} today; "
+                      f"{plan['cameras_new']} new cameras would reach {plan['coverage_after']:.1%}.")
         console.print(f"Built {CITY[1]}: {city.regions} regions, {city.sites} sites, {city.cameras} cameras; "
                       f"town {city.real_map_town} on the real map with {len(city.real_communities)} communities; "
                       f"a week of health history ({hist['repaired_episodes']} repaired incidents).")
