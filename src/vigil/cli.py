@@ -6,6 +6,7 @@ Capability packages contribute sub-commands through :data:`_SUBAPPS` and
 
 from __future__ import annotations
 
+import getpass
 import importlib
 import os
 import sys
@@ -50,7 +51,7 @@ def user_add(name: str,
     v = open_instance(db, home)
     password = generate_password()
     with v.db.session() as s:
-        add_user(s, name, password, role, region, team=team, actor="cli")
+        add_user(s, name, password, role, region, team=team, actor=f"cli:{getpass.getuser()}")
     console.print(f"User [bold]{name}[/] ({role}) password: [bold]{password}[/]  (shown once)")
 
 

@@ -16,7 +16,7 @@ from vigil.access.users import Principal
 from vigil.core.errors import AccessDenied, InputError, NotFoundError
 from vigil.core.models import AuditEntry, Role
 from vigil.video import retrieval
-from vigil.video.manifest import MANIFEST, verify_export
+from vigil.video.manifest import MANIFEST, pinned_public_key, verify_export
 from vigil.video.models import PrivacyMask, validate_polygon
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -79,7 +79,7 @@ def test_class1_site_refused_until_a_second_person_approves(vigil, vtest_h264):
     doc["reason"] = "edited"
     manifest_path.write_text(json.dumps(doc))
     with pytest.raises(InputError, match="signature"):
-        verify_export(Path(exp.path))
+        verify_export(Path(exp.path), pinned_public_key(v.settings.home))
     # Every retrieval left an audit entry and the chain verifies.
     assert len(_audit(v, "video.view")) == 1 and len(_audit(v, "video.export")) == 1
     assert len(_audit(v, "video.retrieve.approve")) == 1
@@ -125,7 +125,7 @@ def test_export_blacks_out_privacy_masks(sqlite_vigil, vtest_h264):
     h, w = frame.shape
     assert frame[: h // 2 - 4, : w // 2 - 4].max() < 24  # blacked out
     assert frame[h // 2 + 4:, w // 2 + 4:].mean() > 40  # the rest is picture
-    verify_export(Path(exp.path))
+    verify_export(Path(exp.path), pinned_public_key(v.settings.home))
 
 
 @pytest.mark.parametrize("poly", [[[0, 0], [1, 1]], [[0, 0], [2, 0], [0, 1]], "x", [[0, 0], [1, "a"], [0, 1]]])

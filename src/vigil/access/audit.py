@@ -1,36 +1,83 @@
-"""The append-only, hash-chained audit log.
+"""The append-only audit log, chained with an HMAC whose key lives outside the database.
 
-Each entry's hash is SHA-256 over its sequence number, time, actor, action, target,
-canonical JSON detail and the previous entry's hash. Editing, deleting or reordering
-any entry breaks the chain, which :func:`verify_chain` reports.
+Each entry's hash is HMAC-SHA256(key, previous hash || canonical entry), where the canonical
+entry is the JSON of its sequence number, time, actor, action, target, region and detail. The
+key is ``<home>/audit.key`` (0600), never in the database, so someone who can write the
+database but does not hold the key cannot recompute the chain after an edit. The newest
+(seq, hash) is kept twice: in the database (sealed with the key) and, after every commit that
+added entries, as a line appended to ``<home>/audit-head.log`` (0600) and optionally sent to
+syslog, so that deleting the newest entries is noticed too. :func:`verify_chain` checks all of it.
+
+Entries written before the chain was keyed (plain SHA-256) stay valid only as a prefix closed
+by a keyed ``audit.rekey`` entry that names their last hash (written once, by the migration).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import logging
+import logging.handlers
+import os
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from vigil.core.config import Settings
+from vigil.core.crypto import load_or_create_key
+from vigil.core.errors import VigilError
 from vigil.core.models import AuditEntry, Secret, utcnow
 
-__all__ = ["GENESIS", "ChainReport", "record", "verify_chain"]
+__all__ = ["GENESIS", "ChainReport", "read_heads", "record", "seal_legacy", "verify_chain"]
 
 GENESIS = "0" * 64
+REKEY = "audit.rekey"
 _HEAD_KEY = "audit_head"
+_PENDING = "vigil.audit.pending"
+_HOOKED = "vigil.audit.hooked"
+log = logging.getLogger(__name__)
 
 
-def _digest(seq: int, ts: datetime, actor: str, action: str, target: str, region: str | None,
-            detail: dict[str, Any], prev: str) -> str:
+def _canonical(seq: int, ts: datetime, actor: str, action: str, target: str, region: str | None,
+               detail: dict[str, Any]) -> bytes:
+    return json.dumps(
+        [seq, ts.isoformat(timespec="microseconds"), actor, action, target, region, detail],
+        sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str,
+    ).encode()
+
+
+def _mac(key: bytes, prev: str, body: bytes) -> str:
+    return hmac.new(key, prev.encode() + body, hashlib.sha256).hexdigest()
+
+
+def _legacy_digest(e: AuditEntry) -> str:
+    """The unkeyed SHA-256 of entries written before the chain was keyed."""
     body = json.dumps(
-        [seq, ts.isoformat(timespec="microseconds"), actor, action, target, region, detail, prev],
+        [e.seq, e.ts.isoformat(timespec="microseconds"), e.actor, e.action, e.target, e.region_code,
+         e.detail or {}, e.prev_hash],
         sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str,
     )
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _entry_mac(key: bytes, e: AuditEntry) -> str:
+    return _mac(key, e.prev_hash, _canonical(e.seq, e.ts, e.actor, e.action, e.target, e.region_code, e.detail or {}))
+
+
+def _anchor(key: bytes, seq: int, h: str) -> str:
+    return f"{seq}:{h}:{_mac(key, h, f'head:{seq}'.encode())}"
+
+
+def _settings(session: Session) -> Settings:
+    settings = session.info.get("settings")
+    if not isinstance(settings, Settings):
+        raise VigilError("the audit log needs the instance's audit key: open the instance with Vigil.open")
+    return settings
 
 
 def record(session: Session, actor: str, action: str, target: str = "", /, *, region: str | None = None,
@@ -40,8 +87,10 @@ def record(session: Session, actor: str, action: str, target: str = "", /, *, re
     ``region`` is the region code of the object concerned: it decides who may read the entry.
 
     On PostgreSQL the tail row is locked so concurrent writers serialise; on SQLite the
-    database write lock does the same.
+    database write lock does the same. The head is written outside the database after commit.
     """
+    settings = _settings(session)
+    key = load_or_create_key(settings.audit_key_file)
     stmt = select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
@@ -49,17 +98,77 @@ def record(session: Session, actor: str, action: str, target: str = "", /, *, re
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     ts = utcnow()
     clean = json.loads(json.dumps(detail, default=str))
+    h = _mac(key, prev, _canonical(seq, ts, actor, action, target, region, clean))
     entry = AuditEntry(seq=seq, ts=ts, actor=actor, action=action, target=target, region_code=region,
-                       detail=clean, prev_hash=prev,
-                       hash=_digest(seq, ts, actor, action, target, region, clean, prev))
+                       detail=clean, prev_hash=prev, hash=h)
     session.add(entry)
     anchor = session.get(Secret, _HEAD_KEY)
     if anchor is None:
-        session.add(Secret(key=_HEAD_KEY, value=f"{seq}:{entry.hash}"))
+        session.add(Secret(key=_HEAD_KEY, value=_anchor(key, seq, h)))
     else:
-        anchor.value = f"{seq}:{entry.hash}"
+        anchor.value = _anchor(key, seq, h)
     session.flush()
+    session.info[_PENDING] = (seq, h)
+    if not session.info.get(_HOOKED):
+        event.listen(session, "after_commit", _after_commit)
+        event.listen(session, "after_soft_rollback", _after_rollback)
+        session.info[_HOOKED] = True
     return entry
+
+
+def _after_commit(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if pending is not None:
+        write_head(_settings(session), *pending)
+
+
+def _after_rollback(session: Session, _previous: Any) -> None:
+    session.info.pop(_PENDING, None)  # a head not committed is never written out
+
+
+def write_head(settings: Settings, seq: int, h: str) -> None:
+    """Append the chain head to the head file (and syslog if configured); never fails the caller."""
+    line = f"{utcnow().isoformat(timespec='seconds')} {seq} {h}\n"
+    try:
+        fd = os.open(settings.audit_head_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        log.warning("cannot append the audit head to %s: %s", settings.audit_head_file, exc.strerror)
+    if settings.audit_syslog:
+        _syslog(settings.audit_syslog).info("vigil audit head seq=%d hash=%s", seq, h)
+
+
+@cache
+def _syslog(address: str) -> logging.Logger:
+    """A logger sending to syslog at ``host:port`` (UDP) or a local socket path such as /dev/log."""
+    if address.startswith("/"):
+        handler = logging.handlers.SysLogHandler(address=address)
+    else:
+        host, _, port = address.rpartition(":") if ":" in address else (address, "", "514")
+        handler = logging.handlers.SysLogHandler(address=(host, int(port)))
+    handler.setFormatter(logging.Formatter("vigil-audit: %(message)s"))
+    logger = logging.getLogger(f"vigil.audit.syslog.{address}")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    return logger
+
+
+def read_heads(settings: Settings) -> dict[int, str]:
+    """Every (seq -> hash) recorded in the head file outside the database."""
+    heads: dict[int, str] = {}
+    try:
+        text = settings.audit_head_file.read_text()
+    except FileNotFoundError:
+        return heads
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1].isdigit():
+            heads[int(parts[1])] = parts[2]
+    return heads
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,24 +182,54 @@ class ChainReport:
 
 
 def verify_chain(session: Session) -> ChainReport:
-    """Walk the whole log and check every link and every hash."""
-    prev = GENESIS
-    expected_seq = 1
-    n = 0
-    rows = session.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars()
-    for e in rows:
+    """Walk the whole log and check every link, every keyed hash, the anchor and the outside head."""
+    settings = _settings(session)
+    if not settings.audit_key_file.exists():
+        return ChainReport(0, False, None, f"the audit key {settings.audit_key_file} is missing")
+    key = load_or_create_key(settings.audit_key_file)
+    heads = read_heads(settings)
+    prev, n, legacy, keyed = GENESIS, 0, 0, False
+    for e in session.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars():
         n += 1
-        if e.seq != expected_seq:
-            return ChainReport(n, False, e.seq, f"entry {expected_seq} is missing (found {e.seq} next)")
+        if e.seq != n:
+            return ChainReport(n, False, e.seq, f"entry {n} is missing (found {e.seq} next)")
         if e.prev_hash != prev:
             return ChainReport(n, False, e.seq, f"entry {e.seq} does not link to the entry before it")
-        if _digest(e.seq, e.ts, e.actor, e.action, e.target, e.region_code, e.detail or {}, e.prev_hash) != e.hash:
-            return ChainReport(n, False, e.seq, f"entry {e.seq} was altered after it was written")
+        if hmac.compare_digest(_entry_mac(key, e), e.hash):
+            if legacy and not keyed and not (e.action == REKEY and (e.detail or {}).get("legacy_head") == prev):
+                return ChainReport(n, False, 1, f"entries 1-{legacy} are not sealed with this instance's audit key")
+            keyed = True
+        elif not keyed and hmac.compare_digest(_legacy_digest(e), e.hash):
+            legacy += 1
+        else:
+            return ChainReport(n, False, e.seq, f"entry {e.seq} was altered after it was written, or its hash "
+                                                "was recomputed without this instance's audit key")
+        if heads.get(e.seq, e.hash) != e.hash:
+            return ChainReport(n, False, e.seq, f"entry {e.seq} differs from the head recorded outside the database")
         prev = e.hash
-        expected_seq += 1
+    if legacy and not keyed:
+        return ChainReport(n, False, 1, f"entries 1-{legacy} are not sealed with this instance's audit key")
+    if heads and max(heads) > n:
+        return ChainReport(n, False, n + 1, f"the newest entries were removed: the head file outside the database "
+                                            f"records entry {max(heads)}, the log ends at {n}")
     anchor = session.get(Secret, _HEAD_KEY)
-    if anchor is not None and anchor.value != f"{expected_seq - 1}:{prev}":
-        return ChainReport(n, False, expected_seq, "the newest entries were removed (chain head does not match)")
-    if anchor is None and n:
-        return ChainReport(n, False, None, "the chain head anchor is missing")
+    if anchor is None:
+        return ChainReport(n, False, None, "the chain head anchor is missing") if n else ChainReport(0, True)
+    if not hmac.compare_digest(anchor.value, _anchor(key, n, prev)):
+        return ChainReport(n, False, n + 1, "the newest entries were removed (chain head does not match)")
+    write_head(settings, n, prev)
     return ChainReport(n, True)
+
+
+def seal_legacy(session: Session) -> bool:
+    """Close a chain written before it was keyed with one keyed ``audit.rekey`` entry; True if sealed.
+
+    Run once, by the migration that introduced the key: the old entries keep their SHA-256
+    hashes and are protected from then on by the keyed entry that names the newest of them.
+    """
+    key = load_or_create_key(_settings(session).audit_key_file)
+    last = session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).first()
+    if last is None or hmac.compare_digest(_entry_mac(key, last), last.hash):
+        return False
+    record(session, "system", REKEY, "audit", legacy_entries=last.seq, legacy_head=last.hash)
+    return True

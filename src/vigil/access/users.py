@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from vigil.access.audit import record
@@ -25,9 +25,11 @@ __all__ = [
     "Principal",
     "add_user",
     "authenticate",
+    "check_user_change",
     "generate_password",
     "issue_token",
     "principal_for_token",
+    "related_accounts",
     "revoke_token",
 ]
 
@@ -77,8 +79,12 @@ def generate_password(nbytes: int = 15) -> str:
 
 
 def add_user(session: Session, name: str, password: str, role: Role | str, regions: list[str], *,
-             team: str = "", actor: str = "system") -> User:
-    """Create a user with an argon2 hash of ``password`` scoped to ``regions``."""
+             team: str = "", actor: Principal | str = "system") -> User:
+    """Create a user with an argon2 hash of ``password`` scoped to ``regions`` (audited).
+
+    ``actor`` is the account creating it (recorded as its creator, see :func:`related_accounts`)
+    or, outside any account, the name of the tool (``vigil-init``, ``cli:<os user>``).
+    """
     name = name.strip()
     if not name:
         raise InputError("user name must not be empty")
@@ -96,23 +102,71 @@ def add_user(session: Session, name: str, password: str, role: Role | str, regio
             raise NotFoundError(f"region {c} does not exist")
     if session.scalar(select(User.id).where(User.name == name)) is not None:
         raise ConflictError(f"user {name!r} already exists")
-    user = User(name=name, password_hash=_hasher.hash(password), role=role.value, team=team,
+    creator = actor.user_id if isinstance(actor, Principal) else None
+    user = User(name=name, password_hash=_hasher.hash(password), role=role.value, team=team, created_by=creator,
                 regions=[UserRegion(region_code=c) for c in codes])
     session.add(user)
     session.flush()
-    record(session, actor, "user.create", f"user:{name}", region=codes[0], role=role.value, regions=codes)
+    record(session, actor.name if isinstance(actor, Principal) else actor, "user.create", f"user:{name}",
+           region=codes[0], role=role.value, regions=codes, created_by=creator)
     return user
 
 
+def related_accounts(session: Session, a: str, b: str) -> str:
+    """Why accounts ``a`` and ``b`` are not two independent people, or "" if they are.
+
+    They are the same account, or one created the other (directly or through accounts it created).
+    """
+    if a == b:
+        return f"{a} is the same account"
+    users = {u.name: u for u in session.scalars(select(User).where(User.name.in_([a, b])))}
+    if a not in users or b not in users:
+        return ""
+    ida, idb = users[a].id, users[b].id
+    if ida in _creators(session, users[b]):
+        return f"{a} created the account {b}"
+    if idb in _creators(session, users[a]):
+        return f"{b} created the account {a}"
+    return ""
+
+
+def _creators(session: Session, user: User, depth: int = 32) -> set[int]:
+    """The ids of the accounts that created ``user``, its creator's creator, and so on."""
+    seen: set[int] = set()
+    cur = user.created_by
+    while cur is not None and cur not in seen and len(seen) < depth:
+        seen.add(cur)
+        cur = session.scalar(select(User.created_by).where(User.id == cur))
+    return seen
+
+
+def check_user_change(session: Session, actor: Principal, user: User, *, role: Role | str | None = None,
+                      active: bool | None = None) -> None:
+    """Refuse a change that would lock people out: deactivating oneself, or losing the last active admin."""
+    if active is False and user.id == actor.user_id:
+        raise ConflictError("you cannot deactivate your own account; ask another admin")
+    loses_admin = active is False or (role is not None and Role(role) != Role.ADMIN)
+    if not (user.active and user.role == Role.ADMIN.value and loses_admin):
+        return
+    stmt = select(User.id).where(User.role == Role.ADMIN.value, User.active.is_(True), User.id != user.id)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    if session.scalars(stmt).first() is None:
+        raise ConflictError(f"{user.name} is the last active admin: make another admin first")
+
+
 def set_password(session: Session, name: str, password: str, *, actor: str) -> None:
-    """Replace a user's password."""
+    """Replace a user's password and revoke every token the user holds."""
     if len(password) < 10:
         raise InputError("password must have at least 10 characters")
     user = session.scalar(select(User).where(User.name == name))
     if user is None:
         raise NotFoundError(f"user {name!r} does not exist")
     user.password_hash = _hasher.hash(password)
-    record(session, actor, "user.password", f"user:{name}", region=user.region_codes[0] if user.regions else None)
+    revoked = session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked.is_(False))
+                              .values(revoked=True)).rowcount
+    record(session, actor, "user.password", f"user:{name}", region=user.region_codes[0] if user.regions else None,
+           tokens_revoked=revoked)
 
 
 def authenticate(session: Session, name: str, password: str) -> User:

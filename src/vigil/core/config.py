@@ -21,11 +21,22 @@ class Settings:
     db_url: str
     token_ttl_hours: float = 12.0
     tile_url: str = ""
+    audit_syslog: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def key_file(self) -> Path:
         return self.home / "secret.key"
+
+    @property
+    def audit_key_file(self) -> Path:
+        """The HMAC key of the audit chain: outside the database, like the credential key."""
+        return self.home / "audit.key"
+
+    @property
+    def audit_head_file(self) -> Path:
+        """Append-only record of the audit chain's head, kept outside the database."""
+        return self.home / "audit-head.log"
 
     @property
     def recordings_dir(self) -> Path:
@@ -41,4 +52,5 @@ def load_settings(db: str | None = None, home: str | Path | None = None) -> Sett
     home_path = Path(home or os.environ.get("VIGIL_HOME") or Path.cwd() / "vigil-data").resolve()
     url = db or os.environ.get("VIGIL_DB") or f"sqlite:///{home_path / 'vigil.db'}"
     extra = {"tile_attribution": os.environ.get("VIGIL_TILE_ATTRIBUTION", "")}
-    return Settings(home=home_path, db_url=url, tile_url=os.environ.get("VIGIL_TILE_URL", ""), extra=extra)
+    return Settings(home=home_path, db_url=url, tile_url=os.environ.get("VIGIL_TILE_URL", ""), extra=extra,
+                    audit_syslog=os.environ.get("VIGIL_AUDIT_SYSLOG", ""))

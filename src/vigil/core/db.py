@@ -52,11 +52,16 @@ def _alembic_config(engine: Engine) -> Any:
     return cfg
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision of every migration branch."""
+def migrate(engine: Engine, attributes: dict[str, Any] | None = None) -> None:
+    """Bring the schema to the newest revision of every migration branch.
+
+    ``attributes`` (e.g. the instance settings) are passed to the migrations.
+    """
     from alembic import command
 
-    command.upgrade(_alembic_config(engine), "heads")
+    cfg = _alembic_config(engine)
+    cfg.attributes.update(attributes or {})
+    command.upgrade(cfg, "heads")
 
 
 def schema_is_current(engine: Engine) -> bool:
@@ -70,10 +75,11 @@ def schema_is_current(engine: Engine) -> bool:
 class Database:
     """An engine plus a session factory."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, info: dict[str, Any] | None = None) -> None:
         self.url = url
+        self.info = dict(info or {})
         self.engine = make_engine(url)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False, info=self.info)
 
     @property
     def dialect(self) -> str:
@@ -93,7 +99,7 @@ class Database:
             s.close()
 
     def migrate(self) -> None:
-        migrate(self.engine)
+        migrate(self.engine, self.info)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -223,6 +223,9 @@ class User(Base):
     team: Mapped[str] = mapped_column(String(100), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the account that created this one (None for the first admin): a second person must not be either
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL",
+                                                              name="fk_users_created_by"))
 
     regions: Mapped[list[UserRegion]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 

@@ -200,14 +200,21 @@ def retrieve_export(request_id: int, user: UserOpt, password: PasswordOpt,
 
 
 @retrieve_app.command("verify")
-def retrieve_verify(folder: Path, public_key: Annotated[Path | None, typer.Option(
-        help="The instance's signing.pub (default: the key embedded in the manifest)")] = None) -> None:
-    """Check an export folder: the manifest signature and every file's SHA-256."""
-    from vigil.video.manifest import verify_export
+def retrieve_verify(folder: Path, key: Annotated[Path | None, typer.Option(
+        "--key", "--public-key", help="Pinned public key (signing.pub) of the exporting instance "
+                                      "(default: this instance's own key under --home)")] = None,
+                    home: HomeOpt = None) -> None:
+    """Check an export folder against a pinned key: the manifest signature and every file's SHA-256.
 
+    The public key embedded in the manifest is only reported, never trusted.
+    """
+    from vigil.core.config import load_settings
+    from vigil.video.manifest import pinned_public_key, verify_export
+
+    pem = key.read_bytes() if key else pinned_public_key(load_settings(home=home).home)
     with contextlib.suppress(FileNotFoundError):
-        man = verify_export(folder, public_key.read_bytes() if public_key else None)
-        console.print(f"[green]export verified[/]: {len(man['files'])} file(s), key {man['key_id'][:16]}…")
-        console.print(json.dumps({k: man[k] for k in ("camera", "start", "end", "requester", "approver")}))
+        man = verify_export(folder, pem)
+        console.print(f"[green]export verified[/]: {len(man['files'])} file(s), pinned key {man['key_id'][:16]}…")
+        console.print(json.dumps({k: man.get(k) for k in ("camera", "start", "end", "requester", "approver")}))
         return
     raise InputError(f"{folder} has no manifest.json / manifest.sig")

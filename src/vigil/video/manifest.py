@@ -2,7 +2,10 @@
 
 The private key lives beside the data (``<home>/signing.key``, mode 0600), the public key in
 ``<home>/signing.pub``; the manifest names the key by the SHA-256 of its raw public bytes.
-Anyone holding the public key can check an export with :func:`verify_export`.
+Anyone holding the public key can check an export with :func:`verify_export`. The manifest also
+embeds the signer's public key, but that key is only reported, never trusted: whoever re-signs
+an edited export embeds their own key. Verification always uses a pinned key (by default the
+instance's own, :func:`pinned_public_key`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ __all__ = [
     "canonical",
     "key_id",
     "load_or_create_signing_key",
+    "pinned_public_key",
     "public_key_pem",
     "sha256_file",
     "sign_manifest",
@@ -64,6 +68,17 @@ def load_or_create_signing_key(home: Path) -> Ed25519PrivateKey:
     return key
 
 
+def pinned_public_key(home: Path) -> bytes:
+    """PEM of the instance's own public key: from ``signing.key`` when present, else ``signing.pub``."""
+    priv, pub = home / "signing.key", home / "signing.pub"
+    if priv.exists():
+        return public_key_pem(load_or_create_signing_key(home).public_key())
+    if pub.exists():
+        return pub.read_bytes()
+    raise InputError(f"no pinned public key: {home} has no signing.key or signing.pub; "
+                     "pass the exporting instance's public key file")
+
+
 def public_key_pem(pub: Ed25519PublicKey) -> bytes:
     """PEM (SubjectPublicKeyInfo) of a public key."""
     return pub.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -91,22 +106,26 @@ def sign_manifest(key: Ed25519PrivateKey, manifest: dict[str, Any], out_dir: Pat
     return sig
 
 
-def verify_export(out_dir: Path, public_pem: bytes | None = None) -> dict[str, Any]:
-    """Check an export's signature and every file's SHA-256; return the manifest or raise InputError.
+def verify_export(out_dir: Path, public_pem: bytes) -> dict[str, Any]:
+    """Check an export's signature against the pinned ``public_pem`` and every file's SHA-256.
 
-    Pass the instance's ``public_pem`` to pin the key; otherwise the key embedded in the
-    manifest is used (which proves integrity, not origin).
+    Returns the manifest or raises InputError. The key embedded in the manifest plays no part:
+    an export re-signed with another key fails, naming the key it claims.
     """
     body = (out_dir / MANIFEST).read_bytes()
-    manifest = json.loads(body)
-    pem = public_pem or manifest["public_key"].encode()
-    pub = serialization.load_pem_public_key(pem)
+    try:
+        manifest = json.loads(body)
+        pub = serialization.load_pem_public_key(public_pem)
+    except ValueError as exc:
+        raise InputError(f"cannot read the manifest or the pinned key: {exc}") from exc
     if not isinstance(pub, Ed25519PublicKey):
-        raise InputError("the public key is not Ed25519")
+        raise InputError("the pinned public key is not Ed25519")
     try:
         pub.verify(base64.b64decode((out_dir / SIGNATURE).read_text().strip()), body)
-    except InvalidSignature as exc:
-        raise InputError("the manifest signature does not verify") from exc
+    except (InvalidSignature, ValueError) as exc:
+        claimed = str(manifest.get("key_id", "?"))[:16] if isinstance(manifest, dict) else "?"
+        raise InputError(f"the manifest signature does not verify with the pinned key {key_id(pub)[:16]}… "
+                         f"(the manifest claims key {claimed}…, which is not trusted)") from exc
     if manifest.get("key_id") != key_id(pub):
         raise InputError("the manifest was signed by a different key")
     for f in manifest["files"]:

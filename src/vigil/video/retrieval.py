@@ -3,7 +3,8 @@
 Rules (调阅管理保存制度):
 - every request states a reason; the requester needs ``video.retrieve`` and the camera in scope;
 - a camera on a class-1 or sensitive site needs approval by a second person holding
-  ``video.approve`` before anything is shown or exported; others are approved on filing;
+  ``video.approve`` before anything is shown or exported; others are approved on filing; the
+  approver must not have created the requester's account, nor been created by it;
 - only the requester uses a request; every view, export and refusal is written to the audit log;
 - exports are MP4 plus a manifest with the SHA-256 of each file, signed by the instance; privacy
   masks are blacked out in exports (the one case that re-encodes).
@@ -19,7 +20,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from vigil.access.audit import record
-from vigil.access.users import Principal
+from vigil.access.users import Principal, related_accounts
 from vigil.core.context import Vigil
 from vigil.core.errors import AccessDenied, ConflictError, InputError, NotFoundError
 from vigil.core.models import Camera, Site, utcnow
@@ -114,6 +115,8 @@ def decide(session: Session, p: Principal, request_id: int, *, approve: bool, no
     req = _request(session, p, request_id)
     if req.requester == p.name:
         raise AccessDenied("a request must be approved by a second person, not by its requester")
+    if why := related_accounts(session, req.requester, p.name):
+        raise AccessDenied(f"a request must be approved by an independent second person: {why}")
     if req.state != RetrievalState.PENDING.value:
         raise ConflictError(f"request {req.id} is already {req.state}")
     req.state = (RetrievalState.APPROVED if approve else RetrievalState.DENIED).value

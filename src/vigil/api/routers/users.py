@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from vigil.access.audit import record
-from vigil.access.users import Principal, add_user, generate_password
+from vigil.access.users import Principal, add_user, check_user_change, generate_password
 from vigil.api.deps import SessionDep, require
 from vigil.core.errors import NotFoundError
 from vigil.core.ids import validate_region_code
@@ -79,7 +79,7 @@ def create_user(body: UserIn, session: SessionDep, p: Principal = Admin) -> dict
         if not p.can_see(c):
             raise NotFoundError(f"region {c} not found")
     password = body.password or generate_password()
-    u = add_user(session, body.name, password, body.role, regions, team=body.team, actor=p.name)
+    u = add_user(session, body.name, password, body.role, regions, team=body.team, actor=p)
     return user_json(u) | ({"password": password} if body.password is None else {})
 
 
@@ -88,6 +88,7 @@ def update_user(user_id: int, body: UserPatch, session: SessionDep, p: Principal
     """Change a user's role, regions, team or active flag."""
     u = _get(session, p, user_id)
     changes = body.model_dump(exclude_unset=True, mode="json")
+    check_user_change(session, p, u, role=changes.get("role"), active=changes.get("active"))
     if "regions" in changes:
         regions = [validate_region_code(c) for c in changes["regions"]]
         for c in regions:
@@ -105,5 +106,6 @@ def update_user(user_id: int, body: UserPatch, session: SessionDep, p: Principal
 def deactivate_user(user_id: int, session: SessionDep, p: Principal = Admin) -> None:
     """Deactivate a user (kept for the audit trail)."""
     u = _get(session, p, user_id)
+    check_user_change(session, p, u, active=False)
     u.active = False
     record(session, p.name, "user.deactivate", f"user:{u.name}", region=u.region_codes[0])
