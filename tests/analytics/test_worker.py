@@ -144,13 +144,13 @@ def test_service_with_nothing_enabled_opens_nothing_and_stops(sqlite_vigil):
 
 
 def test_stream_errors_never_show_the_camera_password():
-    from vigil.analytics.worker import _scrub
+    from vigil.registry.streams import redact_text
 
     url = "rtsp://admin:p%40ss@127.0.0.1:554/sub"
     msg = f"Invalid data found when processing input: '{url}' (p@ss)"
-    out = _scrub(msg, url)
+    out = redact_text(msg, (url,))
     assert "p%40ss" not in out and "p@ss" not in out and "rtsp://127.0.0.1:554/sub" in out
-    assert _scrub("plain", "rtsp://127.0.0.1/x") == "plain"
+    assert redact_text("plain", ("rtsp://127.0.0.1/x",)) == "plain"
 
 
 def _fake_frames(frozen_clock: bool):

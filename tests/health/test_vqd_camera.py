@@ -66,12 +66,18 @@ def test_a_clean_sample_in_between_restarts_the_clock():
 
 @pytest.fixture
 def camera(vigil):
-    clip = media.healthy_clip(source="vtest", start=5.0, **CLIP)
+    """A registered camera; its pictures come from clip files passed as ``source`` (never stored as a URL)."""
     with vigil.db.session() as s:
         s.add(Region(code="5301", name="Prefecture", level=1))
         s.flush()
-        s.add(Camera(id=CAM, name="Plaza", region_code="5301", lon=102.7, lat=25.0, main_url=str(clip)))
+        s.add(Camera(id=CAM, name="Plaza", region_code="5301", lon=102.7, lat=25.0,
+                     main_url="rtsp://127.0.0.1:1/never-opened"))
     return vigil
+
+
+@pytest.fixture
+def healthy():
+    return str(media.healthy_clip(source="vtest", start=5.0, **CLIP))
 
 
 def stored(v) -> tuple[list[str], int, int]:
@@ -82,9 +88,9 @@ def stored(v) -> tuple[list[str], int, int]:
         return list(st.faults), n, b.samples
 
 
-def test_diagnose_camera_learns_debounces_and_stores_changes_only(camera):
+def test_diagnose_camera_learns_debounces_and_stores_changes_only(camera, healthy):
     v = camera
-    d = diagnose_camera(v, CAM, now=at(0))
+    d = diagnose_camera(v, CAM, now=at(0), source=healthy)
     assert d.faults == () and d.confirmed == ()
     assert stored(v) == ([], 0, 1)
     blurred = str(media.fault_clip("blur", severity=2, source="vtest", start=30.0, **CLIP))
@@ -96,9 +102,9 @@ def test_diagnose_camera_learns_debounces_and_stores_changes_only(camera):
     assert stored(v) == (["blur"], 1, 1)          # one change stored; the blurred picture was not learned
     diagnose_camera(v, CAM, now=at(7), source=blurred)
     assert stored(v) == (["blur"], 1, 1)          # no new row while nothing changes
-    diagnose_camera(v, CAM, now=at(8))
+    diagnose_camera(v, CAM, now=at(8), source=healthy)
     assert stored(v)[0] == ["blur"]               # one clean look is not yet a recovery
-    d = diagnose_camera(v, CAM, now=at(9))
+    d = diagnose_camera(v, CAM, now=at(9), source=healthy)
     assert d.confirmed == ()
     faults, changes, samples = stored(v)
     assert (faults, changes) == ([], 2) and samples == 3

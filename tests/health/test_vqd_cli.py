@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -10,8 +11,10 @@ from typer.testing import CliRunner
 
 from vigil.cli import app
 from vigil.core.errors import NotFoundError
-from vigil.core.models import Camera, Region
+from vigil.core.models import Region
 from vigil.sim import media
+from vigil.sim.fleet import Fleet
+from vigil.sim.register import register_fleet
 
 VIGIL = [sys.executable, "-m", "vigil", "diagnose"]
 CLIP = {"duration": 3.0, "gop": 10}
@@ -41,15 +44,14 @@ def test_file_json_and_explanation():
     assert "covered" in text and "featureless" in text
 
 
-def test_camera_id_uses_the_registry(sqlite_vigil, tmp_path):
+async def test_camera_id_uses_the_registry(sqlite_vigil, tmp_path):
     v = sqlite_vigil
     with v.db.session() as s:
         s.add(Region(code="5301", name="Prefecture", level=1))
-        s.flush()
-        s.add(Camera(id=CAM, name="Plaza", region_code="5301", lon=102.7, lat=25.0,
-                     main_url=str(media.fault_clip("dark", source="vtest", start=20.0, **CLIP))))
     opts = ["--db", v.settings.db_url, "--home", str(v.settings.home)]
-    out = json.loads(run(CAM, "--json", *opts))
+    async with Fleet(1, streams=1, faults="0=dark") as fleet:   # a real RTSP camera with the sealed password
+        [cam] = register_fleet(v, fleet.manifest()["cameras"], region="5301")
+        out = json.loads(await asyncio.to_thread(run, cam, "--json", *opts))
     assert out["faults"] == ["dark"] and out["confirmed"] == []   # seen once: not yet confirmed
     bad = CliRunner().invoke(app, ["diagnose", "53010000001320000099", *opts])
     assert isinstance(bad.exception, NotFoundError)

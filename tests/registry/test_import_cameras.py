@@ -101,8 +101,8 @@ BAD_ROWS = [  # (row, field, words in the reason)
     (",Model,53018101,,102.7,25.0,,,,NoSuchCam,,,,,,,", "model", "unknown camera model"),
     (",Site,53018101,Nowhere,102.7,25.0,,,,,,,,,,,", "site", "no site named"),
     (",Site below,53018101,Gas 1,102.7,25.0,,,,,,,,,,,", "site", "no site named"),  # Gas 1 is in a village
-    (",Url,53018101,,102.7,25.0,,,,,,,,ftp://x/y,,,", "main_url", "not a URL"),
-    (",Url pw,53018101,,102.7,25.0,,,,,,,,,rtsp://u:p@127.0.0.1/s,,", "sub_url", "contains a password"),
+    (",Url,53018101,,102.7,25.0,,,,,,,,ftp://x/y,,,", "main_url", "must start with rtsp://"),
+    (",Url pw,53018101,,102.7,25.0,,,,,,,,,rtsp://u:p@127.0.0.1/s,,", "sub_url", "must not contain credentials"),
     ("53018101001320000007,Dup A,53018101,,102.7,25.0,,,,,,,,,,,", "id", None),
     ("53018101001320000007,Dup B,53018101,,102.7,25.0,,,,,,,,,,,", "id", "already used on line"),
     (",Twin,53018101,,102.7,25.0,,,,,,,,,,,", "name", None),

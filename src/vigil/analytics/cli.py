@@ -91,14 +91,14 @@ def _camera_setup(camera: str, source: str | None, db: str | None, home: str | N
     from vigil.analytics.service import camera_masks, camera_region
     from vigil.cli_common import open_instance
     from vigil.core.models import Camera
-    from vigil.video.recorder import camera_url
+    from vigil.registry.streams import stream_url_with_credentials
 
     v = open_instance(db, home)
     with v.db.session() as s:
         region = camera_region(s, camera)
         masks = camera_masks(s, camera)
         cam = s.get(Camera, camera)
-        source = source or camera_url(v, cam, sub=True)
+        source = source or stream_url_with_credentials(cam, v.box, sub=True)
     return source, masks, DatabaseSink(v, region), v.settings.home / "events"
 
 

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
@@ -23,6 +22,7 @@ from vigil.analytics.motion import MotionConfig, MotionDetector, Polygon, mask_i
 from vigil.analytics.tracks import Track, Tracker, iou_matrix
 from vigil.analytics.zones import RuleEngine, ZoneEvent, ZoneSet
 from vigil.core.errors import InputError, NotReadyError
+from vigil.registry.streams import check_reader_url, redact_text, redact_url, url_secrets
 
 __all__ = ["AnalyzeOptions", "Analyzer", "analyze", "frames"]
 
@@ -207,27 +207,23 @@ def _luma(frame: object) -> np.ndarray:
     return frame.to_ndarray(format="gray")  # type: ignore[attr-defined]
 
 
-def _public(url: str) -> str:
-    """``url`` without its credentials (safe to print)."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])) if parts.netloc else url
-
-
 def frames(source: str, *, max_seconds: float | None = None, timeout_s: float = 10.0
            ) -> Iterator[tuple[float, np.ndarray, Callable[[], np.ndarray]]]:
-    """Decode ``source`` (a file or an rtsp/http URL): yields (seconds from start, luma, bgr getter)."""
+    """Decode ``source`` (a file or an rtsp(s) URL): yields (seconds from start, luma, bgr getter)."""
     import av
 
-    is_url = "://" in source
-    if not is_url and not Path(source).exists():
+    is_url = not Path(source).is_file()
+    if is_url and ":" not in source:
         raise InputError(f"no such video file: {source}")
+    if is_url:
+        check_reader_url(source)  # InputError for file://, data:, http:// and the like: never opened
     opts = {"rtsp_transport": "tcp", "timeout": str(int(timeout_s * 1e6))} if source.startswith("rtsp") else {}
     try:
         container = av.open(source, options=opts, timeout=timeout_s)
     except (av.error.FFmpegError, OSError) as exc:  # type: ignore[attr-defined]
         err = NotReadyError if is_url else InputError
         reason = getattr(exc, "strerror", None) or type(exc).__name__  # str(exc) would repeat the password
-        raise err(f"cannot open {_public(source)}: {reason}") from None
+        raise err(f"cannot open {redact_url(source)}: {redact_text(reason, url_secrets(source))}") from None
     with container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"

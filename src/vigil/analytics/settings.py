@@ -17,8 +17,9 @@ from vigil.access import audit
 from vigil.analytics.models import AnalyticsSetting
 from vigil.analytics.zones import parse_zones
 from vigil.core.errors import NotFoundError
-from vigil.core.models import Camera, Lifecycle
+from vigil.core.models import Camera
 from vigil.core.regions import in_subtrees
+from vigil.registry.streams import in_service_population, stream_url_with_credentials
 
 __all__ = ["CameraAnalytics", "enabled_cameras", "get_setting", "list_settings", "set_analytics", "setting_json"]
 
@@ -103,22 +104,22 @@ class CameraAnalytics:
 
 
 def enabled_cameras(v: Any, camera_ids: Sequence[str] | None = None) -> tuple[list[CameraAnalytics], list[str]]:
-    """The cameras (not retired) with analytics enabled, and warnings for those that cannot run.
+    """The in-service cameras with analytics enabled, and warnings for those that cannot run.
 
-    ``v`` is the :class:`vigil.core.context.Vigil` (its credential box fills in the substream URL).
+    ``v`` is the :class:`vigil.core.context.Vigil` (its credential box fills in the substream URL,
+    which the registry validates first: a camera with a refused URL is reported, never opened).
     """
     from vigil.analytics.service import camera_masks
-    from vigil.video.recorder import camera_url
 
     out, problems = [], []
     with v.db.session() as s:
         q = select(AnalyticsSetting, Camera).join(Camera, Camera.id == AnalyticsSetting.camera_id).where(
-            AnalyticsSetting.enabled.is_(True), Camera.lifecycle != Lifecycle.RETIRED.value)
+            AnalyticsSetting.enabled.is_(True), in_service_population())
         if camera_ids is not None:
             q = q.where(AnalyticsSetting.camera_id.in_(list(camera_ids)))
         for row, cam in s.execute(q.order_by(AnalyticsSetting.camera_id)).tuples():
             try:
-                url = camera_url(v, cam, sub=True)
+                url = stream_url_with_credentials(cam, v.box, sub=True)
             except Exception as exc:  # no URL, or a credential that cannot be opened: skip this camera only
                 problems.append(f"camera {cam.id}: {exc}")
                 continue

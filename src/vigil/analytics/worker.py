@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 from vigil.analytics.events import AnalyticsEvent, DatabaseSink, EventSink, MqttSink
 from vigil.analytics.settings import CameraAnalytics, enabled_cameras
 from vigil.core.context import Vigil
 from vigil.core.errors import InputError
+from vigil.registry.streams import redact_text
 
 __all__ = ["AnalyticsService", "CameraWorker", "WorkerConfig", "parse_mqtt"]
 
@@ -67,19 +67,6 @@ def parse_mqtt(spec: str | None) -> tuple[str, int] | None:
     if not host or not 0 < num < 65536:
         raise InputError(f"MQTT broker must be host:port, not {spec!r}")
     return host, num
-
-
-def _scrub(text: str, url: str) -> str:
-    """``text`` without the credentials of ``url`` (FFmpeg errors may quote the whole URL)."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return text
-    public = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-    text = text.replace(url, public)
-    for secret in (parts.password, unquote(parts.password or "")):
-        if secret:
-            text = text.replace(secret, "***")
-    return text
 
 
 class _Guarded:
@@ -168,7 +155,7 @@ class CameraWorker:
                 try:
                     self._session()
                 except Exception as exc:  # never let one camera's failure end its worker
-                    self.last_error = _scrub(str(exc) or type(exc).__name__, self.job.url)
+                    self.last_error = redact_text(str(exc) or type(exc).__name__, (self.job.url,))
                     failures += 1
                     level = logging.WARNING if failures == 1 else logging.INFO  # warn once per outage
                     log.log(level, "camera %s: analytics stream failed: %s", self.job.camera_id, self.last_error)

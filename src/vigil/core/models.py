@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -204,6 +205,8 @@ class Camera(Base):
     username: Mapped[str] = mapped_column(String(100), default="")
     password_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     onvif_url: Mapped[str] = mapped_column(String(500), default="")
+    # the prober may answer a Basic challenge over plain RTSP (the password then crosses in clear)
+    allow_basic_auth: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -17,6 +17,7 @@ from vigil.core.models import Camera, CameraKind, CameraModel, Lifecycle, Region
 from vigil.core.regions import in_subtree
 from vigil.coverage.geo import Feature, read_features
 from vigil.coverage.models import PlanRecord, SiteCoverage
+from vigil.registry.streams import in_service_population
 
 __all__ = ["apply_plan", "record_plan", "registry_cameras"]
 
@@ -30,7 +31,7 @@ def registry_cameras(session: Session, area: str | Path, *, margin_deg: float = 
         return []
     xmin, ymin, xmax, ymax = shapely.total_bounds([f.geom for f in feats])
     rows = session.scalars(select(Camera).where(
-        Camera.lifecycle == Lifecycle.IN_SERVICE.value,
+        in_service_population(),
         Camera.lon.between(xmin - margin_deg, xmax + margin_deg),
         Camera.lat.between(ymin - margin_deg, ymax + margin_deg))).all()
     out = []

@@ -11,16 +11,16 @@ from collections.abc import Sequence
 from sqlalchemy import select, update
 
 from vigil.core.context import Vigil
-from vigil.core.models import Camera, Lifecycle
+from vigil.core.models import Camera
 from vigil.core.regions import in_subtree
+from vigil.registry.streams import in_service_population
 from vigil.sim.fleet import Fleet
 
 
 def pick_cameras(v: Vigil, n: int, *, region: str = "5301") -> list[str]:
     """Up to ``n`` in-service cameras of ``region``, the real-map town's community entrances first."""
     with v.db.session() as s:
-        return list(s.scalars(select(Camera.id).where(in_subtree(Camera.region_code, region),
-                                                      Camera.lifecycle == Lifecycle.IN_SERVICE)
+        return list(s.scalars(select(Camera.id).where(in_service_population(region))
                               .order_by(~in_subtree(Camera.region_code, "53018101"),
                                         Camera.kind != "community_entrance", Camera.id).limit(n)))
 

@@ -14,8 +14,9 @@ import numpy as np
 from sqlalchemy import insert, select
 
 from vigil.core.context import Vigil
-from vigil.core.models import Camera, Lifecycle, utcnow
+from vigil.core.models import Camera, utcnow
 from vigil.health.models import Alarm, CameraStatus, QualityChange, StatusChange, WorkOrder
+from vigil.registry.streams import in_service_population
 
 __all__ = ["seed_history"]
 
@@ -41,7 +42,7 @@ def seed_history(v: Vigil, *, days: float = 7.0, seed: int = 5, now: datetime | 
     end = now or utcnow()
     start = end - timedelta(days=days)
     with v.db.session() as s:
-        cams = s.execute(select(Camera.id, Camera.region_code).where(Camera.lifecycle == Lifecycle.IN_SERVICE)).all()
+        cams = s.execute(select(Camera.id, Camera.region_code).where(in_service_population())).all()
     changes: list[dict[str, Any]] = []
     quality: list[dict[str, Any]] = []
     status: list[dict[str, Any]] = []

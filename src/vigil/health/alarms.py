@@ -26,11 +26,12 @@ from sqlalchemy.orm import Session
 
 from vigil.access.audit import record
 from vigil.core.errors import NotFoundError
-from vigil.core.models import Camera, Lifecycle, utcnow
+from vigil.core.models import Camera, utcnow
 from vigil.core.regions import in_subtrees
 from vigil.health.models import Alarm, CameraStatus
 from vigil.health.workorders import DEFAULT_SLA_HOURS, open_for_alarm
 from vigil.notify.webhook import enqueue
+from vigil.registry.streams import is_in_service
 
 __all__ = ["SEVERITY", "SyncReport", "acknowledge", "alarm_json", "desired_alarms", "list_alarms", "sync_alarms"]
 
@@ -103,7 +104,7 @@ def sync_alarms(session: Session, now: datetime | None = None, *, region: str | 
     raised = cleared = opened = 0
     for cam_id, code, lifecycle, state, since, faults, faults_since in session.execute(q):
         mine = active.pop(cam_id, {})
-        if lifecycle != Lifecycle.IN_SERVICE.value:
+        if not is_in_service(lifecycle):
             for a in mine.values():
                 _clear(session, a, now, actor, f"camera is {lifecycle}")
                 cleared += 1

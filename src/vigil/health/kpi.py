@@ -40,10 +40,11 @@ from sqlalchemy.orm import Session
 
 from vigil.core.errors import InputError, NotFoundError
 from vigil.core.ids import validate_region_code
-from vigil.core.models import Camera, Lifecycle, Region, utcnow
+from vigil.core.models import Camera, Region, utcnow
 from vigil.core.regions import in_subtrees
 from vigil.coverage.models import SiteCoverage
 from vigil.health.models import Alarm, CameraStatus, MaintenanceTeam, QualityChange, StatusChange, WorkOrder
+from vigil.registry.streams import in_service_population
 
 __all__ = [
     "KpiReport",
@@ -257,7 +258,7 @@ class _Fleet:
 
 
 def _in_service(region_code: str) -> Any:
-    return (Camera.lifecycle == Lifecycle.IN_SERVICE.value) & in_subtrees(Camera.region_code, [region_code])
+    return in_service_population(region_code)
 
 
 def _load_changes(session: Session, table: Any, col: Any, region_code: str, start: datetime,

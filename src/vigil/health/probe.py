@@ -24,14 +24,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import select
 
-from vigil.core.models import Camera, Lifecycle, utcnow
-from vigil.core.regions import in_subtrees
+from vigil.core.models import Camera, utcnow
 from vigil.health.rtsp import REASONS, probe_rtsp
 from vigil.health.state import StateChange, apply_results
+from vigil.registry.streams import in_service_population, redact_url
 
 if TYPE_CHECKING:
     from vigil.core.context import Vigil
@@ -44,14 +43,18 @@ _RETRYABLE = {"refused", "protocol", "unreachable"}
 
 @dataclass(frozen=True, slots=True)
 class ProbeTarget:
-    """What to probe: an RTSP URL, credentials, an optional ONVIF device URL; ``key`` names the camera."""
+    """What to probe: an RTSP URL, credentials, an optional ONVIF device URL; ``key`` names the camera.
+
+    ``allow_basic`` lets the prober answer a Basic challenge (the password then crosses in clear).
+    """
 
     url: str
     username: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)
     onvif_url: str = ""
     key: str = ""
     timeout: float | None = None
+    allow_basic: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,18 +93,8 @@ class ProbeResult:
 
 
 def public_url(url: str) -> str:
-    """``url`` without user:password (safe to print and log)."""
-    if "@" not in url:
-        return url
-    try:
-        u = urlsplit(url)
-        if u.username is None and u.password is None:
-            return url
-        host = u.hostname or ""
-        netloc = (f"[{host}]" if ":" in host else host) + (f":{u.port}" if u.port else "")
-        return urlunsplit((u.scheme, netloc, u.path, u.query, u.fragment))
-    except ValueError:
-        return url
+    """``url`` without user:password (safe to print and log): the registry's :func:`redact_url`."""
+    return redact_url(url)
 
 
 @functools.cache
@@ -155,7 +148,8 @@ async def probe_one(target: ProbeTarget, *, timeout: float = 3.0, retries: int =
     t0 = time.perf_counter()
     limit = target.timeout or timeout
     for attempt in range(retries + 1):
-        ans = await probe_rtsp(target.url, target.username, target.password, timeout=limit)
+        ans = await probe_rtsp(target.url, target.username, target.password, timeout=limit,
+                               allow_basic=target.allow_basic)
         if ans.online or ans.reason not in _RETRYABLE or attempt == retries:
             break
         await asyncio.sleep(backoff * (2 ** attempt) * (1 + random.random() / 2))
@@ -209,9 +203,7 @@ def load_targets(vigil: Vigil, *, region: str | None = None,
     Returns ``(targets, skipped)``: cameras without any stream URL are skipped and counted.
     """
     q = select(Camera.id, Camera.main_url, Camera.sub_url, Camera.username, Camera.password_enc,
-               Camera.onvif_url).where(Camera.lifecycle == Lifecycle.IN_SERVICE.value)
-    if region:
-        q = q.where(in_subtrees(Camera.region_code, [region]))
+               Camera.onvif_url, Camera.allow_basic_auth).where(in_service_population(region))
     wanted = None if ids is None else sorted(set(ids))
     rows = []
     with vigil.db.session() as s:
@@ -220,12 +212,12 @@ def load_targets(vigil: Vigil, *, region: str | None = None,
         for i in range(0, len(wanted or ()), 500):
             rows += s.execute(q.where(Camera.id.in_(wanted[i:i + 500])).order_by(Camera.id)).all()
     targets, skipped = [], 0
-    for cid, main, sub, user, pw_enc, onvif in rows:
+    for cid, main, sub, user, pw_enc, onvif, basic in rows:
         url = main or sub
         if not url:
             skipped += 1
             continue
-        targets.append(ProbeTarget(url, user or "", vigil.box.open(pw_enc), onvif or "", cid))
+        targets.append(ProbeTarget(url, user or "", vigil.box.open(pw_enc), onvif or "", cid, allow_basic=basic))
     return targets, skipped
 
 

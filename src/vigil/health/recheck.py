@@ -24,10 +24,10 @@ def camera_targets(vigil: Vigil, camera_ids: Sequence[str]) -> list[Any]:
     with vigil.db.session() as s:
         for i in range(0, len(camera_ids), 500):
             rows = s.execute(select(Camera.id, Camera.main_url, Camera.sub_url, Camera.username,
-                                    Camera.password_enc, Camera.onvif_url)
+                                    Camera.password_enc, Camera.onvif_url, Camera.allow_basic_auth)
                              .where(Camera.id.in_(camera_ids[i:i + 500]))).all()
-            out += [ProbeTarget(main or sub, user or "", vigil.box.open(pw), onvif or "", cid)
-                    for cid, main, sub, user, pw, onvif in rows if main or sub]
+            out += [ProbeTarget(main or sub, user or "", vigil.box.open(pw), onvif or "", cid, allow_basic=basic)
+                    for cid, main, sub, user, pw, onvif, basic in rows if main or sub]
     return out
 
 
@@ -40,7 +40,7 @@ def camera_target(vigil: Vigil, camera_id: str) -> Any:
         if cam is None:
             raise NotFoundError(f"camera {camera_id} does not exist")
         return ProbeTarget(cam.main_url or cam.sub_url, cam.username or "", vigil.box.open(cam.password_enc),
-                           cam.onvif_url or "", cam.id)
+                           cam.onvif_url or "", cam.id, allow_basic=cam.allow_basic_auth)
 
 
 async def call_diagnose(vigil: Vigil, camera_id: str) -> Any:

@@ -6,10 +6,13 @@ to these credentials? It never raises for a camera's misbehaviour; it returns an
 
 ``refused``      the address answered the connection attempt with RST (nothing listens);
 ``timeout``      no (complete) answer within the time allowed;
-``auth``         the camera rejected the credentials (401 after a digest answer, or 403);
+``auth``         the camera rejected the credentials (401 after a digest answer, or 403), or it offers
+                 only Basic auth over plain RTSP and the camera is not allowed it (the password
+                 would cross the network in clear, so it is never sent);
 ``protocol``     the camera answered, but not with a valid RTSP description (garbage, wrong status,
                  no SDP), or cut the connection before answering;
-``unreachable``  no route to the host, an unresolvable name or an unusable URL.
+``unreachable``  no route to the host, an unresolvable name or an unusable URL (one that breaks the
+                 registry's rule for stream URLs is refused before any connection).
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ import socket
 import struct
 from dataclasses import dataclass
 from urllib.parse import unquote
+
+from vigil.core.errors import InputError
+from vigil.registry.streams import validate_stream_url
 
 __all__ = ["REASONS", "RtspAnswer", "digest_authorization", "probe_rtsp"]
 
@@ -115,9 +121,9 @@ class _Session:
     """One RTSP connection: numbered requests, remembered credentials."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, uri: str,
-                 user: str, password: str) -> None:
+                 user: str, password: str, *, allow_basic: bool = False) -> None:
         self.reader, self.writer, self.uri = reader, writer, uri
-        self.user, self.password = user, password
+        self.user, self.password, self.allow_basic = user, password, allow_basic
         self.cseq, self.challenge, self.nc = 0, "", 0
 
     def message(self, method: str, extra: str = "") -> bytes:
@@ -140,6 +146,9 @@ class _Session:
             self.challenge = _pick_challenge(head)
             if not self.challenge:
                 raise _Down("protocol", "401 without a WWW-Authenticate challenge")
+            if self.challenge.lower().startswith("basic") and not self.allow_basic:
+                raise _Down("auth", "the camera offers only Basic auth over plain RTSP; the password was not "
+                                    "sent (allow Basic auth on the camera to accept that)")
             self.writer.write(self.message("DESCRIBE", accept))
             status, head, body = await _read_response(self.reader)
             if status in (401, 403):
@@ -175,7 +184,11 @@ def _split(url: str, user: str, password: str) -> tuple[str, int, str, str, str]
     return host.strip("[]"), int(port or 554), f"{scheme.lower()}://{netloc}{path}", user, password
 
 
-async def _exchange(url: str, user: str, password: str) -> None:
+async def _exchange(url: str, user: str, password: str, allow_basic: bool) -> None:
+    try:
+        validate_stream_url(url, field="url")  # credentials travel apart from the URL, never inside it
+    except InputError as exc:
+        raise _Down("unreachable", f"refused URL: {exc}") from None
     host, port, uri, user, password = _split(url, user, password)
     try:
         reader, writer = await asyncio.open_connection(host, port)
@@ -188,7 +201,7 @@ async def _exchange(url: str, user: str, password: str) -> None:
             raise _Down("unreachable", exc.strerror or str(exc)) from None
         raise
     try:
-        await _Session(reader, writer, uri, user, password).describe()
+        await _Session(reader, writer, uri, user, password, allow_basic=allow_basic).describe()
     finally:
         sock = writer.get_extra_info("socket")
         if sock is not None:  # abortive close: no TIME_WAIT left behind per probed camera
@@ -197,11 +210,15 @@ async def _exchange(url: str, user: str, password: str) -> None:
         writer.close()
 
 
-async def probe_rtsp(url: str, username: str = "", password: str = "", *, timeout: float = 3.0) -> RtspAnswer:
-    """Probe one RTSP URL (OPTIONS, DESCRIBE with auth) within ``timeout`` seconds; never raises."""
+async def probe_rtsp(url: str, username: str = "", password: str = "", *, timeout: float = 3.0,
+                     allow_basic: bool = False) -> RtspAnswer:
+    """Probe one RTSP URL (OPTIONS, DESCRIBE with auth) within ``timeout`` seconds; never raises.
+
+    Digest is always used when offered; a password goes by Basic auth only if ``allow_basic``.
+    """
     try:
         async with asyncio.timeout(timeout):
-            await _exchange(url, username, password)
+            await _exchange(url, username, password, allow_basic)
     except _Down as exc:
         return RtspAnswer(exc.reason, exc.detail)
     except TimeoutError:

@@ -34,9 +34,10 @@ from typing import Any
 from sqlalchemy import select
 
 from vigil.core.context import Vigil
-from vigil.core.models import Camera, Lifecycle, Region, utcnow
+from vigil.core.models import Camera, Region, utcnow
 from vigil.core.regions import in_subtrees
 from vigil.health.models import CameraStatus
+from vigil.registry.streams import in_service_population
 
 __all__ = ["HealthScheduler", "SchedulerStats", "slice_for_tick"]
 
@@ -177,12 +178,7 @@ class HealthScheduler:
             self._failed(getattr(run, "__name__", "step"), exc)
 
     def _camera_query(self) -> Any:
-        q = select(Camera.id).where(Camera.lifecycle == Lifecycle.IN_SERVICE.value)
-        if self.region:
-            from vigil.core.regions import in_subtrees
-
-            q = q.where(in_subtrees(Camera.region_code, [self.region]))
-        return q
+        return select(Camera.id).where(in_service_population(self.region))
 
     def _probe_ids(self) -> list[str]:
         with self.vigil.db.session() as s:

@@ -20,7 +20,8 @@ from vigil.core.errors import InputError, NotFoundError, NotReadyError
 from vigil.core.models import Camera, utcnow
 from vigil.health.models import CameraStatus, QualityChange, VqdBaseline
 from vigil.health.vqd_rules import Baseline, Diagnosis, diagnose_frames, learn
-from vigil.health.vqd_sample import sample_keyframes, with_credentials
+from vigil.health.vqd_sample import sample_keyframes
+from vigil.registry.streams import stream_url_with_credentials
 
 __all__ = ["CLEAR_AFTER", "MIN_OBSERVATIONS", "WINDOWS", "debounce", "diagnose_camera", "load_baseline",
            "reset_baseline"]
@@ -99,12 +100,12 @@ def diagnose_camera(vigil: Vigil, camera_id: str, *, now: datetime | None = None
         cam = s.get(Camera, camera_id)
         if cam is None:
             raise NotFoundError(f"camera {camera_id} does not exist")
-        url = source or cam.main_url or cam.sub_url
-        if not url:
+        if source is not None:
+            url = source
+        elif not (cam.main_url or cam.sub_url):
             raise InputError(f"camera {camera_id} has no stream URL")
-        if source is None and cam.username:
-            password = vigil.box.open(cam.password_enc) if cam.password_enc else ""
-            url = with_credentials(url, cam.username, password or "")
+        else:  # the registry refuses anything but an rtsp(s) URL without credentials inside
+            url = stream_url_with_credentials(cam, vigil.box, sub=not cam.main_url)
         status = s.get(CameraStatus, camera_id)
         reachable = status is not None and status.state == "online"
         baseline = load_baseline(s, camera_id)

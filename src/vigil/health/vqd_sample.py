@@ -3,32 +3,18 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import quote, urlsplit, urlunsplit
+from pathlib import Path
 
 import av
 import numpy as np
 
 from vigil.core.errors import NotReadyError
+from vigil.registry.streams import check_reader_url, redact_text, redact_url, url_secrets
 
-__all__ = ["redact", "sample_keyframes", "with_credentials"]
-
-
-def with_credentials(url: str, username: str, password: str) -> str:
-    """``url`` with ``username:password@`` inserted (unless it has credentials already)."""
-    parts = urlsplit(url)
-    if not username or parts.username or not parts.hostname:
-        return url
-    netloc = f"{quote(username, safe='')}:{quote(password, safe='')}@{parts.netloc}"
-    return urlunsplit(parts._replace(netloc=netloc))
+__all__ = ["redact", "sample_keyframes"]
 
 
-def redact(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (for messages and logs)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+redact = redact_url  # the registry's redaction, under the name the VQD CLI uses
 
 
 def sample_keyframes(source: str, n: int = 3, timeout: float = 10.0) -> list[np.ndarray]:
@@ -38,12 +24,14 @@ def sample_keyframes(source: str, n: int = 3, timeout: float = 10.0) -> list[np.
     rejected, not found). A source that opens but yields fewer frames in time returns
     what arrived, possibly nothing: that is a picture fault (signal loss), not an outage.
     """
-    is_url = "://" in source
+    is_url = not Path(source).is_file()
+    if is_url:
+        check_reader_url(source)  # InputError for file://, data:, http:// and the like: never opened
     options = {"rtsp_transport": "tcp", "timeout": str(int(timeout * 1e6))} if source.startswith("rtsp") else {}
     try:
         container = av.open(source, options=options, timeout=(timeout, min(timeout, 5.0)) if is_url else None)
     except (av.FFmpegError, OSError) as exc:
-        raise NotReadyError(f"cannot open {redact(source)}: {_reason(exc)}") from None
+        raise NotReadyError(redact_text(f"cannot open {source}: {_reason(exc)}", url_secrets(source))) from None
     frames: list[np.ndarray] = []
     deadline = time.monotonic() + timeout
     try:

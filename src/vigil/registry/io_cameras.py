@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from vigil.registry.io_common import (
     reject_if_bad,
     write,
 )
+from vigil.registry.streams import validate_stream_url
 
 __all__ = ["CAMERA_COLUMNS", "CAMERA_FIELDS", "import_cameras"]
 
@@ -44,8 +44,6 @@ DEFAULTS: dict[str, Any] = {
     "kind": CameraKind.OTHER.value, "owner": Owner.PUBLIC_SECURITY.value, "lifecycle": Lifecycle.PLANNED.value,
     "main_url": "", "sub_url": "", "onvif_url": "", "username": "", "password_enc": None,
 }
-_URL_SCHEMES = ("rtsp", "rtsps", "http", "https", "rtmp")
-_URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<auth>[^/?#]*)")
 _STORED = (Camera.id, Camera.name, Camera.region_code, Camera.site_id, Camera.lon, Camera.lat, Camera.height_m,
            Camera.heading_deg, Camera.tilt_deg, Camera.model_id, Camera.kind, Camera.owner, Camera.lifecycle,
            Camera.main_url, Camera.sub_url, Camera.onvif_url, Camera.username, Camera.password_enc)
@@ -86,16 +84,11 @@ def _lineage(code: str) -> tuple[str, ...]:
 
 def _url(r: RowReader, f: str) -> str:
     u = r.text(f, max_len=500)
-    if not u:
-        return u
-    m = _URL.match(u)
-    host = m.group("auth").rsplit("@", 1)[-1] if m else ""
-    if m is None or m.group("scheme").lower() not in _URL_SCHEMES or not host or any(c.isspace() for c in u):
-        r.err(f, f"{u!r} is not a URL with one of the schemes {', '.join(_URL_SCHEMES)}")
-    elif ":" in m.group("auth").rpartition("@")[0]:
-        r.err(f, "contains a password; put credentials in the username and password columns "
-                 "(they are stored encrypted)")
-    return u
+    try:
+        return validate_stream_url(u, kind="onvif" if f == "onvif_url" else "rtsp", field=f)
+    except InputError as exc:
+        r.err(f, str(exc).removeprefix(f"{f}: "))
+        return ""
 
 
 def _check_id(r: RowReader, cid: str, region: str, lk: _Lookups) -> None:

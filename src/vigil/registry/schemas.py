@@ -4,16 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from vigil.core.ids import DeviceId, validate_region_code
 from vigil.core.models import CameraKind, FormFactor, Lifecycle, Owner, SiteKind
+from vigil.registry.streams import validate_stream_url
 
 _FORBID = ConfigDict(extra="forbid")
 
 
 def _region(v: str) -> str:
     return validate_region_code(v)
+
+
+def _stream_url(v: str | None, info: ValidationInfo) -> str | None:
+    """Stream URLs: rtsp(s) only; ONVIF: http(s) only; never credentials inside (the registry's rule)."""
+    if v is None:
+        return None
+    return validate_stream_url(v, kind="onvif" if info.field_name == "onvif_url" else "rtsp",
+                               field=info.field_name or "url")
 
 
 class RegionIn(BaseModel):
@@ -104,8 +113,11 @@ class CameraIn(BaseModel):
     onvif_url: str = ""
     username: str = ""
     password: str = ""
+    allow_basic_auth: bool = Field(False, description="let the prober send the password by Basic auth "
+                                   "over plain RTSP (off: only Digest)")
 
     _v = field_validator("region_code")(_region)
+    _urls = field_validator("main_url", "sub_url", "onvif_url")(_stream_url)
 
     @field_validator("id")
     @classmethod
@@ -133,3 +145,6 @@ class CameraPatch(BaseModel):
     onvif_url: str | None = None
     username: str | None = None
     password: str | None = None
+    allow_basic_auth: bool | None = None
+
+    _urls = field_validator("main_url", "sub_url", "onvif_url")(_stream_url)

@@ -85,13 +85,16 @@ class Fleet:
     def __init__(self, cameras: int, *, streams: int = 0, faults: str | Mapping[int, Iterable[str]] = "",
                  seed: int = 0, onvif: bool = False, username: str = "admin", port: int = 0,
                  workers: int | None = None, per_shard: int | None = None, slow_s: float = 5.0,
-                 cache: str | None = None) -> None:
+                 cache: str | None = None, auth: str = "digest") -> None:
+        if auth not in ("digest", "basic"):
+            raise InputError(f"auth must be digest or basic, not {auth!r}")
         if cameras < 1 or cameras > 65000:
             raise InputError("a fleet has 1 to 65,000 cameras")
         if not 0 <= streams <= cameras:
             raise InputError("streams must be between 0 and the number of cameras")
         self.n, self.streams, self.seed, self.onvif = cameras, streams, seed, onvif
         self.username, self.port, self.slow_s, self.cache = username, port, slow_s, cache
+        self.auth = auth
         self.workers, self.per_shard = workers, per_shard
         self.fault_plan = (parse_spec(faults, cameras, seed=seed) if isinstance(faults, str)
                            else {int(i): check_faults(f) for i, f in faults.items()})
@@ -134,7 +137,7 @@ class Fleet:
         self.cameras = [
             SimCamera(index=i, host=_address(block, i), port=port, username=self.username,
                       password=f"pw{rng.getrandbits(40):010x}", streaming=i < self.streams, onvif=self.onvif,
-                      faults=self.fault_plan.get(i, frozenset()))
+                      faults=self.fault_plan.get(i, frozenset()), auth=self.auth)
             for i in range(self.n)]
 
     @staticmethod

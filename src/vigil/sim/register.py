@@ -22,7 +22,7 @@ from vigil.access.audit import record
 from vigil.core.errors import InputError, NotFoundError
 from vigil.core.ids import centre_code_for_region, generate_device_id
 from vigil.core.models import Camera, Lifecycle, Region
-from vigil.core.regions import in_subtrees
+from vigil.registry.streams import in_service_population, validate_stream_url
 
 if TYPE_CHECKING:
     from vigil.core.context import Vigil
@@ -31,7 +31,10 @@ __all__ = ["register_fleet"]
 
 
 def _fields(vigil: Vigil, cam: dict[str, Any]) -> dict[str, Any]:
-    return {"main_url": cam["url"], "sub_url": cam["sub_url"], "onvif_url": cam.get("onvif_url", ""),
+    """Registry columns of one manifest camera; its URLs obey the registry's rule like any other."""
+    return {"main_url": validate_stream_url(cam["url"], field="url"),
+            "sub_url": validate_stream_url(cam["sub_url"], field="sub_url"),
+            "onvif_url": validate_stream_url(cam.get("onvif_url", ""), kind="onvif", field="onvif_url"),
             "username": cam["username"], "password_enc": vigil.box.seal(cam["password"])}
 
 
@@ -47,8 +50,7 @@ def register_fleet(vigil: Vigil, cameras: Sequence[dict[str, Any]], *, region: s
         if reg is None:
             raise NotFoundError(f"region {region} does not exist")
         if attach:
-            ids = list(s.scalars(select(Camera.id).where(Camera.lifecycle == Lifecycle.IN_SERVICE.value,
-                                                          in_subtrees(Camera.region_code, [region]))
+            ids = list(s.scalars(select(Camera.id).where(in_service_population(region))
                                  .order_by(Camera.id).limit(len(cameras))))
             rows = [{"id": cid, **_fields(vigil, cam)} for cid, cam in zip(ids, cameras, strict=False)]
             for i in range(0, len(rows), 1000):

@@ -9,6 +9,7 @@ so changing a camera's faults takes effect at once.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import random
 import re
@@ -35,7 +36,11 @@ _AUTH_RE = re.compile(r'(\w+)=(?:"([^"]*)"|([^,\s]*))')
 
 @dataclass
 class SimCamera:
-    """One simulated camera: where it listens, its credentials, whether it streams, its faults."""
+    """One simulated camera: where it listens, its credentials, whether it streams, its faults.
+
+    ``auth`` is the RTSP authentication it demands: ``digest`` (RFC 2617), or ``basic`` like some
+    older cameras (the password then crosses the network in clear, base64-encoded).
+    """
 
     index: int
     host: str
@@ -45,6 +50,7 @@ class SimCamera:
     streaming: bool = False
     onvif: bool = False
     faults: frozenset[str] = frozenset()
+    auth: str = "digest"
 
     @property
     def url(self) -> str:
@@ -74,7 +80,8 @@ class SimCamera:
     def to_json(self) -> dict[str, object]:
         return {"index": self.index, "host": self.host, "port": self.port, "url": self.url,
                 "sub_url": self.sub_url, "onvif_url": self.onvif_url, "username": self.username,
-                "password": self.password, "streaming": self.streaming, "faults": sorted(self.faults)}
+                "password": self.password, "streaming": self.streaming, "faults": sorted(self.faults),
+                "auth": self.auth}
 
 
 @dataclass
@@ -103,6 +110,17 @@ def check_digest(header: str, method: str, user: str, password: str, nonce: str)
     else:
         want = _md5(f"{ha1}:{nonce}:{ha2}")
     return secrets.compare_digest(want, p.get("response", ""))
+
+
+def check_basic(header: str, user: str, password: str) -> bool:
+    """True if an ``Authorization: Basic ...`` header carries exactly ``user:password``."""
+    if not header.lower().startswith("basic "):
+        return False
+    try:
+        given = base64.b64decode(header[6:].strip(), validate=True)
+    except ValueError:
+        return False
+    return secrets.compare_digest(given, f"{user}:{password}".encode())
 
 
 class CameraProtocol(asyncio.Protocol):
@@ -203,9 +221,8 @@ class CameraProtocol(asyncio.Protocol):
         if method not in ("DESCRIBE", "SETUP", "PLAY", "TEARDOWN", "GET_PARAMETER", "SET_PARAMETER"):
             self._reply(501, "Not Implemented", cseq)
             return
-        if not check_digest(hdr.get("authorization", ""), method, self.cam.username, self.cam.live_password,
-                            self.nonce):
-            self._reply(401, "Unauthorized", cseq, (f'WWW-Authenticate: Digest realm="{REALM}", nonce="{self.nonce}"',))
+        if not self._authorized(hdr.get("authorization", ""), method):
+            self._reply(401, "Unauthorized", cseq, (self._challenge(),))
             return
         path = "/" + uri.split("://", 1)[-1].partition("/")[2]
         if method == "DESCRIBE":
@@ -222,6 +239,16 @@ class CameraProtocol(asyncio.Protocol):
             self._reply(200, "OK", cseq, close=True)
         else:
             self._reply(200, "OK", cseq, (f"Session: {self.session}",) if self.session else ())
+
+    def _authorized(self, header: str, method: str) -> bool:
+        if self.cam.auth == "basic":
+            return check_basic(header, self.cam.username, self.cam.live_password)
+        return check_digest(header, method, self.cam.username, self.cam.live_password, self.nonce)
+
+    def _challenge(self) -> str:
+        if self.cam.auth == "basic":
+            return f'WWW-Authenticate: Basic realm="{REALM}"'
+        return f'WWW-Authenticate: Digest realm="{REALM}", nonce="{self.nonce}"'
 
     def _garbage(self) -> None:
         if self.cam.index % 2:

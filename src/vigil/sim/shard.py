@@ -139,7 +139,7 @@ async def _serve_stdin() -> None:
     cfg = json.loads(await reader.readline())
     cams = [SimCamera(index=c["index"], host=c["host"], port=c["port"], username=c["username"],
                       password=c["password"], streaming=c["streaming"], onvif=bool(c["onvif_url"]),
-                      faults=frozenset(c["faults"])) for c in cfg["cameras"]]
+                      faults=frozenset(c["faults"]), auth=c.get("auth", "digest")) for c in cfg["cameras"]]
     shard = Shard(cams, slow_s=cfg["slow_s"], cache=cfg.get("cache"), backlog=cfg.get("backlog", 64))
     out: dict[str, Any]
     try:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vigil.core.errors import NotFoundError, NotReadyError
+from vigil.registry.streams import redact_text
 
 __all__ = ["LiveConfig", "LiveManager", "hls_command"]
 
@@ -103,7 +104,9 @@ class LiveManager:
             if st.proc.poll() is not None:
                 err = (st.proc.stderr.read() if st.proc.stderr else b"").decode(errors="replace").strip()
                 self.stop(camera_id)
-                raise NotReadyError(f"camera {camera_id} is not reachable: {err[-300:] or 'stream ended'}")
+                err = redact_text(err, (url,))[-300:]  # FFmpeg quotes the URL it was given, password and all
+                log.info("live: camera %s is not reachable: %s", camera_id, err)
+                raise NotReadyError(f"camera {camera_id} is not reachable: {err or 'stream ended'}")
             if time.monotonic() > deadline:
                 raise NotReadyError(f"camera {camera_id}: live stream not ready yet, retry")
             time.sleep(0.1)

@@ -21,13 +21,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
 
 from sqlalchemy import select
 
 from vigil.core.context import Vigil
-from vigil.core.errors import NotFoundError
-from vigil.core.models import Camera, Lifecycle
+from vigil.core.models import Camera
+from vigil.registry.streams import in_service_population, redact_text, stream_url_with_credentials
 from vigil.video import retention
 from vigil.video.segments import (
     camera_dir,
@@ -58,16 +57,8 @@ class RecorderConfig:
 
 
 def camera_url(v: Vigil, cam: Camera, *, sub: bool = False) -> str:
-    """The camera's stream URL with its (decrypted) credentials filled in."""
-    url = (cam.sub_url if sub and cam.sub_url else cam.main_url).strip()
-    if not url:
-        raise NotFoundError(f"camera {cam.id} has no stream URL")
-    if cam.username and "@" not in urlsplit(url).netloc:
-        parts = urlsplit(url)
-        pw = v.box.open(cam.password_enc)
-        cred = quote(cam.username, safe="") + (":" + quote(pw, safe="") if pw else "")
-        url = urlunsplit(parts._replace(netloc=f"{cred}@{parts.netloc}"))
-    return url
+    """The camera's validated stream URL with its (decrypted) credentials filled in (the registry's)."""
+    return stream_url_with_credentials(cam, v.box, sub=sub)
 
 
 def segment_command(url: str, pattern: Path, cfg: RecorderConfig) -> list[str]:
@@ -113,8 +104,8 @@ class CameraRecorder:
             try:
                 got = await self._session(stop)
             except Exception as exc:  # the watchdog of last resort: never let one camera kill the loop
-                log.exception("camera %s: recorder session failed", self.camera_id)
-                self.last_error, got = str(exc), 0
+                self.last_error, got = redact_text(str(exc), (self.url,)), 0
+                log.error("camera %s: recorder session failed: %s", self.camera_id, self.last_error)
             if stop.is_set():
                 break
             self.restarts += 1
@@ -152,7 +143,8 @@ class CameraRecorder:
                 proc.kill()
                 await proc.wait()
             self.current_session = None
-        self.last_error = " | ".join(self._stderr) or f"ffmpeg exited with {proc.returncode}"
+        self.last_error = (redact_text(" | ".join(self._stderr), (self.url,))  # FFmpeg may quote the URL
+                           or f"ffmpeg exited with {proc.returncode}")
         await asyncio.to_thread(self._finish_session, state)
         if self.on_write_error is not None and _is_write_error(self.last_error):
             self.on_write_error.set()
@@ -273,7 +265,7 @@ class Recorder:
             if self.camera_ids is not None:
                 q = q.where(Camera.id.in_(self.camera_ids))
             else:
-                q = q.where(Camera.lifecycle == Lifecycle.IN_SERVICE.value)
+                q = q.where(in_service_population())
             out = {}
             for c in s.scalars(q):
                 try:

@@ -16,6 +16,7 @@ from vigil.core.regions import in_subtrees
 from vigil.health.models import CameraStatus
 from vigil.registry import cameras as svc
 from vigil.registry.schemas import CameraIn, CameraPatch
+from vigil.registry.streams import redact_url
 
 router = APIRouter()
 
@@ -37,9 +38,10 @@ def camera_json(c: Camera, st: CameraStatus | None, *, detail: bool = False) -> 
     out["status"] = None if st is None else {"state": st.state, "reason": st.reason, "since": st.since,
                                              "faults": st.faults}
     if detail:
-        out |= {"main_url": c.main_url, "sub_url": c.sub_url, "onvif_url": c.onvif_url, "username": c.username,
-                "has_password": c.password_enc is not None, "created_at": c.created_at,
-                "updated_at": c.updated_at}
+        out |= {"main_url": redact_url(c.main_url), "sub_url": redact_url(c.sub_url),
+                "onvif_url": redact_url(c.onvif_url), "username": c.username,
+                "has_password": c.password_enc is not None, "allow_basic_auth": c.allow_basic_auth,
+                "created_at": c.created_at, "updated_at": c.updated_at}
     return out
 
 

@@ -22,12 +22,12 @@ from vigil.access.users import Principal
 from vigil.api.deps import SessionDep, VigilDep, check_region, require
 from vigil.core.errors import InputError, NotFoundError
 from vigil.core.models import Camera
-from vigil.core.regions import in_subtrees
 from vigil.health import workorders as wos
 from vigil.health.alarms import acknowledge, alarm_json, list_alarms
 from vigil.health.kpi import compute_kpis, kpi_timeline
 from vigil.health.models import Alarm, CameraStatus, MaintenanceTeam, QualityChange, StatusChange, WorkOrder
 from vigil.health.workorders import order_json
+from vigil.registry.streams import in_service_population
 
 router = APIRouter()
 
@@ -108,7 +108,7 @@ def status_summary(p: HealthRead, session: SessionDep, region: str | None = None
                    limit: Annotated[int, Query(ge=0, le=5000)] = 200) -> dict[str, Any]:
     """Camera states in a region: counts, and the cameras that are down or have picture faults."""
     code = _region(p, region)
-    scope = in_subtrees(Camera.region_code, [code]) & (Camera.lifecycle == "in_service")
+    scope = in_service_population(code)
     counts = dict(session.execute(select(func.coalesce(CameraStatus.state, "unknown"), func.count())
                                   .select_from(Camera).outerjoin(CameraStatus, CameraStatus.camera_id == Camera.id)
                                   .where(scope).group_by(CameraStatus.state)).tuples().all())
