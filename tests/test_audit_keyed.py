@@ -67,8 +67,8 @@ def test_rewrite_without_the_key_is_detected(vigil, attacker):
             wrong = b"guessed-key-that-is-not-the-instance-key"
             _rewrite(s, _hmac_digest(wrong), lambda seq, h: _anchor_with(wrong, seq, h))
     with vigil.db.session() as s:
-        assert not verify_chain(s).ok  # the head file outside the database disagrees
-    vigil.settings.audit_head_file.unlink()  # and even without it, the key alone tells
+        assert not verify_chain(s).ok
+    vigil.settings.audit_head_file.unlink()  # not thanks to the head file: the key alone tells
     with vigil.db.session() as s:
         rep = verify_chain(s)
     assert not rep.ok and rep.first_bad_seq == 1, rep
@@ -97,7 +97,7 @@ def test_truncation_with_a_replayed_anchor_is_caught_by_the_head_file(vigil):
     with vigil.db.session() as s:
         old_anchor = s.get(Secret, "audit_head").value  # an attacker kept a copy of the database
     _write(vigil, 2, actor="bob")
-    heads = read_heads(vigil.settings)
+    heads = read_heads(vigil.settings, None)
     assert max(heads) == 5 and len(heads) == 5  # one head line per committed batch
     assert stat.S_IMODE(vigil.settings.audit_head_file.stat().st_mode) == 0o600
     assert stat.S_IMODE(vigil.settings.audit_key_file.stat().st_mode) == 0o600
@@ -109,12 +109,37 @@ def test_truncation_with_a_replayed_anchor_is_caught_by_the_head_file(vigil):
     assert not rep.ok and "head file" in rep.reason and "entry 5" in rep.reason, rep
 
 
+def test_deleting_the_whole_log_is_caught_by_the_head_file(vigil):
+    _write(vigil, 2)
+    with vigil.db.session() as s:
+        s.execute(delete(AuditEntry))
+        s.execute(delete(Secret).where(Secret.key == "audit_head"))
+    with vigil.db.session() as s:
+        rep = verify_chain(s)
+    assert not rep.ok and "head file" in rep.reason, rep
+
+
+def test_two_databases_with_one_home_keep_their_heads_apart(tmp_path):
+    home = str(tmp_path / "home")
+    a, b = (Vigil.open(f"sqlite:///{tmp_path / n}.db", home) for n in ("a", "b"))
+    try:
+        _write(a, 3)
+        _write(b, 1)
+        _write(a, 1)
+        for v in (a, b):
+            with v.db.session() as s:
+                assert verify_chain(s).ok, v.settings.db_url
+    finally:
+        a.close()
+        b.close()
+
+
 def test_rolled_back_entries_write_no_head(vigil):
     _write(vigil, 1)
     with pytest.raises(RuntimeError), vigil.db.session() as s:
         record(s, "alice", "camera.view", "camera:x")
         raise RuntimeError("the caller's work failed")
-    assert set(read_heads(vigil.settings)) == {1}
+    assert set(read_heads(vigil.settings, None)) == {1}
     with vigil.db.session() as s:
         assert verify_chain(s).ok
 

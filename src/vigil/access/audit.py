@@ -39,6 +39,7 @@ GENESIS = "0" * 64
 REKEY = "audit.rekey"
 _HEAD_KEY = "audit_head"
 _PENDING = "vigil.audit.pending"
+_CHAIN = "vigil.audit.chain"
 _HOOKED = "vigil.audit.hooked"
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,10 @@ def record(session: Session, actor: str, action: str, target: str = "", /, *, re
     else:
         anchor.value = _anchor(key, seq, h)
     session.flush()
-    session.info[_PENDING] = (seq, h)
+    chain = h if seq == 1 else session.info.get(_CHAIN) or session.scalar(
+        select(AuditEntry.hash).where(AuditEntry.seq == 1))
+    session.info[_CHAIN] = chain
+    session.info[_PENDING] = (seq, h, chain or "")
     if not session.info.get(_HOOKED):
         event.listen(session, "after_commit", _after_commit)
         event.listen(session, "after_soft_rollback", _after_rollback)
@@ -124,11 +128,15 @@ def _after_commit(session: Session) -> None:
 
 def _after_rollback(session: Session, _previous: Any) -> None:
     session.info.pop(_PENDING, None)  # a head not committed is never written out
+    session.info.pop(_CHAIN, None)
 
 
-def write_head(settings: Settings, seq: int, h: str) -> None:
-    """Append the chain head to the head file (and syslog if configured); never fails the caller."""
-    line = f"{utcnow().isoformat(timespec='seconds')} {seq} {h}\n"
+def write_head(settings: Settings, seq: int, h: str, chain: str) -> None:
+    """Append the chain head to the head file (and syslog if configured); never fails the caller.
+
+    ``chain`` (the hash of entry 1) names the chain, so two databases used with one home stay apart.
+    """
+    line = f"{utcnow().isoformat(timespec='seconds')} {seq} {h} {chain}\n"
     try:
         fd = os.open(settings.audit_head_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
@@ -157,8 +165,8 @@ def _syslog(address: str) -> logging.Logger:
     return logger
 
 
-def read_heads(settings: Settings) -> dict[int, str]:
-    """Every (seq -> hash) recorded in the head file outside the database."""
+def read_heads(settings: Settings, chain: str | None) -> dict[int, str]:
+    """Every (seq -> hash) of ``chain`` recorded in the head file outside the database (any chain if None)."""
     heads: dict[int, str] = {}
     try:
         text = settings.audit_head_file.read_text()
@@ -166,7 +174,7 @@ def read_heads(settings: Settings) -> dict[int, str]:
         return heads
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) == 3 and parts[1].isdigit():
+        if len(parts) == 4 and parts[1].isdigit() and chain in (None, parts[3]):
             heads[int(parts[1])] = parts[2]
     return heads
 
@@ -187,7 +195,8 @@ def verify_chain(session: Session) -> ChainReport:
     if not settings.audit_key_file.exists():
         return ChainReport(0, False, None, f"the audit key {settings.audit_key_file} is missing")
     key = load_or_create_key(settings.audit_key_file)
-    heads = read_heads(settings)
+    first = session.scalar(select(AuditEntry.hash).where(AuditEntry.seq == 1))
+    heads = read_heads(settings, first)
     prev, n, legacy, keyed = GENESIS, 0, 0, False
     for e in session.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars():
         n += 1
@@ -212,12 +221,14 @@ def verify_chain(session: Session) -> ChainReport:
     if heads and max(heads) > n:
         return ChainReport(n, False, n + 1, f"the newest entries were removed: the head file outside the database "
                                             f"records entry {max(heads)}, the log ends at {n}")
+    if not n and read_heads(settings, None):
+        return ChainReport(0, False, 1, "the log is empty, but the head file outside the database records entries")
     anchor = session.get(Secret, _HEAD_KEY)
     if anchor is None:
         return ChainReport(n, False, None, "the chain head anchor is missing") if n else ChainReport(0, True)
     if not hmac.compare_digest(anchor.value, _anchor(key, n, prev)):
         return ChainReport(n, False, n + 1, "the newest entries were removed (chain head does not match)")
-    write_head(settings, n, prev)
+    write_head(settings, n, prev, first or "")
     return ChainReport(n, True)
 
 
