@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import json
+import multiprocessing
 import socket
 import stat
 import subprocess
@@ -15,6 +16,7 @@ from sqlalchemy import delete, select, update
 
 from vigil.access.audit import GENESIS, read_heads, record, seal_legacy, verify_chain
 from vigil.core.context import Vigil
+from vigil.core.crypto import load_or_create_key
 from vigil.core.db import _alembic_config
 from vigil.core.models import AuditEntry, Secret
 
@@ -193,3 +195,15 @@ def test_cli_verify_fails_when_the_key_was_replaced(sqlite_vigil):
     bad = subprocess.run(args, capture_output=True, text=True)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert "audit key" in " ".join(bad.stderr.split()), bad.stderr
+
+
+def _key_of(path):
+    return load_or_create_key(Path(path))
+
+
+def test_processes_starting_together_share_one_key(tmp_path):
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        for i in range(5):
+            keys = pool.map(_key_of, [str(tmp_path / f"audit{i}.key")] * 8)
+            assert len(set(keys)) == 1 and len(keys[0]) == 44
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"audit{i}.key" for i in range(5)]  # no temp files left

@@ -17,15 +17,25 @@ __all__ = ["CredentialBox", "load_or_create_key"]
 
 
 def load_or_create_key(path: Path) -> bytes:
-    """Read the instance key, creating it (0600) on first use."""
+    """Read the instance key, creating it (0600) on first use.
+
+    The key is written to a private temporary file and linked into place, so a process starting
+    at the same moment reads either no file or the whole key, and both end up with the same key.
+    """
     if path.exists():
         return path.read_bytes().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = Fernet.generate_key()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
-        f.write(key)
-    return key
+        f.write(Fernet.generate_key())
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass  # another process won the race: use its key
+    finally:
+        tmp.unlink()
+    return path.read_bytes().strip()
 
 
 class CredentialBox:
