@@ -16,6 +16,7 @@ import typer
 
 from vigil.cli_common import DbOpt, HomeOpt, console, err, open_instance
 from vigil.core.errors import ImportRejected, VigilError
+from vigil.core.private import PRIVATE_UMASK
 
 app = typer.Typer(help="Vigil: city video-surveillance platform.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -106,6 +107,7 @@ _register()
 
 def main() -> None:
     """Entry point: run the app and turn Vigil errors into one readable line."""
+    os.umask(PRIVATE_UMASK)  # what this process and its FFmpeg children write is the owner's only
     try:
         rc = app(standalone_mode=False)
         if isinstance(rc, int) and rc:

@@ -6,16 +6,20 @@ import importlib
 import time
 from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
 from vigil import __version__
-from vigil.api import problems
-from vigil.api.deps import CurrentPrincipal
+from vigil.access.throttle import LoginThrottle
+from vigil.api import docs, problems
+from vigil.api.deps import CurrentPrincipal, SessionDep, VigilDep, get_principal
+from vigil.api.security import AuthBeforeBody, BodyLimit, SecurityHeaders, request_token, token_matches
 from vigil.core.context import Vigil
+from vigil.core.errors import AccessDenied
+from vigil.core.models import Role
 
 __all__ = ["ROUTERS", "create_app"]
 
@@ -57,19 +61,33 @@ def _metrics(app: FastAPI) -> None:
         return response
 
 
+def metrics_reader(request: Request, session: SessionDep, v: VigilDep) -> None:
+    """``/metrics`` is for admins, or for a scraper holding ``VIGIL_METRICS_TOKEN`` (compared in constant time)."""
+    token, source = request_token(request)
+    if source == "header" and token_matches(token, v.settings.metrics_token):
+        return
+    if get_principal(request, session, None).role != Role.ADMIN:
+        raise AccessDenied("metrics need the admin role or the metrics token")
+
+
 def create_app(vigil: Vigil) -> FastAPI:
     """Build the API for ``vigil``; nothing global is touched."""
-    app = FastAPI(title="Vigil API", version=__version__,
+    app = FastAPI(title="Vigil API", version=__version__, docs_url=None, redoc_url=None,
                   description="City video-surveillance platform. Every route needs a bearer token.")
     app.state.vigil = vigil
+    app.state.login_throttle = LoginThrottle()
     problems.install(app)
     app.add_middleware(GZipMiddleware, minimum_size=2048)
     _metrics(app)
+    # Added last = outermost: headers on every answer; size and authentication settled before a body is read.
+    app.add_middleware(AuthBeforeBody, db=vigil.db)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders, tile_url=vigil.settings.tile_url)
     for mod, prefix, tag in ROUTERS:
         app.include_router(importlib.import_module(mod).router, prefix=prefix, tags=[tag])
 
-    @app.get("/metrics", include_in_schema=False)
-    def metrics(_: CurrentPrincipal) -> Response:
+    @app.get("/metrics", include_in_schema=False, dependencies=[Depends(metrics_reader)])
+    def metrics() -> Response:
         return Response(generate_latest(app.state.metrics_registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/v1/config", tags=["meta"])
@@ -84,6 +102,7 @@ def create_app(vigil: Vigil) -> FastAPI:
 
     if _WEB.exists():
         app.mount("/ui", StaticFiles(directory=_WEB, html=True), name="ui")
+        docs.install(app)
 
         @app.get("/", include_in_schema=False)
         def root() -> RedirectResponse:

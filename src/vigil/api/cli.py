@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -47,13 +48,22 @@ def serve(db: DbOpt = None, home: HomeOpt = None,
           mqtt: Annotated[str | None, typer.Option(help="Publish analytics events to this MQTT broker (host:port; "
                                                         "default $VIGIL_MQTT)")] = None,
           record: Annotated[list[str] | None, typer.Option(help="Record this camera (repeatable), or 'all' for "
-                                                                "every in-service camera")] = None) -> None:
+                                                                "every in-service camera")] = None,
+          tls_cert: Annotated[Path | None, typer.Option(help="Serve HTTPS with this PEM certificate (chain)")] = None,
+          tls_key: Annotated[Path | None, typer.Option(help="The PEM private key of --tls-cert")] = None,
+          trusted_proxy: Annotated[str, typer.Option(help="Comma-separated addresses of reverse proxies whose "
+                                                          "X-Forwarded-For/-Proto headers are believed")] = ""
+          ) -> None:
     """Serve the API and console; probe, analyse and record cameras in the background."""
+    from vigil.api.server import check_tls
     from vigil.api.server import serve as run
 
+    check_tls(tls_cert, tls_key)
     v = open_instance(db, home)
     services = background_services(v, probe_interval=probe_interval, sample_interval=sample_interval,
                                    scheduler=not no_scheduler, analytics=analytics, mqtt=mqtt,
                                    analytics_streams=analytics_streams, record=record)
-    console.print(f"Vigil console: [bold]http://{host}:{port}/[/]   API docs: http://{host}:{port}/docs")
-    run(v, host=host, port=port, services=services)
+    url = f"{'https' if tls_cert else 'http'}://{host}:{port}"
+    console.print(f"Vigil console: [bold]{url}/[/]   API docs: {url}/docs")
+    run(v, host=host, port=port, services=services, tls_cert=tls_cert, tls_key=tls_key,
+        trusted_proxies=trusted_proxy)

@@ -14,6 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from vigil.access.users import Principal, principal_for_token
+from vigil.api.security import SAFE_METHODS, accepts_query_token, request_token, same_origin
 from vigil.core.context import Vigil
 from vigil.core.errors import AccessDenied, AuthError, NotFoundError
 
@@ -21,6 +22,7 @@ __all__ = [
     "CurrentPrincipal",
     "SessionDep",
     "VigilDep",
+    "accepts_query_token",
     "check_region",
     "require",
 ]
@@ -47,10 +49,21 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 def get_principal(request: Request, session: SessionDep,
                   cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
-    """Resolve the bearer token (header, or the ``vigil_token`` cookie for the console and media)."""
-    token = cred.credentials if cred else request.cookies.get("vigil_token") or request.query_params.get("token")
+    """Resolve the caller's token to a principal.
+
+    The token comes from the ``Authorization`` header or the console's ``vigil_token`` cookie;
+    ``?token=`` is read only on the media routes marked with :func:`accepts_query_token`.
+    A state change authenticated by the cookie must come from this server's own origin.
+    """
+    del cred  # declared for the OpenAPI security scheme; read by request_token
+    pre = getattr(request.state, "principal", None)  # resolved by AuthBeforeBody for state changes
+    if isinstance(pre, Principal):
+        return pre
+    token, source = request_token(request)
     if not token:
         raise AuthError("authentication required")
+    if source == "cookie" and request.method not in SAFE_METHODS and not same_origin(request):
+        raise AccessDenied("a cookie-authenticated change must come from this server's own pages")
     p = principal_for_token(session, token)
     request.state.principal = p
     return p

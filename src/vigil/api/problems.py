@@ -7,6 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from vigil.access.login import TooManyAttempts
 from vigil.core.errors import (
     AccessDenied,
     AuthError,
@@ -19,6 +20,7 @@ from vigil.core.errors import (
 )
 
 _STATUS: list[tuple[type[Exception], int, str]] = [
+    (TooManyAttempts, 429, "too-many-requests"),
     (AuthError, 401, "unauthenticated"),
     (AccessDenied, 403, "forbidden"),
     (NotFoundError, 404, "not-found"),
@@ -29,12 +31,19 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
 ]
 
 
-def problem(status: int, slug: str, title: str, detail: str, instance: str = "", **extra: object) -> JSONResponse:
-    """Build a problem+json response."""
-    body = {"type": f"https://vigil.invalid/problems/{slug}", "title": title, "status": status,
+def problem_body(status: int, slug: str, title: str, detail: str, instance: str = "",
+                 **extra: object) -> dict[str, object]:
+    """The RFC 9457 document (also used by the ASGI middlewares, which answer before FastAPI)."""
+    return {"type": f"https://vigil.invalid/problems/{slug}", "title": title, "status": status,
             "detail": detail, "instance": instance, **extra}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
+
+
+def problem(status: int, slug: str, title: str, detail: str, instance: str = "", *,
+            headers: dict[str, str] | None = None, **extra: object) -> JSONResponse:
+    """Build a problem+json response."""
+    headers = {**({"WWW-Authenticate": "Bearer"} if status == 401 else {}), **(headers or {})}
+    return JSONResponse(problem_body(status, slug, title, detail, instance, **extra), status_code=status,
+                        media_type="application/problem+json", headers=headers or None)
 
 
 def install(app: FastAPI) -> None:
@@ -47,8 +56,9 @@ def install(app: FastAPI) -> None:
                 extra = {}
                 if isinstance(exc, ImportRejected):
                     extra["errors"] = [{"line": e.line, "field": e.field, "reason": e.reason} for e in exc.errors]
+                headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttempts) else None
                 return problem(status, slug, slug.replace("-", " ").capitalize(), str(exc), request.url.path,
-                               **extra)
+                               headers=headers, **extra)
         return problem(400, "error", "Error", str(exc), request.url.path)
 
     @app.exception_handler(RequestValidationError)

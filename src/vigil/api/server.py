@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Protocol
 
 import uvicorn
@@ -13,6 +15,8 @@ from fastapi import FastAPI
 
 from vigil.api.app import create_app
 from vigil.core.context import Vigil
+from vigil.core.errors import InputError
+from vigil.core.private import PRIVATE_UMASK
 
 __all__ = ["Service", "serve"]
 
@@ -51,8 +55,26 @@ def app_with_services(v: Vigil, services: Sequence[Service]) -> FastAPI:
 
 
 def serve(v: Vigil, *, host: str = "127.0.0.1", port: int = 8080, services: Sequence[Service] = (),
-          log_level: str = "warning") -> None:
-    """Serve until interrupted."""
+          log_level: str = "warning", tls_cert: Path | None = None, tls_key: Path | None = None,
+          trusted_proxies: str = "") -> None:
+    """Serve until interrupted: on loopback only by default, over TLS when given a certificate and key.
+
+    ``X-Forwarded-For``/``-Proto`` are believed only from ``trusted_proxies`` (comma-separated
+    addresses of a reverse proxy); by default from nobody.
+    """
+    check_tls(tls_cert, tls_key)
+    os.umask(PRIVATE_UMASK)
     app = app_with_services(v, services)
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on")
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on",
+                            ssl_certfile=tls_cert, ssl_keyfile=tls_key, proxy_headers=bool(trusted_proxies),
+                            forwarded_allow_ips=trusted_proxies or None, server_header=False)
     asyncio.run(uvicorn.Server(config).serve())
+
+
+def check_tls(cert: Path | None, key: Path | None) -> None:
+    """Both or neither of a certificate and its key, and both readable files."""
+    if (cert is None) != (key is None):
+        raise InputError("TLS needs both a certificate (--tls-cert) and its key (--tls-key)")
+    for f in (cert, key):
+        if f is not None and not f.is_file():
+            raise InputError(f"no such file: {f}")

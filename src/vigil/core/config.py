@@ -23,6 +23,8 @@ class Settings:
     tile_url: str = ""
     audit_syslog: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    metrics_token: str = field(default="", repr=False)
+    """A bearer token that may read ``/metrics`` without a user (``VIGIL_METRICS_TOKEN``); empty: admins only."""
 
     @property
     def key_file(self) -> Path:
@@ -53,4 +55,5 @@ def load_settings(db: str | None = None, home: str | Path | None = None) -> Sett
     url = db or os.environ.get("VIGIL_DB") or f"sqlite:///{home_path / 'vigil.db'}"
     extra = {"tile_attribution": os.environ.get("VIGIL_TILE_ATTRIBUTION", "")}
     return Settings(home=home_path, db_url=url, tile_url=os.environ.get("VIGIL_TILE_URL", ""), extra=extra,
-                    audit_syslog=os.environ.get("VIGIL_AUDIT_SYSLOG", ""))
+                    audit_syslog=os.environ.get("VIGIL_AUDIT_SYSLOG", ""),
+                    metrics_token=os.environ.get("VIGIL_METRICS_TOKEN", ""))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 from vigil.core.config import Settings, load_settings
 from vigil.core.crypto import CredentialBox, load_or_create_key
 from vigil.core.db import Database
+from vigil.core.private import secure_file, secure_home
 
 __all__ = ["Vigil"]
 
@@ -22,10 +24,13 @@ class Vigil:
     def open(cls, db: str | None = None, home: str | None = None, *, migrate: bool = True) -> Vigil:
         """Open (and by default migrate) the instance at ``db``/``home``."""
         v = cls(load_settings(db, home))
-        v.settings.home.mkdir(parents=True, exist_ok=True)
+        secure_home(v.settings.home)
         load_or_create_key(v.settings.audit_key_file)
         if migrate:
             v.db.migrate()
+        if v.db.dialect == "sqlite" and v.db.engine.url.database not in (None, "", ":memory:"):
+            for suffix in ("", "-wal", "-shm"):  # new -wal and -shm files take the database's mode
+                secure_file(Path(v.db.engine.url.database + suffix))
         return v
 
     @cached_property

@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from vigil.access.users import authenticate, issue_token, principal_of, revoke_token
+from vigil.access.login import sign_in
+from vigil.access.users import issue_token, principal_of, revoke_token
 from vigil.api.deps import CurrentPrincipal, SessionDep, VigilDep
 
 router = APIRouter()
@@ -17,8 +18,8 @@ router = APIRouter()
 class LoginIn(BaseModel):
     """Credentials."""
 
-    username: str
-    password: str
+    username: str = Field(max_length=100)
+    password: str = Field(max_length=1024)
 
 
 def _user_json(p) -> dict:  # type: ignore[no-untyped-def]
@@ -27,8 +28,14 @@ def _user_json(p) -> dict:  # type: ignore[no-untyped-def]
 
 @router.post("/login")
 def login(body: LoginIn, response: Response, request: Request, session: SessionDep, v: VigilDep) -> dict:
-    """Exchange a user name and password for a bearer token (also set as an HttpOnly cookie)."""
-    user = authenticate(session, body.username, body.password)
+    """Exchange a user name and password for a bearer token (also set as an HttpOnly cookie).
+
+    Repeated failures for one user name or from one address lock it out for a growing time
+    (429 with ``Retry-After``); every failure is audited.
+    """
+    address = request.client.host if request.client else "unknown"
+    user = sign_in(session, v.db, body.username, body.password, address=address,
+                   throttle=request.app.state.login_throttle)
     token = issue_token(session, user, ttl_hours=v.settings.token_ttl_hours)
     response.set_cookie("vigil_token", token, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https", max_age=int(v.settings.token_ttl_hours * 3600))

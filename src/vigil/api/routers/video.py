@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.access.audit import record
 from vigil.access.users import Principal
-from vigil.api.deps import CurrentPrincipal, SessionDep, VigilDep, require
+from vigil.api.deps import CurrentPrincipal, SessionDep, VigilDep, accepts_query_token, require
 from vigil.core.models import utcnow
 from vigil.video import masks as mask_svc
 from vigil.video import retrieval
@@ -79,6 +79,7 @@ def export_json(e: Export) -> dict[str, Any]:
 
 
 @router.get("/live/{camera_id}/index.m3u8")
+@accepts_query_token
 def live_playlist(camera_id: str, request: Request, p: LivePrincipal, v: VigilDep) -> Response:
     """The camera's live HLS playlist (starts the packager on demand; audited once per viewing)."""
     with v.db.session() as s:
@@ -92,6 +93,7 @@ def live_playlist(camera_id: str, request: Request, p: LivePrincipal, v: VigilDe
 
 
 @router.get("/live/{camera_id}/{segment}")
+@accepts_query_token
 def live_segment(camera_id: str, segment: str, request: Request, p: LivePrincipal, session: SessionDep) -> Response:
     """A segment of the camera's live HLS stream."""
     mask_svc.camera_in_scope(session, p, camera_id)
@@ -162,6 +164,7 @@ def deny(request_id: int, p: CurrentPrincipal, session: SessionDep, body: Decisi
 
 
 @router.get("/retrievals/{request_id}/playback.mp4")
+@accepts_query_token
 def playback(request_id: int, request: Request, p: RetrievePrincipal, v: VigilDep) -> FileResponse:
     """The recorded range as MP4 for the browser; the first request of a playback is audited."""
     rng = request.headers.get("range", "")
@@ -176,6 +179,7 @@ def create_export(request_id: int, p: RetrievePrincipal, v: VigilDep) -> dict:
 
 
 @router.get("/exports/{export_id}")
+@accepts_query_token
 def get_export(export_id: int, p: RetrievePrincipal, v: VigilDep,
                file: Annotated[str, Query(max_length=200)] = "manifest.json") -> FileResponse:
     """A file of an export: the clip, ``manifest.json`` or ``manifest.sig``."""
