@@ -236,3 +236,31 @@ def test_in_service_population_is_one_condition(vigil):
         in_town1 = s.scalar(select(func.count()).select_from(Camera).where(in_service_population(TOWN1)))
         total = s.scalar(select(func.count()).select_from(Camera))
     assert (total, everywhere, in_town1) == (2, 1, 0 if first.region_code.startswith(TOWN1) else 1)
+
+
+# --- live view of an unreachable camera -----------------------------------------------------------------------
+
+def test_live_view_503_of_an_unreachable_camera_shows_no_password(sqlite_vigil, caplog):
+    import socket
+
+    from vigil.api.routers.video import close_live
+
+    v = sqlite_vigil
+    w = build_world(v)
+    cam = w.cameras[TOWN1]
+    with socket.socket() as sock:  # a port nothing listens on: FFmpeg's connection is refused at once
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with v.db.session() as s:
+        c = s.get(Camera, cam)
+        c.main_url, c.username, c.password_enc = f"rtsp://127.0.0.1:{port}/main", "admin", v.box.seal(SECRET)
+    app = create_app(v)
+    caplog.set_level(logging.DEBUG, logger="vigil")
+    try:
+        r = TestClient(app, raise_server_exceptions=False).get(
+            f"/api/v1/video/live/{cam}/index.m3u8", headers={"Authorization": f"Bearer {w.tokens['duty_officer-' + TOWN1]}"})
+    finally:
+        close_live(app)
+    assert r.status_code == 503, r.text
+    assert "not reachable" in r.text and SECRET not in r.text and "admin:" not in r.text
+    assert SECRET not in caplog.text and "admin:" not in caplog.text
