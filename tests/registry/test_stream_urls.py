@@ -264,3 +264,14 @@ def test_live_view_503_of_an_unreachable_camera_shows_no_password(sqlite_vigil, 
     assert r.status_code == 503, r.text
     assert "not reachable" in r.text and SECRET not in r.text and "admin:" not in r.text
     assert SECRET not in caplog.text and "admin:" not in caplog.text
+
+
+def test_export_without_secrets_drops_credentials_left_in_stored_urls(sqlite_vigil):
+    from vigil.registry.io_export import export_cameras
+
+    v = sqlite_vigil
+    w = build_world(v)
+    with v.db.session() as s:  # stored before the rule existed
+        s.get(Camera, w.cameras[TOWN1]).main_url = f"rtsp://admin:{SECRET}@127.0.0.1/main"
+        data = export_cameras(s, scope=Scope.everything(), fmt="csv").decode()
+    assert SECRET not in data and "rtsp://127.0.0.1/main" in data

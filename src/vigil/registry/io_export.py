@@ -23,6 +23,7 @@ from vigil.core.models import Camera, CameraModel, Region, Site
 from vigil.core.regions import in_subtrees
 from vigil.registry.io_cameras import CAMERA_FIELDS
 from vigil.registry.io_common import common_region, defuse_formula
+from vigil.registry.streams import redact_url
 
 __all__ = ["EXPORT_FORMATS", "ExportFormat", "export_cameras"]
 
@@ -66,6 +67,9 @@ def _rows(session: Session, region: str | None, scopes: Sequence[str] | None, bo
         row["model"] = row["model"] or ""
         if include_secrets and box is not None:
             row["password"] = box.open(enc)
+        else:  # a URL stored with credentials before the rule existed leaves without them
+            for k in ("main_url", "sub_url", "onvif_url"):
+                row[k] = redact_url(row[k] or "")
         out.append(row)
     return out
 
