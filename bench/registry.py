@@ -29,6 +29,7 @@ import uvicorn
 from sqlalchemy import delete, func, select
 
 from vigil.access.bootstrap import init_instance
+from vigil.access.guard import Scope
 from vigil.access.users import issue_token, principal_of
 from vigil.api.app import create_app
 from vigil.core.context import Vigil
@@ -48,16 +49,16 @@ def _free_port() -> int:
 
 def bench_import(v: Vigil) -> dict[str, float]:
     with v.db.session() as s:
-        csv = export_cameras(s, fmt="csv", box=v.box, include_secrets=True, actor="bench")
+        csv = export_cameras(s, scope=Scope.everything(), fmt="csv", box=v.box, include_secrets=True, actor="bench")
         s.execute(delete(Camera))
     t0 = time.perf_counter()
     with v.db.session() as s:
-        rep = import_cameras(s, csv, box=v.box, actor="bench", name="cameras.csv")
+        rep = import_cameras(s, csv, box=v.box, actor="bench", scope=Scope.everything(), name="cameras.csv")
     t_bulk = time.perf_counter() - t0
     assert rep.created == 20547 or rep.rows == rep.created, rep
     t0 = time.perf_counter()
     with v.db.session() as s:
-        rep2 = import_cameras(s, csv, box=v.box, actor="bench", name="cameras.csv")
+        rep2 = import_cameras(s, csv, box=v.box, actor="bench", scope=Scope.everything(), name="cameras.csv")
     t_again = time.perf_counter() - t0
     # baseline: one create_camera per row through the registry service (sample of 300, extrapolated)
     with v.db.session() as s:

@@ -19,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from vigil.access.guard import Scope  # noqa: E402
 from vigil.core.context import Vigil  # noqa: E402
 from vigil.core.models import Camera  # noqa: E402
 from vigil.registry.io import export_cameras, import_cameras, import_models, import_regions  # noqa: E402
@@ -69,23 +70,24 @@ def run(url: str, home: str, files: tuple[bytes, bytes, bytes], label: str) -> N
     regions, models, cams = files
     v = Vigil.open(url, home)
     with v.db.session() as s:
-        import_regions(s, regions, actor="bench")
-        import_models(s, models, actor="bench")
+        import_regions(s, regions, actor="bench", scope=Scope.everything())
+        import_models(s, models, actor="bench", scope=Scope.everything())
     v.box.seal("warm-up")
     with v.db.session() as s:
-        t_dry, rep = timed(lambda: import_cameras(s, cams, box=v.box, actor="bench", dry_run=True))
+        t_dry, rep = timed(lambda: import_cameras(s, cams, box=v.box, actor="bench", scope=Scope.everything(), dry_run=True))
     with v.db.session() as s:
-        t_first, rep = timed(lambda: import_cameras(s, cams, box=v.box, actor="bench"))
+        t_first, rep = timed(lambda: import_cameras(s, cams, box=v.box, actor="bench", scope=Scope.everything()))
     assert rep.created == rep.rows, rep
     with v.db.session() as s:
-        t_again, rep2 = timed(lambda: import_cameras(s, cams, box=v.box, actor="bench"))
+        t_again, rep2 = timed(lambda: import_cameras(s, cams, box=v.box, actor="bench", scope=Scope.everything()))
     assert rep2.unchanged == rep2.rows, rep2
     moved = cams.replace(b",15,M-", b",16,M-")  # every tilt changes
     with v.db.session() as s:
-        t_upd, rep3 = timed(lambda: import_cameras(s, moved, box=v.box, actor="bench"))
+        t_upd, rep3 = timed(lambda: import_cameras(s, moved, box=v.box, actor="bench", scope=Scope.everything()))
     assert rep3.updated == rep3.rows, rep3
     with v.db.session() as s:
-        t_exp = {f: timed(lambda f=f: export_cameras(s, fmt=f))[0] for f in ("csv", "geojson", "gpkg")}
+        t_exp = {f: timed(lambda f=f: export_cameras(s, scope=Scope.everything(), fmt=f))[0]
+                 for f in ("csv", "geojson", "gpkg")}
     t_base = baseline(v, cams)
     print(f"[{label}] {rep.rows} cameras: import {t_first:.2f} s ({rep.rows / t_first:,.0f} rows/s), "
           f"re-import {t_again:.2f} s, all updated {t_upd:.2f} s, dry run {t_dry:.2f} s; goal < 10 s: {'OK' if t_first < 10 else 'MISSED'}")

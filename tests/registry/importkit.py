@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from vigil.access.guard import Scope
 from vigil.core.context import Vigil
 from vigil.core.models import AuditEntry, Camera, CameraModel, Region, Site
 from vigil.registry.io import import_models, import_regions, import_sites
@@ -49,9 +50,9 @@ def write(tmp: Path, name: str, text: str | bytes) -> Path:
 def seed(v: Vigil) -> None:
     """Regions, models and sites of the small city."""
     with v.db.session() as s:
-        import_regions(s, REGIONS_CSV.encode(), actor="test")
-        import_models(s, MODELS_CSV.encode(), actor="test")
-        import_sites(s, SITES_CSV.encode(), actor="test")
+        import_regions(s, REGIONS_CSV.encode(), actor="test", scope=Scope.everything())
+        import_models(s, MODELS_CSV.encode(), actor="test", scope=Scope.everything())
+        import_sites(s, SITES_CSV.encode(), actor="test", scope=Scope.everything())
 
 
 def counts(v: Vigil) -> dict[str, int]:

@@ -12,6 +12,7 @@ from pyogrio import read_info
 from pyogrio.raw import read
 from sqlalchemy import select
 
+from vigil.access.guard import Scope
 from vigil.core.errors import InputError, NotFoundError
 from vigil.core.models import AuditEntry
 from vigil.registry.io import CAMERA_FIELDS, export_cameras, import_cameras
@@ -21,18 +22,18 @@ from vigil.registry.io import CAMERA_FIELDS, export_cameras, import_cameras
 def city(vigil):
     seed(vigil)
     with vigil.db.session() as s:
-        import_cameras(s, CAMERAS_CSV.encode(), box=vigil.box, actor="t")
+        import_cameras(s, CAMERAS_CSV.encode(), box=vigil.box, actor="t", scope=Scope.everything())
     return vigil
 
 
 def _export(v, **kw):
     with v.db.session() as s:
-        return export_cameras(s, box=v.box, actor="tester", **kw)
+        return export_cameras(s, box=v.box, actor="tester", **{"scope": Scope.everything(), **kw})
 
 
 def _reimport(v, data: bytes, name: str):
     with v.db.session() as s:
-        return import_cameras(s, data, box=v.box, actor="t", name=name)
+        return import_cameras(s, data, box=v.box, actor="t", scope=Scope.everything(), name=name)
 
 
 @pytest.mark.parametrize("secrets", [False, True])
@@ -82,14 +83,14 @@ def test_region_and_scope_filters(city):
 
     assert names(region="53018102") == ["Square North"]
     assert names(region="53018101001") == ["Gate East", "Gate West"]
-    assert names(scopes=["53018101"]) == ["Gate East", "Gate West", "School Yard"]
-    assert names(scopes=["53018101"], region="53018101001") == ["Gate East", "Gate West"]
+    assert names(scope=Scope.of(["53018101"])) == ["Gate East", "Gate West", "School Yard"]
+    assert names(scope=Scope.of(["53018101"]), region="53018101001") == ["Gate East", "Gate West"]
     for region in ("53018102", "530181", "99"):  # another town, a region above the scope, garbage
         with pytest.raises(NotFoundError):
-            _export(city, fmt="csv", region=region, scopes=["53018101"])
+            _export(city, fmt="csv", region=region, scope=Scope.of(["53018101"]))
     with pytest.raises(NotFoundError):
         _export(city, fmt="csv", region="53018109")  # does not exist
-    empty = _export(city, fmt="gpkg", scopes=["53018102001"])
+    empty = _export(city, fmt="gpkg", scope=Scope.of(["53018102001"]))
     assert empty[:16] == b"SQLite format 3\x00"
 
 
@@ -100,15 +101,16 @@ def test_exports_are_audited_and_checked(city):
     assert (e.actor, e.region_code, e.detail["count"], e.detail["secrets"]) == ("tester", "53018101", 3, True)
     with city.db.session() as s:
         with pytest.raises(InputError, match="credential box"):
-            export_cameras(s, fmt="csv", include_secrets=True)
+            export_cameras(s, scope=Scope.everything(), fmt="csv", include_secrets=True)
         with pytest.raises(InputError, match="unknown export format"):
-            export_cameras(s, fmt="xlsx")  # type: ignore[arg-type]
+            export_cameras(s, scope=Scope.everything(), fmt="xlsx")  # type: ignore[arg-type]
 
 
 def test_csv_cells_are_safe_to_open_in_a_spreadsheet(city):
     with city.db.session() as s:
         import_cameras(s, [{"name": "=HYPERLINK(\"http://x\")", "region": "53018102", "lon": -0.5, "lat": 25,
-                            "username": "@admin", "password": "-pw"}], box=city.box, actor="t")
+                            "username": "@admin", "password": "-pw"}], box=city.box, actor="t",
+                       scope=Scope.everything())
     data = _export(city, fmt="csv", include_secrets=True).decode("utf-8-sig")
     row = next(r for r in csv.DictReader(io.StringIO(data)) if "HYPERLINK" in r["name"])
     assert row["name"].startswith("'=") and row["username"] == "'@admin" and row["password"] == "'-pw"

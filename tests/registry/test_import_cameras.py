@@ -8,6 +8,7 @@ import pytest
 from importkit import CAMERA_HEADER, CAMERAS_CSV, counts, seed, write
 from sqlalchemy import select
 
+from vigil.access.guard import Scope
 from vigil.core.errors import ImportRejected
 from vigil.core.ids import DeviceId
 from vigil.core.models import AuditEntry, Camera, Site
@@ -22,7 +23,7 @@ def city(vigil):
 
 def _imp(v, src, **kw):
     with v.db.session() as s:
-        return import_cameras(s, src, box=v.box, actor="test", **kw)
+        return import_cameras(s, src, box=v.box, actor="test", **{"scope": Scope.everything(), **kw})
 
 
 def test_import_generates_ids_encrypts_and_is_idempotent(city, tmp_path):
@@ -161,9 +162,9 @@ def test_geojson_points(city, tmp_path):
 
 def test_scopes_limit_the_rows_an_operator_may_import(city):
     with pytest.raises(ImportRejected) as exc:
-        _imp(city, CAMERAS_CSV.encode(), scopes=["53018101"])
+        _imp(city, CAMERAS_CSV.encode(), scope=Scope.of(["53018101"]))
     assert [(e.line, e.field) for e in exc.value.errors] == [(5, "region")]
-    assert "outside your region scope" in exc.value.errors[0].reason
+    assert "region 53018102 not found" in exc.value.errors[0].reason
     assert counts(city)["cameras"] == 0
 
 

@@ -7,6 +7,7 @@ import re
 import pytest
 from importkit import REGIONS_CSV, counts, write
 
+from vigil.access.guard import Scope
 from vigil.core.errors import ImportRejected, InputError
 from vigil.registry.io import import_cameras, import_models, import_regions, import_sites
 
@@ -30,7 +31,7 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01"
 def test_malformed_region_files(sqlite_vigil, tmp_path, name, data, message):
     path = tmp_path / name if data is None else write(tmp_path, name, data)
     with sqlite_vigil.db.session() as s, pytest.raises(InputError, match=re.escape(message)) as exc:
-        import_regions(s, path, actor="t")
+        import_regions(s, path, actor="t", scope=Scope.everything())
     assert not isinstance(exc.value, ImportRejected)
     assert name in str(exc.value)
     assert counts(sqlite_vigil)["regions"] == 0
@@ -45,9 +46,9 @@ def test_malformed_region_files(sqlite_vigil, tmp_path, name, data, message):
 def test_malformed_geojson(sqlite_vigil, tmp_path, data, message):
     path = write(tmp_path, "cams.geojson", data)
     with sqlite_vigil.db.session() as s, pytest.raises(InputError, match=message):
-        import_cameras(s, path, box=sqlite_vigil.box, actor="t")
+        import_cameras(s, path, box=sqlite_vigil.box, actor="t", scope=Scope.everything())
     with sqlite_vigil.db.session() as s, pytest.raises(InputError, match=message):
-        import_sites(s, data, actor="t", name="upload.json")
+        import_sites(s, data, actor="t", scope=Scope.everything(), name="upload.json")
 
 
 def test_bom_crlf_quotes_and_blank_lines_are_fine(sqlite_vigil, tmp_path):
@@ -55,19 +56,19 @@ def test_bom_crlf_quotes_and_blank_lines_are_fine(sqlite_vigil, tmp_path):
             '530181,"Anning ""New""\r\nDistrict",2,5301\r\n53018101,Town,3,530181\r\n')
     path = write(tmp_path, "bom.csv", text.encode("utf-8"))
     with sqlite_vigil.db.session() as s:
-        assert import_regions(s, path, actor="t").created == 3
+        assert import_regions(s, path, actor="t", scope=Scope.everything()).created == 3
     bad = text.replace("53018101,Town,3", "53018101,Town,4")
     with sqlite_vigil.db.session() as s, pytest.raises(ImportRejected) as exc:
-        import_regions(s, bad.encode(), actor="t")
+        import_regions(s, bad.encode(), actor="t", scope=Scope.everything())
     assert [(e.line, e.field) for e in exc.value.errors] == [(6, "level")]  # physical line, after a quoted newline
 
 
 def test_rows_given_as_mappings(sqlite_vigil):
     rows = [{"code": "5301", "name": "K", "level": 1}, {"code": "530181", "name": "A", "parent": "5301"}]
     with sqlite_vigil.db.session() as s:
-        assert import_regions(s, rows, actor="t").created == 2
+        assert import_regions(s, rows, actor="t", scope=Scope.everything()).created == 2
         with pytest.raises(InputError, match="unknown field"):
-            import_models(s, [{"name": "x", "colour": "red"}], actor="t")
+            import_models(s, [{"name": "x", "colour": "red"}], actor="t", scope=Scope.everything())
         with pytest.raises(ImportRejected) as exc:
-            import_models(s, [{"name": "x", "h_res_px": 1920}], actor="t")
+            import_models(s, [{"name": "x", "h_res_px": 1920}], actor="t", scope=Scope.everything())
     assert {e.field for e in exc.value.errors} == {"v_res_px", "hfov_deg", "vfov_deg"}

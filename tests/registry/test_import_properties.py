@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from importkit import CAMERA_HEADER, seed
 from sqlalchemy import delete
 
+from vigil.access.guard import Scope
 from vigil.core.ids import DeviceId, generate_device_id
 from vigil.core.models import Camera, Region
 from vigil.registry.io import export_cameras, import_cameras
@@ -34,7 +35,9 @@ def test_generated_ids_are_unique_valid_and_in_region(stored, given_ids, new):
             good.append((i + 2, {"id": cid, "region_code": r, "name": f"given {i}"}))
     for j, r in enumerate(new):
         good.append((100 + j, {"id": "", "region_code": r, "name": f"new {j}"}))
-    lk = _Lookups(regions=set(REGIONS), sites={}, models={}, cameras={c: {} for c in existing}, by_name={})
+    visible = set(sorted(existing)[::2])  # the rest are stored outside the importer's scope: still taken
+    lk = _Lookups(regions=set(REGIONS), sites={}, models={}, cameras={c: {} for c in visible}, by_name={},
+                  hidden=existing - visible, scope=Scope.everything())
     rows = Rows("prop", [])
     generated = _resolve_ids(rows, good, lk, explicit)
     assert not rows.errors and generated == len(new)
@@ -66,9 +69,9 @@ def test_any_text_and_coordinates_round_trip(sqlite_vigil, cams, fmt):
     for name, lon, lat, pw in cams:
         w.writerow(["", name, "53018101", "", lon, lat, "", "", "", "", "", "", "", "", "", name, pw])
     with v.db.session() as s:
-        assert import_cameras(s, buf.getvalue().encode(), box=v.box, actor="t").created == len(cams)
+        assert import_cameras(s, buf.getvalue().encode(), box=v.box, actor="t", scope=Scope.everything()).created == len(cams)
     with v.db.session() as s:
-        data = export_cameras(s, fmt=fmt, box=v.box, include_secrets=True)
+        data = export_cameras(s, scope=Scope.everything(), fmt=fmt, box=v.box, include_secrets=True)
     with v.db.session() as s:
-        rep = import_cameras(s, data, box=v.box, actor="t", name=f"x.{fmt}")
+        rep = import_cameras(s, data, box=v.box, actor="t", scope=Scope.everything(), name=f"x.{fmt}")
     assert (rep.created, rep.updated, rep.unchanged) == (0, 0, len(cams))

@@ -7,6 +7,8 @@
 - :func:`region_visible` decides whether one region code lies inside a scope.
 - :func:`get_in_scope` loads an object by key and returns it only if it lies in scope; otherwise it
   raises :class:`~vigil.core.errors.NotFoundError`, so the object's existence is not revealed.
+- :func:`check_shared_edit` is the rule for shared objects (camera models, catalogs): whoever changes
+  one must see every region that uses it, so a change can never reach outside the caller's scope.
 
 Routers, services, importers, planners and workers call these; nothing else decides scope.
 """
@@ -17,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, or_, true
+from sqlalchemy import ColumnElement, false, or_, true
 from sqlalchemy.orm import Session
 
 from vigil.access.policy import has_permission
@@ -28,7 +30,9 @@ from vigil.core.regions import in_subtrees
 __all__ = [
     "Scope",
     "Scoped",
+    "as_scope",
     "check_permission",
+    "check_shared_edit",
     "ensure_visible",
     "get_in_scope",
     "region_of",
@@ -106,6 +110,12 @@ class Scope:
             return true()
         return in_subtrees(column, self.prefixes)
 
+    def outside(self, column: ColumnElement[str] | Any) -> ColumnElement[bool]:
+        """A SQL condition: ``column`` lies outside this scope (never true for everything)."""
+        if self.all_regions:
+            return false()
+        return ~in_subtrees(column, self.prefixes)
+
     def clause_or_ancestor(self, column: ColumnElement[str] | Any) -> ColumnElement[bool]:
         """A SQL condition: ``column`` is in scope or is an ancestor of a subtree root."""
         if self.all_regions:
@@ -142,10 +152,14 @@ def check_permission(who: Scoped, permission: str) -> None:
         raise AccessDenied(f"role {Role(who.role).value} may not {permission}")
 
 
+def as_scope(scope: Scope | Scoped) -> Scope:
+    """``scope`` itself, or the scope a caller carries."""
+    return scope if isinstance(scope, Scope) else scope.scope
+
+
 def region_visible(scope: Scope | Scoped, region_code: str | None) -> bool:
     """True if ``region_code`` lies in ``scope`` (a scope, or a caller carrying one)."""
-    s = scope if isinstance(scope, Scope) else scope.scope
-    return s.covers(region_code)
+    return as_scope(scope).covers(region_code)
 
 
 _REGION_OF: dict[type, Callable[[Any], str | None]] = {}
@@ -188,3 +202,17 @@ def ensure_visible(scope: Scope | Scoped, region_code: str | None, what: str) ->
     """Raise :class:`NotFoundError` (``"<what> not found"``) unless ``region_code`` is in scope."""
     if not region_visible(scope, region_code):
         raise NotFoundError(f"{what} not found")
+
+
+def check_shared_edit(scope: Scope | Scoped, user_regions: Iterable[str | None], what: str) -> None:
+    """Raise :class:`AccessDenied` unless ``scope`` covers every region that uses a shared object.
+
+    Shared objects (camera models, catalogs) are seen by everyone but belong to no region. A
+    change to one changes every object that refers to it, so only a caller whose scope covers
+    all of those (``user_regions``: the regions of the objects using it) may make it. An unused
+    shared object may be changed by anyone allowed to write the registry. The message names no
+    region outside the caller's scope.
+    """
+    if not as_scope(scope).covers_all(user_regions):
+        raise AccessDenied(f"{what} is also used outside your regions; only a user whose scope covers "
+                           "every camera using it may change it")

@@ -45,6 +45,10 @@ class RowError:
     line: int
     field: str
     reason: str
+    #: the row names an object outside the importer's scope (reported as not found)
+    hidden: bool = False
+    #: the row would change a shared object the importer may not change (reported as denied)
+    denied: bool = False
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.field}: {self.reason}"
@@ -59,3 +63,11 @@ class ImportRejected(InputError):
         head = "; ".join(str(e) for e in errors[:5])
         more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
         super().__init__(f"{source or 'import'}: {len(errors)} bad row(s), nothing stored: {head}{more}")
+
+
+class ImportNotFound(ImportRejected, NotFoundError):
+    """A bulk import names objects outside the caller's scope; nothing was stored (404, with every row error)."""
+
+
+class ImportDenied(ImportRejected, AccessDenied):
+    """A bulk import would change shared objects the caller may not change; nothing was stored (403)."""

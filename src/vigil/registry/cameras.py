@@ -9,14 +9,15 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from vigil.access.audit import record
+from vigil.access.guard import check_permission, get_in_scope
 from vigil.access.users import Principal
 from vigil.core.crypto import CredentialBox
-from vigil.core.errors import ConflictError, InputError, NotFoundError
+from vigil.core.errors import AccessDenied, ConflictError, InputError
 from vigil.core.ids import DeviceId, centre_code_for_region, generate_device_id
 from vigil.core.models import Camera, Lifecycle, Region, Site
-from vigil.core.regions import in_subtree, in_subtrees
+from vigil.core.regions import in_subtree
 from vigil.registry.schemas import CameraIn, CameraPatch
-from vigil.registry.service import _count_and_page, _model_id, _page, get_region, need
+from vigil.registry.service import _count_and_page, _model_id, _page, _scope_roots, _shown, get_region
 
 __all__ = ["CameraQuery", "camera_points", "create_camera", "delete_camera", "get_camera", "list_cameras", "next_serial",
            "rollup", "update_camera"]
@@ -49,7 +50,7 @@ class CameraQuery:
 
 
 def _camera_stmt(p: Principal, f: CameraQuery) -> Select[Any]:
-    stmt = select(Camera).where(in_subtrees(Camera.region_code, p.scopes))
+    stmt = select(Camera).where(p.scope.clause(Camera.region_code))
     if f.region:
         stmt = stmt.where(in_subtree(Camera.region_code, f.region))
     for col, val in ((Camera.site_id, f.site), (Camera.kind, f.kind), (Camera.owner, f.owner),
@@ -89,10 +90,7 @@ def camera_points(session: Session, p: Principal, f: CameraQuery, limit: int) ->
 
 def get_camera(session: Session, p: Principal, camera_id: str) -> Camera:
     """One camera in scope."""
-    c = session.get(Camera, camera_id)
-    if c is None or not p.can_see(c.region_code):
-        raise NotFoundError(f"camera {camera_id} not found")
-    return c
+    return get_in_scope(session, Camera, camera_id, p, what=f"camera {camera_id}")
 
 
 def next_serial(session: Session, region_code: str, type_code: int = 132) -> int:
@@ -103,26 +101,21 @@ def next_serial(session: Session, region_code: str, type_code: int = 132) -> int
     return int(top or 0) + 1
 
 
-def _check_site(session: Session, site_id: int | None, region_code: str) -> None:
+def _check_site(session: Session, p: Principal, site_id: int | None, region_code: str) -> None:
     if site_id is None:
         return
-    s = session.get(Site, site_id)
-    if s is None:
-        raise InputError(f"site {site_id} does not exist")
+    s = get_in_scope(session, Site, site_id, p, what=f"site {site_id}")
     if not region_code.startswith(s.region_code) and not s.region_code.startswith(region_code):
         raise InputError(f"site {site_id} is in region {s.region_code}, not in {region_code}")
 
 
 def create_camera(session: Session, p: Principal, data: CameraIn, box: CredentialBox) -> Camera:
     """Register a camera; its ID must belong to its region (or is generated)."""
-    planned_only = not p.can("registry.write")
-    if planned_only:
-        need(p, "registry.write_planned")
+    if not p.can("registry.write"):
+        check_permission(p, "registry.write_planned")
         if data.lifecycle != Lifecycle.PLANNED:
             raise InputError("planners may only add cameras in lifecycle 'planned'")
-    get_region(session, p, data.region_code)
-    if not p.can_see(data.region_code):
-        raise NotFoundError(f"region {data.region_code} not found")
+    get_in_scope(session, Region, data.region_code, p, what=f"region {data.region_code}")
     if data.id:
         did = DeviceId.parse(data.id)
         if not did.belongs_to_region(data.region_code):
@@ -133,7 +126,7 @@ def create_camera(session: Session, p: Principal, data: CameraIn, box: Credentia
         cam_id = did.value
     else:
         cam_id = generate_device_id(data.region_code, next_serial(session, data.region_code)).value
-    _check_site(session, data.site_id, data.region_code)
+    _check_site(session, p, data.site_id, data.region_code)
     fields = data.model_dump(exclude={"id", "model", "password"}, mode="json")
     cam = Camera(id=cam_id, model_id=_model_id(session, data.model), password_enc=box.seal(data.password),
                  **fields)
@@ -146,17 +139,19 @@ def create_camera(session: Session, p: Principal, data: CameraIn, box: Credentia
 def update_camera(session: Session, p: Principal, camera_id: str, patch: CameraPatch,
                   box: CredentialBox) -> Camera:
     """Change a camera's fields; lifecycle moves only along planned → installed → in service → retired."""
+    planned_only = not p.can("registry.write")
+    if planned_only:
+        check_permission(p, "registry.write_planned")  # permission first: 403 whatever the camera
     cam = get_camera(session, p, camera_id)
-    if not p.can("registry.write"):
-        need(p, "registry.write_planned")
-        if cam.lifecycle != Lifecycle.PLANNED or (patch.lifecycle and patch.lifecycle != Lifecycle.PLANNED):
-            raise InputError("planners may only change planned cameras")
+    if planned_only and (cam.lifecycle != Lifecycle.PLANNED
+                         or (patch.lifecycle and patch.lifecycle != Lifecycle.PLANNED)):
+        raise AccessDenied("planners may only change planned cameras")
     changes = patch.model_dump(exclude_unset=True, mode="json")
     new_life = changes.get("lifecycle", cam.lifecycle)
     if new_life != cam.lifecycle and new_life not in _LIFECYCLE_NEXT[Lifecycle(cam.lifecycle)]:
         raise ConflictError(f"camera {camera_id} cannot go from {cam.lifecycle} to {new_life}")
     if "site_id" in changes:
-        _check_site(session, changes["site_id"], cam.region_code)
+        _check_site(session, p, changes["site_id"], cam.region_code)
     if "model" in changes:
         cam.model_id = _model_id(session, changes.pop("model"))
     if "password" in changes:
@@ -172,7 +167,7 @@ def update_camera(session: Session, p: Principal, camera_id: str, patch: CameraP
 
 def delete_camera(session: Session, p: Principal, camera_id: str) -> None:
     """Delete a camera record (retire it instead to keep its history)."""
-    need(p, "registry.write")
+    check_permission(p, "registry.write")
     cam = get_camera(session, p, camera_id)
     session.delete(cam)
     record(session, p.name, "camera.delete", f"camera:{camera_id}", region=cam.region_code)
@@ -180,10 +175,12 @@ def delete_camera(session: Session, p: Principal, camera_id: str) -> None:
 
 def rollup(session: Session, p: Principal, region: str | None = None) -> dict[str, Any]:
     """Camera counts for ``region`` and each child, by kind, owner and lifecycle (one grouped query)."""
+    scope = p.scope
     if region is None:
-        if len(p.scopes) != 1:
-            return {"regions": [rollup(session, p, s) for s in sorted(p.scopes)]}
-        region = p.scopes[0]
+        roots = _scope_roots(session, scope)
+        if len(roots) != 1:
+            return {"regions": [rollup(session, p, s) for s in roots]}
+        region = roots[0]
     reg = get_region(session, p, region)
     children = session.execute(select(Region.code, Region.name, Region.level)
                                .where(Region.parent_code == region).order_by(Region.code)).all()
@@ -191,7 +188,7 @@ def rollup(session: Session, p: Principal, region: str | None = None) -> dict[st
     key = func.substr(Camera.region_code, 1, child_len) if child_len else Camera.region_code
     rows = session.execute(
         select(key, Camera.kind, Camera.owner, Camera.lifecycle, func.count())
-        .where(in_subtree(Camera.region_code, region), in_subtrees(Camera.region_code, p.scopes))
+        .where(in_subtree(Camera.region_code, region), scope.clause(Camera.region_code))
         .group_by(key, Camera.kind, Camera.owner, Camera.lifecycle)).all()
     per: dict[str, dict[str, Any]] = {}
     total = _blank()
@@ -199,7 +196,7 @@ def rollup(session: Session, p: Principal, region: str | None = None) -> dict[st
         for acc in (total, per.setdefault(k if child_len else region, _blank())):
             _add(acc, kind, owner, life, n)
     kids = [{"code": c, "name": nm, "level": lv, **per.get(c, _blank())}
-            for c, nm, lv in children if p.can_see(c) or p.visible_ancestor(c)]
+            for c, nm, lv in children if _shown(scope, c)]
     return {"region": {"code": reg.code, "name": reg.name, "level": reg.level}, **total, "children": kids}
 
 

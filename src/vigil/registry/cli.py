@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from vigil.access.guard import Scope
 from vigil.cli_common import DbOpt, HomeOpt, open_instance
 from vigil.registry.io import EXPORT_FORMATS, IMPORTERS, ImportReport, export_cameras
 
@@ -72,7 +73,8 @@ def _run_import(kind: str, file: Path, dry_run: bool, db: str | None, home: str 
     v = open_instance(db, home)
     kwargs: dict[str, Any] = {"box": v.box} if kind == "cameras" else {}
     with ExitStack() as stack, v.db.session() as s:
-        rep = IMPORTERS[kind](s, file, actor=_actor(), dry_run=dry_run, progress=_Bar(stack), **kwargs)
+        rep = IMPORTERS[kind](s, file, actor=_actor(), scope=Scope.everything(), dry_run=dry_run,
+                              progress=_Bar(stack), **kwargs)
     _summary(rep)
 
 
@@ -110,7 +112,8 @@ def export_cameras_cmd(
     fmt = fmt.lower()
     v = open_instance(db, home)
     with v.db.session() as s:
-        data = export_cameras(s, fmt=fmt, region=region, box=v.box if include_secrets else None,  # type: ignore[arg-type]
+        data = export_cameras(s, scope=Scope.everything(), fmt=fmt, region=region,  # type: ignore[arg-type]
+                              box=v.box if include_secrets else None,
                               include_secrets=include_secrets, actor=_actor())
     if out_file is None and fmt == "gpkg":
         out_file = Path("cameras" + EXPORT_FORMATS["gpkg"][1])

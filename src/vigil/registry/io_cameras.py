@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vigil.access.guard import Scope
 from vigil.core.crypto import CredentialBox
 from vigil.core.errors import InputError, RowError
 from vigil.core.ids import DeviceId, centre_code_for_region, generate_device_id, parent_code
@@ -51,26 +51,34 @@ _STORED = (Camera.id, Camera.name, Camera.region_code, Camera.site_id, Camera.lo
 
 @dataclass
 class _Lookups:
-    """Everything a row is checked against, loaded once."""
+    """Everything a row is checked against, loaded once, within the importer's scope.
+
+    ``cameras``, ``by_name`` and ``sites`` hold only objects in scope; ``hidden`` holds the IDs of
+    stored cameras outside it, which a row may neither update nor take over.
+    """
 
     regions: set[str]
     sites: dict[tuple[str, str], int]
     models: dict[str, int]
     cameras: dict[str, dict[str, Any]]
     by_name: dict[tuple[str, str], list[str]]
+    hidden: set[str]
+    scope: Scope
 
     @classmethod
-    def load(cls, session: Session) -> _Lookups:
-        cams = {r.id: dict(r._mapping) for r in session.execute(select(*_STORED))}
+    def load(cls, session: Session, scope: Scope) -> _Lookups:
+        cams = {r.id: dict(r._mapping) for r in session.execute(
+            select(*_STORED).where(scope.clause(Camera.region_code)))}
         by_name: dict[tuple[str, str], list[str]] = {}
         for c in cams.values():
             by_name.setdefault((c["region_code"], c["name"]), []).append(c["id"])
+        sites = session.execute(select(Site.id, Site.region_code, Site.name).where(scope.clause(Site.region_code)))
         return cls(
             regions=set(session.scalars(select(Region.code))),
-            sites={(r.region_code, r.name): r.id for r in session.execute(select(Site.id, Site.region_code,
-                                                                                 Site.name))},
+            sites={(r.region_code, r.name): r.id for r in sites},
             models={n: i for n, i in session.execute(select(CameraModel.name, CameraModel.id))},
-            cameras=cams, by_name=by_name)
+            cameras=cams, by_name=by_name,
+            hidden=set(session.scalars(select(Camera.id).where(scope.outside(Camera.region_code)))), scope=scope)
 
 
 @cache
@@ -92,6 +100,10 @@ def _url(r: RowReader, f: str) -> str:
 
 
 def _check_id(r: RowReader, cid: str, region: str, lk: _Lookups) -> None:
+    if cid in lk.hidden:  # stored outside the importer's scope: not theirs to update or move
+        r.err("id", f"camera {cid} not found in your regions; leave id empty to register a new camera",
+              hidden=True)
+        return
     try:
         d = DeviceId.parse(cid)
     except InputError as exc:
@@ -110,7 +122,7 @@ def _refs(r: RowReader, v: dict[str, Any], region: str, lk: _Lookups) -> None:
     if r.has("site"):
         name = r.text("site")
         v["site_id"] = None
-        if name and region in lk.regions:
+        if name and region in lk.regions and lk.scope.covers(region):  # else the region is the error
             found = [lk.sites[(c, name)] for c in _lineage(region) if (c, name) in lk.sites]
             if found:
                 v["site_id"] = found[0]
@@ -123,7 +135,7 @@ def _refs(r: RowReader, v: dict[str, Any], region: str, lk: _Lookups) -> None:
             r.err("model", f"unknown camera model {name!r}; import models first")
 
 
-def _checker(lk: _Lookups, scopes: Sequence[str] | None) -> Any:
+def _checker(lk: _Lookups, scope: Scope) -> Any:
     ids_in_file: dict[str, int] = {}
     names_in_file: dict[tuple[str, str], int] = {}
 
@@ -133,7 +145,7 @@ def _checker(lk: _Lookups, scopes: Sequence[str] | None) -> Any:
         v: dict[str, Any] = {"id": cid, "name": r.text("name", required=True), "region_code": region}
         if region and region not in lk.regions:
             r.err("region", f"region {region} does not exist; import regions first")
-        r.in_scope("region", region, scopes)
+        r.in_scope("region", region, scope)
         if cid:
             _check_id(r, cid, region, lk)
             if cid in ids_in_file:
@@ -172,7 +184,7 @@ def _resolve_ids(rows: Rows, good: list[tuple[int, dict[str, Any]]], lk: _Lookup
                  explicit: dict[str, int]) -> int:
     """Give id-less rows the ID of the one stored camera with their region and name, or a new one."""
     top: dict[str, int] = {}
-    for cid in list(lk.cameras) + list(explicit):
+    for cid in [*lk.cameras, *lk.hidden, *explicit]:  # serials are unique across scopes too
         if len(cid) == 20 and cid.isdigit() and cid[10:13] == "132":
             top[cid[:8]] = max(top.get(cid[:8], 0), int(cid[14:20]))
     generated = 0
@@ -227,17 +239,19 @@ def _password(v: dict[str, Any], old: dict[str, Any] | None, box: CredentialBox)
 
 
 def import_cameras(session: Session, rows_or_path: Source, *, box: CredentialBox, actor: str,
-                   dry_run: bool = False, progress: Progress | None = None,
-                   scopes: Sequence[str] | None = None, fmt: Format = "auto", name: str = "") -> ImportReport:
+                   scope: Scope, dry_run: bool = False, progress: Progress | None = None,
+                   fmt: Format = "auto", name: str = "") -> ImportReport:
     """Upsert cameras from CSV or a GeoJSON FeatureCollection of points; see docs/formats.md.
 
     Every row is checked before anything is written; any bad row rejects the whole file
-    with :class:`~vigil.core.errors.ImportRejected` listing every problem.
+    with :class:`~vigil.core.errors.ImportRejected` listing every problem. Rows may only touch
+    cameras, regions and sites inside ``scope`` (the instance's own is ``Scope.everything()``):
+    an ID stored outside it, or a region outside it, is a row error, as if it did not exist.
     """
     t0 = time.perf_counter()
     rows = read_rows(rows_or_path, CAMERA_COLUMNS, geo="point", fmt=fmt, name=name)
-    lk = _Lookups.load(session)
-    check = _checker(lk, scopes)
+    lk = _Lookups.load(session, scope)
+    check = _checker(lk, scope)
     good = check_rows(rows, progress, check)
     generated = _resolve_ids(rows, good, lk, check.ids_in_file)
     _check_lifecycles(rows, good, lk)

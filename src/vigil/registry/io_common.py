@@ -13,7 +13,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from functools import cache
@@ -25,7 +25,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vigil.access.audit import record
-from vigil.core.errors import ConflictError, ImportRejected, InputError, RowError
+from vigil.access.guard import Scope, region_visible
+from vigil.core.errors import (
+    ConflictError,
+    ImportDenied,
+    ImportNotFound,
+    ImportRejected,
+    InputError,
+    RowError,
+)
 
 __all__ = ["ImportReport", "Progress", "RowReader", "Source", "read_rows"]
 
@@ -281,8 +289,8 @@ class RowReader:
         """True if the row gives column ``f`` (possibly empty)."""
         return f in self.cells
 
-    def err(self, f: str, reason: str) -> None:
-        self.errors.append(RowError(self.line, f, reason))
+    def err(self, f: str, reason: str, *, hidden: bool = False) -> None:
+        self.errors.append(RowError(self.line, f, reason, hidden))
         self.bad = True
 
     def text(self, f: str, *, required: bool = False, max_len: int = 200) -> str:
@@ -334,9 +342,10 @@ class RowReader:
         self.err(f, f"{v!r} is not true/false")
         return default
 
-    def in_scope(self, f: str, code: str, scopes: Sequence[str] | None) -> None:
-        if scopes is not None and code and not any(code.startswith(s) for s in scopes):
-            self.err(f, f"region {code} is outside your region scope")
+    def in_scope(self, f: str, code: str, scope: Scope) -> None:
+        """A row error unless region ``code`` is in ``scope`` (asked of the guard)."""
+        if code and not region_visible(scope, code):
+            self.err(f, f"region {code} not found", hidden=True)
 
 
 def check_rows(rows: Rows, progress: Progress | None,
@@ -355,10 +364,17 @@ def check_rows(rows: Rows, progress: Progress | None,
 
 
 def reject_if_bad(rows: Rows) -> None:
-    """Raise :class:`ImportRejected` with every row error, sorted by line."""
+    """Raise :class:`ImportRejected` with every row error, sorted by line.
+
+    If a row names an object outside the importer's scope, it is :class:`ImportNotFound` (404): the
+    same answer as for any other request about an object the caller may not see. If a row would change
+    a shared object the caller may not change, it is :class:`ImportDenied` (403).
+    """
     if rows.errors:
         errors = sorted(rows.errors, key=lambda e: e.line)
-        raise ImportRejected(errors, rows.source)
+        cls = ImportNotFound if any(e.hidden for e in errors) else (
+            ImportDenied if any(e.denied for e in errors) else ImportRejected)
+        raise cls(errors, rows.source)
 
 
 # ----------------------------------------------------------------------------- planning and writing

@@ -16,11 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigil.access.audit import record
+from vigil.access.guard import Scope, ensure_visible
 from vigil.core.crypto import CredentialBox
 from vigil.core.errors import InputError, NotFoundError
 from vigil.core.ids import validate_region_code
 from vigil.core.models import Camera, CameraModel, Region, Site
-from vigil.core.regions import in_subtrees
 from vigil.registry.io_cameras import CAMERA_FIELDS
 from vigil.registry.io_common import common_region, defuse_formula
 from vigil.registry.streams import redact_url
@@ -41,24 +41,24 @@ _QUERY = (Camera.id, Camera.name, Camera.region_code.label("region"), Site.name.
           Camera.username, Camera.password_enc)
 
 
-def _check_region(session: Session, region: str, scopes: Sequence[str] | None) -> str:
+def _check_region(session: Session, region: str, scope: Scope) -> str:
     try:
         code = validate_region_code(region)
     except InputError:
         raise NotFoundError(f"region {region!r} not found") from None
-    if (scopes is not None and not any(code.startswith(s) for s in scopes)) or session.get(Region, code) is None:
+    ensure_visible(scope, code, f"region {code}")
+    if session.get(Region, code) is None:
         raise NotFoundError(f"region {code} not found")
     return code
 
 
-def _rows(session: Session, region: str | None, scopes: Sequence[str] | None, box: CredentialBox | None,
+def _rows(session: Session, region: str | None, scope: Scope, box: CredentialBox | None,
           include_secrets: bool) -> list[dict[str, Any]]:
     stmt = (select(*_QUERY).outerjoin(Site, Camera.site_id == Site.id)
             .outerjoin(CameraModel, Camera.model_id == CameraModel.id).order_by(Camera.id))
     if region:
         stmt = stmt.where(Camera.region_code.startswith(region))
-    if scopes is not None:
-        stmt = stmt.where(in_subtrees(Camera.region_code, scopes))
+    stmt = stmt.where(scope.clause(Camera.region_code))
     out = []
     for r in session.execute(stmt):
         row = dict(r._mapping)
@@ -74,11 +74,12 @@ def _rows(session: Session, region: str | None, scopes: Sequence[str] | None, bo
     return out
 
 
-def export_cameras(session: Session, *, fmt: ExportFormat = "csv", region: str | None = None,
-                   scopes: Sequence[str] | None = None, box: CredentialBox | None = None,
-                   include_secrets: bool = False, actor: str = "system") -> bytes:
-    """The cameras in ``region``'s subtree (and the ``scopes`` subtrees, if given) as file bytes.
+def export_cameras(session: Session, *, scope: Scope, fmt: ExportFormat = "csv", region: str | None = None,
+                   box: CredentialBox | None = None, include_secrets: bool = False,
+                   actor: str = "system") -> bytes:
+    """The cameras in ``scope`` (and in ``region``'s subtree, if given) as file bytes.
 
+    ``scope`` is the caller's; the instance's own is ``Scope.everything()``.
     Passwords are left out unless ``include_secrets`` (which needs ``box``); callers must allow
     that to admins only. Every export is recorded in the audit log.
     """
@@ -86,13 +87,13 @@ def export_cameras(session: Session, *, fmt: ExportFormat = "csv", region: str |
         raise InputError(f"unknown export format {fmt!r}; use csv, geojson or gpkg")
     if include_secrets and box is None:
         raise InputError("exporting passwords needs the instance's credential box")
-    code = _check_region(session, region, scopes) if region else None
-    rows = _rows(session, code, scopes, box, include_secrets)
+    code = _check_region(session, region, scope) if region else None
+    rows = _rows(session, code, scope, box, include_secrets)
     fields = CAMERA_FIELDS if include_secrets else CAMERA_FIELDS[:-1]
     data = {"csv": _csv, "geojson": _geojson, "gpkg": _gpkg}[fmt](rows, fields)
     record(session, actor, "cameras.export", f"export:cameras:{code or '*'}",
-           region=code or common_region(scopes or ()), format=fmt, count=len(rows),
-           secrets=include_secrets, scopes=list(scopes) if scopes is not None else None)
+           region=code or common_region(scope.roots()), format=fmt, count=len(rows),
+           secrets=include_secrets, scope=str(scope))
     return data
 
 

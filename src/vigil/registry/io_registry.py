@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import shapely
@@ -12,7 +11,8 @@ from shapely.geometry import mapping, shape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vigil.core.errors import InputError, RowError
+from vigil.access.guard import Scope, check_shared_edit
+from vigil.core.errors import AccessDenied, InputError, RowError
 from vigil.core.ids import RegionLevel, level_of_code, parent_code
 from vigil.core.models import CameraModel, FormFactor, Region, Site, SiteKind
 from vigil.registry.io_common import (
@@ -29,6 +29,7 @@ from vigil.registry.io_common import (
     reject_if_bad,
     write,
 )
+from vigil.registry.service import model_users
 
 __all__ = ["MODEL_COLUMNS", "REGION_COLUMNS", "SITE_COLUMNS", "import_models", "import_regions", "import_sites"]
 
@@ -68,10 +69,12 @@ def _check_level(r: RowReader, code: str) -> int | None:
     return level
 
 
-def import_regions(session: Session, rows_or_path: Source, *, actor: str, dry_run: bool = False,
-                   progress: Progress | None = None, scopes: Sequence[str] | None = None,
-                   fmt: Format = "auto", name: str = "") -> ImportReport:
-    """Upsert regions from a CSV file (``code,name,level,parent[,lon,lat]``); rows may come in any order."""
+def import_regions(session: Session, rows_or_path: Source, *, actor: str, scope: Scope, dry_run: bool = False,
+                   progress: Progress | None = None, fmt: Format = "auto", name: str = "") -> ImportReport:
+    """Upsert regions from a CSV file (``code,name,level,parent[,lon,lat]``); rows may come in any order.
+
+    Only regions inside ``scope`` may be created or changed (the instance's own is ``Scope.everything()``).
+    """
     t0 = time.perf_counter()
     rows = read_rows(rows_or_path, REGION_COLUMNS, fmt=fmt, name=name)
     existing = {r.code: {"code": r.code, "name": r.name, "level": r.level, "parent_code": r.parent_code,
@@ -89,7 +92,7 @@ def import_regions(session: Session, rows_or_path: Source, *, actor: str, dry_ru
         if code in in_file:
             r.err("code", f"region {code} is already on line {in_file[code]}")
         in_file.setdefault(code, r.line)
-        r.in_scope("code", code, scopes)
+        r.in_scope("code", code, scope)
         values["level"] = level
         implied = parent_code(code)
         given = r.cells.get("parent", "")
@@ -135,16 +138,19 @@ def parse_polygon(text: str) -> dict[str, Any]:
     return json.loads(json.dumps(mapping(geom)))
 
 
-def import_sites(session: Session, rows_or_path: Source, *, actor: str, dry_run: bool = False,
-                 progress: Progress | None = None, scopes: Sequence[str] | None = None,
-                 fmt: Format = "auto", name: str = "") -> ImportReport:
-    """Upsert sites, keyed by (region, name), from CSV or a GeoJSON FeatureCollection of polygons."""
+def import_sites(session: Session, rows_or_path: Source, *, actor: str, scope: Scope, dry_run: bool = False,
+                 progress: Progress | None = None, fmt: Format = "auto", name: str = "") -> ImportReport:
+    """Upsert sites, keyed by (region, name), from CSV or a GeoJSON FeatureCollection of polygons.
+
+    Only sites in regions inside ``scope`` may be created or changed.
+    """
     t0 = time.perf_counter()
     rows = read_rows(rows_or_path, SITE_COLUMNS, geo="polygon", fmt=fmt, name=name)
     regions = set(session.scalars(select(Region.code)))
     cols = (Site.id, Site.name, Site.region_code, Site.kind, Site.protection_class, Site.sensitive,
             Site.geometry, Site.lon, Site.lat)
-    existing = {(r.region_code, r.name): dict(r._mapping) for r in session.execute(select(*cols))}
+    existing = {(r.region_code, r.name): dict(r._mapping)
+                for r in session.execute(select(*cols).where(scope.clause(Site.region_code)))}
     in_file: dict[tuple[str, str], int] = {}
 
     def check(r: RowReader) -> dict[str, Any] | None:
@@ -152,7 +158,7 @@ def import_sites(session: Session, rows_or_path: Source, *, actor: str, dry_run:
         key = (v["region_code"], v["name"])
         if v["region_code"] and v["region_code"] not in regions:
             r.err("region", f"region {v['region_code']} does not exist; import regions first")
-        r.in_scope("region", v["region_code"], scopes)
+        r.in_scope("region", v["region_code"], scope)
         if key in in_file:
             r.err("name", f"site {v['name']!r} in region {key[0]} is already on line {in_file[key]}")
         in_file.setdefault(key, r.line)
@@ -189,9 +195,13 @@ def import_sites(session: Session, rows_or_path: Source, *, actor: str, dry_run:
 
 
 # ----------------------------------------------------------------------------- camera models
-def import_models(session: Session, rows_or_path: Source, *, actor: str, dry_run: bool = False,
+def import_models(session: Session, rows_or_path: Source, *, actor: str, scope: Scope, dry_run: bool = False,
                   progress: Progress | None = None, fmt: Format = "auto", name: str = "") -> ImportReport:
-    """Upsert camera models, keyed by name, from CSV."""
+    """Upsert camera models, keyed by name, from CSV.
+
+    Models are shared: a row may change a stored model only if ``scope`` covers every camera using
+    it (the guard's :func:`~vigil.access.guard.check_shared_edit`); new models may always be added.
+    """
     t0 = time.perf_counter()
     rows = read_rows(rows_or_path, MODEL_COLUMNS, fmt=fmt, name=name)
     existing = {m.name: {c.key: getattr(m, c.key) for c in CameraModel.__table__.columns}
@@ -222,6 +232,7 @@ def import_models(session: Session, rows_or_path: Source, *, actor: str, dry_run
         return v
 
     good = check_rows(rows, progress, check)
+    _check_shared(session, rows.errors, good, existing, scope)
     reject_if_bad(rows)
     plan = Plan()
     defaults = {"vendor": "", "ir_range_m": 0.0, "form_factor": FormFactor.BULLET.value, "unit_cost": 0.0,
@@ -231,3 +242,18 @@ def import_models(session: Session, rows_or_path: Source, *, actor: str, dry_run
     if not dry_run:
         write(session, CameraModel.__table__, "id", plan, progress)
     return finish(session, "models", rows, plan, actor=actor, dry_run=dry_run, t0=t0)
+
+
+def _check_shared(session: Session, errors: list[RowError], good: list[tuple[int, dict[str, Any]]],
+                  existing: dict[str, dict[str, Any]], scope: Scope) -> None:
+    """A row error for each row that would change a model some camera outside ``scope`` uses."""
+    users: dict[int, set[str]] | None = None
+    for line, v in good:
+        old = existing.get(v["name"])
+        if old is None or all(old.get(k) == val for k, val in v.items()):
+            continue
+        users = model_users(session) if users is None else users
+        try:
+            check_shared_edit(scope, users.get(old["id"], set()), f"camera model {v['name']!r}")
+        except AccessDenied as exc:
+            errors.append(RowError(line, "name", str(exc), denied=True))

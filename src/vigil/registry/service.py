@@ -1,7 +1,9 @@
 """Registry operations: create, read, update, delete and search, always within the caller's scope.
 
-Every function takes the caller's :class:`~vigil.access.users.Principal`; objects outside
-its region subtrees are reported as not found. Writes are audited.
+Every function takes the caller's :class:`~vigil.access.users.Principal` and asks the guard
+(:mod:`vigil.access.guard`): objects outside its region subtrees are reported as not found.
+Camera models are shared: they change only under :func:`~vigil.access.guard.check_shared_edit`.
+Writes are audited.
 """
 
 from __future__ import annotations
@@ -12,28 +14,20 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from vigil.access.audit import record
+from vigil.access.guard import Scope, check_permission, ensure_visible, get_in_scope
 from vigil.access.users import Principal
-from vigil.core.errors import AccessDenied, ConflictError, InputError, NotFoundError
+from vigil.core.errors import ConflictError, InputError, NotFoundError
 from vigil.core.ids import level_of_code, parent_code
 from vigil.core.models import Camera, CameraModel, Region, Site
-from vigil.core.regions import in_subtree, in_subtrees
+from vigil.core.regions import in_subtree
 from vigil.registry.schemas import ModelIn, RegionIn, RegionPatch, SiteIn, SitePatch
 
 __all__ = [
     "create_model", "create_region", "create_site", "delete_region", "delete_site", "get_region",
-    "get_site", "list_models", "list_regions", "list_sites", "region_tree", "update_region", "update_site",
+    "get_site", "list_models", "list_regions", "model_users", "list_sites", "region_tree", "update_region", "update_site",
 ]
 
 MAX_PAGE = 1000
-
-def need(p: Principal, perm: str) -> None:
-    if not p.can(perm):
-        raise AccessDenied(f"role {p.role.value} may not {perm}")
-
-
-def _visible(p: Principal, region_code: str, what: str) -> None:
-    if not p.can_see(region_code):
-        raise NotFoundError(f"{what} not found")
 
 
 def _page(limit: int, offset: int) -> tuple[int, int]:
@@ -55,8 +49,7 @@ def list_regions(session: Session, p: Principal, *, parent: str | None = None, l
                  q: str = "", limit: int = 100, offset: int = 0) -> tuple[list[Region], int]:
     """Regions visible to ``p``: its subtrees, plus their ancestors so the tree can be drawn."""
     limit, offset = _page(limit, offset)
-    ancestors = {s[:n] for s in p.scopes for n in (4, 6, 8) if n < len(s)}
-    stmt = select(Region).where(or_(in_subtrees(Region.code, p.scopes), Region.code.in_(ancestors)))
+    stmt = select(Region).where(p.scope.clause_or_ancestor(Region.code))
     if parent is not None:
         stmt = stmt.where(Region.parent_code == parent)
     if level is not None:
@@ -69,16 +62,21 @@ def list_regions(session: Session, p: Principal, *, parent: str | None = None, l
 def get_region(session: Session, p: Principal, code: str) -> Region:
     """One region in scope."""
     r = session.get(Region, code)
-    if r is None or not (p.can_see(code) or p.visible_ancestor(code)):
+    if r is None or not _shown(p.scope, code):
         raise NotFoundError(f"region {code} not found")
     return r
 
 
+def _shown(scope: Scope, code: str) -> bool:
+    """A region is shown if it is in scope or on the path down to a scope root."""
+    return scope.covers(code) or scope.is_ancestor_of_scope(code)
+
+
 def create_region(session: Session, p: Principal, data: RegionIn) -> Region:
     """Add a region under its implied parent, which must exist."""
-    need(p, "registry.write")
+    check_permission(p, "registry.write")
     parent = parent_code(data.code)
-    _visible(p, parent or data.code, "parent region")
+    ensure_visible(p, parent or data.code, "parent region")
     if parent and session.get(Region, parent) is None:
         raise InputError(f"parent region {parent} of {data.code} does not exist")
     if session.get(Region, data.code) is not None:
@@ -92,9 +90,8 @@ def create_region(session: Session, p: Principal, data: RegionIn) -> Region:
 
 def update_region(session: Session, p: Principal, code: str, patch: RegionPatch) -> Region:
     """Change a region's name or position."""
-    need(p, "registry.write")
-    r = get_region(session, p, code)
-    _visible(p, code, "region")
+    check_permission(p, "registry.write")
+    r = get_in_scope(session, Region, code, p, what=f"region {code}")
     changes = patch.model_dump(exclude_unset=True)
     for k, v in changes.items():
         setattr(r, k, v)
@@ -104,9 +101,8 @@ def update_region(session: Session, p: Principal, code: str, patch: RegionPatch)
 
 def delete_region(session: Session, p: Principal, code: str) -> None:
     """Delete an empty region (no children, sites or cameras)."""
-    need(p, "registry.write")
-    r = get_region(session, p, code)
-    _visible(p, code, "region")
+    check_permission(p, "registry.write")
+    r = get_in_scope(session, Region, code, p, what=f"region {code}")
     for model, col in ((Region, Region.parent_code), (Site, Site.region_code), (Camera, Camera.region_code)):
         if session.scalar(select(func.count()).select_from(model).where(col == code)):
             raise ConflictError(f"region {code} is not empty ({model.__tablename__} refer to it)")
@@ -116,31 +112,39 @@ def delete_region(session: Session, p: Principal, code: str) -> None:
 
 def region_tree(session: Session, p: Principal, *, root: str | None = None, depth: int = 2) -> list[dict[str, Any]]:
     """Nested regions below ``root`` (or the caller's scope roots) with camera counts per subtree."""
-    roots = [root] if root else sorted(p.scopes)
+    scope = p.scope
     if root:
         get_region(session, p, root)
+    roots = [root] if root else _scope_roots(session, scope)
     out = []
     counts = dict(session.execute(
-        select(Camera.region_code, func.count()).where(in_subtrees(Camera.region_code, p.scopes))
+        select(Camera.region_code, func.count()).where(scope.clause(Camera.region_code))
         .group_by(Camera.region_code)).all())
     for code in roots:
         regions = session.scalars(select(Region).where(in_subtree(Region.code, code))
                                   .where(Region.level <= level_of_code(code) + depth)).all()
         parents = set(session.scalars(select(Region.parent_code).where(in_subtree(Region.code, code))
                                       .where(Region.level == level_of_code(code) + depth + 1).distinct()))
-        out.append(_nest(code, {r.code: r for r in regions}, counts, p, parents))
+        out.append(_nest(code, {r.code: r for r in regions}, counts, scope, parents))
     return out
 
 
-def _nest(code: str, regions: dict[str, Region], counts: dict[str, int], p: Principal,
+def _scope_roots(session: Session, scope: Scope) -> list[str]:
+    """Where a tree or rollup without a root starts: the scope roots, or the top-level regions for everything."""
+    if scope.all_regions:
+        return sorted(session.scalars(select(Region.code).where(Region.parent_code.is_(None))))
+    return sorted(scope.roots())
+
+
+def _nest(code: str, regions: dict[str, Region], counts: dict[str, int], scope: Scope,
           deeper: set[str]) -> dict[str, Any]:
     r = regions[code]
     kids = sorted((c for c, x in regions.items() if x.parent_code == code), key=str)
-    visible_kids = [c for c in kids if p.can_see(c) or p.visible_ancestor(c)]
-    total = sum(n for c, n in counts.items() if c.startswith(code) and p.can_see(c))
+    visible_kids = [c for c in kids if _shown(scope, c)]
+    total = sum(n for c, n in counts.items() if c.startswith(code) and scope.covers(c))
     return {"code": r.code, "name": r.name, "level": r.level, "cameras": total,
             "has_children": bool(visible_kids) or code in deeper,
-            "children": [_nest(c, regions, counts, p, deeper) for c in visible_kids]}
+            "children": [_nest(c, regions, counts, scope, deeper) for c in visible_kids]}
 
 
 # ----------------------------------------------------------------------------- sites
@@ -148,7 +152,7 @@ def list_sites(session: Session, p: Principal, *, region: str | None = None, kin
                q: str = "", limit: int = 100, offset: int = 0) -> tuple[list[Site], int]:
     """Sites in scope, filtered."""
     limit, offset = _page(limit, offset)
-    stmt = select(Site).where(in_subtrees(Site.region_code, p.scopes))
+    stmt = select(Site).where(p.scope.clause(Site.region_code))
     if region:
         stmt = stmt.where(in_subtree(Site.region_code, region))
     if kind:
@@ -160,18 +164,13 @@ def list_sites(session: Session, p: Principal, *, region: str | None = None, kin
 
 def get_site(session: Session, p: Principal, site_id: int) -> Site:
     """One site in scope."""
-    s = session.get(Site, site_id)
-    if s is None or not p.can_see(s.region_code):
-        raise NotFoundError(f"site {site_id} not found")
-    return s
+    return get_in_scope(session, Site, site_id, p, what=f"site {site_id}")
 
 
 def create_site(session: Session, p: Principal, data: SiteIn) -> Site:
     """Add a site in a region the caller can see."""
-    need(p, "registry.write")
-    _visible(p, data.region_code, "region")
-    if session.get(Region, data.region_code) is None:
-        raise InputError(f"region {data.region_code} does not exist")
+    check_permission(p, "registry.write")
+    get_in_scope(session, Region, data.region_code, p, what=f"region {data.region_code}")
     s = Site(**data.model_dump(mode="json"))
     session.add(s)
     session.flush()
@@ -181,7 +180,7 @@ def create_site(session: Session, p: Principal, data: SiteIn) -> Site:
 
 def update_site(session: Session, p: Principal, site_id: int, patch: SitePatch) -> Site:
     """Change a site."""
-    need(p, "registry.write")
+    check_permission(p, "registry.write")
     s = get_site(session, p, site_id)
     changes = patch.model_dump(exclude_unset=True, mode="json")
     for k, v in changes.items():
@@ -192,7 +191,7 @@ def update_site(session: Session, p: Principal, site_id: int, patch: SitePatch) 
 
 def delete_site(session: Session, p: Principal, site_id: int) -> None:
     """Delete a site that no camera refers to."""
-    need(p, "registry.write")
+    check_permission(p, "registry.write")
     s = get_site(session, p, site_id)
     if session.scalar(select(func.count()).select_from(Camera).where(Camera.site_id == site_id)):
         raise ConflictError(f"site {site_id} still has cameras")
@@ -206,9 +205,22 @@ def list_models(session: Session) -> list[CameraModel]:
     return list(session.scalars(select(CameraModel).order_by(CameraModel.name)))
 
 
+def model_users(session: Session) -> dict[int, set[str]]:
+    """For each camera model in use, the regions of the cameras using it.
+
+    These are the "users" of the shared object that :func:`~vigil.access.guard.check_shared_edit`
+    weighs before a model may change.
+    """
+    out: dict[int, set[str]] = {}
+    for mid, code in session.execute(select(Camera.model_id, Camera.region_code).distinct()
+                                     .where(Camera.model_id.is_not(None))):
+        out.setdefault(mid, set()).add(code)
+    return out
+
+
 def create_model(session: Session, p: Principal, data: ModelIn) -> CameraModel:
-    """Add a camera model."""
-    need(p, "registry.write")
+    """Add a camera model (a new model has no users yet, so any registry writer may add one)."""
+    check_permission(p, "registry.write")
     if session.scalar(select(CameraModel.id).where(CameraModel.name == data.name)) is not None:
         raise ConflictError(f"camera model {data.name!r} already exists")
     m = CameraModel(**data.model_dump(mode="json"))

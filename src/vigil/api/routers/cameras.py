@@ -9,10 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigil.access.audit import record
+from vigil.access.guard import check_permission
 from vigil.api.deps import CurrentPrincipal, SessionDep, VigilDep
 from vigil.core.errors import InputError
 from vigil.core.models import Camera
-from vigil.core.regions import in_subtrees
 from vigil.health.models import CameraStatus
 from vigil.registry import cameras as svc
 from vigil.registry.schemas import CameraIn, CameraPatch
@@ -67,7 +67,7 @@ def list_cameras(p: CurrentPrincipal, session: SessionDep, region: str | None = 
                  bbox: str | None = None, sort: str = "id", limit: Annotated[int, Query(ge=1, le=1000)] = 50,
                  offset: Annotated[int, Query(ge=0)] = 0) -> dict:
     """Search cameras in scope, filtered and paginated."""
-    svc.need(p, "registry.read")
+    check_permission(p, "registry.read")
     f = _query(region, site, kind, owner, lifecycle, q, bbox, sort, limit, offset)
     items, total = svc.list_cameras(session, p, f)
     st = _statuses(session, [c.id for c in items])
@@ -79,11 +79,11 @@ def list_cameras(p: CurrentPrincipal, session: SessionDep, region: str | None = 
 def cameras_geojson(p: CurrentPrincipal, session: SessionDep, region: str | None = None, bbox: str | None = None,
                     limit: Annotated[int, Query(ge=1, le=50000)] = 5000) -> dict:
     """Cameras in scope as a GeoJSON FeatureCollection (for the map)."""
-    svc.need(p, "registry.read")
+    check_permission(p, "registry.read")
     rows = svc.camera_points(session, p, svc.CameraQuery(region=region, bbox=_bbox(bbox)), limit)
     # statuses by region rather than by a list of ids (a whole city exceeds SQLite's parameter limit)
     sq = (select(CameraStatus.camera_id, CameraStatus.state).join(Camera, Camera.id == CameraStatus.camera_id)
-          .where(in_subtrees(Camera.region_code, [region] if region else p.scopes)))
+          .where((p.scope.narrowed(region) if region else p.scope).clause(Camera.region_code)))
     st = dict(session.execute(sq).all()) if rows else {}
     feats = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [r.lon, r.lat]},
               "properties": {"id": r.id, "name": r.name, "kind": r.kind, "lifecycle": r.lifecycle,
@@ -94,7 +94,7 @@ def cameras_geojson(p: CurrentPrincipal, session: SessionDep, region: str | None
 @router.get("/{camera_id}")
 def get_camera(camera_id: str, p: CurrentPrincipal, session: SessionDep) -> dict:
     """One camera with its stream URLs (the read is audited)."""
-    svc.need(p, "registry.read")
+    check_permission(p, "registry.read")
     c = svc.get_camera(session, p, camera_id)
     record(session, p.name, "camera.view", f"camera:{camera_id}", region=c.region_code)
     return camera_json(c, session.get(CameraStatus, camera_id), detail=True)

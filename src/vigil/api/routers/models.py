@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from vigil.access.guard import check_permission
 from vigil.api.deps import CurrentPrincipal, SessionDep
 from vigil.core.models import CameraModel
 from vigil.registry import service as svc
@@ -21,7 +22,7 @@ def model_json(m: CameraModel) -> dict:
 @router.get("")
 def list_models(p: CurrentPrincipal, session: SessionDep) -> dict:
     """All camera models."""
-    svc.need(p, "registry.read")
+    check_permission(p, "registry.read")
     return {"items": [model_json(m) for m in svc.list_models(session)]}
 
 

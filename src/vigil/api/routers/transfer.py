@@ -7,9 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 
+from vigil.access.guard import check_permission
 from vigil.access.users import Principal
 from vigil.api.deps import SessionDep, VigilDep, require
-from vigil.core.errors import AccessDenied, InputError
+from vigil.core.errors import InputError
 from vigil.registry.io import EXPORT_FORMATS, IMPORTERS, ExportFormat, export_cameras
 
 router = APIRouter()
@@ -33,9 +34,7 @@ def _importer(kind: str) -> Callable[..., dict[str, Any]]:
         if len(data) > MAX_UPLOAD:
             raise InputError(f"the file is larger than {MAX_UPLOAD // 2**20} MiB")
         kwargs: dict[str, Any] = {"box": v.box} if kind == "cameras" else {}
-        if kind != "models":  # models are a catalog without regions
-            kwargs["scopes"] = p.scopes
-        rep = IMPORTERS[kind](session, data, actor=p.name, dry_run=dry_run, fmt="auto",
+        rep = IMPORTERS[kind](session, data, actor=p.name, scope=p.scope, dry_run=dry_run, fmt="auto",
                               name=file.filename or "upload", **kwargs)
         return rep.as_dict()
 
@@ -56,9 +55,9 @@ def export_cameras_route(session: SessionDep, v: VigilDep,
                          include_secrets: Annotated[bool, Query(description="admins only")] = False,
                          p: Principal = Depends(require("registry.read"))) -> Response:
     """Cameras in the caller's scope as CSV (import columns), GeoJSON points or GeoPackage. Audited."""
-    if include_secrets and not p.can("registry.secrets"):
-        raise AccessDenied("only admins may export camera passwords")
-    data = export_cameras(session, fmt=fmt, region=region, scopes=p.scopes, box=v.box if include_secrets else None,
+    if include_secrets:
+        check_permission(p, "registry.secrets")
+    data = export_cameras(session, scope=p.scope, fmt=fmt, region=region, box=v.box if include_secrets else None,
                           include_secrets=include_secrets, actor=p.name)
     media, ext = EXPORT_FORMATS[fmt]
     return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="cameras{ext}"'})
