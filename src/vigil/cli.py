@@ -13,17 +13,53 @@ import sys
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
 
-from vigil.cli_common import DbOpt, HomeOpt, console, err, open_instance
-from vigil.core.errors import ImportRejected, VigilError
+from vigil.cli_common import DbOpt, HomeOpt, console, err, open_instance, safe_db_url
+from vigil.cli_errors import report
 from vigil.core.private import PRIVATE_UMASK
 
-app = typer.Typer(help="Vigil: city video-surveillance platform.", no_args_is_help=True,
+
+class _VigilGroup(TyperGroup):
+    """The root command: whatever goes wrong below it ends here as one readable line and an exit code.
+
+    Usage errors (unknown command or option, missing or bad value) exit 2; so do Vigil's own errors.
+    This runs for the installed ``vigil`` script and for in-process ``CliRunner`` calls alike.
+    """
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,  # type: ignore[no-untyped-def]
+             **extra):
+        try:
+            rv = super().main(args=args, prog_name="vigil", complete_var=complete_var, standalone_mode=False,
+                              **extra)
+            rc = rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
+        except Exception as exc:
+            rc = report(exc)
+        if standalone_mode:
+            sys.exit(rc)
+        return rc
+
+
+app = typer.Typer(cls=_VigilGroup, help="Vigil: city video-surveillance platform.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 audit_app = typer.Typer(help="Inspect the audit log.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        console.print(f"vigil {version('vigil')}", highlight=False, soft_wrap=True)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                               help="Print the version and exit")] = False) -> None:
+    """Vigil: city video-surveillance platform."""
 
 
 @app.command()
@@ -34,9 +70,9 @@ def init(db: DbOpt = None, home: HomeOpt = None,
     """Create the database and the first admin; print the generated password once."""
     from vigil.access.bootstrap import init_instance
 
-    v = open_instance(db, home)
+    v = open_instance(db, home, create=True)
     res = init_instance(v, root_code=region, root_name=name, admin=admin)
-    console.print(f"Database ready: {v.settings.db_url}")
+    console.print(f"Database ready: {safe_db_url(v.settings.db_url)}")
     console.print(f"Admin user: [bold]{res.admin}[/]  password: [bold]{res.password}[/]  (shown once; store it now)")
 
 
@@ -106,50 +142,9 @@ _register()
 
 
 def main() -> None:
-    """Entry point: run the app and turn Vigil errors into one readable line."""
+    """Entry point of the ``vigil`` script."""
     os.umask(PRIVATE_UMASK)  # what this process and its FFmpeg children write is the owner's only
     try:
-        rc = app(standalone_mode=False)
-        if isinstance(rc, int) and rc:
-            sys.exit(rc)
-    except ImportRejected as exc:
-        err.print(f"[red]error:[/] {exc.source}: {len(exc.errors)} bad row(s); nothing was stored")
-        for e in exc.errors[:200]:
-            err.print(f"  line {e.line}: [bold]{e.field}[/]: {e.reason}")
-        if len(exc.errors) > 200:
-            err.print(f"  ... and {len(exc.errors) - 200} more")
-        sys.exit(2)
-    except VigilError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        sys.exit(2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err.print("aborted")
-        sys.exit(1)
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, OSError):
-            err.print(f"[red]error:[/] {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}")
-            sys.exit(2)
-        if os.environ.get("VIGIL_DEBUG"):
-            raise
-        log = _crash_log(exc)
-        err.print(f"[red]internal error:[/] {type(exc).__name__}: {exc}. Details were written to {log}; "
-                  "please report them (set VIGIL_DEBUG=1 to see them here).")
-        sys.exit(70)
-
-
-def _crash_log(exc: BaseException) -> str:
-    """Write the traceback of an unexpected error to a private file and return its path."""
-    import tempfile
-    import traceback
-
-    fd, path = tempfile.mkstemp(prefix="vigil-crash-", suffix=".log")
-    with os.fdopen(fd, "w") as f:
-        f.write("".join(traceback.format_exception(exc)))
-    return path
+        app(prog_name="vigil")
+    except Exception as exc:  # raised before the command tree runs (building it)
+        sys.exit(report(exc))

@@ -10,7 +10,6 @@ import sys
 from typer.testing import CliRunner
 
 from vigil.cli import app
-from vigil.core.errors import NotFoundError
 from vigil.core.models import Region
 from vigil.sim import media
 from vigil.sim.fleet import Fleet
@@ -54,7 +53,7 @@ async def test_camera_id_uses_the_registry(sqlite_vigil, tmp_path):
         out = json.loads(await asyncio.to_thread(run, cam, "--json", *opts))
     assert out["faults"] == ["dark"] and out["confirmed"] == []   # seen once: not yet confirmed
     bad = CliRunner().invoke(app, ["diagnose", "53010000001320000099", *opts])
-    assert isinstance(bad.exception, NotFoundError)
+    assert bad.exit_code == 2 and "camera 53010000001320000099 does not exist" in bad.output
 
 
 def test_bad_target_is_one_clear_error(tmp_path):

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
-from vigil.cli_common import DbOpt, HomeOpt, console, open_instance
+from vigil.cli_common import DbOpt, HomeOpt, console, ensure_port_free, open_instance, safe_db_url
 
 
 def demo(cameras: Annotated[int, typer.Option(help="Number of cameras in the demo city")] = 20547,
@@ -26,7 +26,9 @@ def demo(cameras: Annotated[int, typer.Option(help="Number of cameras in the dem
     from vigil.core.models import Camera, Region, User
     from vigil.demo.city import CITY, PREFECTURE, build_demo_city
 
-    v = open_instance(db, home)
+    if serve:
+        ensure_port_free(host, port)  # before minutes of building, and before the URL is printed
+    v = open_instance(db, home, create=True)
     with v.db.session() as s:
         has_users = bool(s.scalar(select(func.count()).select_from(User)))
         has_cameras = bool(s.scalar(select(func.count()).select_from(Camera)))
@@ -62,7 +64,7 @@ def demo(cameras: Annotated[int, typer.Option(help="Number of cameras in the dem
         console.print(f"Built {CITY[1]}: {city.regions} regions, {city.sites} sites, {city.cameras} cameras; "
                       f"town {city.real_map_town} on the real map with {len(city.real_communities)} communities; "
                       f"a week of health history ({hist['repaired_episodes']} repaired incidents).")
-    console.print(f"Database: {v.settings.db_url}")
+    console.print(f"Database: {safe_db_url(v.settings.db_url)}")
     console.print(f"Sign in as [bold]admin[/] with password [bold]{password}[/]")
     if not serve:
         return
@@ -74,5 +76,6 @@ def demo(cameras: Annotated[int, typer.Option(help="Number of cameras in the dem
     services: list = [fleet] if fleet else []
     services += background_services(v, probe_interval=60.0, sample_interval=300.0,
                                     sample_only=fleet.streaming_ids if fleet else None)
+    ensure_port_free(host, port)  # still free after the build
     console.print(f"Console: [bold]http://{host}:{port}/[/]   API docs: http://{host}:{port}/docs   (Ctrl-C stops)")
     run(v, host=host, port=port, services=services)
