@@ -275,3 +275,13 @@ def test_export_without_secrets_drops_credentials_left_in_stored_urls(sqlite_vig
         s.get(Camera, w.cameras[TOWN1]).main_url = f"rtsp://admin:{SECRET}@127.0.0.1/main"
         data = export_cameras(s, scope=Scope.everything(), fmt="csv").decode()
     assert SECRET not in data and "rtsp://127.0.0.1/main" in data
+
+
+async def test_prober_never_hands_a_file_url_to_onvif():
+    from vigil.sim.fleet import Fleet
+
+    async with Fleet(1) as fleet:
+        cam = fleet.cameras[0]
+        res = await probe_one(ProbeTarget(cam.url, cam.username, cam.password, onvif_url="file:///etc/passwd"),
+                              retries=0)
+    assert res.ok and res.onvif == "unreachable" and res.device is None

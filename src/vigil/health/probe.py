@@ -27,10 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from vigil.core.errors import InputError
 from vigil.core.models import Camera, utcnow
 from vigil.health.rtsp import REASONS, probe_rtsp
 from vigil.health.state import StateChange, apply_results
-from vigil.registry.streams import in_service_population, redact_url
+from vigil.registry.streams import in_service_population, redact_url, validate_stream_url
 
 if TYPE_CHECKING:
     from vigil.core.context import Vigil
@@ -155,8 +156,13 @@ async def probe_one(target: ProbeTarget, *, timeout: float = 3.0, retries: int =
         await asyncio.sleep(backoff * (2 ** attempt) * (1 + random.random() / 2))
     onvif, device = "", None
     if target.onvif_url and ans.reason not in ("timeout", "unreachable"):  # do not wait twice on a dead host
-        reason, info = await probe_onvif(target.onvif_url, target.username, target.password, timeout=limit)
-        onvif, device = reason or "online", info or None
+        try:
+            validate_stream_url(target.onvif_url, kind="onvif", field="onvif_url")  # never a file:// for zeep
+        except InputError:
+            onvif = "unreachable"
+        else:
+            reason, info = await probe_onvif(target.onvif_url, target.username, target.password, timeout=limit)
+            onvif, device = reason or "online", info or None
     ms = (time.perf_counter() - t0) * 1000
     url = public_url(target.url)
     return ProbeResult(target.key or url, url,
