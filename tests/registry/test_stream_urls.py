@@ -285,3 +285,21 @@ async def test_prober_never_hands_a_file_url_to_onvif():
         res = await probe_one(ProbeTarget(cam.url, cam.username, cam.password, onvif_url="file:///etc/passwd"),
                               retries=0)
     assert res.ok and res.onvif == "unreachable" and res.device is None
+
+
+def test_live_view_refuses_a_planted_file_url(planted):
+    from vigil.access.users import add_user, issue_token
+    from vigil.api.routers.video import close_live
+
+    v, cam = planted
+    app = create_app(v)
+    with v.db.session() as s:
+        tok = issue_token(s, add_user(s, "duty-x", "a-long-password", "duty_officer", [TOWN1]))
+    try:
+        r = TestClient(app, raise_server_exceptions=False).get(
+            f"/api/v1/video/live/{cam}/index.m3u8", headers={"Authorization": f"Bearer {tok}"})
+        assert r.status_code == 422 and "main_url" in r.text, r.text
+        live = getattr(app.state, "video_live", None)
+        assert live is None or live.active() == []  # no packager was started
+    finally:
+        close_live(app)
