@@ -37,7 +37,7 @@ def test_tokens_resolve_to_scoped_principal(inst):
         tok = issue_token(s, u)
     with v.db.session() as s:
         p = principal_for_token(s, tok)
-        assert p.can_see("53018101") and not p.can_see("530182")
+        assert p.scope.covers("53018101") and not p.scope.covers("530182")
         assert p.can("video.live") and not p.can("users.manage")
         with pytest.raises(AuthError):
             principal_for_token(s, tok + "x")

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from factories import TOWN1, TOWN2, build_world
 from vigil.access.audit import verify_chain
+from vigil.access.guard import Scope
 from vigil.analytics.settings import enabled_cameras, set_analytics
 from vigil.api.app import create_app
 from vigil.core.errors import InputError, NotFoundError
@@ -65,12 +66,12 @@ def test_enabled_cameras_skip_disabled_retired_and_bad(world):
     _, w, v = world
     cam, other = w.cameras[TOWN1], w.cameras[TOWN2]
     with v.db.session() as s:
-        set_analytics(s, cam, enabled=True, zones=ZONES)
-        set_analytics(s, other, enabled=True)
+        set_analytics(s, cam, enabled=True, zones=ZONES, scope=Scope.everything())
+        set_analytics(s, other, enabled=True, scope=Scope.everything())
         with pytest.raises(NotFoundError):
-            set_analytics(s, "53010200001320009999", enabled=True)
+            set_analytics(s, "53010200001320009999", enabled=True, scope=Scope.everything())
         with pytest.raises(InputError):
-            set_analytics(s, cam, enabled=True, zones={"zones": "nope"})
+            set_analytics(s, cam, enabled=True, zones={"zones": "nope"}, scope=Scope.everything())
     jobs, problems = enabled_cameras(v)
     assert [j.camera_id for j in jobs] == [cam, other] and problems == []
     assert jobs[0].zones == ZONES and jobs[0].url == "rtsp://127.0.0.1/main"  # no substream: the main stream
@@ -78,7 +79,7 @@ def test_enabled_cameras_skip_disabled_retired_and_bad(world):
         from vigil.core.models import Camera
 
         s.get(Camera, other).lifecycle = "retired"
-        set_analytics(s, cam, enabled=False)
+        set_analytics(s, cam, enabled=False, scope=Scope.everything())
     assert enabled_cameras(v) == ([], [])
 
 

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 from test_sinks import Subscriber, broker  # noqa: F401  (a real Mosquitto)
 
+from vigil.access.guard import Scope
 from vigil.analytics.models import Event
 from vigil.analytics.settings import set_analytics
 from vigil.analytics.worker import AnalyticsService, WorkerConfig, parse_mqtt
@@ -56,8 +57,8 @@ def test_service_stores_events_reconnects_and_stops(sqlite_vigil, broker):  # no
         add_camera(s, srv.url, cam_id=cam)
         add_camera(s, "rtsp://127.0.0.1:9/none", cam_id=down)  # never answers: must not stall the others
         add_camera(s, srv.url, cam_id=idle)  # analytics not enabled: never opened
-        set_analytics(s, cam, enabled=True, zones=ZONES, actor="test")
-        set_analytics(s, down, enabled=True, actor="test")
+        set_analytics(s, cam, enabled=True, zones=ZONES, actor="test", scope=Scope.everything())
+        set_analytics(s, down, enabled=True, actor="test", scope=Scope.everything())
 
     async def scenario() -> dict[str, dict]:
         svc = AnalyticsService(v, max_streams=2, detect_fps=2.0, mqtt=f"127.0.0.1:{broker}", config=CFG)
@@ -173,7 +174,7 @@ def _two_cameras(v) -> list[str]:
     with v.db.session() as s:
         for c in cams:
             add_camera(s, f"rtsp://127.0.0.1:9/{c}", cam_id=c)
-            set_analytics(s, c, enabled=True)
+            set_analytics(s, c, enabled=True, scope=Scope.everything())
     return cams
 
 
@@ -212,7 +213,7 @@ def test_disabling_a_camera_stops_its_worker(sqlite_vigil, monkeypatch):
             await _poll(lambda: len(svc.workers) == 2 and all(w["frames"] for w in svc.status().values()), 10)
             before = set(svc.workers)
             with sqlite_vigil.db.session() as s:
-                set_analytics(s, cams[1], enabled=False)
+                set_analytics(s, cams[1], enabled=False, scope=Scope.everything())
             await _poll(lambda: set(svc.workers) == {cams[0]}, 10)
             after = set(svc.workers)
             status = svc.status()
@@ -242,7 +243,7 @@ def test_vigil_serve_analyses_enabled_cameras_and_stops_on_sigterm(tmp_path):
     cam = "53010200001320000001"
     with v.db.session() as s:
         add_camera(s, srv.url, cam_id=cam)
-        set_analytics(s, cam, enabled=True, actor="test")
+        set_analytics(s, cam, enabled=True, actor="test", scope=Scope.everything())
     env = {**os.environ, "VIGIL_HOME": str(home)}
     env.pop("VIGIL_DB", None)
     env.pop("VIGIL_MQTT", None)

@@ -9,6 +9,7 @@ from healthkit import T0, add_camera
 from sqlalchemy import select
 
 from vigil.access.audit import verify_chain
+from vigil.access.guard import Scope
 from vigil.core.errors import NotFoundError
 from vigil.core.models import AuditEntry, Camera
 from vigil.health.alarms import acknowledge, desired_alarms, list_alarms, sync_alarms
@@ -76,10 +77,10 @@ def test_acknowledge_is_audited_and_scoped_listing(tree):
         s.add(CameraStatus(camera_id=cam, state="down", since=T0))
         s.flush()
         sync_alarms(s, T0)
-        a = list_alarms(s, scopes=["53010202"])[0]
+        a = list_alarms(s, scope=Scope.of(["53010202"]))[0]
         acknowledge(s, a.id, actor="duty.wang")
         assert a.acknowledged_by == "duty.wang" and "acknowledged_at" in a.detail
-        assert list_alarms(s, scopes=["53010201"]) == []
+        assert list_alarms(s, scope=Scope.of(["53010201"])) == []
         with pytest.raises(NotFoundError):
             acknowledge(s, 999, actor="x")
         assert s.scalar(select(AuditEntry).where(AuditEntry.action == "alarm.ack")).actor == "duty.wang"

@@ -11,6 +11,7 @@ from healthkit import T0, HookServer, add_camera
 from sqlalchemy import select
 
 from vigil.access.audit import verify_chain
+from vigil.access.guard import Scope
 from vigil.core.errors import ConflictError, InputError
 from vigil.core.models import AuditEntry
 from vigil.health import workorders as wos
@@ -120,9 +121,9 @@ def test_transitions_are_checked(site):
         with pytest.raises(InputError, match="technician"):
             wos.assign(s, oid, "  ", actor="x")
         with pytest.raises(InputError, match="unknown work-order state"):
-            wos.list_orders(s, scopes=["5301"], state="done")
-        assert [w.id for w in wos.list_orders(s, scopes=["53010201"], state="open")] == [oid]
-        assert wos.list_orders(s, scopes=["53010299"]) == []
+            wos.list_orders(s, scope=Scope.of(["5301"]), state="done")
+        assert [w.id for w in wos.list_orders(s, scope=Scope.of(["53010201"]), state="open")] == [oid]
+        assert wos.list_orders(s, scope=Scope.of(["53010299"])) == []
     with pytest.raises(ConflictError, match="resolve it before verifying"):
         asyncio.run(wos.verify(v, oid, actor="x", recheck=_recheck(True, "")))
 

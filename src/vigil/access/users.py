@@ -60,17 +60,9 @@ class Principal:
         """The caller's scope as the guard's one :class:`Scope` value."""
         return Scope.of(self.scopes)
 
-    def can_see(self, region_code: str) -> bool:
-        """True if ``region_code`` lies inside one of the caller's subtrees."""
-        return any(region_code.startswith(s) for s in self.scopes)
-
     def can(self, permission: str) -> bool:
         """True if the caller's role grants ``permission``."""
         return has_permission(self.role, permission)
-
-    def visible_ancestor(self, region_code: str) -> bool:
-        """True if ``region_code`` is an ancestor of (or equal to) one of the scopes."""
-        return any(s.startswith(region_code) for s in self.scopes)
 
 
 def generate_password(nbytes: int = 15) -> str:

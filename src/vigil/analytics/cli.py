@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from vigil.access.guard import Scope
 from vigil.analytics.events import AnalyticsEvent, EventSink
 from vigil.cli_common import DbOpt, HomeOpt
 
@@ -134,7 +135,7 @@ def analytics_enable(
     kw = {"zones": None} if no_zones else {"zones": _zones_doc(zones)} if zones else {}
     v = open_instance(db, home)
     with v.db.session() as s:
-        row = set_analytics(s, camera, enabled=True, actor="cli", **kw)
+        row = set_analytics(s, camera, enabled=True, actor="cli", scope=Scope.everything(), **kw)
         n = len((row.zones or {}).get("zones") or [])
     typer.echo(f"analytics enabled for {camera} ({n} zone(s)); `vigil serve` picks it up within a minute")
 
@@ -151,7 +152,7 @@ def analytics_disable(
 
     v = open_instance(db, home)
     with v.db.session() as s:
-        set_analytics(s, camera, enabled=False, actor="cli")
+        set_analytics(s, camera, enabled=False, actor="cli", scope=Scope.everything())
     typer.echo(f"analytics disabled for {camera}")
 
 
@@ -167,7 +168,7 @@ def analytics_list(
 
     v = open_instance(db, home)
     with v.db.session() as s:
-        rows = [setting_json(r) for r in list_settings(s)]
+        rows = [setting_json(r) for r in list_settings(s, Scope.everything())]
     if as_json:
         typer.echo(json.dumps(rows, default=str, ensure_ascii=False))
         return

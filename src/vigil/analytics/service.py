@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from vigil.access.guard import Scope, get_in_scope
 from vigil.analytics.models import Event
 from vigil.core.errors import InputError, NotFoundError
 from vigil.core.models import Camera
-from vigil.core.regions import in_subtrees
 
 __all__ = ["EventFilter", "camera_masks", "camera_region", "get_event", "list_events"]
 
@@ -55,9 +54,9 @@ class EventFilter:
             raise InputError("since must not be after until")
 
 
-def list_events(session: Session, scopes: Sequence[str], f: EventFilter) -> tuple[int, list[Event]]:
-    """Events inside the ``scopes`` region subtrees matching ``f``, newest first, with the total count."""
-    conds = [in_subtrees(Event.region_code, scopes)]
+def list_events(session: Session, scope: Scope, f: EventFilter) -> tuple[int, list[Event]]:
+    """Events inside ``scope`` matching ``f``, newest first, with the total count."""
+    conds = [scope.clause(Event.region_code)]
     if f.region:
         conds.append(Event.region_code.like(f"{f.region}%"))
     for col, val in ((Event.camera_id, f.camera), (Event.label, f.label), (Event.type, f.type),
@@ -74,9 +73,6 @@ def list_events(session: Session, scopes: Sequence[str], f: EventFilter) -> tupl
     return total, list(rows)
 
 
-def get_event(session: Session, scopes: Sequence[str], event_id: int) -> Event:
-    """One event, if it lies in the caller's scopes (else :class:`NotFoundError`, as if it did not exist)."""
-    ev = session.get(Event, event_id)
-    if ev is None or not any(ev.region_code.startswith(s) for s in scopes):
-        raise NotFoundError(f"event {event_id} not found")
-    return ev
+def get_event(session: Session, scope: Scope, event_id: int) -> Event:
+    """One event, if it lies in ``scope`` (else :class:`NotFoundError`, as if it did not exist)."""
+    return get_in_scope(session, Event, event_id, scope, what=f"event {event_id}")

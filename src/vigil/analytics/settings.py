@@ -7,18 +7,17 @@ before they are stored, so the worker never meets a bad one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigil.access import audit
+from vigil.access.guard import Scope, get_in_scope
 from vigil.analytics.models import AnalyticsSetting
 from vigil.analytics.zones import parse_zones
-from vigil.core.errors import NotFoundError
 from vigil.core.models import Camera
-from vigil.core.regions import in_subtrees
 from vigil.registry.streams import in_service_population, stream_url_with_credentials
 
 __all__ = ["CameraAnalytics", "enabled_cameras", "get_setting", "list_settings", "set_analytics", "setting_json"]
@@ -26,20 +25,17 @@ __all__ = ["CameraAnalytics", "enabled_cameras", "get_setting", "list_settings",
 _KEEP: Any = object()  # sentinel: leave the stored zones as they are
 
 
-def _camera(session: Session, camera_id: str, scopes: Sequence[str] | None) -> Camera:
-    cam = session.get(Camera, camera_id)
-    if cam is None or (scopes is not None and not any(cam.region_code.startswith(s) for s in scopes)):
-        raise NotFoundError(f"camera {camera_id} not found")
-    return cam
+def _camera(session: Session, camera_id: str, scope: Scope) -> Camera:
+    return get_in_scope(session, Camera, camera_id, scope, what=f"camera {camera_id}")
 
 
 def set_analytics(session: Session, camera_id: str, *, enabled: bool, zones: dict[str, Any] | None = _KEEP,
-                  actor: str = "cli", scopes: Sequence[str] | None = None) -> AnalyticsSetting:
+                  actor: str = "cli", scope: Scope) -> AnalyticsSetting:
     """Switch continuous analytics of a camera on or off; ``zones`` replaces the stored zones if given.
 
-    ``scopes`` (the caller's region subtrees) hides cameras outside them (:class:`NotFoundError`).
+    Cameras outside ``scope`` (the caller's; ``Scope.everything()`` for the CLI) are not found.
     """
-    cam = _camera(session, camera_id, scopes)
+    cam = _camera(session, camera_id, scope)
     if zones is not _KEEP and zones is not None:
         parse_zones(zones)  # raises InputError on a bad document
     row = session.get(AnalyticsSetting, camera_id)
@@ -66,19 +62,18 @@ def _summary(zones: dict[str, Any] | None) -> str:
     return ", ".join(f"{len(zones.get(k) or [])} {k}" for k in ("zones", "lines", "masks"))
 
 
-def get_setting(session: Session, camera_id: str, scopes: Sequence[str] | None = None) -> AnalyticsSetting:
-    """The stored setting of a camera (disabled, no zones, if never set)."""
-    _camera(session, camera_id, scopes)
+def get_setting(session: Session, camera_id: str, scope: Scope) -> AnalyticsSetting:
+    """The stored setting of a camera in ``scope`` (disabled, no zones, if never set)."""
+    _camera(session, camera_id, scope)
     row = session.get(AnalyticsSetting, camera_id)
     return row or AnalyticsSetting(camera_id=camera_id, enabled=False, zones=None, updated_by="")
 
 
-def list_settings(session: Session, scopes: Sequence[str] | None = None, *, region: str | None = None,
+def list_settings(session: Session, scope: Scope, *, region: str | None = None,
                   enabled: bool | None = None) -> list[AnalyticsSetting]:
-    """Every camera with a stored setting, inside ``scopes`` (None: all), optionally one region subtree."""
+    """Every camera with a stored setting inside ``scope``, optionally one region subtree."""
     q = select(AnalyticsSetting).join(Camera, Camera.id == AnalyticsSetting.camera_id)
-    if scopes is not None:
-        q = q.where(in_subtrees(Camera.region_code, scopes))
+    q = q.where(scope.clause(Camera.region_code))
     if region:
         q = q.where(Camera.region_code.like(f"{region}%"))
     if enabled is not None:
@@ -98,7 +93,7 @@ class CameraAnalytics:
 
     camera_id: str
     region_code: str
-    url: str
+    url: str = field(repr=False)  # holds the credentials: never in a repr or a log
     zones: dict[str, Any] | None
     masks: tuple[tuple[tuple[float, float], ...], ...]
 

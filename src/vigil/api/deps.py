@@ -13,17 +13,17 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from vigil.access.guard import check_permission
 from vigil.access.users import Principal, principal_for_token
 from vigil.api.security import SAFE_METHODS, accepts_query_token, request_token, same_origin
 from vigil.core.context import Vigil
-from vigil.core.errors import AccessDenied, AuthError, NotFoundError
+from vigil.core.errors import AccessDenied, AuthError
 
 __all__ = [
     "CurrentPrincipal",
     "SessionDep",
     "VigilDep",
     "accepts_query_token",
-    "check_region",
     "require",
 ]
 
@@ -73,17 +73,13 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
 def require(permission: str) -> Callable[[Principal], Principal]:
-    """A dependency that checks the caller's role grants ``permission``."""
+    """A dependency that checks, through the guard, that the caller's role grants ``permission``.
+
+    Region scope is decided by the guard too (:mod:`vigil.access.guard`), in the library call.
+    """
 
     def _check(p: CurrentPrincipal) -> Principal:
-        if not p.can(permission):
-            raise AccessDenied(f"role {p.role.value} may not {permission}")
+        check_permission(p, permission)
         return p
 
     return _check
-
-
-def check_region(p: Principal, region_code: str, what: str = "object") -> None:
-    """Raise 404 for objects outside the caller's scope (their existence is not revealed)."""
-    if not p.can_see(region_code):
-        raise NotFoundError(f"{what} not found")

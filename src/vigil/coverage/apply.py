@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigil.access.audit import record
+from vigil.access.guard import Scope
 from vigil.core.errors import ConflictError, InputError, NotFoundError
 from vigil.core.ids import generate_device_id
 from vigil.core.models import Camera, CameraKind, CameraModel, Lifecycle, Region, Site, utcnow
@@ -24,13 +25,19 @@ __all__ = ["apply_plan", "record_plan", "registry_cameras"]
 _MARKER = "applied.json"
 
 
-def registry_cameras(session: Session, area: str | Path, *, margin_deg: float = 0.005) -> list[Feature]:
-    """In-service cameras of the registry around the area's footprints, as WGS84 points for the planner."""
+def registry_cameras(session: Session, area: str | Path, *, scope: Scope,
+                     margin_deg: float = 0.005) -> list[Feature]:
+    """In-service cameras of the registry in ``scope`` around the area's footprints, as WGS84 points.
+
+    Their IDs and positions end up in the plan's files, so ``scope`` must be no wider than what every
+    reader of the plan may see: the plan's region subtree within the caller's scope.
+    """
     feats = read_features(area, osm_layer="multipolygons")
     if not feats:
         return []
     xmin, ymin, xmax, ymax = shapely.total_bounds([f.geom for f in feats])
     rows = session.scalars(select(Camera).where(
+        scope.clause(Camera.region_code),
         in_service_population(),
         Camera.lon.between(xmin - margin_deg, xmax + margin_deg),
         Camera.lat.between(ymin - margin_deg, ymax + margin_deg))).all()

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from typer.core import TyperGroup
 
+from vigil.access.guard import Scope
 from vigil.cli_common import DbOpt, HomeOpt, open_instance
 from vigil.core.errors import InputError
 
@@ -77,8 +78,9 @@ def run(area: Annotated[Path, typer.Argument(help="Building footprints: OSM XML/
         if existing == "registry":
             from vigil.coverage.apply import registry_cameras
 
-            with v.db.session() as s:
-                cams = registry_cameras(s, area)
+            scope = Scope.everything().narrowed(region) if region else Scope.everything()
+            with v.db.session() as s:  # a recorded plan holds only cameras of its region
+                cams = registry_cameras(s, area, scope=scope)
     with _progress() as (prog, cb):
         res = run_plan(req, out, existing=cams, progress=cb)
     s = res.summary

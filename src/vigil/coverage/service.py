@@ -11,10 +11,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vigil.access.guard import get_in_scope
 from vigil.access.users import Principal
 from vigil.core.context import Vigil
 from vigil.core.errors import InputError, NotFoundError
-from vigil.core.regions import in_subtrees
+from vigil.core.models import Region
 from vigil.coverage.models import PlanRecord
 
 __all__ = ["PLAN_FILES", "PlanOptions", "get_plan", "list_plans", "plan_file", "plans_dir", "run_for_api"]
@@ -69,10 +70,15 @@ def registered_area(v: Vigil, name: str) -> Path:
 def run_for_api(v: Vigil, session: Session, p: Principal, opts: PlanOptions, *, area: Path,
                 roads: Path | None = None, boundary: Path | None = None, must_watch: Path | None = None,
                 work: Path | None = None) -> PlanRecord:
-    """Run a plan and record it; the caller has checked permission and region scope."""
+    """Run a plan and record it under ``opts.region_code``, which must be in the caller's scope.
+
+    Existing cameras come from the plan's region subtree within the caller's scope, so nothing in
+    the plan's files lies outside what every reader of the plan may see.
+    """
     from vigil.coverage.apply import record_plan, registry_cameras
     from vigil.coverage.plan import PlanRequest, run_plan
 
+    get_in_scope(session, Region, opts.region_code, p, what=f"region {opts.region_code}")
     if opts.solver not in ("auto", "highs", "greedy"):
         raise InputError("solver must be auto, highs or greedy")
     out = (work or plans_dir(v) / uuid.uuid4().hex) / "out"
@@ -80,24 +86,22 @@ def run_for_api(v: Vigil, session: Session, p: Principal, opts: PlanOptions, *, 
     req = PlanRequest(area=area, roads=roads, boundary=boundary, must_watch=must_watch, level=opts.level,
                       profile=opts.profile, target=target, budget=opts.budget, k=opts.k, spacing=opts.spacing,
                       solver=opts.solver, time_limit=min(opts.time_limit, MAX_TIME_LIMIT_S), name=opts.name)
-    cams = registry_cameras(session, area) if opts.existing == "registry" else []
+    scope = p.scope.narrowed(opts.region_code)
+    cams = registry_cameras(session, area, scope=scope) if opts.existing == "registry" else []
     res = run_plan(req, out, existing=cams)
     return record_plan(session, res.summary, out, region_code=opts.region_code, created_by=p.name, name=opts.name)
 
 
 def list_plans(session: Session, p: Principal, *, limit: int = 100, offset: int = 0) -> list[PlanRecord]:
     """Plans in the caller's region scope, newest first."""
-    stmt = (select(PlanRecord).where(in_subtrees(PlanRecord.region_code, p.scopes))
+    stmt = (select(PlanRecord).where(p.scope.clause(PlanRecord.region_code))
             .order_by(PlanRecord.id.desc()).limit(limit).offset(offset))
     return list(session.scalars(stmt))
 
 
 def get_plan(session: Session, p: Principal, plan_id: int) -> PlanRecord:
     """One plan; plans outside the caller's scope are reported as not found."""
-    rec = session.get(PlanRecord, plan_id)
-    if rec is None or rec.region_code is None or not p.can_see(rec.region_code):
-        raise NotFoundError(f"plan {plan_id} not found")
-    return rec
+    return get_in_scope(session, PlanRecord, plan_id, p, what=f"plan {plan_id}")
 
 
 def plan_file(rec: PlanRecord, name: str) -> Path:

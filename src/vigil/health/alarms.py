@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigil.access.audit import record
+from vigil.access.guard import Scope
 from vigil.core.errors import NotFoundError
 from vigil.core.models import Camera, utcnow
 from vigil.core.regions import in_subtrees
@@ -141,10 +142,10 @@ def acknowledge(session: Session, alarm_id: int, *, actor: str, now: datetime | 
     return a
 
 
-def list_alarms(session: Session, *, scopes: list[str] | tuple[str, ...], state: str | None = "active",
+def list_alarms(session: Session, *, scope: Scope, state: str | None = "active",
                 camera_id: str | None = None, limit: int = 500) -> list[Alarm]:
-    """Alarms within ``scopes``, newest first."""
-    q = select(Alarm).where(in_subtrees(Alarm.region_code, scopes))
+    """Alarms within ``scope`` (the caller's, or ``Scope.everything()`` for the system), newest first."""
+    q = select(Alarm).where(scope.clause(Alarm.region_code))
     if state:
         q = q.where(Alarm.state == state)
     if camera_id:

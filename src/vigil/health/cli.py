@@ -14,6 +14,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vigil.access.guard import Scope
 from vigil.cli_common import DbOpt, HomeOpt, open_instance
 from vigil.core.errors import InputError, NotFoundError
 from vigil.core.models import Region
@@ -127,7 +128,8 @@ def wo_list(region: RegionOpt = None,
 
     v = open_instance(db, home)
     with v.db.session() as s:
-        rows = list_orders(s, scopes=[_root(s, region)], state=None if state == "all" else state)
+        rows = list_orders(s, scope=Scope.everything().narrowed(_root(s, region)),
+                           state=None if state == "all" else state)
         data = [order_json(w) for w in rows]
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
@@ -203,7 +205,7 @@ def alarm_list(region: RegionOpt = None,
 
     v = open_instance(db, home)
     with v.db.session() as s:
-        data = [alarm_json(a) for a in list_alarms(s, scopes=[_root(s, region)],
+        data = [alarm_json(a) for a in list_alarms(s, scope=Scope.everything().narrowed(_root(s, region)),
                                                    state=None if state == "all" else state)]
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))

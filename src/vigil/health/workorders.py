@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vigil.access.audit import record
+from vigil.access.guard import Scope
 from vigil.core.context import Vigil
 from vigil.core.errors import ConflictError, InputError, NotFoundError
 from vigil.core.models import utcnow
@@ -173,12 +174,10 @@ def get_order(session: Session, order_id: int) -> WorkOrder:
     return wo
 
 
-def list_orders(session: Session, *, scopes: list[str] | tuple[str, ...], state: str | None = None,
+def list_orders(session: Session, *, scope: Scope, state: str | None = None,
                 team_id: int | None = None, limit: int = 200) -> list[WorkOrder]:
-    """Work orders in the ``scopes`` subtrees, newest first; ``state="open"`` means every unclosed one."""
-    from vigil.core.regions import in_subtrees
-
-    q = select(WorkOrder).where(in_subtrees(WorkOrder.region_code, scopes))
+    """Work orders in ``scope``, newest first; ``state="open"`` means every unclosed one."""
+    q = select(WorkOrder).where(scope.clause(WorkOrder.region_code))
     if state == "open":
         q = q.where(WorkOrder.state.in_(OPEN_STATES))
     elif state:

@@ -8,8 +8,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from vigil.access.audit import record
+from vigil.access.guard import check_permission, get_in_scope
 from vigil.access.users import Principal
-from vigil.core.errors import AccessDenied, NotFoundError
 from vigil.core.models import Camera
 from vigil.video.models import PrivacyMask, validate_polygon
 
@@ -18,10 +18,7 @@ __all__ = ["camera_in_scope", "list_masks", "mask_polygons", "set_masks"]
 
 def camera_in_scope(session: Session, p: Principal, camera_id: str) -> Camera:
     """The camera, or NotFoundError if it does not exist or lies outside the caller's scope."""
-    cam = session.get(Camera, camera_id)
-    if cam is None or not p.can_see(cam.region_code):
-        raise NotFoundError(f"camera {camera_id} not found")
-    return cam
+    return get_in_scope(session, Camera, camera_id, p, what=f"camera {camera_id}")
 
 
 def mask_polygons(session: Session, camera_id: str) -> list[list[list[float]]]:
@@ -39,8 +36,7 @@ def list_masks(session: Session, p: Principal, camera_id: str) -> list[PrivacyMa
 
 def set_masks(session: Session, p: Principal, camera_id: str, masks: list[dict[str, Any]]) -> list[PrivacyMask]:
     """Replace a camera's masks with ``[{"name": ..., "polygon": [[x, y], ...]}, ...]`` (admins)."""
-    if not p.can("registry.write"):
-        raise AccessDenied(f"role {p.role.value} may not change privacy masks")
+    check_permission(p, "registry.write")
     cam = camera_in_scope(session, p, camera_id)
     rows = [PrivacyMask(camera_id=cam.id, name=str(m.get("name", ""))[:100], polygon=validate_polygon(m.get("polygon")),
                         enabled=bool(m.get("enabled", True))) for m in masks]

@@ -29,19 +29,19 @@ class AnalyticsIn(BaseModel):
 def settings_list(p: Reader, session: SessionDep, region: str | None = None,
                   enabled: bool | None = None) -> dict:
     """The analytics settings of the cameras in the caller's regions."""
-    rows = list_settings(session, p.scopes, region=region, enabled=enabled)
+    rows = list_settings(session, p.scope, region=region, enabled=enabled)
     return {"items": [setting_json(r) for r in rows], "total": len(rows)}
 
 
 @router.get("/cameras/{camera_id}")
 def setting_detail(camera_id: str, p: Reader, session: SessionDep) -> dict:
     """One camera's setting (disabled if never set; 404 outside the caller's regions)."""
-    return setting_json(get_setting(session, camera_id, p.scopes))
+    return setting_json(get_setting(session, camera_id, p.scope))
 
 
 @router.put("/cameras/{camera_id}")
 def setting_update(camera_id: str, body: AnalyticsIn, p: Manager, session: SessionDep) -> dict:
     """Switch analytics of a camera on or off (admin, duty officer); `vigil serve` follows within a minute."""
     kw = {"zones": body.zones} if "zones" in body.model_fields_set else {}
-    row = set_analytics(session, camera_id, enabled=body.enabled, actor=p.name, scopes=p.scopes, **kw)
+    row = set_analytics(session, camera_id, enabled=body.enabled, actor=p.name, scope=p.scope, **kw)
     return setting_json(row)

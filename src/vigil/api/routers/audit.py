@@ -11,7 +11,6 @@ from vigil.access.audit import record, verify_chain
 from vigil.access.users import Principal
 from vigil.api.deps import SessionDep, require
 from vigil.core.models import AuditEntry
-from vigil.core.regions import in_subtrees
 
 router = APIRouter()
 Auditor = Depends(require("audit.read"))
@@ -19,8 +18,9 @@ Auditor = Depends(require("audit.read"))
 
 def _visible(p: Principal) -> ColumnElement[bool]:
     """Entries about objects in the caller's regions; entries with no region only for top-level scopes."""
-    cond = in_subtrees(AuditEntry.region_code, p.scopes)
-    if any(len(s) <= 4 for s in p.scopes):
+    scope = p.scope
+    cond = scope.clause(AuditEntry.region_code)
+    if any(len(s) <= 4 for s in scope.roots()):
         cond = or_(cond, AuditEntry.region_code.is_(None))
     return cond
 
@@ -41,7 +41,7 @@ def list_entries(session: SessionDep, actor: str | None = None, action: str | No
     rows = session.scalars(stmt.order_by(AuditEntry.seq.desc()).limit(limit).offset(offset)).all()
     items = [{"seq": e.seq, "ts": e.ts, "actor": e.actor, "action": e.action, "target": e.target,
               "detail": e.detail, "hash": e.hash} for e in rows]
-    record(session, p.name, "audit.read", "audit", region=p.scopes[0], actor=actor, action=action, target=target)
+    record(session, p.name, "audit.read", "audit", region=p.scope.roots()[0], actor=actor, action=action, target=target)
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 

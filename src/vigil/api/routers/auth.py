@@ -23,7 +23,7 @@ class LoginIn(BaseModel):
 
 
 def _user_json(p) -> dict:  # type: ignore[no-untyped-def]
-    return {"name": p.name, "role": p.role.value, "scopes": list(p.scopes), "team": p.team}
+    return {"name": p.name, "role": p.role.value, "scopes": list(p.scope.roots()), "team": p.team}
 
 
 @router.post("/login")

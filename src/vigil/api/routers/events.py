@@ -36,20 +36,20 @@ def events_list(p: Reader, session: SessionDep, camera: str | None = None, regio
     """Events in the caller's regions, newest first."""
     f = EventFilter(camera=camera, region=region, label=label, type=type, zone=zone, since=since, until=until,
                     limit=limit, offset=offset)
-    total, rows = list_events(session, p.scopes, f)
+    total, rows = list_events(session, p.scope, f)
     return {"items": [event_json(e) for e in rows], "total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/{event_id}")
 def event_detail(event_id: int, p: Reader, session: SessionDep) -> dict:
     """One event (404 outside the caller's regions)."""
-    return event_json(get_event(session, p.scopes, event_id))
+    return event_json(get_event(session, p.scope, event_id))
 
 
 @router.get("/{event_id}/snapshot")
 def event_snapshot(event_id: int, p: Reader, session: SessionDep, v: VigilDep) -> FileResponse:
     """The event's JPEG snapshot (privacy masks already blacked out)."""
-    ev = get_event(session, p.scopes, event_id)
+    ev = get_event(session, p.scope, event_id)
     path = Path(ev.snapshot_path).resolve() if ev.snapshot_path else None
     if path is None or not path.is_relative_to(Path(v.settings.home).resolve()) or not path.is_file():
         raise NotFoundError(f"event {event_id} has no snapshot")

@@ -18,9 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from starlette.background import BackgroundTask
 
+from vigil.access.guard import Scope, ensure_visible, get_in_scope
 from vigil.access.users import Principal
-from vigil.api.deps import SessionDep, VigilDep, check_region, require
-from vigil.core.errors import InputError, NotFoundError
+from vigil.api.deps import SessionDep, VigilDep, require
+from vigil.core.errors import InputError
 from vigil.core.models import Camera
 from vigil.health import workorders as wos
 from vigil.health.alarms import acknowledge, alarm_json, list_alarms
@@ -64,9 +65,14 @@ class TeamIn(BaseModel):
 
 def _region(p: Principal, region: str | None) -> str:
     """The requested region (default: the caller's widest scope), or 404 outside the scope."""
-    code = region or min(p.scopes, key=lambda s: (len(s), s))
-    check_region(p, code, "region")
+    code = region or min(p.scope.roots(), key=lambda s: (len(s), s))
+    ensure_visible(p, code, f"region {code}")
     return code
+
+
+def _scope(p: Principal, region: str | None) -> Scope:
+    """The caller's scope, or only the subtree of ``region`` (404 outside the scope)."""
+    return p.scope.narrowed(_region(p, region)) if region else p.scope
 
 
 def _time(text: str | None) -> datetime | None:
@@ -80,11 +86,7 @@ def _time(text: str | None) -> datetime | None:
 
 
 def _order(session: SessionDep, p: Principal, order_id: int) -> WorkOrder:
-    wo = session.get(WorkOrder, order_id)
-    if wo is None:
-        raise NotFoundError(f"work order {order_id} not found")
-    check_region(p, wo.region_code, f"work order {order_id}")
-    return wo
+    return get_in_scope(session, WorkOrder, order_id, p, what=f"work order {order_id}")
 
 
 @router.get("/kpi")
@@ -125,10 +127,7 @@ def status_summary(p: HealthRead, session: SessionDep, region: str | None = None
 def camera_health(camera_id: str, p: HealthRead, session: SessionDep,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
     """One camera's status and its history: state changes, picture-fault changes, alarms, work orders."""
-    cam = session.get(Camera, camera_id)
-    if cam is None:
-        raise NotFoundError(f"camera {camera_id} not found")
-    check_region(p, cam.region_code, f"camera {camera_id}")
+    cam = get_in_scope(session, Camera, camera_id, p, what=f"camera {camera_id}")
     st = session.get(CameraStatus, camera_id)
     changes = session.scalars(select(StatusChange).where(StatusChange.camera_id == camera_id)
                               .order_by(StatusChange.ts.desc()).limit(limit))
@@ -142,7 +141,7 @@ def camera_health(camera_id: str, p: HealthRead, session: SessionDep,
                                                "faults": st.faults, "faults_since": st.faults_since},
             "changes": [{"ts": c.ts, "state": c.state, "reason": c.reason, "ms": c.ms} for c in changes],
             "quality": [{"ts": q.ts, "faults": q.faults, "metrics": q.metrics} for q in quality],
-            "alarms": [alarm_json(a) for a in list_alarms(session, scopes=[cam.region_code], state=None,
+            "alarms": [alarm_json(a) for a in list_alarms(session, scope=p.scope, state=None,
                                                           camera_id=camera_id, limit=limit)],
             "workorders": [order_json(w) for w in orders]}
 
@@ -151,8 +150,7 @@ def camera_health(camera_id: str, p: HealthRead, session: SessionDep,
 def alarms(p: HealthRead, session: SessionDep, region: str | None = None, state: str = "active",
            camera: str | None = None, limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> dict[str, Any]:
     """Alarms in scope, newest first (``state=all`` for every one)."""
-    scopes = [_region(p, region)] if region else list(p.scopes)
-    rows = list_alarms(session, scopes=scopes, state=None if state == "all" else state, camera_id=camera,
+    rows = list_alarms(session, scope=_scope(p, region), state=None if state == "all" else state, camera_id=camera,
                        limit=limit)
     return {"items": [alarm_json(a) for a in rows]}
 
@@ -160,10 +158,7 @@ def alarms(p: HealthRead, session: SessionDep, region: str | None = None, state:
 @router.post("/alarms/{alarm_id}/ack")
 def ack_alarm(alarm_id: int, p: AlarmAck, session: SessionDep) -> dict[str, Any]:
     """Acknowledge an alarm."""
-    a = session.get(Alarm, alarm_id)
-    if a is None:
-        raise NotFoundError(f"alarm {alarm_id} not found")
-    check_region(p, a.region_code, f"alarm {alarm_id}")
+    get_in_scope(session, Alarm, alarm_id, p, what=f"alarm {alarm_id}")
     return alarm_json(acknowledge(session, alarm_id, actor=p.name))
 
 
@@ -171,8 +166,7 @@ def ack_alarm(alarm_id: int, p: AlarmAck, session: SessionDep) -> dict[str, Any]
 def workorders(p: HealthRead, session: SessionDep, region: str | None = None, state: str = "open",
                team: int | None = None, limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> dict[str, Any]:
     """Work orders in scope (``state=open`` is every unclosed one, ``all`` every one)."""
-    scopes = [_region(p, region)] if region else list(p.scopes)
-    rows = wos.list_orders(session, scopes=scopes, state=None if state == "all" else state, team_id=team,
+    rows = wos.list_orders(session, scope=_scope(p, region), state=None if state == "all" else state, team_id=team,
                            limit=limit)
     return {"items": [order_json(w) for w in rows]}
 
@@ -217,16 +211,16 @@ async def wo_verify(order_id: int, p: WoUpdate, v: VigilDep) -> dict[str, Any]:
 @router.get("/teams")
 def teams(p: HealthRead, session: SessionDep) -> dict[str, Any]:
     """Maintenance teams whose subtree overlaps the caller's scope."""
-    rows = session.scalars(select(MaintenanceTeam).order_by(MaintenanceTeam.region_code, MaintenanceTeam.name))
+    rows = session.scalars(select(MaintenanceTeam).where(p.scope.clause_or_ancestor(MaintenanceTeam.region_code))
+                           .order_by(MaintenanceTeam.region_code, MaintenanceTeam.name))
     return {"items": [{"id": t.id, "name": t.name, "contractor": t.contractor, "region_code": t.region_code,
-                       "sla_hours": t.sla_hours} for t in rows
-                      if p.can_see(t.region_code) or p.visible_ancestor(t.region_code)]}
+                       "sla_hours": t.sla_hours} for t in rows]}
 
 
 @router.post("/teams", status_code=201)
 def add_team(body: TeamIn, p: HealthWrite, session: SessionDep) -> dict[str, Any]:
     """Create a team for a region subtree inside the caller's scope."""
-    check_region(p, body.region_code, "region")
+    ensure_visible(p, body.region_code, f"region {body.region_code}")
     t = wos.add_team(session, body.name, body.region_code, contractor=body.contractor, sla_hours=body.sla_hours,
                      actor=p.name)
     return {"id": t.id, "name": t.name, "contractor": t.contractor, "region_code": t.region_code,

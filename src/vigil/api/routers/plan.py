@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
+from vigil.access.guard import ensure_visible
 from vigil.access.users import Principal
-from vigil.api.deps import SessionDep, VigilDep, check_region, require
+from vigil.api.deps import SessionDep, VigilDep, require
 from vigil.coverage import service as svc
 
 router = APIRouter()
@@ -31,7 +32,7 @@ async def create_plan(p: PlanRunner, session: SessionDep, v: VigilDep,
                       spacing: Annotated[float, Form()] = 5.0, solver: Annotated[str, Form()] = "auto",
                       time_limit: Annotated[float, Form()] = 30.0, existing: Annotated[str, Form()] = "registry") -> dict:
     """Run a plan (buildings uploaded as ``area`` or named by ``area_name``) and record it."""
-    check_region(p, region_code, "region")
+    ensure_visible(p, region_code, f"region {region_code}")  # before any upload is stored
     work = svc.plans_dir(v) / uuid.uuid4().hex
     files = {}
     for key, up in (("area", area), ("roads", roads), ("boundary", boundary), ("must_watch", must_watch)):

@@ -7,12 +7,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from vigil.access.audit import record
+from vigil.access.guard import ensure_visible
 from vigil.access.users import Principal, add_user, check_user_change, generate_password
 from vigil.api.deps import SessionDep, require
 from vigil.core.errors import NotFoundError
 from vigil.core.ids import validate_region_code
 from vigil.core.models import Role, User, UserRegion
-from vigil.core.regions import in_subtrees
 
 router = APIRouter()
 Admin = Depends(require("users.manage"))
@@ -46,7 +46,7 @@ def user_json(u: User) -> dict:
 
 
 def _in_scope(p: Principal, u: User) -> bool:
-    return all(p.can_see(c) for c in u.region_codes)
+    return p.scope.covers_all(u.region_codes)
 
 
 def _get(session: SessionDep, p: Principal, user_id: int) -> User:
@@ -59,7 +59,7 @@ def _get(session: SessionDep, p: Principal, user_id: int) -> User:
 @router.get("")
 def list_users(session: SessionDep, p: Principal = Admin) -> dict:
     """Users whose regions lie inside the caller's scope."""
-    ids = select(UserRegion.user_id).where(in_subtrees(UserRegion.region_code, p.scopes))
+    ids = select(UserRegion.user_id).where(p.scope.clause(UserRegion.region_code))
     users = [u for u in session.scalars(select(User).where(User.id.in_(ids)).order_by(User.name))
              if _in_scope(p, u)]
     return {"items": [user_json(u) for u in users], "total": len(users)}
@@ -76,8 +76,7 @@ def create_user(body: UserIn, session: SessionDep, p: Principal = Admin) -> dict
     """Add a user inside the caller's scope; a generated password is returned once."""
     regions = [validate_region_code(c) for c in body.regions]
     for c in regions:
-        if not p.can_see(c):
-            raise NotFoundError(f"region {c} not found")
+        ensure_visible(p, c, f"region {c}")
     password = body.password or generate_password()
     u = add_user(session, body.name, password, body.role, regions, team=body.team, actor=p)
     return user_json(u) | ({"password": password} if body.password is None else {})
@@ -92,8 +91,7 @@ def update_user(user_id: int, body: UserPatch, session: SessionDep, p: Principal
     if "regions" in changes:
         regions = [validate_region_code(c) for c in changes["regions"]]
         for c in regions:
-            if not p.can_see(c):
-                raise NotFoundError(f"region {c} not found")
+            ensure_visible(p, c, f"region {c}")
         u.regions = [UserRegion(region_code=c) for c in regions]
     for k in ("role", "team", "active"):
         if k in changes:
