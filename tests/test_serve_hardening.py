@@ -123,6 +123,14 @@ def test_serve_over_tls_on_loopback_by_default(tmp_path):
         me = httpx.get(base + "/api/v1/auth/me", headers={"Authorization": f"Bearer {r.json()['token']}"},
                        verify=ctx)
         assert me.json()["name"] == "admin"
+        # without --trusted-proxy a client cannot dodge the per-address throttle with X-Forwarded-For
+        for i in range(20):
+            bad = httpx.post(base + "/api/v1/auth/login", json={"username": f"u{i}", "password": "wrong-password"},
+                             headers={"X-Forwarded-For": f"10.9.{i}.1"}, verify=ctx)
+            assert bad.status_code == 401
+        locked = httpx.post(base + "/api/v1/auth/login", json={"username": "admin", "password": password},
+                            headers={"X-Forwarded-For": "10.9.99.1"}, verify=ctx)
+        assert locked.status_code == 429 and int(locked.headers["retry-after"]) >= 1
         with pytest.raises(httpx.ConnectError):  # the certificate is checked: an unknown CA is refused
             httpx.get(base + "/api/v1/auth/me", timeout=5)
         with pytest.raises(httpx.TransportError):  # no plain HTTP on the TLS port

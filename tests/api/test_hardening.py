@@ -36,6 +36,13 @@ def api(sqlite_vigil):
     return TestClient(app, raise_server_exceptions=False), w, sqlite_vigil
 
 
+@pytest.fixture
+def api_any_db(vigil):
+    """Like ``api``, on SQLite and on PostgreSQL (the failure audit writes in its own transaction)."""
+    w = build_world(vigil)
+    return TestClient(create_app(vigil), raise_server_exceptions=False), w, vigil
+
+
 def h(tok: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {tok}"}
 
@@ -44,8 +51,8 @@ def _login(c: TestClient, user: str, password: str) -> httpx.Response:
     return c.post("/api/v1/auth/login", json={"username": user, "password": password})
 
 
-def test_login_guessing_is_throttled_and_every_failure_audited(api):
-    c, w, v = api
+def test_login_guessing_is_throttled_and_every_failure_audited(api_any_db):
+    c, w, v = api_any_db
     clock = Clock()
     c.app.state.login_throttle = LoginThrottle(clock=clock)
     codes = [_login(c, "admin", f"guess-{i}-secret").status_code for i in range(5)]
