@@ -16,10 +16,11 @@ import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigil.access.audit import record
+from vigil.access.guard import check_permission, get_in_scope
 from vigil.access.users import Principal, related_accounts
 from vigil.core.context import Vigil
 from vigil.core.errors import AccessDenied, ConflictError, InputError, NotFoundError
@@ -58,21 +59,13 @@ def needs_approval(session: Session, cam: Camera) -> bool:
 
 
 def _camera(session: Session, p: Principal, camera_id: str) -> Camera:
-    cam = session.get(Camera, camera_id)
-    if cam is None or not p.can_see(cam.region_code):
-        raise NotFoundError(f"camera {camera_id} not found")
-    return cam
-
-
-def _need(p: Principal, permission: str) -> None:
-    if not p.can(permission):
-        raise AccessDenied(f"role {p.role.value} may not {permission}")
+    return get_in_scope(session, Camera, camera_id, p, what=f"camera {camera_id}")
 
 
 def request_retrieval(session: Session, p: Principal, camera_id: str, start: datetime, end: datetime, *,
                       kind: RetrievalKind | str, reason: str) -> RetrievalRequest:
     """File a request; it is approved at once unless the camera's site needs a second person."""
-    _need(p, "video.retrieve")
+    check_permission(p, "video.retrieve")
     cam = _camera(session, p, camera_id)
     reason = (reason or "").strip()
     if len(reason) < MIN_REASON:
@@ -111,7 +104,7 @@ def _region(session: Session, camera_id: str) -> str | None:
 
 def decide(session: Session, p: Principal, request_id: int, *, approve: bool, note: str = "") -> RetrievalRequest:
     """Approve or deny a pending request; the approver must be a second person with ``video.approve``."""
-    _need(p, "video.approve")
+    check_permission(p, "video.approve")
     req = _request(session, p, request_id)
     if req.requester == p.name:
         raise AccessDenied("a request must be approved by a second person, not by its requester")
@@ -141,8 +134,7 @@ def list_requests(session: Session, p: Principal, *, state: str | None = None) -
         q = q.where(RetrievalRequest.state == state)
     if not p.can("video.approve"):
         q = q.where(RetrievalRequest.requester == p.name)
-    scopes = [Camera.region_code.startswith(s) for s in p.scopes]
-    q = q.where(or_(*scopes)) if scopes else q.where(False)
+    q = q.where(p.scope.clause(Camera.region_code))
     return list(session.scalars(q.order_by(RetrievalRequest.id.desc()).limit(500)))
 
 
@@ -156,7 +148,7 @@ def segments_for(session: Session, camera_id: str, start: datetime, end: datetim
 def _authorise(v: Vigil, p: Principal, request_id: int, use: RetrievalKind) -> RetrievalRequest:
     """Check the caller may use the request now; audit and raise on refusal."""
     with v.db.session() as s:
-        _need(p, "video.retrieve")
+        check_permission(p, "video.retrieve")
         req = _request(s, p, request_id)
         cam = s.get(Camera, req.camera_id)
         problem = ""
