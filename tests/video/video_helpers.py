@@ -29,14 +29,17 @@ class RtspServer:
     media: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
+    user: str = ""  # with a password: every request needs digest authentication
+    password: str = ""
 
     @property
     def url(self) -> str:
         return f"rtsp://127.0.0.1:{self.port}/cam"
 
     def start(self) -> RtspServer:
+        env = {**os.environ, "RTSP_AUTH": f"{self.user}:{self.password}" if self.user else ""}
         self.proc = subprocess.Popen(["/usr/bin/python3", str(_SERVER), str(self.port), str(self.media)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
         assert self.proc.stdout is not None
         assert self.proc.stdout.readline().strip() == "READY"
         return self
@@ -75,6 +78,26 @@ def wait_for(pred, timeout: float, step: float = 0.2):
             return v
         time.sleep(step)
     return pred()
+
+
+def pids_mentioning(text: str) -> list[int]:
+    """Live processes (not this one) whose command line contains ``text`` (a /proc scan, no psutil)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit() or int(d.name) == os.getpid():
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmd:
+            out.append(int(d.name))
+    return out
+
+
+def cmdline(pid: int) -> str:
+    """A process's command line, as any local user can read it."""
+    return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
 
 
 def make_segments(v, cam: str, media: Path, start, *, seconds: float = 8, seg_s: float = 2) -> list:

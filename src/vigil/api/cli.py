@@ -57,9 +57,11 @@ def serve(db: DbOpt = None, home: HomeOpt = None,
     """Serve the API and console; probe, analyse and record cameras in the background."""
     from vigil.api.server import check_tls
     from vigil.api.server import serve as run
+    from vigil.video.live import sweep_stale
 
     check_tls(tls_cert, tls_key)
     v = open_instance(db, home)
+    sweep_stale(v.settings.home / "run")  # live folders of a server that was killed
     services = background_services(v, probe_interval=probe_interval, sample_interval=sample_interval,
                                    scheduler=not no_scheduler, analytics=analytics, mqtt=mqtt,
                                    analytics_streams=analytics_streams, record=record)

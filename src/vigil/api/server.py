@@ -14,6 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from vigil.api.app import create_app
+from vigil.api.routers.video import close_live
 from vigil.core.context import Vigil
 from vigil.core.errors import InputError
 from vigil.core.private import PRIVATE_UMASK
@@ -49,6 +50,7 @@ def app_with_services(v: Vigil, services: Sequence[Service]) -> FastAPI:
                     await s.stop()
                 except Exception:  # a failing stop must not hide the others
                     log.exception("stopping %s failed", type(s).__name__)
+            await asyncio.to_thread(close_live, app)  # live FFmpegs and their folder end with the server
 
     app.router.lifespan_context = lifespan
     return app

@@ -2,7 +2,7 @@
 
 A plain clip is a stream copy joined across segments with the concat demuxer (cuts land on
 keyframes, so a clip may start up to one GOP early). A masked clip is the one case that
-re-encodes: a black RGBA image of the mask polygons is overlaid on every frame.
+re-encodes: a black image of the mask polygons is overlaid on every frame (:func:`mask_args`).
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
-
 from vigil.core.errors import NotFoundError, VigilError
+from vigil.video.ffmpeg import child_setup, mask_args
 from vigil.video.models import RecordingSegment
 
-__all__ = ["concat_list", "frame_size", "make_clip", "mask_image"]
+__all__ = ["concat_list", "make_clip"]
 
 
 def concat_list(segs: Sequence[RecordingSegment], start: datetime, end: datetime) -> str:
@@ -38,27 +37,6 @@ def concat_list(segs: Sequence[RecordingSegment], start: datetime, end: datetime
     return "\n".join(lines) + "\n"
 
 
-def frame_size(path: Path) -> tuple[int, int]:
-    """Width and height of a video file's first video stream."""
-    import av
-
-    with av.open(str(path)) as c:
-        s = c.streams.video[0]
-        return s.codec_context.width, s.codec_context.height
-
-
-def mask_image(polygons: Sequence[Sequence[Sequence[float]]], width: int, height: int, out: Path) -> Path:
-    """A PNG, black and opaque inside the normalised polygons and transparent elsewhere."""
-    import cv2
-
-    img = np.zeros((height, width, 4), np.uint8)
-    for poly in polygons:
-        pts = np.array([[round(x * (width - 1)), round(y * (height - 1))] for x, y in poly], np.int32)
-        cv2.fillPoly(img, [pts], (0, 0, 0, 255))
-    cv2.imwrite(str(out), img)
-    return out
-
-
 def make_clip(segs: Sequence[RecordingSegment], start: datetime, end: datetime, out: Path, *,
               masks: Sequence[Sequence[Sequence[float]]] = (), ffmpeg: str = "ffmpeg",
               timeout_s: float = 600) -> Path:
@@ -69,15 +47,10 @@ def make_clip(segs: Sequence[RecordingSegment], start: datetime, end: datetime, 
         lst.write_text(concat_list(segs, start, end))
         cmd = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
                "-f", "concat", "-safe", "0", "-i", str(lst)]
-        if masks:
-            first = next(Path(s.path) for s in segs if Path(s.path).exists())
-            png = mask_image(masks, *frame_size(first), Path(tmp) / "mask.png")
-            cmd += ["-i", str(png), "-filter_complex", "[0:v][1:v]overlay=format=auto[v]", "-map", "[v]",
-                    "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p"]
-        else:
-            cmd += ["-map", "0:v", "-c", "copy"]
+        cmd += mask_args(masks, Path(tmp) / "mask.png") if masks else ["-map", "0:v", "-c", "copy"]
         cmd += ["-movflags", "+faststart", str(out)]
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
+                             preexec_fn=child_setup())
         if res.returncode != 0 or not out.exists():
             raise VigilError(f"ffmpeg could not build the clip: {res.stderr.strip()[-500:]}")
     return out

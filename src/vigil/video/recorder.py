@@ -3,6 +3,7 @@
 - No re-encoding: FFmpeg pulls RTSP over TCP and cuts fragmented-MP4 segments on keyframes.
 - Each closed segment is announced on FFmpeg's stdout (the CSV segment list) and indexed at once,
   timed on the wall clock: the session origin is fixed at the first segment close.
+- FFmpeg reads the camera URL (with its credentials) on stdin, never from its argv.
 - A camera that drops is reconnected with exponential backoff; a watchdog kills an FFmpeg whose
   newest file stops growing. FFmpeg dies with the recorder (``PR_SET_PDEATHSIG``), so a kill -9
   loses at most the segment being written, and :func:`repair_index` fixes the index on start.
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import signal
 import time
@@ -28,6 +28,7 @@ from vigil.core.context import Vigil
 from vigil.core.models import Camera
 from vigil.registry.streams import in_service_population, redact_text, stream_url_with_credentials
 from vigil.video import retention
+from vigil.video.ffmpeg import child_setup, stream_input
 from vigil.video.segments import (
     camera_dir,
     index_segment,
@@ -61,22 +62,18 @@ def camera_url(v: Vigil, cam: Camera, *, sub: bool = False) -> str:
     return stream_url_with_credentials(cam, v.box, sub=sub)
 
 
-def segment_command(url: str, pattern: Path, cfg: RecorderConfig) -> list[str]:
-    """The FFmpeg command that records ``url`` into segments named by ``pattern`` (with ``%05d``)."""
-    return [
-        cfg.ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
-        "-rtsp_transport", "tcp", "-timeout", str(int(cfg.io_timeout_s * 1e6)),
-        "-i", url, "-map", "0:v:0", "-c", "copy",
+def segment_command(url: str, pattern: Path, cfg: RecorderConfig) -> tuple[list[str], bytes]:
+    """FFmpeg argv (no URL in it) and its stdin: record ``url`` into segments named by ``pattern`` (``%05d``)."""
+    inp, script = stream_input(url, io_timeout_s=cfg.io_timeout_s)
+    argv = [
+        cfg.ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", *inp,
+        "-map", "0:v:0", "-c", "copy",
         "-f", "segment", "-segment_time", f"{cfg.segment_s:g}", "-segment_format", "mp4",
         "-segment_format_options", "movflags=+frag_keyframe+empty_moov+default_base_moof",
         "-reset_timestamps", "1", "-segment_list", "pipe:1", "-segment_list_type", "csv",
         str(pattern),
     ]
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    return argv, script
 
 
 @dataclass
@@ -124,11 +121,16 @@ class CameraRecorder:
         out_dir.mkdir(parents=True, exist_ok=True)
         self.current_session, self.sessions = sess, self.sessions + 1
         self._stderr.clear()
+        argv, script = segment_command(self.url, out_dir / f"{sess}-%05d.mp4", self.cfg)
         proc = await asyncio.create_subprocess_exec(
-            *segment_command(self.url, out_dir / f"{sess}-%05d.mp4", self.cfg),
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            preexec_fn=_die_with_parent)
+            *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            preexec_fn=child_setup())
         self.proc = proc
+        assert proc.stdin is not None
+        proc.stdin.write(script)  # the URL and its credentials: on stdin, never in argv
+        with contextlib.suppress(OSError):  # an FFmpeg that died at once is reported below
+            await proc.stdin.drain()
+        proc.stdin.close()
         state = _SessionState(sess, out_dir)
         tasks = [asyncio.create_task(self._read_list(proc, state)), asyncio.create_task(self._read_err(proc)),
                  asyncio.create_task(self._watchdog(proc, state, stop))]

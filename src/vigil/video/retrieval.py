@@ -7,11 +7,13 @@ Rules (调阅管理保存制度):
   approver must not have created the requester's account, nor been created by it;
 - only the requester uses a request; every view, export and refusal is written to the audit log;
 - exports are MP4 plus a manifest with the SHA-256 of each file, signed by the instance; privacy
-  masks are blacked out in exports (the one case that re-encodes).
+  masks are blacked out in exports and playback (the one case that re-encodes).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,9 +28,9 @@ from vigil.core.context import Vigil
 from vigil.core.errors import AccessDenied, ConflictError, InputError, NotFoundError
 from vigil.core.models import Camera, Site, utcnow
 from vigil.video import clips, manifest
+from vigil.video.masks import mask_polygons
 from vigil.video.models import (
     Export,
-    PrivacyMask,
     RecordingSegment,
     RetrievalKind,
     RetrievalRequest,
@@ -169,17 +171,27 @@ def _authorise(v: Vigil, p: Principal, request_id: int, use: RetrievalKind) -> R
     return req
 
 
+def _masks_tag(masks: list[list[list[float]]]) -> str:
+    """A short name for a set of mask polygons (``plain`` for none)."""
+    if not masks:
+        return "plain"
+    return hashlib.sha256(json.dumps(masks, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
 def view(v: Vigil, p: Principal, request_id: int, *, audit: bool = True) -> Path:
-    """An MP4 (stream copy) of the request's range for playback; audited unless ``audit`` is False.
+    """An MP4 of the request's range for playback, masks blacked out; audited unless ``audit`` is False.
+
+    A camera without privacy masks is stream-copied; a masked one is re-encoded (:func:`clips.make_clip`).
 
     The API audits the first request of a playback and not the byte-range requests that follow.
     """
     req = _authorise(v, p, request_id, RetrievalKind.VIEW)
-    out = v.settings.home / "playback" / f"request-{req.id}.mp4"
     with v.db.session() as s:
         segs = segments_for(s, req.camera_id, req.start, req.end)
-        if not out.exists():
-            clips.make_clip(segs, req.start, req.end, out)
+        masks = mask_polygons(s, req.camera_id)
+        out = v.settings.home / "playback" / f"request-{req.id}-{_masks_tag(masks)}.mp4"
+        if not out.exists():  # a changed mask set gives another file: never an unmasked cached copy
+            clips.make_clip(segs, req.start, req.end, out, masks=masks)
         if audit:
             record(s, p.name, "video.view", f"camera:{req.camera_id}", region=_region(s, req.camera_id),
                    request=req.id, start=req.start.isoformat(), end=req.end.isoformat(), segments=len(segs),
@@ -194,8 +206,7 @@ def export(v: Vigil, p: Principal, request_id: int) -> Export:
     out_dir = v.settings.exports_dir / f"request-{req.id}-{now.strftime('%Y%m%dT%H%M%S')}"
     with v.db.session() as s:
         segs = segments_for(s, req.camera_id, req.start, req.end)
-        masks = [m.polygon for m in s.scalars(select(PrivacyMask).where(
-            PrivacyMask.camera_id == req.camera_id, PrivacyMask.enabled.is_(True)))]
+        masks = mask_polygons(s, req.camera_id)
         name = f"{req.camera_id}_{req.start.strftime('%Y%m%dT%H%M%SZ')}.mp4"
         try:
             clip = clips.make_clip(segs, req.start, req.end, out_dir / name, masks=masks)

@@ -6,16 +6,18 @@ Every route needs a token; cameras outside the caller's scope answer 404.
 from __future__ import annotations
 
 import atexit
+import threading
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.access.audit import record
 from vigil.access.users import Principal
 from vigil.api.deps import CurrentPrincipal, SessionDep, VigilDep, accepts_query_token, require
+from vigil.core.context import Vigil
 from vigil.core.models import utcnow
 from vigil.video import masks as mask_svc
 from vigil.video import retrieval
@@ -56,12 +58,25 @@ class MaskIn(BaseModel):
     enabled: bool = True
 
 
+_LIVE_LOCK = threading.Lock()
+
+
 def _live(request: Request) -> LiveManager:
-    mgr = getattr(request.app.state, "video_live", None)
-    if mgr is None:
-        mgr = request.app.state.video_live = LiveManager()
-        atexit.register(mgr.close)
+    """The app's live manager, made on first use; its folder lies under the instance's ``run/``."""
+    with _LIVE_LOCK:
+        mgr = getattr(request.app.state, "video_live", None)
+        if mgr is None:
+            v: Vigil = request.app.state.vigil
+            mgr = request.app.state.video_live = LiveManager(run_dir=v.settings.home / "run")
+            atexit.register(mgr.close)  # a bare create_app() has no lifespan: stop at exit at least
     return mgr
+
+
+def close_live(app: FastAPI) -> None:
+    """Stop every live packager of ``app`` and remove its folder (the server's shutdown calls this)."""
+    mgr = getattr(app.state, "video_live", None)
+    if mgr is not None:
+        mgr.close()
 
 
 def request_json(r: RetrievalRequest) -> dict[str, Any]:
@@ -85,10 +100,11 @@ def live_playlist(camera_id: str, request: Request, p: LivePrincipal, v: VigilDe
     with v.db.session() as s:
         cam = mask_svc.camera_in_scope(s, p, camera_id)
         url = camera_url(v, cam)
+        masks = mask_svc.mask_polygons(s, cam.id)
         mgr = _live(request)
         if mgr.due_for_audit(p.name, cam.id):
             record(s, p.name, "video.live", f"camera:{cam.id}", region=cam.region_code)
-    index = mgr.playlist(cam.id, url)
+    index = mgr.playlist(cam.id, url, masks)
     return Response(index.read_bytes(), media_type=_HLS, headers={"Cache-Control": "no-store"})
 
 
