@@ -225,3 +225,9 @@ def test_a_bug_is_still_reported_as_one(monkeypatch, tmp_path):
     log = Path(" ".join(r.output.split()).split("written to ")[1].split(";")[0])
     assert "RuntimeError" in log.read_text() and (log.stat().st_mode & 0o077) == 0
     log.unlink()
+
+
+def test_an_existing_instance_opens_on_both_databases(vigil):
+    """The checks above refuse only what is wrong: a reachable database (SQLite or PostgreSQL) opens."""
+    r = _invoke("audit", "verify", "--db", vigil.settings.db_url, "--home", str(vigil.settings.home))
+    assert r.exit_code == 0 and "audit chain intact" in r.output, r.output
