@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli_common import DbOpt, HomeOpt, console, open_instance
+from vigil.cli_common import DbOpt, HomeOpt, console, ensure_port_free, open_instance
 
 
 def background_services(v, *, probe_interval: float, sample_interval: float,  # type: ignore[no-untyped-def]
@@ -60,6 +60,7 @@ def serve(db: DbOpt = None, home: HomeOpt = None,
     from vigil.video.live import sweep_stale
 
     check_tls(tls_cert, tls_key)
+    ensure_port_free(host, port)  # a busy port is one line now, not a traceback after the URL
     v = open_instance(db, home)
     sweep_stale(v.settings.home / "run")  # live folders of a server that was killed
     services = background_services(v, probe_interval=probe_interval, sample_interval=sample_interval,
