@@ -23,7 +23,7 @@ from factories import TOWN1, build_world
 from test_access_throttle import Clock
 from vigil.access.throttle import LoginThrottle
 from vigil.api.app import create_app
-from vigil.api.security import MAX_BODY_BYTES, BodyLimit
+from vigil.api.security import MAX_BODY_BYTES, BodyLimit, SecurityHeaders
 from vigil.core.models import AuditEntry
 
 IMPORT = "/api/v1/import/cameras"
@@ -283,3 +283,18 @@ def test_real_server_answers_401_before_a_huge_upload_is_sent(api):
         answer = s.recv(65536).decode("latin-1")
     assert answer.startswith("HTTP/1.1 401"), answer[:200]
     assert "application/problem+json" in answer and "nosniff" in answer
+
+
+@pytest.mark.parametrize(("tile_url", "source"), [
+    ("", None),
+    ("https://tiles.example.org/{z}/{x}/{y}.png", "https://tiles.example.org"),
+    ("http://{s}.tile.example:8080/{z}/{x}/{y}.png", "http://*.tile.example:8080"),
+])
+def test_console_images_may_come_from_the_configured_tile_server_only(tile_url, source):
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    r = _asgi(SecurityHeaders(app, tile_url=tile_url), lambda cl: cl.get("/ui/"))
+    img = next(d for d in r.headers["content-security-policy"].split("; ") if d.startswith("img-src"))
+    assert img.split()[1:] == ["'self'", "data:", "blob:", *([source] if source else [])]

@@ -206,7 +206,7 @@ class SecurityHeaders:
 
     def __init__(self, app: ASGIApp, *, tile_url: str = "") -> None:
         self.app = app
-        tile = _origin_of(tile_url.replace("{s}", "a"))
+        tile = _origin_of(tile_url.replace("{s}", "*"))  # "{s}.tile.example" -> any subdomain
         self.img_sources = f" {tile[0]}://{tile[1]}" if tile else ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

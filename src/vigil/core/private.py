@@ -7,6 +7,7 @@ a home folder made before that, or by another program.
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 from pathlib import Path
@@ -15,6 +16,8 @@ __all__ = ["PRIVATE_UMASK", "secure_home", "secure_file"]
 
 PRIVATE_UMASK = 0o077
 
+log = logging.getLogger("vigil.core.private")
+
 
 def _tighten(path: Path, mode: int) -> None:
     try:
@@ -22,7 +25,10 @@ def _tighten(path: Path, mode: int) -> None:
     except FileNotFoundError:
         return
     if st.st_uid == os.getuid() and not stat.S_ISLNK(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o077:
-        path.chmod(stat.S_IMODE(st.st_mode) & 0o700 | mode)
+        try:
+            path.chmod(stat.S_IMODE(st.st_mode) & 0o700 | mode)
+        except OSError as exc:  # a file system without modes (a mounted share): say so, keep going
+            log.warning("cannot make %s private: %s", path, exc.strerror or exc)
 
 
 def secure_file(path: Path) -> None:
