@@ -173,6 +173,10 @@ def test_only_init_creates_a_database(tmp_path):
         r = _invoke(*args, "--db", f"sqlite:///{missing}", "--home", str(tmp_path / "h"))
         _check_one_line(r, "no database at", str(missing))
         assert not missing.exists() and not (tmp_path / "h").exists()
+    not_db = tmp_path / "notes.db"
+    not_db.write_text("not a database\n")
+    _check_one_line(_invoke("kpi", "--db", f"sqlite:///{not_db}", "--home", str(tmp_path / "h2")),
+                    "cannot open the SQLite database", "not a database")
     # no --db at all: the default ./vigil-data/vigil.db is not made up either
     _one_line(_run("export", "cameras", cwd=tmp_path), "no database at", "vigil init")
     assert not (tmp_path / "vigil-data").exists()

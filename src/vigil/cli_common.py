@@ -42,8 +42,8 @@ def open_instance(db: str | None, home: str | None = None, *, create: bool = Fal
     from sqlalchemy.exc import DBAPIError
 
     try:
-        if path is None:
-            _reach(url)  # before anything is written to the home folder
+        if path is None and not url.startswith("sqlite"):
+            _reach(url)  # a database server: before anything is written to the home folder
         return Vigil.open(db, home)
     except DBAPIError as exc:
         raise NotReadyError(db_error_line(url, exc)) from None
