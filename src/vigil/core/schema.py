@@ -15,6 +15,7 @@ _TABLE_MODULES = (
     "vigil.coverage.models",
     "vigil.federation.models",
     "vigil.notify.models",
+    "vigil.gb28181.models",
 )
 
 for _name in _TABLE_MODULES:

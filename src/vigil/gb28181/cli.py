@@ -1,0 +1,85 @@
+"""``vigil gb ...``: the GB/T 28181 registrar and its device list (thin shells over the library)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import logging
+from typing import Annotated
+
+import typer
+
+from vigil.cli_common import DbOpt, HomeOpt, console, ensure_port_free, open_instance
+from vigil.core.ids import DeviceId
+from vigil.gb28181 import store
+from vigil.gb28181.server import GbConfig, GbServer
+
+__all__ = ["app"]
+
+app = typer.Typer(help="GB/T 28181: devices register to Vigil over SIP.", no_args_is_help=True)
+device_app = typer.Typer(help="Devices allowed to register.", no_args_is_help=True)
+app.add_typer(device_app, name="device")
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+@device_app.command("add")
+def device_add(device_id: Annotated[str, typer.Argument(help="The device's 20-digit GB/T 28181 ID")],
+               password: Annotated[str, typer.Option(prompt=True, hide_input=True, envvar="VIGIL_GB_PASSWORD",
+                                                     help="SIP digest password (prompted; or $VIGIL_GB_PASSWORD)")],
+               region: Annotated[str | None, typer.Option(help="Region of its channels when their civil code "
+                                                               "names none (default: from the ID)")] = None,
+               allow: Annotated[list[str] | None, typer.Option(help="Address it may register from "
+                                                                     "(repeatable; default any)")] = None,
+               name: Annotated[str, typer.Option(help="Display name")] = "",
+               db: DbOpt = None, home: HomeOpt = None) -> None:
+    """Allow a device to register; its password is sealed with the instance key."""
+    v = open_instance(db, home)
+    with v.db.session() as s:
+        row = store.add_device(s, v.box, device_id, password, actor=_actor(), region=region,
+                               allowed_hosts=allow or (), name=name)
+        console.print(f"GB/T 28181 device [bold]{row.id}[/] added (region {row.region_code or '-'})")
+
+
+@device_app.command("list")
+def device_list(db: DbOpt = None, home: HomeOpt = None) -> None:
+    """Configured devices with their last registration and keepalive."""
+    v = open_instance(db, home)
+    with v.db.session() as s:
+        for d in store.list_devices(s):
+            seen = d.last_seen.isoformat(timespec="seconds") if d.last_seen else "never"
+            state = "online" if d.online else "offline"
+            console.print(f"{d.id}  {state:7}  {d.transport or '-':3} {d.host or '-'}:{d.port}  last seen {seen}  "
+                          f"channels {d.channel_count}  {d.manufacturer} {d.model}".rstrip(), highlight=False)
+
+
+@app.command("serve")
+def serve(platform_id: Annotated[str, typer.Option("--id", help="This platform's 20-digit SIP server ID "
+                                                                "(type 200)")] = "34020000002000000001",
+          host: Annotated[str, typer.Option(help="Address to listen on (UDP and TCP)")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="SIP port (UDP and TCP)")] = 5060,
+          keepalive: Annotated[float, typer.Option(help="Devices' keepalive interval, seconds")] = 60.0,
+          db: DbOpt = None, home: HomeOpt = None) -> None:
+    """Run the registrar until interrupted."""
+    pid = DeviceId.parse(platform_id)
+    v = open_instance(db, home)
+    ensure_port_free(host, port)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    server = GbServer(v, GbConfig(platform_id=pid.value, host=host, port=port, keepalive_interval=keepalive))
+
+    async def run() -> None:
+        await server.start()
+        console.print(f"GB/T 28181 registrar {pid.value} (domain {pid.sip_domain}) on udp+tcp {server.address}")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await server.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
