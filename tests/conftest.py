@@ -27,15 +27,27 @@ def pg_server():
     srv.stop()
 
 
-@pytest.fixture(params=_DBS)
-def vigil(request, tmp_path) -> Vigil:
-    """A migrated, empty instance; runs once per database backend."""
+def _open(request, folder: Path) -> Vigil:
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'vigil.db'}"
+        url = f"sqlite:///{folder / 'vigil.db'}"
     else:
         srv = request.getfixturevalue("pg_server")
         url = srv.create_db(f"t{os.getpid()}_{next(_counter)}")
-    v = Vigil.open(url, str(tmp_path / "home"))
+    return Vigil.open(url, str(folder / "home"))
+
+
+@pytest.fixture(params=_DBS)
+def vigil(request, tmp_path) -> Vigil:
+    """A migrated, empty instance; runs once per database backend."""
+    v = _open(request, tmp_path)
+    yield v
+    v.close()
+
+
+@pytest.fixture(scope="module", params=_DBS)
+def module_vigil(request, tmp_path_factory) -> Vigil:
+    """Like ``vigil``, but one instance per test module (for a world built once and probed many times)."""
+    v = _open(request, tmp_path_factory.mktemp("vigil"))
     yield v
     v.close()
 

@@ -1,196 +1,287 @@
-"""Every API route, taken from the app itself: no token → 401; another town's objects → 403/404.
+"""Every route of the app against objects of another town: a matrix that cannot be fooled.
 
-When a new route introduces a path parameter, add a factory for it to ``OUT_OF_SCOPE``: the test
-fails on unknown parameters so that no route escapes the matrix.
+For each (method, path) the app serves (walked from ``app.routes``, described by its OpenAPI
+document, multipart and hidden routes included), the factories in ``matrixkit`` build *valid*
+requests naming town B's objects: its path objects, a body whose region, site or camera is town
+B's (CSV and plan uploads too), a required ``region`` query. Each is sent by every town-A role:
+
+- a role with the route's permission gets 404, exactly as for an object that does not exist;
+- a role without it gets 403 (for an in-scope request as well);
+- without a token every route answers 401;
+- nothing in the database changes (town B's objects are not modified, moved or taken over);
+- no answer to a town-A user holds a town-B marker (IDs, names, codes, passwords) it was not sent;
+- the same request for town A's own objects succeeds (the control), so the attack is valid.
+
+A route, path parameter, body schema or required query without a factory fails its case.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
+import tempfile
+from dataclasses import dataclass
 
 import pytest
 from fastapi.testclient import TestClient
+from matrixkit import NoFactory, Req, Route, app_routes, attacks, build, filter_pairs, missing_pairs
+from scopekit import MARKERS, ROLES, VILLAGE1B, Ctx, build_matrix_world
+from sqlalchemy import MetaData, select
 
-from factories import TOWN1, TOWN2, World, build_world
+from factories import TOWN1, VILLAGE1
+from vigil.access.policy import has_permission
+from vigil.access.users import issue_token
 from vigil.api.app import create_app
 from vigil.core.context import Vigil
-from vigil.core.models import Camera
+from vigil.core.models import Camera, User
 
-PUBLIC = {("POST", "/api/v1/auth/login")}
+#: Routes that hold no instance data and need no token: sign-in, the API documents, the console files.
+PUBLIC = {"POST /api/v1/auth/login", "GET /openapi.json", "GET /docs", "GET /docs/oauth2-redirect", "GET /redoc",
+          "GET /ui", "GET /"}
 
-# path parameter name -> (in-scope value, out-of-scope value)
-Factory = Callable[[World, Vigil], tuple[str, str]]
-OUT_OF_SCOPE: dict[str, Factory] = {
-    "code": lambda w, v: (TOWN1, TOWN2),
-    "site_id": lambda w, v: (str(w.sites[TOWN1]), str(w.sites[TOWN2])),
-    "camera_id": lambda w, v: (w.cameras[TOWN1], w.cameras[TOWN2]),
-    "user_id": lambda w, v: (str(w.users[TOWN1]), str(w.users[TOWN2])),
-    "request_id": lambda w, v: _video_ids(w, v)[0],
-    "export_id": lambda w, v: _video_ids(w, v)[1],
-    "segment": lambda w, v: ("seg00000.ts", "seg00000.ts"),
-    "event_id": lambda w, v: _event_ids(w, v),
-    "plan_id": lambda w, v: _plan_ids(w, v),
-    "name": lambda w, v: ("summary.json", "summary.json"),
-    "alarm_id": lambda w, v: _health_ids(w, v)[0],
-    "order_id": lambda w, v: _health_ids(w, v)[1],
+
+@dataclass(frozen=True)
+class Spec:
+    """What a route needs: the permission (``None``: any signed-in user) and the control's statuses."""
+
+    perm: str | None
+    ok: frozenset[int] = frozenset({200, 201, 204})
+    shared: bool = False  # the attack edits a shared object every town reads: 403, not 404
+    control_role: str = "admin"
+
+
+def _s(perm: str | None, *ok: int, shared: bool = False, control_role: str = "admin") -> Spec:
+    return Spec(perm, frozenset(ok) if ok else Spec.ok, shared, control_role)
+
+
+_READ, _WRITE = _s("registry.read"), _s("registry.write")
+SPEC: dict[str, Spec] = {
+    "POST /api/v1/plans": _s("plan.run"), "GET /api/v1/plans": _s("plan.run"),
+    "GET /api/v1/plans/{plan_id}": _s("plan.run"), "GET /api/v1/plans/{plan_id}/files/{name}": _s("plan.run"),
+    "POST /api/v1/plans/{plan_id}/apply": _s("plan.apply"),
+    "POST /api/v1/auth/logout": _s(None), "GET /api/v1/auth/me": _s(None),
+    "GET /api/v1/regions": _READ, "GET /api/v1/regions/tree": _READ, "GET /api/v1/regions/{code}": _READ,
+    "POST /api/v1/regions": _WRITE, "PATCH /api/v1/regions/{code}": _WRITE, "DELETE /api/v1/regions/{code}": _WRITE,
+    "GET /api/v1/sites": _READ, "GET /api/v1/sites/{site_id}": _READ, "POST /api/v1/sites": _WRITE,
+    "PATCH /api/v1/sites/{site_id}": _WRITE, "DELETE /api/v1/sites/{site_id}": _WRITE,
+    "GET /api/v1/models": _READ, "POST /api/v1/models": _WRITE,
+    "GET /api/v1/cameras": _READ, "GET /api/v1/cameras/geojson": _READ, "GET /api/v1/cameras/{camera_id}": _READ,
+    "POST /api/v1/cameras": _s("registry.write_planned"),  # the bodies register planned cameras
+    "PATCH /api/v1/cameras/{camera_id}": _s("registry.write_planned"),  # the cameras written are planned
+    "DELETE /api/v1/cameras/{camera_id}": _WRITE,
+    "GET /api/v1/users": _s("users.manage"), "GET /api/v1/users/{user_id}": _s("users.manage"),
+    "POST /api/v1/users": _s("users.manage"), "PATCH /api/v1/users/{user_id}": _s("users.manage"),
+    "DELETE /api/v1/users/{user_id}": _s("users.manage"),
+    "GET /api/v1/rollups": _READ,
+    "GET /api/v1/audit": _s("audit.read"), "GET /api/v1/audit/verify": _s("audit.read"),
+    "GET /api/v1/health/kpi": _s("kpi.read"), "GET /api/v1/health/kpi/timeline": _s("kpi.read"),
+    "GET /api/v1/health/status": _s("health.read"), "GET /api/v1/health/cameras/{camera_id}": _s("health.read"),
+    "GET /api/v1/health/alarms": _s("health.read"), "POST /api/v1/health/alarms/{alarm_id}/ack": _s("alarm.ack"),
+    "GET /api/v1/health/workorders": _s("health.read"), "GET /api/v1/health/workorders/{order_id}": _s("health.read"),
+    "POST /api/v1/health/workorders/{order_id}/assign": _s("workorder.update"),
+    "POST /api/v1/health/workorders/{order_id}/start": _s("workorder.update"),
+    "POST /api/v1/health/workorders/{order_id}/resolve": _s("workorder.update"),
+    "POST /api/v1/health/workorders/{order_id}/verify": _s("workorder.update"),
+    "GET /api/v1/health/teams": _s("health.read"), "POST /api/v1/health/teams": _s("health.write"),
+    "GET /api/v1/health/report/daily": _s("kpi.read"),
+    # the control camera has no stream (503) and is not being watched (404): scope is checked first
+    "GET /api/v1/video/live/{camera_id}/index.m3u8": _s("video.live", 503),
+    "GET /api/v1/video/live/{camera_id}/{segment}": _s("video.live", 404),
+    "GET /api/v1/video/cameras/{camera_id}/recordings": _s("video.retrieve"),
+    "GET /api/v1/video/cameras/{camera_id}/masks": _READ, "PUT /api/v1/video/cameras/{camera_id}/masks": _WRITE,
+    "GET /api/v1/video/retrievals": _s("video.retrieve"), "POST /api/v1/video/retrievals": _s("video.retrieve"),
+    "GET /api/v1/video/retrievals/{request_id}": _s("video.retrieve"),
+    "POST /api/v1/video/retrievals/{request_id}/approve": _s("video.approve"),
+    "POST /api/v1/video/retrievals/{request_id}/deny": _s("video.approve"),
+    # the seeded recording is not real video: the requester's control gets as far as making the clip
+    "GET /api/v1/video/retrievals/{request_id}/playback.mp4": _s("video.retrieve", 400, 404, 409, 503,
+                                                                  control_role="investigator"),
+    "POST /api/v1/video/retrievals/{request_id}/export": _s("video.retrieve", 400, 404, 409, 503,
+                                                            control_role="investigator"),
+    "GET /api/v1/video/exports/{export_id}": _s("video.retrieve"),
+    "POST /api/v1/import/regions": _WRITE, "POST /api/v1/import/sites": _WRITE,
+    "POST /api/v1/import/models": _s("registry.write", shared=True), "POST /api/v1/import/cameras": _WRITE,
+    "GET /api/v1/export/cameras": _READ,
+    "GET /api/v1/events": _s("events.read"), "GET /api/v1/events/{event_id}": _s("events.read"),
+    "GET /api/v1/events/{event_id}/snapshot": _s("events.read"),
+    "GET /api/v1/analytics/cameras": _s("events.read"), "GET /api/v1/analytics/cameras/{camera_id}": _s("events.read"),
+    "PUT /api/v1/analytics/cameras/{camera_id}": _s("analytics.manage"),
+    # /metrics: admins (or a scraper's metrics token); no other role holds this name
+    "GET /metrics": _s("metrics.read"), "GET /api/v1/config": _s(None), "GET /api/v1/health": _s(None),
 }
+_SKIP_TABLES = {"audit_log", "api_tokens", "alembic_version"}  # appended to by every call, reads included
 
 
-def _plan_ids(w: World, v: Vigil) -> tuple[str, str]:
-    """One stored plan per town."""
-    from vigil.coverage.models import PlanRecord
-
-    with v.db.session() as s:
-        rows = [PlanRecord(name=f"plan {t}", region_code=t, summary={"targets": 1}) for t in (TOWN1, TOWN2)]
-        s.add_all(rows)
-        s.flush()
-        return str(rows[0].id), str(rows[1].id)
-
-
-def _health_ids(w: World, v: Vigil) -> tuple[tuple[str, str], tuple[str, str]]:
-    """One offline alarm with its work order per town: ((alarm1, alarm2), (order1, order2))."""
-    if not hasattr(w, "health_ids"):
-        from vigil.core.models import utcnow
-        from vigil.health.alarms import _raise
-        from vigil.health.workorders import open_for_alarm
-
-        alarms, orders = [], []
-        with v.db.session() as s:
-            for town in (TOWN1, TOWN2):
-                cam = s.get(Camera, w.cameras[town])
-                a = _raise(s, cam.id, cam.region_code, "offline", utcnow(), utcnow(), "test")
-                o = open_for_alarm(s, a, now=utcnow(), actor="test")
-                s.flush()
-                alarms.append(str(a.id))
-                orders.append(str(o.id))
-        w.health_ids = ((alarms[0], alarms[1]), (orders[0], orders[1]))
-    return w.health_ids
+def _routes() -> list[Route]:
+    """The route table, read at collection time from an app on a throw-away instance."""
+    with tempfile.TemporaryDirectory(prefix="vigil-routes-") as d:
+        v = Vigil.open(f"sqlite:///{d}/v.db", f"{d}/home")
+        try:
+            return app_routes(create_app(v))
+        finally:
+            v.close()
 
 
-def _event_ids(w: World, v: Vigil) -> tuple[str, str]:
-    """One analytics event per town's camera."""
-    from datetime import UTC, datetime
-
-    from vigil.analytics.events import AnalyticsEvent, store_event
-    from vigil.analytics.service import camera_region
-
-    ids = []
-    with v.db.session() as s:
-        for town in (TOWN1, TOWN2):
-            cam = w.cameras[town]
-            ev = AnalyticsEvent(cam, "object", "person", datetime(2026, 1, 1, tzinfo=UTC), None, (0, 0, 1, 1), 0.9)
-            ids.append(str(store_event(s, ev, camera_region(s, cam))))
-    return ids[0], ids[1]
+ROUTES = _routes()
 
 
-def _video_ids(w: World, v: Vigil) -> tuple[tuple[str, str], tuple[str, str]]:
-    """One retrieval request and one export per town's camera: ((req1, req2), (exp1, exp2))."""
-    from datetime import UTC, datetime
-
-    from vigil.video.models import Export, RetrievalRequest
-
-    reqs, exps = [], []
-    with v.db.session() as s:
-        for town in (TOWN1, TOWN2):
-            t = datetime(2026, 1, 1, tzinfo=UTC)
-            r = RetrievalRequest(requester=f"investigator-{town}", camera_id=w.cameras[town], start=t, end=t,
-                                 kind="export", reason="scope test", state="approved")
-            s.add(r)
-            s.flush()
-            e = Export(request_id=r.id, path="/nonexistent", manifest={}, signature="", created_by=r.requester)
-            s.add(e)
-            s.flush()
-            reqs.append(str(r.id))
-            exps.append(str(e.id))
-    return (reqs[0], reqs[1]), (exps[0], exps[1])
+@pytest.fixture(scope="module")
+def mx(module_vigil):
+    ctx = build_matrix_world(module_vigil)
+    md = MetaData()
+    md.reflect(module_vigil.db.engine)
+    tables = [t for t in md.sorted_tables if t.name not in _SKIP_TABLES and "login" not in t.name]
+    client = TestClient(create_app(module_vigil), raise_server_exceptions=False)
+    yield ctx, client, tables
+    client.close()
 
 
-HIDDEN = [("GET", "/metrics")]  # routes kept out of the OpenAPI document
+def _snapshot(ctx: Ctx, tables) -> dict[str, set[str]]:
+    with ctx.v.db.engine.connect() as c:
+        return {t.name: {repr(tuple(r)) for r in c.execute(select(t))} for t in tables}
 
 
-def _routes(app) -> list[tuple[str, str, list[str]]]:
-    """Every (method, path) the app serves, from its own OpenAPI document plus the hidden routes."""
-    pairs = [(m.upper(), path) for path, ops in app.openapi()["paths"].items() for m in ops]
-    return [(m, path, re.findall(r"{(\w+)(?::\w+)?}", path)) for m, path in pairs + HIDDEN]
+def _changes(before: dict[str, set[str]], after: dict[str, set[str]]) -> list[str]:
+    return [f"{t}: -{sorted(before[t] - after[t])[:2]} +{sorted(after[t] - before[t])[:2]}"
+            for t in before if before[t] != after[t]]
 
 
-@pytest.fixture
-def world(vigil):
-    w = build_world(vigil)
-    app = create_app(vigil)
-    return TestClient(app, raise_server_exceptions=False), w, vigil, app
+def _leaks(req: Req, body: bytes) -> list[str]:
+    text, sent = body.decode(errors="replace"), req.text()
+    return [m for m in MARKERS if m in text and m not in sent]
 
 
-def _fill(path: str, params: list[str], w: World, v: Vigil, which: int) -> str:
-    for p in params:
-        if p not in OUT_OF_SCOPE:
-            pytest.fail(f"route {path}: no out-of-scope factory for path parameter {p!r}; add one to OUT_OF_SCOPE")
-        path = re.sub(r"{" + p + r"(?::\w+)?}", OUT_OF_SCOPE[p](w, v)[which], path)
-    return path
+def _permitted(spec: Spec) -> list[str]:
+    return [r for r in ROLES if spec.perm is None or has_permission(r, spec.perm)]
 
 
-def test_every_route_needs_authentication(world):
-    client, w, v, app = world
-    routes = _routes(app)
-    assert len(routes) >= 20
-    failures = []
-    for method, path, params in routes:
-        if (method, path) in PUBLIC:
+def _norm(resp, value: str, placeholder: str = "<ID>") -> tuple[int, str]:
+    return resp.status_code, resp.text.replace(value, placeholder)
+
+
+def _control_headers(ctx: Ctx, route: Route) -> dict[str, str]:
+    if route.key != "POST /api/v1/auth/logout":
+        return ctx.token(SPEC[route.key].control_role)
+    with ctx.v.db.session() as s:  # signing out revokes the token: use one of its own
+        return {"Authorization": f"Bearer {issue_token(s, s.get(User, ctx.w.users[TOWN1]))}"}
+
+
+def _check_route(ctx: Ctx, client: TestClient, tables, route: Route) -> list[str]:
+    spec = SPEC[route.key]
+    fails: list[str] = []
+    sent: list[tuple[Req, object]] = []
+
+    def send(req: Req, headers: dict[str, str]):
+        resp = req.send(client, headers)
+        sent.append((req, resp))
+        return resp
+
+    controls = build(ctx, route)
+    denied = [r for r in ROLES if r not in _permitted(spec)]
+    plan = [(role, req) for req in attacks(ctx, route) for role in ROLES]
+    plan += [(role, req) for req in build(ctx, route) for role in denied]
+    before = _snapshot(ctx, tables)
+    for req in controls:
+        for headers, what in (({}, "no token"), ({"Authorization": "Bearer not-a-token"}, "a bad token")):
+            if (r := req.send(client, headers)).status_code != 401:
+                fails.append(f"{what} -> {r.status_code}, expected 401 ({req.label})")
+    for role, req in plan:
+        r = send(req, ctx.token(role))
+        want = 403 if role in denied or spec.shared else 404
+        if r.status_code != want:
+            why = "lacks the permission" if role in denied else "the object is another town's"
+            fails.append(f"{role} {req.label}: {r.status_code}, expected {want} ({why}): {r.text[:160]}")
+    if changed := _changes(before, _snapshot(ctx, tables)):
+        fails.append(f"refused requests changed the database: {changed}")
+    for b, m, b_val, m_val in missing_pairs(ctx, route) + filter_pairs(ctx, route):
+        for role in _permitted(spec):
+            rb, rm = send(b, ctx.token(role)), send(m, ctx.token(role))
+            if _norm(rb, b_val) != _norm(rm, m_val) or rb.status_code in (403, 422):
+                fails.append(f"{role}: another town's {b_val} answers {rb.status_code} {rb.text[:100]!r}, a missing"
+                             f" one {rm.status_code} {rm.text[:100]!r}: they must be indistinguishable")
+    for req in controls:
+        r = send(req, _control_headers(ctx, route))
+        if r.status_code not in spec.ok:
+            fails.append(f"control (own town, {spec.control_role}) {req.label}: {r.status_code}, expected one of "
+                         f"{sorted(spec.ok)}; the factory does not build a valid request: {r.text[:200]}")
+    fails += [f"leak: {req.method} {req.url} {req.params} -> {resp.status_code} shows {leaked}"
+              for req, resp in sent if (leaked := _leaks(req, resp.content))]
+    return fails
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.key not in PUBLIC], ids=lambda r: r.key)
+def test_route_refuses_other_towns_objects(mx, route):
+    ctx, client, tables = mx
+    if route.key not in SPEC:
+        pytest.fail(f"{route.key} is not in the scope matrix: add its permission to SPEC and factories for "
+                    "its parameters and body to matrixkit")
+    try:
+        fails = _check_route(ctx, client, tables, route)
+    except NoFactory as exc:
+        pytest.fail(str(exc))
+    assert not fails, f"{route.key}:\n  " + "\n  ".join(fails)
+
+
+def test_the_matrix_knows_every_route_and_no_stale_one():
+    keys = {r.key for r in ROUTES}
+    assert len(keys) >= 70
+    assert not set(SPEC) - keys, f"SPEC names routes the app no longer serves: {sorted(set(SPEC) - keys)}"
+    assert keys - set(SPEC) <= PUBLIC
+
+
+_OUTPUT_QUERIES = ({}, {"format": "csv"}, {"format": "geojson"}, {"format": "gpkg"}, {"format": "html"},
+                   {"q": "ZEBRA"}, {"q": "5301810"}, {"state": "all"}, {"depth": "3"}, {"limit": "1000"})
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_outputs_never_show_other_towns(mx, role):
+    """Lists, exports, reports, KPIs, rollups, audit and plan files of town A's objects, in every format."""
+    ctx, client, _ = mx
+    fails = []
+    for route in ROUTES:
+        if route.method != "GET" or route.key in PUBLIC:
             continue
-        url = _fill(path, params, w, v, 0)
-        r = client.request(method, url, json={})
-        if r.status_code != 401:
-            failures.append(f"{method} {path} -> {r.status_code}")
-    assert not failures, failures
-
-
-def test_other_towns_objects_are_out_of_reach(world):
-    client, w, v, app = world
-    token = {"Authorization": f"Bearer {w.tokens[TOWN1]}"}
-    failures = []
-    for method, path, params in _routes(app):
-        if not params:
-            continue
-        url = _fill(path, params, w, v, 1)
-        r = client.request(method, url, json={}, headers=token)
-        allowed = {403, 404} if method == "GET" else {403, 404, 422}
-        if r.status_code not in allowed:
-            failures.append(f"{method} {url} -> {r.status_code} {r.text[:120]}")
-    assert not failures, failures
-
-
-def _leaks(text: str, w: World) -> list[str]:
-    return [s for s in (w.cameras[TOWN2], TOWN2, "Community 2", "Gate 2") if s in text]
-
-
-def test_lists_and_searches_never_show_other_towns(world):
-    client, w, v, app = world
-    failures = []
-    for role in ("", "duty_officer-", "maintenance-", "auditor-", "planner-", "investigator-"):
-        token = {"Authorization": f"Bearer {w.tokens[role + TOWN1]}"}
-        for method, path, params in _routes(app):
-            if method != "GET" or params:
+        base = build(ctx, route)[0]
+        for q in _OUTPUT_QUERIES:
+            if not set(q) <= set(route.query):
                 continue
-            for query in ({}, {"region": TOWN2}, {"q": "Gate"}, {"q": "5301810200"}, {"format": "csv"},
-                          {"format": "geojson"}):
-                r = client.get(path, params=query, headers=token)
-                if r.status_code in (403, 404, 422):
-                    continue
-                if r.status_code != 200 or _leaks(r.text, w):
-                    failures.append(f"{role}GET {path} {query} -> {r.status_code} leaks {_leaks(r.text, w)}")
-    assert not failures, failures
+            req = Req("GET", base.url, {**base.params, **q})
+            r = req.send(client, ctx.token(role))
+            if r.status_code == 200 and (leaked := _leaks(req, r.content)):
+                fails.append(f"{route.key} {q} shows {leaked}")
+    assert not fails, fails
 
 
-def test_creating_in_another_town_is_refused(world):
-    client, w, v, app = world
-    token = {"Authorization": f"Bearer {w.tokens[TOWN1]}"}
-    r = client.post("/api/v1/cameras", headers=token,
-                    json={"name": "x", "region_code": TOWN2, "lon": 102.7, "lat": 25.0})
-    assert r.status_code in (403, 404)
-    r = client.post("/api/v1/sites", headers=token, json={"name": "x", "region_code": TOWN2})
-    assert r.status_code in (403, 404)
-    r = client.post("/api/v1/users", headers=token, json={"name": "x", "role": "admin", "regions": [TOWN2]})
-    assert r.status_code in (403, 404)
-    r = client.post("/api/v1/regions", headers=token, json={"code": "53018103", "name": "x"})
-    assert r.status_code in (403, 404)
+def test_plan_with_registry_cameras_shows_only_cameras_in_scope(mx):
+    """A plan near the town border with ``existing=registry``: its files hold no other town's camera."""
+    ctx, client, _ = mx
+    from scopekit import plan_area
+
+    sibling = ctx.objs["sibling"]["camera_id"]  # town A, 0.0022° west of the area; town B's is 0.0021° east
+    form = {"region_code": TOWN1, "name": "border plan", "level": "observe", "spacing": "8", "time_limit": "5",
+            "existing": "registry"}
+    files = {"area": ("border.geojson", plan_area(102.7178, 25.0), "application/geo+json")}
+    r = client.post("/api/v1/plans", data=form, files=files, headers=ctx.token("planner"))
+    assert r.status_code == 201, r.text
+    texts = [r.text]
+    for name in ("summary.json", "plan.geojson", "targets.geojson", "report.html"):
+        f = client.get(f"/api/v1/plans/{r.json()['id']}/files/{name}", headers=ctx.token("planner"))
+        assert f.status_code in (200, 404), f.text
+        texts.append(f.text)
+    blob = "\n".join(texts)
+    assert sibling in blob, "the plan did not read the registry at all: the check below would prove nothing"
+    assert not [m for m in MARKERS if m in blob], "the plan's files show another town's cameras"
+
+
+def test_village_admin_cannot_take_over_a_sibling_villages_camera(mx):
+    """Camera IDs carry the town's centre code, so a sibling village's camera ID is valid in one's own village."""
+    ctx, client, tables = mx
+    cam = ctx.objs["sibling"]["camera_id"]
+    admin = {"Authorization": f"Bearer {ctx.w.tokens['admin-village1']}"}
+    before = _snapshot(ctx, tables)
+    csv = f"id,name,region,lon,lat\n{cam},taken over,{VILLAGE1},102.711,25.0\n"
+    r = client.post("/api/v1/import/cameras", files={"file": ("t.csv", csv.encode(), "text/csv")}, headers=admin)
+    assert r.status_code == 404, f"import of a sibling village's camera ID: {r.status_code} {r.text[:200]}"
+    r = client.patch(f"/api/v1/cameras/{cam}", json={"name": "taken over"}, headers=admin)
+    assert r.status_code == 404, r.text
+    assert not _changes(before, _snapshot(ctx, tables))
+    with ctx.v.db.session() as s:
+        assert s.get(Camera, cam).region_code == VILLAGE1B

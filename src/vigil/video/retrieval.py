@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigil.access.audit import record
-from vigil.access.guard import check_permission, get_in_scope
+from vigil.access.guard import check_permission, ensure_visible, get_in_scope
 from vigil.access.users import Principal, related_accounts
 from vigil.core.context import Vigil
 from vigil.core.errors import AccessDenied, ConflictError, InputError, NotFoundError
@@ -91,11 +91,12 @@ def request_retrieval(session: Session, p: Principal, camera_id: str, start: dat
     return req
 
 
-def _request(session: Session, p: Principal, request_id: int) -> RetrievalRequest:
+def _request(session: Session, p: Principal, request_id: int, *, what: str = "") -> RetrievalRequest:
+    """The request if its camera is in scope; else not found, naming only ``what`` (never the camera)."""
     req = session.get(RetrievalRequest, request_id)
-    if req is None:
-        raise NotFoundError(f"retrieval request {request_id} not found")
-    _camera(session, p, req.camera_id)
+    cam = session.get(Camera, req.camera_id) if req is not None else None
+    ensure_visible(p, cam.region_code if cam is not None else None, what or f"retrieval request {request_id}")
+    assert req is not None
     return req
 
 
@@ -239,7 +240,7 @@ def export_file(v: Vigil, p: Principal, export_id: int, name: str) -> Path:
         exp = s.get(Export, export_id)
         if exp is None:
             raise NotFoundError(f"export {export_id} not found")
-        req = _request(s, p, exp.request_id)
+        req = _request(s, p, exp.request_id, what=f"export {export_id}")
         if req.requester != p.name and not p.can("video.approve"):
             raise NotFoundError(f"export {export_id} not found")
         allowed = {f["name"] for f in exp.manifest.get("files", [])} | {manifest.MANIFEST, manifest.SIGNATURE}
