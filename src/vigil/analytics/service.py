@@ -12,17 +12,14 @@ from vigil.access.guard import Scope, get_in_scope
 from vigil.analytics.models import Event
 from vigil.core.errors import InputError, NotFoundError
 from vigil.core.models import Camera
+from vigil.video.masks import mask_polygons
 
 __all__ = ["EventFilter", "camera_masks", "camera_region", "get_event", "list_events"]
 
 
 def camera_masks(session: Session, camera_id: str) -> list[list[list[float]]]:
-    """The enabled privacy-mask polygons of a camera (normalised ``[[x, y], ...]``)."""
-    from vigil.video.models import PrivacyMask
-
-    rows = session.scalars(select(PrivacyMask.polygon).where(PrivacyMask.camera_id == camera_id,
-                                                             PrivacyMask.enabled.is_(True)))
-    return [[[float(x), float(y)] for x, y in poly] for poly in rows]
+    """The enabled privacy-mask polygons of a camera (normalised ``[[x, y], ...]``), from the video package."""
+    return [[[float(x), float(y)] for x, y in poly] for poly in mask_polygons(session, camera_id)]
 
 
 def camera_region(session: Session, camera_id: str) -> str:
