@@ -36,6 +36,8 @@ def baselines() -> dict[str, Baseline]:
 @pytest.mark.parametrize("source,severity", [("vtest", 2), ("tree", 1)])
 @pytest.mark.parametrize("fault", media.FAULTS)
 def test_every_fault_class_is_detected(baselines, source, severity, fault):
+    # frozen levels 1-2 keep live temporal noise on the still picture: that is not frozen (see test_vqd_eval)
+    severity = 3 if fault == "frozen" else severity
     clip = media.fault_clip(fault, severity=severity, source=source, start=20.0, **CLIP)
     diag = diagnose_frames(keyframes(clip), baselines[source])
     expected = LABEL.get(fault, fault)
@@ -54,7 +56,7 @@ def test_healthy_real_footage_raises_no_fault(baselines, source, start):
     frames = healthy(source, start)
     with_baseline = diagnose_frames(frames, baselines[source])
     assert with_baseline.faults == (), with_baseline.explanation
-    assert with_baseline.explanation[-1] == "verdict: no fault"
+    assert "verdict: no fault" in with_baseline.explanation and with_baseline.confidence == "medium"
     first_look = diagnose_frames(frames)          # before any baseline: absolute limits only
     assert first_look.faults == (), first_look.explanation
 

@@ -20,7 +20,7 @@ from vigil.core.errors import InputError, NotFoundError, NotReadyError
 from vigil.core.models import Camera, utcnow
 from vigil.health.models import CameraStatus, QualityChange, VqdBaseline
 from vigil.health.vqd_rules import Baseline, Diagnosis, diagnose_frames, learn
-from vigil.health.vqd_sample import sample_keyframes
+from vigil.health.vqd_sample import sample_timed
 from vigil.registry.streams import stream_url_with_credentials
 
 __all__ = ["CLEAR_AFTER", "MIN_OBSERVATIONS", "WINDOWS", "debounce", "diagnose_camera", "load_baseline",
@@ -110,13 +110,13 @@ def diagnose_camera(vigil: Vigil, camera_id: str, *, now: datetime | None = None
         reachable = status is not None and status.state == "online"
         baseline = load_baseline(s, camera_id)
     try:
-        frames = sample_keyframes(url, n, timeout)
+        timed = sample_timed(url, n, timeout)
         opened = True
     except NotReadyError:
         if not reachable:
             raise
-        frames, opened = [], False
-    diag = diagnose_frames(frames, baseline)
+        timed, opened = [], False
+    diag = diagnose_frames([f for _, f in timed], baseline, times=[t for t, _ in timed])
     if not opened:
         diag = Diagnosis(diag.faults, diag.metrics,
                          ("signal_loss: the camera answers probes but its video stream cannot be opened",))

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["ANALYSIS_WIDTH", "FrameMetrics", "analysis_gray", "edge_map", "edge_correlation",
-           "frame_difference", "frame_metrics", "image_shift", "noise_sigma"]
+__all__ = ["ANALYSIS_WIDTH", "FrameMetrics", "analysis_gray", "block_maps", "changed_fraction", "edge_map",
+           "edge_correlation", "frame_difference", "frame_metrics", "image_shift", "layout_correlation",
+           "noise_sigma"]
 
 ANALYSIS_WIDTH = 320
 NOISE_WIDTH = 640
@@ -24,6 +25,7 @@ _BLOCK = 16
 _FLAT_STD = 4.0
 _MOTION_WIDTH = 80
 _TILE = 32
+_BLUE_MIN = 80.0
 _IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
 
 
@@ -35,7 +37,7 @@ class FrameMetrics:
     std_y: float           # luma standard deviation (contrast)
     bright_frac: float     # share of pixels with luma > 245
     dark_frac: float       # share of pixels with luma < 16
-    blue_ratio: float      # mean B / max(mean R, mean G)
+    blue_ratio: float      # mean B / max(mean R, mean G), 0 unless blue is strong (a dark picture is not blue)
     sharpness: float       # variance of the Laplacian
     sharp_n: float         # Laplacian energy over local contrast, in textured blocks only
     noise: float           # Immerkær noise sigma at native resolution (smooth tiles)
@@ -81,7 +83,7 @@ def frame_metrics(frame: np.ndarray) -> FrameMetrics:
     return FrameMetrics(
         mean_y=float(gray.mean()), std_y=float(gray.std()),
         bright_frac=float((gray > 245).mean()), dark_frac=float((gray < 16).mean()),
-        blue_ratio=float(means[0] / max(means[1], means[2], 1.0)),
+        blue_ratio=float(means[0] / max(means[1], means[2], 1.0)) if means[0] >= _BLUE_MIN else 0.0,
         sharpness=float(lap.var()), sharp_n=sharp_n,
         noise=noise, **_chroma(small), flat_frac=float(1.0 - textured.mean()), gray=gray)
 
@@ -164,3 +166,37 @@ def frame_difference(a: np.ndarray, b: np.ndarray) -> float:
     tb = cv2.resize(b, size, interpolation=cv2.INTER_AREA)
     d = ta - tb
     return float(np.percentile(np.abs(d - np.median(d)), 98))
+
+
+def block_maps(gray: np.ndarray) -> np.ndarray:
+    """Per 16x16 block of an analysis frame: mean, standard deviation and Laplacian energy, shape (3, rows, cols).
+
+    These are the camera's texture map: the baseline keeps them for its reference
+    picture, and covering or defocusing shows as blocks that lost what they had.
+    """
+    g = gray.astype(np.float32)
+    blocks = _blocks(g)
+    lap = _blocks(cv2.Laplacian(g, cv2.CV_32F))
+    return np.stack([blocks.mean(axis=(1, 3)), blocks.std(axis=(1, 3)), (lap ** 2).mean(axis=(1, 3))])
+
+
+def changed_fraction(a: np.ndarray, b: np.ndarray, level: float = 3.0) -> float:
+    """The share of pixels that changed by more than ``level`` grey levels between two analysis frames.
+
+    A global gain or offset change (flicker, auto exposure) is removed first (the median
+    difference). A frozen picture gives ~0, an on-screen clock that still ticks over a
+    frozen picture well under 1%; a live camera's sensor noise alone changes far more.
+    """
+    if a.shape != b.shape:
+        return 1.0
+    d = a.astype(np.float32) - b.astype(np.float32)
+    return float((np.abs(d - np.median(d)) > level).mean())
+
+
+def layout_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Correlation of two block-mean maps (the scene's layout, blind to gain and offset); 0 when one is flat."""
+    if a.shape != b.shape:
+        return 0.0
+    a0, b0 = a - a.mean(), b - b.mean()
+    den = float(np.sqrt((a0 * a0).sum() * (b0 * b0).sum()))
+    return float((a0 * b0).sum() / den) if den > 1e-6 else 0.0

@@ -1,14 +1,28 @@
 """The VQD verdict: rules over frame metrics, judged against a camera's learned baseline (pure, no I/O).
 
-Rule order matters. A uniform black or blue picture is ``signal_loss`` and nothing
-else. Exposure (``dark``, ``bright``) hides the finer checks, because a dark picture
-also looks flat, soft and unlike its reference. ``covered`` hides blur, noise and
-colour checks. ``moved`` is judged last, only when every other check passed, since
-blur, noise, exposure and covering all lower the edge correlation too.
+Two regimes:
+
+* **No baseline yet** (a first look, or ``vigil diagnose FILE``): only pictures that no
+  healthy camera gives are faults (uniform screens, near-black or blown-out exposure,
+  extreme noise or colour, identical frames). A featureless wall, a still room or a
+  night scene is unusual, not faulty; subtle faults wait for the baseline. Confidence
+  is ``low``.
+* **With a baseline** (what the camera learned from its own healthy looks): texture,
+  sharpness, brightness, colour, noise floor, frame-to-frame change and a layout
+  signature (block means and edges of its reference picture) are compared with that
+  camera's own normal. Covering and blur are judged block by block, and the share of
+  the frame affected is reported.
+
+Rule order matters: a uniform black or blue picture is ``signal_loss`` and nothing
+else; a part of the frame turned featureless while the rest is unchanged is
+``covered`` (it hides blur, noise, colour and exposure); a global exposure change
+hides the finer checks; ``moved`` is judged last, only when every other check passed.
+``frozen`` is decided by a stalled clock or identical frames, never by low motion.
 """
 
 from __future__ import annotations
 
+import base64
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,36 +36,51 @@ __all__ = ["FAULTS", "Baseline", "Diagnosis", "Thresholds", "diagnose_frames", "
 
 FAULTS: tuple[str, ...] = ("signal_loss", "frozen", "dark", "bright", "noise", "covered", "blur", "color_cast",
                            "moved")
-_STATS = ("mean_y", "sharp_n", "noise", "flat_frac", "cast", "chroma_a", "chroma_b", "bright_frac", "diff", "ecorr")
+_STATS = ("mean_y", "sharp_n", "noise", "flat_frac", "cast", "chroma_a", "chroma_b", "bright_frac", "changed",
+          "moving", "ecorr", "lcorr")
 
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    """Rule limits; the defaults were tuned on vtest.avi and tree.avi and checked by ``bench/vqd.py``."""
+    """Rule limits, chosen on the tuning sources of ``data/vqd/eval.json`` (``bench/vqd.py``)."""
 
     uniform_std: float = 3.0        # luma std below this: a uniform screen
     black_mean: float = 16.0
-    blue_ratio: float = 2.0         # mean B over max(mean R, mean G)
-    frozen_diff: float = 4.5        # change between keyframes (98th pct. of abs diff at 80 px wide)
-    frozen_rel: float = 0.3         # ... and below this share of the camera's usual change
-    dark_mean: float = 40.0
-    dark_rel: float = 0.35          # or a sudden drop below this share of the camera's usual luma...
-    dark_rel_mean: float = 60.0     # ... to below this
-    bright_mean: float = 200.0
-    bright_frac: float = 0.4        # share of pixels > 245 (plus the camera's usual share)
-    covered_frac: float = 0.5       # share of flat 16x16 blocks (plus the camera's usual share + 0.3)
-    uniform_frac: float = 0.97      # a picture this flat is covered, not blurred
+    blue_ratio: float = 2.0         # mean B over max(mean R, mean G), with strong blue
+    frozen_changed: float = 0.004   # share of pixels changed by > 3 grey levels below this: identical frames
+    frozen_moving: float = 0.003    # share changed by > 10 levels below this: nothing moves (a clock may tick)
+    frozen_rel: float = 0.4         # ... and, with a baseline, the small changes (> 3 levels) below this share
+    frozen_live_noise: float = 0.5  # of the usual; small changes count as live only on a camera with sensor noise
+    dark_abs: float = 30.0          # mean luma below this is dark even for a night camera
+    dark_mean: float = 45.0         # with a baseline: below this ...
+    dark_rel: float = 0.5           # ... and below this share of the camera's usual luma
+    bright_abs: float = 215.0       # mean luma above this is bright for any camera
+    bright_frac: float = 0.45       # share of pixels > 245 above the camera's usual share
+    bright_rise: float = 55.0       # with a baseline: mean luma this far above the usual ...
+    bright_rel: float = 1.6         # ... and above this multiple of it
+    cover_flat: float = 4.0         # a block with luma std below this is featureless
+    cover_change: float = 15.0      # block mean moved this far: something new is in front of the lens
+    cover_textured: float = 8.0     # a reference block this textured that turned featureless lost its detail
+    covered_frac: float = 0.4       # share of the frame covered
+    cover_intact: float = 0.015     # ... while at least this share is unchanged (not a global exposure change)
+    cover_gain_fit: float = 0.93    # one gain fitting this share of blocks: an exposure or colour change
+    uniform_frac: float = 0.99      # no baseline: this share of featureless blocks ...
+    uniform_std_y: float = 6.0      # ... and luma std below this: covered (a lens cap, a hand)
     blur_rel: float = 0.25          # normalised sharpness below this share of the baseline
-    blur_abs: float = 0.1           # ... or below this when there is no baseline yet
-    noise_sigma: float = 8.0        # Immerkær sigma above this (no baseline yet)
+    blur_abs: float = 0.05          # ... or below this when there is no baseline yet (textured scenes only)
+    blur_min_textured: float = 0.2  # no baseline: judge blur only with this share of textured blocks
+    noise_sigma: float = 12.0       # Immerkær sigma above this (no baseline yet)
     noise_floor: float = 3.0        # with a baseline: above this and above noise_rel x the baseline
     noise_rel: float = 2.0
-    cast_k: float = 2.0             # colour-cast K above this and above the baseline + 1
-    cast_shift: float = 15.0        # or mean chroma moved this far (Lab) from the camera's usual...
+    cast_k: float = 3.0             # no baseline: colour-cast K above this ...
+    cast_k_chroma: float = 15.0     # ... with mean chroma at least this strong
+    cast_shift: float = 12.0        # with a baseline: mean chroma moved this far (Lab) from the usual ...
     cast_chroma: float = 10.0       # ... to a picture at least this coloured (not to grey night mode)
-    moved_drop: float = 0.25        # edge correlation this far below the camera's usual correlation
-    moved_shift: float = 4.0        # or a shift (analysis pixels) with a drop of at least moved_drop_shift
+    moved_drop: float = 0.25        # edge correlation this far below the camera's usual correlation ...
+    moved_layout: float = 0.05      # ... with the layout correlation at least this far below its usual
+    moved_shift: float = 4.0        # or a shift (analysis pixels) with an edge drop of at least moved_drop_shift
     moved_drop_shift: float = 0.1
+    moved_min_edges: float = 0.02   # moved is judged only on a reference with this share of edge pixels
 
 
 @dataclass
@@ -73,6 +102,20 @@ class Baseline:
             return None
         return cv2.imencode(".png", self.reference)[1].tobytes()
 
+    def to_file(self) -> dict[str, Any]:
+        """A self-contained JSON form (stats and the reference picture as base64 PNG), for ``--baseline FILE``."""
+        png = self.reference_png()
+        return {**self.to_json(), "format": "vigil-vqd-baseline/1",
+                "reference_png": base64.b64encode(png).decode() if png else None}
+
+    @classmethod
+    def from_file(cls, data: dict[str, Any]) -> Baseline:
+        """The baseline of :meth:`to_file` output; ``ValueError`` for anything else."""
+        if not isinstance(data, dict) or data.get("format") != "vigil-vqd-baseline/1":
+            raise ValueError("not a VQD baseline file (format vigil-vqd-baseline/1)")
+        png = data.get("reference_png")
+        return cls.load(int(data.get("samples") or 0), data.get("stats"), base64.b64decode(png) if png else None)
+
     @classmethod
     def load(cls, samples: int, stats: dict[str, Any] | None, reference_png: bytes | None) -> Baseline:
         ref = None
@@ -84,43 +127,56 @@ class Baseline:
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """The verdict of one look at a camera: raw faults, aggregated metrics and why."""
+    """The verdict of one look at a camera: raw faults, aggregated metrics, why, and how sure."""
 
     faults: tuple[str, ...]
     metrics: dict[str, float]
     explanation: tuple[str, ...]
     confirmed: tuple[str, ...] | None = None        # after debounce (``diagnose_camera`` only)
     frames: tuple[vm.FrameMetrics, ...] = field(default=(), repr=False)
+    confidence: str = "low"                         # low: no baseline; medium: a young one; high
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"faults": list(self.faults), "metrics": self.metrics}
+        out: dict[str, Any] = {"faults": list(self.faults), "metrics": self.metrics, "confidence": self.confidence}
         if self.confirmed is not None:
             out["confirmed"] = list(self.confirmed)
         return out
 
 
 def diagnose_frames(frames: list[np.ndarray], baseline: Baseline | None = None, *,
-                    limits: Thresholds | None = None) -> Diagnosis:
-    """Diagnose a few keyframes (BGR uint8, in time order) of one camera against its ``baseline``."""
+                    limits: Thresholds | None = None, times: list[float | None] | None = None) -> Diagnosis:
+    """Diagnose a few keyframes (BGR uint8, in time order) of one camera against its ``baseline``.
+
+    ``times`` are the keyframes' presentation times, when known: keyframes that keep the
+    same time mean the stream's clock stalled (frozen).
+    """
     t = limits or Thresholds()
     if not frames:
         return Diagnosis(("signal_loss",), {"frames": 0.0}, ("signal_loss: no video frame arrived",))
     fm = [vm.frame_metrics(f) for f in frames]
     m = _aggregate(fm)
     b = baseline if baseline is not None and baseline.samples else None
+    confidence = "low" if b is None else ("medium" if b.samples < 3 else "high")
     if b is not None and b.reference is not None:
-        ref_edges = vm.edge_map(b.reference.astype(np.float32))
-        m["ecorr"] = float(np.median([vm.edge_correlation(vm.edge_map(x.gray), ref_edges) for x in fm]))
-        m["shift"] = float(np.median([vm.image_shift(x.gray, b.reference) for x in fm]))
+        _compare(fm, b.reference, m)
     faults: list[str] = []
     why: list[str] = []
-    if _signal_loss(m, t, why):
-        return Diagnosis(("signal_loss",), _round(m), tuple(why), frames=tuple(fm))
-    for check in (_exposure, _lens, _picture, _frozen, _moved):
+    if _signal_loss(m, t, why) and not _dimmed_scene(m, faults, why):
+        return Diagnosis(("signal_loss",), _round(m), tuple(why), frames=tuple(fm), confidence=confidence)
+    known = [x for x in (times or []) if x is not None]
+    if len(known) >= 2 and max(known) - min(known) < 1e-3:
+        faults.append("frozen")
+        why.append(f"frozen: the stream's clock stalled ({len(known)} keyframes with the same timestamp)")
+    for check in (_covered, _exposure, _blur, _picture, _frozen, _moved):
         check(m, b, t, faults, why)
     if not faults:
         why.append("verdict: no fault")
-    return Diagnosis(tuple(f for f in FAULTS if f in faults), _round(m), tuple(why), frames=tuple(fm))
+    if b is None:
+        why.append("confidence: low (no baseline yet: only faults no healthy camera shows are reported)")
+    else:
+        why.append(f"confidence: {confidence} (baseline of {b.samples} healthy look{'s' * (b.samples != 1)})")
+    return Diagnosis(tuple(f for f in FAULTS if f in faults), _round(m), tuple(why), frames=tuple(fm),
+                     confidence=confidence)
 
 
 def learn(baseline: Baseline | None, diagnosis: Diagnosis, *, horizon: int = 20) -> Baseline:
@@ -148,8 +204,63 @@ def _aggregate(fm: list[vm.FrameMetrics]) -> dict[str, float]:
     m = {k: float(np.median([x.as_dict()[k] for x in fm])) for k in fm[0].as_dict()}
     m["frames"] = float(len(fm))
     if len(fm) > 1:
-        m["diff"] = float(np.median([vm.frame_difference(a.gray, b.gray) for a, b in zip(fm, fm[1:], strict=False)]))
+        pairs = list(zip(fm, fm[1:], strict=False))
+        m["changed"] = float(np.median([vm.changed_fraction(a.gray, b.gray) for a, b in pairs]))
+        m["moving"] = float(np.median([vm.changed_fraction(a.gray, b.gray, 10.0) for a, b in pairs]))
     return m
+
+
+def _compare(fm: list[vm.FrameMetrics], reference: np.ndarray, m: dict[str, float]) -> None:
+    """Block-by-block and layout comparison of a look with the camera's reference picture (into ``m``)."""
+    ref = reference.astype(np.float32)
+    if ref.shape != fm[0].gray.shape:
+        ref = cv2.resize(ref, (fm[0].gray.shape[1], fm[0].gray.shape[0]), interpolation=cv2.INTER_AREA)
+    r = vm.block_maps(ref)
+    c = np.median(np.stack([vm.block_maps(x.gray) for x in fm]), axis=0)
+    lost, intact = _cover_blocks(c, r)
+    kept = (c[1] >= 4.0) & (r[1] >= 4.0)
+    m["cover_frac"] = float(lost.mean())
+    m["intact_frac"] = float(intact.mean())
+    m["gain"] = float(np.median(c[0] / np.maximum(r[0], 8.0)))
+    m["gain_fit"] = float((np.abs(c[0] - m["gain"] * r[0]) < 6.0 + 0.06 * r[0]).mean())
+    m["kept_sharp"] = float(np.median(c[2][kept] / np.maximum(r[2][kept], 1e-3))) if kept.any() else 1.0
+    textured = r[1] >= 6.0
+    m["textured_frac"] = float(textured.mean())
+    m["blur_frac"] = float((c[2][textured] < 0.25 * r[2][textured]).mean()) if textured.any() else 0.0
+    ref_edges = vm.edge_map(ref)
+    m["ref_edges"] = float((cv2.Canny(ref.astype(np.uint8), 50, 150) > 0).mean())
+    m["ecorr"] = float(np.median([vm.edge_correlation(vm.edge_map(x.gray), ref_edges) for x in fm]))
+    m["lcorr"] = vm.layout_correlation(c[0], r[0])
+    gray = np.median(np.stack([x.gray for x in fm]), axis=0).astype(np.float32)
+    win = cv2.createHanningWindow((gray.shape[1], gray.shape[0]), cv2.CV_32F)
+    (dx, dy), _ = cv2.phaseCorrelate(ref, gray, win)
+    m["shift"] = float(np.hypot(dx, dy))
+    if m["shift"] > 2.0 and m["cover_frac"] > 0:
+        # Does re-aiming explain the change? Then the "cover" is the scene seen from elsewhere.
+        back = cv2.warpAffine(gray, np.float32([[1, 0, -dx], [0, 1, -dy]]), (gray.shape[1], gray.shape[0]),
+                              borderMode=cv2.BORDER_REPLICATE)
+        lost_back, _ = _cover_blocks(vm.block_maps(back), r)
+        m["cover_aligned"] = float(lost_back.mean())
+
+
+def _cover_blocks(c: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Blocks that lost their detail (featureless now: something new in front, or texture gone), and intact ones."""
+    flat = c[1] < 4.0
+    delta = np.abs(c[0] - r[0])
+    lost = flat & ((delta > 15.0) | (r[1] >= 8.0))
+    valid = (r[0] >= 12.0) & (r[0] <= 235.0)     # a clipped block stays clipped under any exposure change
+    intact = valid & (delta < 8.0) & ~lost
+    return lost, intact
+
+
+def _dimmed_scene(m: dict[str, float], faults: list[str], why: list[str]) -> bool:
+    """A near-uniform dark picture that still has this camera's layout is its scene, dimmed: dark, not no signal."""
+    if m.get("lcorr", 0.0) < 0.6 or m["mean_y"] < 4.0:
+        return False
+    faults.append("dark")
+    why[-1] = (f"dark: mean luma {m['mean_y']:.1f}; nearly uniform, yet the layout still matches this camera's "
+               f"reference (correlation {m['lcorr']:.2f}), so the signal is there")
+    return True
 
 
 def _round(m: dict[str, float]) -> dict[str, float]:
@@ -168,42 +279,59 @@ def _signal_loss(m: dict[str, float], t: Thresholds, why: list[str]) -> bool:
     return False
 
 
+def _covered(m: dict[str, float], b: Baseline | None, t: Thresholds, faults: list[str], why: list[str]) -> None:
+    """Part of the frame turned featureless (new flat surface, or detail gone) while the rest kept its detail."""
+    if "dark" in faults:
+        return
+    if "cover_frac" not in m:
+        if m["flat_frac"] >= t.uniform_frac and m["std_y"] < t.uniform_std_y and m["mean_y"] >= t.dark_abs:
+            faults.append("covered")
+            why.append(f"covered: the picture is featureless ({m['flat_frac']:.0%} of blocks, luma std "
+                       f"{m['std_y']:.1f}) but not a no-signal screen")
+        return
+    frac = m["cover_frac"]
+    if m.get("cover_aligned", frac) < 0.5 * frac:
+        return   # the view moved: judged by the moved check
+    if m["gain_fit"] >= t.cover_gain_fit and abs(m["gain"] - 1.0) >= 0.08:
+        return   # one gain explains nearly every block: an exposure or colour change, not a cover
+    if frac >= t.covered_frac and m["intact_frac"] >= t.cover_intact and m["kept_sharp"] >= 0.5:
+        usual_flat = (b.get("flat_frac") if b else None) or 0.0
+        faults.append("covered")
+        why.append(f"covered: {frac:.0%} of the frame lost its detail against this camera's reference while "
+                   f"{m['intact_frac']:.0%} is unchanged (limit {t.covered_frac:.0%}; usually {usual_flat:.0%} "
+                   "of blocks are featureless)")
+
+
 def _exposure(m: dict[str, float], b: Baseline | None, t: Thresholds, faults: list[str], why: list[str]) -> None:
-    frac_limit = t.bright_frac + ((b.get("bright_frac") or 0.0) if b else 0.0)
+    if "covered" in faults or "dark" in faults:
+        return
     usual = b.get("mean_y") if b else None
-    if m["mean_y"] < t.dark_mean:
+    frac_limit = t.bright_frac + ((b.get("bright_frac") or 0.0) if b else 0.0)
+    y = m["mean_y"]
+    if y < t.dark_abs or (usual and y < min(t.dark_mean, t.dark_rel * usual)):
         faults.append("dark")
-        why.append(f"dark: mean luma {m['mean_y']:.1f} < {t.dark_mean:g}")
-    elif usual and m["mean_y"] < min(t.dark_rel_mean, t.dark_rel * usual):
-        faults.append("dark")
-        why.append(f"dark: mean luma {m['mean_y']:.1f} fell below {t.dark_rel:.0%} of this camera's usual "
-                   f"{usual:.1f}")
-    elif m["mean_y"] > t.bright_mean or m["bright_frac"] > frac_limit:
+        why.append(f"dark: mean luma {y:.1f}" + (f", this camera's usual {usual:.1f}" if usual else
+                                                  f" < {t.dark_abs:g}"))
+    elif y > t.bright_abs or m["bright_frac"] > frac_limit or \
+            (usual and y > usual + t.bright_rise and y > t.bright_rel * usual):
         faults.append("bright")
-        why.append(f"bright: mean luma {m['mean_y']:.1f} (limit {t.bright_mean:g}), "
-                   f"{m['bright_frac']:.0%} of pixels saturated (limit {frac_limit:.0%})")
+        why.append(f"bright: mean luma {y:.1f}" + (f" (usual {usual:.1f})" if usual else "") +
+                   f", {m['bright_frac']:.0%} of pixels saturated (limit {frac_limit:.0%})")
 
 
-def _lens(m: dict[str, float], b: Baseline | None, t: Thresholds, faults: list[str], why: list[str]) -> None:
-    """Covered or blurred: a soft picture everywhere is blur; flat areas beside sharp ones are a cover."""
-    if "dark" in faults or "bright" in faults:
+def _blur(m: dict[str, float], b: Baseline | None, t: Thresholds, faults: list[str], why: list[str]) -> None:
+    if {"dark", "bright", "covered"} & set(faults):
         return
     usual = b.get("sharp_n") if b else None
     if usual:
-        blurred = m["sharp_n"] < t.blur_rel * usual
-        blur_why = (f"blur: sharpness {m['sharp_n']:.3f} is {m['sharp_n'] / usual:.0%} of this camera's "
-                    f"baseline {usual:.3f} (limit {t.blur_rel:.0%})")
-    else:
-        blurred = m["sharp_n"] < t.blur_abs
-        blur_why = f"blur: sharpness {m['sharp_n']:.3f} < {t.blur_abs:g} (no baseline learned yet)"
-    flat_usual = b.get("flat_frac") if b else None
-    flat_limit = t.covered_frac if flat_usual is None else max(t.covered_frac, flat_usual + 0.3)
-    if m["flat_frac"] > flat_limit and (not blurred or m["flat_frac"] > t.uniform_frac):
-        faults.append("covered")
-        why.append(f"covered: {m['flat_frac']:.0%} of the picture is featureless (limit {flat_limit:.0%})")
-    elif blurred:
+        if m["sharp_n"] < t.blur_rel * usual:
+            faults.append("blur")
+            why.append(f"blur: sharpness {m['sharp_n']:.3f} is {m['sharp_n'] / usual:.0%} of this camera's "
+                       f"baseline {usual:.3f} (limit {t.blur_rel:.0%}); {m.get('blur_frac', 1.0):.0%} of its "
+                       "detailed blocks went soft")
+    elif 1.0 - m["flat_frac"] >= t.blur_min_textured and m["sharp_n"] < t.blur_abs:
         faults.append("blur")
-        why.append(blur_why)
+        why.append(f"blur: sharpness {m['sharp_n']:.3f} < {t.blur_abs:g} (no baseline learned yet)")
 
 
 def _picture(m: dict[str, float], b: Baseline | None, t: Thresholds, faults: list[str], why: list[str]) -> None:
@@ -214,39 +342,57 @@ def _picture(m: dict[str, float], b: Baseline | None, t: Thresholds, faults: lis
     if m["noise"] > noise_limit:
         faults.append("noise")
         why.append(f"noise: sigma {m['noise']:.1f} > {noise_limit:.1f}")
-    cast_limit = max(t.cast_k, (b.get("cast") or 0.0) + 1.0 if b else 0.0)
+    chroma = math.hypot(m["chroma_a"], m["chroma_b"])
+    if b is not None and b.get("chroma_a") is not None:
+        shift = _chroma_shift(m, b)
+        if shift > t.cast_shift and chroma > t.cast_chroma:
+            faults.append("color_cast")
+            why.append(f"color_cast: mean colour moved {shift:.1f} Lab units from this camera's usual "
+                       f"(limit {t.cast_shift:g})")
+    elif m["cast"] > t.cast_k and chroma > t.cast_k_chroma:
+        faults.append("color_cast")
+        why.append(f"color_cast: K {m['cast']:.2f} > {t.cast_k:g}, mean chroma {chroma:.0f}")
+
+
+def _chroma_shift(m: dict[str, float], b: Baseline | None) -> float:
+    """How far (Lab units) the mean colour moved from the camera's usual; 0 without a baseline."""
     usual_a, usual_b = (b.get("chroma_a"), b.get("chroma_b")) if b else (None, None)
-    shift = math.hypot(m["chroma_a"] - usual_a, m["chroma_b"] - usual_b) if usual_a is not None \
-        and usual_b is not None else 0.0
-    if m["cast"] > cast_limit:
-        faults.append("color_cast")
-        why.append(f"color_cast: K {m['cast']:.2f} > {cast_limit:.2f}")
-    elif shift > t.cast_shift and math.hypot(m["chroma_a"], m["chroma_b"]) > t.cast_chroma:
-        faults.append("color_cast")
-        why.append(f"color_cast: mean colour moved {shift:.1f} Lab units from this camera's usual "
-                   f"(limit {t.cast_shift:g})")
+    if usual_a is None or usual_b is None:
+        return 0.0
+    return math.hypot(m["chroma_a"] - usual_a, m["chroma_b"] - usual_b)
 
 
 def _frozen(m: dict[str, float], b: Baseline | None, t: Thresholds, faults: list[str], why: list[str]) -> None:
-    diff = m.get("diff")
-    if diff is None or {"dark", "bright", "covered", "blur"} & set(faults):
-        why.append("frozen: not judged (" + ("one frame" if diff is None else "too little detail") + ")")
+    """Identical frames: nothing moves and no sensor noise either. Low motion alone is never frozen."""
+    changed, moving = m.get("changed"), m.get("moving")
+    if "frozen" in faults:
         return
-    usual = b.get("diff") if b else None
-    limit = t.frozen_diff if usual is None else min(t.frozen_diff, t.frozen_rel * usual)
-    if diff < limit:
+    if changed is None or moving is None or {"dark", "bright", "covered", "blur"} & set(faults):
+        why.append("frozen: not judged (" + ("one frame" if changed is None else "too little detail") + ")")
+        return
+    usual, noisy = (b.get("changed"), (b.get("noise") or 0.0) >= t.frozen_live_noise) if b else (None, False)
+    if changed < t.frozen_changed:
+        still = True
+    elif usual is not None and moving < t.frozen_moving:
+        still = not noisy or changed < t.frozen_rel * usual
+    else:
+        still = False
+    if still:
         faults.append("frozen")
-        why.append(f"frozen: the picture changed by only {diff:.2f} grey levels between keyframes "
-                   f"(limit {limit:.2f})")
+        why.append(f"frozen: {moving:.2%} of the picture moved and {changed:.2%} changed at all between keyframes"
+                   + (f" (usually {usual:.2%})" if usual is not None else "") + ": identical frames, no live noise")
 
 
 def _moved(m: dict[str, float], b: Baseline | None, t: Thresholds, faults: list[str], why: list[str]) -> None:
-    if faults or "ecorr" not in m:
-        why.append("moved: not judged (" + ("other faults" if faults else "no reference picture yet") + ")")
+    if faults or "ecorr" not in m or m["ref_edges"] < t.moved_min_edges:
+        reason = "other faults" if faults else ("no reference picture yet" if "ecorr" not in m else
+                                                 "too few edges in the reference picture")
+        why.append(f"moved: not judged ({reason})")
         return
     usual = (b.get("ecorr") if b else None) or 0.85
-    drop = usual - m["ecorr"]
-    if drop > t.moved_drop or (m["shift"] > t.moved_shift and drop > t.moved_drop_shift):
+    usual_l = (b.get("lcorr") if b else None) or 0.95
+    drop, ldrop = usual - m["ecorr"], usual_l - m["lcorr"]
+    if (drop > t.moved_drop and ldrop > t.moved_layout) or (m["shift"] > t.moved_shift and drop > t.moved_drop_shift):
         faults.append("moved")
-        why.append(f"moved: edge correlation with the reference {m['ecorr']:.2f} (usual {usual:.2f}), "
-                   f"shift {m['shift']:.1f} px")
+        why.append(f"moved: edge correlation with the reference {m['ecorr']:.2f} (usual {usual:.2f}), layout "
+                   f"{m['lcorr']:.2f} (usual {usual_l:.2f}), shift {m['shift']:.1f} px")
