@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from vigil.gb28181.sm3 import sm3_hex
 
 __all__ = ["ALGORITHMS", "Credentials", "NonceStore", "challenge", "digest_response", "parse_authorization",
+           "parse_challenge",
            "verify"]
 
 ALGORITHMS: dict[str, Callable[[bytes], str]] = {
@@ -55,6 +56,12 @@ def parse_authorization(value: str) -> Credentials | None:
     except KeyError:
         return None
     return creds
+
+
+def parse_challenge(value: str) -> dict[str, str]:
+    """The fields of a ``WWW-Authenticate: Digest ...`` header (lower-case names)."""
+    _, _, rest = value.strip().partition(" ")
+    return {k.lower(): v.strip('"') for k, v in _PAIR.findall(rest[:2048])}
 
 
 def digest_response(c: Credentials, password: str, method: str) -> str:

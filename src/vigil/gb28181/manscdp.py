@@ -210,6 +210,8 @@ def catalog_items_xml(items: list[CatalogItem]) -> str:
             f"<{k}>{escape(v)}</{k}>" for k, v in (
                 ("DeviceID", it.device_id), ("Name", it.name), ("CivilCode", it.civil_code),
                 ("ParentID", it.parent_id), ("Parental", "1" if it.parental else "0"),
-                ("Status", it.status or "ON")) if v) + "</Item>")
+                ("Status", it.status or "ON"),
+                ("Longitude", "" if it.longitude is None else f"{it.longitude:.6f}"),
+                ("Latitude", "" if it.latitude is None else f"{it.latitude:.6f}")) if v) + "</Item>")
     out.append("</DeviceList>")
     return "".join(out)

@@ -1,0 +1,180 @@
+"""The registrar over real UDP and TCP sockets: catalogs into the registry, NOTIFY, abuse that changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tracemalloc
+
+from gbkit import DEVICE, NVR, PASSWORD, PLATFORM
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from vigil.cli import app
+from vigil.core.models import Camera
+from vigil.gb28181 import store
+from vigil.gb28181.manscdp import CatalogItem, build, catalog_items_xml
+from vigil.gb28181.models import GbDevice
+from vigil.gb28181.simdevice import SimDevice, catalog_bodies
+from vigil.gb28181.sip import SipMessage, StreamParser
+
+CAM = [f"340200000013100000{i:02d}" for i in range(1, 7)]
+GROUP = "34020000002160000001"  # a virtual organisation under the NVR
+
+
+def _tree() -> list[CatalogItem]:
+    return [CatalogItem(GROUP, name="East gate group", parent_id=NVR, civil_code="340200"),
+            CatalogItem(CAM[0], name="cam 1", parent_id=GROUP, civil_code="340200"),
+            CatalogItem(CAM[1], name="cam 2", parent_id=GROUP, civil_code="3402"),
+            CatalogItem(CAM[2], name="cam 3", parent_id=NVR, longitude=117.5, latitude=31.5),
+            CatalogItem(CAM[3], name="cam 4", parent_id=NVR, civil_code="340200"),
+            CatalogItem(CAM[4], name="cam 5", parent_id=NVR, civil_code="340200"),
+            CatalogItem(CAM[5], name="cam 6", parent_id=NVR, civil_code="340200")]
+
+
+async def _until(fn, seconds=10.0):
+    for _ in range(int(seconds / 0.05)):
+        if fn():
+            return True
+        await asyncio.sleep(0.05)
+    return bool(fn())
+
+
+def _cameras(v):
+    with v.db.session() as s:
+        return {c.id: (c.region_code, c.lon, c.lat) for c in s.scalars(select(Camera)).all()}
+
+
+async def test_a_catalog_in_broken_out_of_order_parts_keeps_the_tree_and_reports_what_is_missing(gb_server, gb_vigil):
+    def parts(sn):
+        one = catalog_bodies(NVR, sn, _tree(), per_part=2)  # 4 parts of 2, 2, 2, 1 items
+        broken = one[1].replace(b"<Name>cam 2</Name>", b"<Name>cam & 2</Name>")  # one bad item in part 2
+        return [one[3], broken, one[0]]  # out of order; part 3 (cams 4, 5) never comes
+
+    dev = SimDevice(NVR, PASSWORD, ("127.0.0.1", gb_server.port), catalog_parts=parts)
+    await dev.start()
+    try:
+        assert await dev.register() == 200
+        assert await _until(lambda: len(_cameras(gb_vigil)) == 3)
+        result = gb_server.stats.catalogs[-1]
+        assert not result.complete and result.missing == 3 and result.bad_items == 1 and result.parts == 3
+        cams = _cameras(gb_vigil)
+        assert cams[CAM[0]] == ("340200", 117.1, 31.1)  # civil code region, its position
+        assert cams[CAM[2]] == ("340200", 117.5, 31.5)  # no civil code: from its ID; its own position
+        assert CAM[5] in cams and CAM[1] not in cams and CAM[3] not in cams
+        with gb_vigil.db.session() as s:
+            tree = {c.channel_id: (c.parent_id, c.kind, c.camera_id) for c in store.channels(s, NVR)}
+            assert s.get(GbDevice, NVR).manufacturer == "Vigil"
+        assert tree[GROUP] == (NVR, "directory", None) and tree[CAM[0]] == (GROUP, "camera", CAM[0])
+    finally:
+        dev.close()
+
+
+async def test_catalog_notify_adds_turns_off_and_deletes_channels(gb_server, gb_vigil):
+    dev = SimDevice(NVR, PASSWORD, ("127.0.0.1", gb_server.port), items=_tree()[:2])
+    await dev.start()
+    try:
+        assert await dev.register() == 200
+        assert await _until(lambda: CAM[0] in _cameras(gb_vigil))
+
+        async def notify(event, cid):
+            raw = catalog_items_xml([CatalogItem(cid, name="new", civil_code="340200")])
+            raw = raw.replace("</Item>", f"<Event>{event}</Event></Item>")
+            body = build("Notify", "Catalog", 99, NVR, {"SumNum": "1"}, raw=raw)
+            heads = dev._headers("NOTIFY", PLATFORM, "n-1") + [("Event", "Catalog"),
+                                                                ("Content-Type", "Application/MANSCDP+xml")]
+            resp = await dev.request(SipMessage(method="NOTIFY", uri=f"sip:{PLATFORM}@3402000000", headers=heads,
+                                                body=body))
+            assert resp.status == 200
+
+        def channel(cid):
+            with gb_vigil.db.session() as s:
+                return {c.channel_id: c.status for c in store.channels(s, NVR)}.get(cid)
+
+        await notify("ADD", CAM[4])
+        assert await _until(lambda: CAM[4] in _cameras(gb_vigil))
+        await notify("OFF", CAM[0])
+        assert await _until(lambda: channel(CAM[0]) == "OFF")
+        await notify("DEL", CAM[0])
+        assert await _until(lambda: channel(CAM[0]) is None)
+        assert CAM[0] in _cameras(gb_vigil)  # the registry keeps the camera
+    finally:
+        dev.close()
+
+
+async def test_register_and_keepalive_over_tcp(gb_server):
+    sim = SimDevice(DEVICE, PASSWORD, ("127.0.0.1", gb_server.port))
+    reader, writer = await asyncio.open_connection("127.0.0.1", gb_server.port)
+    sim.transport = type("T", (), {"get_extra_info": lambda self, _n: writer.get_extra_info("sockname")})()
+    sim._call = "tcp-1@127.0.0.1"
+    framer = StreamParser()
+
+    async def ask(msg):
+        writer.write(msg.to_bytes())
+        while True:
+            got = framer.feed(await asyncio.wait_for(reader.read(65536), 5))
+            if got:
+                return got[0]
+
+    first = await ask(sim.register_request())
+    assert first.status == 401
+    ok = await ask(sim.register_request(3600, sim.authorization(first.get("WWW-Authenticate"))))
+    assert ok.status == 200 and gb_server.registrar.sessions[DEVICE].peer.transport == "TCP"
+    assert (await ask(sim.keepalive_request())).status == 200
+    writer.close()
+
+
+async def test_floods_garbage_lying_lengths_and_wrong_digests_change_nothing(gb_server, caplog):
+    caplog.set_level(logging.WARNING, "vigil.gb28181")
+    loop = asyncio.get_running_loop()
+    wrong = SimDevice(DEVICE, "wrong", ("127.0.0.1", gb_server.port))
+    await wrong.start()
+    statuses = [await wrong.register() for _ in range(3)]
+    assert statuses == [403, 403, 403] and gb_server.registrar.sessions == {}
+    flood, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0))
+    liar = (b"MESSAGE sip:x@y SIP/2.0\r\nVia: SIP/2.0/UDP 1\r\nFrom: <sip:1@d>\r\nTo: <sip:2@d>\r\nCall-ID: c\r\n"
+            b"CSeq: 1 MESSAGE\r\nContent-Length: 60000\r\n\r\n<Notify/>")
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    for i in range(3000):
+        flood.sendto([liar, b"\x00" * (i % 1500), b"INVITE\r\n\r\n"][i % 3], ("127.0.0.1", gb_server.port))
+        if i % 200 == 0:
+            await asyncio.sleep(0.01)
+    await asyncio.sleep(0.2)
+    grown = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(before, "filename"))
+    tracemalloc.stop()
+    flood.close()
+    assert gb_server.registrar.sessions == {} and gb_server.registrar.take_dirty() == []
+    st = gb_server.stats  # loopback may drop some datagrams; each one that came was refused
+    assert st.received > 1000 and st.parse_errors + st.rate_limited + st.muted == st.received - 6
+    assert gb_server.stats.muted > 0 and len(gb_server.bad) <= 2 and len(gb_server.limiter) <= 3
+    assert grown < 2_000_000, grown
+    assert len([r for r in caplog.records if "127.0.0.1" in r.getMessage()]) == 1  # logged once a window
+    assert await wrong.request(wrong.keepalive_request(), timeout=0.5) is None  # a muted host: no answer
+    wrong.close()
+    good = SimDevice(DEVICE, PASSWORD, ("127.0.0.1", gb_server.port))
+    await good.start(0)
+    good.transport.close()
+    good.transport, _ = await loop.create_datagram_endpoint(lambda: good, local_addr=("127.0.0.2", 0))
+    assert await good.register() == 200 and await good.keepalive() == 200  # other hosts are still served
+    good.close()
+
+
+def test_cli_device_add_seals_the_password_and_lists_devices(gb_vigil, monkeypatch):
+    runner = CliRunner()
+    db = gb_vigil.settings.db_url
+    home = str(gb_vigil.settings.home)
+    monkeypatch.setenv("VIGIL_GB_PASSWORD", "s3cret-pw")
+    r = runner.invoke(app, ["gb", "device", "add", "34020000001320000005", "--allow", "127.0.0.1",
+                            "--db", db, "--home", home])
+    assert r.exit_code == 0, r.output
+    with gb_vigil.db.session() as s:
+        row = s.get(GbDevice, "34020000001320000005")
+        assert row.region_code == "340200" and row.allowed_hosts == "127.0.0.1"
+        assert b"s3cret" not in row.password_enc and gb_vigil.box.open(row.password_enc) == "s3cret-pw"
+    again = runner.invoke(app, ["gb", "device", "add", "34020000001320000005", "--db", db, "--home", home])
+    assert again.exit_code == 2 and "already configured" in again.output
+    bad = runner.invoke(app, ["gb", "device", "add", "123", "--db", db, "--home", home])
+    assert bad.exit_code == 2 and "expected 20" in bad.output and "Traceback" not in bad.output
+    listed = runner.invoke(app, ["gb", "device", "list", "--db", db, "--home", home])
+    assert "34020000001320000005" in listed.output and "s3cret" not in listed.output
