@@ -141,7 +141,6 @@ def _plan_texts(c: TestClient, headers: dict[str, str], region: str) -> str:
     return "\n".join(texts)
 
 
-@pytest.mark.slow
 def test_plan_with_registry_cameras_holds_only_cameras_of_its_region(world, tmp_path):
     """Both towns' cameras lie within the area's margin; the files show only the plan region's."""
     v, w, c = world

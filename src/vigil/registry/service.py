@@ -212,9 +212,9 @@ def model_users(session: Session) -> dict[int, set[str]]:
     weighs before a model may change.
     """
     out: dict[int, set[str]] = {}
-    for mid, code in session.execute(select(Camera.model_id, Camera.region_code).distinct()
-                                     .where(Camera.model_id.is_not(None))):
-        out.setdefault(mid, set()).add(code)
+    for mid, code in session.execute(select(Camera.model_id, Camera.region_code).distinct()):
+        if mid is not None:
+            out.setdefault(mid, set()).add(code)
     return out
 
 
