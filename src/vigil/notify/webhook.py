@@ -36,6 +36,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vigil.access.guard import Scope, region_visible
 from vigil.core.context import Vigil
 from vigil.core.errors import ConflictError, InputError, NotFoundError
 from vigil.core.models import utcnow
@@ -69,11 +70,16 @@ def verify_signature(secret: str, timestamp: str, body: bytes, header: str) -> b
     return hmac.compare_digest(sign(secret, timestamp, body), header or "")
 
 
+def hook_scope(hook: Webhook) -> Scope:
+    """The regions a webhook receives events about: its subtree, or every region if it names none."""
+    return Scope.of([hook.region_code]) if hook.region_code else Scope.everything()
+
+
 def matches(hook: Webhook, event: str, region_code: str) -> bool:
-    """True if ``hook`` wants ``event`` for an object in ``region_code``."""
+    """True if ``hook`` wants ``event`` for an object in ``region_code`` (inside the hook's scope)."""
     if not hook.active:
         return False
-    if hook.region_code and not region_code.startswith(hook.region_code):
+    if not region_visible(hook_scope(hook), region_code):
         return False
     patterns = hook.events or ["*"]
     return any(fnmatch.fnmatchcase(event, p) for p in patterns)
