@@ -15,6 +15,7 @@ from vigil.core.models import Camera
 from vigil.gb28181 import store
 from vigil.gb28181.manscdp import CatalogItem, build, catalog_items_xml
 from vigil.gb28181.models import GbDevice
+from vigil.gb28181.server import GbConfig, GbServer
 from vigil.gb28181.simdevice import SimDevice, catalog_bodies
 from vigil.gb28181.sip import SipMessage, StreamParser
 
@@ -178,3 +179,19 @@ def test_cli_device_add_seals_the_password_and_lists_devices(gb_vigil, monkeypat
     assert bad.exit_code == 2 and "expected 20" in bad.output and "Traceback" not in bad.output
     listed = runner.invoke(app, ["gb", "device", "list", "--db", db, "--home", home])
     assert "34020000001320000005" in listed.output and "s3cret" not in listed.output
+
+
+async def test_an_active_probe_without_answer_takes_the_device_offline(gb_vigil):
+    srv = GbServer(gb_vigil, GbConfig(platform_id=PLATFORM, port=0, query_on_register=False, query_timeout=0.5))
+    await srv.start()
+    dev = SimDevice(DEVICE, PASSWORD, ("127.0.0.1", srv.port))
+    await dev.start()
+    try:
+        assert await dev.register() == 200
+        assert await srv.probe(DEVICE) and srv.registrar.sessions[DEVICE].online
+        dev.transport.pause_reading()  # the device stops answering
+        assert not await srv.probe(DEVICE)
+        assert not srv.registrar.sessions[DEVICE].online and srv.stats.offline == 1
+    finally:
+        dev.close()
+        await srv.stop()

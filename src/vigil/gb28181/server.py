@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from collections import OrderedDict, deque
 from concurrent.futures import ThreadPoolExecutor
@@ -101,6 +102,8 @@ class GbServer:
             self.registrar.devices.update(await self._in_db(store.load_devices, self.vigil.box))
         self._udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(self),
                                                            local_addr=(self.config.host, self.config.port))
+        with contextlib.suppress(OSError):  # a registration storm arrives at once: room for it in the kernel
+            self._udp.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         port = self._udp.get_extra_info("sockname")[1]
         self._tcp = await asyncio.start_server(self._on_tcp, self.config.host, port)
         self.address = f"{self.config.host}:{port}"
@@ -332,6 +335,19 @@ class GbServer:
 
     async def device_status(self, device_id: str) -> dict[str, str] | None:
         return await self._ask(device_id, "DeviceStatus", self.config.query_timeout)
+
+    async def probe(self, device_id: str) -> bool:
+        """Active probe (DeviceStatus): an answer counts as a keepalive; none takes the device offline."""
+        answer = await self.device_status(device_id)
+        sess = self.registrar.sessions.get(device_id)
+        if answer is not None:
+            if sess is not None:
+                sess.last_alive = self.registrar.clock()
+            return True
+        ev = self.registrar.mark_offline(device_id, "no answer to an active probe")
+        if ev is not None:
+            self._dispatch(ev)
+        return False
 
     async def catalog(self, device_id: str) -> CatalogResult | None:
         """Query and assemble a device's catalog (complete, or what came before it went quiet)."""

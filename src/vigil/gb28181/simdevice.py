@@ -85,18 +85,28 @@ class SimDevice(asyncio.DatagramProtocol):
                 ("CSeq", f"{self._cseq} {method}"), ("Max-Forwards", "70")]
 
     async def request(self, msg: SipMessage, timeout: float = 5.0) -> SipMessage | None:
-        """Send and wait for the final response (None on timeout); records the round-trip time."""
+        """Send (retransmitting after 0.5, 1, 2 s... as RFC 3261 timer A) and wait for the final response.
+
+        None on timeout; the time from the first send to the answer is recorded.
+        """
         assert self.transport is not None
         fut: asyncio.Future[SipMessage] = asyncio.get_running_loop().create_future()
         key = f"{msg.call_id} {msg.get('CSeq')}"
         self._waiting[key] = fut
-        t0 = time.perf_counter()
-        self.transport.sendto(msg.to_bytes(), self.server)
+        data, t0, wait = msg.to_bytes(), time.perf_counter(), 0.5
         try:
-            resp = await asyncio.wait_for(fut, timeout)
-        except TimeoutError:
+            while True:
+                self.transport.sendto(data, self.server)
+                left = timeout - (time.perf_counter() - t0)
+                if left <= 0:
+                    return None
+                try:
+                    resp = await asyncio.wait_for(asyncio.shield(fut), min(wait, left))
+                    break
+                except TimeoutError:
+                    wait *= 2
+        finally:
             self._waiting.pop(key, None)
-            return None
         self.latencies.append(time.perf_counter() - t0)
         return resp
 
