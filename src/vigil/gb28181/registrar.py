@@ -183,8 +183,9 @@ class Registrar:
         exp_wall = datetime.fromtimestamp(wall.timestamp() + expires, UTC)
         self.dirty[device_id] = DeviceState(device_id, True, wall, peer.transport, peer.host, peer.port,
                                             self.sessions[device_id].registered_wall, exp_wall)
-        extra = (("Contact", msg.get("Contact") or f"<sip:{device_id}@{peer.host}:{peer.port}>"),
-                 ("Expires", str(expires)), ("Date", date))
+        extra: tuple[tuple[str, str], ...] = (
+            ("Contact", msg.get("Contact") or f"<sip:{device_id}@{peer.host}:{peer.port}>"),
+            ("Expires", str(expires)), ("Date", date))
         if msg.get("X-GB-Ver"):
             extra += (("X-GB-Ver", msg.get("X-GB-Ver")),)
         event = Event("registered" if fresh else "refreshed", device_id, peer)

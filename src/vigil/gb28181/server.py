@@ -47,6 +47,7 @@ class GbConfig:
     query_on_register: bool = True
     catalog_idle: float = 10.0
     query_timeout: float = 5.0
+    max_tcp: int = 20_000
 
 
 @dataclass
@@ -171,6 +172,9 @@ class GbServer:
     async def _on_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         host, port = writer.get_extra_info("peername")[:2]
         peer = Peer("TCP", host, port)
+        if len(self._writers) >= self.config.max_tcp or self.bad.muted(host):
+            writer.close()
+            return
         framer = StreamParser()
         self._writers[peer] = writer
         try:
@@ -255,7 +259,7 @@ class GbServer:
             setattr(self.stats, ev.kind, getattr(self.stats, ev.kind) + 1)
             log.info("gb28181 device %s %s (%s)", ev.device_id, ev.kind, ev.detail)
         elif ev.kind == "message" and ev.message is not None:
-            self._on_body(ev.device_id, ev.message)
+            self._on_body(ev.device_id, ev.message, host)
 
     def _audit_refused(self, device_id: str, host: str, reason: str) -> None:
         key, now = (device_id, host), time.monotonic()
@@ -267,25 +271,25 @@ class GbServer:
         if self.vigil is not None:
             asyncio.get_running_loop().create_task(self._in_db(store.audit_refused, device_id, host, reason))
 
-    def _on_body(self, device_id: str, msg: SipMessage) -> None:
+    def _on_body(self, device_id: str, msg: SipMessage, host: str) -> None:
         body = msg.body
         if b"<CmdType>Catalog</CmdType>" in body[:400]:
-            self._on_catalog(device_id, msg)
+            self._on_catalog(device_id, msg, host)
             return
         try:
             doc = parse(body)
         except ManscdpError as exc:
-            self.bad.strike("", f"{device_id}: {exc}")
+            self.bad.strike(host, f"{device_id}: {exc}")
             return
         fut = self._waiters.pop((doc.device_id, doc.sn, doc.cmd_type), None)
         if fut is not None and not fut.done():
             fut.set_result({child.tag: (child.text or "").strip() for child in doc.element})
 
-    def _on_catalog(self, device_id: str, msg: SipMessage) -> None:
+    def _on_catalog(self, device_id: str, msg: SipMessage, host: str) -> None:
         try:
             part = parse_catalog_part(msg.body)
         except ManscdpError as exc:
-            self.bad.strike("", f"{device_id}: catalog part unreadable: {exc}")
+            self.bad.strike(host, f"{device_id}: catalog part unreadable: {exc}")
             for d, sn in list(self._open_catalogs(device_id)):
                 self.catalogs.bad_part(d, sn)
             return
