@@ -121,6 +121,7 @@ _SUBAPPS: list[tuple[str, str, str]] = [
     ("vigil.health.cli", "webhook_app", "webhook"),
     ("vigil.analytics.cli", "analytics_app", "analytics"),
     ("vigil.gb28181.cli", "app", "gb"),
+    ("vigil.federation.cli", "app", "link"),
 ]
 _COMMANDS: list[tuple[str, str, str]] = [
     ("vigil.api.cli", "serve", "serve"),

@@ -105,6 +105,9 @@ SPEC: dict[str, Spec] = {
     "GET /api/v1/analytics/cameras": _s("events.read"), "GET /api/v1/analytics/cameras/{camera_id}": _s("events.read"),
     "PUT /api/v1/analytics/cameras/{camera_id}": _s("analytics.manage"),
     # /metrics: admins (or a scraper's metrics token); no other role holds this name
+    "GET /api/v1/federation/links": _READ, "GET /api/v1/federation/remote": _READ,
+    # linked Vigil instances only (link tokens): every user, admins included, is refused
+    "POST /federation/v1/feed": _s("federation.peer", 403),
     "GET /metrics": _s("metrics.read"), "GET /api/v1/config": _s(None), "GET /api/v1/health": _s(None),
 }
 _SKIP_TABLES = {"audit_log", "api_tokens", "alembic_version"}  # appended to by every call, reads included

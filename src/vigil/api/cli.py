@@ -29,6 +29,9 @@ def background_services(v, *, probe_interval: float, sample_interval: float,  # 
                                         sample_only=sample_only))
     if analytics:
         services.append(AnalyticsService(v, max_streams=analytics_streams, mqtt=mqtt))
+    from vigil.federation.service import FederationService  # publishes only when a parent link exists
+
+    services.append(FederationService(v))
     if record:
         from vigil.video.service import RecordingService
 

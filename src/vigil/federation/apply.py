@@ -1,0 +1,242 @@
+"""The parent side of the feed: apply a child's publication idempotently, inside the child's subtree.
+
+A batch says which sequence it follows (``after``). If that is not the link's last applied sequence
+(a retry after a lost answer, or a parent restored from a backup), nothing is applied and the answer
+names the sequence the child must resume after: no entry is ever lost or applied twice.
+
+Every entry is checked by the guard against the link's scope (the subtree its token is bound to);
+one outside it is refused and counted, never written. Objects keep their local keys (site ids are
+mapped), remote cameras never get a stream URL or credentials here, and each object applied is logged
+again, so a parent that is itself a child passes it upward with its origin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from vigil.access.guard import region_visible
+from vigil.core.ids import level_of_code
+from vigil.core.models import Camera, Region, Site, utcnow
+from vigil.federation.changes import log_changes
+from vigil.federation.links import LinkPeer
+from vigil.federation.models import ChangeKind, FedLink, FedRemote
+from vigil.health.models import CameraStatus, QualityChange, StatusChange
+
+__all__ = ["ApplyResult", "apply_batch"]
+
+_ANCESTORS = (8, 6, 4, 2)
+_CAM_FIELDS = ("name", "region_code", "lon", "lat", "height_m", "heading_deg", "tilt_deg", "kind", "owner",
+               "lifecycle")
+
+
+@dataclass
+class ApplyResult:
+    """What one batch did."""
+
+    seq: int
+    applied: bool
+    upserts: int = 0
+    deletes: int = 0
+    events: int = 0
+    refused: list[str] = field(default_factory=list)
+
+
+class _Applier:
+    def __init__(self, session: Session, link: FedLink) -> None:
+        self.s, self.link = session, link
+        self.peer = LinkPeer(link.id, link.name, link.region_code or "")
+        self.res = ApplyResult(link.seq, True)
+        self.touched: dict[str, list[str]] = {}
+
+    def _remote(self, kind: str, keys: list[str]) -> dict[str, FedRemote]:
+        q = select(FedRemote).where(FedRemote.link_id == self.link.id, FedRemote.kind == kind,
+                                    FedRemote.remote_key.in_(keys))
+        return {r.remote_key: r for r in self.s.scalars(q)}
+
+    def _refuse(self, what: str) -> None:
+        if len(self.res.refused) < 20:
+            self.res.refused.append(what)
+
+    def _touch(self, kind: str, key: Any) -> None:
+        self.touched.setdefault(kind, []).append(str(key))
+
+    def _parent_code(self, code: str, given: str | None) -> str | None:
+        if given and self.s.get(Region, given) is not None:
+            return given
+        for n in _ANCESTORS:
+            if n < len(code) and self.s.get(Region, code[:n]) is not None:
+                return code[:n]
+        return None
+
+    def region(self, d: dict[str, Any]) -> None:
+        code = str(d.get("code", ""))
+        if not region_visible(self.peer, code):
+            return self._refuse(f"region {code} lies outside the link's subtree")
+        r = self.s.get(Region, code)
+        if r is None:
+            r = Region(code=code, level=int(level_of_code(code)))
+            self.s.add(r)
+            self.s.add(FedRemote(link_id=self.link.id, kind=ChangeKind.REGION, remote_key=code, local_key=code,
+                                 origin=self.link.name))
+        r.name, r.lon, r.lat = str(d.get("name") or code)[:120], d.get("lon"), d.get("lat")
+        r.parent_code = self._parent_code(code, d.get("parent_code"))
+        self.s.flush()
+        self._touch(ChangeKind.REGION, code)
+
+    def site(self, d: dict[str, Any]) -> None:
+        rid, region = str(d.get("id")), str(d.get("region_code", ""))
+        if not region_visible(self.peer, region):
+            return self._refuse(f"site {rid} lies outside the link's subtree")
+        known = self._remote(ChangeKind.SITE, [rid]).get(rid)
+        site = self.s.get(Site, int(known.local_key)) if known else None
+        values = {k: d.get(k) for k in ("name", "kind", "protection_class", "sensitive", "region_code", "lon", "lat",
+                                         "geometry")}
+        try:
+            with self.s.begin_nested():
+                if site is None:
+                    site = Site(**values)
+                    self.s.add(site)
+                    self.s.flush()
+                    self.s.add(FedRemote(link_id=self.link.id, kind=ChangeKind.SITE, remote_key=rid,
+                                         local_key=str(site.id), origin=self.link.name))
+                else:
+                    for k, v in values.items():
+                        setattr(site, k, v)
+                self.s.flush()
+        except IntegrityError:
+            return self._refuse(f"site {rid} conflicts with a site of this instance")
+        self._touch(ChangeKind.SITE, site.id)
+
+    def cameras(self, items: list[dict[str, Any]]) -> None:
+        ids = [str(d.get("id")) for d in items]
+        mine = self._remote(ChangeKind.CAMERA, ids)
+        taken = set(self.s.scalars(select(Camera.id).where(Camera.id.in_(ids)))) - set(mine)
+        sites = {k: int(v.local_key) for k, v in self._remote(ChangeKind.SITE,
+                                                               [str(d["site_id"]) for d in items if d.get("site_id")]
+                                                               ).items()}
+        new, upd, links, status = [], [], [], []
+        for d in items:
+            cid = str(d.get("id"))
+            if not region_visible(self.peer, d.get("region_code")) or len(cid) != 20:
+                self._refuse(f"camera {cid} lies outside the link's subtree")
+                continue
+            if cid in taken:
+                self._refuse(f"camera {cid} belongs to this instance or another link")
+                continue
+            row = {k: d.get(k) for k in _CAM_FIELDS} | {"site_id": sites.get(str(d.get("site_id")))}
+            if cid in mine:
+                upd.append({"id": cid, **row, "updated_at": utcnow()})
+                mine[cid].origin = self._origin(d)
+            else:
+                new.append({"id": cid, **row})
+                links.append({"link_id": self.link.id, "kind": ChangeKind.CAMERA, "remote_key": cid,
+                              "local_key": cid, "origin": self._origin(d)})
+            if d.get("status"):
+                status.append((cid, d["status"]))
+            self._touch(ChangeKind.CAMERA, cid)
+        t = Camera.__table__
+        upd_stmt = update(t).where(t.c.id == bindparam("b_id")).values(
+            {c: bindparam(c) for c in (*_CAM_FIELDS, "site_id", "updated_at")})
+        upd = [{"b_id": r.pop("id"), **r} for r in upd]
+        for rows, stmt in ((new, insert(Camera)), (links, insert(FedRemote)), (upd, upd_stmt)):
+            for i in range(0, len(rows), 1000):
+                self.s.execute(stmt, rows[i:i + 1000])
+        self._current_status(status)
+        self.res.upserts += len(new) + len(upd)
+
+    def _origin(self, d: dict[str, Any]) -> str:
+        return "/".join(p for p in (self.link.name, str(d.get("origin") or "")) if p)[:300]
+
+    def _current_status(self, items: list[tuple[str, dict[str, Any]]]) -> None:
+        if not items:
+            return
+        have = set(self.s.scalars(select(CameraStatus.camera_id).where(
+            CameraStatus.camera_id.in_([c for c, _ in items]))))
+        new = [{"camera_id": c, "state": st.get("state", "unknown"), "reason": st.get("reason", ""),
+                "since": datetime.fromisoformat(st["since"]), "faults": st.get("faults", [])}
+               for c, st in items if c not in have]
+        for i in range(0, len(new), 1000):
+            self.s.execute(insert(CameraStatus), new[i:i + 1000])
+
+    def event(self, e: dict[str, Any], mine: set[str]) -> None:
+        cid = str(e.get("camera_id"))
+        if cid not in mine:
+            return
+        ts = datetime.fromisoformat(e["ts"])
+        st = self.s.get(CameraStatus, cid)
+        if st is None:
+            st = CameraStatus(camera_id=cid, since=ts, faults=[])
+            self.s.add(st)
+        if e["kind"] == ChangeKind.STATUS:
+            self.s.add(StatusChange(camera_id=cid, ts=ts, state=str(e.get("state")), reason=str(e.get("reason", ""))))
+            st.state, st.reason, st.since = str(e.get("state")), str(e.get("reason", ""))[:20], ts
+        else:
+            faults = list(e.get("faults") or [])
+            self.s.add(QualityChange(camera_id=cid, ts=ts, faults=faults, metrics={}))
+            st.faults, st.faults_since = faults, ts if faults else None
+        self.res.events += 1
+
+    def delete(self, kind: str, key: str) -> None:
+        known = self._remote(kind, [key]).get(key)
+        if known is None:
+            return
+        model, col = {ChangeKind.CAMERA: (Camera, Camera.id), ChangeKind.SITE: (Site, Site.id),
+                      ChangeKind.REGION: (Region, Region.code)}[kind]
+        local = int(known.local_key) if kind == ChangeKind.SITE else known.local_key
+        try:
+            with self.s.begin_nested():
+                if kind == ChangeKind.CAMERA:
+                    for m in (CameraStatus, StatusChange, QualityChange):
+                        self.s.execute(delete(m).where(m.camera_id == local))
+                self.s.execute(delete(model).where(col == local))
+                self.s.delete(known)
+                self.s.flush()
+        except IntegrityError:
+            return self._refuse(f"{kind} {key} is still in use here and was kept")
+        self.res.deletes += 1
+        self._touch(kind, local)
+
+
+def apply_batch(session: Session, link: FedLink, batch: dict[str, Any]) -> ApplyResult:
+    """Apply one publication of ``link``'s child; the answer's ``seq`` is where the child resumes."""
+    after, last = int(batch.get("after", -1)), int(batch.get("last", -1))
+    link.last_contact = utcnow()
+    if after != link.seq or last < after:
+        return ApplyResult(link.seq, False)
+    a = _Applier(session, link)
+    session.info["fed_no_log"] = True  # the applier logs what it applied, once
+    try:
+        entries = list(batch.get("entries") or [])
+        for e in entries:
+            if e.get("op") == "upsert" and e.get("kind") == ChangeKind.REGION:
+                a.region(e.get("data") or {})
+                a.res.upserts += 1
+            elif e.get("op") == "upsert" and e.get("kind") == ChangeKind.SITE:
+                a.site(e.get("data") or {})
+                a.res.upserts += 1
+        a.cameras([e.get("data") or {} for e in entries if e.get("op") == "upsert" and e.get("kind") == "camera"])
+        events = [e for e in entries if e.get("kind") in (ChangeKind.STATUS, ChangeKind.QUALITY) and "op" not in e]
+        if events:
+            mine = set(session.scalars(select(FedRemote.local_key).where(
+                FedRemote.link_id == link.id, FedRemote.kind == ChangeKind.CAMERA,
+                FedRemote.local_key.in_({str(e.get("camera_id")) for e in events}))))
+            for e in events:
+                a.event(e, mine)
+        for e in entries:
+            if e.get("op") == "delete" and e.get("kind") in (ChangeKind.CAMERA, ChangeKind.SITE, ChangeKind.REGION):
+                a.delete(str(e["kind"]), str(e.get("key")))
+        for kind, keys in a.touched.items():
+            log_changes(session, kind, keys)
+    finally:
+        session.info.pop("fed_no_log", None)
+    link.seq = a.res.seq = last
+    if a.res.refused:
+        link.errors += len(a.res.refused)
+        link.last_error = a.res.refused[-1]
+    return a.res

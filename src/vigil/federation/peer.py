@@ -1,0 +1,103 @@
+"""What the API's federation routes call: the peer handshake, the feed, the views of links and remote cameras.
+
+The views go through the guard: a user sees only the links and remote cameras in scope.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vigil.access import audit
+from vigil.access.guard import Scope, region_visible
+from vigil.access.users import principal_for_token
+from vigil.core.crypto import CredentialBox
+from vigil.core.errors import AccessDenied, AuthError, InputError
+from vigil.core.models import Camera
+from vigil.federation.apply import apply_batch
+from vigil.federation.links import TOKEN_PREFIX, _check_url, link_for_token
+from vigil.federation.models import ChangeKind, Direction, FedLink, FedRemote
+
+__all__ = ["LinkPublic", "RemoteCameraPublic", "authenticate_link", "list_links", "list_remote", "receive_feed"]
+
+
+class LinkPublic(BaseModel):
+    """A link and its health (never its tokens)."""
+
+    name: str
+    direction: str
+    region_code: str | None
+    url: str
+    rules: dict[str, Any]
+    seq: int
+    lag: int
+    last_contact: datetime | None
+    errors: int
+    last_error: str
+
+
+class RemoteCameraPublic(BaseModel):
+    """A camera that lives on an instance below this one."""
+
+    id: str
+    name: str
+    region_code: str
+    origin: str
+    link: str
+
+
+def authenticate_link(session: Session, token: str, direction: Direction) -> FedLink:
+    """The link presenting ``token``: :class:`AuthError` for none, :class:`AccessDenied` for a user's token."""
+    if not token:
+        raise AuthError("a link token is required")
+    if not token.startswith(TOKEN_PREFIX):
+        try:
+            principal_for_token(session, token)
+        except AuthError:
+            raise AuthError("unknown link token") from None
+        raise AccessDenied("this route is for linked Vigil instances, not for users")
+    return link_for_token(session, token, direction)
+
+
+def receive_feed(session: Session, box: CredentialBox, link: FedLink, body: Any, *, request_id: str
+                 ) -> dict[str, Any]:
+    """Apply one publication from ``link``'s child; the answer names the sequence to resume after."""
+    if not isinstance(body, dict) or not isinstance(body.get("entries", []), list):
+        raise InputError("a feed batch is an object with after, last and entries")
+    if isinstance(hello := body.get("hello"), dict):
+        url, token = str(hello.get("url") or ""), str(hello.get("token") or "")
+        if url:
+            link.url = _check_url(url)
+        if token.startswith(TOKEN_PREFIX):
+            link.peer_token_enc = box.seal(token)
+        audit.record(session, f"link:{link.name}", "federation.hello", link.url, region=link.region_code,
+                     request_id=request_id)
+    res = apply_batch(session, link, body)
+    if res.refused:
+        audit.record(session, f"link:{link.name}", "federation.refused", f"link:{link.name}",
+                     region=link.region_code, request_id=request_id, refused=res.refused[:5])
+    return {"seq": res.seq, "applied": res.applied, "upserts": res.upserts, "deletes": res.deletes,
+            "events": res.events, "refused": res.refused}
+
+
+def list_links(session: Session, scope: Scope) -> list[LinkPublic]:
+    """Links in ``scope``: child links whose subtree is visible; the parent link only for the whole instance."""
+    out = []
+    for link in session.scalars(select(FedLink).order_by(FedLink.id)):
+        visible = region_visible(scope, link.region_code) if link.direction == Direction.CHILD else scope.all_regions
+        if visible:
+            out.append(LinkPublic.model_validate(link, from_attributes=True))
+    return out
+
+
+def list_remote(session: Session, scope: Scope, *, limit: int = 1000) -> list[RemoteCameraPublic]:
+    """Remote cameras in ``scope``, with the instance each comes from."""
+    q = (select(Camera.id, Camera.name, Camera.region_code, FedRemote.origin, FedLink.name)
+         .join(FedRemote, (FedRemote.kind == ChangeKind.CAMERA) & (FedRemote.local_key == Camera.id))
+         .join(FedLink, FedLink.id == FedRemote.link_id)
+         .where(scope.clause(Camera.region_code)).order_by(Camera.id).limit(max(1, min(limit, 10_000))))
+    return [RemoteCameraPublic(id=i, name=n, region_code=r, origin=o, link=ln) for i, n, r, o, ln in session.execute(q)]

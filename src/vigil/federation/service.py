@@ -1,0 +1,139 @@
+"""The child's publisher: push the feed to the parent, resume after the parent's last sequence.
+
+``push_once`` builds one batch (at most ``limit`` log entries), posts it, and stores the sequence the
+parent answers with. A failed push changes nothing but the link's health (last error, error count):
+the next push starts again from the last acknowledged sequence, so an outage loses nothing, and the
+parent's sequence check means a retried batch is never applied twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from vigil.core.context import Vigil
+from vigil.core.errors import NotReadyError
+from vigil.core.models import utcnow
+from vigil.federation.links import ShareRules, client_for, parent_link, peer_token
+from vigil.federation.models import FedLink
+from vigil.federation.publish import build_batch, pending_count
+from vigil.registry.streams import redact_text
+
+__all__ = ["FEED_PATH", "FederationService", "PushResult", "push_once", "push_until_idle"]
+
+log = logging.getLogger(__name__)
+FEED_PATH = "/federation/v1/feed"
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    """One push: entries sent, the parent's sequence, and how many log entries remain."""
+
+    sent: int
+    seq: int
+    pending: int
+    applied: bool
+
+
+def _prepare(v: Vigil, limit: int) -> tuple[FedLink, dict[str, Any], str] | None:
+    with v.db.session() as s:
+        link = parent_link(s)
+        if link is None:
+            return None
+        batch = build_batch(s, ShareRules(**(link.rules or {})), link.seq, limit=limit)
+        if link.hello_enc:
+            batch["hello"] = json.loads(v.box.open(link.hello_enc))
+        token = peer_token(link, v.box)
+        s.expunge(link)
+    return link, batch, token
+
+
+def _record(v: Vigil, link_id: int, *, seq: int | None, error: str = "", hello_taken: bool = False) -> int:
+    with v.db.session() as s:
+        link = s.get(FedLink, link_id)
+        if link is None:
+            return 0
+        if seq is not None:
+            link.seq, link.last_contact, link.last_error = seq, utcnow(), ""
+            if hello_taken:
+                link.hello_enc = None
+        else:
+            link.errors, link.last_error = link.errors + 1, error[:500]
+        link.lag = pending_count(s, link.seq)
+        return link.lag
+
+
+def push_once(v: Vigil, *, limit: int = 2000, timeout: float = 30.0) -> PushResult | None:
+    """Push one batch to the parent (``None`` without a parent link); :class:`NotReadyError` if it is unreachable."""
+    prepared = _prepare(v, limit)
+    if prepared is None:
+        return None
+    link, batch, token = prepared
+    headers = {"Authorization": f"Bearer {token}", "X-Request-Id": uuid.uuid4().hex}
+    try:
+        with client_for(link, timeout=timeout) as c:
+            r = c.post(FEED_PATH, json=batch, headers=headers)
+        if r.status_code != 200:
+            raise NotReadyError(f"parent answered {r.status_code}: {r.text[:200]}")
+        ans = r.json()
+    except (httpx.HTTPError, ValueError, NotReadyError) as exc:
+        msg = redact_text(str(exc), (token,))
+        _record(v, link.id, seq=None, error=msg)
+        raise NotReadyError(f"parent {link.url} unreachable: {msg}") from None
+    seq = int(ans["seq"])
+    lag = _record(v, link.id, seq=seq, hello_taken="hello" in batch)
+    return PushResult(len(batch["entries"]), seq, lag, bool(ans.get("applied")))
+
+
+def push_until_idle(v: Vigil, *, limit: int = 2000, max_rounds: int = 10_000) -> int:
+    """Push until the parent has every entry; return the number of entries sent."""
+    sent = 0
+    for _ in range(max_rounds):
+        res = push_once(v, limit=limit)
+        if res is None:
+            return sent
+        sent += res.sent
+        if res.pending == 0:
+            return sent
+    return sent
+
+
+class FederationService:
+    """Background publisher of ``vigil serve``: pushes whenever the log grows, backs off when the parent is down."""
+
+    def __init__(self, vigil: Vigil, *, interval: float = 0.5, max_backoff: float = 5.0, limit: int = 2000) -> None:
+        self.vigil, self.interval, self.max_backoff, self.limit = vigil, interval, max_backoff, limit
+        self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+
+    async def start(self) -> None:
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name="federation-publisher")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        delay = self.interval
+        while not self._stop.is_set():
+            try:
+                res = await asyncio.to_thread(push_once, self.vigil, limit=self.limit)
+                busy = res is not None and res.pending > 0
+                delay = 0.0 if busy else self.interval
+            except NotReadyError as exc:
+                log.warning("federation: %s", exc)
+                delay = min(max(delay * 2, self.interval), self.max_backoff)
+            except Exception:  # the publisher must outlive one bad round
+                log.exception("federation publisher round failed")
+                delay = self.max_backoff
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=max(delay, 0.01))

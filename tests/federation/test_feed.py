@@ -1,0 +1,151 @@
+"""The catalog change feed between two real instances (SQLite), transport in-process."""
+
+from __future__ import annotations
+
+import pytest
+from fedkit import TOWN_A, TOWN_B, VILLAGE_A, add_cameras, instance, link, sync
+from sqlalchemy import func, select, update
+
+from vigil.access.guard import Scope
+from vigil.core.errors import AccessDenied, AuthError
+from vigil.core.models import Camera, Site
+from vigil.federation.apply import apply_batch
+from vigil.federation.links import ShareRules, link_for_token, parent_link
+from vigil.federation.models import Direction, FedChange, FedLink, FedRemote
+from vigil.federation.peer import authenticate_link, list_remote
+from vigil.federation.publish import build_batch
+from vigil.health.models import CameraStatus, StatusChange
+from vigil.health.probe import ProbeResult
+from vigil.health.state import apply_results
+
+
+@pytest.fixture
+def pair(tmp_path):
+    town = instance(tmp_path, "town", TOWN_A)
+    village = instance(tmp_path, "village", VILLAGE_A)
+    token = link(town, village, "village", VILLAGE_A)
+    yield town, village, token
+    town.close()
+    village.close()
+
+
+def _cams(v):
+    with v.db.session() as s:
+        return {c.id: c for c in s.scalars(select(Camera))}
+
+
+def test_catalog_arrives_without_urls_or_credentials_and_is_marked_remote(pair):
+    town, village, _ = pair
+    ids = add_cameras(village, VILLAGE_A, 5)
+    sync(village, town, "village")
+    with town.db.session() as s:
+        got = {c.id: c for c in s.scalars(select(Camera))}
+        assert set(ids) <= set(got)
+        for cid in ids:
+            c = got[cid]
+            assert (c.main_url, c.sub_url, c.username, c.password_enc, c.onvif_url) == ("", "", "", None, "")
+            assert c.site is not None and c.site.protection_class == 3
+        remote = list_remote(s, Scope.everything())
+        assert {r.id for r in remote} == set(ids) and {r.origin for r in remote} == {"village"}
+        assert list_remote(s, Scope.of([TOWN_B])) == []
+
+
+def test_applying_the_same_batch_twice_changes_nothing(pair):
+    town, village, _ = pair
+    add_cameras(village, VILLAGE_A, 3)
+    with village.db.session() as s:
+        batch = build_batch(s, ShareRules(), 0)
+    with town.db.session() as s:
+        link = s.scalar(select(FedLink).where(FedLink.name == "village"))
+        first = apply_batch(s, link, batch)
+        again = apply_batch(s, link, batch)
+    assert first.applied and not again.applied and again.seq == first.seq == batch["last"]
+    with town.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Camera)) == 3
+        assert s.scalar(select(func.count()).select_from(Site)) == 1
+
+
+def test_updates_deletes_and_unshare_propagate(pair):
+    town, village, _ = pair
+    ids = add_cameras(village, VILLAGE_A, 4)
+    sync(village, town, "village")
+    with village.db.session() as s:
+        s.get(Camera, ids[0]).name = "renamed gate"
+        s.delete(s.get(Camera, ids[1]))
+        s.execute(update(Camera).where(Camera.id == ids[2]).values(kind="key_site"))  # a bulk statement
+    sync(village, town, "village")
+    got = _cams(town)
+    assert got[ids[0]].name == "renamed gate" and ids[1] not in got and got[ids[2]].kind == "key_site"
+    from vigil.federation.links import set_rules
+
+    with village.db.session() as s:
+        set_rules(s, ShareRules(exclude=[ids[3]], kinds=["public_area"]), actor="test")
+    sync(village, town, "village")
+    got = _cams(town)
+    assert set(got) == {ids[0]}, "un-shared cameras (excluded, kind not shared) must leave the parent"
+    with town.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(FedRemote).where(FedRemote.kind == "camera")) == 1
+
+
+def test_child_cannot_publish_outside_its_subtree(pair):
+    town, village, _ = pair
+    with village.db.session() as s:
+        batch = build_batch(s, ShareRules(), 0)
+    stray = "53010202001132000099"
+    batch["entries"].append({"op": "upsert", "kind": "camera", "key": stray,
+                             "data": {"id": stray, "name": "stray", "region_code": TOWN_B, "lon": 1, "lat": 1}})
+    batch["entries"].append({"op": "upsert", "kind": "region", "key": TOWN_B,
+                             "data": {"code": TOWN_B, "name": "not yours"}})
+    with town.db.session() as s:
+        res = apply_batch(s, s.scalar(select(FedLink).where(FedLink.name == "village")), batch)
+        assert len(res.refused) == 2
+        assert s.get(Camera, stray) is None
+        assert s.scalar(select(FedLink.errors).where(FedLink.name == "village")) == 2
+
+
+def test_status_changes_flow_up_with_their_history(pair):
+    town, village, _ = pair
+    ids = add_cameras(village, VILLAGE_A, 2)
+    with village.db.session() as s:
+        apply_results(s, [ProbeResult(ids[0], "", "online", "", 3.0), ProbeResult(ids[1], "", "online", "", 3.0)])
+    sync(village, town, "village")
+    with village.db.session() as s:
+        for _ in range(2):
+            apply_results(s, [ProbeResult(ids[0], "", "down", "timeout", 0.0)])
+    sync(village, town, "village")
+    with town.db.session() as s:
+        st = s.get(CameraStatus, ids[0])
+        assert st.state == "down" and st.reason == "timeout"
+        assert s.get(CameraStatus, ids[1]).state == "online"
+        hist = list(s.scalars(select(StatusChange.state).where(StatusChange.camera_id == ids[0])
+                              .order_by(StatusChange.ts)))
+        assert hist == ["online", "down"]
+
+
+def test_tokens_only_hashed_and_users_cannot_publish(pair):
+    town, village, token = pair
+    with town.db.session() as s:
+        link = s.scalar(select(FedLink).where(FedLink.name == "village"))
+        assert token not in repr(vars(link)) and link.token_sha256 and link.peer_token_enc is None
+        assert link_for_token(s, token, Direction.CHILD).id == link.id
+        with pytest.raises(AuthError):
+            link_for_token(s, token + "x", Direction.CHILD)
+        with pytest.raises(AuthError):
+            authenticate_link(s, "not-a-token", Direction.CHILD)
+    from factories import build_world  # noqa: F401 - world with user tokens lives in the api tests
+
+    with village.db.session() as s:
+        pl = parent_link(s)
+        assert token.encode() not in (pl.peer_token_enc or b"") and village.box.open(pl.peer_token_enc) == token
+        assert s.scalar(select(func.count()).select_from(FedChange)) >= 1  # init's root region was logged
+
+
+def test_user_token_on_a_peer_route_is_refused(tmp_path):
+    from vigil.access.users import add_user, issue_token
+
+    v = instance(tmp_path, "p", TOWN_A)
+    with v.db.session() as s:
+        tok = issue_token(s, add_user(s, "u1", "a-long-password", "admin", [TOWN_A]))
+    with v.db.session() as s, pytest.raises(AccessDenied):
+        authenticate_link(s, tok, Direction.CHILD)
+    v.close()
