@@ -33,10 +33,11 @@ def report(split: str) -> tuple[bool, bool]:
     missing = [s.name for s in sources.values() if s.split == split and not s.available]
     if missing:
         print("  not installed, skipped: " + ", ".join(missing))
-    print(f"  {'fault':22s} {'precision':>9s} {'recall':>7s} {'looks':>6s}")
+    print(f"  {'fault':22s} {'precision':>9s} {'recall':>7s} {'looks':>6s}  not judgeable (recall without them)")
     table = score.table()
     for f, (p, r, n) in table.items():
-        print(f"  {f:22s} {p:9.3f} {r:7.3f} {n:6d}")
+        extra = f"  {score.unjudged[f]:3d} ({score.judgeable_recall(f):.3f})" if score.unjudged[f] else ""
+        print(f"  {f:22s} {p:9.3f} {r:7.3f} {n:6d}{extra}")
     for line in score.wrong:
         print("  miss:", line)
     goals = all(p >= 0.98 and r >= 0.95 for f, (p, r, _) in table.items() if f != vqd_eval.HEALTHY)

@@ -83,11 +83,14 @@ class Score:
     tp: Counter[str] = field(default_factory=Counter)
     fp: Counter[str] = field(default_factory=Counter)
     fn: Counter[str] = field(default_factory=Counter)
+    unjudged: Counter[str] = field(default_factory=Counter)   # misses the diagnosis itself called not judgeable
     looks: int = 0
     wrong: list[str] = field(default_factory=list)
 
-    def add(self, truth: set[str], got: set[str], what: str) -> None:
+    def add(self, truth: set[str], got: set[str], what: str, unjudged: frozenset[str] = frozenset()) -> None:
         self.looks += 1
+        for f in truth - got:
+            self.unjudged[f] += f in unjudged
         if not truth:
             self.tp[HEALTHY] += not got
             self.fn[HEALTHY] += bool(got)
@@ -105,6 +108,11 @@ class Score:
             tp, fp, fn = self.tp[f], self.fp[f], self.fn[f]
             out[f] = (tp / (tp + fp) if tp + fp else 1.0, tp / (tp + fn) if tp + fn else 1.0, tp + fn)
         return out
+
+    def judgeable_recall(self, fault: str) -> float:
+        """Recall over the looks the diagnosis could judge (it says so when a view lacks what a check needs)."""
+        tp, fn = self.tp[fault], self.fn[fault] - self.unjudged[fault]
+        return tp / (tp + fn) if tp + fn else 1.0
 
 
 @cache
@@ -220,8 +228,11 @@ def evaluate(split: str | None = None, *, names: tuple[str, ...] | None = None,
     for src in chosen:
         base = camera_baseline(src, diagnose)
         for what, truth, frames in test_looks(src, variants):
-            got = set(diagnose(frames, base).faults)
-            score.add(truth, got if src.fixed else got - {"moved"}, what)
+            diag = diagnose(frames, base)
+            got = set(diag.faults)
+            unjudged = frozenset(f for f in truth for line in diag.explanation
+                                 if line.startswith(f"{f}: not judged (too few"))
+            score.add(truth, got if src.fixed else got - {"moved"}, what, unjudged)
     return score, [s.name for s in chosen]
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["ANALYSIS_WIDTH", "FrameMetrics", "analysis_gray", "block_maps", "changed_fraction", "edge_map",
+__all__ = ["ANALYSIS_WIDTH", "FrameMetrics", "analysis_gray", "block_chroma", "block_maps", "changed_fraction", "edge_map",
            "edge_correlation", "frame_difference", "frame_metrics", "image_shift", "layout_correlation",
            "noise_sigma"]
 
@@ -46,6 +46,7 @@ class FrameMetrics:
     chroma_b: float        # mean Lab b* (blue-yellow) offset from neutral
     flat_frac: float       # share of 16x16 blocks with std < 4 (lens covered)
     gray: np.ndarray
+    ab: np.ndarray | None = None   # analysis-size Lab a*, b* (float32, 0 = neutral), for the block colour map
 
     def as_dict(self) -> dict[str, float]:
         """The scalar metrics, rounded, for JSON."""
@@ -73,6 +74,7 @@ def frame_metrics(frame: np.ndarray) -> FrameMetrics:
     """All single-frame metrics of a BGR ``frame``."""
     mid = _shrink(frame, NOISE_WIDTH) if frame.shape[1] > 1.5 * NOISE_WIDTH else frame
     small, gray = analysis_gray(mid)
+    lab = cv2.cvtColor(small, cv2.COLOR_BGR2LAB)
     noise = noise_sigma(frame) if mid is frame else max(noise_sigma(frame), noise_sigma(mid))
     means = small.reshape(-1, 3).mean(axis=0)
     lap = cv2.Laplacian(gray, cv2.CV_32F)
@@ -85,7 +87,8 @@ def frame_metrics(frame: np.ndarray) -> FrameMetrics:
         bright_frac=float((gray > 245).mean()), dark_frac=float((gray < 16).mean()),
         blue_ratio=float(means[0] / max(means[1], means[2], 1.0)) if means[0] >= _BLUE_MIN else 0.0,
         sharpness=float(lap.var()), sharp_n=sharp_n,
-        noise=noise, **_chroma(small), flat_frac=float(1.0 - textured.mean()), gray=gray)
+        noise=noise, **_chroma(lab), flat_frac=float(1.0 - textured.mean()), gray=gray,
+        ab=lab[..., 1:].astype(np.float32) - 128.0)
 
 
 def _blocks(img: np.ndarray) -> np.ndarray:
@@ -117,11 +120,11 @@ def noise_sigma(frame: np.ndarray) -> float:
 
 def color_cast(small: np.ndarray) -> float:
     """The equivalent-circle colour-cast factor K = D / M in CIE Lab (K > ~1.5 reads as a cast)."""
-    return _chroma(small)["cast"]
+    return _chroma(cv2.cvtColor(small, cv2.COLOR_BGR2LAB))["cast"]
 
 
-def _chroma(small: np.ndarray) -> dict[str, float]:
-    lab = cv2.cvtColor(small, cv2.COLOR_BGR2LAB).reshape(-1, 3).astype(np.float32)
+def _chroma(lab: np.ndarray) -> dict[str, float]:
+    lab = lab.reshape(-1, 3).astype(np.float32)
     a, b = lab[:, 1] - 128.0, lab[:, 2] - 128.0
     da, db = float(a.mean()), float(b.mean())
     ma, mb = float(np.abs(a - da).mean()), float(np.abs(b - db).mean())
@@ -178,6 +181,11 @@ def block_maps(gray: np.ndarray) -> np.ndarray:
     blocks = _blocks(g)
     lap = _blocks(cv2.Laplacian(g, cv2.CV_32F))
     return np.stack([blocks.mean(axis=(1, 3)), blocks.std(axis=(1, 3)), (lap ** 2).mean(axis=(1, 3))])
+
+
+def block_chroma(ab: np.ndarray) -> np.ndarray:
+    """Per 16x16 block of an analysis frame's a*/b* planes: the mean a* and b*, shape (2, rows, cols)."""
+    return np.stack([_blocks(ab[..., i]).mean(axis=(1, 3)) for i in (0, 1)])
 
 
 def changed_fraction(a: np.ndarray, b: np.ndarray, level: float = 3.0) -> float:

@@ -63,10 +63,11 @@ class Thresholds:
     cover_textured: float = 8.0     # a reference block this textured that turned featureless lost its detail
     covered_frac: float = 0.4       # share of the frame covered
     cover_intact: float = 0.015     # ... while at least this share is unchanged (not a global exposure change)
-    cover_gain_fit: float = 0.93    # one gain fitting this share of blocks: an exposure or colour change
     uniform_frac: float = 0.99      # no baseline: this share of featureless blocks ...
     uniform_std_y: float = 6.0      # ... and luma std below this: covered (a lens cap, a hand)
-    blur_rel: float = 0.25          # normalised sharpness below this share of the baseline
+    blur_rel: float = 0.29          # sharpness below this share of the baseline: the log-midpoint between the
+    #                                 sharpest blurred (0.09) and the softest healthy (0.95) tuning look
+    blur_layout: float = 0.13       # a softer picture whose layout moved this far is judged as moved, not blur
     blur_abs: float = 0.05          # ... or below this when there is no baseline yet (textured scenes only)
     blur_min_textured: float = 0.2  # no baseline: judge blur only with this share of textured blocks
     noise_sigma: float = 12.0       # Immerkær sigma above this (no baseline yet)
@@ -90,6 +91,7 @@ class Baseline:
     samples: int = 0
     stats: dict[str, float] = field(default_factory=dict)
     reference: np.ndarray | None = None   # analysis-size luma, uint8
+    reference_ab: np.ndarray | None = None  # analysis-size Lab a*, b* + 128, uint8 (H, W, 2)
 
     def get(self, key: str) -> float | None:
         return self.stats.get(key) if self.samples else None
@@ -98,9 +100,13 @@ class Baseline:
         return {"samples": self.samples, "stats": {k: round(v, 5) for k, v in self.stats.items()}}
 
     def reference_png(self) -> bytes | None:
+        """The reference picture as PNG: luma, plus the a*/b* planes as two more channels when known."""
         if self.reference is None:
             return None
-        return cv2.imencode(".png", self.reference)[1].tobytes()
+        ab = self.reference_ab
+        img = self.reference if ab is None or ab.shape[:2] != self.reference.shape else \
+            np.dstack([self.reference, ab[..., 0], ab[..., 1]])
+        return cv2.imencode(".png", img)[1].tobytes()
 
     def to_file(self) -> dict[str, Any]:
         """A self-contained JSON form (stats and the reference picture as base64 PNG), for ``--baseline FILE``."""
@@ -118,11 +124,15 @@ class Baseline:
 
     @classmethod
     def load(cls, samples: int, stats: dict[str, Any] | None, reference_png: bytes | None) -> Baseline:
-        ref = None
+        ref = ab = None
         if reference_png:
-            ref = cv2.imdecode(np.frombuffer(reference_png, np.uint8), cv2.IMREAD_GRAYSCALE)
+            img = cv2.imdecode(np.frombuffer(reference_png, np.uint8), cv2.IMREAD_UNCHANGED)
+            if img is not None and img.ndim == 3 and img.shape[2] == 3:
+                ref, ab = np.ascontiguousarray(img[..., 0]), np.ascontiguousarray(img[..., 1:])
+            else:
+                ref = img
         clean = {k: float(v) for k, v in (stats or {}).items() if k in _STATS and isinstance(v, int | float)}
-        return cls(samples=samples, stats=clean, reference=ref)
+        return cls(samples=samples, stats=clean, reference=ref, reference_ab=ab)
 
 
 @dataclass(frozen=True)
@@ -158,7 +168,7 @@ def diagnose_frames(frames: list[np.ndarray], baseline: Baseline | None = None, 
     b = baseline if baseline is not None and baseline.samples else None
     confidence = "low" if b is None else ("medium" if b.samples < 3 else "high")
     if b is not None and b.reference is not None:
-        _compare(fm, b.reference, m)
+        _compare(fm, b, m)
     faults: list[str] = []
     why: list[str] = []
     if _signal_loss(m, t, why) and not _dimmed_scene(m, faults, why):
@@ -193,11 +203,17 @@ def learn(baseline: Baseline | None, diagnosis: Diagnosis, *, horizon: int = 20)
             continue
         stats[key] = v if key not in stats else (1 - alpha) * stats[key] + alpha * v
     gray = np.median(np.stack([x.gray for x in diagnosis.frames]), axis=0)
-    if b.reference is None or b.reference.shape != gray.shape:
-        ref = gray
-    else:
-        ref = (1 - alpha) * b.reference.astype(np.float32) + alpha * gray
-    return Baseline(samples=n, stats=stats, reference=np.clip(ref, 0, 255).astype(np.uint8))
+    ab = None
+    if all(x.ab is not None for x in diagnosis.frames):
+        ab = np.median(np.stack([x.ab for x in diagnosis.frames]), axis=0) + 128.0
+    return Baseline(samples=n, stats=stats, reference=_blend(b.reference, gray, alpha),
+                    reference_ab=None if ab is None else _blend(b.reference_ab, ab, alpha))
+
+
+def _blend(old: np.ndarray | None, new: np.ndarray, alpha: float) -> np.ndarray:
+    """``new`` folded into ``old`` with weight ``alpha`` (``new`` alone when there is no comparable ``old``)."""
+    out = new if old is None or old.shape != new.shape else (1 - alpha) * old.astype(np.float32) + alpha * new
+    return np.clip(out, 0, 255).astype(np.uint8)
 
 
 def _aggregate(fm: list[vm.FrameMetrics]) -> dict[str, float]:
@@ -210,19 +226,26 @@ def _aggregate(fm: list[vm.FrameMetrics]) -> dict[str, float]:
     return m
 
 
-def _compare(fm: list[vm.FrameMetrics], reference: np.ndarray, m: dict[str, float]) -> None:
+def _compare(fm: list[vm.FrameMetrics], b: Baseline, m: dict[str, float]) -> None:
     """Block-by-block and layout comparison of a look with the camera's reference picture (into ``m``)."""
-    ref = reference.astype(np.float32)
+    assert b.reference is not None
+    size = (fm[0].gray.shape[1], fm[0].gray.shape[0])
+    ref = b.reference.astype(np.float32)
     if ref.shape != fm[0].gray.shape:
-        ref = cv2.resize(ref, (fm[0].gray.shape[1], fm[0].gray.shape[0]), interpolation=cv2.INTER_AREA)
+        ref = cv2.resize(ref, size, interpolation=cv2.INTER_AREA)
     r = vm.block_maps(ref)
     c = np.median(np.stack([vm.block_maps(x.gray) for x in fm]), axis=0)
-    lost, intact = _cover_blocks(c, r)
+    tint = None
+    if b.reference_ab is not None and all(x.ab is not None for x in fm):
+        ref_ab = b.reference_ab.astype(np.float32) - 128.0
+        if ref_ab.shape[:2] != fm[0].gray.shape:
+            ref_ab = cv2.resize(ref_ab, size, interpolation=cv2.INTER_AREA)
+        now = np.median(np.stack([vm.block_chroma(x.ab) for x in fm]), axis=0)
+        tint = np.hypot(*(now - vm.block_chroma(ref_ab)))
+    lost, intact = _cover_blocks(c, r, tint)
     kept = (c[1] >= 4.0) & (r[1] >= 4.0)
     m["cover_frac"] = float(lost.mean())
     m["intact_frac"] = float(intact.mean())
-    m["gain"] = float(np.median(c[0] / np.maximum(r[0], 8.0)))
-    m["gain_fit"] = float((np.abs(c[0] - m["gain"] * r[0]) < 6.0 + 0.06 * r[0]).mean())
     m["kept_sharp"] = float(np.median(c[2][kept] / np.maximum(r[2][kept], 1e-3))) if kept.any() else 1.0
     textured = r[1] >= 6.0
     m["textured_frac"] = float(textured.mean())
@@ -239,17 +262,24 @@ def _compare(fm: list[vm.FrameMetrics], reference: np.ndarray, m: dict[str, floa
         # Does re-aiming explain the change? Then the "cover" is the scene seen from elsewhere.
         back = cv2.warpAffine(gray, np.float32([[1, 0, -dx], [0, 1, -dy]]), (gray.shape[1], gray.shape[0]),
                               borderMode=cv2.BORDER_REPLICATE)
-        lost_back, _ = _cover_blocks(vm.block_maps(back), r)
+        lost_back, _ = _cover_blocks(vm.block_maps(back), r, None)
         m["cover_aligned"] = float(lost_back.mean())
 
 
-def _cover_blocks(c: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Blocks that lost their detail (featureless now: something new in front, or texture gone), and intact ones."""
+def _cover_blocks(c: np.ndarray, r: np.ndarray, tint: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Blocks that lost their detail (featureless now: something new in front, or texture gone), and intact ones.
+
+    Intact blocks kept their brightness (within a slow lighting drift) and, when the
+    reference colour is known, their colour: an exposure or colour change of the whole
+    picture leaves none intact, a cover leaves the uncovered part as it was.
+    """
     flat = c[1] < 4.0
     delta = np.abs(c[0] - r[0])
     lost = flat & ((delta > 15.0) | (r[1] >= 8.0))
     valid = (r[0] >= 12.0) & (r[0] <= 235.0)     # a clipped block stays clipped under any exposure change
-    intact = valid & (delta < 8.0) & ~lost
+    intact = valid & (delta < np.maximum(8.0, 0.08 * r[0])) & ~lost
+    if tint is not None:
+        intact &= tint < 4.0
     return lost, intact
 
 
@@ -292,8 +322,6 @@ def _covered(m: dict[str, float], b: Baseline | None, t: Thresholds, faults: lis
     frac = m["cover_frac"]
     if m.get("cover_aligned", frac) < 0.5 * frac:
         return   # the view moved: judged by the moved check
-    if m["gain_fit"] >= t.cover_gain_fit and abs(m["gain"] - 1.0) >= 0.08:
-        return   # one gain explains nearly every block: an exposure or colour change, not a cover
     if frac >= t.covered_frac and m["intact_frac"] >= t.cover_intact and m["kept_sharp"] >= 0.5:
         usual_flat = (b.get("flat_frac") if b else None) or 0.0
         faults.append("covered")
@@ -323,6 +351,10 @@ def _blur(m: dict[str, float], b: Baseline | None, t: Thresholds, faults: list[s
     if {"dark", "bright", "covered"} & set(faults):
         return
     usual = b.get("sharp_n") if b else None
+    usual_l = b.get("lcorr") if b else None
+    if usual and usual_l is not None and "lcorr" in m and usual_l - m["lcorr"] > t.blur_layout:
+        why.append(f"blur: not judged (the layout changed: correlation {m['lcorr']:.2f}, usual {usual_l:.2f})")
+        return
     if usual:
         if m["sharp_n"] < t.blur_rel * usual:
             faults.append("blur")
