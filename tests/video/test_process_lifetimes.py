@@ -1,5 +1,7 @@
 """Processes that end cleanly: kill -9 of ``vigil record run`` and of ``vigil serve``, SIGTERM of ``vigil serve``.
 
+``vigil serve`` runs with ``--record all`` and a live view open, so it has two FFmpeg children.
+
 Real processes against a real RTSP server (gst-rtsp-server with digest auth). Orphans are found by
 scanning /proc for command lines that mention the test's instance folder: every FFmpeg Vigil starts
 writes under it (recordings, live HLS), so a leftover one shows up there.
@@ -114,7 +116,7 @@ def test_kill_9_of_vigil_record_run_then_restart(instance):
 
 
 def _serve(home: Path, port: int) -> subprocess.Popen:
-    proc = _vigil(home, "serve", "--port", str(port), "--no-scheduler", "--no-analytics")
+    proc = _vigil(home, "serve", "--port", str(port), "--no-scheduler", "--no-analytics", "--record", "all")
     base = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
@@ -147,8 +149,8 @@ def test_vigil_serve_leaves_no_ffmpeg_and_no_live_folder(instance, sig):
     srv = _serve(home, port)
     try:
         _watch_live(port, password, cam)
-        ffmpeg = _ffmpegs(home)
-        assert len(ffmpeg) == 1 and PASSWORD not in Path(f"/proc/{ffmpeg[0]}/cmdline").read_text()
+        assert wait_for(lambda: len(_ffmpegs(home)) == 2, 20)  # the live packager and the recorder
+        assert all(PASSWORD not in Path(f"/proc/{p}/cmdline").read_text() for p in _ffmpegs(home))
         assert len(_live_dirs(home)) == 1
         srv.send_signal(sig)
         _, err = srv.communicate(timeout=30)
@@ -166,7 +168,7 @@ def test_vigil_serve_leaves_no_ffmpeg_and_no_live_folder(instance, sig):
     try:
         assert _live_dirs(home) == []
         _watch_live(port, password, cam)  # and live view works again
-        assert len(_ffmpegs(home)) == 1
+        assert wait_for(lambda: len(_ffmpegs(home)) == 2, 20)
     finally:
         srv.send_signal(signal.SIGTERM)
         srv.communicate(timeout=30)
