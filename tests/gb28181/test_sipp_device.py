@@ -13,7 +13,10 @@ from sqlalchemy import select
 
 from vigil.core.models import AuditEntry, Camera
 from vigil.gb28181 import store
+from vigil.gb28181.media import RtpPsReceiver, demux_ps
 from vigil.gb28181.models import GbDevice
+from vigil.gb28181.server import GbConfig, GbServer
+from vigil.gb28181.simdevice import ps_stream, rtp_packets
 
 SIPP = shutil.which("sipp")
 HERE = Path(__file__).parent / "sipp"
@@ -26,14 +29,25 @@ def _free_udp_port() -> int:
         return s.getsockname()[1]
 
 
-async def _sipp(server_port: int, device: str, password: str, tmp: Path) -> tuple[int, str]:
-    args = [SIPP, f"127.0.0.1:{server_port}", "-sf", str(HERE / "device_uac.xml"), "-oocsf",
-            str(HERE / "device_ooc.xml"), "-i", "127.0.0.1", "-p", str(_free_udp_port()), "-m", "1",
+def _sipp_args(server_port: int, device: str, password: str, tmp: Path, ooc: str = "device_ooc.xml",
+               pause_ms: int = 3000) -> list[str]:
+    return [SIPP, f"127.0.0.1:{server_port}", "-sf", str(HERE / "device_uac.xml"), "-oocsf",
+            str(HERE / ooc), "-i", "127.0.0.1", "-p", str(_free_udp_port()), "-m", "1", "-d", str(pause_ms),
             "-key", "devid", device, "-key", "srvid", PLATFORM, "-key", "domain", PLATFORM[:10],
             "-au", device, "-ap", password, "-auth_uri", f"{PLATFORM}@{PLATFORM[:10]}",
             "-nostdin", "-timeout", "20s", "-timeout_error", "-trace_err", "-error_file", str(tmp / "err.log")]
-    proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.STDOUT, cwd=tmp)
+
+
+async def _sipp(server_port: int, device: str, password: str, tmp: Path) -> tuple[int, str]:
+    return await _finish(await _start(_sipp_args(server_port, device, password, tmp)), tmp)
+
+
+async def _start(args: list[str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.STDOUT, cwd=args[-1].rsplit("/", 1)[0])
+
+
+async def _finish(proc: asyncio.subprocess.Process, tmp: Path) -> tuple[int, str]:
     out, _ = await proc.communicate()
     errors = (tmp / "err.log").read_text(errors="replace") if (tmp / "err.log").exists() else ""
     return proc.returncode or 0, out.decode(errors="replace")[-2000:] + errors[-2000:]
@@ -90,3 +104,44 @@ async def test_sipp_unknown_device_gets_403_and_an_audit_entry(gb_server, gb_vig
     entries = await _until(refused, 5)
     assert [e.target for e in entries] == [stranger]
     assert entries[0].detail["reason"] == "unknown device"
+
+
+async def test_sipp_answers_an_invite_with_its_own_ssrc_and_the_ps_stream_demuxes(gb_vigil, tmp_path):
+    srv = GbServer(gb_vigil, GbConfig(platform_id=PLATFORM, port=0, query_on_register=False))
+    await srv.start()
+    loop = asyncio.get_running_loop()
+    ps = bytearray()
+    rtp, receiver = await loop.create_datagram_endpoint(lambda: RtpPsReceiver(ps.extend),
+                                                        local_addr=("127.0.0.1", 0))
+    proc = await _start(_sipp_args(srv.port, NVR, PASSWORD, tmp_path, ooc="device_ooc_invite.xml", pause_ms=6000))
+    try:
+        assert await _until(lambda: NVR in srv.registrar.sessions, 10)
+        cam = "34020000001310000001"
+        d = await srv.invite(NVR, cam, "127.0.0.1", rtp.get_extra_info("sockname")[1])
+        receiver.expected_ssrc = int(d.ssrc)
+        assert d.answer.ssrc == "0999999999" != d.ssrc and d.ssrc.startswith("0" + PLATFORM[3:8])
+        assert d.answer.payload_types == (96,) and d.answer.transport == "UDP"
+        # the device's media: FFmpeg-muxed PS (no PSM), a >64 KB IDR, sent with the device's own SSRC
+        source = ps_stream(4, width=640, height=480, noise=True)
+        packets = rtp_packets(source, int(d.answer.ssrc))
+        media, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0))
+        for i, pkt in enumerate(packets):
+            media.sendto(pkt, rtp.get_extra_info("sockname"))
+            if i % 20 == 0:
+                await asyncio.sleep(0.002)
+        media.close()
+        assert await _until(lambda: receiver.received + receiver.dropped >= len(packets) - 5, 5)
+        receiver.flush()
+        assert receiver.ssrc_mismatch and receiver.dropped == 0
+        summary = demux_ps(bytes(ps))
+        assert (summary.video_codec, summary.width, summary.height) == ("h264", 640, 480)
+        assert summary.keyframes >= 1 and summary.video_packets >= 3
+        assert await srv.bye(d)
+        rc, log = await _finish(proc, tmp_path)
+        assert rc == 0, log
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        rtp.close()
+        await srv.stop()

@@ -18,11 +18,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vigil.core.context import Vigil
+from vigil.core.errors import InputError, NotReadyError
 from vigil.gb28181 import store
 from vigil.gb28181.catalog import CatalogAssembler, CatalogResult
+from vigil.gb28181.dialog import Dialog, ack, bye, target_of
+from vigil.gb28181.dialog import invite as sdp_invite
 from vigil.gb28181.limits import BadPeers, RateLimiter
 from vigil.gb28181.manscdp import ManscdpError, parse, parse_catalog_part
 from vigil.gb28181.registrar import Event, Peer, Registrar
+from vigil.gb28181.sdp import decode_sdp, make_ssrc, offer, parse_answer
 from vigil.gb28181.sip import SipMessage, SipParseError, StreamParser, parse_message
 
 __all__ = ["GbConfig", "GbServer", "Stats"]
@@ -92,6 +96,8 @@ class GbServer:
         self._tasks: list[asyncio.Task[Any]] = []
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gb-db")
         self._waiters: dict[tuple[str, int, str], asyncio.Future[Any]] = {}
+        self._calls: dict[str, asyncio.Future[SipMessage]] = {}
+        self._ssrc_seq = 0
         self._refused: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._sn = 0
         self.address = f"{config.host}:{config.port}"
@@ -238,8 +244,13 @@ class GbServer:
             self._udp.sendto(data, (peer.host, peer.port))
 
     def _on_response(self, msg: SipMessage) -> None:
-        """Answers to our queries: the content comes in a later MESSAGE, so only failures matter."""
-        if msg.status >= 300:
+        """Final answers to INVITE/BYE wake their caller; for queries the content comes in a later MESSAGE."""
+        if msg.status < 200:
+            return
+        fut = self._calls.pop(f"{msg.call_id} {msg.get('CSeq')}", None)
+        if fut is not None and not fut.done():
+            fut.set_result(msg)
+        elif msg.status >= 300:
             log.info("gb28181: %s answered %d %s", msg.get("To")[:60], msg.status, msg.reason[:60])
 
     # ---- events ------------------------------------------------------------------------------
@@ -366,3 +377,52 @@ class GbServer:
             applied = await self._in_db(store.apply_catalog, device_id, list(result.items.values()))
             log.info("gb28181 catalog of %s: %d items, %d missing, %d unreadable; %s", device_id,
                      len(result.items), result.missing, result.bad_items + result.bad_parts, applied)
+
+    # ---- media sessions ----------------------------------------------------------------------
+    async def _transact(self, msg: SipMessage, peer: Peer, timeout: float) -> SipMessage | None:
+        key = f"{msg.call_id} {msg.get('CSeq')}"
+        fut: asyncio.Future[SipMessage] = asyncio.get_running_loop().create_future()
+        self._calls[key] = fut
+        self.send(msg, peer)
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            return None
+        finally:
+            self._calls.pop(key, None)
+
+    async def invite(self, device_id: str, channel_id: str, media_ip: str, media_port: int) -> Dialog:
+        """INVITE a channel to send RTP/PS to ``media_ip:media_port`` (UDP); the dialog once ACKed.
+
+        Raises :class:`NotReadyError` when the device is not registered, does not answer, or refuses.
+        """
+        self._ssrc_seq += 1
+        ssrc = make_ssrc(self.registrar.domain, self._ssrc_seq)
+        base = self.registrar.request(device_id, b"", local=self.address, target=channel_id)
+        if base is None:
+            raise NotReadyError(f"GB/T 28181 device {device_id} is not registered")
+        msg, peer = base
+        sdp = offer(self.config.platform_id, channel_id, media_ip, media_port, ssrc)
+        msg = sdp_invite(msg, platform_id=self.config.platform_id, channel_id=channel_id, ssrc=ssrc,
+                         contact=self.address, sdp=sdp)
+        ok = await self._transact(msg, peer, self.config.query_timeout)
+        if ok is None or ok.status != 200:
+            why = "no answer" if ok is None else f"{ok.status} {ok.reason[:60]}"
+            raise NotReadyError(f"channel {channel_id} of {device_id} did not start a stream: {why}")
+        try:
+            answer = parse_answer(decode_sdp(ok.body))
+        except InputError as exc:
+            raise NotReadyError(f"channel {channel_id}: unusable SDP answer ({exc})") from None
+        d = Dialog(msg.call_id, msg.get("From"), ok.get("To"), target_of(ok, msg.uri), channel_id, device_id, ssrc,
+                   answer)
+        self.send(ack(d, local=self.address, transport=peer.transport), peer)
+        return d
+
+    async def bye(self, d: Dialog) -> bool:
+        """End a media session; True if the device answered 200."""
+        sess = self.registrar.sessions.get(d.device_id)
+        if sess is None:
+            return False
+        resp = await self._transact(bye(d, local=self.address, transport=sess.peer.transport), sess.peer,
+                                    self.config.query_timeout)
+        return resp is not None and resp.status == 200

@@ -8,16 +8,21 @@ parts out of order, leave one out, or break one.
 from __future__ import annotations
 
 import asyncio
+import io
 import secrets
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import av
+import numpy as np
 
 from vigil.gb28181 import digest
 from vigil.gb28181.manscdp import CatalogItem, build, catalog_items_xml, parse
 from vigil.gb28181.sip import SipMessage, SipParseError, parse_message
 
-__all__ = ["SimDevice", "catalog_bodies"]
+__all__ = ["SimDevice", "catalog_bodies", "ps_stream", "rtp_packets"]
 
 
 def catalog_bodies(device_id: str, sn: int, items: list[CatalogItem], per_part: int = 1) -> list[bytes]:
@@ -174,3 +179,33 @@ class SimDevice(asyncio.DatagramProtocol):
                              headers=self._headers("MESSAGE", self.platform_id, secrets.token_hex(8))
                              + [("Content-Type", "Application/MANSCDP+xml")], body=body)
             await self.request(out, timeout=2.0)
+
+
+def ps_stream(frames: int = 20, *, width: int = 160, height: int = 120, noise: bool = False) -> bytes:
+    """A short H.264 stream in MPEG-PS, made by FFmpeg's ``mpeg`` muxer (no PSM, like many devices).
+
+    ``noise`` fills the pictures with random pixels: large frames (an IDR of a 640x480 noise picture
+    is well over 64 KB).
+    """
+    rng = np.random.default_rng(1)
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mpeg") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for i in range(frames):
+            img = (rng.integers(0, 256, (height, width, 3), dtype=np.uint8) if noise
+                   else np.full((height, width, 3), (i * 12) % 256, np.uint8))
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        out.mux(stream.encode())
+    return buf.getvalue()
+
+
+def rtp_packets(ps: bytes, ssrc: int, *, payload_type: int = 96, size: int = 1400, seq: int = 0) -> list[bytes]:
+    """Cut a PS byte stream into RTP packets of ``size`` payload bytes."""
+    out = []
+    for i, start in enumerate(range(0, len(ps), size)):
+        chunk = ps[start:start + size]
+        last = start + size >= len(ps)
+        out.append(struct.pack(">BBHII", 0x80, (0x80 if last else 0) | payload_type, (seq + i) & 0xFFFF,
+                               i * 3600, ssrc) + chunk)
+    return out

@@ -1,0 +1,136 @@
+"""Media from GB/T 28181 devices: RTP/PS received over UDP, PS demuxed by FFmpeg's ``mpeg`` demuxer (PyAV).
+
+:class:`RtpPsReceiver` listens on one port per stream. It locks onto the first sender and SSRC; an SSRC
+other than the one asked for in ``y=`` is accepted (many GB-2022 devices ignore it) and reported.
+Packets are put back in sequence order within a small window; what never comes is counted as lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import av
+
+__all__ = ["PsSummary", "RtpPacket", "RtpPsReceiver", "demux_ps", "parse_rtp"]
+
+log = logging.getLogger("vigil.gb28181")
+
+
+@dataclass(frozen=True)
+class RtpPacket:
+    """The fields of one RTP packet that matter here."""
+
+    payload_type: int
+    seq: int
+    timestamp: int
+    ssrc: int
+    marker: bool
+    payload: bytes
+
+
+def parse_rtp(data: bytes) -> RtpPacket | None:
+    """Parse an RTP packet (RFC 3550); None if it is not version 2 or is cut short."""
+    if len(data) < 12 or data[0] >> 6 != 2:
+        return None
+    cc, has_ext, padded = data[0] & 0x0F, data[0] & 0x10, data[0] & 0x20
+    seq, ts, ssrc = struct.unpack_from(">HII", data, 2)
+    start = 12 + 4 * cc
+    if has_ext:
+        if len(data) < start + 4:
+            return None
+        start += 4 + 4 * struct.unpack_from(">H", data, start + 2)[0]
+    end = len(data) - (data[-1] if padded else 0)
+    if start > end:
+        return None
+    return RtpPacket(data[1] & 0x7F, seq, ts, ssrc, bool(data[1] & 0x80), data[start:end])
+
+
+class RtpPsReceiver(asyncio.DatagramProtocol):
+    """One stream's RTP receiver; the in-order PS bytes go to ``sink``."""
+
+    def __init__(self, sink: Callable[[bytes], None], *, expected_ssrc: int | None = None,
+                 window: int = 64) -> None:
+        self.sink, self.expected_ssrc, self.window = sink, expected_ssrc, window
+        self.ssrc: int | None = None
+        self.source: tuple[str, int] | None = None
+        self.received = self.lost = self.dropped = 0
+        self._next: int | None = None
+        self._held: dict[int, bytes] = {}
+
+    @property
+    def ssrc_mismatch(self) -> bool:
+        return self.ssrc is not None and self.expected_ssrc is not None and self.ssrc != self.expected_ssrc
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
+        pkt = parse_rtp(data)
+        if pkt is None or (self.source is not None and addr != self.source) or (
+                self.ssrc is not None and pkt.ssrc != self.ssrc):
+            self.dropped += 1
+            return
+        if self.source is None:
+            self.source, self.ssrc, self._next = addr, pkt.ssrc, pkt.seq
+            if self.ssrc_mismatch:
+                log.info("gb28181: device sends SSRC %d instead of %d; accepted", pkt.ssrc, self.expected_ssrc)
+        assert self._next is not None
+        if (pkt.seq - self._next) & 0xFFFF >= 0x8000:  # behind what was delivered: too late (or a duplicate)
+            self.dropped += 1
+            return
+        self.received += 1
+        if len(self._held) < 4 * self.window:
+            self._held[pkt.seq] = pkt.payload
+        self._drain()
+
+    def _drain(self) -> None:
+        assert self._next is not None
+        while True:
+            payload = self._held.pop(self._next, None)
+            if payload is None:
+                if len(self._held) <= self.window:
+                    return
+                self.lost += 1  # the window is full: give up on the missing packet
+            else:
+                self.sink(payload)
+            self._next = (self._next + 1) & 0xFFFF
+
+    def flush(self) -> None:
+        """At the end of a stream: deliver what is held, in order, skipping the gaps."""
+        while self._held and self._next is not None:
+            nxt = self._next
+            seq = min(self._held, key=lambda q: (q - nxt) & 0xFFFF)
+            self.lost += (seq - nxt) & 0xFFFF
+            self.sink(self._held.pop(seq))
+            self._next = (seq + 1) & 0xFFFF
+
+
+@dataclass(frozen=True)
+class PsSummary:
+    """What the PS demuxer found."""
+
+    video_codec: str
+    width: int
+    height: int
+    video_packets: int
+    keyframes: int
+    audio_codec: str = ""
+
+
+def demux_ps(data: bytes) -> PsSummary:
+    """Demux an MPEG-PS byte string (with or without a PSM) with FFmpeg's ``mpeg`` demuxer."""
+    with av.open(io.BytesIO(data), mode="r", format="mpeg") as container:
+        video = next((s for s in container.streams.video), None)
+        audio = next((s for s in container.streams if s.type == "audio"), None)
+        packets = keys = 0
+        for pkt in container.demux():
+            if video is not None and pkt.stream_index == video.index and pkt.size:
+                packets += 1
+                keys += bool(pkt.is_keyframe)
+        if video is None:
+            return PsSummary("", 0, 0, 0, 0, audio.codec_context.name if audio else "")
+        ctx = video.codec_context
+        return PsSummary(ctx.name, video.width, video.height, packets, keys,
+                         audio.codec_context.name if audio else "")
