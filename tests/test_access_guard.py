@@ -5,17 +5,19 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from vigil.access.guard import (
     Scope,
     check_permission,
+    check_shared_edit,
     ensure_visible,
     get_in_scope,
     region_visible,
 )
 from vigil.access.users import Principal
 from vigil.core.errors import AccessDenied, NotFoundError
-from vigil.core.models import Region, Role
+from vigil.core.models import Camera, Region, Role
 
 TOWN_A, TOWN_B = "53018101", "53018102"
 
@@ -101,3 +103,35 @@ def test_get_in_scope_hides_existence(vigil):
         assert get_in_scope(s, Region, TOWN_B, Scope.everything()).name == "B"
     with pytest.raises(NotFoundError, match="camera x not found"):
         ensure_visible(who, TOWN_B, "camera x")
+
+
+@pytest.mark.parametrize(("scope", "users", "ok"), [
+    (Scope.of([TOWN_A]), [TOWN_A + "001", TOWN_A], True),     # every user of the object is in scope
+    (Scope.of([TOWN_A]), [TOWN_A + "001", TOWN_B + "001"], False),  # one user elsewhere is enough to refuse
+    (Scope.of([TOWN_A]), [], True),                           # an unused shared object
+    (Scope.of(["530181"]), [TOWN_A, TOWN_B], True),           # the city covers both towns
+    (Scope.everything(), [TOWN_B, None], True),
+])
+def test_shared_objects_change_only_under_a_scope_covering_every_user(scope, users, ok):
+    if ok:
+        check_shared_edit(scope, users, "camera model 'M'")
+    else:
+        with pytest.raises(AccessDenied, match="camera model 'M' is also used outside your regions") as exc:
+            check_shared_edit(scope, users, "camera model 'M'")
+        assert TOWN_B not in str(exc.value)  # the refusal names no region the caller may not see
+
+
+def test_clause_and_outside_partition_the_rows(vigil):
+    tree = {"5301": (1, None), "530181": (2, "5301"), TOWN_A: (3, "530181"), TOWN_A + "001": (4, TOWN_A),
+            TOWN_B: (3, "530181"), TOWN_B + "001": (4, TOWN_B)}
+    codes = list(tree)
+    with vigil.db.session() as s:
+        for c, (level, parent) in tree.items():
+            s.add(Region(code=c, name=c, level=level, parent_code=parent))
+            s.flush()
+            s.add(Camera(id=f"cam-{c}", name=c, region_code=c, lon=0.0, lat=0.0))
+    for scope in (Scope.of([TOWN_A]), Scope.of([TOWN_A, TOWN_B + "001"]), Scope.everything(), Scope()):
+        with vigil.db.session() as s:
+            inside = set(s.scalars(select(Camera.region_code).where(scope.clause(Camera.region_code))))
+            outside = set(s.scalars(select(Camera.region_code).where(scope.outside(Camera.region_code))))
+        assert inside == {c for c in codes if scope.covers(c)} and outside == set(codes) - inside
