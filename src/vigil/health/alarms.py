@@ -28,7 +28,7 @@ from vigil.access.audit import record
 from vigil.access.guard import Scope
 from vigil.core.errors import NotFoundError
 from vigil.core.models import Camera, utcnow
-from vigil.core.regions import in_subtrees
+from vigil.core.regions import in_subtree
 from vigil.health.models import Alarm, CameraStatus
 from vigil.health.workorders import DEFAULT_SLA_HOURS, open_for_alarm
 from vigil.notify.webhook import enqueue
@@ -92,13 +92,12 @@ def sync_alarms(session: Session, now: datetime | None = None, *, region: str | 
                 actor: str = "system", default_sla_hours: float = DEFAULT_SLA_HOURS) -> SyncReport:
     """Raise and clear alarms so they match every camera's current status; open work orders."""
     now = now or utcnow()
-    scope = [region] if region else None
     q = select(Camera.id, Camera.region_code, Camera.lifecycle, CameraStatus.state, CameraStatus.since,
                CameraStatus.faults, CameraStatus.faults_since).outerjoin(
         CameraStatus, CameraStatus.camera_id == Camera.id)
     aq = select(Alarm).where(Alarm.state == "active")
-    if scope:
-        q, aq = q.where(in_subtrees(Camera.region_code, scope)), aq.where(in_subtrees(Alarm.region_code, scope))
+    if region:  # one region of the instance's own (the system's scheduler may split the work)
+        q, aq = q.where(in_subtree(Camera.region_code, region)), aq.where(in_subtree(Alarm.region_code, region))
     active: dict[str, dict[str, Alarm]] = {}
     for a in session.scalars(aq):
         active.setdefault(a.camera_id, {})[a.kind] = a
