@@ -33,8 +33,10 @@ from sqlalchemy import select
 from vigil.core.context import Vigil
 from vigil.core.ids import level_of_code
 from vigil.core.models import Camera, Region, Site
+from vigil.registry.streams import insert_credentials
 from vigil.sim.fleet import Fleet
 from vigil.sim.stream import load_clip
+from vigil.video.ffmpeg import stream_input
 from vigil.video.models import RecordingSegment
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
@@ -141,12 +143,8 @@ async def run(args: argparse.Namespace) -> None:
             size = sum(p.stat().st_size for p in v.settings.recordings_dir.rglob("*.mp4"))
             # Baseline: plain single-file copies of the same streams, measured over the same window length.
             outs = [home / f"plain{i}.mp4" for i in range(args.streams)]
-            base = [await asyncio.create_subprocess_exec(
-                "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-rtsp_transport", "tcp",
-                "-i", cam.url.replace("rtsp://", f"rtsp://{cam.username}:{cam.password}@"), "-map", "0:v", "-c",
-                "copy", "-t", f"{args.warmup + args.seconds + 2:g}", "-y", str(out),
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-                for cam, out in zip(fleet.cameras, outs, strict=True)]
+            base = [await plain_copy(cam, out, args.warmup + args.seconds + 2)
+                    for cam, out in zip(fleet.cameras, outs, strict=True)]
             cpu_base = await measure([p.pid for p in base], args.warmup, args.seconds)
             for p in base:
                 await p.wait()
@@ -160,6 +158,20 @@ async def run(args: argparse.Namespace) -> None:
     print(f"ratio recorder/baseline: {per / per_base:.2f}" if per_base else "ratio: n/a")
     print(f"gaps: {n_gaps} ({missing:.2f} s missing); recorded {recorded:.1f} of {expected:.0f} stream-seconds "
           f"({100 * recorded / expected:.1f} %); {size / 1e6:.0f} MB written")
+
+
+async def plain_copy(cam, out: Path, seconds: float) -> asyncio.subprocess.Process:
+    """The baseline: one plain ``ffmpeg -c copy`` to a single file, fed its URL the recorder's way (stdin)."""
+    inp, script = stream_input(insert_credentials(cam.url, cam.username, cam.password), io_timeout_s=10)
+    proc = await asyncio.create_subprocess_exec(
+        "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", *inp, "-map", "0:v", "-c", "copy",
+        "-t", f"{seconds:g}", "-y", str(out), stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    assert proc.stdin is not None
+    proc.stdin.write(script)
+    await proc.stdin.drain()
+    proc.stdin.close()
+    return proc
 
 
 def v_now():
