@@ -76,17 +76,13 @@ def sweep_stale(run_dir: Path) -> list[Path]:
         try:
             fd = os.open(d / _LOCK, os.O_RDWR)
         except OSError:
-            if time.time() - d.stat().st_mtime < 60:  # being created right now
-                continue
-            fd = -1
+            continue  # not a folder of ours, or one being created right now
         try:
-            if fd >= 0:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             continue  # a running server holds it
         finally:
-            if fd >= 0:
-                os.close(fd)
+            os.close(fd)
         shutil.rmtree(d, ignore_errors=True)
         removed.append(d)
     return removed
