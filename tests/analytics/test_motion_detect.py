@@ -115,17 +115,48 @@ def test_detector_finds_the_people_on_the_plaza(detector, vtest_frame):
 def test_detect_regions_only_looks_at_the_regions(detector, vtest_frame):
     full = detector.detect(vtest_frame)
     person = full.boxes[np.argmax(full.scores * (full.labels == 0))]
-    before = detector.inferences
+    before, whole = detector.inferences, detector.full_frames
     near = detector.detect_regions(vtest_frame, person[None])
-    assert detector.inferences == before + 1
+    used = detector.inferences - before
+    # one crop, plus the whole frame once if the crop cut a neighbour in two
+    assert used == 1 + (detector.full_frames - whole) and used in (1, 2)
     assert "person" in near.names()
     cx, cy = (person[0] + person[2]) / 2, (person[1] + person[3]) / 2
     centres = (near.boxes[:, :2] + near.boxes[:, 2:]) / 2
     assert np.min(np.hypot(centres[:, 0] - cx, centres[:, 1] - cy)) < 10
     assert len(detector.detect_regions(vtest_frame, np.zeros((0, 4)))) == 0
-    assert detector.inferences == before + 1
+    assert detector.inferences == before + used
 
 
 def test_detector_rejects_labels_outside_coco():
     with pytest.raises(InputError, match="unknown labels"):
         Detector(object(), labels=("person", "face"))
+
+
+def _canned(detector: Detector, found: dict[tuple[int, int], list[list[float]]]):
+    """Make ``detector._infer`` answer each image size with canned person boxes (image pixels)."""
+    calls = []
+
+    def infer(image: np.ndarray) -> Detections:
+        calls.append(image.shape[:2])
+        boxes = np.array(found.get(image.shape[:2], []), np.float32).reshape(-1, 4)
+        return Detections(boxes, np.full(len(boxes), 0.9, np.float32), np.zeros(len(boxes), np.int64))
+
+    detector._infer = infer  # type: ignore[method-assign]
+    return calls
+
+
+def test_large_motion_and_cut_objects_use_the_whole_frame():
+    frame = np.zeros((576, 768, 3), np.uint8)
+    det = Detector(object(), min_size=0.05)
+    calls = _canned(det, {(256, 256): [[100, 100, 140, 200]], (576, 768): [[10, 10, 60, 200], [0, 0, 5, 10]]})
+    small = det.detect_regions(frame, np.array([[300, 200, 340, 260]]))      # a small region: one crop
+    assert calls == [(256, 256)] and len(small) == 1 and det.full_frames == 0
+    big = det.detect_regions(frame, np.array([[0, 100, 500, 500]]))         # a van filling a third of it
+    assert calls[-1] == (576, 768) and det.full_frames == 1
+    assert len(big) == 1 and big.boxes[0, 3] - big.boxes[0, 1] >= 0.05 * 576   # the 10-px box is too small
+    calls = _canned(det, {(256, 256): [[200, 50, 256, 180]], (576, 768): []})  # runs off the crop's right edge
+    det.detect_regions(frame, np.array([[300, 200, 340, 260]]))
+    assert calls == [(256, 256), (576, 768)] and det.full_frames == 2
+    with pytest.raises(InputError, match="shares of the frame"):
+        Detector(object(), min_size=1.5)

@@ -1,4 +1,10 @@
-"""Person and vehicle detection with NanoDet-m (ONNX, CPU), run only on motion regions.
+"""Person and vehicle detection with NanoDet-m (ONNX, CPU), run on motion regions or on the whole frame.
+
+Small motion regions are cropped (square, at least 256 px) so that distant people keep enough
+pixels; the whole frame is used instead when the crops would cover much of it (a bus or a van
+close to a high camera fills a fifth of the frame), when there are too many of them, or when an
+object runs off a crop's inner edge (it crosses the region, so the crop saw only part of it),
+as Frigate does. The smallest object reported is a share of the frame height (``min_size``).
 
 The model ships in ``models/nanodet-m-416.onnx`` (see ``models/NOTICE.md``). Pre-processing is a
 letterbox to 416x416 with RGB/255; the GFL head is decoded with 11 bins per box side
@@ -177,7 +183,7 @@ class Detector:
     """NanoDet-m on onnxruntime; build it with :meth:`load`."""
 
     def __init__(self, session: object, *, labels: Sequence[str] = DEFAULT_LABELS, score: float = 0.4,
-                 iou: float = 0.5) -> None:
+                 iou: float = 0.5, min_size: float = 0.015, full_share: float = 0.3) -> None:
         unknown = [lb for lb in labels if lb not in COCO_LABELS]
         if unknown:
             raise InputError(f"unknown labels: {', '.join(unknown)}")
@@ -186,11 +192,16 @@ class Detector:
         self.class_ids = np.array([COCO_LABELS.index(lb) for lb in labels], dtype=np.int64)
         self.score = score
         self.iou = iou
+        if not 0.0 <= min_size < 1.0 or not 0.0 < full_share <= 1.0:
+            raise InputError("min_size must be in [0, 1) and full_share in (0, 1] (shares of the frame)")
+        self.min_size = min_size      # boxes lower than this share of the frame height are dropped
+        self.full_share = full_share  # crops covering this share of the frame: detect on the whole frame
         self.inferences = 0
+        self.full_frames = 0          # how many detection rounds used the whole frame
 
     @classmethod
     def load(cls, model: str | Path = MODEL_PATH, *, threads: int = 1, labels: Sequence[str] = DEFAULT_LABELS,
-             score: float = 0.4, iou: float = 0.5) -> Detector:
+             score: float = 0.4, iou: float = 0.5, min_size: float = 0.015, full_share: float = 0.3) -> Detector:
         """Open the ONNX model on the CPU with ``threads`` intra-op threads (1 by default)."""
         import onnxruntime as ort
 
@@ -199,7 +210,7 @@ class Detector:
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         session = ort.InferenceSession(str(model), sess_options=opts, providers=["CPUExecutionProvider"])
-        return cls(session, labels=labels, score=score, iou=iou)
+        return cls(session, labels=labels, score=score, iou=iou, min_size=min_size, full_share=full_share)
 
     def _infer(self, image: np.ndarray) -> Detections:
         blob, scale = letterbox(image)
@@ -212,20 +223,42 @@ class Detector:
 
     def detect(self, image: np.ndarray) -> Detections:
         """Detect on a whole BGR image (letterboxed to 416)."""
-        return nms(self._infer(image), self.iou, self.score)
+        self.full_frames += 1
+        return self._small_dropped(nms(self._infer(image), self.iou, self.score), image.shape[0])
 
     def detect_regions(self, frame: np.ndarray, motion_boxes: np.ndarray, *, max_crops: int = 4) -> Detections:
-        """Detect only around ``motion_boxes`` (frame pixels): one inference per merged crop.
+        """Detect around ``motion_boxes`` (frame pixels): one inference per merged crop, or the whole frame.
 
-        If the crops would need more than ``max_crops`` inferences, the whole frame is used once.
+        The whole frame is used once instead when the crops would need more than ``max_crops``
+        inferences or cover ``full_share`` of the frame, and after the crops when an object they
+        found touches a crop edge inside the frame (it was cut: the full frame sees all of it).
         """
         if len(motion_boxes) == 0:
             return Detections.empty()
+        h, w = frame.shape[:2]
         crops = crop_regions(frame.shape, motion_boxes)
-        if len(crops) > max_crops:
+        covered = sum((x2 - x1) * (y2 - y1) for x1, y1, x2, y2 in crops) / float(w * h)
+        if len(crops) > max_crops or covered >= self.full_share:
             return self.detect(frame)
         parts = []
         for x1, y1, x2, y2 in crops:
             d = self._infer(frame[y1:y2, x1:x2])
+            if _cut(d.boxes, (x1, y1, x2, y2), w, h):
+                return self.detect(frame)
             parts.append(Detections(d.boxes + np.array([x1, y1, x1, y1], np.float32), d.scores, d.labels))
-        return nms(Detections.concat(parts), self.iou, self.score)
+        return self._small_dropped(nms(Detections.concat(parts), self.iou, self.score), h)
+
+    def _small_dropped(self, det: Detections, frame_height: int) -> Detections:
+        if not self.min_size or len(det) == 0:
+            return det
+        return det.select((det.boxes[:, 3] - det.boxes[:, 1]) >= self.min_size * frame_height)
+
+
+def _cut(boxes: np.ndarray, crop: tuple[int, int, int, int], w: int, h: int, tol: float = 2.0) -> bool:
+    """True if a box (crop pixels) touches an edge of ``crop`` that is not an edge of the ``w`` x ``h`` frame."""
+    if len(boxes) == 0:
+        return False
+    x1, y1, x2, y2 = crop
+    cw, ch = x2 - x1, y2 - y1
+    return bool(((boxes[:, 0] <= tol) & (x1 > 0)).any() or ((boxes[:, 1] <= tol) & (y1 > 0)).any()
+                or ((boxes[:, 2] >= cw - tol) & (x2 < w)).any() or ((boxes[:, 3] >= ch - tol) & (y2 < h)).any())
