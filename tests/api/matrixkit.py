@@ -156,6 +156,8 @@ BODIES: dict[str, BodyFactory] = {
     "RetrievalIn": lambda c, a: [Body(json={"camera_id": c.objs[a]["camera_id"], "start": "2026-01-01T08:00:00Z",
                                             "end": "2026-01-01T08:01:00Z", "kind": "view",
                                             "reason": f"{TAG[a]} incident"})],
+    "RemoteRetrievalIn": lambda c, a: [Body(json={"camera_id": c.objs[a]["camera_id"], "reason": f"{TAG[a]} case",
+                                                  "start": "2026-01-01T08:00:00Z", "end": "2026-01-01T08:01:00Z"})],
     "Body_create_plan_api_v1_plans_post": _plan_form,
     "Body_import_regions_api_v1_import_regions_post": lambda c, a: [
         _csv(f"code,name,level,parent\n{AREAS[a][0]}{c.n():03d},{TAG[a]} imported village,4,{AREAS[a][0]}\n")],

@@ -107,7 +107,13 @@ SPEC: dict[str, Spec] = {
     # /metrics: admins (or a scraper's metrics token); no other role holds this name
     "GET /api/v1/federation/links": _READ, "GET /api/v1/federation/remote": _READ,
     # linked Vigil instances only (link tokens): every user, admins included, is refused
-    "POST /federation/v1/feed": _s("federation.peer", 403),
+    "POST /federation/v1/feed": _s("federation.peer", 403), "GET /federation/v1/video": _s("federation.peer", 403),
+    "POST /federation/v1/retrievals": _s("federation.peer", 403),
+    "GET /federation/v1/playback": _s("federation.peer", 403),
+    # the control camera is local: remote video answers 404 for it, after the scope check
+    "GET /api/v1/federation/live/{camera_id}/{segment}": _s("video.live", 404),
+    "POST /api/v1/federation/retrievals": _s("video.retrieve", 404),
+    "GET /api/v1/federation/cameras/{camera_id}/playback.mp4": _s("video.retrieve", 404),
     "GET /metrics": _s("metrics.read"), "GET /api/v1/config": _s(None), "GET /api/v1/health": _s(None),
 }
 _SKIP_TABLES = {"audit_log", "api_tokens", "alembic_version"}  # appended to by every call, reads included

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from vigil.access.audit import record
 from vigil.access.users import Principal
 from vigil.api.deps import SessionDep, VigilDep, require
+from vigil.api.routers.video import _live  # the app's one live manager (its packagers and folder)
 from vigil.api.security import request_token
 from vigil.core.errors import InputError
 from vigil.federation.models import Direction
@@ -21,9 +26,27 @@ from vigil.federation.peer import (
     list_remote,
     receive_feed,
 )
+from vigil.federation.video import (
+    PEER_PLAYBACK,
+    PEER_VIDEO,
+    RemoteRequestIn,
+    check_file,
+    child_camera,
+    child_retrieval,
+    link_principal,
+    parent_fetch,
+    parent_playback,
+    parent_retrieval,
+    relay,
+)
+from vigil.video import retrieval
+from vigil.video.masks import mask_polygons
+from vigil.video.recorder import camera_url
 
 router = APIRouter()
 Reader = Annotated[Principal, Depends(require("registry.read"))]
+LiveViewer = Annotated[Principal, Depends(require("video.live"))]
+Retriever = Annotated[Principal, Depends(require("video.retrieve"))]
 
 
 @router.get("/api/v1/federation/links")
@@ -48,3 +71,87 @@ async def feed(request: Request, session: SessionDep, v: VigilDep) -> dict[str, 
         raise InputError("the feed batch is not JSON") from None
     rid = request.headers.get("x-request-id", "")[:64]
     return await run_in_threadpool(receive_feed, session, v.box, link, body, request_id=rid)
+
+
+# ----------------------------------------------------------------------------- remote video (parent side)
+class RemoteRetrievalIn(BaseModel):
+    """A retrieval request for a remote camera, decided by the instance that owns it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    camera_id: str
+    start: datetime
+    end: datetime
+    reason: str = Field(description="why the recording is needed (the owning instance requires one)")
+
+
+@router.get("/api/v1/federation/live/{camera_id}/{segment}")
+def remote_live(camera_id: str, segment: str, p: LiveViewer, v: VigilDep) -> Response:
+    """Live HLS of a remote camera (``index.m3u8``, then its segments), proxied through its own instance."""
+    got = parent_fetch(v, p, camera_id, segment)
+    return Response(got.content, media_type=got.media_type, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/api/v1/federation/retrievals", status_code=201)
+def remote_retrieval(body: RemoteRetrievalIn, p: Retriever, v: VigilDep) -> dict[str, Any]:
+    """Ask a remote camera's instance for its recording; class-1 sites wait for that instance's approval."""
+    return parent_retrieval(v, p, body.camera_id, body.start, body.end, body.reason)
+
+
+@router.get("/api/v1/federation/cameras/{camera_id}/playback.mp4")
+def remote_playback(camera_id: str, p: Retriever, v: VigilDep, req: int = 0) -> Response:
+    """Play back an approved remote retrieval request (``req``: the id the owning instance gave it)."""
+    got = parent_playback(v, p, camera_id, req)
+    return Response(got.content, media_type=got.media_type)
+
+
+# ----------------------------------------------------------------------------- remote video (child side)
+def _peer(session, request: Request):  # type: ignore[no-untyped-def]
+    return authenticate_link(session, request_token(request)[0], Direction.PARENT)
+
+
+@router.get("/federation/v1/video", tags=["federation peers"])
+def peer_video(request: Request, session: SessionDep, v: VigilDep, cam: str = "", file: str = "",
+               user: str = "") -> Response:
+    """Live HLS for the parent (its token): only cameras shared with it; audited here with its request id."""
+    link = _peer(session, request)
+    name, rid = check_file(file), request.headers.get("x-request-id", "")[:64]
+    camera = child_camera(session, link, cam)
+    who = link_principal(session, link, user).name
+    mgr = _live(request)
+    if name.endswith(".m3u8") and mgr.due_for_audit(who, camera.id):
+        record(session, who, "video.live", f"camera:{camera.id}", region=camera.region_code, request_id=rid)
+    if (down := relay(v, session, camera.id, "GET", PEER_VIDEO, params={"cam": cam, "file": name, "user": user},
+                      rid=rid)) is not None:
+        return Response(down.content, media_type=down.headers.get("content-type", "video/mp2t"))
+    if name.endswith(".m3u8"):
+        index = mgr.playlist(camera.id, camera_url(v, camera), mask_polygons(session, camera.id))
+        return Response(index.read_bytes(), media_type="application/vnd.apple.mpegurl")
+    return FileResponse(mgr.segment(camera.id, name), media_type="video/mp2t")
+
+
+@router.post("/federation/v1/retrievals", tags=["federation peers"], status_code=201)
+async def peer_retrieval(request: Request, session: SessionDep, v: VigilDep) -> dict[str, Any]:
+    """A retrieval request from the parent: the sharing rules, a reason, and this instance's approval rules."""
+    link = await run_in_threadpool(_peer, session, request)
+    try:
+        body = RemoteRequestIn.model_validate_json(await request.body())
+    except ValueError:
+        raise InputError("a retrieval request needs cam, start, end, reason and user") from None
+    rid = request.headers.get("x-request-id", "")[:64]
+    return await run_in_threadpool(child_retrieval, v, session, link, body, rid)
+
+
+@router.get("/federation/v1/playback", tags=["federation peers"])
+def peer_playback(request: Request, session: SessionDep, v: VigilDep, cam: str = "", req: int = 0,
+                  user: str = "") -> Response:
+    """The MP4 of an approved request the parent filed (refused while it awaits this instance's approval)."""
+    link = _peer(session, request)
+    camera = child_camera(session, link, cam, recordings=True)
+    who = link_principal(session, link, user)
+    rid = request.headers.get("x-request-id", "")[:64]
+    if (down := relay(v, session, camera.id, "GET", PEER_PLAYBACK, params={"cam": cam, "req": str(req),
+                                                                          "user": user}, rid=rid)) is not None:
+        return Response(down.content, media_type="video/mp4")
+    session.commit()
+    return FileResponse(retrieval.view(v, who, req), media_type="video/mp4")
