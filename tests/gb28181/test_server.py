@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import socket
+import sys
 import tracemalloc
 
-from gbkit import DEVICE, NVR, PASSWORD, PLATFORM
+from gbkit import DEVICE, NVR, PASSWORD, PLATFORM, until
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -33,12 +36,6 @@ def _tree() -> list[CatalogItem]:
             CatalogItem(CAM[5], name="cam 6", parent_id=NVR, civil_code="340200")]
 
 
-async def _until(fn, seconds=10.0):
-    for _ in range(int(seconds / 0.05)):
-        if fn():
-            return True
-        await asyncio.sleep(0.05)
-    return bool(fn())
 
 
 def _cameras(v):
@@ -56,7 +53,7 @@ async def test_a_catalog_in_broken_out_of_order_parts_keeps_the_tree_and_reports
     await dev.start()
     try:
         assert await dev.register() == 200
-        assert await _until(lambda: len(_cameras(gb_vigil)) == 3)
+        assert await until(lambda: len(_cameras(gb_vigil)) == 3)
         result = gb_server.stats.catalogs[-1]
         assert not result.complete and result.missing == 3 and result.bad_items == 1 and result.parts == 3
         cams = _cameras(gb_vigil)
@@ -76,7 +73,7 @@ async def test_catalog_notify_adds_turns_off_and_deletes_channels(gb_server, gb_
     await dev.start()
     try:
         assert await dev.register() == 200
-        assert await _until(lambda: CAM[0] in _cameras(gb_vigil))
+        assert await until(lambda: CAM[0] in _cameras(gb_vigil))
 
         async def notify(event, cid):
             raw = catalog_items_xml([CatalogItem(cid, name="new", civil_code="340200")])
@@ -93,11 +90,11 @@ async def test_catalog_notify_adds_turns_off_and_deletes_channels(gb_server, gb_
                 return {c.channel_id: c.status for c in store.channels(s, NVR)}.get(cid)
 
         await notify("ADD", CAM[4])
-        assert await _until(lambda: CAM[4] in _cameras(gb_vigil))
+        assert await until(lambda: CAM[4] in _cameras(gb_vigil))
         await notify("OFF", CAM[0])
-        assert await _until(lambda: channel(CAM[0]) == "OFF")
+        assert await until(lambda: channel(CAM[0]) == "OFF")
         await notify("DEL", CAM[0])
-        assert await _until(lambda: channel(CAM[0]) is None)
+        assert await until(lambda: channel(CAM[0]) is None)
         assert CAM[0] in _cameras(gb_vigil)  # the registry keeps the camera
     finally:
         dev.close()
@@ -195,3 +192,38 @@ async def test_an_active_probe_without_answer_takes_the_device_offline(gb_vigil)
     finally:
         dev.close()
         await srv.stop()
+
+
+def test_cli_upper_add_and_list(gb_vigil, monkeypatch):
+    runner = CliRunner()
+    opts = ["--db", gb_vigil.settings.db_url, "--home", str(gb_vigil.settings.home)]
+    monkeypatch.setenv("VIGIL_GB_UPPER_PASSWORD", "up-pw")
+    r = runner.invoke(app, ["gb", "upper", "add", "34000000002000000001", "--host", "127.0.0.1", "--port", "5999",
+                            "--share", "regions=340200;kinds=public_area", *opts])
+    assert r.exit_code == 0, r.output
+    listed = runner.invoke(app, ["gb", "upper", "list", *opts]).output
+    assert "34000000002000000001" in listed and "340200" in listed and "up-pw" not in listed
+    bad = runner.invoke(app, ["gb", "upper", "add", "34000000002000000002", "--host", "h", "--share", "nope=1",
+                              *opts])
+    assert bad.exit_code == 2 and "unknown rule" in bad.output
+
+
+async def test_vigil_gb_serve_runs_a_registrar_and_stops_cleanly_on_interrupt(gb_vigil, tmp_path):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "vigil", "gb", "serve", "--port", str(port), "--id", PLATFORM, "--db",
+        gb_vigil.settings.db_url, "--home", str(gb_vigil.settings.home), stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT)
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), 30)
+        assert b"registrar" in line and str(port).encode() in line
+        dev = SimDevice(DEVICE, PASSWORD, ("127.0.0.1", port))
+        await dev.start()
+        assert await dev.register() == 200 and await dev.keepalive() == 200
+        dev.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0 and b"Traceback" not in out

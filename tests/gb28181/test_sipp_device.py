@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from gbkit import NVR, PASSWORD, PLATFORM
+from gbkit import NVR, PASSWORD, PLATFORM, until
 from sqlalchemy import select
 
 from vigil.core.models import AuditEntry, Camera
@@ -53,13 +53,6 @@ async def _finish(proc: asyncio.subprocess.Process, tmp: Path) -> tuple[int, str
     return proc.returncode or 0, out.decode(errors="replace")[-2000:] + errors[-2000:]
 
 
-async def _until(fn, seconds: float = 15.0):
-    for _ in range(int(seconds / 0.1)):
-        value = fn()
-        if value:
-            return value
-        await asyncio.sleep(0.1)
-    return fn()
 
 
 async def test_sipp_nvr_registers_keeps_alive_and_its_catalog_joins_the_registry(gb_server, gb_vigil, tmp_path):
@@ -70,7 +63,7 @@ async def test_sipp_nvr_registers_keeps_alive_and_its_catalog_joins_the_registry
         with gb_vigil.db.session() as s:
             return {c.id: c.region_code for c in s.scalars(select(Camera)).all()}
 
-    assert await _until(lambda: len(cameras()) == 2), gb_server.stats
+    assert await until(lambda: len(cameras()) == 2), gb_server.stats
     assert cameras() == {"34020000001310000001": "340200", "34020000001310000002": "340200"}
     await gb_server.flush()
     with gb_vigil.db.session() as s:
@@ -101,7 +94,8 @@ async def test_sipp_unknown_device_gets_403_and_an_audit_entry(gb_server, gb_vig
         with gb_vigil.db.session() as s:
             return s.scalars(select(AuditEntry).where(AuditEntry.action == "gb.register.refused")).all()
 
-    entries = await _until(refused, 5)
+    assert await until(refused, 5)
+    entries = refused()
     assert [e.target for e in entries] == [stranger]
     assert entries[0].detail["reason"] == "unknown device"
 
@@ -115,7 +109,7 @@ async def test_sipp_answers_an_invite_with_its_own_ssrc_and_the_ps_stream_demuxe
                                                         local_addr=("127.0.0.1", 0))
     proc = await _start(_sipp_args(srv.port, NVR, PASSWORD, tmp_path, ooc="device_ooc_invite.xml", pause_ms=6000))
     try:
-        assert await _until(lambda: NVR in srv.registrar.sessions, 10)
+        assert await until(lambda: NVR in srv.registrar.sessions, 10)
         cam = "34020000001310000001"
         d = await srv.invite(NVR, cam, "127.0.0.1", rtp.get_extra_info("sockname")[1])
         receiver.expected_ssrc = int(d.ssrc)
@@ -130,7 +124,7 @@ async def test_sipp_answers_an_invite_with_its_own_ssrc_and_the_ps_stream_demuxe
             if i % 20 == 0:
                 await asyncio.sleep(0.002)
         media.close()
-        assert await _until(lambda: receiver.received + receiver.dropped >= len(packets) - 5, 5)
+        assert await until(lambda: receiver.received + receiver.dropped >= len(packets) - 5, 5)
         receiver.flush()
         assert receiver.ssrc_mismatch and receiver.dropped == 0
         summary = demux_ps(bytes(ps))

@@ -12,14 +12,19 @@ import typer
 
 from vigil.cli_common import DbOpt, HomeOpt, console, ensure_port_free, open_instance
 from vigil.core.ids import DeviceId
+from vigil.federation.links import parse_rules
 from vigil.gb28181 import store
+from vigil.gb28181.cascade import add_upper, load_uppers
 from vigil.gb28181.server import GbConfig, GbServer
+from vigil.gb28181.upper import UpperLink
 
 __all__ = ["app"]
 
 app = typer.Typer(help="GB/T 28181: devices register to Vigil over SIP.", no_args_is_help=True)
 device_app = typer.Typer(help="Devices allowed to register.", no_args_is_help=True)
+upper_app = typer.Typer(help="Upper platforms Vigil registers to (cascade).", no_args_is_help=True)
 app.add_typer(device_app, name="device")
+app.add_typer(upper_app, name="upper")
 
 
 def _actor() -> str:
@@ -73,13 +78,54 @@ def serve(platform_id: Annotated[str, typer.Option("--id", help="This platform's
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     server = GbServer(v, GbConfig(platform_id=pid.value, host=host, port=port, keepalive_interval=keepalive))
 
+    with v.db.session() as s:
+        links = [UpperLink(u, v) for u in load_uppers(s, v.box)]
+
     async def run() -> None:
         await server.start()
-        console.print(f"GB/T 28181 registrar {pid.value} (domain {pid.sip_domain}) on udp+tcp {server.address}")
+        console.print(f"GB/T 28181 registrar {pid.value} (domain {pid.sip_domain}) on udp+tcp {server.address}; "
+                      f"{len(links)} upper platform(s)")
+        tasks = [asyncio.create_task(link.run()) for link in links]
         try:
             await asyncio.Event().wait()
         finally:
+            for t in tasks:
+                t.cancel()
+            for link in links:
+                await link.stop()
             await server.stop()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
+
+
+@upper_app.command("add")
+def upper_add(upper_id: Annotated[str, typer.Argument(help="The upper platform's 20-digit SIP server ID")],
+              host: Annotated[str, typer.Option(help="Its address")],
+              port: Annotated[int, typer.Option(help="Its SIP port")] = 5060,
+              password: Annotated[str, typer.Option(prompt=True, hide_input=True, envvar="VIGIL_GB_UPPER_PASSWORD",
+                                                    help="Digest password (prompted; or $VIGIL_GB_UPPER_PASSWORD)")]
+              = "",
+              share: Annotated[str, typer.Option(help="What it may see: 'all' or regions=..;kinds=..;classes=..")]
+              = "all",
+              local_id: Annotated[str, typer.Option(help="The ID Vigil registers with")] = "34020000002000000001",
+              expires: Annotated[int, typer.Option(help="Registration expiry, seconds")] = 3600,
+              keepalive: Annotated[int, typer.Option(help="Keepalive interval, seconds")] = 60,
+              db: DbOpt = None, home: HomeOpt = None) -> None:
+    """Register to an upper platform (cascade) and show it the shared cameras."""
+    v = open_instance(db, home)
+    with v.db.session() as s:
+        row = add_upper(s, v.box, upper_id, host=host, port=port, password=password, local_id=local_id,
+                        rules=parse_rules(share), actor=_actor(), expires=expires, keepalive=keepalive)
+        console.print(f"upper platform [bold]{row.id}[/] at {row.host}:{row.port} added (as {row.local_id})")
+
+
+@upper_app.command("list")
+def upper_list(db: DbOpt = None, home: HomeOpt = None) -> None:
+    """Configured upper platforms and what they are shown."""
+    v = open_instance(db, home)
+    with v.db.session() as s:
+        for u in load_uppers(s, v.box):
+            console.print(f"{u.upper_id}  {u.host}:{u.port}  as {u.local_id}  expires {u.expires}s  "
+                          f"keepalive {u.keepalive:g}s  share {u.rules.model_dump(exclude_defaults=True) or 'all'}",
+                          highlight=False)

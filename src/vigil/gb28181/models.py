@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vigil.core.models import Base, utcnow
 
-__all__ = ["GbChannel", "GbDevice"]
+__all__ = ["GbChannel", "GbDevice", "GbUpper"]
 
 
 class GbDevice(Base):
@@ -52,3 +53,20 @@ class GbChannel(Base):
     status: Mapped[str] = mapped_column(String(12), default="")
     camera_id: Mapped[str | None] = mapped_column(ForeignKey("cameras.id", ondelete="SET NULL"), index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class GbUpper(Base):
+    """An upper platform Vigil registers to (cascade), with the rules of what it is shown."""
+
+    __tablename__ = "gb_uppers"
+
+    id: Mapped[str] = mapped_column(String(20), primary_key=True)  # the upper platform's SIP server ID
+    host: Mapped[str] = mapped_column(String(64))
+    port: Mapped[int] = mapped_column(Integer)
+    local_id: Mapped[str] = mapped_column(String(20))  # the ID Vigil registers with (type 200)
+    password_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    expires: Mapped[int] = mapped_column(Integer, default=3600)
+    keepalive: Mapped[int] = mapped_column(Integer, default=60)
+    rules: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,132 @@
+"""Cascade, database side: upper platforms, and the catalog Vigil shows each one under its sharing rules.
+
+The sharing rules are the federation's (:class:`vigil.federation.links.ShareRules`, the same
+``regions=...;kinds=...`` syntax, decided by :func:`vigil.federation.publish.camera_shared`). The catalog
+keeps the directory tree: region nodes (civil codes of 8 digits at most) from the prefecture down,
+the directory nodes of GB devices (business groups, virtual organisations), then the cameras.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vigil.access.audit import record
+from vigil.core.crypto import CredentialBox
+from vigil.core.errors import ConflictError, InputError
+from vigil.core.ids import DeviceId
+from vigil.core.models import Camera, Lifecycle, Region
+from vigil.federation.links import ShareRules
+from vigil.federation.publish import camera_shared
+from vigil.gb28181.manscdp import CatalogItem
+from vigil.gb28181.models import GbChannel, GbUpper
+
+__all__ = ["UpperConfig", "add_upper", "load_uppers", "shared_catalog"]
+
+
+@dataclass(frozen=True)
+class UpperConfig:
+    """One upward link as the link task needs it."""
+
+    upper_id: str
+    host: str
+    port: int
+    local_id: str
+    password: str
+    expires: int
+    keepalive: float
+    rules: ShareRules
+
+
+def add_upper(session: Session, box: CredentialBox, upper_id: str, *, host: str, port: int, password: str,
+              local_id: str, rules: ShareRules, actor: str, expires: int = 3600, keepalive: int = 60) -> GbUpper:
+    """Configure an upper platform to register to; the password is sealed with the instance key."""
+    up, me = DeviceId.parse(upper_id), DeviceId.parse(local_id)
+    if not 0 < port < 65536:
+        raise InputError(f"port {port}: a SIP port is 1-65535")
+    if not host or len(host) > 64:
+        raise InputError("the upper platform needs a host (name or address)")
+    if not 60 <= expires <= 86_400 or not 5 <= keepalive <= 3600:
+        raise InputError("expires must be 60-86400 s and keepalive 5-3600 s")
+    if session.get(GbUpper, up.value) is not None:
+        raise ConflictError(f"upper platform {up.value} is already configured")
+    row = GbUpper(id=up.value, host=host, port=port, local_id=me.value, password_enc=box.seal(password),
+                  expires=expires, keepalive=keepalive, rules=rules.model_dump())
+    session.add(row)
+    record(session, actor, "gb.upper.add", up.value, host=host, port=port, local_id=me.value,
+           rules=rules.model_dump())
+    session.flush()
+    return row
+
+
+def load_uppers(session: Session, box: CredentialBox) -> list[UpperConfig]:
+    """Every enabled upward link."""
+    rows = session.scalars(select(GbUpper).where(GbUpper.enabled.is_(True)).order_by(GbUpper.id)).all()
+    return [UpperConfig(r.id, r.host, r.port, r.local_id, box.open(r.password_enc), r.expires, r.keepalive,
+                        ShareRules(**r.rules)) for r in rows]
+
+
+def _civil(code: str) -> str:
+    """A GB civil code (at most 8 digits) for a Vigil region code (villages map to their town)."""
+    return code[:8]
+
+
+def _regions(session: Session, codes: set[str]) -> list[CatalogItem]:
+    wanted, seen = set(codes), dict[str, Region]()
+    while wanted:
+        rows = session.scalars(select(Region).where(Region.code.in_(wanted - set(seen)))).all()
+        wanted = set()
+        for r in rows:
+            seen[r.code] = r
+            if r.parent_code and r.parent_code not in seen:
+                wanted.add(r.parent_code)
+    items = []
+    for code, r in sorted(seen.items()):
+        if len(code) > 8:
+            continue
+        parent = r.parent_code if r.parent_code and r.parent_code in seen else ""
+        items.append(CatalogItem(code, name=r.name, civil_code=code, parent_id=parent, parental=True))
+    return items
+
+
+def _directories(session: Session, links: dict[str, GbChannel]) -> list[CatalogItem]:
+    """The GB directory nodes above shared cameras (up to 6 levels), keeping their ParentID."""
+    out: dict[str, CatalogItem] = {}
+    frontier = {c.parent_id for c in links.values() if c.parent_id}
+    for _ in range(6):
+        if not frontier:
+            break
+        rows = session.scalars(select(GbChannel).where(GbChannel.channel_id.in_(frontier),
+                                                       GbChannel.kind == "directory")).all()
+        frontier = set()
+        for r in rows:
+            if r.channel_id not in out:
+                out[r.channel_id] = CatalogItem(r.channel_id, name=r.name, civil_code=r.civil_code[:8],
+                                                parent_id=r.parent_id, parental=True)
+                frontier.add(r.parent_id)
+    # a node whose parent is the device itself (not shown upward) hangs off its region instead
+    return [d if d.parent_id in out else replace(d, parent_id=d.civil_code) for d in out.values()]
+
+
+def shared_catalog(session: Session, rules: ShareRules, *, actor: str = "") -> list[CatalogItem]:
+    """The catalog an upper platform may see: shared in-service cameras with their directory tree."""
+    scope = rules.scope()
+    stmt = select(Camera).where(Camera.lifecycle != Lifecycle.RETIRED.value, scope.clause(Camera.region_code))
+    stmt = stmt.order_by(Camera.id)
+    cams = [c for c in session.scalars(stmt).all() if camera_shared(rules, c, c.site if c.site_id else None)]
+    links = {c.camera_id: c for c in session.scalars(select(GbChannel).where(
+        GbChannel.camera_id.in_([c.id for c in cams]))).all() if c.camera_id}
+    dirs = _directories(session, links)
+    known = {d.device_id for d in dirs}
+    items = _regions(session, {c.region_code for c in cams}) + dirs
+    for c in cams:
+        link = links.get(c.id)
+        parent = link.parent_id if link is not None and link.parent_id in known else _civil(c.region_code)
+        items.append(CatalogItem(c.id, name=c.name, civil_code=_civil(c.region_code), parent_id=parent,
+                                 status="ON" if c.lifecycle == Lifecycle.IN_SERVICE.value else "OFF",
+                                 longitude=c.lon, latitude=c.lat))
+    if actor:
+        record(session, "gb28181", "gb.upper.catalog", actor, cameras=len(cams), items=len(items))
+    return items

@@ -1,0 +1,98 @@
+"""Cascade: Vigil registers to an upper platform (another Vigil's registrar) and shows it the shared catalog."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from gbkit import NVR, PASSWORD, until
+from sqlalchemy import select
+
+from vigil.core.context import Vigil
+from vigil.core.models import AuditEntry, Camera, Region
+from vigil.federation.links import parse_rules
+from vigil.gb28181 import cascade, store
+from vigil.gb28181.manscdp import CatalogItem
+from vigil.gb28181.server import GbConfig, GbServer
+from vigil.gb28181.upper import UpperLink
+
+UPPER = "34000000002000000001"
+LOCAL = "34020000002000000009"
+GROUP = "34020000002160000001"
+CAM1, CAM2, PLAIN, OUTSIDE = ("34020000001310000001", "34020000001310000002", "34020000001320000077",
+                              "34030000001320000001")
+
+
+@pytest.fixture
+def lower(gb_vigil):
+    with gb_vigil.db.session() as s:
+        s.add(Region(code="3403", name="Elsewhere", level=1))
+        s.flush()
+        store.apply_catalog(s, NVR, [CatalogItem(GROUP, name="East group", parent_id=NVR, civil_code="340200"),
+                                     CatalogItem(CAM1, name="cam 1", parent_id=GROUP, civil_code="340200"),
+                                     CatalogItem(CAM2, name="cam 2", parent_id=NVR, civil_code="3402")])
+        s.add(Camera(id=PLAIN, name="plain", region_code="340200", lon=117.3, lat=31.3))
+        s.add(Camera(id=OUTSIDE, name="not shared", region_code="3403", lon=118.0, lat=32.0))
+    return gb_vigil
+
+
+@pytest.fixture
+def upper_vigil(tmp_path):
+    v = Vigil.open(f"sqlite:///{tmp_path / 'upper.db'}", str(tmp_path / "upper-home"))
+    with v.db.session() as s:
+        s.add(Region(code="3402", name="Prefecture", level=1))
+        s.flush()
+        store.add_device(s, v.box, LOCAL, PASSWORD, actor="test", region="3402")
+    yield v
+    v.close()
+
+
+def test_the_shared_catalog_keeps_the_tree_and_the_rules(lower):
+    with lower.db.session() as s:
+        items = {i.device_id: i for i in cascade.shared_catalog(s, parse_rules("regions=3402"), actor=UPPER)}
+    assert set(items) == {"3402", "340200", GROUP, CAM1, CAM2, PLAIN}
+    assert items["340200"].parent_id == "3402" and items[GROUP].parent_id == "340200"
+    assert items[CAM1].parent_id == GROUP and items[CAM2].parent_id == "3402" and items[PLAIN].parent_id == "340200"
+    assert items[PLAIN].civil_code == "340200" and items[PLAIN].longitude == 117.3
+    with lower.db.session() as s:
+        assert s.scalar(select(AuditEntry).where(AuditEntry.action == "gb.upper.catalog")).target == UPPER
+        everything = {i.device_id for i in cascade.shared_catalog(s, parse_rules("all"))}
+    assert OUTSIDE in everything and "3403" in everything
+
+
+
+
+async def test_vigil_registers_upward_answers_the_catalog_and_comes_back_after_failures(lower, upper_vigil):
+    up_cfg = GbConfig(platform_id=UPPER, port=0, keepalive_interval=0.3, flush_interval=0.2, catalog_idle=2.0)
+    upper = GbServer(upper_vigil, up_cfg)
+    await upper.start()
+    cfg = cascade.UpperConfig(UPPER, "127.0.0.1", upper.port, LOCAL, PASSWORD, 60, 0.3, parse_rules("regions=3402"))
+    link = UpperLink(cfg, lower, retry=0.2, jitter=0.1)
+    task = asyncio.create_task(link.run())
+    try:
+        def upper_cameras():
+            with upper_vigil.db.session() as s:
+                return {c.id: c.region_code for c in s.scalars(select(Camera)).all()}
+
+        assert await until(lambda: len(upper_cameras()) == 3)
+        assert upper_cameras() == {CAM1: "3402", CAM2: "3402", PLAIN: "3402"}  # the upper knows only 3402
+        with upper_vigil.db.session() as s:
+            tree = {c.channel_id: (c.parent_id, c.kind) for c in store.channels(s, LOCAL)}
+        assert tree[CAM1] == (GROUP, "camera") and tree[GROUP] == ("340200", "directory")
+        assert tree["340200"] == ("3402", "directory") and OUTSIDE not in tree
+        seen = upper.registrar.sessions[LOCAL].last_alive
+        assert await until(lambda: upper.registrar.sessions[LOCAL].last_alive > seen)  # keepalives arrive
+        port = upper.port
+        await upper.stop()  # the upper platform goes away: 3 keepalives fail
+        assert await until(lambda: not link.registered)
+        upper = GbServer(upper_vigil, GbConfig(platform_id=UPPER, port=port, keepalive_interval=0.3,
+                                               query_on_register=False))
+        await upper.start()
+        assert await until(lambda: link.registered and LOCAL in upper.registrar.sessions)
+        assert link.registrations == 2
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await link.stop()
+        await upper.stop()
