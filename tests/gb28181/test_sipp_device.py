@@ -12,11 +12,14 @@ from gbkit import NVR, PASSWORD, PLATFORM, until
 from sqlalchemy import select
 
 from vigil.core.models import AuditEntry, Camera
+from vigil.federation.links import parse_rules
 from vigil.gb28181 import store
+from vigil.gb28181.cascade import UpperConfig
 from vigil.gb28181.media import RtpPsReceiver, demux_ps
 from vigil.gb28181.models import GbDevice
 from vigil.gb28181.server import GbConfig, GbServer
 from vigil.gb28181.simdevice import ps_stream, rtp_packets
+from vigil.gb28181.upper import UpperLink
 
 SIPP = shutil.which("sipp")
 HERE = Path(__file__).parent / "sipp"
@@ -139,3 +142,24 @@ async def test_sipp_answers_an_invite_with_its_own_ssrc_and_the_ps_stream_demuxe
             await proc.wait()
         rtp.close()
         await srv.stop()
+
+
+@pytest.mark.parametrize("password, registered", [(PASSWORD, True), ("wrong", False)])
+async def test_sipp_as_a_third_party_upper_platform_checks_our_digest(tmp_path, password, registered):
+    upper_id, local = "34000000002000000001", "34020000002000000009"
+    port = _free_udp_port()
+    proc = await _start([SIPP, "-sf", str(HERE / "upper_uas.xml"), "-i", "127.0.0.1", "-p", str(port), "-m", "1",
+                         "-key", "domain", upper_id[:10], "-key", "user", local, "-key", "pass", PASSWORD,
+                         "-nostdin", "-timeout", "20s", "-timeout_error", "-trace_err", "-error_file",
+                         str(tmp_path / "err.log")])
+    await asyncio.sleep(0.3)  # sipp binds its port
+    link = UpperLink(UpperConfig(upper_id, "127.0.0.1", port, local, password, 3600, 0.3, parse_rules("all")),
+                     None, retry=30, jitter=0)
+    task = asyncio.create_task(link.run())
+    try:
+        rc, log = await asyncio.wait_for(_finish(proc, tmp_path), 25)
+        assert rc == 0, log
+        assert link.registered is registered and link.registrations == int(registered)
+    finally:
+        task.cancel()
+        link.close()
