@@ -1,0 +1,1 @@
+"""Scale-out: workers own shards of cameras through JetStream KV leases; an elected scheduler writes."""
