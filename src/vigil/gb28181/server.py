@@ -88,6 +88,9 @@ class GbServer:
                                    keepalive_interval=config.keepalive_interval, misses=config.misses)
         self.stats = Stats()
         self.limiter = RateLimiter(config.rate, config.burst)
+        # registered peers (a lower platform sends thousands of catalog parts) get a wider allowance
+        self.trusted_limiter = RateLimiter(config.rate * 200, config.burst * 100)
+        self._trusted: set[Peer] = set()
         self.bad = BadPeers()
         self.catalogs = CatalogAssembler(idle=config.catalog_idle)
         self._udp: asyncio.DatagramTransport | None = None
@@ -208,7 +211,8 @@ class GbServer:
         if self.bad.muted(peer.host):
             self.stats.muted += 1
             return
-        if not self.limiter.allow(peer):
+        limiter = self.trusted_limiter if peer in self._trusted else self.limiter
+        if not limiter.allow(peer):
             self.stats.rate_limited += 1
             self.bad.strike(peer.host, "over its message rate")
             return
@@ -256,12 +260,16 @@ class GbServer:
     # ---- events ------------------------------------------------------------------------------
     def _dispatch(self, ev: Event) -> None:
         host = ev.peer.host if ev.peer else ""
-        if ev.kind == "bad":
+        if ev.kind in ("bad", "refused"):
             self.bad.strike(host, f"{ev.device_id}: {ev.detail}")
-        elif ev.kind == "refused":
-            self.bad.strike(host, f"{ev.device_id}: {ev.detail}")
+        if ev.kind == "refused":
             self._audit_refused(ev.device_id, host, ev.detail)
-        elif ev.kind == "registered":
+        if ev.peer is not None:
+            if ev.kind in ("registered", "refreshed", "online"):
+                self._trusted.add(ev.peer)
+            elif ev.kind in ("unregistered", "offline"):
+                self._trusted.discard(ev.peer)
+        if ev.kind == "registered":
             log.info("gb28181 device %s registered from %s:%s/%s", ev.device_id, host, ev.peer and ev.peer.port,
                      ev.peer and ev.peer.transport)
             if self.config.query_on_register:
