@@ -55,6 +55,7 @@ class Source:
     test: tuple[float, ...]
     scale: int | None = None
     fixed: bool = True     # False: hand-held or drifting footage, not scored for "moved"
+    condition: str = ""    # an FFmpeg filter applied to the footage first (the camera's own look: IR, grain)
 
     @property
     def available(self) -> bool:
@@ -124,7 +125,8 @@ def load_set(path: str | None = None) -> tuple[dict[str, Source], tuple[Variant,
         file = Path(s["file"])
         sources[name] = Source(name, file if file.is_absolute() else DATA_DIR / file, s["split"], s["scene"],
                                float(s["window"]), int(s["gop"]), tuple(map(float, s["learn"])),
-                               tuple(map(float, s["test"])), s.get("scale"), bool(s.get("fixed", True)))
+                               tuple(map(float, s["test"])), s.get("scale"), bool(s.get("fixed", True)),
+                               s.get("condition", ""))
     variants = tuple(Variant(v["class"], v["name"], v["vf"], bool(v.get("midway")), bool(v.get("whole")))
                      for v in spec["variants"])
     return sources, variants
@@ -155,6 +157,7 @@ def _size(src: Source) -> tuple[int, int]:
 def _chain(src: Source, variant: Variant | None) -> str:
     w, h = _size(src)
     chain = [f"scale={w}:{h}"] if (w, h) != _probe(src.path) else []
+    chain += [src.condition] if src.condition else []
     if variant is not None:
         vf = variant.vf.format(w=w, h=h, T=f"{src.window:g}", s=f"{w / 640:.3g}")
         if variant.midway and not variant.whole:
