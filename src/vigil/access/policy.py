@@ -11,10 +11,10 @@ _READ = {"registry.read", "kpi.read", "health.read", "events.read"}
 PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ADMIN: frozenset({"*"}),
     Role.DUTY_OFFICER: frozenset(_READ | {"video.live", "video.retrieve", "video.approve", "alarm.ack",
-                                          "analytics.manage"}),
-    Role.INVESTIGATOR: frozenset(_READ | {"video.live", "video.retrieve"}),
+                                          "analytics.manage", "centre.read", "centre.duty"}),
+    Role.INVESTIGATOR: frozenset(_READ | {"video.live", "video.retrieve", "centre.read", "centre.case"}),
     Role.MAINTENANCE: frozenset(_READ | {"health.write", "workorder.update", "alarm.ack"}),
-    Role.AUDITOR: frozenset(_READ | {"audit.read"}),
+    Role.AUDITOR: frozenset(_READ | {"audit.read", "centre.read"}),
     Role.PLANNER: frozenset(_READ | {"plan.run", "plan.apply", "registry.write_planned"}),
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -32,11 +33,35 @@ def background_services(v, *, probe_interval: float, sample_interval: float,  # 
     from vigil.federation.service import FederationService  # publishes only when a parent link exists
 
     services.append(FederationService(v))
+    if scheduler:  # escalations and missed patrol rounds ride with the health scheduler
+        from vigil.centre.service import CentreService
+
+        services.append(CentreService(v))
     if record:
         from vigil.video.service import RecordingService
 
         services.append(RecordingService(v, None if record == ["all"] else list(record)))
     return services
+
+
+class Role(StrEnum):
+    """What one ``vigil serve`` process does."""
+
+    ALL = "all"
+    API = "api"
+    SCHEDULER = "scheduler"
+
+
+def serve_scheduler(db: str | None, home: str | None, *, nats: str | None) -> None:
+    """``--role scheduler``: campaign for the leader lease; while leading, write probe batches and keep house."""
+    from vigil.worker.cli import lease_ttl, nats_url, run_until_signal
+    from vigil.worker.elect import Elector, scheduler_services
+
+    url = nats_url(nats)
+    v = open_instance(db, home)
+    elector = Elector(nats_url=url, make_services=scheduler_services(v), ttl=lease_ttl())
+    console.print(f"vigil scheduler {elector.name}: campaigning on {url.split('@')[-1]}", highlight=False)
+    run_until_signal([elector])
 
 
 def serve(db: DbOpt = None, home: HomeOpt = None,
@@ -55,9 +80,15 @@ def serve(db: DbOpt = None, home: HomeOpt = None,
           tls_cert: Annotated[Path | None, typer.Option(help="Serve HTTPS with this PEM certificate (chain)")] = None,
           tls_key: Annotated[Path | None, typer.Option(help="The PEM private key of --tls-cert")] = None,
           trusted_proxy: Annotated[str, typer.Option(help="Comma-separated addresses of reverse proxies whose "
-                                                          "X-Forwarded-For/-Proto headers are believed")] = ""
+                                                          "X-Forwarded-For/-Proto headers are believed")] = "",
+          role: Annotated[Role, typer.Option(help="all: one process (the default); api: a stateless API node; "
+                                                  "scheduler: the elected scheduler (no HTTP; needs NATS)")] = Role.ALL,
+          nats: Annotated[str | None, typer.Option(help="NATS URL for --role scheduler (default $VIGIL_NATS, "
+                                                        "else nats://127.0.0.1:4222)")] = None,
           ) -> None:
     """Serve the API and console; probe, analyse and record cameras in the background."""
+    if role is Role.SCHEDULER:
+        return serve_scheduler(db, home, nats=nats)
     from vigil.api.server import check_tls
     from vigil.api.server import serve as run
     from vigil.video.live import sweep_stale
@@ -66,9 +97,9 @@ def serve(db: DbOpt = None, home: HomeOpt = None,
     ensure_port_free(host, port)  # a busy port is one line now, not a traceback after the URL
     v = open_instance(db, home)
     sweep_stale(v.settings.home / "run")  # live folders of a server that was killed
-    services = background_services(v, probe_interval=probe_interval, sample_interval=sample_interval,
-                                   scheduler=not no_scheduler, analytics=analytics, mqtt=mqtt,
-                                   analytics_streams=analytics_streams, record=record)
+    services = [] if role is Role.API else background_services(
+        v, probe_interval=probe_interval, sample_interval=sample_interval, scheduler=not no_scheduler,
+        analytics=analytics, mqtt=mqtt, analytics_streams=analytics_streams, record=record)
     url = f"{'https' if tls_cert else 'http'}://{host}:{port}"
     console.print(f"Vigil console: [bold]{url}/[/]   API docs: {url}/docs")
     run(v, host=host, port=port, services=services, tls_cert=tls_cert, tls_key=tls_key,

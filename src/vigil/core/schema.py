@@ -16,6 +16,8 @@ _TABLE_MODULES = (
     "vigil.federation.models",
     "vigil.notify.models",
     "vigil.gb28181.models",
+    "vigil.worker.models",
+    "vigil.centre.models",
 )
 
 for _name in _TABLE_MODULES:
