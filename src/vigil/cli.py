@@ -130,6 +130,7 @@ _COMMANDS: list[tuple[str, str, str]] = [
     ("vigil.health.probe_cli", "probe", "probe"),
     ("vigil.health.cli", "kpi", "kpi"),
     ("vigil.health.vqd_cli", "diagnose", "diagnose"),
+    ("vigil.worker.cli", "worker", "worker"),
 ]
 
 

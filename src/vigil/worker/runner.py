@@ -1,0 +1,213 @@
+"""``vigil worker``: own a share of the camera shards through leases and probe their cameras.
+
+Every ``ttl/3`` seconds a worker renews its membership key (``member.<name>``) and its shard
+leases, reads the live members, and reconciles: it releases the shards that rendezvous hashing
+now gives to somebody else (so a newcomer gets them at once) and tries to ``create`` the shards
+it should own (a shard still leased by a dead worker becomes free when that lease expires).
+
+Every ``probe_interval`` seconds it probes the in-service cameras of its shards with
+:func:`vigil.health.probe.probe_targets` and publishes one :class:`~vigil.worker.bus.ProbeBatch`
+per shard, each only after :meth:`~vigil.worker.lease.LeaseTable.check` says the lease is still
+ours, carrying the lease's fencing token. A publish that fails (NATS restarting) is retried with
+the same message id while the lease lives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import socket
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from vigil.core.context import Vigil
+from vigil.core.models import Camera, utcnow
+from vigil.health.probe import ProbeResult, probe_targets
+from vigil.health.recheck import camera_targets
+from vigil.registry.streams import in_service_population
+from vigil.worker.assign import DEFAULT_SHARDS, shard_of, shards_of
+from vigil.worker.bus import SUBJECT, ProbeBatch, connect, ensure_stream
+from vigil.worker.lease import Lease, LeaseTable, open_bucket
+
+__all__ = ["Worker", "WorkerStats", "default_name"]
+
+log = logging.getLogger("vigil.worker")
+
+
+def default_name() -> str:
+    """``<host>-<pid>``: unique among the workers of a deployment."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass
+class WorkerStats:
+    """Counters for the status line and the tests."""
+
+    sweeps: int = 0
+    probed: int = 0
+    published: int = 0
+    fenced: int = 0
+    publish_retries: int = 0
+    acquired: int = 0
+    released: int = 0
+    last_error: str = ""
+    owned: set[int] = field(default_factory=set)
+
+
+class Worker:
+    """A scale-out worker. The constructor only assigns; :meth:`start` connects and starts the loops."""
+
+    def __init__(self, vigil: Vigil, *, nats_url: str, name: str | None = None, ttl: float = 9.0,
+                 shards: int = DEFAULT_SHARDS, probe_interval: float = 30.0, concurrency: int = 200,
+                 probe_timeout: float = 3.0) -> None:
+        self.vigil = vigil
+        self.nats_url = nats_url
+        self.name = name or default_name()
+        self.ttl = ttl
+        self.shards = shards
+        self.probe_interval = probe_interval
+        self.concurrency = concurrency
+        self.probe_timeout = probe_timeout
+        self.stats = WorkerStats()
+        self.leases: dict[int, Lease] = {}
+        self._member: Lease | None = None
+        self._nc: Any = None
+        self._js: Any = None
+        self._table: LeaseTable | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._seq = itertools.count(1)
+        self._boot = int(utcnow().timestamp() * 1000)
+
+    async def start(self) -> None:
+        self._nc = await connect(self.nats_url, name=f"vigil-worker-{self.name}")
+        self._js = self._nc.jetstream()
+        self._table = LeaseTable(await open_bucket(self._js, ttl=self.ttl), self.name, ttl=self.ttl)
+        await ensure_stream(self._js)
+        self._tasks = [asyncio.create_task(self._leases_loop(), name="vigil-worker-leases"),
+                       asyncio.create_task(self._probe_loop(), name="vigil-worker-probe")]
+
+    async def stop(self) -> None:
+        """Stop the loops and give the leases back, so the other workers take over at once."""
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks = []
+        if self._table is not None:
+            for lease in [*self.leases.values(), *([self._member] if self._member else [])]:
+                with contextlib.suppress(Exception):
+                    await self._table.release(lease)
+        self.leases.clear()
+        if self._nc is not None:
+            with contextlib.suppress(Exception):
+                await self._nc.close()
+
+    # ---------------------------------------------------------------- leases
+
+    async def _leases_loop(self) -> None:
+        assert self._table is not None
+        while True:
+            try:
+                await self.reconcile()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # NATS away: leases run out on their own deadline
+                self.stats.last_error = f"leases: {type(exc).__name__}: {exc}"
+                log.warning("worker %s: %s", self.name, self.stats.last_error)
+            self.stats.owned = set(self.leases)
+            await asyncio.sleep(self._table.renew_every)
+
+    async def reconcile(self) -> None:
+        """One round: renew, read the members, release what moved away, acquire what is ours."""
+        t = self._table
+        assert t is not None
+        if self._member is None or not await t.renew(self._member):
+            self._member = await t.acquire(f"member.{self.name}")
+        for s, lease in list(self.leases.items()):
+            if not await t.renew(lease):
+                del self.leases[s]
+        members = {k.removeprefix("member.") for k in await t.keys("member.")}
+        if self._member is None:  # not a member: own nothing rather than something twice
+            members.discard(self.name)
+            want: set[int] = set()
+        else:
+            want = shards_of(self.name, members, self.shards)
+        for s in sorted(set(self.leases) - want):
+            await t.release(self.leases.pop(s))
+            self.stats.released += 1
+        for s in sorted(want - set(self.leases)):
+            lease = await t.acquire(f"shard.{s}")
+            if lease is not None:
+                self.leases[s] = lease
+                self.stats.acquired += 1
+
+    # ---------------------------------------------------------------- probing
+
+    def _camera_ids(self) -> list[str]:
+        q = select(Camera.id).where(in_service_population(None), (Camera.main_url != "") | (Camera.sub_url != ""))
+        with self.vigil.db.session() as s:
+            return sorted(s.scalars(q))
+
+    async def _probe_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            t0 = loop.time()
+            try:
+                await self.sweep_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database away: the next sweep retries
+                self.stats.last_error = f"sweep: {type(exc).__name__}: {exc}"
+                log.warning("worker %s: %s", self.name, self.stats.last_error)
+            await asyncio.sleep(max(0.05, self.probe_interval - (loop.time() - t0)))
+
+    async def sweep_once(self) -> int:
+        """Probe the cameras of the shards held now and publish their results; return cameras probed."""
+        owned = dict(self.leases)
+        if not owned:
+            return 0
+        ids = await asyncio.to_thread(self._camera_ids)
+        mine = [c for c in ids if shard_of(c, self.shards) in owned]
+        targets = await asyncio.to_thread(camera_targets, self.vigil, mine)
+        ts = utcnow()
+        results = await probe_targets(targets, concurrency=self.concurrency, timeout=self.probe_timeout)
+        by_shard: dict[int, list[ProbeResult]] = defaultdict(list)
+        for r in results:
+            by_shard[shard_of(r.key, self.shards)].append(r)
+        await asyncio.gather(*(self._publish(owned[s], s, rs, ts) for s, rs in sorted(by_shard.items())))
+        self.stats.sweeps += 1
+        self.stats.probed += len(results)
+        return len(results)
+
+    async def _publish(self, lease: Lease, shard: int, results: Sequence[ProbeResult], ts: Any) -> None:
+        assert self._table is not None
+        batch = ProbeBatch(f"{self.name}.{self._boot}.{shard}.{lease.token}.{next(self._seq)}", shard, lease.token,
+                           self.name, ts, tuple((r.key, r.ok, r.reason, round(r.ms, 2)) for r in results))
+        data = batch.encode()
+        while True:
+            try:
+                if not await self._table.check(lease):  # lost the shard: stop writing for it
+                    self.stats.fenced += 1
+                    if self.leases.get(shard) is lease:
+                        del self.leases[shard]
+                    return
+                await self._js.publish(f"{SUBJECT}.{shard}", data, timeout=2.0,
+                                       headers={"Nats-Msg-Id": batch.msg_id})
+                self.stats.published += 1
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # not connected, no ack: the same id again, deduped by the stream
+                self.stats.publish_retries += 1
+                self.stats.last_error = f"publish: {type(exc).__name__}: {exc}"
+                if not lease.alive():
+                    return
+                await asyncio.sleep(0.5)
