@@ -113,7 +113,7 @@ def _ask(conn: Any, cmd: str) -> Any:
 
 async def _storm(devices: list[SimDevice]) -> tuple[float, int]:
     t0 = time.perf_counter()
-    codes = await asyncio.gather(*(d.register() for d in devices))
+    codes = await asyncio.gather(*(d.register(timeout=32.0) for d in devices))  # RFC 3261 timer B
     return time.perf_counter() - t0, sum(1 for c in codes if c != 200)
 
 

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from vigil.cli import app
 from vigil.core.models import Camera
 from vigil.gb28181 import store
+from vigil.gb28181.limits import BadPeers
 from vigil.gb28181.manscdp import CatalogItem, build, catalog_items_xml
 from vigil.gb28181.models import GbDevice
 from vigil.gb28181.server import GbConfig, GbServer
@@ -130,6 +131,7 @@ async def test_floods_garbage_lying_lengths_and_wrong_digests_change_nothing(gb_
     statuses = [await wrong.register() for _ in range(3)]
     assert statuses == [403, 403, 403] and gb_server.registrar.sessions == {}
     flood, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0))
+    flood_addr = flood.get_extra_info("sockname")[:2]
     liar = (b"MESSAGE sip:x@y SIP/2.0\r\nVia: SIP/2.0/UDP 1\r\nFrom: <sip:1@d>\r\nTo: <sip:2@d>\r\nCall-ID: c\r\n"
             b"CSeq: 1 MESSAGE\r\nContent-Length: 60000\r\n\r\n<Notify/>")
     tracemalloc.start()
@@ -145,17 +147,33 @@ async def test_floods_garbage_lying_lengths_and_wrong_digests_change_nothing(gb_
     assert gb_server.registrar.sessions == {} and gb_server.registrar.take_dirty() == []
     st = gb_server.stats  # loopback may drop some datagrams; each one that came was refused
     assert st.received > 1000 and st.parse_errors + st.rate_limited + st.muted == st.received - 6
-    assert gb_server.stats.muted > 0 and len(gb_server.bad) <= 2 and len(gb_server.limiter) <= 3
+    assert gb_server.stats.muted > 0 and len(gb_server.bad) <= 3 and len(gb_server.limiter) <= 3
+    assert gb_server.bad.muted(*flood_addr) and not gb_server.bad.muted(*wrong.local)  # only the flooder
     assert grown < 2_000_000, grown
-    assert len([r for r in caplog.records if "127.0.0.1" in r.getMessage()]) == 1  # logged once a window
-    assert await wrong.request(wrong.keepalive_request(), timeout=0.5) is None  # a muted host: no answer
+    logged = [r for r in caplog.records if "127.0.0.1" in r.getMessage()]
+    assert len(logged) == 2  # the flooder and the wrong password: each logged once a window
+    assert await wrong.keepalive() == 403  # its neighbour on the same host is still answered
     wrong.close()
     good = SimDevice(DEVICE, PASSWORD, ("127.0.0.1", gb_server.port))
     await good.start(0)
-    good.transport.close()
-    good.transport, _ = await loop.create_datagram_endpoint(lambda: good, local_addr=("127.0.0.2", 0))
-    assert await good.register() == 200 and await good.keepalive() == 200  # other hosts are still served
+    assert await good.register() == 200 and await good.keepalive() == 200
     good.close()
+
+
+def test_bad_peers_are_muted_per_source_and_a_host_only_when_it_sprays_many_sources():
+    now = [0.0]
+    bad = BadPeers(threshold=3, host_threshold=10, window=60, limit=100, clock=lambda: now[0])
+    for _ in range(3):
+        bad.strike("10.0.0.1", 5060, "x")
+    assert bad.muted("10.0.0.1", 5060) and not bad.muted("10.0.0.1", 5061) and bad.logged == 1
+    for port in range(7):
+        bad.strike("10.0.0.1", 6000 + port, "x")
+    assert bad.muted("10.0.0.1", 9999) and not bad.muted("10.0.0.2", 5060)  # 10 from one host: all of it
+    now[0] = 61
+    assert not bad.muted("10.0.0.1", 5060)
+    for port in range(500):
+        bad.strike("10.0.0.3", port, "x")
+    assert len(bad) <= 100
 
 
 def test_cli_device_add_seals_the_password_and_lists_devices(gb_vigil, monkeypatch):

@@ -136,14 +136,15 @@ class DeviceAgent(asyncio.DatagramProtocol):
             value += f', qop=auth, nc={c.nc}, cnonce="{c.cnonce}"'
         return value
 
-    async def register(self, expires: int = 3600) -> int:
-        """REGISTER, answer the challenge; the final status (0 on timeout)."""
-        first = await self.request(self.register_request(expires))
+    async def register(self, expires: int = 3600, *, timeout: float = 5.0) -> int:
+        """REGISTER, answer the challenge; the final status (0 on timeout of either transaction)."""
+        first = await self.request(self.register_request(expires), timeout)
         if first is None:
             return 0
         if first.status != 401:
             return first.status
-        second = await self.request(self.register_request(expires, self.authorization(first.get("WWW-Authenticate"))))
+        auth = self.authorization(first.get("WWW-Authenticate"))
+        second = await self.request(self.register_request(expires, auth), timeout)
         return second.status if second is not None else 0
 
     def keepalive_request(self, sn: int = 1) -> SipMessage:

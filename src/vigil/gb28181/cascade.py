@@ -115,7 +115,8 @@ def shared_catalog(session: Session, rules: ShareRules, *, actor: str = "") -> l
     scope = rules.scope()
     stmt = select(Camera).where(Camera.lifecycle != Lifecycle.RETIRED.value, scope.clause(Camera.region_code))
     stmt = stmt.order_by(Camera.id)
-    cams = [c for c in session.scalars(stmt).all() if camera_shared(rules, c, c.site if c.site_id else None)]
+    cams = [c for c in session.scalars(stmt).all()
+            if camera_shared(rules, c.id, c.region_code, c.kind, c.site.protection_class if c.site else None)]
     links = {c.camera_id: c for c in session.scalars(select(GbChannel).where(
         GbChannel.camera_id.in_([c.id for c in cams]))).all() if c.camera_id}
     dirs = _directories(session, links)

@@ -35,40 +35,48 @@ class RateLimiter:
 
 
 class BadPeers:
-    """Counts bad messages per host; a host over ``threshold`` in ``window`` seconds is muted until it ends.
+    """Counts bad messages per source address (host, port) and per host.
 
-    Each host is logged at most once per window, so a flood cannot flood the log either.
+    A source over ``threshold`` bad messages in ``window`` seconds is muted until the window ends; a
+    whole host only over ``host_threshold`` (many devices share one NAT address, so one broken device
+    must not silence its neighbours). Each source is logged at most once per window, so a flood cannot
+    flood the log either. At most ``limit`` sources are remembered.
     """
 
-    def __init__(self, *, threshold: int = 20, window: float = 60.0, limit: int = 16_384,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self._threshold, self._window, self._limit, self._clock = threshold, window, limit, clock
-        self._seen: OrderedDict[str, list[float]] = OrderedDict()  # host -> [window start, count, logged]
+    def __init__(self, *, threshold: int = 20, host_threshold: int = 2000, window: float = 60.0,
+                 limit: int = 16_384, clock: Callable[[], float] = time.monotonic) -> None:
+        self._threshold, self._host_threshold = threshold, host_threshold
+        self._window, self._limit, self._clock = window, limit, clock
+        self._seen: OrderedDict[Hashable, list[float]] = OrderedDict()  # key -> [window start, count, logged]
         self.logged = 0
 
-    def _entry(self, host: str) -> list[float]:
+    def _entry(self, key: Hashable) -> list[float]:
         now = self._clock()
-        e = self._seen.pop(host, None)
+        e = self._seen.pop(key, None)
         if e is None or now - e[0] > self._window:
             e = [now, 0.0, 0.0]
-        self._seen[host] = e
+        self._seen[key] = e
         if len(self._seen) > self._limit:
             self._seen.popitem(last=False)
         return e
 
-    def strike(self, host: str, reason: str) -> None:
-        """Note one bad message from ``host``."""
-        e = self._entry(host)
+    def strike(self, host: str, port: int, reason: str) -> None:
+        """Note one bad message from ``host:port``."""
+        self._entry(("host", host))[1] += 1
+        e = self._entry((host, port))
         e[1] += 1
         if not e[2]:
             e[2] = 1.0
             self.logged += 1
-            log.warning("gb28181: bad message from %s: %s (further ones this minute are not logged)", host,
+            log.warning("gb28181: bad message from %s:%s: %s (further ones this minute are not logged)", host, port,
                         reason[:200])
 
-    def muted(self, host: str) -> bool:
-        e = self._seen.get(host)
-        return e is not None and e[1] >= self._threshold and self._clock() - e[0] <= self._window
+    def _over(self, key: Hashable, threshold: int) -> bool:
+        e = self._seen.get(key)
+        return e is not None and e[1] >= threshold and self._clock() - e[0] <= self._window
+
+    def muted(self, host: str, port: int) -> bool:
+        return self._over((host, port), self._threshold) or self._over(("host", host), self._host_threshold)
 
     def __len__(self) -> int:
         return len(self._seen)

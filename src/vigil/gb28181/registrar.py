@@ -40,7 +40,7 @@ class Event:
     """Something the server acts on.
 
     ``kind`` is registered, refreshed, unregistered, refused, offline, online, bad (a bad message from
-    a peer) or message (a MANSCDP body other than a keepalive).
+    a peer: it counts towards muting that peer) or message (a MANSCDP body other than a keepalive).
     """
 
     kind: str
@@ -196,8 +196,8 @@ class Registrar:
         device_id = uri_user(msg.get("From"))
         sess = self.sessions.get(device_id)
         if sess is None or sess.peer.host != peer.host:
-            return Reply(self._answer(msg, peer, 403, "Forbidden (not registered)"),
-                         [Event("bad", device_id[:20], peer, "MESSAGE from a device that is not registered")])
+            # no strike: after a restart every device keeps sending until it hears it must register again
+            return Reply(self._answer(msg, peer, 403, "Forbidden (not registered)"))
         if b"<CmdType>Keepalive</CmdType>" in msg.body[:400]:
             return self._keepalive(msg, peer, sess)
         return Reply(self._answer(msg, peer, 200, "OK"), [Event("message", device_id, peer, message=msg)])

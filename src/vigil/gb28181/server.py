@@ -181,21 +181,21 @@ class GbServer:
     async def _on_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         host, port = writer.get_extra_info("peername")[:2]
         peer = Peer("TCP", host, port)
-        if len(self._writers) >= self.config.max_tcp or self.bad.muted(host):
+        if len(self._writers) >= self.config.max_tcp or self.bad.muted(host, port):
             writer.close()
             return
         framer = StreamParser()
         self._writers[peer] = writer
         try:
             while data := await reader.read(65_536):
-                if not self.limiter.allow(peer, len(data) / 4096) or self.bad.muted(host):
+                if not self.limiter.allow(peer, len(data) / 4096) or self.bad.muted(host, port):
                     self.stats.rate_limited += 1
                     break
                 try:
                     messages = framer.feed(data)
                 except SipParseError as exc:
                     self.stats.parse_errors += 1
-                    self.bad.strike(host, str(exc))
+                    self.bad.strike(host, port, str(exc))
                     break
                 for msg in messages:
                     self.on_message(msg, peer, writer)
@@ -208,19 +208,19 @@ class GbServer:
     def on_bytes(self, data: bytes, peer: Peer, writer: asyncio.StreamWriter | None) -> None:
         """One datagram: rate limit, parse, handle."""
         self.stats.received += 1
-        if self.bad.muted(peer.host):
+        if self.bad.muted(peer.host, peer.port):
             self.stats.muted += 1
             return
         limiter = self.trusted_limiter if peer in self._trusted else self.limiter
         if not limiter.allow(peer):
             self.stats.rate_limited += 1
-            self.bad.strike(peer.host, "over its message rate")
+            self.bad.strike(peer.host, peer.port, "over its message rate")
             return
         try:
             msg = parse_message(data)
         except SipParseError as exc:
             self.stats.parse_errors += 1
-            self.bad.strike(peer.host, str(exc))
+            self.bad.strike(peer.host, peer.port, str(exc))
             return
         self.on_message(msg, peer, writer)
 
@@ -259,9 +259,9 @@ class GbServer:
 
     # ---- events ------------------------------------------------------------------------------
     def _dispatch(self, ev: Event) -> None:
-        host = ev.peer.host if ev.peer else ""
+        host, port = (ev.peer.host, ev.peer.port) if ev.peer else ("", 0)
         if ev.kind in ("bad", "refused"):
-            self.bad.strike(host, f"{ev.device_id}: {ev.detail}")
+            self.bad.strike(host, port, f"{ev.device_id}: {ev.detail}")
         if ev.kind == "refused":
             self._audit_refused(ev.device_id, host, ev.detail)
         if ev.peer is not None:
@@ -278,7 +278,7 @@ class GbServer:
             setattr(self.stats, ev.kind, getattr(self.stats, ev.kind) + 1)
             log.info("gb28181 device %s %s (%s)", ev.device_id, ev.kind, ev.detail)
         elif ev.kind == "message" and ev.message is not None:
-            self._on_body(ev.device_id, ev.message, host)
+            self._on_body(ev.device_id, ev.message, ev.peer)
 
     def _audit_refused(self, device_id: str, host: str, reason: str) -> None:
         key, now = (device_id, host), time.monotonic()
@@ -290,25 +290,26 @@ class GbServer:
         if self.vigil is not None:
             asyncio.get_running_loop().create_task(self._in_db(store.audit_refused, device_id, host, reason))
 
-    def _on_body(self, device_id: str, msg: SipMessage, host: str) -> None:
+    def _on_body(self, device_id: str, msg: SipMessage, peer: Peer | None) -> None:
         body = msg.body
+        host, port = (peer.host, peer.port) if peer else ("", 0)
         if b"<CmdType>Catalog</CmdType>" in body[:400]:
-            self._on_catalog(device_id, msg, host)
+            self._on_catalog(device_id, msg, host, port)
             return
         try:
             doc = parse(body)
         except ManscdpError as exc:
-            self.bad.strike(host, f"{device_id}: {exc}")
+            self.bad.strike(host, port, f"{device_id}: {exc}")
             return
         fut = self._waiters.pop((doc.device_id, doc.sn, doc.cmd_type), None)
         if fut is not None and not fut.done():
             fut.set_result({child.tag: (child.text or "").strip() for child in doc.element})
 
-    def _on_catalog(self, device_id: str, msg: SipMessage, host: str) -> None:
+    def _on_catalog(self, device_id: str, msg: SipMessage, host: str, port: int) -> None:
         try:
             part = parse_catalog_part(msg.body)
         except ManscdpError as exc:
-            self.bad.strike(host, f"{device_id}: catalog part unreadable: {exc}")
+            self.bad.strike(host, port, f"{device_id}: catalog part unreadable: {exc}")
             for d, sn in list(self._open_catalogs(device_id)):
                 self.catalogs.bad_part(d, sn)
             return
