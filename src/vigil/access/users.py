@@ -22,6 +22,7 @@ from vigil.core.ids import validate_region_code
 from vigil.core.models import ApiToken, Region, Role, User, UserRegion, utcnow
 
 __all__ = [
+    "LOCALES",
     "Principal",
     "add_user",
     "authenticate",
@@ -31,6 +32,7 @@ __all__ = [
     "principal_for_token",
     "related_accounts",
     "revoke_token",
+    "set_locale",
 ]
 
 def _make_hasher() -> PasswordHasher:
@@ -207,6 +209,23 @@ def principal_for_token(session: Session, token: str) -> Principal:
     if user is None or not user.active:
         raise AuthError("invalid or expired token")
     return principal_of(user)
+
+
+LOCALES = ("zh-CN", "en")
+
+
+def set_locale(session: Session, principal: Principal, locale: str) -> User:
+    """Remember the console language ``principal`` chose ("zh-CN", "en"; "" follows the browser); audited."""
+    if locale and locale not in LOCALES:
+        raise InputError(f"unknown language {locale!r}; languages: {', '.join(LOCALES)}")
+    user = session.get(User, principal.user_id)
+    if user is None:
+        raise NotFoundError(f"user {principal.name} not found")
+    if user.locale != locale:
+        user.locale = locale
+        record(session, principal.name, "user.locale", f"user:{user.name}", region=user.region_codes[0],
+               locale=locale)
+    return user
 
 
 def principal_of(user: User) -> Principal:

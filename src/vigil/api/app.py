@@ -93,9 +93,10 @@ def create_app(vigil: Vigil) -> FastAPI:
 
     @app.get("/api/v1/config", tags=["meta"])
     def config(_: CurrentPrincipal) -> dict[str, str]:
-        """Console settings: an optional map tile URL (none by default: the map draws our own vectors)."""
+        """Console settings: an optional map tile URL (none by default: the map draws our own vectors), time zone."""
         return {"tile_url": vigil.settings.tile_url,
-                "tile_attribution": vigil.settings.extra.get("tile_attribution", "")}
+                "tile_attribution": vigil.settings.extra.get("tile_attribution", ""),
+                "time_zone": vigil.settings.time_zone}
 
     @app.get("/api/v1/health", tags=["meta"])
     def health(_: CurrentPrincipal) -> dict[str, str]:

@@ -225,6 +225,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))
     team: Mapped[str] = mapped_column(String(100), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # the console language the user chose ("zh-CN", "en"); empty: follow the browser
+    locale: Mapped[str] = mapped_column(String(10), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # the account that created this one (None for the first admin): a second person must not be either
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL",

@@ -43,8 +43,10 @@ class ReportFiles:
 def gather_daily(vigil: Vigil, region_code: str, day: date) -> dict[str, Any]:
     """Everything the daily report shows, as plain data (also useful to the API)."""
     code = validate_region_code(region_code)
-    start = datetime.combine(day, time(0), tzinfo=UTC)
-    end = start + timedelta(days=1)
+    # the local day of the instance (Asia/Shanghai: 00:00 local is 16:00 UTC the day before)
+    zone = vigil.settings.zone
+    start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
     with vigil.db.session() as s:
         kpis = compute_kpis(s, code, period=timedelta(days=1), end=end, depth=1, now=end)
         hourly = kpi_timeline(s, code, period=timedelta(days=1), step=timedelta(hours=1), end=end)

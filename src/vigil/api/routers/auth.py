@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.access.login import sign_in
-from vigil.access.users import issue_token, principal_of, revoke_token
+from vigil.access.users import LOCALES, issue_token, principal_of, revoke_token, set_locale
 from vigil.api.deps import CurrentPrincipal, SessionDep, VigilDep
+from vigil.core.models import User
 
 router = APIRouter()
 
@@ -22,8 +23,15 @@ class LoginIn(BaseModel):
     password: str = Field(max_length=1024)
 
 
-def _user_json(p) -> dict:  # type: ignore[no-untyped-def]
-    return {"name": p.name, "role": p.role.value, "scopes": list(p.scope.roots()), "team": p.team}
+class MePatch(BaseModel):
+    """What a user may change about themselves: the console language ("" follows the browser)."""
+
+    model_config = ConfigDict(extra="forbid")
+    locale: str = Field(max_length=10, description=f"one of {', '.join(LOCALES)}, or empty")
+
+
+def _user_json(p, locale: str = "") -> dict:  # type: ignore[no-untyped-def]
+    return {"name": p.name, "role": p.role.value, "scopes": list(p.scope.roots()), "team": p.team, "locale": locale}
 
 
 @router.post("/login")
@@ -39,7 +47,7 @@ def login(body: LoginIn, response: Response, request: Request, session: SessionD
     token = issue_token(session, user, ttl_hours=v.settings.token_ttl_hours)
     response.set_cookie("vigil_token", token, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https", max_age=int(v.settings.token_ttl_hours * 3600))
-    return {"token": token, "user": _user_json(principal_of(user))}
+    return {"token": token, "user": _user_json(principal_of(user), user.locale)}
 
 
 @router.post("/logout")
@@ -53,6 +61,13 @@ def logout(p: CurrentPrincipal, request: Request, response: Response, session: S
 
 
 @router.get("/me")
-def me(p: CurrentPrincipal) -> dict:
-    """The signed-in user, role and region scopes."""
-    return _user_json(p)
+def me(p: CurrentPrincipal, session: SessionDep) -> dict:
+    """The signed-in user, role, region scopes and chosen console language."""
+    user = session.get(User, p.user_id)
+    return _user_json(p, user.locale if user else "")
+
+
+@router.patch("/me")
+def update_me(body: MePatch, p: CurrentPrincipal, session: SessionDep) -> dict:
+    """Remember the signed-in user's console language (audited)."""
+    return _user_json(p, set_locale(session, p, body.locale).locale)

@@ -1,5 +1,8 @@
 // The console shell: checks the session, draws the nav and region tree, routes #/view?params to views.
 import { api, hasApi, logout, setUnauthorizedHandler } from "./api.js";
+import { consoleConfig } from "./geo.js";
+import { initI18n, lang, pickLanguage, rememberLanguage, setTimeZone, t } from "./i18n.js";
+import { languageSwitch } from "./langswitch.js";
 import { h, message, mount, toast } from "./dom.js";
 import { ROLES, label } from "./labels.js";
 import { applyTheme, toggleTheme } from "./theme.js";
@@ -82,7 +85,7 @@ function drawNav(available) {
   const nav = document.getElementById("nav");
   const links = Object.entries(ROUTES)
     .filter(([name, [, text]]) => text && available[name])
-    .map(([name, [, text]]) => h("a", { href: `#/${name}`, dataset: { route: name } }, text));
+    .map(([name, [, text]]) => h("a", { href: `#/${name}`, dataset: { route: name } }, t(text)));
   mount(nav, links);
 }
 
@@ -120,7 +123,7 @@ async function route() {
   }
   destroyView();
   const el = document.getElementById("view");
-  mount(el, message("Loading…"));
+  mount(el, message(t("Loading…")));
   const ctx = { user: state.user, navigate, setParams, hashFor, selectRegion, tree: state.tree };
   try {
     const view = (await ROUTES[r.name][0].render(el, r, ctx)) || null;
@@ -128,7 +131,7 @@ async function route() {
     else view?.destroy?.();
   } catch (e) {
     console.error(e);
-    if (state.route === r) mount(el, h("h1", {}, "Something went wrong"), message(e.message, "error"));
+    if (state.route === r) mount(el, h("h1", {}, t("Something went wrong")), message(e.message, "error"));
   }
 }
 
@@ -139,15 +142,24 @@ function toLogin() {
 
 async function init() {
   setUnauthorizedHandler(toLogin);
+  await initI18n(pickLanguage());
   let me;
   try {
     me = await api("/auth/me");
   } catch (e) {
-    if (e.status !== 401) mount(document.getElementById("view"), message(`Cannot reach the server: ${e.message}`,
-      "error"));
+    if (e.status !== 401) mount(document.getElementById("view"), message(t("Cannot reach the server: {{error}}",
+      { error: e.message }), "error"));
     return;
   }
   state.user = me.user || me;
+  // The user's saved language wins over this browser's (another desk, same person).
+  if (state.user.locale && state.user.locale !== lang()) {
+    rememberLanguage(state.user.locale);
+    await initI18n(state.user.locale);
+  }
+  setTimeZone((await consoleConfig()).time_zone);
+  languageSwitch(document.getElementById("lang-switch"), {
+    save: (locale) => api("/auth/me", { method: "PATCH", body: { locale } }) });
   document.getElementById("whoami").textContent = `${state.user.name} · ${label(ROLES, state.user.role)}`;
   document.getElementById("logout").addEventListener("click", async () => {
     await logout().catch(() => {});
@@ -163,7 +175,7 @@ async function init() {
   drawNav(available);
 
   state.tree = new RegionTree(document.getElementById("region-tree"), { onSelect: selectRegion });
-  state.tree.load(state.user.scopes || []).catch((e) => toast(`Region tree: ${e.message}`));
+  state.tree.load(state.user.scopes || []).catch((e) => toast(t("Region tree: {{error}}", { error: e.message })));
   window.addEventListener("hashchange", route);
   document.addEventListener("keydown", (ev) => {
     // "/" jumps to the page's search box, as in most consoles.

@@ -1,6 +1,7 @@
 // Small canvas charts (bars, lines, donut) drawn by hand: no library, crisp on HiDPI, themed.
 import { PALETTE } from "./labels.js";
 import { cssVar } from "./theme.js";
+import { t } from "./i18n.js";
 
 /** A chart bound to a <canvas>; it redraws on resize and on theme change. */
 class Chart {
@@ -75,7 +76,7 @@ export class BarChart extends Chart {
     const ctx = this.setup();
     const { labels = [], values = [], colors, format = fmtDefault, max } = this.spec;
     this.canvas.dataset.bars = String(values.length);
-    if (!values.length) return emptyNote(ctx, this, "No data");
+    if (!values.length) return emptyNote(ctx, this, t("No data"));
     const labelW = Math.min(this.w * 0.38, Math.max(...labels.map((l) => ctx.measureText(l).width)) + 12);
     const valueW = Math.max(...values.map((v) => ctx.measureText(format(v)).width)) + 10;
     const top = 6;
@@ -114,7 +115,7 @@ export class LineChart extends Chart {
     const { x = [], series = [], format = fmtDefault } = this.spec;
     const all = series.flatMap((s) => s.values).filter((v) => v !== null && Number.isFinite(v));
     this.canvas.dataset.points = String(all.length);
-    if (!all.length) return emptyNote(ctx, this, "No data for this period");
+    if (!all.length) return emptyNote(ctx, this, t("No data for this period"));
     const lo = this.spec.min ?? Math.min(...all);
     const hi = this.spec.max ?? Math.max(...all);
     const span = hi - lo || 1;
@@ -216,7 +217,7 @@ export class DonutChart extends Chart {
     const { labels = [], values = [], colors, center } = this.spec;
     const total = values.reduce((a, b) => a + b, 0);
     this.canvas.dataset.slices = String(values.filter((v) => v > 0).length);
-    if (!total) return emptyNote(ctx, this, "No data");
+    if (!total) return emptyNote(ctx, this, t("No data"));
     const r = Math.min(this.h / 2 - 8, this.w / 5.5);
     const cx = r + 8;
     const cy = this.h / 2;

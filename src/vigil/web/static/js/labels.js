@@ -1,4 +1,6 @@
-// Human labels and colours for the registry's enums, and value formatting.
+// Human labels and colours for the registry's enums, and value formatting. The tables hold English text,
+// which is the i18n key: label() and options() translate it when it is shown.
+import { formatDateTime, formatNumber, t } from "./i18n.js";
 
 export const KINDS = {
   community_entrance: "Community entrance",
@@ -68,7 +70,12 @@ export const PALETTE = ["#4cc2ff", "#3ecf8e", "#f5b341", "#ff7a7a", "#9b8cff", "
 /** The label for an enum value, falling back to the value itself made readable. */
 export function label(table, value) {
   if (value === null || value === undefined || value === "") return "—";
-  return table[value] || String(value).replaceAll("_", " ");
+  return table[value] ? t(table[value]) : t(String(value).replaceAll("_", " "));
+}
+
+/** [value, translated label] pairs of a table, for a <select>. */
+export function options(table) {
+  return Object.entries(table).map(([k, v]) => [k, t(v)]);
 }
 
 /** `status` may be null, a state string, or an object with `state`/`reason`/`since`. */
@@ -82,34 +89,30 @@ export function statusInfo(status) {
   };
 }
 
-const nf = new Intl.NumberFormat("en-GB");
-
 /** 20547 → "20,547". */
 export function num(n) {
-  return n === null || n === undefined ? "—" : nf.format(n);
+  return n === null || n === undefined || n === "" ? "—" : typeof n === "number" ? formatNumber(n) : t(String(n));
 }
 
 /** 0.9731 → "97.3 %". */
 export function pct(x, digits = 1) {
-  return x === null || x === undefined || Number.isNaN(x) ? "—" : `${(x * 100).toFixed(digits)} %`;
+  if (x === null || x === undefined || Number.isNaN(x)) return "—";
+  return `${formatNumber(x * 100, { minimumFractionDigits: digits, maximumFractionDigits: digits })} %`;
 }
 
-/** An ISO timestamp in local time, "2026-11-27 22:31". */
+/** An ISO timestamp in the instance's time zone, "2026-11-27 22:31" (zh-CN: "2026/11/27 22:31"). */
 export function when(iso) {
-  if (!iso) return "—";
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return String(iso);
-  const p = (v) => String(v).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+  return iso ? formatDateTime(iso) : "—";
 }
 
 /** A duration in seconds as "3 h 12 min". */
 export function duration(s) {
   if (s === null || s === undefined) return "—";
-  if (s < 60) return `${Math.round(s)} s`;
-  if (s < 3600) return `${Math.round(s / 60)} min`;
+  if (s < 60) return t("{{n}} s", { n: Math.round(s) });
+  if (s < 3600) return t("{{n}} min", { n: Math.round(s / 60) });
   const hrs = Math.floor(s / 3600);
-  return hrs >= 48 ? `${(s / 86400).toFixed(1)} d` : `${hrs} h ${Math.round((s % 3600) / 60)} min`;
+  return hrs >= 48 ? t("{{n}} d", { n: formatNumber(s / 86400, { maximumFractionDigits: 1 }) })
+    : t("{{h}} h {{m}} min", { h: hrs, m: Math.round((s % 3600) / 60) });
 }
 
 /** Coordinates "102.712345, 25.043210". */

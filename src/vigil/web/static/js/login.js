@@ -1,5 +1,7 @@
 // The sign-in page: posts the credentials, then goes to the page the user wanted.
 import { ApiError, api, login } from "./api.js";
+import { initI18n, pickLanguage, t } from "./i18n.js";
+import { languageSwitch } from "./langswitch.js";
 import { applyTheme } from "./theme.js";
 
 applyTheme();
@@ -19,7 +21,9 @@ async function alreadySignedIn() {
   }
 }
 
-function init() {
+async function init() {
+  await initI18n(pickLanguage());
+  languageSwitch(document.getElementById("lang-switch"));
   const form = document.getElementById("login-form");
   const err = document.getElementById("login-error");
   const submit = document.getElementById("login-submit");
@@ -27,19 +31,19 @@ function init() {
     ev.preventDefault();
     err.hidden = true;
     submit.disabled = true;
-    submit.textContent = "Signing in…";
+    submit.textContent = t("Signing in…");
     try {
       await login(form.username.value.trim(), form.password.value);
       location.replace(nextUrl());
     } catch (e) {
       err.textContent = e instanceof ApiError && e.status === 401
-        ? "Wrong user name or password."
-        : `Sign-in failed: ${e.message}`;
+        ? t("Wrong user name or password.")
+        : t("Sign-in failed: {{error}}", { error: e.message });
       err.hidden = false;
       form.password.select();
     } finally {
       submit.disabled = false;
-      submit.textContent = "Sign in";
+      submit.textContent = t("Sign in");
     }
   });
   alreadySignedIn();

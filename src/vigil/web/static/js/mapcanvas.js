@@ -4,6 +4,7 @@ import { h } from "./dom.js";
 import { LIFECYCLE_COLORS, STATE_COLORS, statusInfo } from "./labels.js";
 import { eachPosition, metresPerPixel, project, unproject } from "./mercator.js";
 import { cssVar } from "./theme.js";
+import { t } from "./i18n.js";
 
 const MIN_Z = 2;
 const MAX_Z = 21;
@@ -22,12 +23,12 @@ const SITE_COLORS = { 1: "#ff5d5d", 2: "#f5b341", 3: "#4cc2ff" };
 export class MapCanvas {
   constructor(container, { onCameraClick = null, onSiteClick = null, onViewChange = null, tileUrl = null,
     wedges = false, colorOf = cameraColor } = {}) {
-    this.canvas = h("canvas", { class: "map-canvas", "aria-label": "Map of cameras and sites", role: "img" });
+    this.canvas = h("canvas", { class: "map-canvas", "aria-label": t("Map of cameras and sites"), role: "img" });
     this.tip = h("div", { class: "map-tip", hidden: true });
     this.controls = h("div", { class: "map-controls" },
-      h("button", { type: "button", title: "Zoom in", onclick: () => this.zoomBy(1) }, "+"),
-      h("button", { type: "button", title: "Zoom out", onclick: () => this.zoomBy(-1) }, "−"),
-      h("button", { type: "button", title: "Fit to data", onclick: () => this.fitData() }, "⤢"));
+      h("button", { type: "button", title: t("Zoom in"), onclick: () => this.zoomBy(1) }, "+"),
+      h("button", { type: "button", title: t("Zoom out"), onclick: () => this.zoomBy(-1) }, "−"),
+      h("button", { type: "button", title: t("Fit to data"), onclick: () => this.fitData() }, "⤢"));
     this.scale = h("div", { class: "map-attrib" });
     container.append(this.canvas, this.tip, this.controls, this.scale);
     this.container = container;

@@ -3,6 +3,7 @@ import { api } from "./api.js";
 import { h, mount, toast } from "./dom.js";
 import { LEVELS, num } from "./labels.js";
 import { rememberRegion } from "./regions.js";
+import { t } from "./i18n.js";
 
 const MAX_LEVEL = 4;
 
@@ -50,11 +51,11 @@ export class RegionTree {
     const leaf = node.has_children === false || (node.level ?? MAX_LEVEL) >= MAX_LEVEL;
     const toggle = h("button", {
       class: `tree-toggle${leaf ? " leaf" : ""}`, type: "button", tabindex: -1,
-      "aria-label": "Expand", onclick: (ev) => { ev.stopPropagation(); this.toggle(node.code); },
+      "aria-label": t("Expand"), onclick: (ev) => { ev.stopPropagation(); this.toggle(node.code); },
     }, "▸");
     const count = cameraCount(node);
     const row = h("div", {
-      class: "tree-row", role: "treeitem", tabindex: 0, title: `${LEVELS[node.level] || "Region"} ${node.code}`,
+      class: "tree-row", role: "treeitem", tabindex: 0, title: `${t(LEVELS[node.level] || "Region")} ${node.code}`,
       dataset: { code: node.code, level: node.level ?? "" },
       style: { paddingLeft: `${0.4 + ((node.level || 1) - 1) * 0.9}rem` },
       onclick: () => this.onSelect(node.code),
@@ -83,7 +84,7 @@ export class RegionTree {
   toggle(code) {
     const r = this.rows.get(code);
     if (r?.open) this.collapse(code);
-    else this.expand(code).catch((e) => toast(`Regions: ${e.message}`));
+    else this.expand(code).catch((e) => toast(t("Regions: {{error}}", { error: e.message })));
   }
 
   collapse(code) {
@@ -117,7 +118,7 @@ export class RegionTree {
   }
 
   async loadChildren(r, code, known) {
-    const sub = h("ul", { role: "group" }, h("li", { class: "loading" }, "Loading…"));
+    const sub = h("ul", { role: "group" }, h("li", { class: "loading" }, t("Loading…")));
     r.li.append(sub);
     try {
       const node = known && Array.isArray(known.children) ? known : await this.fetchNode(code);

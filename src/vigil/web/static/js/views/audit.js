@@ -3,6 +3,7 @@ import { api } from "../api.js";
 import { debounce, h, message, mount } from "../dom.js";
 import { num, when } from "../labels.js";
 import { pager, table } from "../widgets.js";
+import { t } from "../i18n.js";
 
 function filters(p, ctx) {
   const text = (name, placeholder) => {
@@ -12,18 +13,18 @@ function filters(p, ctx) {
       { replace: true }), 400));
     return i;
   };
-  return h("div", { class: "filters" }, text("actor", "Actor (exact)"), text("action", "Action prefix, e.g. video."),
-    text("target", "Target, e.g. camera:5301…"));
+  return h("div", { class: "filters" }, text("actor", t("Actor (exact)")), text("action", t("Action prefix, e.g. video.")),
+    text("target", t("Target, e.g. camera:5301…")));
 }
 
 async function verify(slot) {
-  mount(slot, h("span", { class: "muted" }, "Checking the chain…"));
+  mount(slot, h("span", { class: "muted" }, t("Checking the chain…")));
   try {
     const r = await api("/audit/verify");
     mount(slot, r.ok
-      ? h("span", { class: "badge ok", id: "audit-verify" }, `Chain intact · ${num(r.entries)} entries`)
+      ? h("span", { class: "badge ok", id: "audit-verify" }, t("Chain intact · {{n}} entries", { n: num(r.entries) }))
       : h("span", { class: "badge bad", id: "audit-verify" },
-        `Chain broken at #${r.first_bad_seq}: ${r.reason}`));
+        t("Chain broken at #{{seq}}: {{reason}}", { seq: r.first_bad_seq, reason: r.reason })));
   } catch (e) {
     mount(slot, message(e.message, "error"));
   }
@@ -39,9 +40,9 @@ function detailText(d) {
 export async function render(el, route, ctx) {
   let p = route.params;
   const result = h("span", {});
-  const body = h("div", { id: "audit-table" }, message("Loading…"));
-  mount(el, h("div", { class: "view-head" }, h("h1", {}, "Audit log"),
-    h("button", { type: "button", id: "audit-verify-btn", onclick: () => verify(result) }, "Verify hash chain"),
+  const body = h("div", { id: "audit-table" }, message(t("Loading…")));
+  mount(el, h("div", { class: "view-head" }, h("h1", {}, t("Audit log")),
+    h("button", { type: "button", id: "audit-verify-btn", onclick: () => verify(result) }, t("Verify hash chain")),
     result), filters(p, ctx), body);
   async function load() {
     const limit = Number(p.get("limit")) || 50;
@@ -58,7 +59,7 @@ export async function render(el, route, ctx) {
       pager({ total: res.total, offset, limit, id: "au-page", go: (o) => ctx.setParams({ offset: o || null }),
         onLimit: (n) => ctx.setParams({ limit: n, offset: null }) }));
     } catch (e) {
-      mount(body, message(`Could not load the audit log: ${e.message}`, "error"));
+      mount(body, message(t("Could not load the audit log: {{error}}", { error: e.message }), "error"));
     }
   }
   load();

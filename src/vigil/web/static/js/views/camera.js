@@ -9,13 +9,14 @@ import { lifecycleBadge, statusBadge } from "./cameras.js";
 import { cameraHealth } from "./camera_health.js";
 import { editForm } from "./camera_edit.js";
 import { cameraAnalytics } from "./camera_analytics.js";
+import { t } from "../i18n.js";
 
 const SHOWN = new Set(["id", "name", "region_code", "site_id", "lon", "lat", "height_m", "heading_deg", "tilt_deg",
   "model", "kind", "owner", "lifecycle", "main_url", "sub_url", "status", "site", "region", "username",
   "onvif_url", "created_at", "updated_at", "model_id", "has_password"]);
 
 function fields(pairs) {
-  return h("dl", { class: "fields" }, pairs.filter(Boolean).map(([k, v]) => [h("dt", {}, k),
+  return h("dl", { class: "fields" }, pairs.filter(Boolean).map(([k, v]) => [h("dt", {}, t(k)),
     h("dd", { dataset: { field: k } }, v ?? "—")]));
 }
 
@@ -32,14 +33,14 @@ function idParts(id) {
 
 function statusCard(c) {
   const s = statusInfo(c.status);
-  return h("section", { class: "card" }, h("h2", {}, "Status"), fields([
+  return h("section", { class: "card" }, h("h2", {}, t("Status")), fields([
     ["State", statusBadge(c.status)],
     s.reason ? ["Reason", s.reason] : null,
     ["Since", when(s.since)],
     ["Last probe", when(s.lastProbe)],
-    s.ms !== null && s.ms !== undefined ? ["Answer time", `${Math.round(s.ms)} ms`] : null,
-    ["Picture faults", s.faults.length ? s.faults.join(", ") : "none"],
-  ]), c.status ? null : message("No probe result yet for this camera."));
+    s.ms !== null && s.ms !== undefined ? ["Answer time", t("{{n}} ms", { n: Math.round(s.ms) })] : null,
+    ["Picture faults", s.faults.length ? s.faults.map((f) => t(f)).join(", ") : t("none")],
+  ]), c.status ? null : message(t("No probe result yet for this camera.")));
 }
 
 function modelText(m) {
@@ -52,7 +53,7 @@ function modelText(m) {
 function extraFields(c) {
   const rest = Object.entries(c).filter(([k]) => !SHOWN.has(k));
   if (!rest.length) return null;
-  return h("section", { class: "card" }, h("h2", {}, "Other fields"),
+  return h("section", { class: "card" }, h("h2", {}, t("Other fields")),
     fields(rest.map(([k, v]) => [k.replaceAll("_", " "), typeof v === "object" && v !== null
       ? JSON.stringify(v) : String(v ?? "—")])));
 }
@@ -79,8 +80,9 @@ export async function render(el, route, ctx) {
   try {
     c = await api(`/cameras/${encodeURIComponent(id)}`);
   } catch (e) {
-    mount(el, h("h1", {}, "Camera"), message(e.status === 404 ? `No camera ${id} (or it is outside your regions).`
-      : `Could not load camera ${id}: ${e.message}`, "error"), h("a", { href: "#/cameras" }, "← Back to cameras"));
+    mount(el, h("h1", {}, t("Camera")), message(e.status === 404 ? t("No camera {{id}} (or it is outside your regions).", { id })
+      : t("Could not load camera {{id}}: {{error}}", { id, error: e.message }), "error"),
+    h("a", { href: "#/cameras" }, t("← Back to cameras")));
     return null;
   }
   const [rName, site, withEvents, withVideo] = await Promise.all([
@@ -93,7 +95,7 @@ export async function render(el, route, ctx) {
   const healthSlot = h("div", { id: "camera-health" });
   const analyticsSlot = h("div", {});
   const editSlot = h("div", {});
-  const edit = ctx.user.role === "admin" ? h("button", { type: "button", id: "camera-edit-btn" }, "Edit") : null;
+  const edit = ctx.user.role === "admin" ? h("button", { type: "button", id: "camera-edit-btn" }, t("Edit")) : null;
   edit?.addEventListener("click", () => {
     edit.hidden = true;
     mount(editSlot, editForm(c, () => ctx.navigate("camera", {}, c.id, { replace: true }), () => {
@@ -102,39 +104,39 @@ export async function render(el, route, ctx) {
     }));
   });
   mount(el,
-    h("div", { class: "view-head" }, h("a", { href: "#/cameras", class: "crumbs" }, "← Cameras"),
+    h("div", { class: "view-head" }, h("a", { href: "#/cameras", class: "crumbs" }, t("← Cameras")),
       h("h1", { lang: "zh", id: "camera-name" }, c.name), lifecycleBadge(c.lifecycle), statusBadge(c.status)),
     h("div", { class: "actions" },
       h("a", { class: "button-link", id: "live-link", href: `live.html?camera=${encodeURIComponent(c.id)}` },
-        "▶ Live view"),
+        t("▶ Live view")),
       h("a", { class: "button-link secondary", href: ctx.hashFor("map", { region: c.region_code }) },
-        "Region map"),
+        t("Region map")),
       c.site_id ? h("a", { class: "button-link secondary", href: ctx.hashFor("cameras", { site: c.site_id }) },
-        "Cameras of this site") : null,
+        t("Cameras of this site")) : null,
       withVideo ? h("a", { class: "button-link secondary", id: "recordings-link",
-        href: ctx.hashFor("recordings", { camera: c.id }) }, "Recordings") : null,
+        href: ctx.hashFor("recordings", { camera: c.id }) }, t("Recordings")) : null,
       withEvents ? h("a", { class: "button-link secondary", href: ctx.hashFor("events", { camera: c.id }) },
-        "Events") : null, edit),
+        t("Events")) : null, edit),
     editSlot,
     h("div", { class: "grid cols-2" },
-      h("section", { class: "card" }, h("h2", {}, "Identity"), fields([
+      h("section", { class: "card" }, h("h2", {}, t("Identity")), fields([
         ["ID", h("span", { class: "mono", id: "camera-id" }, c.id)],
         parts ? ["ID parts", h("span", { class: "mono" },
-          `centre ${parts.centre} · type ${parts.type} · network ${parts.network} · serial ${parts.serial}`)] : null,
+          t("centre {{centre}} · type {{type}} · network {{network}} · serial {{serial}}", parts))] : null,
         ["Name", h("span", { lang: "zh" }, c.name)],
         ["Kind", label(KINDS, c.kind)], ["Owner", label(OWNERS, c.owner)],
         ["Lifecycle", lifecycleBadge(c.lifecycle)], ["Model", modelText(c.model)],
       ])),
       statusCard(c),
-      h("section", { class: "card" }, h("h2", {}, "Location"), fields([
+      h("section", { class: "card" }, h("h2", {}, t("Location")), fields([
         ["Region", h("span", { lang: "zh" }, rName ? `${rName} (${c.region_code})` : c.region_code)],
         ["Site", site ? h("span", { lang: "zh" }, `${site.name}${site.protection_class
-          ? ` · class ${site.protection_class}` : ""}`) : c.site_id ?? "—"],
+          ? ` · ${t("class {{n}}", { n: site.protection_class })}` : ""}`) : c.site_id ?? "—"],
         ["Lon, lat", h("span", { class: "mono" }, coord(c.lon, c.lat))],
-        ["Mounting height", deg(c.height_m, " m")], ["Heading", `${deg(c.heading_deg)} (0° = north)`],
+        ["Mounting height", deg(c.height_m, " m")], ["Heading", t("{{deg}} (0° = north)", { deg: deg(c.heading_deg) })],
         ["Tilt", deg(c.tilt_deg)],
       ]), mapSlot),
-      h("section", { class: "card" }, h("h2", {}, "Streams"), fields([
+      h("section", { class: "card" }, h("h2", {}, t("Streams")), fields([
         ["Main stream", h("span", { class: "mono" }, c.main_url || "—")],
         ["Sub stream", h("span", { class: "mono" }, c.sub_url || "—")],
         c.onvif_url !== undefined ? ["ONVIF", h("span", { class: "mono" }, c.onvif_url || "—")] : null,
@@ -144,16 +146,16 @@ export async function render(el, route, ctx) {
       ])),
       analyticsSlot, extraFields(c)),
     h("div", { class: "grid" }, healthSlot));
-  cameraAnalytics(analyticsSlot, c.id, ctx).catch((e) => mount(analyticsSlot, message(`Analytics: ${e.message}`,
+  cameraAnalytics(analyticsSlot, c.id, ctx).catch((e) => mount(analyticsSlot, message(t("Analytics: {{error}}", { error: e.message }),
     "error")));
-  cameraHealth(healthSlot, c.id).catch((e) => mount(healthSlot, message(`Health history: ${e.message}`,
+  cameraHealth(healthSlot, c.id).catch((e) => mount(healthSlot, message(t("Health history: {{error}}", { error: e.message }),
     "error")));
   document.title = `${c.name} · Vigil`;
   const map = Number.isFinite(c.lon) ? await miniMap(mapSlot, c, site) : null;
   return {
     destroy() {
       map?.destroy();
-      document.title = "Vigil console";
+      document.title = t("Vigil console");
     },
   };
 }

@@ -2,19 +2,21 @@
 import { api, serverPaths } from "../api.js";
 import { h, mount, toast } from "../dom.js";
 import { num, when } from "../labels.js";
+import { t } from "../i18n.js";
 
 const MANAGERS = new Set(["admin", "duty_officer"]);
 
 function zonesText(z) {
-  if (!z) return "no zones: objects anywhere in the picture";
+  if (!z) return t("no zones: objects anywhere in the picture");
   const count = (k) => (Array.isArray(z[k]) ? z[k].length : 0);
-  return `${num(count("zones"))} zones · ${num(count("lines"))} lines · ${num(count("masks"))} privacy masks`;
+  return t("{{zones}} zones · {{lines}} lines · {{masks}} privacy masks", { zones: num(count("zones")),
+    lines: num(count("lines")), masks: num(count("masks")) });
 }
 
 function card(slot, s, ctx) {
   const canManage = MANAGERS.has(ctx.user.role);
   const toggle = canManage ? h("button", { type: "button", id: "analytics-toggle",
-    class: s.enabled ? "" : "primary" }, s.enabled ? "Switch off" : "Switch on") : null;
+    class: s.enabled ? "" : "primary" }, s.enabled ? t("Switch off") : t("Switch on")) : null;
   toggle?.addEventListener("click", async () => {
     toggle.disabled = true;
     try {
@@ -22,16 +24,16 @@ function card(slot, s, ctx) {
         body: { enabled: !s.enabled } }), ctx);
     } catch (e) {
       toggle.disabled = false;
-      toast(`Analytics: ${e.message}`);
+      toast(t("Analytics: {{error}}", { error: e.message }));
     }
   });
-  mount(slot, h("section", { class: "card", id: "camera-analytics" }, h("h2", {}, "Analytics"),
+  mount(slot, h("section", { class: "card", id: "camera-analytics" }, h("h2", {}, t("Analytics")),
     h("dl", { class: "fields" },
-      h("dt", {}, "State"), h("dd", {}, h("span", { class: `badge ${s.enabled ? "ok" : "muted"}`, id: "analytics-state" },
-        s.enabled ? "on" : "off")),
-      h("dt", {}, "Rules"), h("dd", {}, zonesText(s.zones)),
-      h("dt", {}, "Changed"), h("dd", {}, s.updated_by ? `${when(s.updated_at)} by ${s.updated_by}` : "—")),
-    h("p", { class: "muted" }, "Detects people and vehicles on motion, and fires the zone rules. No faces, no plates."),
+      h("dt", {}, t("State")), h("dd", {}, h("span", { class: `badge ${s.enabled ? "ok" : "muted"}`, id: "analytics-state" },
+        s.enabled ? t("on") : t("off"))),
+      h("dt", {}, t("Rules")), h("dd", {}, zonesText(s.zones)),
+      h("dt", {}, t("Changed")), h("dd", {}, s.updated_by ? t("{{when}} by {{who}}", { when: when(s.updated_at), who: s.updated_by }) : "—")),
+    h("p", { class: "muted" }, t("Detects people and vehicles on motion, and fires the zone rules. No faces, no plates.")),
     toggle ? h("div", { class: "actions" }, toggle) : null));
 }
 

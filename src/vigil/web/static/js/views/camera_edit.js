@@ -2,7 +2,8 @@
 // (lifecycle moves forward only, URLs, ranges) and its message is shown as is.
 import { api } from "../api.js";
 import { h, toast } from "../dom.js";
-import { KINDS, LIFECYCLES, OWNERS } from "../labels.js";
+import { KINDS, LIFECYCLES, OWNERS, options } from "../labels.js";
+import { t } from "../i18n.js";
 
 const TEXT = [["name", "Name"], ["main_url", "Main stream"], ["sub_url", "Sub stream"], ["onvif_url", "ONVIF URL"],
   ["username", "User name"]];
@@ -11,7 +12,7 @@ const NUMBERS = [["lon", "Longitude", 0.000001], ["lat", "Latitude", 0.000001], 
 const CHOICES = [["kind", "Kind", KINDS], ["owner", "Owner", OWNERS], ["lifecycle", "Lifecycle", LIFECYCLES]];
 
 function row(text, input) {
-  return h("label", { class: "field" }, h("span", {}, text), input);
+  return h("label", { class: "field" }, h("span", {}, t(text)), input);
 }
 
 function inputs(c) {
@@ -19,11 +20,11 @@ function inputs(c) {
   for (const [k] of TEXT) els[k] = h("input", { name: k, value: c[k] ?? "", lang: k === "name" ? "zh" : null });
   for (const [k, , step] of NUMBERS) els[k] = h("input", { name: k, type: "number", step, value: c[k] ?? "" });
   for (const [k, , table] of CHOICES) {
-    els[k] = h("select", { name: k }, Object.entries(table).map(([v, t]) => h("option", { value: v,
-      selected: v === c[k] }, t)));
+    els[k] = h("select", { name: k }, options(table).map(([v, text]) => h("option", { value: v,
+      selected: v === c[k] }, text)));
   }
   els.password = h("input", { name: "password", type: "password", autocomplete: "new-password",
-    placeholder: c.has_password ? "unchanged" : "none" });
+    placeholder: c.has_password ? t("unchanged") : t("none") });
   return els;
 }
 
@@ -41,12 +42,12 @@ function changes(c, els) {
 /** An edit form for camera `c`; `onSaved(camera)` runs after a successful save. */
 export function editForm(c, onSaved, onCancel) {
   const els = inputs(c);
-  const save = h("button", { type: "submit", class: "primary", id: "edit-save" }, "Save");
-  const form = h("form", { class: "card form-grid", id: "camera-edit" }, h("h2", {}, "Edit camera"),
+  const save = h("button", { type: "submit", class: "primary", id: "edit-save" }, t("Save"));
+  const form = h("form", { class: "card form-grid", id: "camera-edit" }, h("h2", {}, t("Edit camera")),
     TEXT.slice(0, 1).map(([k, t]) => row(t, els[k])), CHOICES.map(([k, t]) => row(t, els[k])),
     NUMBERS.map(([k, t]) => row(t, els[k])), TEXT.slice(1).map(([k, t]) => row(t, els[k])),
     row("Password", els.password),
-    h("div", { class: "actions" }, save, h("button", { type: "button", onclick: onCancel }, "Cancel")));
+    h("div", { class: "actions" }, save, h("button", { type: "button", onclick: onCancel }, t("Cancel"))));
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const body = changes(c, els);
@@ -58,7 +59,7 @@ export function editForm(c, onSaved, onCancel) {
     try {
       onSaved(await api(`/cameras/${encodeURIComponent(c.id)}`, { method: "PATCH", body }));
     } catch (e) {
-      toast(`Not saved: ${e.message}`, 10000);
+      toast(t("Not saved: {{error}}", { error: e.message }), 10000);
     } finally {
       save.disabled = false;
     }

@@ -4,6 +4,7 @@ import { h, mount } from "../dom.js";
 import { STATE_COLORS, when } from "../labels.js";
 import { cssVar } from "../theme.js";
 import { table } from "../widgets.js";
+import { t } from "../i18n.js";
 
 const DAYS = 7;
 
@@ -40,23 +41,23 @@ export async function cameraHealth(slot, cameraId) {
   if (!paths.has("/api/v1/health/cameras/{camera_id}")) return;
   const hist = await api(`/health/cameras/${encodeURIComponent(cameraId)}`);
   const strip = h("canvas", { class: "strip", id: "availability-strip",
-    "aria-label": `Online and down over the last ${DAYS} days` });
+    "aria-label": t("Online and down over the last {{n}} days", { n: DAYS }) });
   mount(slot, h("section", { class: "card" },
-    h("h2", {}, `Last ${DAYS} days`), strip,
-    h("div", { class: "strip-axis muted" }, h("span", {}, `${DAYS} days ago`), h("span", {}, "now")),
-    h("h3", {}, "State changes"),
+    h("h2", {}, t("Last {{n}} days", { n: DAYS })), strip,
+    h("div", { class: "strip-axis muted" }, h("span", {}, t("{{n}} days ago", { n: DAYS })), h("span", {}, t("now"))),
+    h("h3", {}, t("State changes")),
     table([["When", (c) => when(c.ts)],
       ["State", (c) => h("span", { class: `badge ${c.state === "online" ? "ok" : c.state === "down" ? "bad"
-        : "muted"}` }, c.state)],
-      ["Reason", (c) => c.reason || "—"], ["Answer", (c) => (c.ms ? `${Math.round(c.ms)} ms` : "—"), "num"]],
+        : "muted"}` }, t(c.state))],
+      ["Reason", (c) => (c.reason ? t(c.reason) : "—")], ["Answer", (c) => (c.ms ? t("{{n}} ms", { n: Math.round(c.ms) }) : "—"), "num"]],
     hist.changes.slice(0, 15), { empty: "No state change recorded." }),
-    h("h3", {}, "Alarms"),
-    table([["Raised", (a) => when(a.raised_at)], ["Kind", (a) => a.kind.replaceAll("_", " ")],
-      ["State", (a) => h("span", { class: `badge ${a.state === "active" ? "bad" : "muted"}` }, a.state)],
+    h("h3", {}, t("Alarms")),
+    table([["Raised", (a) => when(a.raised_at)], ["Kind", (a) => t(a.kind.replaceAll("_", " "))],
+      ["State", (a) => h("span", { class: `badge ${a.state === "active" ? "bad" : "muted"}` }, t(a.state))],
       ["Cleared", (a) => when(a.cleared_at)], ["Acknowledged", (a) => a.acknowledged_by || "—"]],
     hist.alarms.slice(0, 10), { empty: "No alarm." }),
-    h("h3", {}, "Work orders"),
-    table([["#", (w) => w.id, "num"], ["State", (w) => w.state.replaceAll("_", " ")],
+    h("h3", {}, t("Work orders")),
+    table([["#", (w) => w.id, "num"], ["State", (w) => t(w.state.replaceAll("_", " "))],
       ["Assigned to", (w) => w.assigned_to || "—"], ["Opened", (w) => when(w.opened_at)],
       ["Due", (w) => h("span", { class: w.breached ? "error" : "" }, when(w.due_at))],
       ["Closed", (w) => when(w.closed_at)]],

@@ -1,9 +1,10 @@
 // The camera table: filters (region, kind, lifecycle, owner, text), sorting and pagination, all in the URL.
 import { api, apiOptional } from "../api.js";
 import { debounce, h, message, mount, select } from "../dom.js";
-import { KINDS, LIFECYCLES, OWNERS, label, statusInfo } from "../labels.js";
+import { KINDS, LIFECYCLES, OWNERS, label, options, statusInfo } from "../labels.js";
 import { regionName, regionNames } from "../regions.js";
 import { pager } from "../widgets.js";
+import { t } from "../i18n.js";
 
 export const regionAware = true;
 
@@ -18,8 +19,8 @@ const COLUMNS = [
 export function statusBadge(status) {
   const s = statusInfo(status);
   const cls = { online: "ok", down: "bad" }[s.state] || "muted";
-  const text = s.state === "down" && s.reason ? `down · ${s.reason}` : s.state;
-  return h("span", { class: `badge ${cls}`, title: s.faults.length ? `faults: ${s.faults.join(", ")}` : "" },
+  const text = s.state === "down" && s.reason ? `${t("down")} · ${t(s.reason)}` : t(s.state);
+  return h("span", { class: `badge ${cls}`, title: s.faults.length ? t("faults: {{list}}", { list: s.faults.join(", ") }) : "" },
     text, s.faults.length ? ` ⚠ ${s.faults.length}` : null);
 }
 
@@ -31,13 +32,13 @@ export function lifecycleBadge(v) {
 
 function filtersBar(p, ctx) {
   const q = h("input", {
-    type: "search", id: "camera-search", placeholder: "Search name or ID…", value: p.get("q") || "",
-    "aria-label": "Search cameras",
+    type: "search", id: "camera-search", placeholder: t("Search name or ID…"), value: p.get("q") || "",
+    "aria-label": t("Search cameras"),
   });
   const onText = debounce(() => ctx.setParams({ q: q.value.trim(), offset: null }, { replace: true }), 300);
   q.addEventListener("input", onText);
   const sel = (name, any, table) => {
-    const s = select({ id: `filter-${name}`, "aria-label": name }, any, Object.entries(table), p.get(name));
+    const s = select({ id: `filter-${name}`, "aria-label": t(name) }, t(any), options(table), p.get(name));
     s.addEventListener("change", () => ctx.setParams({ [name]: s.value, offset: null }));
     return s;
   };
@@ -51,25 +52,25 @@ async function drawScopeChips(slot, p, ctx) {
   const site = p.get("site");
   const chips = [];
   const chip = (text, clear) => h("span", { class: "chip", lang: "zh" }, text,
-    h("button", { type: "button", title: "Clear", "aria-label": "Clear", onclick: () => ctx.setParams(clear) }, "×"));
+    h("button", { type: "button", title: t("Clear"), "aria-label": t("Clear"), onclick: () => ctx.setParams(clear) }, "×"));
   if (code) {
     const name = ctx.tree?.nameOf(code) || (await regionName(code)) || code;
-    chips.push(chip(`Region: ${name}`, { region: null, offset: null }));
+    chips.push(chip(t("Region: {{name}}", { name }), { region: null, offset: null }));
   }
   if (site) {
     const s = await apiOptional(`/sites/${encodeURIComponent(site)}`).catch(() => null);
-    chips.push(chip(`Site: ${s?.name || site}`, { site: null, offset: null }));
+    chips.push(chip(t("Site: {{name}}", { name: s?.name || site }), { site: null, offset: null }));
   }
-  mount(slot, chips.length ? chips : h("span", { class: "muted" }, "All regions (pick one in the tree)"));
+  mount(slot, chips.length ? chips : h("span", { class: "muted" }, t("All regions (pick one in the tree)")));
 }
 
 function headerRow(sort, ctx) {
   return h("tr", {}, COLUMNS.map(([, text, key]) => {
-    if (!key) return h("th", {}, text);
+    if (!key) return h("th", {}, text ? t(text) : text);
     const dir = sort === key ? "▲" : sort === `-${key}` ? "▼" : "";
     const next = sort === key ? `-${key}` : key;
-    return h("th", { class: "sortable", dataset: { sort: key }, title: "Sort",
-      onclick: () => ctx.setParams({ sort: next, offset: null }) }, text, " ", h("span", { class: "sort" }, dir));
+    return h("th", { class: "sortable", dataset: { sort: key }, title: t("Sort"),
+      onclick: () => ctx.setParams({ sort: next, offset: null }) }, t(text), " ", h("span", { class: "sort" }, dir));
   }));
 }
 
@@ -88,17 +89,17 @@ function cameraRow(c, names, ctx) {
   h("td", {}, statusBadge(c.status)),
   h("td", {}, typeof c.model === "object" && c.model ? c.model.name : c.model || "—"),
   h("td", {}, c.lifecycle === "in_service" ? h("a", { href: `live.html?camera=${encodeURIComponent(c.id)}`,
-    title: "Live view", "aria-label": `Live view of ${c.name}` }, "▶ Live") : null));
+    title: t("Live view"), "aria-label": t("Live view of {{name}}", { name: c.name }) }, t("▶ Live")) : null));
 }
 
 /** Render the camera table into `el`. */
 export async function render(el, route, ctx) {
   let p = route.params;
   const bar = filtersBar(p, ctx);
-  const body = h("div", { id: "camera-table" }, message("Loading…"));
+  const body = h("div", { id: "camera-table" }, message(t("Loading…")));
   const mapLink = h("a", { class: "button-link secondary", href: ctx.hashFor("map", { region: p.get("region") }) },
-    "Show on map");
-  mount(el, h("div", { class: "view-head" }, h("h1", {}, "Cameras"), mapLink), bar.el, body);
+    t("Show on map"));
+  mount(el, h("div", { class: "view-head" }, h("h1", {}, t("Cameras")), mapLink), bar.el, body);
   let ctrl = null;
 
   async function load() {
@@ -121,11 +122,11 @@ export async function render(el, route, ctx) {
       mount(body,
         h("div", { class: "table-wrap" }, h("table", { class: "cameras" }, h("thead", {}, headerRow(sort, ctx)),
           h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: COLUMNS.length, class: "empty" },
-            "No camera matches these filters."))))),
+            t("No camera matches these filters.")))))),
         pager({ total: page.total ?? page.items.length, offset, limit, id: "page",
           go: (o) => ctx.setParams({ offset: o || null }), onLimit: (n) => ctx.setParams({ limit: n, offset: null }) }));
     } catch (e) {
-      if (e.name !== "AbortError") mount(body, message(`Could not load cameras: ${e.message}`, "error"));
+      if (e.name !== "AbortError") mount(body, message(t("Could not load cameras: {{error}}", { error: e.message }), "error"));
     } finally {
       body.removeAttribute("aria-busy");
     }

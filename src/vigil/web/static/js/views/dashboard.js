@@ -6,6 +6,7 @@ import { healthEndpoints } from "../health.js";
 import { KINDS, LEVELS, LIFECYCLE_COLORS, LIFECYCLES, OWNERS, duration, label, num, pct, when } from "../labels.js";
 import { rememberRegion } from "../regions.js";
 import { kpiCard, periodPicker, rateTone, table } from "../widgets.js";
+import { localDay, t } from "../i18n.js";
 
 export const regionAware = true;
 const REFRESH_MS = 60000;
@@ -22,22 +23,23 @@ function meter(x) {
 
 function kpiCards(top) {
   return h("div", { class: "grid cols-4", id: "kpi-cards" },
-    kpiCard("Online rate", pct(top.online_rate, 2), `online now ${pct(top.online_now)}`,
+    kpiCard("Online rate", pct(top.online_rate, 2), t("online now {{pct}}", { pct: pct(top.online_now) }),
       { tone: rateTone(top.online_rate), id: "kpi-online" }),
-    kpiCard("Integrity rate", pct(top.integrity_rate, 2), "picture intact, time-weighted",
+    kpiCard("Integrity rate", pct(top.integrity_rate, 2), t("picture intact, time-weighted"),
       { tone: rateTone(top.integrity_rate), id: "kpi-integrity" }),
-    kpiCard("Coverage rate", pct(top.coverage_rate), `${num(top.sites)} sites measured`,
+    kpiCard("Coverage rate", pct(top.coverage_rate), t("{{n}} sites measured", { n: num(top.sites) }),
       { tone: rateTone(top.coverage_rate, 0.9, 0.75) }),
-    kpiCard("Repair time", hours(top.repair_median_h), `median · p90 ${hours(top.repair_p90_h)} · ${num(top.repairs)} repairs`),
-    kpiCard("Active alarms", num(top.active_alarms), `${num(top.open_workorders)} open work orders`,
+    kpiCard("Repair time", hours(top.repair_median_h), t("median · p90 {{p90}} · {{n}} repairs",
+      { p90: hours(top.repair_p90_h), n: num(top.repairs) })),
+    kpiCard("Active alarms", num(top.active_alarms), t("{{n}} open work orders", { n: num(top.open_workorders) }),
       { tone: top.active_alarms ? "warn" : "ok" }),
-    kpiCard("SLA breached", num(top.breached_workorders), "work orders past their deadline",
+    kpiCard("SLA breached", num(top.breached_workorders), t("work orders past their deadline"),
       { tone: top.breached_workorders ? "bad" : "ok" }));
 }
 
 function chartCard(title, cls, make) {
-  const canvas = h("canvas", { class: `chart ${cls}`, "aria-label": title });
-  const card = h("section", { class: "card" }, h("h2", {}, title), canvas);
+  const canvas = h("canvas", { class: `chart ${cls}`, "aria-label": t(title) });
+  const card = h("section", { class: "card" }, h("h2", {}, t(title)), canvas);
   return { card, canvas, make: () => make(canvas) };
 }
 
@@ -46,15 +48,15 @@ async function healthSection(slot, region, period, eps, charts, ctx) {
   const rep = await api(eps.kpi, { query: { region, period, depth: 1 } });
   const [top, ...kids] = rep.regions || [];
   if (!top) return;
-  const parts = [h("h2", { class: "section-title" }, `Health · ${when(rep.start)} → ${when(rep.end)}`), kpiCards(top)];
+  const parts = [h("h2", { class: "section-title" }, t("Health · {{start}} → {{end}}", { start: when(rep.start), end: when(rep.end) })), kpiCards(top)];
   const grid = h("div", { class: "grid cols-2" });
   if (eps.timeline) {
     const res = await api(eps.timeline, { query: { region, period, step: period === "24h" ? "1h" : "1d" } });
     const tl = Array.isArray(res) ? res : res.buckets || [];
     const c = chartCard("Online and integrity over time", "tall", (cv) => new LineChart(cv, {
       x: tl.map((b) => b.start), min: null, max: 1, format: (v) => `${(v * 100).toFixed(1)} %`,
-      series: [{ name: "Online", values: tl.map((b) => b.online_rate), color: "#3ecf8e" },
-        { name: "Integrity", values: tl.map((b) => b.integrity_rate), color: "#4cc2ff" }] }));
+      series: [{ name: t("Online"), values: tl.map((b) => b.online_rate), color: "#3ecf8e" },
+        { name: t("Integrity"), values: tl.map((b) => b.integrity_rate), color: "#4cc2ff" }] }));
     c.canvas.id = "chart-timeline";
     grid.append(c.card);
     charts.push(c);
@@ -62,8 +64,8 @@ async function healthSection(slot, region, period, eps, charts, ctx) {
   if (kids.length) {
     // The worst first: that is where the technicians go tonight.
     const worst = [...kids].sort((a, b) => (a.online_rate ?? -1) - (b.online_rate ?? -1)).slice(0, 12);
-    const title = kids.length > worst.length ? `Lowest online rate (${worst.length} of ${kids.length} sub-regions)`
-      : "Online rate by sub-region";
+    const title = kids.length > worst.length ? t("Lowest online rate ({{n}} of {{total}} sub-regions)",
+      { n: worst.length, total: kids.length }) : "Online rate by sub-region";
     const c = chartCard(title, "tall", (cv) => new BarChart(cv, {
       labels: worst.map((k) => k.name), values: worst.map((k) => k.online_rate ?? 0), max: 1,
       colors: worst.map((k) => ({ ok: "#3ecf8e", warn: "#f5b341", bad: "#ff5d5d" })[rateTone(k.online_rate)]
@@ -75,7 +77,7 @@ async function healthSection(slot, region, period, eps, charts, ctx) {
   }
   parts.push(grid);
   if (kids.length) {
-    parts.push(h("h2", { class: "section-title" }, "Sub-regions"), table([
+    parts.push(h("h2", { class: "section-title" }, t("Sub-regions")), table([
       ["Region", (k) => h("a", { href: ctx.hashFor("dashboard", { region: k.region_code, period }), lang: "zh" },
         k.name)],
       ["Cameras", (k) => num(k.cameras), "num"], ["Online", (k) => meter(k.online_rate)],
@@ -85,7 +87,7 @@ async function healthSection(slot, region, period, eps, charts, ctx) {
     ], kids));
   }
   if (rep.contractors?.length) {
-    parts.push(h("h2", { class: "section-title" }, "Repair time per contractor"), table([
+    parts.push(h("h2", { class: "section-title" }, t("Repair time per contractor")), table([
       ["Contractor", (c) => c.contractor], ["Repairs", (c) => num(c.repairs), "num"],
       ["Median", (c) => hours(c.repair_median_h)], ["90th percentile", (c) => hours(c.repair_p90_h)],
     ], rep.contractors));
@@ -99,10 +101,10 @@ async function ackAlarm(a, btn, eps) {
   btn.disabled = true;
   try {
     await api(`${eps.alarms}/${a.id}/ack`, { method: "POST" });
-    btn.replaceWith(h("span", { class: "badge ok" }, "acknowledged"));
+    btn.replaceWith(h("span", { class: "badge ok" }, t("acknowledged")));
   } catch (e) {
     btn.disabled = false;
-    toast(`Acknowledge failed: ${e.message}`);
+    toast(t("Acknowledge failed: {{error}}", { error: e.message }));
   }
 }
 
@@ -114,7 +116,7 @@ async function alarmsSection(slot, region, eps, ctx) {
   const ack = (a) => {
     if (a.acknowledged_by) return a.acknowledged_by;
     if (!canAck) return "—";
-    const b = h("button", { type: "button", class: "ack", dataset: { alarm: a.id } }, "Acknowledge");
+    const b = h("button", { type: "button", class: "ack", dataset: { alarm: a.id } }, t("Acknowledge"));
     b.addEventListener("click", () => ackAlarm(a, b, eps));
     return b;
   };
@@ -149,17 +151,17 @@ async function downSection(slot, region, eps, ctx) {
   table([
     ["Camera", (c) => h("a", { href: ctx.hashFor("camera", {}, c.camera_id), lang: "zh" }, c.name)],
     ["ID", (c) => h("span", { class: "mono" }, c.camera_id)],
-    ["Reason", (c) => h("span", { class: "badge bad" }, c.reason || "down")],
+    ["Reason", (c) => h("span", { class: "badge bad" }, t(c.reason || "down"))],
     ["Since", (c) => when(c.since)], ["For", (c) => duration((now - new Date(c.since)) / 1000), "num"],
-    ["", (c) => h("a", { href: `live.html?camera=${encodeURIComponent(c.camera_id)}` }, "▶ Live")],
+    ["", (c) => h("a", { href: `live.html?camera=${encodeURIComponent(c.camera_id)}` }, t("▶ Live"))],
   ], st.down || [], { empty: "Every probed camera is online.", cls: "down-now" }));
 }
 
 function reportLinks(region, eps) {
   if (!eps.report || !region || region.length < 8) return null;
-  const day = new Date(Date.now() - 86400000).toISOString().slice(0, 10);
+  const day = localDay(new Date(Date.now() - 86400000)); // yesterday in the instance time zone
   const url = (fmt) => `/api/v1${eps.report}?region=${encodeURIComponent(region)}&date=${day}&format=${fmt}`;
-  return h("span", { class: "muted" }, `Daily report ${day}: `,
+  return h("span", { class: "muted" }, t("Daily report {{day}}: ", { day }),
     h("a", { href: url("html"), target: "_blank", rel: "noopener" }, "HTML"), " · ",
     h("a", { href: url("pdf"), target: "_blank", rel: "noopener" }, "PDF"));
 }
@@ -171,7 +173,7 @@ function registrySection(slot, roll, charts, ctx) {
   const kinds = sortDesc(roll.by_kind);
   const owners = sortDesc(roll.by_owner);
   const c1 = chartCard("By lifecycle", "", (cv) => new DonutChart(cv, {
-    labels: lifeKeys.map((k) => LIFECYCLES[k]), values: lifeKeys.map((k) => life[k]),
+    labels: lifeKeys.map((k) => label(LIFECYCLES, k)), values: lifeKeys.map((k) => life[k]),
     colors: lifeKeys.map((k) => LIFECYCLE_COLORS[k]) }));
   c1.canvas.id = "chart-lifecycle";
   const c2 = chartCard("By kind", "", (cv) => new BarChart(cv, {
@@ -183,19 +185,19 @@ function registrySection(slot, roll, charts, ctx) {
   const kids = roll.children || [];
   for (const k of kids) rememberRegion(k.code, k.name);
   mount(slot,
-    h("h2", { class: "section-title" }, "Registry"),
+    h("h2", { class: "section-title" }, t("Registry")),
     h("div", { class: "grid cols-4" },
-      kpiCard("Cameras", num(roll.total), `${num(kids.length)} sub-regions`, { id: "kpi-cameras" }),
+      kpiCard("Cameras", num(roll.total), t("{{n}} sub-regions", { n: num(kids.length) }), { id: "kpi-cameras" }),
       kpiCard("In service", num(life.in_service || 0), pct(roll.total ? (life.in_service || 0) / roll.total : null)),
       kpiCard("Installed, not in service", num(life.installed || 0)),
-      kpiCard("Planned", num(life.planned || 0), `${num(life.retired || 0)} retired`)),
+      kpiCard("Planned", num(life.planned || 0), t("{{n}} retired", { n: num(life.retired || 0) }))),
     h("div", { class: "grid cols-3" }, c1.card, c2.card, c3.card),
-    kids.length ? [h("h2", { class: "section-title" }, "Cameras per sub-region"), table([
+    kids.length ? [h("h2", { class: "section-title" }, t("Cameras per sub-region")), table([
       ["Region", (k) => h("a", { href: ctx.hashFor("dashboard", { region: k.code }), lang: "zh" }, k.name)],
-      ["Level", (k) => LEVELS[k.level] || k.level], ["Cameras", (k) => num(k.total), "num"],
+      ["Level", (k) => label(LEVELS, k.level)], ["Cameras", (k) => num(k.total), "num"],
       ["In service", (k) => num(k.by_lifecycle?.in_service || 0), "num"],
       ["Planned", (k) => num(k.by_lifecycle?.planned || 0), "num"],
-      ["", (k) => h("a", { href: ctx.hashFor("cameras", { region: k.code }) }, "cameras →")],
+      ["", (k) => h("a", { href: ctx.hashFor("cameras", { region: k.code }) }, t("cameras →"))],
     ], kids, { cls: "subregions" })] : null);
 }
 
@@ -208,9 +210,9 @@ async function buildPage(region, period, ctx) {
   const down = h("div", { id: "down-section" });
   const registry = h("div", { id: "registry-section" });
   const title = h("span", { class: "crumbs", lang: "zh" }, "");
-  const head = h("div", { class: "view-head" }, h("h1", {}, "Dashboard"), title,
+  const head = h("div", { class: "view-head" }, h("h1", {}, t("Dashboard")), title,
     eps.kpi ? periodPicker(period, (p) => ctx.setParams({ period: p })) : null,
-    h("span", { class: "muted" }, `updated ${when(new Date().toISOString())}`), reportLinks(region, eps));
+    h("span", { class: "muted" }, t("updated {{when}}", { when: when(new Date().toISOString()) })), reportLinks(region, eps));
   const results = await Promise.allSettled([
     api("/rollups", { query: { region } }).then((r) => {
       const roll = r.regions ? r.regions[0] : r;
@@ -243,7 +245,7 @@ export async function render(el, route, ctx) {
     charts = page.charts;
     for (const c of charts) c.chart = c.make();
     el.scrollTop = top;
-    if (page.failed.length) toast(`Dashboard: ${page.failed.join("; ")}`);
+    if (page.failed.length) toast(t("Dashboard: {{error}}", { error: page.failed.join("; ") }));
   }
 
   function tick() {

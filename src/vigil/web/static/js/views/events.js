@@ -1,9 +1,10 @@
 // The events browser: what the analytics saw (objects, intrusions, loitering, line crossings), filtered.
 import { api, serverPaths } from "../api.js";
 import { debounce, h, message, mount, select } from "../dom.js";
-import { duration, num, when } from "../labels.js";
+import { duration, label, num, options, when } from "../labels.js";
 import { regionNames } from "../regions.js";
 import { pager, table } from "../widgets.js";
+import { t } from "../i18n.js";
 
 export const regionAware = true;
 const TYPES = { object: "Object", intrusion: "Intrusion", loitering: "Loitering", line_crossing: "Line crossing" };
@@ -20,7 +21,7 @@ function sinceOf(range) {
 
 function filterBar(p, ctx) {
   const sel = (name, any, opts) => {
-    const s = select({ id: `ev-${name}`, "aria-label": name }, any, opts, p.get(name));
+    const s = select({ id: `ev-${name}`, "aria-label": t(name) }, t(any), opts, p.get(name));
     s.addEventListener("change", () => ctx.setParams({ [name]: s.value, offset: null }));
     return s;
   };
@@ -34,15 +35,15 @@ function filterBar(p, ctx) {
   const live = h("input", { type: "checkbox", id: "ev-live", checked: p.get("live") !== "0" });
   live.addEventListener("change", () => ctx.setParams({ live: live.checked ? null : "0" }, { replace: true }));
   return h("div", { class: "filters" },
-    sel("type", "Any type", Object.entries(TYPES)), sel("label", "Any object", Object.entries(LABELS)),
-    text("camera", "Camera ID"), text("zone", "Zone"),
-    sel("range", "Any time", RANGES.map(([k, t]) => [k, t])),
-    h("label", { class: "inline", title: "Reload the first page every 15 s" }, live, "Live updates"));
+    sel("type", "Any type", options(TYPES)), sel("label", "Any object", options(LABELS)),
+    text("camera", t("Camera ID")), text("zone", t("Zone")),
+    sel("range", "Any time", RANGES.map(([k, text]) => [k, t(text)])),
+    h("label", { class: "inline", title: t("Reload the first page every 15 s") }, live, t("Live updates")));
 }
 
 function snapshot(ev, big = false) {
   if (!ev.snapshot_url) return h("span", { class: "muted" }, "—");
-  const img = h("img", { src: ev.snapshot_url, alt: `${ev.label} snapshot`, loading: "lazy",
+  const img = h("img", { src: ev.snapshot_url, alt: t("{{label}} snapshot", { label: label(LABELS, ev.label) }), loading: "lazy",
     class: big ? "" : "event-thumb" });
   if (!big || !Array.isArray(ev.box) || ev.box.length !== 4) return img;
   const [x1, y1, x2, y2] = ev.box;
@@ -60,29 +61,29 @@ function clipHash(ev, ctx) {
 function eventDetail(ev, names, ctx, canPlay) {
   const secs = ev.end ? (new Date(ev.end) - new Date(ev.start)) / 1000 : null;
   return h("div", { class: "card event-detail", id: "event-detail" }, snapshot(ev, true),
-    h("div", {}, h("h2", {}, `${TYPES[ev.type] || ev.type} · ${LABELS[ev.label] || ev.label}`),
+    h("div", {}, h("h2", {}, `${label(TYPES, ev.type)} · ${label(LABELS, ev.label)}`),
       h("dl", { class: "fields" },
-        h("dt", {}, "Start"), h("dd", {}, when(ev.start)),
-        h("dt", {}, "End"), h("dd", {}, ev.end ? `${when(ev.end)} (${duration(secs)})` : "ongoing"),
-        h("dt", {}, "Camera"), h("dd", {}, h("a", { href: ctx.hashFor("camera", {}, ev.camera_id), class: "mono" },
+        h("dt", {}, t("Start")), h("dd", {}, when(ev.start)),
+        h("dt", {}, t("End")), h("dd", {}, ev.end ? `${when(ev.end)} (${duration(secs)})` : t("ongoing")),
+        h("dt", {}, t("Camera")), h("dd", {}, h("a", { href: ctx.hashFor("camera", {}, ev.camera_id), class: "mono" },
           ev.camera_id)),
-        h("dt", {}, "Region"), h("dd", { lang: "zh" }, names.get(ev.region_code) || ev.region_code),
-        h("dt", {}, "Zone"), h("dd", {}, ev.zone || "—"),
-        ev.direction ? [h("dt", {}, "Direction"), h("dd", {}, ev.direction)] : null,
-        h("dt", {}, "Score"), h("dd", {}, ev.score?.toFixed ? ev.score.toFixed(2) : "—")),
+        h("dt", {}, t("Region")), h("dd", { lang: "zh" }, names.get(ev.region_code) || ev.region_code),
+        h("dt", {}, t("Zone")), h("dd", {}, ev.zone || "—"),
+        ev.direction ? [h("dt", {}, t("Direction")), h("dd", {}, t(ev.direction))] : null,
+        h("dt", {}, t("Score")), h("dd", {}, ev.score?.toFixed ? ev.score.toFixed(2) : "—")),
       h("div", { class: "actions" },
-        canPlay ? h("a", { class: "button-link", id: "event-clip", href: clipHash(ev, ctx) }, "▶ Recorded clip")
+        canPlay ? h("a", { class: "button-link", id: "event-clip", href: clipHash(ev, ctx) }, t("▶ Recorded clip"))
           : null,
         h("a", { class: "button-link secondary", href: `live.html?camera=${encodeURIComponent(ev.camera_id)}` },
-          "Live view"))));
+          t("Live view")))));
 }
 
 /** Render the events browser. */
 export async function render(el, route, ctx) {
   let p = route.params;
-  const body = h("div", { id: "events-table" }, message("Loading…"));
+  const body = h("div", { id: "events-table" }, message(t("Loading…")));
   const detail = h("div", { id: "event-detail-slot" });
-  mount(el, h("div", { class: "view-head" }, h("h1", {}, "Events")), filterBar(p, ctx), detail, body);
+  mount(el, h("div", { class: "view-head" }, h("h1", {}, t("Events"))), filterBar(p, ctx), detail, body);
   let ctrl = null;
   let timer = 0;
   let selected = null;
@@ -108,8 +109,8 @@ export async function render(el, route, ctx) {
       };
       mount(body, table([
         ["Snapshot", (e) => snapshot(e)], ["Start", (e) => when(e.start)],
-        ["Type", (e) => h("span", { class: `badge ${e.type === "object" ? "info" : "warn"}` }, TYPES[e.type] || e.type)],
-        ["Object", (e) => LABELS[e.label] || e.label], ["Zone", (e) => e.zone || "—"],
+        ["Type", (e) => h("span", { class: `badge ${e.type === "object" ? "info" : "warn"}` }, label(TYPES, e.type))],
+        ["Object", (e) => label(LABELS, e.label)], ["Zone", (e) => e.zone || "—"],
         ["Camera", (e) => h("a", { href: ctx.hashFor("camera", {}, e.camera_id), class: "mono" }, e.camera_id)],
         ["Region", (e) => h("span", { lang: "zh" }, names.get(e.region_code) || e.region_code)],
         ["Score", (e) => (e.score?.toFixed ? e.score.toFixed(2) : "—"), "num"],
@@ -118,10 +119,10 @@ export async function render(el, route, ctx) {
           onclick: (ev) => { if (!ev.target.closest("a")) show(e); } }) }),
       pager({ total: res.total ?? res.items.length, offset, limit, id: "ev-page",
         go: (o) => ctx.setParams({ offset: o || null }), onLimit: (n) => ctx.setParams({ limit: n, offset: null }) }),
-      h("p", { class: "muted" }, `${num(res.total)} events · updated ${when(new Date().toISOString())}`));
+      h("p", { class: "muted" }, t("{{n}} events · updated {{when}}", { n: num(res.total), when: when(new Date().toISOString()) })));
       if (p.get("live") !== "0" && offset === 0) timer = setTimeout(() => !document.hidden && load(), REFRESH_MS);
     } catch (e) {
-      if (e.name !== "AbortError") mount(body, message(`Could not load events: ${e.message}`, "error"));
+      if (e.name !== "AbortError") mount(body, message(t("Could not load events: {{error}}", { error: e.message }), "error"));
     }
   }
 

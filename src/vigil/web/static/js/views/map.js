@@ -1,10 +1,11 @@
 // The map page: site polygons and camera points of the selected region, drawn from our own vectors.
 import { debounce, h, mount, toast } from "../dom.js";
-import { LIFECYCLE_COLORS, LIFECYCLES, SITE_KINDS, STATE_COLORS, num, statusInfo } from "../labels.js";
+import { LIFECYCLE_COLORS, LIFECYCLES, SITE_KINDS, STATE_COLORS, label, num, statusInfo } from "../labels.js";
 import { MapCanvas } from "../mapcanvas.js";
 import { bounds } from "../mercator.js";
 import { consoleConfig, loadCameraPoints, loadSites } from "../geo.js";
 import { regionName } from "../regions.js";
+import { t } from "../i18n.js";
 
 export const regionAware = true;
 const LIMIT = 25000; // the whole demo city (20,547 cameras) in one layer
@@ -12,7 +13,7 @@ const REFRESH_MS = 60000; // live states change: repaint the markers every minut
 
 function legend() {
   const item = (color, text, square = false) => h("span", {},
-    h("i", { style: { background: color, borderRadius: square ? "2px" : "50%" } }), text);
+    h("i", { style: { background: color, borderRadius: square ? "2px" : "50%" } }), t(text));
   return h("div", { class: "map-legend" },
     item(STATE_COLORS.online, "Online"), item(STATE_COLORS.down, "Down"),
     ...Object.entries(LIFECYCLE_COLORS).map(([k, c]) => item(c, LIFECYCLES[k])),
@@ -24,14 +25,14 @@ class MapPage {
   constructor(el, region, ctx, config) {
     Object.assign(this, { el, region, ctx, all: [], truncated: false, sites: 0, bbox: null, ctrl: null, timer: 0 });
     this.wrap = h("div", { class: "map-wrap", id: "map" });
-    this.status = h("div", { class: "map-status badge" }, "Loading…");
+    this.status = h("div", { class: "map-status badge" }, t("Loading…"));
     this.title = h("span", { class: "crumbs", lang: "zh" });
-    this.find = h("input", { type: "search", id: "map-search", placeholder: "Find a camera on the map…",
-      "aria-label": "Find a camera on the map", list: "map-matches", autocomplete: "off" });
+    this.find = h("input", { type: "search", id: "map-search", placeholder: t("Find a camera on the map…"),
+      "aria-label": t("Find a camera on the map"), list: "map-matches", autocomplete: "off" });
     this.matches = h("datalist", { id: "map-matches" });
     this.onlyDown = h("input", { type: "checkbox", id: "map-only-down" });
-    mount(el, h("div", { class: "map-view" }, h("div", { class: "view-head" }, h("h1", {}, "Map"), this.title,
-      h("span", { class: "spacer" }), h("label", { class: "inline muted" }, this.onlyDown, " Only cameras down"),
+    mount(el, h("div", { class: "map-view" }, h("div", { class: "view-head" }, h("h1", {}, t("Map")), this.title,
+      h("span", { class: "spacer" }), h("label", { class: "inline muted" }, this.onlyDown, ` ${t("Only cameras down")}`),
       this.find, this.matches), this.wrap));
     this.map = new MapCanvas(this.wrap, { tileUrl: config.tile_url || null,
       onCameraClick: (c) => ctx.navigate("camera", {}, c.id),
@@ -52,21 +53,22 @@ class MapPage {
 
   sitePopup(site, [x, y]) {
     this.popup?.remove();
-    const close = h("button", { type: "button", class: "link", "aria-label": "Close", onclick: () => this.popup.remove() },
+    const close = h("button", { type: "button", class: "link", "aria-label": t("Close"), onclick: () => this.popup.remove() },
       "×");
     this.popup = h("div", { class: "map-popup", id: "site-popup", style: { left: `${x}px`, top: `${y}px` } },
       close, h("strong", { lang: "zh" }, site.name), h("br"),
-      `${SITE_KINDS[site.kind] || site.kind || ""} · class ${site.protection_class ?? "—"}${site.sensitive
-        ? " · sensitive" : ""}`, h("br"),
-      h("a", { href: this.ctx.hashFor("cameras", { site: site.id }) }, "Cameras of this site →"));
+      `${label(SITE_KINDS, site.kind)} · ${t("class {{n}}", { n: site.protection_class ?? "—" })}${site.sensitive
+        ? ` · ${t("sensitive")}` : ""}`, h("br"),
+      h("a", { href: this.ctx.hashFor("cameras", { site: site.id }) }, t("Cameras of this site →")));
     this.wrap.append(this.popup);
   }
 
   showStatus(res) {
     const shown = num(res.cameras.length);
     this.status.textContent = res.truncated
-      ? `${shown} of ${num(res.total ?? "many")} cameras shown · zoom in for more · ${num(this.sites)} sites`
-      : `${shown} cameras · ${num(this.sites)} sites`;
+      ? t("{{shown}} of {{total}} cameras shown · zoom in for more · {{sites}} sites", { shown, total: num(res.total ?? "many"),
+        sites: num(this.sites) })
+      : t("{{shown}} cameras · {{sites}} sites", { shown, sites: num(this.sites) });
   }
 
   search() {
@@ -92,9 +94,9 @@ class MapPage {
   async load(region) {
     this.region = region;
     const signal = this.abort();
-    this.status.textContent = "Loading…";
+    this.status.textContent = t("Loading…");
     this.title.textContent = region ? (this.ctx.tree?.nameOf(region) || (await regionName(region)) || region)
-      : "All regions";
+      : t("All regions");
     try {
       const [sites, cams] = await Promise.all([loadSites(region, { signal }),
         loadCameraPoints(region, { limit: LIMIT, signal })]);
@@ -104,7 +106,7 @@ class MapPage {
       this.map.fitBounds(bounds(cams.cameras.map((c) => [c.lon, c.lat]), sites.items.map((s) => s.geometry)));
       this.showStatus(cams);
     } catch (e) {
-      if (e.name !== "AbortError") this.status.textContent = `Could not load the map: ${e.message}`;
+      if (e.name !== "AbortError") this.status.textContent = t("Could not load the map: {{error}}", { error: e.message });
     }
   }
 
@@ -118,7 +120,7 @@ class MapPage {
       this.show();
       this.showStatus(res);
     } catch (e) {
-      if (e.name !== "AbortError" && !quiet) toast(`Map: ${e.message}`);
+      if (e.name !== "AbortError" && !quiet) toast(t("Map: {{error}}", { error: e.message }));
     }
   }
 

@@ -7,6 +7,7 @@ import { bounds } from "../mercator.js";
 import { consoleConfig } from "../geo.js";
 import { kpiCard, rateTone, table } from "../widgets.js";
 import { planForm } from "./plan_form.js";
+import { formatMoney, formatNumber, t } from "../i18n.js";
 
 export const regionAware = true;
 const PLAN_COLORS = { existing: "#4cc2ff", new: "#3ecf8e" };
@@ -18,26 +19,26 @@ function gain(pl) {
 }
 
 function money(v) {
-  return v === null || v === undefined ? "—" : `¥${num(Math.round(v))}`;
+  return formatMoney(v);
 }
 
 async function listView(el, route, ctx) {
   const res = await api("/plans", { query: { limit: 200 } });
   const region = route.params.get("region");
   const items = res.items.filter((pl) => !region || (pl.region_code || "").startsWith(region));
-  const showForm = h("button", { type: "button", id: "plan-new" }, "New plan…");
+  const showForm = h("button", { type: "button", id: "plan-new" }, t("New plan…"));
   const formSlot = h("div", {});
   showForm.addEventListener("click", () => {
     mount(formSlot, planForm(region, (pl) => ctx.navigate("plans", {}, String(pl.id))));
     showForm.hidden = true;
   });
-  mount(el, h("div", { class: "view-head" }, h("h1", {}, "Coverage plans"),
+  mount(el, h("div", { class: "view-head" }, h("h1", {}, t("Coverage plans")),
     ["admin", "planner"].includes(ctx.user.role) ? showForm : null), formSlot,
   table([
-    ["Plan", (pl) => h("a", { href: ctx.hashFor("plans", {}, String(pl.id)), lang: "zh" }, pl.name || `Plan ${pl.id}`)],
+    ["Plan", (pl) => h("a", { href: ctx.hashFor("plans", {}, String(pl.id)), lang: "zh" }, pl.name || t("Plan {{id}}", { id: pl.id }))],
     ["Region", (pl) => h("span", { class: "mono" }, pl.region_code || "—")], ["Level", (pl) => pl.level || "—"],
     ["Coverage", gain], ["New cameras", (pl) => num(pl.cameras_new), "num"], ["Cost", (pl) => money(pl.cost_new), "num"],
-    ["Solver", (pl) => `${pl.solver || "—"}${pl.gap !== null && pl.gap !== undefined ? ` · gap ${pct(pl.gap, 2)}` : ""}`],
+    ["Solver", (pl) => `${pl.solver || "—"}${pl.gap !== null && pl.gap !== undefined ? ` · ${t("gap {{pct}}", { pct: pct(pl.gap, 2) })}` : ""}`],
     ["Created", (pl) => `${when(pl.created_at)} · ${pl.created_by}`],
     ["Applied", (pl) => (pl.applied_at ? h("span", { class: "badge ok" }, when(pl.applied_at)) : "—")],
   ], items, { empty: "No plan yet.", cls: "plans", rowAttrs: (pl) => ({ dataset: { id: pl.id } }) }));
@@ -48,13 +49,13 @@ function summaryCards(pl) {
   const s = pl.summary || {};
   const secs = Object.values(s.seconds || {}).reduce((a, b) => a + (Number(b) || 0), 0);
   return h("div", { class: "grid cols-4", id: "plan-cards" },
-    kpiCard("Coverage", pct(s.coverage_after), `before ${pct(s.coverage_before)}`,
+    kpiCard("Coverage", pct(s.coverage_after), t("before {{pct}}", { pct: pct(s.coverage_before) }),
       { tone: rateTone(s.coverage_after, 0.95, 0.8), id: "plan-coverage" }),
-    kpiCard("New cameras", num(s.cameras_new), `${num(s.cameras_existing)} existing kept`, { id: "plan-new-cams" }),
-    kpiCard("Cost", money(s.cost_new), "new cameras"),
-    kpiCard("Targets", num(s.targets), `${num(s.coverable)} coverable · level ${s.level || "—"}`),
-    kpiCard("Solver", s.solver || "—", `gap ${pct(s.gap, 2)} · bound ${s.lower_bound ?? "—"}`),
-    kpiCard("Time", duration(secs), Object.entries(s.seconds || {}).map(([k, v]) => `${k} ${Number(v).toFixed(1)} s`)
+    kpiCard("New cameras", num(s.cameras_new), t("{{n}} existing kept", { n: num(s.cameras_existing) }), { id: "plan-new-cams" }),
+    kpiCard("Cost", money(s.cost_new), t("new cameras")),
+    kpiCard("Targets", num(s.targets), t("{{n}} coverable · level {{level}}", { n: num(s.coverable), level: t(s.level || "—") })),
+    kpiCard("Solver", s.solver || "—", t("gap {{pct}} · bound {{bound}}", { pct: pct(s.gap, 2), bound: s.lower_bound ?? "—" })),
+    kpiCard("Time", duration(secs), Object.entries(s.seconds || {}).map(([k, v]) => `${t(k)} ${t("{{n}} s", { n: formatNumber(Number(v), { maximumFractionDigits: 1 }) })}`)
       .join(" · ")));
 }
 
@@ -63,7 +64,7 @@ function communities(pl) {
   if (!rows.length) return null;
   const bar = (x) => h("span", {}, h("span", { class: `meter ${rateTone(x, 0.95, 0.8)}` },
     h("i", { style: { width: `${(x || 0) * 100}%` } })), pct(x));
-  return [h("h2", { class: "section-title" }, "Coverage per community"), table([
+  return [h("h2", { class: "section-title" }, t("Coverage per community")), table([
     ["Community", (c) => h("span", { lang: "zh" }, c.name)], ["Before", (c) => bar(c.coverage_before)],
     ["After", (c) => bar(c.coverage_after)],
   ], rows, { cls: "communities" })];
@@ -85,16 +86,16 @@ async function planMap(slot, pl) {
 }
 
 async function applyPlan(pl, btn) {
-  if (!window.confirm(`Add the ${pl.summary?.cameras_new ?? ""} new cameras of this plan to the registry as planned?`)) {
+  if (!window.confirm(t("Add the {{n}} new cameras of this plan to the registry as planned?", { n: pl.summary?.cameras_new ?? "" }))) {
     return;
   }
   btn.disabled = true;
   try {
     const res = await api(`/plans/${pl.id}/apply`, { method: "POST" });
-    btn.replaceWith(h("span", { class: "badge ok", id: "plan-applied" }, `${num(res.cameras.length)} planned cameras added`));
+    btn.replaceWith(h("span", { class: "badge ok", id: "plan-applied" }, t("{{n}} planned cameras added", { n: num(res.cameras.length) })));
   } catch (e) {
     btn.disabled = false;
-    toast(`Apply failed: ${e.message}`);
+    toast(t("Apply failed: {{error}}", { error: e.message }));
   }
 }
 
@@ -103,22 +104,22 @@ async function detailView(el, id, ctx) {
   const file = (n) => pl.files?.[n] || `/api/v1/plans/${pl.id}/files/${n}`;
   const mapSlot = h("div", { class: "map-wrap", id: "plan-map", style: { height: "520px", flex: "none" } });
   const apply = !pl.applied_at && APPLY_ROLES.has(ctx.user.role)
-    ? h("button", { type: "button", class: "primary", id: "plan-apply" }, "Apply: add new cameras as planned") : null;
+    ? h("button", { type: "button", class: "primary", id: "plan-apply" }, t("Apply: add new cameras as planned")) : null;
   apply?.addEventListener("click", () => applyPlan(pl, apply));
-  mount(el, h("div", { class: "view-head" }, h("a", { href: "#/plans", class: "crumbs" }, "← Plans"),
-    h("h1", { lang: "zh" }, pl.name || `Plan ${pl.id}`),
-    pl.applied_at ? h("span", { class: "badge ok" }, `applied ${when(pl.applied_at)}`) : null),
+  mount(el, h("div", { class: "view-head" }, h("a", { href: "#/plans", class: "crumbs" }, t("← Plans")),
+    h("h1", { lang: "zh" }, pl.name || t("Plan {{id}}", { id: pl.id })),
+    pl.applied_at ? h("span", { class: "badge ok" }, t("applied {{when}}", { when: when(pl.applied_at) })) : null),
   h("div", { class: "actions" }, apply,
-    h("a", { class: "button-link secondary", href: file("report.html"), target: "_blank", rel: "noopener" }, "Report"),
+    h("a", { class: "button-link secondary", href: file("report.html"), target: "_blank", rel: "noopener" }, t("Report")),
     ["plan.geojson", "targets.geojson", "summary.json"].map((n) => h("a", { class: "button-link secondary",
       href: file(n), download: n }, `⬇ ${n}`))),
   summaryCards(pl),
-  h("h2", { class: "section-title" }, "Map · existing (blue) and new (green) cameras with their range; red dots are targets left uncovered"),
+  h("h2", { class: "section-title" }, t("Map · existing (blue) and new (green) cameras with their range; red dots are targets left uncovered")),
   mapSlot, communities(pl),
   h("div", { class: "grid cols-2" },
-    h("section", { class: "card" }, h("h2", {}, "Plan map (report)"), h("img", { src: file("map.png"), alt: "map.png",
+    h("section", { class: "card" }, h("h2", {}, t("Plan map (report)")), h("img", { src: file("map.png"), alt: "map.png",
       class: "report-img", loading: "lazy" })),
-    h("section", { class: "card" }, h("h2", {}, "Coverage against cameras and cost"), h("img", { src: file("tradeoff.png"),
+    h("section", { class: "card" }, h("h2", {}, t("Coverage against cameras and cost")), h("img", { src: file("tradeoff.png"),
       alt: "tradeoff.png", class: "report-img", loading: "lazy" }))));
   const map = await planMap(mapSlot, pl).catch((e) => { mount(mapSlot, message(e.message, "error")); return null; });
   return { destroy: () => map?.destroy() };
