@@ -217,6 +217,9 @@ def main() -> int:
         parent, child = mp.Pipe()
         proc = mp.get_context("spawn").Process(target=_server_process, args=(child, url, home, a.interval))
         proc.start()
+        if not parent.poll(120):
+            proc.kill()
+            raise SystemExit("the registrar process did not start")
         port, rss0 = parent.recv()
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)

@@ -110,12 +110,20 @@ class GbServer:
         loop = asyncio.get_running_loop()
         if self.vigil is not None:
             self.registrar.devices.update(await self._in_db(store.load_devices, self.vigil.box))
-        self._udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(self),
-                                                           local_addr=(self.config.host, self.config.port))
+        for attempt in range(20):  # UDP and TCP on one port: with port 0, find a number free for both
+            udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(self),
+                                                         local_addr=(self.config.host, self.config.port))
+            port = udp.get_extra_info("sockname")[1]
+            try:
+                self._tcp = await asyncio.start_server(self._on_tcp, self.config.host, port)
+                break
+            except OSError:
+                udp.close()
+                if self.config.port or attempt == 19:
+                    raise
+        self._udp = udp
         with contextlib.suppress(OSError):  # a registration storm arrives at once: room for it in the kernel
-            self._udp.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        port = self._udp.get_extra_info("sockname")[1]
-        self._tcp = await asyncio.start_server(self._on_tcp, self.config.host, port)
+            udp.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         self.address = f"{self.config.host}:{port}"
         self._tasks = [asyncio.create_task(self._every(self.config.flush_interval, self.flush)),
                        asyncio.create_task(self._every(self.config.sweep_interval, self._sweep))]
