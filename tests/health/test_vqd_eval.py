@@ -116,3 +116,14 @@ def test_scoring_counts_looks_per_class(hello):
     assert table[ev.HEALTHY][2] == 6
     assert all(table[f][0] == 1.0 and table[f][1] == 1.0 for f in ("noise", "dark", ev.HEALTHY)), score.wrong
     assert learn(None, diagnose_frames([])).samples == 0      # no frame: nothing learned
+
+
+def test_a_dimmed_featureless_scene_is_dark_and_a_black_screen_is_signal_loss():
+    table = SOURCES["motion"]
+    base = ev.camera_baseline(table)
+    dim = ev.looks(ev.clip(table, 3.0, variant("dark/x0.18")), table.window)
+    black = ev.looks(ev.clip(table, 3.0, variant("signal_loss/black-grain")), table.window)
+    for frames in dim:      # nearly uniform and nearly black, yet the table's layout is still there
+        assert diagnose_frames(frames, base).faults == ("dark",)
+    for frames in black:
+        assert diagnose_frames(frames, base).faults == ("signal_loss",)

@@ -171,7 +171,7 @@ def diagnose_frames(frames: list[np.ndarray], baseline: Baseline | None = None, 
         _compare(fm, b, m)
     faults: list[str] = []
     why: list[str] = []
-    if _signal_loss(m, t, why) and not _dimmed_scene(m, faults, why):
+    if _signal_loss(m, t, why) and not _dimmed_scene(m, b, faults, why):
         return Diagnosis(("signal_loss",), _round(m), tuple(why), frames=tuple(fm), confidence=confidence)
     known = [x for x in (times or []) if x is not None]
     if len(known) >= 2 and max(known) - min(known) < 1e-3:
@@ -283,9 +283,14 @@ def _cover_blocks(c: np.ndarray, r: np.ndarray, tint: np.ndarray | None) -> tupl
     return lost, intact
 
 
-def _dimmed_scene(m: dict[str, float], faults: list[str], why: list[str]) -> bool:
-    """A near-uniform dark picture that still has this camera's layout is its scene, dimmed: dark, not no signal."""
-    if m.get("lcorr", 0.0) < 0.6 or m["mean_y"] < 4.0:
+def _dimmed_scene(m: dict[str, float], b: Baseline | None, faults: list[str], why: list[str]) -> bool:
+    """A near-uniform dark picture that still has this camera's layout is its scene, dimmed: dark, not no signal.
+
+    The layout must correlate with the reference at least 0.3, and 60 % as well as the camera's
+    looks usually do (a generated screen, even with grain, correlates about 0).
+    """
+    usual = (b.get("lcorr") if b else None) or 1.0
+    if m.get("lcorr", 0.0) < max(0.3, 0.6 * usual) or m["mean_y"] < 4.0:
         return False
     faults.append("dark")
     why[-1] = (f"dark: mean luma {m['mean_y']:.1f}; nearly uniform, yet the layout still matches this camera's "
