@@ -79,7 +79,7 @@ class LeaseTable:
         t0 = time.monotonic()
         try:
             rev = await self.kv.create(key, self._value(0))
-        except KeyWrongLastSequenceError:
+        except (KeyWrongLastSequenceError, KeyNotFoundError):  # held, or expiring under our feet: next round
             return None
         lease = Lease(key, rev, rev, t0 + self.ttl)
         return lease if await self.renew(lease) else None  # record the token in the value for readers
