@@ -122,6 +122,7 @@ _SUBAPPS: list[tuple[str, str, str]] = [
     ("vigil.analytics.cli", "analytics_app", "analytics"),
     ("vigil.gb28181.cli", "app", "gb"),
     ("vigil.federation.cli", "app", "link"),
+    ("vigil.centre.cli", "app", "centre"),
 ]
 _COMMANDS: list[tuple[str, str, str]] = [
     ("vigil.api.cli", "serve", "serve"),

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import centrekit
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from scopekit import AREAS, MISSING, TAG, Ctx, plan_area
@@ -167,6 +168,9 @@ BODIES: dict[str, BodyFactory] = {
 }
 UNSCOPED_BODIES = {"RegionPatch", "SitePatch", "ModelIn", "AssignIn", "NoteIn", "DecisionIn", "AnalyticsIn",
                    "list[MaskIn]"}
+PATH.update(centrekit.PATH)  # the monitoring centre's objects and bodies
+BODIES.update(centrekit.BODIES)
+UNSCOPED_BODIES |= centrekit.UNSCOPED_BODIES
 
 # ----------------------------------------------------------------------------- query parameters
 #: Required query parameters: name -> factory(ctx, area).

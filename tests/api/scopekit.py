@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -196,6 +197,10 @@ def _seed_area(ctx: Ctx, area: str) -> None:
     o["user_id"] = str(w.users[town])
 
 
+#: More seeders, each ``seed(ctx)`` after the base world is built (capability kits add theirs on import).
+SEEDERS: list[Callable[[Ctx], None]] = []
+
+
 def build_matrix_world(v: Vigil) -> Ctx:
     """The two-town world of :func:`factories.build_world`, filled with every kind of object."""
     ctx = Ctx(v, build_world(v))
@@ -211,4 +216,6 @@ def build_matrix_world(v: Vigil) -> Ctx:
         ctx.w.tokens["admin-village1"] = issue_token(s, u)
         ctx.objs["sibling"] = {"camera_id": cam.id, "code": VILLAGE1B}
         assert s.get(Region, CITY) is not None and s.get(User, u.id) is not None
+    for seed in SEEDERS:
+        seed(ctx)
     return ctx

@@ -115,6 +115,27 @@ SPEC: dict[str, Spec] = {
     "POST /api/v1/federation/retrievals": _s("video.retrieve", 404),
     "GET /api/v1/federation/cameras/{camera_id}/playback.mp4": _s("video.retrieve", 404),
     "GET /metrics": _s("metrics.read"), "GET /api/v1/config": _s(None), "GET /api/v1/health": _s(None),
+    # the monitoring centre
+    "GET /api/v1/centre/shifts": _s("centre.read"), "POST /api/v1/centre/shifts": _s("centre.lead"),
+    "GET /api/v1/centre/duty": _s("centre.read"), "POST /api/v1/centre/duty/on": _s("centre.duty"),
+    "POST /api/v1/centre/duty/off": _s("centre.duty"),
+    "GET /api/v1/centre/handovers": _s("centre.read"), "POST /api/v1/centre/handovers": _s("centre.duty"),
+    "POST /api/v1/centre/handovers/{handover_id}/ack": _s("centre.duty"),
+    "GET /api/v1/centre/escalations": _s("centre.read"),
+    "GET /api/v1/centre/rounds": _s("centre.read"), "POST /api/v1/centre/rounds": _s("centre.lead"),
+    "POST /api/v1/centre/rounds/{round_id}/runs": _s("centre.duty"),
+    "GET /api/v1/centre/runs/{run_id}": _s("centre.read"),
+    "POST /api/v1/centre/runs/{run_id}/views": _s("centre.duty"),
+    "POST /api/v1/centre/runs/{run_id}/finish": _s("centre.duty"),
+    "GET /api/v1/centre/incidents": _s("centre.read"), "POST /api/v1/centre/incidents": _s("centre.duty"),
+    "GET /api/v1/centre/incidents/{incident_id}": _s("centre.read"),
+    "PATCH /api/v1/centre/incidents/{incident_id}": _s("centre.duty"),
+    "POST /api/v1/centre/incidents/{incident_id}/items": _s("centre.duty"),
+    "GET /api/v1/centre/cases": _s("centre.case"), "POST /api/v1/centre/cases": _s("centre.case"),
+    "GET /api/v1/centre/cases/{case_id}": _s("centre.case"),
+    "POST /api/v1/centre/cases/{case_id}/links": _s("centre.case"),
+    "POST /api/v1/centre/cases/{case_id}/export": _s("centre.case"),
+    "GET /api/v1/centre/performance": _s("centre.read"), "GET /api/v1/centre/report": _s("centre.read"),
 }
 _SKIP_TABLES = {"audit_log", "api_tokens", "alembic_version"}  # appended to by every call, reads included
 

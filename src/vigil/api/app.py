@@ -39,6 +39,7 @@ ROUTERS: list[tuple[str, str, str]] = [
     ("vigil.api.routers.transfer", "/api/v1", "import and export"),
     ("vigil.api.routers.events", "/api/v1/events", "events"),
     ("vigil.api.routers.analytics", "/api/v1/analytics", "analytics"),
+    ("vigil.api.routers.centre", "/api/v1/centre", "monitoring centre"),
     ("vigil.api.routers.federation", "", "federation"),
 ]
 
