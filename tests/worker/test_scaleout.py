@@ -15,10 +15,12 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import nats
 import pytest
 from sqlalchemy import func, select
 
+from pgserver import free_port
 from vigil.access.bootstrap import init_instance
 from vigil.core.context import Vigil
 from vigil.health.models import CameraStatus, StatusChange
@@ -72,7 +74,7 @@ def _downs(v, cam):
 
 async def test_workers_schedulers_and_nats_fail_over(pg_server, tmp_path):
     v = Vigil.open(pg_server.create_db(f"scale{os.getpid()}"), str(tmp_path / "home"))
-    init_instance(v, root_code="5301", root_name="Pref")
+    admin = init_instance(v, root_code="5301", root_name="Pref")
     srv = NatsServer(tmp_path / "nats").start()
     env = {**os.environ, "VIGIL_LEASE_TTL": str(TTL), "VIGIL_NATS": srv.url}
     common = ["--db", v.settings.db_url, "--home", str(v.settings.home)]
@@ -85,6 +87,9 @@ async def test_workers_schedulers_and_nats_fail_over(pg_server, tmp_path):
             index = dict(zip(cams, range(len(cams)), strict=True))
             for _ in range(2):
                 procs.append(_spawn(["serve", "--role", "scheduler", *common], env, log))
+            apis = [f"http://127.0.0.1:{free_port()}" for _ in range(2)]
+            for base in apis:
+                procs.append(_spawn(["serve", "--role", "api", "--port", base.rsplit(":", 1)[1], *common], env, log))
             workers = {n: _spawn(["worker", "--name", n, "--probe-interval", "1", "--probe-timeout", "1", *common],
                                  env, log) for n in ("w1", "w2")}
             procs += workers.values()
@@ -145,6 +150,9 @@ async def test_workers_schedulers_and_nats_fail_over(pg_server, tmp_path):
             await fleet.set_faults(index[other], ["refused"])
             await _until("the new leader stores state changes", lambda: asyncio.to_thread(_downs, v, other))
             print(f"scheduler re-elected {elect_s:.1f} s after SIGKILL of the leader")
+
+            # 5. the two API nodes answer alike (one login works on both: they share only the database)
+            await asyncio.to_thread(_api_nodes_agree, apis, admin.password, {victim, other})
     finally:
         for p in procs:
             if p.poll() is None:
@@ -159,6 +167,26 @@ async def test_workers_schedulers_and_nats_fail_over(pg_server, tmp_path):
         srv.stop()
         log.close()
         v.close()
+
+
+def _api_nodes_agree(apis, password, down):
+    for base in apis:
+        for _ in range(120):
+            try:
+                httpx.get(base + "/api/v1/auth/me", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.25)
+    tok = httpx.post(apis[0] + "/api/v1/auth/login", json={"username": "admin", "password": password}).json()
+    hdr = {"Authorization": f"Bearer {tok['token']}"}
+    for _ in range(20):  # a write may land between the two reads: read both again
+        a, b = (httpx.get(base + "/api/v1/health/status", headers=hdr, timeout=5) for base in apis)
+        assert a.status_code == b.status_code == 200
+        if a.json() == b.json():
+            break
+        time.sleep(0.5)
+    assert a.json() == b.json()
+    assert {d["camera_id"] for d in a.json()["down"]} == down
 
 
 async def _stream_ok(js):

@@ -144,9 +144,9 @@ class Worker:
             await t.release(self.leases.pop(s))
             self.stats.released += 1
         for s in sorted(want - set(self.leases)):
-            lease = await t.acquire(f"shard.{s}")
-            if lease is not None:
-                self.leases[s] = lease
+            got = await t.acquire(f"shard.{s}")
+            if got is not None:
+                self.leases[s] = got
                 self.stats.acquired += 1
 
     # ---------------------------------------------------------------- probing
