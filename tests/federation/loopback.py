@@ -73,7 +73,7 @@ class Node:
         return p.read_text(errors="replace") if p.exists() else ""
 
 
-async def until(check, what: str, timeout: float = 40.0, every: float = 0.3):
+async def until(check, what: str, timeout: float = 60.0, every: float = 0.3):
     """Await ``check()`` (an async callable) until it returns a truthy value; fail after ``timeout``."""
     deadline = time.monotonic() + timeout
     last = None

@@ -149,3 +149,58 @@ def test_user_token_on_a_peer_route_is_refused(tmp_path):
     with v.db.session() as s, pytest.raises(AccessDenied):
         authenticate_link(s, tok, Direction.CHILD)
     v.close()
+
+
+def test_parent_kpis_equal_the_childs_for_its_cameras(pair):
+    """Online rate (time-weighted and now) and integrity at the town equal the village's own."""
+    from datetime import timedelta
+
+    from vigil.core.models import utcnow
+    from vigil.health.kpi import compute_kpis
+    from vigil.health.models import QualityChange
+
+    town, village, _ = pair
+    ids = add_cameras(village, VILLAGE_A, 4)
+    t0 = utcnow() - timedelta(hours=10)
+    with village.db.session() as s:
+        apply_results(s, [ProbeResult(c, "", "online", "", 2.0) for c in ids], now=t0)
+        for k in range(2):
+            apply_results(s, [ProbeResult(ids[0], "", "down", "refused", 0.0)], now=t0 + timedelta(hours=3, minutes=k))
+        s.add(QualityChange(camera_id=ids[1], ts=t0 + timedelta(hours=5), faults=["blur"], metrics={}))
+        st = s.get(CameraStatus, ids[1])
+        st.faults, st.faults_since = ["blur"], t0 + timedelta(hours=5)
+    sync(village, town, "village")
+    end = utcnow()
+    with village.db.session() as s:
+        mine = compute_kpis(s, VILLAGE_A, period="1d", end=end, now=end).regions[0]
+    with town.db.session() as s:
+        theirs = compute_kpis(s, VILLAGE_A, period="1d", end=end, now=end).regions[0]
+    assert mine.cameras == theirs.cameras == 4
+    assert 0 < mine.online_rate < 1 and mine.integrity_rate < mine.online_rate
+    for field in ("online_rate", "online_now", "integrity_rate"):
+        assert getattr(theirs, field) == pytest.approx(getattr(mine, field)), field
+
+
+def test_feed_on_each_database_and_relayed_upward(vigil, tmp_path):
+    """The parent on SQLite and PostgreSQL: applied objects are logged again for its own parent."""
+    from vigil.access.bootstrap import init_instance
+
+    init_instance(vigil, root_code=TOWN_A, root_name="town")
+    village = instance(tmp_path, "village", VILLAGE_A)
+    try:
+        link(vigil, village, "village", VILLAGE_A)
+        ids = add_cameras(village, VILLAGE_A, 3)
+        with village.db.session() as s:
+            apply_results(s, [ProbeResult(c, "", "online", "", 2.0) for c in ids])
+        sync(village, vigil, "village")
+        with vigil.db.session() as s:
+            assert set(ids) <= set(s.scalars(select(Camera.id)))
+            assert s.get(CameraStatus, ids[0]).state == "online"
+            logged = set(s.scalars(select(FedChange.key).where(FedChange.kind == "camera")))
+            assert set(ids) <= logged, "a relay must publish what it applied"
+            batch = build_batch(s, ShareRules(), 0)
+        cams = [e for e in batch["entries"] if e["kind"] == "camera"]
+        assert {e["data"]["origin"] for e in cams} == {"village"} and len(cams) == 3
+        assert sum(1 for e in batch["entries"] if e["kind"] == "status") == 3
+    finally:
+        village.close()

@@ -144,7 +144,7 @@ class _Applier:
         upd_stmt = update(t).where(t.c.id == bindparam("b_id")).values(
             {c: bindparam(c) for c in (*_CAM_FIELDS, "site_id", "updated_at")})
         upd = [{"b_id": r.pop("id"), **r} for r in upd]
-        for rows, stmt in ((new, insert(Camera)), (links, insert(FedRemote)), (upd, upd_stmt)):
+        for rows, stmt in ((new, insert(t)), (links, insert(FedRemote.__table__)), (upd, upd_stmt)):
             for i in range(0, len(rows), 1000):
                 self.s.execute(stmt, rows[i:i + 1000])
         self._current_status(status)
@@ -164,23 +164,44 @@ class _Applier:
         for i in range(0, len(new), 1000):
             self.s.execute(insert(CameraStatus), new[i:i + 1000])
 
-    def event(self, e: dict[str, Any], mine: set[str]) -> None:
-        cid = str(e.get("camera_id"))
-        if cid not in mine:
-            return
-        ts = datetime.fromisoformat(e["ts"])
-        st = self.s.get(CameraStatus, cid)
-        if st is None:
-            st = CameraStatus(camera_id=cid, since=ts, faults=[])
-            self.s.add(st)
-        if e["kind"] == ChangeKind.STATUS:
-            self.s.add(StatusChange(camera_id=cid, ts=ts, state=str(e.get("state")), reason=str(e.get("reason", ""))))
-            st.state, st.reason, st.since = str(e.get("state")), str(e.get("reason", ""))[:20], ts
-        else:
-            faults = list(e.get("faults") or [])
-            self.s.add(QualityChange(camera_id=cid, ts=ts, faults=faults, metrics={}))
-            st.faults, st.faults_since = faults, ts if faults else None
-        self.res.events += 1
+    def events(self, events: list[dict[str, Any]], mine: set[str]) -> None:
+        """Status and quality changes in order: history rows inserted, current state updated, in bulk."""
+        hist: dict[str, list[dict[str, Any]]] = {ChangeKind.STATUS: [], ChangeKind.QUALITY: []}
+        state: dict[str, dict[str, Any]] = {}
+        faults: dict[str, dict[str, Any]] = {}
+        for e in events:
+            cid = str(e.get("camera_id"))
+            if cid not in mine:
+                continue
+            ts = datetime.fromisoformat(e["ts"])
+            if e["kind"] == ChangeKind.STATUS:
+                st, why = str(e.get("state"))[:10], str(e.get("reason", ""))[:20]
+                hist[ChangeKind.STATUS].append({"camera_id": cid, "ts": ts, "state": st, "reason": why})
+                state[cid] = {"b_id": cid, "state": st, "reason": why, "since": ts}
+            else:
+                f = list(e.get("faults") or [])
+                hist[ChangeKind.QUALITY].append({"camera_id": cid, "ts": ts, "faults": f, "metrics": {}})
+                faults[cid] = {"b_id": cid, "faults": f, "faults_since": ts if f else None}
+        touched = sorted(set(state) | set(faults))
+        have: set[str] = set()
+        for i in range(0, len(touched), 500):
+            have |= set(self.s.scalars(select(CameraStatus.camera_id).where(
+                CameraStatus.camera_id.in_(touched[i:i + 500]))))
+        fresh = [{"camera_id": c, "state": "unknown", "reason": "", "faults": [],
+                  "since": state[c]["since"] if c in state else faults[c]["faults_since"] or utcnow()}
+                 for c in touched if c not in have]
+        t = CameraStatus.__table__
+        stmts = [(insert(StatusChange.__table__), hist[ChangeKind.STATUS]),
+                 (insert(QualityChange.__table__), hist[ChangeKind.QUALITY]), (insert(t), fresh),
+                 (update(t).where(t.c.camera_id == bindparam("b_id")).values(
+                     state=bindparam("state"), reason=bindparam("reason"), since=bindparam("since")),
+                  list(state.values())),
+                 (update(t).where(t.c.camera_id == bindparam("b_id")).values(
+                     faults=bindparam("faults"), faults_since=bindparam("faults_since")), list(faults.values()))]
+        for stmt, rows in stmts:
+            for i in range(0, len(rows), 1000):
+                self.s.execute(stmt, rows[i:i + 1000])
+        self.res.events += len(hist[ChangeKind.STATUS]) + len(hist[ChangeKind.QUALITY])
 
     def delete(self, kind: str, key: str) -> None:
         known = self._remote(kind, [key]).get(key)
@@ -226,8 +247,7 @@ def apply_batch(session: Session, link: FedLink, batch: dict[str, Any]) -> Apply
             mine = set(session.scalars(select(FedRemote.local_key).where(
                 FedRemote.link_id == link.id, FedRemote.kind == ChangeKind.CAMERA,
                 FedRemote.local_key.in_({str(e.get("camera_id")) for e in events}))))
-            for e in events:
-                a.event(e, mine)
+            a.events(events, mine)
         for e in entries:
             if e.get("op") == "delete" and e.get("kind") in (ChangeKind.CAMERA, ChangeKind.SITE, ChangeKind.REGION):
                 a.delete(str(e["kind"]), str(e.get("key")))

@@ -20,20 +20,29 @@ from vigil.federation.links import ShareRules
 from vigil.federation.models import ChangeKind, FedChange, FedRemote
 from vigil.health.models import CameraStatus, QualityChange, StatusChange
 
-__all__ = ["Batch", "build_batch", "camera_shared", "pending_count", "republish_all"]
+__all__ = ["Batch", "build_batch", "camera_shared", "pending_count", "republish_all", "shared_ids"]
 
 Batch = dict[str, Any]
+_CAM_COLS = (Camera.id, Camera.name, Camera.region_code, Camera.site_id, Camera.lon, Camera.lat, Camera.height_m,
+             Camera.heading_deg, Camera.tilt_deg, Camera.kind, Camera.owner, Camera.lifecycle)
 _ORDER = {ChangeKind.REGION: 0, ChangeKind.SITE: 1, ChangeKind.CAMERA: 2, ChangeKind.STATUS: 3,
           ChangeKind.QUALITY: 3}
 
 
-def camera_shared(rules: ShareRules, cam: Camera, site: Site | None) -> bool:
-    """The sharing rule of one camera: its region, kind and site class, minus exclusions."""
-    if cam.id in rules.exclude or not region_visible(rules.scope(), cam.region_code):
+def camera_shared(rules: ShareRules, camera_id: str, region_code: str, kind: str, site_class: int | None) -> bool:
+    """The sharing rule of one camera: its region, kind and site class (3 without a site), minus exclusions."""
+    if camera_id in rules.exclude or not region_visible(rules.scope(), region_code):
         return False
-    if rules.kinds and cam.kind not in rules.kinds:
+    if rules.kinds and kind not in rules.kinds:
         return False
-    return not rules.site_classes or (site.protection_class if site else 3) in rules.site_classes
+    return not rules.site_classes or (site_class or 3) in rules.site_classes
+
+
+def shared_ids(session: Session, rules: ShareRules, ids: list[str]) -> set[str]:
+    """Which of ``ids`` are shared under ``rules``."""
+    q = (select(Camera.id, Camera.region_code, Camera.kind, Site.protection_class)
+         .outerjoin(Site, Site.id == Camera.site_id).where(Camera.id.in_(ids)))
+    return {r[0] for r in session.execute(q) if camera_shared(rules, *r)}
 
 
 def _origins(session: Session, kind: str, keys: list[str]) -> dict[str, str]:
@@ -78,37 +87,37 @@ class _Builder:
             "geometry": site.geometry}
 
     def cameras(self, ids: list[str]) -> None:
-        cams = {c.id: c for c in self.s.scalars(select(Camera).where(Camera.id.in_(ids)))}
-        status = {st.camera_id: st for st in self.s.scalars(select(CameraStatus).where(CameraStatus.camera_id.in_(ids)))}
+        q = (select(*_CAM_COLS, Site.protection_class, CameraStatus.state, CameraStatus.reason, CameraStatus.since,
+                    CameraStatus.faults)
+             .outerjoin(Site, Site.id == Camera.site_id).outerjoin(CameraStatus, CameraStatus.camera_id == Camera.id)
+             .where(Camera.id.in_(ids)))
+        rows = {r.id: r for r in self.s.execute(q)}
         origins = _origins(self.s, ChangeKind.CAMERA, ids)
         for cid in ids:
-            cam = cams.get(cid)
-            site = cam.site if cam is not None and cam.site_id else None
-            if cam is None or not camera_shared(self.rules, cam, site):
+            r = rows.get(cid)
+            if r is None or not camera_shared(self.rules, cid, r.region_code, r.kind, r.protection_class):
                 self.dels.append((ChangeKind.CAMERA, cid))
                 continue
-            self.region(cam.region_code)
-            if site is not None:
-                self.site(str(site.id), site)
-            st = status.get(cid)
-            self.ups[(ChangeKind.CAMERA, cid)] = {
-                "id": cam.id, "name": cam.name, "region_code": cam.region_code, "site_id": cam.site_id,
-                "lon": cam.lon, "lat": cam.lat, "height_m": cam.height_m, "heading_deg": cam.heading_deg,
-                "tilt_deg": cam.tilt_deg, "kind": cam.kind, "owner": cam.owner, "lifecycle": cam.lifecycle,
-                "origin": origins.get(cid, ""),
-                "status": None if st is None else {"state": st.state, "reason": st.reason, "since": st.since.isoformat(),
-                                                   "faults": list(st.faults or [])}}
+            self.region(r.region_code)
+            if r.site_id is not None:
+                self.site(str(r.site_id))
+            data = {c.key: getattr(r, c.key) for c in _CAM_COLS}
+            data["origin"] = origins.get(cid, "")
+            data["status"] = None if r.state is None else {
+                "state": r.state, "reason": r.reason, "since": r.since.isoformat(), "faults": list(r.faults or [])}
+            self.ups[(ChangeKind.CAMERA, cid)] = data
 
     def status(self, kind: str, ids: list[int]) -> None:
         model = StatusChange if kind == ChangeKind.STATUS else QualityChange
-        rows = list(self.s.scalars(select(model).where(model.id.in_(ids)).order_by(model.id)))
-        cams = {c.id: c for c in self.s.scalars(select(Camera).where(Camera.id.in_({r.camera_id for r in rows})))}
+        extra = (model.state, model.reason) if kind == ChangeKind.STATUS else (model.faults,)
+        rows = self.s.execute(select(model.camera_id, model.ts, *extra).where(model.id.in_(ids))
+                              .order_by(model.id)).all()
+        shared = shared_ids(self.s, self.rules, sorted({r[0] for r in rows}))
         for r in rows:
-            cam = cams.get(r.camera_id)
-            if cam is None or not camera_shared(self.rules, cam, cam.site if cam.site_id else None):
+            if r[0] not in shared:
                 continue
-            ev = {"kind": kind, "camera_id": r.camera_id, "ts": r.ts.isoformat()}
-            ev.update({"state": r.state, "reason": r.reason} if kind == ChangeKind.STATUS else {"faults": r.faults})
+            ev = {"kind": kind, "camera_id": r[0], "ts": r[1].isoformat()}
+            ev.update({"state": r[2], "reason": r[3]} if kind == ChangeKind.STATUS else {"faults": r[2]})
             self.events.append(ev)
 
     def entries(self) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ from vigil.core.errors import AccessDenied, ConflictError, InputError, NotFoundE
 from vigil.core.models import Camera, Region, Role
 from vigil.federation.links import ShareRules, client_for, peer_token
 from vigil.federation.models import ChangeKind, FedLink, FedRemote
-from vigil.federation.publish import camera_shared
+from vigil.federation.publish import shared_ids
 from vigil.registry.streams import redact_text
 from vigil.video import retrieval
 
@@ -165,7 +165,7 @@ def child_camera(session: Session, link: FedLink, camera_id: str, *, recordings:
     """A camera the parent of ``link`` may see video of, or :class:`NotFoundError` (not shared: not there)."""
     rules = ShareRules(**(link.rules or {}))
     cam = session.get(Camera, camera_id) if camera_id else None
-    if cam is None or not camera_shared(rules, cam, cam.site if cam.site_id else None):
+    if cam is None or cam.id not in shared_ids(session, rules, [cam.id]):
         raise NotFoundError(f"camera {camera_id} not found")
     if recordings and not rules.recordings:
         raise AccessDenied("this link shares live view only, not recordings")
