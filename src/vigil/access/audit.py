@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from vigil.core.config import Settings
 from vigil.core.crypto import load_or_create_key
+from vigil.core.db import serialize
 from vigil.core.errors import VigilError
 from vigil.core.models import AuditEntry, Secret, utcnow
 
@@ -87,14 +88,15 @@ def record(session: Session, actor: str, action: str, target: str = "", /, *, re
 
     ``region`` is the region code of the object concerned: it decides who may read the entry.
 
-    On PostgreSQL the tail row is locked so concurrent writers serialise; on SQLite the
-    database write lock does the same. The head is written outside the database after commit.
+    Appends are serialised (:func:`vigil.core.db.serialize`: an advisory lock on PostgreSQL, the
+    write lock taken at BEGIN IMMEDIATE on SQLite), so two entries never get the same sequence
+    number; locking the tail row would not do, as a waiter would then re-read the old tail.
+    The head is written outside the database after commit.
     """
     settings = _settings(session)
     key = load_or_create_key(settings.audit_key_file)
+    serialize(session, "vigil.audit.append")
     stmt = select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
     last = session.execute(stmt).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     ts = utcnow()

@@ -32,12 +32,14 @@ def sign_in(session: Session, db: Database, name: str, password: str, *, address
     """
     wait = throttle.retry_after(name, address)
     if wait > 0:
+        session.rollback()  # end the caller's transaction first: on SQLite it holds the write lock
         _audit_failure(db, name, address, "locked out")
         raise TooManyAttempts(wait)
     try:
         user = authenticate(session, name, password)
     except AuthError:
         throttle.failure(name, address)
+        session.rollback()
         _audit_failure(db, name, address, "wrong user name or password")
         raise
     throttle.success(name, address)

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import importlib
-import time
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from vigil import __version__
 from vigil.access.throttle import LoginThrottle
-from vigil.api import docs, problems
+from vigil.api import contract, docs, problems
+from vigil.api import metrics as api_metrics
 from vigil.api.deps import CurrentPrincipal, SessionDep, VigilDep, get_principal
+from vigil.api.inputs import RefuseNul
 from vigil.api.security import AuthBeforeBody, BodyLimit, SecurityHeaders, request_token, token_matches
 from vigil.core.context import Vigil
 from vigil.core.errors import AccessDenied
@@ -46,23 +47,6 @@ ROUTERS: list[tuple[str, str, str]] = [
 _WEB = Path(__file__).resolve().parent.parent / "web" / "static"
 
 
-def _metrics(app: FastAPI) -> None:
-    reg = CollectorRegistry()
-    reqs = Counter("vigil_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=reg)
-    lat = Histogram("vigil_http_request_seconds", "HTTP request latency", ["route"], registry=reg)
-    app.state.metrics_registry = reg
-
-    @app.middleware("http")
-    async def _observe(request: Request, call_next):  # type: ignore[no-untyped-def]
-        t0 = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        reqs.labels(request.method, path, str(response.status_code)).inc()
-        lat.labels(path).observe(time.perf_counter() - t0)
-        return response
-
-
 def metrics_reader(request: Request, session: SessionDep, v: VigilDep) -> None:
     """``/metrics`` is for admins, or for a scraper holding ``VIGIL_METRICS_TOKEN`` (compared in constant time)."""
     token, source = request_token(request)
@@ -79,12 +63,15 @@ def create_app(vigil: Vigil) -> FastAPI:
     app.state.vigil = vigil
     app.state.login_throttle = LoginThrottle()
     problems.install(app)
+    contract.install(app)
+    app.add_middleware(problems.CatchAll)  # first added = innermost: a 500 is an answer, not a dropped connection
     app.add_middleware(GZipMiddleware, minimum_size=2048)
-    _metrics(app)
+    app.add_middleware(RefuseNul)  # inside BodyLimit and AuthBeforeBody: a bounded body of a known caller
     # Added last = outermost: headers on every answer; size and authentication settled before a body is read.
     app.add_middleware(AuthBeforeBody, db=vigil.db)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders, tile_url=vigil.settings.tile_url)
+    app.state.metrics_registry = api_metrics.install(app, vigil.db.engine)  # outermost: every answer is counted
     for mod, prefix, tag in ROUTERS:
         app.include_router(importlib.import_module(mod).router, prefix=prefix, tags=[tag])
 

@@ -44,7 +44,9 @@ def get_session(v: VigilDep) -> Iterator[Session]:
         yield s
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the commit happens before the answer leaves, so a client that got its 200 reads
+# its own write next, and a commit that fails is answered as the error it is (never after a 200).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_principal(request: Request, session: SessionDep,
@@ -65,6 +67,9 @@ def get_principal(request: Request, session: SessionDep,
     if source == "cookie" and request.method not in SAFE_METHODS and not same_origin(request):
         raise AccessDenied("a cookie-authenticated change must come from this server's own pages")
     p = principal_for_token(session, token)
+    # End the token lookup's transaction: on SQLite every transaction holds the write lock, and a
+    # handler that opens its own session (live view, re-probe) must not wait for this one.
+    session.commit()
     request.state.principal = p
     return p
 

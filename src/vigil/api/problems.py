@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vigil.access.login import TooManyAttempts
+from vigil.core.db import is_locked
 from vigil.core.errors import (
     AccessDenied,
     AuthError,
@@ -16,14 +23,20 @@ from vigil.core.errors import (
     InputError,
     NotFoundError,
     NotReadyError,
+    PreconditionFailed,
     VigilError,
 )
+
+log = logging.getLogger("vigil.api")
+#: seconds a client should wait before retrying a request the database could not take now
+RETRY_AFTER_S = 1
 
 _STATUS: list[tuple[type[Exception], int, str]] = [
     (TooManyAttempts, 429, "too-many-requests"),
     (AuthError, 401, "unauthenticated"),
     (AccessDenied, 403, "forbidden"),
     (NotFoundError, 404, "not-found"),
+    (PreconditionFailed, 412, "precondition-failed"),
     (ConflictError, 409, "conflict"),
     (ImportRejected, 422, "import-rejected"),
     (InputError, 422, "invalid-input"),
@@ -71,10 +84,81 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem(exc.status_code, "http", str(exc.detail), str(exc.detail), request.url.path)
 
+    @app.exception_handler(StaleDataError)
+    async def _stale(request: Request, exc: StaleDataError) -> JSONResponse:
+        return problem(409, "conflict", "Conflict", "the object was changed by another request meanwhile; "
+                       "read it again and retry", request.url.path)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        log.warning("integrity error on %s: %s", request.url.path, type(exc.orig).__name__)
+        return problem(409, "conflict", "Conflict", "the change conflicts with stored data", request.url.path)
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        return out_of_range(request.url.path)
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
+        return out_of_range(request.url.path)
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool(request: Request, exc: PoolTimeout) -> JSONResponse:
+        return busy(request.url.path)
+
+    @app.exception_handler(OperationalError)
+    async def _operational(request: Request, exc: OperationalError) -> JSONResponse:
+        if is_locked(exc):
+            return busy(request.url.path)
+        return internal(request.url.path, exc)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        import logging
+        return internal(request.url.path, exc)
 
-        logging.getLogger("vigil.api").exception("unhandled error on %s", request.url.path)
-        return problem(500, "internal", "Internal error", "an unexpected error occurred; it has been logged",
-                       request.url.path)
+
+def out_of_range(path: str) -> JSONResponse:
+    """422 for a value the database cannot hold (a safety net: the routes bound their numbers themselves)."""
+    return problem(422, "invalid-input", "Invalid input", "a number or date in the request is out of range",
+                   path)
+
+
+def busy(path: str) -> JSONResponse:
+    """503 + Retry-After: the database (pool or write lock) cannot take the request now."""
+    return problem(503, "busy", "Busy", "the server is busy; retry shortly", path,
+                   headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
+def internal(path: str, exc: BaseException) -> JSONResponse:
+    """500, logged with its traceback, never shown to the caller."""
+    log.error("unhandled error on %s", path, exc_info=exc)
+    return problem(500, "internal", "Internal error", "an unexpected error occurred; it has been logged", path)
+
+
+class CatchAll:
+    """Answer an unexpected exception with a problem+json 500 instead of letting it reach the server.
+
+    Starlette re-raises what reaches its outermost layer, and uvicorn then closes the keep-alive
+    connection, so a client's next request would fail too. Installed just outside the exception
+    handlers, this layer also lets the metrics middleware count the 500.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception as exc:
+            if started:
+                raise
+            await internal(scope.get("path", ""), exc)(scope, receive, send)

@@ -2,45 +2,115 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+import time
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from vigil.core.errors import InputError
+from vigil.core.errors import InputError, PreconditionFailed
 
-__all__ = ["Database", "make_engine", "migrate"]
+__all__ = ["Database", "begin_immediate", "check_version", "is_locked", "make_engine", "migrate", "serialize"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+# The API runs handlers on AnyIO's thread pool (40 threads): the pool can serve every one of them,
+# and a request that still finds it empty fails fast (503 + Retry-After) instead of stalling.
+POOL_SIZE = 20
+POOL_OVERFLOW = 20
+POOL_TIMEOUT_S = 2.0
+# SQLite: how long one BEGIN IMMEDIATE waits for the write lock, and how often it is tried again.
+BUSY_TIMEOUT_MS = 5000
+LOCK_RETRIES = 2
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and write locks taken up front."""
     if url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url[len("postgres://"):]
     elif url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     if url.startswith("sqlite"):
-        path = url.split(":///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn: Any, _rec: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.close()
-
-        return engine
+        return _sqlite_engine(url, **kwargs)
     if url.startswith("postgresql"):
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+        pool = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW, "pool_timeout": POOL_TIMEOUT_S}
+        return create_engine(url, pool_pre_ping=True, **(pool | kwargs))
     raise InputError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://...")
+
+
+def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
+    """SQLite where every transaction is ``BEGIN IMMEDIATE``.
+
+    A deferred transaction that reads first and writes later cannot wait for the lock: in WAL
+    mode it fails with "database is locked" as soon as another writer got in between. Taking
+    the write lock at BEGIN makes writers queue on the busy timeout instead (readers in other
+    processes are never blocked by WAL), and a BEGIN that still finds the database locked is
+    retried a bounded number of times before it gives up (the API answers 503 + Retry-After).
+    """
+    path = url.split(":///", 1)[-1]
+    memory = not path or path == ":memory:" or "mode=memory" in url
+    if not memory:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        kwargs = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW, "pool_timeout": POOL_TIMEOUT_S} | kwargs
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+                           **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _rec: Any) -> None:
+        dbapi_conn.isolation_level = None  # pysqlite must not emit its own BEGIN: _begin does
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        begin_immediate(conn)
+
+    return engine
+
+
+def begin_immediate(conn: Connection) -> None:
+    """``BEGIN IMMEDIATE``, tried again (with a short back-off) while SQLite says the database is locked."""
+    for attempt in range(LOCK_RETRIES + 1):
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as exc:
+            if not is_locked(exc) or attempt == LOCK_RETRIES:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
+def is_locked(exc: BaseException) -> bool:
+    """True for SQLite's "database is locked" / "database table is locked" (retry later, not a failure)."""
+    return isinstance(exc, OperationalError) and "is locked" in str(getattr(exc, "orig", exc))
+
+
+def check_version(obj: Any, expected: Collection[int] | None, what: str) -> None:
+    """Refuse a change based on another version of ``obj`` (``expected`` None: no precondition)."""
+    if expected is not None and obj.version not in expected:
+        raise PreconditionFailed(f"{what} is at version {obj.version}, not the one this change is based on: "
+                                 "read it again and retry")
+
+
+def serialize(session: Session, key: str) -> None:
+    """Serialise this transaction with every other one that calls ``serialize`` with the same ``key``.
+
+    PostgreSQL: a transaction-scoped advisory lock (released at commit or rollback). SQLite: nothing
+    to do, every transaction already holds the database's write lock from its BEGIN.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": digest})
 
 
 def _alembic_config(engine: Engine) -> Any:

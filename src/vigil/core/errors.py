@@ -26,6 +26,10 @@ class ConflictError(VigilError, ValueError):
     """The request conflicts with stored state (duplicate key, wrong lifecycle step)."""
 
 
+class PreconditionFailed(ConflictError):
+    """The caller's ``If-Match`` names a version that is no longer the stored one (412: re-read and retry)."""
+
+
 class AccessDenied(VigilError, PermissionError):
     """The caller is authenticated but not allowed to do this."""
 

@@ -29,6 +29,7 @@ __all__ = [
     "RegionLevel",
     "centre_code_for_region",
     "generate_device_id",
+    "parse_camera_id",
     "level_of_code",
     "parent_code",
     "validate_region_code",
@@ -238,6 +239,14 @@ class DeviceId:
 
     def __str__(self) -> str:
         return self.value
+
+
+def parse_camera_id(value: str) -> DeviceId:
+    """Parse a camera's ID: a valid GB/T 28181 ID whose type code is a device's (below 200), not a platform's."""
+    d = DeviceId.parse(value)
+    if d.type_code >= 200:
+        raise InputError(f"type code {d.type_code:03d} ({d.type_name}) is not a camera type; cameras use 131 or 132")
+    return d
 
 
 def generate_device_id(region_code: str, serial: int, *, type_code: int = 132, industry: int = 0,

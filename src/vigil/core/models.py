@@ -139,6 +139,10 @@ class Region(Base):
     lat: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # optimistic versioning: every ORM update checks and bumps it (a lost update is a StaleDataError)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class Site(Base):
@@ -158,6 +162,10 @@ class Site(Base):
     lat: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # optimistic versioning: every ORM update checks and bumps it (a lost update is a StaleDataError)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class CameraModel(Base):
@@ -209,6 +217,9 @@ class Camera(Base):
     allow_basic_auth: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # optimistic versioning: every ORM update checks and bumps it (a lost update is a StaleDataError)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    __mapper_args__ = {"version_id_col": version}
 
     model: Mapped[CameraModel | None] = relationship(lazy="joined")
     site: Mapped[Site | None] = relationship(lazy="select")
@@ -231,6 +242,9 @@ class User(Base):
     # the account that created this one (None for the first admin): a second person must not be either
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL",
                                                               name="fk_users_created_by"))
+    # optimistic versioning: every ORM update checks and bumps it (a lost update is a StaleDataError)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    __mapper_args__ = {"version_id_col": version}
 
     regions: Mapped[list[UserRegion]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 

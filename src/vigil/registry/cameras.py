@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,7 @@ from vigil.access.audit import record
 from vigil.access.guard import check_permission, get_in_scope
 from vigil.access.users import Principal
 from vigil.core.crypto import CredentialBox
+from vigil.core.db import check_version, serialize
 from vigil.core.errors import AccessDenied, ConflictError, InputError
 from vigil.core.ids import DeviceId, centre_code_for_region, generate_device_id
 from vigil.core.models import Camera, Lifecycle, Region, Site
@@ -94,8 +96,13 @@ def get_camera(session: Session, p: Principal, camera_id: str) -> Camera:
 
 
 def next_serial(session: Session, region_code: str, type_code: int = 132) -> int:
-    """The next free serial number for devices of ``type_code`` under the region's centre code."""
+    """The next free serial number for devices of ``type_code`` under the region's centre code.
+
+    Serialised per centre code until the caller's transaction ends, so two concurrent creates
+    never draw the same serial.
+    """
     prefix = centre_code_for_region(region_code)
+    serialize(session, f"vigil.camera.serial:{prefix}")
     top = session.scalar(select(func.max(func.substr(Camera.id, 15, 6))).where(in_subtree(Camera.id, prefix))
                          .where(func.substr(Camera.id, 11, 3) == f"{type_code:03d}"))
     return int(top or 0) + 1
@@ -137,12 +144,16 @@ def create_camera(session: Session, p: Principal, data: CameraIn, box: Credentia
 
 
 def update_camera(session: Session, p: Principal, camera_id: str, patch: CameraPatch,
-                  box: CredentialBox) -> Camera:
-    """Change a camera's fields; lifecycle moves only along planned → installed → in service → retired."""
+                  box: CredentialBox, *, versions: Collection[int] | None = None) -> Camera:
+    """Change a camera's fields; lifecycle moves only along planned → installed → in service → retired.
+
+    With ``versions``, only a camera still at one of them changes (412 otherwise).
+    """
     planned_only = not p.can("registry.write")
     if planned_only:
         check_permission(p, "registry.write_planned")  # permission first: 403 whatever the camera
     cam = get_camera(session, p, camera_id)
+    check_version(cam, versions, f"camera {camera_id}")
     if planned_only and (cam.lifecycle != Lifecycle.PLANNED
                          or (patch.lifecycle and patch.lifecycle != Lifecycle.PLANNED)):
         raise AccessDenied("planners may only change planned cameras")

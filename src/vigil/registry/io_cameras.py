@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from vigil.access.guard import Scope
 from vigil.core.crypto import CredentialBox
 from vigil.core.errors import InputError, RowError
-from vigil.core.ids import DeviceId, centre_code_for_region, generate_device_id, parent_code
+from vigil.core.ids import centre_code_for_region, generate_device_id, parent_code, parse_camera_id
 from vigil.core.models import Camera, CameraKind, CameraModel, Lifecycle, Owner, Region, Site
 from vigil.registry.io_common import (
     Columns,
@@ -105,13 +105,11 @@ def _check_id(r: RowReader, cid: str, region: str, lk: _Lookups) -> None:
               hidden=True)
         return
     try:
-        d = DeviceId.parse(cid)
+        d = parse_camera_id(cid)
     except InputError as exc:
         r.err("id", str(exc))
         return
-    if d.type_code >= 200:
-        r.err("id", f"type code {d.type_code:03d} ({d.type_name}) is not a camera type; cameras use 131 or 132")
-    elif region in lk.regions and not d.belongs_to_region(region):
+    if region in lk.regions and not d.belongs_to_region(region):
         r.err("id", f"ID {cid} has centre code {d.centre}, which does not belong to region {region} "
                     f"(its devices have centre code {centre_code_for_region(region)}); fix the id or the "
                     "region, or leave id empty to generate one")

@@ -34,6 +34,7 @@ from vigil.core.errors import (
     InputError,
     RowError,
 )
+from vigil.registry.geometry import check_crs
 
 __all__ = ["ImportReport", "Progress", "RowReader", "Source", "read_rows"]
 
@@ -120,8 +121,8 @@ def _decode(data: bytes, name: str) -> str:
         raise InputError(f"{name}: the file is empty")
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         raise InputError(f"{name}: the file is UTF-16; save it as UTF-8")
-    if b"\x00" in data[:65536]:
-        raise InputError(f"{name}: this is a binary file, not CSV or GeoJSON text")
+    if b"\x00" in data:  # anywhere: a NUL byte is never stored
+        raise InputError(f"{name}: this is a binary file (it holds a NUL byte), not CSV or GeoJSON text")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -228,14 +229,17 @@ def _from_geojson(text: str, name: str, geo: Geo) -> Rows:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{name}: broken GeoJSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise InputError(f"{name}: the GeoJSON is nested too deeply") from None
     if isinstance(doc, dict) and doc.get("type") == "Feature":
         doc = {"type": "FeatureCollection", "features": [doc]}
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" \
             or not isinstance(doc.get("features"), list):
         raise InputError(f"{name}: GeoJSON must be a FeatureCollection with a 'features' list")
-    crs = json.dumps(doc.get("crs") or "")
-    if doc.get("crs") and not any(k in crs for k in ("CRS84", "4326")):
-        raise InputError(f"{name}: coordinates must be WGS84 longitude/latitude (found crs {crs})")
+    try:
+        check_crs(doc.get("crs"))
+    except InputError as exc:
+        raise InputError(f"{name}: {exc}") from None
     out = Rows(name, [])
     for i, feat in enumerate(doc["features"], start=1):
         if not isinstance(feat, dict) or feat.get("type") != "Feature":

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
-import shapely
-from shapely.geometry import mapping, shape
+from shapely.geometry import shape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,6 +13,7 @@ from vigil.access.guard import Scope, check_shared_edit
 from vigil.core.errors import AccessDenied, InputError, RowError
 from vigil.core.ids import RegionLevel, level_of_code, parent_code
 from vigil.core.models import CameraModel, FormFactor, Region, Site, SiteKind
+from vigil.registry.geometry import parse_polygon
 from vigil.registry.io_common import (
     Columns,
     Format,
@@ -120,24 +119,6 @@ def import_regions(session: Session, rows_or_path: Source, *, actor: str, scope:
 
 
 # ----------------------------------------------------------------------------- sites
-def parse_polygon(text: str) -> dict[str, Any]:
-    """Parse WKT or GeoJSON text into a GeoJSON (Multi)Polygon mapping in WGS84; raise InputError."""
-    try:
-        geom = shape(json.loads(text)) if text.lstrip().startswith("{") else shapely.from_wkt(text)
-    except (ValueError, TypeError, AttributeError, KeyError, shapely.errors.ShapelyError) as exc:
-        raise InputError(f"is neither WKT nor GeoJSON geometry ({str(exc).splitlines()[0][:80]})") from None
-    if geom is None or geom.geom_type not in ("Polygon", "MultiPolygon"):
-        raise InputError(f"must be a Polygon or MultiPolygon, not {getattr(geom, 'geom_type', 'empty')}")
-    if geom.is_empty:
-        raise InputError("is empty")
-    x0, y0, x1, y1 = geom.bounds
-    if x0 < -180 or x1 > 180 or y0 < -90 or y1 > 90:
-        raise InputError("has coordinates outside longitude -180..180 / latitude -90..90 (must be WGS84)")
-    if not geom.is_valid:
-        raise InputError(f"is not a valid polygon: {shapely.is_valid_reason(geom)}")
-    return json.loads(json.dumps(mapping(geom)))
-
-
 def import_sites(session: Session, rows_or_path: Source, *, actor: str, scope: Scope, dry_run: bool = False,
                  progress: Progress | None = None, fmt: Format = "auto", name: str = "") -> ImportReport:
     """Upsert sites, keyed by (region, name), from CSV or a GeoJSON FeatureCollection of polygons.

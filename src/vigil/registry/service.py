@@ -8,6 +8,7 @@ Writes are audited.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from vigil.access.audit import record
 from vigil.access.guard import Scope, check_permission, ensure_visible, get_in_scope
 from vigil.access.users import Principal
+from vigil.core.db import check_version
 from vigil.core.errors import ConflictError, InputError, NotFoundError
 from vigil.core.ids import level_of_code, parent_code
 from vigil.core.models import Camera, CameraModel, Region, Site
@@ -88,10 +90,12 @@ def create_region(session: Session, p: Principal, data: RegionIn) -> Region:
     return r
 
 
-def update_region(session: Session, p: Principal, code: str, patch: RegionPatch) -> Region:
-    """Change a region's name or position."""
+def update_region(session: Session, p: Principal, code: str, patch: RegionPatch, *,
+                  versions: Collection[int] | None = None) -> Region:
+    """Change a region's name or position (only from one of ``versions``, when given)."""
     check_permission(p, "registry.write")
     r = get_in_scope(session, Region, code, p, what=f"region {code}")
+    check_version(r, versions, f"region {code}")
     changes = patch.model_dump(exclude_unset=True)
     for k, v in changes.items():
         setattr(r, k, v)
@@ -178,10 +182,12 @@ def create_site(session: Session, p: Principal, data: SiteIn) -> Site:
     return s
 
 
-def update_site(session: Session, p: Principal, site_id: int, patch: SitePatch) -> Site:
-    """Change a site."""
+def update_site(session: Session, p: Principal, site_id: int, patch: SitePatch, *,
+                versions: Collection[int] | None = None) -> Site:
+    """Change a site (only from one of ``versions``, when given)."""
     check_permission(p, "registry.write")
     s = get_site(session, p, site_id)
+    check_version(s, versions, f"site {site_id}")
     changes = patch.model_dump(exclude_unset=True, mode="json")
     for k, v in changes.items():
         setattr(s, k, v)

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigil.access.audit import record
 from vigil.access.guard import check_permission
 from vigil.api.deps import CurrentPrincipal, SessionDep, VigilDep
+from vigil.api.params import INT64_MAX, Offset
+from vigil.api.versioning import IfMatch, expected_versions, set_etag
 from vigil.core.errors import InputError
 from vigil.core.models import Camera
 from vigil.health.models import CameraStatus
 from vigil.registry import cameras as svc
-from vigil.registry.schemas import CameraIn, CameraPatch
+from vigil.registry.schemas import CameraDetailPublic, CameraIn, CameraPatch, CameraPublic, Page
 from vigil.registry.streams import redact_url
 
 router = APIRouter()
@@ -62,10 +64,10 @@ def _query(region: str | None, site: int | None, kind: str | None, owner: str | 
 
 
 @router.get("")
-def list_cameras(p: CurrentPrincipal, session: SessionDep, region: str | None = None, site: int | None = None,
+def list_cameras(p: CurrentPrincipal, session: SessionDep, region: str | None = None, site: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
                  kind: str | None = None, owner: str | None = None, lifecycle: str | None = None, q: str = "",
                  bbox: str | None = None, sort: str = "id", limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-                 offset: Annotated[int, Query(ge=0)] = 0) -> dict:
+                 offset: Offset = 0) -> Page[CameraPublic]:
     """Search cameras in scope, filtered and paginated."""
     check_permission(p, "registry.read")
     f = _query(region, site, kind, owner, lifecycle, q, bbox, sort, limit, offset)
@@ -92,25 +94,27 @@ def cameras_geojson(p: CurrentPrincipal, session: SessionDep, region: str | None
 
 
 @router.get("/{camera_id}")
-def get_camera(camera_id: str, p: CurrentPrincipal, session: SessionDep) -> dict:
-    """One camera with its stream URLs (the read is audited)."""
+def get_camera(camera_id: str, p: CurrentPrincipal, session: SessionDep, response: Response) -> CameraDetailPublic:
+    """One camera with its stream URLs (the read is audited); its ETag is the version to send as If-Match."""
     check_permission(p, "registry.read")
     c = svc.get_camera(session, p, camera_id)
     record(session, p.name, "camera.view", f"camera:{camera_id}", region=c.region_code)
+    set_etag(response, session, c)
     return camera_json(c, session.get(CameraStatus, camera_id), detail=True)
 
 
 @router.post("", status_code=201)
-def create_camera(body: CameraIn, p: CurrentPrincipal, session: SessionDep, v: VigilDep) -> dict:
+def create_camera(body: CameraIn, p: CurrentPrincipal, session: SessionDep, v: VigilDep) -> CameraDetailPublic:
     """Register a camera (admin; planners may add planned cameras)."""
     return camera_json(svc.create_camera(session, p, body, v.box), None, detail=True)
 
 
 @router.patch("/{camera_id}")
 def update_camera(camera_id: str, body: CameraPatch, p: CurrentPrincipal, session: SessionDep,
-                  v: VigilDep) -> dict:
-    """Change a camera."""
-    c = svc.update_camera(session, p, camera_id, body, v.box)
+                  v: VigilDep, response: Response, if_match: IfMatch = None) -> CameraDetailPublic:
+    """Change a camera (with If-Match: only if it is still at that version, else 412)."""
+    c = svc.update_camera(session, p, camera_id, body, v.box, versions=expected_versions(if_match))
+    set_etag(response, session, c)
     return camera_json(c, session.get(CameraStatus, camera_id), detail=True)
 
 

@@ -24,7 +24,7 @@ from vigil.api.deps import SessionDep, VigilDep, require
 from vigil.core.errors import InputError
 from vigil.core.models import Camera
 from vigil.health import workorders as wos
-from vigil.health.alarms import acknowledge, alarm_json, list_alarms
+from vigil.health.alarms import acknowledge, alarm_json, list_alarms, page_alarms
 from vigil.health.kpi import compute_kpis, kpi_timeline
 from vigil.health.models import Alarm, CameraStatus, MaintenanceTeam, QualityChange, StatusChange, WorkOrder
 from vigil.health.workorders import order_json
@@ -75,6 +75,10 @@ def _scope(p: Principal, region: str | None) -> Scope:
     return p.scope.narrowed(_region(p, region)) if region else p.scope
 
 
+#: days a report or KPI period may concern (a period reaches back from its end: never before year 1)
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
+
+
 def _time(text: str | None) -> datetime | None:
     if not text:
         return None
@@ -82,6 +86,8 @@ def _time(text: str | None) -> datetime | None:
         t = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
         raise InputError(f"time {text!r} is not ISO 8601") from exc
+    if not FIRST_DAY.year <= t.year <= LAST_DAY.year:
+        raise InputError(f"end: time {text!r} is out of range ({FIRST_DAY.year}..{LAST_DAY.year})")
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
@@ -107,8 +113,9 @@ def timeline(p: KpiRead, session: SessionDep, region: str | None = None, period:
 
 @router.get("/status")
 def status_summary(p: HealthRead, session: SessionDep, region: str | None = None,
-                   limit: Annotated[int, Query(ge=0, le=5000)] = 200) -> dict[str, Any]:
-    """Camera states in a region: counts, and the cameras that are down or have picture faults."""
+                   limit: Annotated[int, Query(ge=0, le=5000)] = 200,
+                   offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+    """Camera states in a region: counts (``counts.down`` is the true total), and a page of the cameras down."""
     code = _region(p, region)
     scope = in_service_population(code)
     counts = dict(session.execute(select(func.coalesce(CameraStatus.state, "unknown"), func.count())
@@ -116,8 +123,8 @@ def status_summary(p: HealthRead, session: SessionDep, region: str | None = None
                                   .where(scope).group_by(CameraStatus.state)).tuples().all())
     rows = session.execute(select(Camera.id, Camera.name, Camera.region_code, CameraStatus)
                            .join(CameraStatus, CameraStatus.camera_id == Camera.id)
-                           .where(scope, CameraStatus.state == "down").order_by(CameraStatus.since)
-                           .limit(limit)).all()
+                           .where(scope, CameraStatus.state == "down").order_by(CameraStatus.since, Camera.id)
+                           .limit(limit).offset(offset)).all()
     down = [{"camera_id": cid, "name": name, "region_code": rc, "reason": st.reason, "since": st.since.isoformat()}
             for cid, name, rc, st in rows]
     return {"region_code": code, "counts": counts, "down": down}
@@ -148,11 +155,12 @@ def camera_health(camera_id: str, p: HealthRead, session: SessionDep,
 
 @router.get("/alarms")
 def alarms(p: HealthRead, session: SessionDep, region: str | None = None, state: str = "active",
-           camera: str | None = None, limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> dict[str, Any]:
-    """Alarms in scope, newest first (``state=all`` for every one)."""
-    rows = list_alarms(session, scope=_scope(p, region), state=None if state == "all" else state, camera_id=camera,
-                       limit=limit)
-    return {"items": [alarm_json(a) for a in rows]}
+           camera: str | None = None, kind: str | None = None, limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+           offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+    """Alarms in scope, newest first (``state=all`` for every one), with the true ``total`` of all that match."""
+    rows, total = page_alarms(session, scope=_scope(p, region), state=None if state == "all" else state,
+                              camera_id=camera, kind=kind, limit=limit, offset=offset)
+    return {"items": [alarm_json(a) for a in rows], "total": total}
 
 
 @router.post("/alarms/{alarm_id}/ack")
@@ -164,11 +172,17 @@ def ack_alarm(alarm_id: int, p: AlarmAck, session: SessionDep) -> dict[str, Any]
 
 @router.get("/workorders")
 def workorders(p: HealthRead, session: SessionDep, region: str | None = None, state: str = "open",
-               team: int | None = None, limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> dict[str, Any]:
-    """Work orders in scope (``state=open`` is every unclosed one, ``all`` every one)."""
-    rows = wos.list_orders(session, scope=_scope(p, region), state=None if state == "all" else state, team_id=team,
-                           limit=limit)
-    return {"items": [order_json(w) for w in rows]}
+               team: int | None = None, breached: bool | None = None, kind: str | None = None,
+               limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+               offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+    """Work orders in scope, earliest deadline first, with the true ``total`` of all that match.
+
+    ``state=open`` is every unclosed one, ``all`` every one; ``breached`` filters on the SLA, ``kind`` on the
+    alarm (fault) kind that opened the order.
+    """
+    rows, total = wos.page_orders(session, scope=_scope(p, region), state=None if state == "all" else state,
+                                  team_id=team, breached=breached, kind=kind, limit=limit, offset=offset)
+    return {"items": wos.order_cards(session, rows), "total": total}
 
 
 @router.get("/workorders/{order_id}")
@@ -228,7 +242,9 @@ def add_team(body: TeamIn, p: HealthWrite, session: SessionDep) -> dict[str, Any
 
 
 @router.get("/report/daily", response_model=None)
-def daily(p: KpiRead, v: VigilDep, region: str, day: Annotated[date, Query(alias="date")],
+def daily(p: KpiRead, v: VigilDep, region: str,
+          day: Annotated[date, Query(alias="date", ge=FIRST_DAY, le=LAST_DAY, description="the day, 1970-01-01 .. "
+                                     "9998-12-31")],
           format: Annotated[str, Query(pattern="^(html|pdf)$")] = "html") -> HTMLResponse | FileResponse:
     """The daily report of a town as HTML or PDF."""
     from vigil.health.report import daily_report

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from vigil.api.deps import CurrentPrincipal, SessionDep
+from vigil.api.params import Offset, RegionCode
+from vigil.api.versioning import IfMatch, expected_versions, set_etag
 from vigil.core.models import Region
 from vigil.registry import service as svc
-from vigil.registry.schemas import RegionIn, RegionPatch
+from vigil.registry.schemas import Page, RegionIn, RegionPatch, RegionPublic
 
 router = APIRouter()
 
@@ -23,7 +25,7 @@ def region_json(r: Region) -> dict:
 @router.get("")
 def list_regions(p: CurrentPrincipal, session: SessionDep, parent: str | None = None, level: int | None = None,
                  q: str = "", limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                 offset: Annotated[int, Query(ge=0)] = 0) -> dict:
+                 offset: Offset = 0) -> Page[RegionPublic]:
     """Search regions in scope."""
     items, total = svc.list_regions(session, p, parent=parent, level=level, q=q, limit=limit, offset=offset)
     return {"items": [region_json(r) for r in items], "total": total, "limit": limit, "offset": offset}
@@ -37,24 +39,29 @@ def tree(p: CurrentPrincipal, session: SessionDep, root: str | None = None,
 
 
 @router.get("/{code}")
-def get_region(code: str, p: CurrentPrincipal, session: SessionDep) -> dict:
-    """One region."""
-    return region_json(svc.get_region(session, p, code))
+def get_region(code: RegionCode, p: CurrentPrincipal, session: SessionDep, response: Response) -> RegionPublic:
+    """One region; its ETag is the version to send as If-Match."""
+    r = svc.get_region(session, p, code)
+    set_etag(response, session, r)
+    return region_json(r)
 
 
 @router.post("", status_code=201)
-def create_region(body: RegionIn, p: CurrentPrincipal, session: SessionDep) -> dict:
+def create_region(body: RegionIn, p: CurrentPrincipal, session: SessionDep) -> RegionPublic:
     """Add a region (admin)."""
     return region_json(svc.create_region(session, p, body))
 
 
 @router.patch("/{code}")
-def update_region(code: str, body: RegionPatch, p: CurrentPrincipal, session: SessionDep) -> dict:
-    """Rename or move a region (admin)."""
-    return region_json(svc.update_region(session, p, code, body))
+def update_region(code: RegionCode, body: RegionPatch, p: CurrentPrincipal, session: SessionDep, response: Response,
+                  if_match: IfMatch = None) -> RegionPublic:
+    """Rename or move a region (admin; with If-Match: only if it is still at that version, else 412)."""
+    r = svc.update_region(session, p, code, body, versions=expected_versions(if_match))
+    set_etag(response, session, r)
+    return region_json(r)
 
 
 @router.delete("/{code}", status_code=204)
-def delete_region(code: str, p: CurrentPrincipal, session: SessionDep) -> None:
+def delete_region(code: RegionCode, p: CurrentPrincipal, session: SessionDep) -> None:
     """Delete an empty region (admin)."""
     svc.delete_region(session, p, code)

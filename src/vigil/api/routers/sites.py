@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from vigil.api.deps import CurrentPrincipal, SessionDep
+from vigil.api.params import Offset, RowId
+from vigil.api.versioning import IfMatch, expected_versions, set_etag
 from vigil.core.models import Site
 from vigil.registry import service as svc
-from vigil.registry.schemas import SiteIn, SitePatch
+from vigil.registry.schemas import Page, SiteIn, SitePatch, SitePublic
 
 router = APIRouter()
 
@@ -24,31 +26,36 @@ def site_json(s: Site) -> dict:
 @router.get("")
 def list_sites(p: CurrentPrincipal, session: SessionDep, region: str | None = None, kind: str | None = None,
                q: str = "", limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-               offset: Annotated[int, Query(ge=0)] = 0) -> dict:
+               offset: Offset = 0) -> Page[SitePublic]:
     """Search sites in scope."""
     items, total = svc.list_sites(session, p, region=region, kind=kind, q=q, limit=limit, offset=offset)
     return {"items": [site_json(s) for s in items], "total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/{site_id}")
-def get_site(site_id: int, p: CurrentPrincipal, session: SessionDep) -> dict:
-    """One site."""
-    return site_json(svc.get_site(session, p, site_id))
+def get_site(site_id: RowId, p: CurrentPrincipal, session: SessionDep, response: Response) -> SitePublic:
+    """One site; its ETag is the version to send as If-Match."""
+    s = svc.get_site(session, p, site_id)
+    set_etag(response, session, s)
+    return site_json(s)
 
 
 @router.post("", status_code=201)
-def create_site(body: SiteIn, p: CurrentPrincipal, session: SessionDep) -> dict:
+def create_site(body: SiteIn, p: CurrentPrincipal, session: SessionDep) -> SitePublic:
     """Add a site (admin)."""
     return site_json(svc.create_site(session, p, body))
 
 
 @router.patch("/{site_id}")
-def update_site(site_id: int, body: SitePatch, p: CurrentPrincipal, session: SessionDep) -> dict:
-    """Change a site (admin)."""
-    return site_json(svc.update_site(session, p, site_id, body))
+def update_site(site_id: RowId, body: SitePatch, p: CurrentPrincipal, session: SessionDep, response: Response,
+                if_match: IfMatch = None) -> SitePublic:
+    """Change a site (admin; with If-Match: only if it is still at that version, else 412)."""
+    s = svc.update_site(session, p, site_id, body, versions=expected_versions(if_match))
+    set_etag(response, session, s)
+    return site_json(s)
 
 
 @router.delete("/{site_id}", status_code=204)
-def delete_site(site_id: int, p: CurrentPrincipal, session: SessionDep) -> None:
+def delete_site(site_id: RowId, p: CurrentPrincipal, session: SessionDep) -> None:
     """Delete a site with no cameras (admin)."""
     svc.delete_site(session, p, site_id)

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 
 from vigil.access.audit import record
 from vigil.access.guard import ensure_visible
 from vigil.access.users import Principal, add_user, check_user_change, generate_password
 from vigil.api.deps import SessionDep, require
+from vigil.api.params import RowId
+from vigil.api.versioning import IfMatch, expected_versions, set_etag
+from vigil.core.db import check_version
 from vigil.core.errors import NotFoundError
 from vigil.core.ids import validate_region_code
 from vigil.core.models import Role, User, UserRegion
+from vigil.registry.schemas import not_null
 
 router = APIRouter()
 Admin = Depends(require("users.manage"))
@@ -35,8 +41,35 @@ class UserPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Role | None = None
     regions: list[str] | None = Field(None, min_length=1)
-    team: str | None = None
+    team: str | None = Field(None, max_length=100)
     active: bool | None = None
+
+    _nn = field_validator("role", "regions", "team", "active", mode="before")(not_null)
+
+
+class UserPublic(BaseModel):
+    """A user as the API answers it (never the password hash)."""
+
+    id: int
+    name: str
+    role: Role
+    team: str
+    active: bool
+    regions: list[str]
+    created_at: datetime
+
+
+class NewUserPublic(UserPublic):
+    """A user just added: the generated password is shown this once (absent when the caller chose one)."""
+
+    password: str | None = None
+
+
+class UserList(BaseModel):
+    """Users in the caller's scope."""
+
+    items: list[UserPublic]
+    total: int
 
 
 def user_json(u: User) -> dict:
@@ -57,7 +90,7 @@ def _get(session: SessionDep, p: Principal, user_id: int) -> User:
 
 
 @router.get("")
-def list_users(session: SessionDep, p: Principal = Admin) -> dict:
+def list_users(session: SessionDep, p: Principal = Admin) -> UserList:
     """Users whose regions lie inside the caller's scope."""
     ids = select(UserRegion.user_id).where(p.scope.clause(UserRegion.region_code))
     users = [u for u in session.scalars(select(User).where(User.id.in_(ids)).order_by(User.name))
@@ -66,13 +99,15 @@ def list_users(session: SessionDep, p: Principal = Admin) -> dict:
 
 
 @router.get("/{user_id}")
-def get_user(user_id: int, session: SessionDep, p: Principal = Admin) -> dict:
-    """One user."""
-    return user_json(_get(session, p, user_id))
+def get_user(user_id: RowId, session: SessionDep, response: Response, p: Principal = Admin) -> UserPublic:
+    """One user; its ETag is the version to send as If-Match."""
+    u = _get(session, p, user_id)
+    set_etag(response, session, u)
+    return user_json(u)
 
 
 @router.post("", status_code=201)
-def create_user(body: UserIn, session: SessionDep, p: Principal = Admin) -> dict:
+def create_user(body: UserIn, session: SessionDep, p: Principal = Admin) -> NewUserPublic:
     """Add a user inside the caller's scope; a generated password is returned once."""
     regions = [validate_region_code(c) for c in body.regions]
     for c in regions:
@@ -83,9 +118,11 @@ def create_user(body: UserIn, session: SessionDep, p: Principal = Admin) -> dict
 
 
 @router.patch("/{user_id}")
-def update_user(user_id: int, body: UserPatch, session: SessionDep, p: Principal = Admin) -> dict:
-    """Change a user's role, regions, team or active flag."""
+def update_user(user_id: RowId, body: UserPatch, session: SessionDep, response: Response, if_match: IfMatch = None,
+                p: Principal = Admin) -> UserPublic:
+    """Change a user's role, regions, team or active flag (with If-Match: only from that version, else 412)."""
     u = _get(session, p, user_id)
+    check_version(u, expected_versions(if_match), f"user {user_id}")
     changes = body.model_dump(exclude_unset=True, mode="json")
     check_user_change(session, p, u, role=changes.get("role"), active=changes.get("active"))
     if "regions" in changes:
@@ -97,11 +134,12 @@ def update_user(user_id: int, body: UserPatch, session: SessionDep, p: Principal
         if k in changes:
             setattr(u, k, changes[k])
     record(session, p.name, "user.update", f"user:{u.name}", region=u.region_codes[0], **changes)
+    set_etag(response, session, u)
     return user_json(u)
 
 
 @router.delete("/{user_id}", status_code=204)
-def deactivate_user(user_id: int, session: SessionDep, p: Principal = Admin) -> None:
+def deactivate_user(user_id: RowId, session: SessionDep, p: Principal = Admin) -> None:
     """Deactivate a user (kept for the audit trail)."""
     u = _get(session, p, user_id)
     check_user_change(session, p, u, active=False)

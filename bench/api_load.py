@@ -1,0 +1,176 @@
+"""API load benchmark: requests/s and p50/p95/p99 latency for 1, 20 and 100 clients on SQLite and PostgreSQL.
+
+Usage: nice -n 10 .venv/bin/python bench/api_load.py [--cameras 2000] [--seconds 10] [--clients 1,20,100] [--no-pg]
+
+Starts a real ``vigil serve`` (uvicorn, one process, on 127.0.0.1) on a city of N cameras, then runs
+client threads, each with its own keep-alive connection, for a fixed time with the issue's mix:
+15 % creates (server-generated IDs), 25 % PATCHes of a camera's name and tilt, 60 % reads (audited
+camera detail, searches). The 1-client run is the baseline, measured in the same run; each row
+prints its throughput and p95 against it, and counts 5xx, other unexpected answers, 409/412 (lost
+races, retryable) and connection errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("VIGIL_ARGON2_PROFILE", "test")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+import httpx  # noqa: E402
+
+from vigil.access.bootstrap import init_instance  # noqa: E402
+from vigil.core.context import Vigil  # noqa: E402
+from vigil.core.ids import generate_device_id  # noqa: E402
+from vigil.core.models import Camera  # noqa: E402
+
+ROOT = "5301"
+
+
+@dataclass
+class Run:
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    conn_errors: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _city(url: str, home: str, cameras: int) -> str:
+    v = Vigil.open(url, home)
+    res = init_instance(v, root_code=ROOT, root_name="昆明市")
+    with v.db.session() as s:
+        s.add_all(Camera(id=generate_device_id(ROOT, i).value, name=f"cam {i}", region_code=ROOT,
+                         lon=102.5 + (i % 100) / 1000, lat=25.0 + (i // 100) / 1000, lifecycle="in_service")
+                  for i in range(1, cameras + 1))
+    v.close()
+    return res.password
+
+
+def _serve(url: str, home: str) -> tuple[subprocess.Popen, str]:
+    port = _port()
+    env = {**os.environ, "VIGIL_HOME": home, "VIGIL_DB": url}
+    proc = subprocess.Popen([sys.executable, "-m", "vigil", "serve", "--port", str(port), "--no-scheduler",
+                             "--no-analytics"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(base + "/api/v1/auth/me", timeout=1)
+            return proc, base
+        except httpx.TransportError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("vigil serve did not come up")
+
+
+def _client(n: int, base: str, token: str, ids: list[str], stop: float, run: Run) -> None:
+    rng = random.Random(n)
+    k = 0
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as c:
+        while time.monotonic() < stop:
+            k += 1
+            roll, cam = rng.random(), rng.choice(ids)
+            t0 = time.perf_counter()
+            try:
+                if roll < 0.15:
+                    r = c.post("/api/v1/cameras", json={"name": f"new {n}-{k}", "region_code": ROOT,
+                                                        "lon": 102.6, "lat": 25.1})
+                elif roll < 0.40:
+                    r = c.patch(f"/api/v1/cameras/{cam}", json={"name": f"w{n}-{k}", "tilt_deg": k % 90})
+                elif roll < 0.80:
+                    r = c.get(f"/api/v1/cameras/{cam}")
+                else:
+                    r = c.get("/api/v1/cameras", params={"limit": 20, "offset": rng.randrange(0, 1000)})
+            except httpx.TransportError:
+                with run.lock:
+                    run.conn_errors += 1
+                continue
+            dt = time.perf_counter() - t0
+            with run.lock:
+                run.latencies.append(dt)
+                run.statuses[r.status_code] = run.statuses.get(r.status_code, 0) + 1
+
+
+def _measure(base: str, token: str, ids: list[str], clients: int, seconds: float) -> dict[str, float]:
+    run = Run()
+    stop = time.monotonic() + seconds
+    threads = [threading.Thread(target=_client, args=(n, base, token, ids, stop, run)) for n in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    lat = sorted(run.latencies) or [0.0]
+    q = statistics.quantiles(lat, n=100) if len(lat) > 1 else [lat[0]] * 99
+    st = run.statuses
+    return {"rps": len(run.latencies) / wall, "p50": q[49] * 1000, "p95": q[94] * 1000, "p99": q[98] * 1000,
+            "n": len(lat), "5xx": sum(v for s, v in st.items() if s >= 500),
+            "races": st.get(409, 0) + st.get(412, 0),
+            "other": sum(v for s, v in st.items() if s not in (200, 201, 409, 412) and s < 500),
+            "conn": run.conn_errors}
+
+
+def bench(name: str, url: str, args: argparse.Namespace) -> None:
+    home = tempfile.mkdtemp(prefix="vigil-bench-home-")
+    password = _city(url, home, args.cameras)
+    proc, base = _serve(url, home)
+    try:
+        token = httpx.post(base + "/api/v1/auth/login", json={"username": "admin", "password": password}).json()["token"]
+        ids = [generate_device_id(ROOT, i).value for i in range(1, args.cameras + 1)]
+        base_row = None
+        print(f"\n{name}: {args.cameras} cameras, {args.seconds:.0f} s per row")
+        print(f"{'clients':>7} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'x rps':>6} {'x p95':>6} "
+              f"{'5xx':>4} {'other':>5} {'409/412':>7} {'conn':>4}")
+        for n in args.clients:
+            m = _measure(base, token, ids, n, args.seconds)
+            base_row = base_row or m
+            print(f"{n:>7} {m['rps']:>8.0f} {m['p50']:>7.1f} {m['p95']:>7.1f} {m['p99']:>7.1f} "
+                  f"{m['rps'] / base_row['rps']:>6.2f} {m['p95'] / base_row['p95']:>6.2f} {m['5xx']:>4} "
+                  f"{m['other']:>5} {m['races']:>7} {m['conn']:>4}")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cameras", type=int, default=2000)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--clients", type=lambda s: [int(x) for x in s.split(",")], default=[1, 20, 100])
+    ap.add_argument("--no-pg", action="store_true", help="SQLite only")
+    args = ap.parse_args()
+    if args.clients[0] != 1:
+        args.clients = [1, *args.clients]  # the single-client baseline is always measured first
+    with tempfile.TemporaryDirectory(prefix="vigil-bench-") as d:
+        bench("SQLite", f"sqlite:///{d}/vigil.db", args)
+    if not args.no_pg:
+        from pgserver import PgServer
+
+        srv = PgServer().start()
+        try:
+            bench("PostgreSQL", srv.create_db("bench_api_load"), args)
+        finally:
+            srv.stop()
+
+
+if __name__ == "__main__":
+    main()
