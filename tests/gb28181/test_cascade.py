@@ -15,6 +15,7 @@ from vigil.gb28181 import cascade, store
 from vigil.gb28181.manscdp import CatalogItem
 from vigil.gb28181.server import GbConfig, GbServer
 from vigil.gb28181.upper import UpperLink
+from vigil.health.models import CameraStatus
 
 UPPER = "34000000002000000001"
 LOCAL = "34020000002000000009"
@@ -62,6 +63,14 @@ def test_the_shared_catalog_keeps_the_tree_and_the_rules(lower):
 
 
 
+async def _shut(task, link, upper):
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await link.stop()
+    await upper.stop()
+
+
 async def test_vigil_registers_upward_answers_the_catalog_and_comes_back_after_failures(lower, upper_vigil):
     up_cfg = GbConfig(platform_id=UPPER, port=0, keepalive_interval=0.3, flush_interval=0.2, catalog_idle=2.0)
     upper = GbServer(upper_vigil, up_cfg)
@@ -91,8 +100,44 @@ async def test_vigil_registers_upward_answers_the_catalog_and_comes_back_after_f
         assert await until(lambda: link.registered and LOCAL in upper.registrar.sessions)
         assert link.registrations == 2
     finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        await link.stop()
-        await upper.stop()
+        await _shut(task, link, upper)
+
+
+async def test_a_catalog_subscription_gets_notifies_when_shared_cameras_change(lower, upper_vigil):
+    upper = GbServer(upper_vigil, GbConfig(platform_id=UPPER, port=0, flush_interval=0.2, catalog_idle=2.0))
+    await upper.start()
+    cfg = cascade.UpperConfig(UPPER, "127.0.0.1", upper.port, LOCAL, PASSWORD, 60, 5, parse_rules("regions=3402"))
+    link = UpperLink(cfg, lower, notify_interval=0.3)
+    task = asyncio.create_task(link.run())
+
+    def upper_view():
+        with upper_vigil.db.session() as s:
+            return {c.channel_id: c.status for c in store.channels(s, LOCAL)}
+
+    try:
+        assert await until(lambda: upper_view().get(PLAIN) == "ON")  # the first catalog is in
+        base = upper.registrar.request(LOCAL, b"<Query/>", local=upper.address, method="SUBSCRIBE")
+        base[0].set("Event", "Catalog")
+        no_expires = await upper._transact(*base, 5)
+        assert no_expires.status == 400 and "Expires" in no_expires.reason
+        assert await upper.subscribe_catalog(LOCAL, expires=60)
+        with lower.db.session() as s:
+            s.add(Camera(id="34020000001320000088", name="new", region_code="340200", lon=117.0, lat=31.0))
+            s.add(CameraStatus(camera_id=PLAIN, state="down"))
+            s.delete(s.get(Camera, CAM2))
+        assert await until(lambda: upper_view().get(PLAIN) == "OFF" and "34020000001320000088" in upper_view())
+        assert CAM2 not in upper_view()
+        with upper_vigil.db.session() as s:
+            assert s.get(Camera, "34020000001320000088").region_code == "3402"
+        assert link.notified == 3
+    finally:
+        await _shut(task, link, upper)
+
+
+def test_catalog_changes_name_each_kind_of_change():
+    a, b, c = (CatalogItem(x, name=x, status="ON") for x in ("1", "2", "3"))
+    before = {i.device_id: i for i in (a, b, c)}
+    after = [CatalogItem("1", name="1", status="OFF"), CatalogItem("2", name="renamed", status="ON"),
+             CatalogItem("4", name="4", status="ON")]
+    assert {(i.device_id, i.event) for i in cascade.catalog_changes(before, after)} == {
+        ("1", "OFF"), ("2", "UPDATE"), ("3", "DEL"), ("4", "ADD")}

@@ -51,6 +51,7 @@ class DeviceAgent(asyncio.DatagramProtocol):
     _waiting: dict[str, asyncio.Future[SipMessage]] = field(default_factory=dict)
     _cseq: int = 0
     _call: str = ""
+    _tag: str = field(default_factory=lambda: secrets.token_hex(4))
 
     async def start(self, local_port: int = 0) -> None:
         loop = asyncio.get_running_loop()
@@ -163,9 +164,9 @@ class DeviceAgent(asyncio.DatagramProtocol):
         if msg.method == "ACK":
             return
         if msg.method != "MESSAGE":
-            self.transport.sendto(msg.response(501, "Not Implemented", to_tag="agent").to_bytes(), self.server)
+            self.transport.sendto(msg.response(501, "Not Implemented", to_tag=self._tag).to_bytes(), self.server)
             return
-        self.transport.sendto(msg.response(200, "OK", to_tag="agent").to_bytes(), self.server)
+        self.transport.sendto(msg.response(200, "OK", to_tag=self._tag).to_bytes(), self.server)
         try:
             q = parse(msg.body)
         except ValueError:

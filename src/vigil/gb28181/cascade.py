@@ -22,8 +22,9 @@ from vigil.federation.links import ShareRules
 from vigil.federation.publish import camera_shared
 from vigil.gb28181.manscdp import CatalogItem
 from vigil.gb28181.models import GbChannel, GbUpper
+from vigil.health.models import CameraStatus
 
-__all__ = ["UpperConfig", "add_upper", "load_uppers", "shared_catalog"]
+__all__ = ["UpperConfig", "add_upper", "catalog_changes", "load_uppers", "shared_catalog"]
 
 
 @dataclass(frozen=True)
@@ -117,17 +118,37 @@ def shared_catalog(session: Session, rules: ShareRules, *, actor: str = "") -> l
     stmt = stmt.order_by(Camera.id)
     cams = [c for c in session.scalars(stmt).all()
             if camera_shared(rules, c.id, c.region_code, c.kind, c.site.protection_class if c.site else None)]
+    ids = [c.id for c in cams]
     links = {c.camera_id: c for c in session.scalars(select(GbChannel).where(
-        GbChannel.camera_id.in_([c.id for c in cams]))).all() if c.camera_id}
+        GbChannel.camera_id.in_(ids))).all() if c.camera_id}
+    down = set(session.scalars(select(CameraStatus.camera_id).where(CameraStatus.camera_id.in_(ids),
+                                                                    CameraStatus.state == "down")).all())
     dirs = _directories(session, links)
     known = {d.device_id for d in dirs}
     items = _regions(session, {c.region_code for c in cams}) + dirs
     for c in cams:
         link = links.get(c.id)
         parent = link.parent_id if link is not None and link.parent_id in known else _civil(c.region_code)
+        off = c.lifecycle != Lifecycle.IN_SERVICE.value or c.id in down or (link is not None and link.status == "OFF")
         items.append(CatalogItem(c.id, name=c.name, civil_code=_civil(c.region_code), parent_id=parent,
-                                 status="ON" if c.lifecycle == Lifecycle.IN_SERVICE.value else "OFF",
+                                 status="OFF" if off else "ON",
                                  longitude=c.lon, latitude=c.lat))
     if actor:
         record(session, "gb28181", "gb.upper.catalog", actor, cameras=len(cams), items=len(items))
     return items
+
+
+def catalog_changes(before: dict[str, CatalogItem], after: list[CatalogItem]) -> list[CatalogItem]:
+    """What a catalog NOTIFY must say between two snapshots: ADD, DEL, ON, OFF or UPDATE per item."""
+    now = {i.device_id: i for i in after}
+    out = [replace(i, event="ADD") for k, i in now.items() if k not in before]
+    out += [replace(i, event="DEL") for k, i in before.items() if k not in now]
+    for k, i in now.items():
+        old = before.get(k)
+        if old is None or old == i:
+            continue
+        if replace(old, status=i.status) == i:
+            out.append(replace(i, event="ON" if i.status == "ON" else "OFF"))
+        else:
+            out.append(replace(i, event="UPDATE"))
+    return out

@@ -212,6 +212,7 @@ def catalog_items_xml(items: list[CatalogItem]) -> str:
                 ("ParentID", it.parent_id), ("Parental", "1" if it.parental else "0"),
                 ("Status", it.status or "ON"),
                 ("Longitude", "" if it.longitude is None else f"{it.longitude:.6f}"),
-                ("Latitude", "" if it.latitude is None else f"{it.latitude:.6f}")) if v) + "</Item>")
+                ("Latitude", "" if it.latitude is None else f"{it.latitude:.6f}"), ("Event", it.event)) if v)
+            + "</Item>")
     out.append("</DeviceList>")
     return "".join(out)

@@ -24,7 +24,7 @@ from vigil.gb28181.catalog import CatalogAssembler, CatalogResult
 from vigil.gb28181.dialog import Dialog, ack, bye, target_of
 from vigil.gb28181.dialog import invite as sdp_invite
 from vigil.gb28181.limits import BadPeers, RateLimiter
-from vigil.gb28181.manscdp import ManscdpError, parse, parse_catalog_part
+from vigil.gb28181.manscdp import ManscdpError, build, parse, parse_catalog_part
 from vigil.gb28181.registrar import Event, Peer, Registrar
 from vigil.gb28181.sdp import decode_sdp, make_ssrc, offer, parse_answer
 from vigil.gb28181.sip import SipMessage, SipParseError, StreamParser, parse_message
@@ -380,6 +380,18 @@ class GbServer:
         if ev is not None:
             self._dispatch(ev)
         return False
+
+    async def subscribe_catalog(self, device_id: str, expires: int = 3600) -> bool:
+        """SUBSCRIBE to a registered device's (or lower platform's) catalog; its NOTIFYs update the registry."""
+        out = self.registrar.request(device_id, build("Query", "Catalog", self._next_sn(), device_id),
+                                     local=self.address, method="SUBSCRIBE")
+        if out is None:
+            return False
+        msg, peer = out
+        msg.set("Event", "Catalog;id=1")
+        msg.set("Expires", str(expires))
+        resp = await self._transact(msg, peer, self.config.query_timeout)
+        return resp is not None and resp.status == 200
 
     async def catalog(self, device_id: str) -> CatalogResult | None:
         """Query and assemble a device's catalog (complete, or what came before it went quiet)."""

@@ -3,7 +3,9 @@
 An :class:`UpperLink` registers with digest, refreshes before expiry, sends keepalives, and after
 ``misses`` failed keepalives registers again after a random delay (so that many lower platforms do not
 return at once). Catalog queries get :func:`.cascade.shared_catalog` in groups paced by the upper's
-200 OK; DeviceInfo and DeviceStatus describe this platform.
+200 OK; DeviceInfo and DeviceStatus describe this platform. A catalog SUBSCRIBE (``Expires``
+required) is accepted; while it lasts, the shared catalog is compared every ``notify_interval``
+seconds with the last one and the changes go up as NOTIFY (ADD, DEL, ON, OFF, UPDATE).
 """
 
 from __future__ import annotations
@@ -12,23 +14,39 @@ import asyncio
 import contextlib
 import logging
 import random
+import secrets
+from dataclasses import dataclass
 from importlib.metadata import version
 
 from vigil.core.context import Vigil
 from vigil.gb28181.agent import DeviceAgent
-from vigil.gb28181.cascade import UpperConfig, shared_catalog
-from vigil.gb28181.manscdp import CatalogItem
+from vigil.gb28181.cascade import UpperConfig, catalog_changes, shared_catalog
+from vigil.gb28181.manscdp import CatalogItem, build, catalog_items_xml
+from vigil.gb28181.sip import SipMessage
 
 __all__ = ["UpperLink"]
 
 log = logging.getLogger("vigil.gb28181")
 
 
+@dataclass
+class _Subscription:
+    """The upper platform's catalog subscription (one dialog)."""
+
+    call_id: str
+    local: str  # our From in NOTIFYs: the To of the SUBSCRIBE, tagged
+    remote: str  # the subscriber
+    event: str
+    until: float
+    snapshot: dict[str, CatalogItem]
+    cseq: int = 0
+
+
 class UpperLink(DeviceAgent):
     """One upward link; ``await run()`` until cancelled, then ``await stop()``."""
 
     def __init__(self, cfg: UpperConfig, vigil: Vigil | None, *, retry: float = 60.0, jitter: float = 10.0,
-                 misses: int = 3, catalog_group: int = 4) -> None:
+                 misses: int = 3, catalog_group: int = 4, notify_interval: float = 30.0) -> None:
         super().__init__(device_id=cfg.local_id, password=cfg.password, server=(cfg.host, cfg.port),
                          platform_id=cfg.upper_id, catalog_group=catalog_group,
                          info={"DeviceName": "Vigil", "Manufacturer": "Vigil", "Model": "platform",
@@ -37,7 +55,11 @@ class UpperLink(DeviceAgent):
         self.retry, self.jitter, self.misses = retry, jitter, misses
         self.registered = False
         self.registrations = 0
+        self.notify_interval = notify_interval
+        self.subscription: _Subscription | None = None
+        self.notified = 0
         self._sn = 0
+        self._watch: asyncio.Task[None] | None = None
 
     async def catalog_items(self) -> list[CatalogItem]:
         if self.vigil is None:
@@ -77,8 +99,64 @@ class UpperLink(DeviceAgent):
                             failures)
                 await asyncio.sleep(random.uniform(0, self.jitter))
 
+    async def _answer(self, msg: SipMessage) -> None:
+        if msg.method != "SUBSCRIBE":
+            await super()._answer(msg)
+            return
+        assert self.transport is not None
+        expires = msg.get("Expires").strip()
+        if not msg.get("Event").lower().startswith("catalog"):
+            self.transport.sendto(msg.response(489, "Bad Event", to_tag=self._tag).to_bytes(), self.server)
+            return
+        if not expires.isdigit() or len(expires) > 6:
+            self.transport.sendto(msg.response(400, "Bad Request (Expires required)", to_tag=self._tag).to_bytes(),
+                                  self.server)
+            return
+        loop = asyncio.get_running_loop()
+        ok = msg.response(200, "OK", to_tag=self._tag, extra=[("Expires", expires)])
+        # the snapshot comes before the 200: every change after the subscriber hears "OK" is notified
+        snapshot = {i.device_id: i for i in await self.catalog_items()}
+        self.subscription = _Subscription(msg.call_id, ok.get("To"), msg.get("From"), msg.get("Event"),
+                                          loop.time() + int(expires), snapshot)
+        self.transport.sendto(ok.to_bytes(), self.server)
+        if self._watch is None or self._watch.done():
+            self._watch = loop.create_task(self._watch_catalog())
+
+    async def _watch_catalog(self) -> None:
+        """While subscribed: compare the shared catalog with the last one; NOTIFY what changed."""
+        loop = asyncio.get_running_loop()
+        while self.subscription is not None and loop.time() < self.subscription.until:
+            await asyncio.sleep(self.notify_interval)
+            sub = self.subscription
+            if sub is None:
+                return
+            items = await self.catalog_items()
+            changes = catalog_changes(sub.snapshot, items)
+            sub.snapshot = {i.device_id: i for i in items}
+            for i in range(0, len(changes), self.catalog_group):
+                await self._notify(sub, changes[i:i + self.catalog_group], len(changes))
+        self.subscription = None
+
+    async def _notify(self, sub: _Subscription, items: list[CatalogItem], total: int) -> None:
+        self._sn += 1
+        sub.cseq += 1
+        body = build("Notify", "Catalog", self._sn, self.device_id, {"SumNum": str(total)},
+                     raw=catalog_items_xml(items))
+        host, port = self.local
+        left = max(0, int(sub.until - asyncio.get_running_loop().time()))
+        heads = [("Via", f"SIP/2.0/UDP {host}:{port};rport;branch=z9hG4bK{secrets.token_hex(8)}"),
+                 ("From", sub.local), ("To", sub.remote), ("Call-ID", sub.call_id), ("CSeq", f"{sub.cseq} NOTIFY"),
+                 ("Max-Forwards", "70"), ("Event", sub.event), ("Subscription-State", f"active;expires={left}"),
+                 ("Content-Type", "Application/MANSCDP+xml")]
+        msg = SipMessage(method="NOTIFY", uri=f"sip:{self.platform_id}@{self.server[0]}:{self.server[1]}",
+                         headers=heads, body=body)
+        if await self.request(msg, timeout=5.0) is not None:
+            self.notified += len(items)
+
     async def stop(self) -> None:
         """Unregister (Expires: 0) and close the socket."""
+        if self._watch is not None:
+            self._watch.cancel()
         if self.registered:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.register(0), 2.0)
