@@ -30,10 +30,11 @@ class Node:
     port: int = field(default_factory=free_port)
     args: tuple[str, ...] = ("--no-scheduler",)
     proc: subprocess.Popen | None = None
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
     def db(self) -> str:
@@ -50,7 +51,7 @@ class Node:
         deadline = time.time() + 40
         while time.time() < deadline:
             try:
-                httpx.get(self.url + "/api/v1/auth/me", timeout=1)
+                httpx.get(self.url + "/api/v1/auth/me", timeout=1, verify=False)
                 return
             except httpx.TransportError:
                 if self.proc.poll() is not None:
