@@ -86,7 +86,10 @@ function drawNav(available) {
   const links = Object.entries(ROUTES)
     .filter(([name, [, text]]) => text && available[name])
     .map(([name, [, text]]) => h("a", { href: `#/${name}`, dataset: { route: name } }, t(text)));
-  mount(nav, links);
+  // The monitoring centre is a page of its own (centre.html).
+  const centre = ["admin", "duty_officer", "investigator", "auditor"].includes(state.user?.role)
+    ? h("a", { href: "centre.html", dataset: { route: "centre" } }, t("Centre")) : null;
+  mount(nav, links, centre);
 }
 
 /** Highlight the current page; region-aware pages keep the selected region when switching. */

@@ -1,0 +1,166 @@
+// The monitoring-centre page: sign on and off, run a patrol round as a guided wall, hand over.
+// The wall shows the round's cameras as tiles; the current one is marked normal or abnormal (with a note,
+// a snapshot reference, the checklist and an optional follow-up) and the wall moves on by itself after
+// the round's dwell time. Everything goes through /api/v1/centre; scope is decided by the server.
+import { ApiError, api, setUnauthorizedHandler } from "./api.js";
+import { h, mount, toast } from "./dom.js";
+
+const $ = (id) => document.getElementById(id);
+const state = { me: null, shifts: [], run: null, index: 0, timer: 0, left: 0 };
+// Exposed for tests and for anyone scripting the page.
+window.vigilCentre = state;
+
+function fail(err) {
+  toast(err instanceof ApiError ? err.message : String(err));
+}
+
+function when(iso) {
+  return iso ? new Date(iso).toLocaleString() : "";
+}
+
+async function loadDuty() {
+  const [duty, escalations] = await Promise.all([api("/centre/duty"), api("/centre/escalations")]);
+  mount($("on-duty"), duty.map((d) => h("li", { dataset: { user: d.user_name } },
+    `${d.user_name}${d.leader ? " ★" : ""} · ${d.region_code} · ${when(d.on_at)}`)));
+  mount($("escalations"), escalations.map((e) => h("li", { dataset: { alarm: e.alarm_id } },
+    `alarm ${e.alarm_id} → ${e.to_user || "(no leader on duty)"} · ${when(e.at)}`)));
+}
+
+async function loadShifts() {
+  state.shifts = await api("/centre/shifts");
+  mount($("shift-select"), state.shifts.map((s) => h("option", { value: s.id },
+    `${s.name} ${String(Math.floor(s.start_minute / 60)).padStart(2, "0")}:${String(s.start_minute % 60).padStart(2, "0")} · ${s.region_code}`)));
+}
+
+async function loadRounds() {
+  const rounds = await api("/centre/rounds");
+  mount($("rounds"), rounds.map((r) => h("li", { dataset: { round: r.id } },
+    `${r.name} · ${r.cameras.length} · ${r.dwell_s}s `,
+    h("button", { type: "button", class: "start-round", onclick: () => startRun(r.id).catch(fail) }, "Start"))));
+}
+
+async function loadHandovers() {
+  const list = await api("/centre/handovers");
+  mount($("handovers"), list.map((x) => {
+    const counts = Object.entries(x.items || {}).map(([k, v]) => `${v.length} ${k}`).join(", ");
+    const ack = x.acked_at
+      ? h("span", { class: "muted acked" }, ` acknowledged by ${x.incoming}`)
+      : (x.outgoing !== state.me.name
+        ? h("button", { type: "button", class: "ack-handover", onclick: () => ackHandover(x.id).catch(fail) },
+          "Acknowledge")
+        : h("span", { class: "muted" }, " waiting for the next shift"));
+    return h("li", { dataset: { handover: x.id } }, `#${x.id} ${x.outgoing} · ${when(x.written_at)} · ${counts}`,
+      x.notes ? h("div", { class: "muted" }, x.notes) : null, ack);
+  }));
+}
+
+// ----------------------------------------------------------------------------- the patrol wall
+function current() {
+  return state.run?.round.cameras[state.index];
+}
+
+function drawWall() {
+  const run = state.run;
+  const marked = new Map(run.views.map((v) => [v.camera_id, v.status]));
+  $("wall").hidden = false;
+  $("wall-title").textContent = run.round.name;
+  $("wall-state").textContent = run.late ? "late" : (run.due_at ? `due ${when(run.due_at)}` : "");
+  $("wall-state").classList.toggle("centre-late", run.late);
+  mount($("wall-tiles"), run.round.cameras.map((c, i) => h("div", {
+    class: `centre-tile ${i === state.index ? "current" : ""} ${marked.get(c.camera_id) || ""}`,
+    dataset: { camera: c.camera_id },
+  }, h("strong", {}, run.camera_names[c.camera_id] || c.camera_id), h("div", { class: "mono muted" }, c.camera_id),
+  h("a", { href: `live.html?camera=${encodeURIComponent(c.camera_id)}`, target: "_blank", rel: "noopener" }, "live"))));
+  mount($("wall-checklist"), run.round.checklist.map((item) => h("label", {},
+    h("input", { type: "checkbox", class: "check", dataset: { item } }), ` ${item}`)));
+  mount($("wall-views"), run.views.map((v) => h("li", { dataset: { status: v.status } },
+    `${run.camera_names[v.camera_id] || v.camera_id}: ${v.status}${v.note ? ` · ${v.note}` : ""}` +
+    `${v.incident_id ? ` · incident ${v.incident_id}` : ""}${v.order_id ? ` · work order ${v.order_id}` : ""}`)));
+}
+
+function tick() {
+  state.left -= 1;
+  $("wall-timer").textContent = `${Math.max(0, state.left)} s`;
+  if (state.left <= 0) advance();
+}
+
+function advance() {
+  const n = state.run.round.cameras.length;
+  state.index = (state.index + 1) % n;
+  state.left = state.run.round.dwell_s;
+  drawWall();
+}
+
+async function startRun(roundId) {
+  state.run = await api(`/centre/rounds/${roundId}/runs`, { method: "POST" });
+  state.index = 0;
+  state.left = state.run.round.dwell_s;
+  clearInterval(state.timer);
+  state.timer = setInterval(tick, 1000);
+  drawWall();
+}
+
+async function mark(status) {
+  const cam = current();
+  if (!cam) return;
+  const checks = Object.fromEntries([...document.querySelectorAll("#wall-checklist .check")]
+    .map((c) => [c.dataset.item, c.checked]));
+  const follow = status === "abnormal" ? $("view-follow").value : "none";
+  const view = await api(`/centre/runs/${state.run.id}/views`, {
+    method: "POST",
+    body: { camera_id: cam.camera_id, status, note: $("view-note").value, snapshot: $("view-snapshot").value,
+      checks, follow_up: follow },
+  });
+  state.run.views.push(view);
+  $("view-note").value = "";
+  $("view-snapshot").value = "";
+  $("view-follow").value = "none";
+  advance();
+}
+
+async function finishRun() {
+  const done = await api(`/centre/runs/${state.run.id}/finish`, { method: "POST" });
+  clearInterval(state.timer);
+  state.finished = done;
+  $("wall-state").textContent = `finished ${when(done.finished_at)}${done.late ? " (late)" : ""}`;
+}
+
+// ----------------------------------------------------------------------------- duty and handover
+async function signOn() {
+  await api("/centre/duty/on", { method: "POST",
+    body: { shift_id: Number($("shift-select").value), leader: $("leader-box").checked } });
+  await loadDuty();
+}
+
+async function signOff() {
+  await api("/centre/duty/off", { method: "POST" });
+  await loadDuty();
+}
+
+async function writeHandover() {
+  await api("/centre/handovers", { method: "POST",
+    body: { shift_id: Number($("shift-select").value), notes: $("handover-notes").value } });
+  $("handover-notes").value = "";
+  await loadHandovers();
+}
+
+async function ackHandover(id) {
+  await api(`/centre/handovers/${id}/ack`, { method: "POST" });
+  await loadHandovers();
+}
+
+async function init() {
+  setUnauthorizedHandler(() => location.replace("login.html"));
+  state.me = await api("/auth/me");
+  $("whoami").textContent = `${state.me.name} · ${state.me.role}`;
+  $("sign-on").addEventListener("click", () => signOn().catch(fail));
+  $("sign-off").addEventListener("click", () => signOff().catch(fail));
+  $("mark-normal").addEventListener("click", () => mark("normal").catch(fail));
+  $("mark-abnormal").addEventListener("click", () => mark("abnormal").catch(fail));
+  $("finish-run").addEventListener("click", () => finishRun().catch(fail));
+  $("write-handover").addEventListener("click", () => writeHandover().catch(fail));
+  await Promise.all([loadShifts(), loadDuty(), loadRounds(), loadHandovers()]);
+  document.body.dataset.ready = "1";
+}
+
+init().catch(fail);
