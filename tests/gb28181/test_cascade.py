@@ -9,11 +9,14 @@ from gbkit import NVR, PASSWORD, until
 from sqlalchemy import select
 
 from vigil.core.context import Vigil
+from vigil.core.errors import NotReadyError
 from vigil.core.models import AuditEntry, Camera, Region
 from vigil.federation.links import parse_rules
 from vigil.gb28181 import cascade, store
 from vigil.gb28181.manscdp import CatalogItem
+from vigil.gb28181.media import RtpPsReceiver, demux_ps
 from vigil.gb28181.server import GbConfig, GbServer
+from vigil.gb28181.simdevice import SimDevice, ps_stream, rtp_packets
 from vigil.gb28181.upper import UpperLink
 from vigil.health.models import CameraStatus
 
@@ -141,3 +144,50 @@ def test_catalog_changes_name_each_kind_of_change():
              CatalogItem("4", name="4", status="ON")]
     assert {(i.device_id, i.event) for i in cascade.catalog_changes(before, after)} == {
         ("1", "OFF"), ("2", "UPDATE"), ("3", "DEL"), ("4", "ADD")}
+
+
+async def test_an_upper_invite_is_relayed_from_the_device_below_with_the_upper_ssrc(gb_vigil, upper_vigil):
+    lower = GbServer(gb_vigil, GbConfig(platform_id="34020000002000000001", port=0, catalog_idle=2.0))
+    await lower.start()
+    nvr = SimDevice(NVR, PASSWORD, ("127.0.0.1", lower.port), items=[
+        CatalogItem(CAM1, name="cam 1", parent_id=NVR, civil_code="340200")])
+    nvr.media = ps_stream(4, width=640, height=480, noise=True)  # an IDR over 64 KB, no PSM
+    await nvr.start()
+    upper = GbServer(upper_vigil, GbConfig(platform_id=UPPER, port=0, catalog_idle=2.0))
+    await upper.start()
+    cfg = cascade.UpperConfig(UPPER, "127.0.0.1", upper.port, LOCAL, PASSWORD, 60, 5, parse_rules("regions=3402"))
+    link = UpperLink(cfg, gb_vigil, source=lower)
+    loop = asyncio.get_running_loop()
+    ps = bytearray()
+    rtp, receiver = await loop.create_datagram_endpoint(lambda: RtpPsReceiver(ps.extend),
+                                                        local_addr=("127.0.0.1", 0))
+
+    def knows(v):
+        with v.db.session() as s:
+            return s.get(Camera, CAM1) is not None
+
+    assert await nvr.register() == 200
+    assert await until(lambda: knows(gb_vigil))  # the device's catalog is in Vigil
+    task = asyncio.create_task(link.run())
+    try:
+
+        assert await until(lambda: knows(upper_vigil))  # and goes up to the upper Vigil
+        with pytest.raises(NotReadyError, match="404"):
+            await upper.invite(LOCAL, OUTSIDE, "127.0.0.1", 9)
+        d = await upper.invite(LOCAL, CAM1, "127.0.0.1", rtp.get_extra_info("sockname")[1])
+        receiver.expected_ssrc = int(d.ssrc)
+        assert d.answer.ssrc == d.ssrc  # the relay answers with the SSRC the upper asked for
+        n = len(rtp_packets(nvr.media, 1))
+        assert await until(lambda: receiver.received >= n - 3, 10)
+        receiver.flush()
+        assert not receiver.ssrc_mismatch and receiver.ssrc == int(d.ssrc)  # though the device used its own
+        summary = demux_ps(bytes(ps))
+        assert (summary.video_codec, summary.width, summary.height) == ("h264", 640, 480)
+        assert await upper.bye(d) and await until(lambda: not link._streams)
+        with gb_vigil.db.session() as s:
+            assert s.scalar(select(AuditEntry).where(AuditEntry.action == "gb.upper.stream")).target == CAM1
+    finally:
+        rtp.close()
+        nvr.close()
+        await _shut(task, link, upper)
+        await lower.stop()

@@ -79,7 +79,7 @@ def serve(platform_id: Annotated[str, typer.Option("--id", help="This platform's
     server = GbServer(v, GbConfig(platform_id=pid.value, host=host, port=port, keepalive_interval=keepalive))
 
     with v.db.session() as s:
-        links = [UpperLink(u, v) for u in load_uppers(s, v.box)]
+        links = [UpperLink(u, v, source=server) for u in load_uppers(s, v.box)]
 
     async def run() -> None:
         await server.start()

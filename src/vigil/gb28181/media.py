@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import av
 
-__all__ = ["PsSummary", "RtpPacket", "RtpPsReceiver", "demux_ps", "parse_rtp"]
+__all__ = ["PsSummary", "RtpPacket", "RtpPsReceiver", "RtpRelay", "demux_ps", "parse_rtp"]
 
 log = logging.getLogger("vigil.gb28181")
 
@@ -134,3 +134,28 @@ def demux_ps(data: bytes) -> PsSummary:
         ctx = video.codec_context
         return PsSummary(ctx.name, video.width, video.height, packets, keys,
                          audio.codec_context.name if audio else "")
+
+
+class RtpRelay(asyncio.DatagramProtocol):
+    """Forwards one stream's RTP to ``dest`` with the SSRC the receiver asked for (cascade relay).
+
+    It locks onto the first sender; anything that is not RTP, or comes from elsewhere, is dropped.
+    """
+
+    def __init__(self, dest: tuple[str, int], ssrc: int) -> None:
+        self.dest, self.ssrc = dest, ssrc
+        self.source: tuple[str, int] | None = None
+        self.forwarded = self.dropped = 0
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
+        if len(data) < 12 or data[0] >> 6 != 2 or (self.source is not None and addr != self.source):
+            self.dropped += 1
+            return
+        self.source = addr
+        assert self.transport is not None
+        self.transport.sendto(data[:8] + struct.pack(">I", self.ssrc) + data[12:], self.dest)
+        self.forwarded += 1

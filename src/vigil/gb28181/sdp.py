@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from vigil.core.errors import InputError
 
-__all__ = ["SdpAnswer", "decode_sdp", "make_ssrc", "offer", "parse_answer"]
+__all__ = ["SdpAnswer", "answer", "decode_sdp", "make_ssrc", "offer", "parse_answer"]
 
 MAX_SDP = 8192
 
@@ -37,6 +37,12 @@ def offer(platform_id: str, channel_id: str, ip: str, port: int, ssrc: str, *, t
         lines += [f"a=setup:{tcp}", "a=connection:new"]
     lines += [f"y={ssrc}", "f="]
     return "\r\n".join(lines) + "\r\n"
+
+
+def answer(user: str, ip: str, port: int, ssrc: str) -> str:
+    """The body of a 200 OK to an INVITE: PS over RTP/UDP sent from ``ip:port`` with ``ssrc``."""
+    return "\r\n".join(["v=0", f"o={user} 0 0 IN IP4 {ip}", "s=Play", f"c=IN IP4 {ip}", "t=0 0",
+                        f"m=video {port} RTP/AVP 96", "a=sendonly", "a=rtpmap:96 PS/90000", f"y={ssrc}", "f="]) + "\r\n"
 
 
 @dataclass(frozen=True)

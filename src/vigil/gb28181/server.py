@@ -25,6 +25,7 @@ from vigil.gb28181.dialog import Dialog, ack, bye, target_of
 from vigil.gb28181.dialog import invite as sdp_invite
 from vigil.gb28181.limits import BadPeers, RateLimiter
 from vigil.gb28181.manscdp import ManscdpError, build, parse, parse_catalog_part
+from vigil.gb28181.media import RtpRelay
 from vigil.gb28181.registrar import Event, Peer, Registrar
 from vigil.gb28181.sdp import decode_sdp, make_ssrc, offer, parse_answer
 from vigil.gb28181.sip import SipMessage, SipParseError, StreamParser, parse_message
@@ -455,3 +456,24 @@ class GbServer:
         resp = await self._transact(bye(d, local=self.address, transport=sess.peer.transport), sess.peer,
                                     self.config.query_timeout)
         return resp is not None and resp.status == 200
+
+    async def relay(self, channel_id: str, dest: tuple[str, int], ssrc: int) -> tuple[Dialog, asyncio.BaseTransport]:
+        """Start a channel's stream towards ``dest`` with ``ssrc`` (for an upper platform).
+
+        A relay port rewrites the SSRC; the device that owns the channel is INVITEd to send to it.
+        Raises :class:`NotReadyError` if it cannot.
+        """
+        if self.vigil is None:
+            raise NotReadyError("the registrar has no registry to find the channel in")
+        device_id = await self._in_db(store.device_of_channel, channel_id)
+        if device_id is None:
+            raise NotReadyError(f"channel {channel_id} belongs to no registered GB/T 28181 device")
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(lambda: RtpRelay(dest, ssrc),
+                                                           local_addr=(self.config.host, 0))
+        try:
+            d = await self.invite(device_id, channel_id, self.config.host, transport.get_extra_info("sockname")[1])
+        except NotReadyError:
+            transport.close()
+            raise
+        return d, transport

@@ -2,19 +2,61 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import struct
 
 import av
 import numpy as np
 
+from vigil.core.errors import InputError
 from vigil.gb28181.agent import DeviceAgent, catalog_bodies
+from vigil.gb28181.sdp import answer, decode_sdp, parse_answer
+from vigil.gb28181.sip import SipMessage
 
 __all__ = ["SimDevice", "catalog_bodies", "ps_stream", "rtp_packets"]
 
 
 class SimDevice(DeviceAgent):
-    """A simulated camera or NVR on 127.0.0.1 (the tests' and the benchmark's device)."""
+    """A simulated camera or NVR on 127.0.0.1 (the tests' and the benchmark's device).
+
+    Given ``media`` (PS bytes), it answers an INVITE with an SDP carrying ``answer_ssrc`` (its own,
+    as many devices do) and sends the PS as RTP to the offer's address until the BYE.
+    """
+
+    media: bytes = b""
+    answer_ssrc: str = "0999999999"
+    _sending: asyncio.Task[None] | None = None
+
+    async def _answer(self, msg: SipMessage) -> None:
+        if msg.method not in ("INVITE", "BYE") or not self.media:
+            await super()._answer(msg)
+            return
+        assert self.transport is not None
+        if msg.method == "BYE":
+            if self._sending is not None:
+                self._sending.cancel()
+            self.transport.sendto(msg.response(200, "OK", to_tag=self._tag).to_bytes(), self.server)
+            return
+        try:
+            want = parse_answer(decode_sdp(msg.body))
+        except InputError:
+            self.transport.sendto(msg.response(488, "Not Acceptable Here", to_tag=self._tag).to_bytes(), self.server)
+            return
+        host, port = self.local
+        sdp = answer(self.device_id, host, port, self.answer_ssrc)
+        ok = msg.response(200, "OK", to_tag=self._tag, extra=[("Contact", f"<sip:{self.device_id}@{host}:{port}>"),
+                                                             ("Content-Type", "APPLICATION/SDP")], body=sdp.encode())
+        self.transport.sendto(ok.to_bytes(), self.server)
+        self._sending = asyncio.get_running_loop().create_task(self._send_media((want.ip, want.port)))
+
+    async def _send_media(self, dest: tuple[str, int]) -> None:
+        assert self.transport is not None
+        await asyncio.sleep(0.05)  # after the ACK
+        for i, pkt in enumerate(rtp_packets(self.media, int(self.answer_ssrc))):
+            self.transport.sendto(pkt, dest)
+            if i % 20 == 19:
+                await asyncio.sleep(0.002)
 
 
 def ps_stream(frames: int = 20, *, width: int = 160, height: int = 120, noise: bool = False) -> bytes:

@@ -22,7 +22,7 @@ from vigil.gb28181.manscdp import CatalogItem
 from vigil.gb28181.models import GbChannel, GbDevice
 
 __all__ = ["CatalogApplied", "DeviceConfig", "DeviceState", "add_device", "apply_catalog", "apply_notify",
-           "audit_refused", "channels", "list_devices", "load_device", "load_devices", "write_info", "write_states"]
+           "audit_refused", "channels", "device_of_channel", "list_devices", "load_device", "load_devices", "write_info", "write_states"]
 
 
 @dataclass(frozen=True)
@@ -230,6 +230,13 @@ def apply_notify(session: Session, device_id: str, items: Iterable[CatalogItem])
             _upsert(session, device, item, acc)
     session.flush()
     return acc
+
+
+def device_of_channel(session: Session, channel_id: str) -> str | None:
+    """The registered device a camera channel belongs to (its latest catalog), or None."""
+    return session.scalar(select(GbChannel.device_id).where(GbChannel.channel_id == channel_id,
+                                                            GbChannel.kind == "camera")
+                          .order_by(GbChannel.updated_at.desc()).limit(1))
 
 
 def channels(session: Session, device_id: str) -> list[GbChannel]:

@@ -5,7 +5,9 @@ An :class:`UpperLink` registers with digest, refreshes before expiry, sends keep
 return at once). Catalog queries get :func:`.cascade.shared_catalog` in groups paced by the upper's
 200 OK; DeviceInfo and DeviceStatus describe this platform. A catalog SUBSCRIBE (``Expires``
 required) is accepted; while it lasts, the shared catalog is compared every ``notify_interval``
-seconds with the last one and the changes go up as NOTIFY (ADD, DEL, ON, OFF, UPDATE).
+seconds with the last one and the changes go up as NOTIFY (ADD, DEL, ON, OFF, UPDATE). An INVITE
+for a shared channel is relayed: the registrar (``source``) INVITEs the device below, and a relay port
+forwards its RTP/PS to the upper platform with the SSRC the upper asked for; BYE tears both down.
 """
 
 from __future__ import annotations
@@ -17,12 +19,18 @@ import random
 import secrets
 from dataclasses import dataclass
 from importlib.metadata import version
+from typing import Any
 
+from vigil.access.audit import record
 from vigil.core.context import Vigil
+from vigil.core.errors import InputError, NotReadyError
 from vigil.gb28181.agent import DeviceAgent
 from vigil.gb28181.cascade import UpperConfig, catalog_changes, shared_catalog
+from vigil.gb28181.dialog import Dialog
 from vigil.gb28181.manscdp import CatalogItem, build, catalog_items_xml
-from vigil.gb28181.sip import SipMessage
+from vigil.gb28181.sdp import answer, decode_sdp, make_ssrc, parse_answer
+from vigil.gb28181.server import GbServer
+from vigil.gb28181.sip import SipMessage, uri_user
 
 __all__ = ["UpperLink"]
 
@@ -46,7 +54,8 @@ class UpperLink(DeviceAgent):
     """One upward link; ``await run()`` until cancelled, then ``await stop()``."""
 
     def __init__(self, cfg: UpperConfig, vigil: Vigil | None, *, retry: float = 60.0, jitter: float = 10.0,
-                 misses: int = 3, catalog_group: int = 4, notify_interval: float = 30.0) -> None:
+                 misses: int = 3, catalog_group: int = 4, notify_interval: float = 30.0,
+                 source: GbServer | None = None) -> None:
         super().__init__(device_id=cfg.local_id, password=cfg.password, server=(cfg.host, cfg.port),
                          platform_id=cfg.upper_id, catalog_group=catalog_group,
                          info={"DeviceName": "Vigil", "Manufacturer": "Vigil", "Model": "platform",
@@ -60,6 +69,8 @@ class UpperLink(DeviceAgent):
         self.notified = 0
         self._sn = 0
         self._watch: asyncio.Task[None] | None = None
+        self.source: GbServer | None = source
+        self._streams: dict[str, tuple[Dialog, asyncio.BaseTransport]] = {}
 
     async def catalog_items(self) -> list[CatalogItem]:
         if self.vigil is None:
@@ -100,6 +111,9 @@ class UpperLink(DeviceAgent):
                 await asyncio.sleep(random.uniform(0, self.jitter))
 
     async def _answer(self, msg: SipMessage) -> None:
+        if msg.method in ("INVITE", "BYE"):
+            await self._media(msg)
+            return
         if msg.method != "SUBSCRIBE":
             await super()._answer(msg)
             return
@@ -121,6 +135,53 @@ class UpperLink(DeviceAgent):
         self.transport.sendto(ok.to_bytes(), self.server)
         if self._watch is None or self._watch.done():
             self._watch = loop.create_task(self._watch_catalog())
+
+    def _reply(self, msg: SipMessage, status: int, reason: str, **kw: Any) -> None:
+        assert self.transport is not None
+        self.transport.sendto(msg.response(status, reason, to_tag=self._tag, **kw).to_bytes(), self.server)
+
+    async def _media(self, msg: SipMessage) -> None:
+        """INVITE for a shared channel: relay the device's stream with the SSRC asked for; BYE ends it."""
+        if msg.method == "BYE":
+            stream = self._streams.pop(msg.call_id, None)
+            self._reply(msg, 200 if stream else 481, "OK" if stream else "Call Does Not Exist")
+            if stream is not None and self.source is not None:
+                stream[1].close()
+                await self.source.bye(stream[0])
+            return
+        channel = uri_user(msg.uri)
+        if self.source is None:
+            self._reply(msg, 503, "Service Unavailable (no media source)")
+            return
+        if channel not in {i.device_id for i in await self.catalog_items()}:
+            self._reply(msg, 404, "Not Found (not a shared channel)")
+            return
+        try:
+            want = parse_answer(decode_sdp(msg.body))
+        except InputError:
+            self._reply(msg, 488, "Not Acceptable Here")
+            return
+        self._reply(msg, 100, "Trying")
+        ssrc = want.ssrc or make_ssrc(self.device_id[:10], len(self._streams), live=True)
+        try:
+            d, relay = await self.source.relay(channel, (want.ip, want.port), int(ssrc))
+        except NotReadyError as exc:
+            self._reply(msg, 480, f"Temporarily Unavailable ({str(exc)[:80]})")
+            return
+        self._streams[msg.call_id] = (d, relay)
+        host, port = relay.get_extra_info("sockname")[:2]
+        sdp = answer(self.device_id, host, port, ssrc)
+        lhost, lport = self.local
+        self._reply(msg, 200, "OK", extra=[("Contact", f"<sip:{self.device_id}@{lhost}:{lport}>"),
+                                           ("Content-Type", "APPLICATION/SDP")], body=sdp.encode())
+        if self.vigil is not None:
+            vigil, who = self.vigil, self.cfg.upper_id
+
+            def audit() -> None:
+                with vigil.db.session() as s:
+                    record(s, "gb28181", "gb.upper.stream", channel, upper=who, ssrc=ssrc)
+
+            await asyncio.get_running_loop().run_in_executor(None, audit)
 
     async def _watch_catalog(self) -> None:
         """While subscribed: compare the shared catalog with the last one; NOTIFY what changed."""
@@ -157,6 +218,12 @@ class UpperLink(DeviceAgent):
         """Unregister (Expires: 0) and close the socket."""
         if self._watch is not None:
             self._watch.cancel()
+        for d, relay in list(self._streams.values()):
+            relay.close()
+            if self.source is not None:
+                with contextlib.suppress(Exception):
+                    await self.source.bye(d)
+        self._streams.clear()
         if self.registered:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.register(0), 2.0)
