@@ -245,3 +245,23 @@ async def test_vigil_gb_serve_runs_a_registrar_and_stops_cleanly_on_interrupt(gb
         proc.send_signal(signal.SIGINT)
         out, _ = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0 and b"Traceback" not in out
+
+
+def test_cli_device_import_adds_all_rows_or_none(gb_vigil, tmp_path):
+    runner = CliRunner()
+    opts = ["--db", gb_vigil.settings.db_url, "--home", str(gb_vigil.settings.home)]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,password,region,allow\n34020000001320000011,pw-a,340200,\n123,pw-b,,\n"
+                   "34020000001320000012,,9999,\n", encoding="utf-8")
+    r = runner.invoke(app, ["gb", "device", "import", str(bad), *opts])
+    assert r.exit_code == 2 and "line 3: id" in r.output and "line 4: password" in r.output
+    assert "line 4: region" in r.output and "pw-a" not in r.output
+    good = tmp_path / "good.csv"
+    good.write_text("id,password,allow,name\n34020000001320000011,pw-a,127.0.0.1;127.0.0.2,东门\n"
+                    "34020000001320000012,pw-b,,\n", encoding="utf-8")
+    r = runner.invoke(app, ["gb", "device", "import", str(good), *opts])
+    assert r.exit_code == 0, r.output
+    with gb_vigil.db.session() as s:
+        row = s.get(GbDevice, "34020000001320000011")
+        assert row.allowed_hosts == "127.0.0.1,127.0.0.2" and row.name == "东门"
+        assert gb_vigil.box.open(s.get(GbDevice, "34020000001320000012").password_enc) == "pw-b"

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import getpass
 import logging
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -50,6 +51,17 @@ def device_add(device_id: Annotated[str, typer.Argument(help="The device's 20-di
         row = store.add_device(s, v.box, device_id, password, actor=_actor(), region=region,
                                allowed_hosts=allow or (), name=name)
         console.print(f"GB/T 28181 device [bold]{row.id}[/] added (region {row.region_code or '-'})")
+
+
+@device_app.command("import")
+def device_import(file: Annotated[Path, typer.Argument(help="CSV: id,password[,region,allow,name]; allow is "
+                                                           "';'-separated addresses")],
+                  db: DbOpt = None, home: HomeOpt = None) -> None:
+    """Add many devices from a CSV file; every row is checked first, and nothing is stored if one is bad."""
+    v = open_instance(db, home)
+    with v.db.session() as s:
+        n = store.import_devices(s, v.box, file, actor=_actor())
+    console.print(f"{n} GB/T 28181 device(s) added from {file}")
 
 
 @device_app.command("list")

@@ -15,14 +15,15 @@ from sqlalchemy.orm import Session
 
 from vigil.access.audit import record
 from vigil.core.crypto import CredentialBox
-from vigil.core.errors import ConflictError, InputError, NotFoundError
+from vigil.core.errors import ConflictError, InputError, NotFoundError, RowError
 from vigil.core.ids import DeviceId
 from vigil.core.models import Camera, Lifecycle, Region
 from vigil.gb28181.manscdp import CatalogItem
 from vigil.gb28181.models import GbChannel, GbDevice
+from vigil.registry.io_common import Columns, Source, read_rows, reject_if_bad
 
 __all__ = ["CatalogApplied", "DeviceConfig", "DeviceState", "add_device", "apply_catalog", "apply_notify",
-           "audit_refused", "channels", "device_of_channel", "list_devices", "load_device", "load_devices", "write_info", "write_states"]
+           "audit_refused", "channels", "device_of_channel", "import_devices", "list_devices", "load_device", "load_devices", "write_info", "write_states"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,38 @@ def add_device(session: Session, box: CredentialBox, device_id: str, password: s
     record(session, actor, "gb.device.add", dev.value, region=code, allowed_hosts=hosts)
     session.flush()
     return row
+
+
+DEVICE_COLUMNS = Columns(required=("id", "password"), optional=("region", "allow", "name"))
+
+
+def import_devices(session: Session, box: CredentialBox, source: Source, *, actor: str) -> int:
+    """Add devices from a CSV (id, password[, region, allow (';'-separated), name]); all rows or none.
+
+    Returns the number added; raises :class:`ImportRejected` naming every bad row (nothing stored).
+    """
+    rows = read_rows(source, DEVICE_COLUMNS)
+    seen: set[str] = set()
+    for line, cells in rows.items:
+        cid = cells.get("id", "").strip()
+        try:
+            dev = DeviceId.parse(cid)
+        except InputError as exc:
+            rows.errors.append(RowError(line, "id", str(exc)))
+            continue
+        if dev.value in seen or session.get(GbDevice, dev.value) is not None:
+            rows.errors.append(RowError(line, "id", f"{dev.value} is already configured"))
+        seen.add(dev.value)
+        if not 0 < len(cells.get("password", "")) <= 128:
+            rows.errors.append(RowError(line, "password", "needs 1 to 128 characters"))
+        region = cells.get("region", "").strip()
+        if region and session.get(Region, region) is None:
+            rows.errors.append(RowError(line, "region", f"region {region} does not exist"))
+    reject_if_bad(rows)
+    for _, cells in rows.items:
+        add_device(session, box, cells["id"], cells["password"], actor=actor, region=cells.get("region") or None,
+                   allowed_hosts=cells.get("allow", "").split(";"), name=cells.get("name", ""))
+    return len(rows.items)
 
 
 def _config(row: GbDevice, box: CredentialBox) -> DeviceConfig:
