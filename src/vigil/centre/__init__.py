@@ -1,0 +1,1 @@
+"""The monitoring centre: duty shifts and handovers, patrol rounds, incidents and case files, performance."""

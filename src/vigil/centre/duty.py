@@ -24,7 +24,6 @@ from vigil.analytics.models import Event
 from vigil.centre.models import DutySession, Escalation, Handover, Incident, ShiftDef
 from vigil.core.errors import ConflictError, InputError
 from vigil.core.models import Region, utcnow
-from vigil.core.regions import in_subtree
 from vigil.health.models import Alarm, WorkOrder
 from vigil.health.workorders import OPEN_STATES
 from vigil.notify.webhook import enqueue
@@ -121,14 +120,15 @@ def on_duty(session: Session, *, scope: Scope) -> list[DutySession]:
 
 def handover_items(session: Session, region_code: str, *, since: datetime, limit: int = 200) -> dict[str, Any]:
     """What is still open in a centre's subtree: active alarms, open work orders, recent events, incidents."""
-    alarms = session.scalars(select(Alarm).where(Alarm.state == "active", in_subtree(Alarm.region_code, region_code))
+    centre = Scope.of([region_code])
+    alarms = session.scalars(select(Alarm).where(Alarm.state == "active", centre.clause(Alarm.region_code))
                              .order_by(Alarm.raised_at).limit(limit))
     orders = session.scalars(select(WorkOrder).where(WorkOrder.state.in_(OPEN_STATES),
-                                                     in_subtree(WorkOrder.region_code, region_code)).limit(limit))
-    events = session.scalars(select(Event).where(Event.start >= since, in_subtree(Event.region_code, region_code))
+                                                     centre.clause(WorkOrder.region_code)).limit(limit))
+    events = session.scalars(select(Event).where(Event.start >= since, centre.clause(Event.region_code))
                              .order_by(Event.start.desc()).limit(limit))
     incidents = session.scalars(select(Incident).where(Incident.status != "closed",
-                                                       in_subtree(Incident.region_code, region_code)).limit(limit))
+                                                       centre.clause(Incident.region_code)).limit(limit))
     return {
         "alarms": [{"id": a.id, "camera_id": a.camera_id, "kind": a.kind, "raised_at": a.raised_at.isoformat(),
                     "acknowledged_by": a.acknowledged_by} for a in alarms],

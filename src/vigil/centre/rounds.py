@@ -186,8 +186,7 @@ def flag_missed(session: Session, now: datetime | None = None, *, scope: Scope, 
     out = []
     for r in list_rounds(session, scope=scope):
         grace = timedelta(minutes=r.grace_minutes)
-        covered = session.scalars(select(RoundRun.due_at).where(RoundRun.round_id == r.id,
-                                                                RoundRun.due_at.is_not(None)))
+        covered = [d for d in session.scalars(select(RoundRun.due_at).where(RoundRun.round_id == r.id)) if d]
         for slot in missed_slots(_slots(session, r, now - lookback, now, tz), covered, now, grace):
             run = RoundRun(round_id=r.id, region_code=r.region_code, due_at=slot, state="missed")
             session.add(run)
