@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vigil.access.audit import record
@@ -34,7 +34,8 @@ from vigil.health.workorders import DEFAULT_SLA_HOURS, open_for_alarm
 from vigil.notify.webhook import enqueue
 from vigil.registry.streams import is_in_service
 
-__all__ = ["SEVERITY", "SyncReport", "acknowledge", "alarm_json", "desired_alarms", "list_alarms", "sync_alarms"]
+__all__ = ["SEVERITY", "SyncReport", "acknowledge", "alarm_json", "desired_alarms", "list_alarms", "page_alarms",
+           "sync_alarms"]
 
 SEVERITY = {"offline": "major", "signal_loss": "major", "covered": "major", "moved": "major",
             "frozen": "major", "blur": "minor", "dark": "minor", "bright": "minor", "noise": "minor",
@@ -150,3 +151,19 @@ def list_alarms(session: Session, *, scope: Scope, state: str | None = "active",
     if camera_id:
         q = q.where(Alarm.camera_id == camera_id)
     return list(session.scalars(q.order_by(Alarm.raised_at.desc(), Alarm.id.desc()).limit(limit)))
+
+
+def page_alarms(session: Session, *, scope: Scope, state: str | None = "active", camera_id: str | None = None,
+                kind: str | None = None, limit: int = 50, offset: int = 0) -> tuple[list[Alarm], int]:
+    """One page of matching alarms (newest first) and the true count of all that match."""
+    where = [scope.clause(Alarm.region_code)]
+    if state:
+        where.append(Alarm.state == state)
+    if camera_id:
+        where.append(Alarm.camera_id == camera_id)
+    if kind:
+        where.append(Alarm.kind == kind)
+    total = session.scalar(select(func.count()).select_from(Alarm).where(*where)) or 0
+    rows = session.scalars(select(Alarm).where(*where).order_by(Alarm.raised_at.desc(), Alarm.id.desc())
+                           .limit(limit).offset(offset))
+    return list(rows), total

@@ -24,14 +24,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from vigil.access.audit import record
 from vigil.access.guard import Scope
 from vigil.core.context import Vigil
 from vigil.core.errors import ConflictError, InputError, NotFoundError
-from vigil.core.models import utcnow
+from vigil.core.models import Camera, Site, utcnow
 from vigil.health.models import Alarm, MaintenanceTeam, WorkOrder
 from vigil.notify.webhook import enqueue
 
@@ -48,6 +48,8 @@ __all__ = [
     "list_orders",
     "open_for_alarm",
     "order_json",
+    "order_cards",
+    "page_orders",
     "resolve",
     "start",
     "team_for_region",
@@ -166,6 +168,16 @@ def order_json(w: WorkOrder) -> dict[str, Any]:
             **iso, "history": w.history or []}
 
 
+def order_cards(session: Session, orders: list[WorkOrder]) -> list[dict[str, Any]]:
+    """:func:`order_json` with what the maintenance queue shows beside it: the camera's name, place and site."""
+    ids = {w.camera_id for w in orders}
+    facts = {cid: {"name": name, "lon": lon, "lat": lat, "site_id": site_id, "site": site}
+             for cid, name, lon, lat, site_id, site in session.execute(
+                 select(Camera.id, Camera.name, Camera.lon, Camera.lat, Camera.site_id, Site.name)
+                 .outerjoin(Site, Site.id == Camera.site_id).where(Camera.id.in_(ids)))} if ids else {}
+    return [order_json(w) | {"camera": facts.get(w.camera_id)} for w in orders]
+
+
 def get_order(session: Session, order_id: int) -> WorkOrder:
     """The work order ``order_id`` or :class:`NotFoundError`."""
     wo = session.get(WorkOrder, order_id)
@@ -174,19 +186,43 @@ def get_order(session: Session, order_id: int) -> WorkOrder:
     return wo
 
 
-def list_orders(session: Session, *, scope: Scope, state: str | None = None,
-                team_id: int | None = None, limit: int = 200) -> list[WorkOrder]:
-    """Work orders in ``scope``, newest first; ``state="open"`` means every unclosed one."""
-    q = select(WorkOrder).where(scope.clause(WorkOrder.region_code))
+def _order_filters(*, scope: Scope, state: str | None, team_id: int | None, breached: bool | None = None,
+                   kind: str | None = None, now: datetime | None = None) -> list[Any]:
+    """WHERE clauses for work orders: scope, state ("open": every unclosed one), team, SLA and alarm kind."""
+    where: list[Any] = [scope.clause(WorkOrder.region_code)]
     if state == "open":
-        q = q.where(WorkOrder.state.in_(OPEN_STATES))
+        where.append(WorkOrder.state.in_(OPEN_STATES))
     elif state:
         if state not in STATES:
             raise InputError(f"unknown work-order state {state!r}; states: {', '.join(STATES)}")
-        q = q.where(WorkOrder.state == state)
+        where.append(WorkOrder.state == state)
     if team_id is not None:
-        q = q.where(WorkOrder.team_id == team_id)
-    return list(session.scalars(q.order_by(WorkOrder.id.desc()).limit(limit)))
+        where.append(WorkOrder.team_id == team_id)
+    if breached is not None:
+        # past its deadline: flagged by the SLA sweep, or still unclosed after due_at
+        late = or_(WorkOrder.breached.is_(True), and_(WorkOrder.closed_at.is_(None), WorkOrder.due_at < (now or utcnow())))
+        where.append(late if breached else not_(late))
+    if kind:
+        where.append(WorkOrder.alarm_id.in_(select(Alarm.id).where(Alarm.kind == kind)))
+    return where
+
+
+def list_orders(session: Session, *, scope: Scope, state: str | None = None,
+                team_id: int | None = None, limit: int = 200) -> list[WorkOrder]:
+    """Work orders in ``scope``, newest first; ``state="open"`` means every unclosed one."""
+    where = _order_filters(scope=scope, state=state, team_id=team_id)
+    return list(session.scalars(select(WorkOrder).where(*where).order_by(WorkOrder.id.desc()).limit(limit)))
+
+
+def page_orders(session: Session, *, scope: Scope, state: str | None = None, team_id: int | None = None,
+                breached: bool | None = None, kind: str | None = None, limit: int = 50, offset: int = 0,
+                now: datetime | None = None) -> tuple[list[WorkOrder], int]:
+    """One page of matching work orders (earliest deadline first) and the true count of all that match."""
+    where = _order_filters(scope=scope, state=state, team_id=team_id, breached=breached, kind=kind, now=now)
+    total = session.scalar(select(func.count()).select_from(WorkOrder).where(*where)) or 0
+    rows = session.scalars(select(WorkOrder).where(*where).order_by(WorkOrder.due_at, WorkOrder.id)
+                           .limit(limit).offset(offset))
+    return list(rows), total
 
 
 def assign(session: Session, order_id: int, technician: str, *, actor: str,

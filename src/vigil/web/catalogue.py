@@ -26,6 +26,9 @@ _PATTERNS = [
     re.compile(r'\[\s*' + _STR + r',\s*(?=[a-zA-Z(`"])(?!\(\w+\)\s*=>)[^\]\n]{0,200}\]'),  # field ["Label", value]
     re.compile(r"\bempty:\s*" + _STR),                 # table({empty: "..."})
     re.compile(r"\b(?:field|row|sel|item)\(\s*(?:\"\w+\",\s*)?" + _STR),  # form rows and filter selects
+    re.compile(r"\bfilterSelect\(\s*\w+,\s*\w+,\s*\"\w+\",\s*" + _STR),  # list-page filters
+    re.compile(r'\[\s*"[\w-]+",\s*' + _STR + r'\s*\]'),  # [value, "Label"] option pairs
+    re.compile(r"\b(?:countedTitle|topTitle)\(\s*" + _STR),  # list headings
 ]
 _HTML = re.compile(r'data-i18n(?:-title|-placeholder)?="([^"]+)"')
 _TABLE = re.compile(r"export const [A-Z_]+ = \{([^}]*)\}|const (?:TYPES|LABELS|STATES|SLA|FAULTS) = \{([^}]*)\}")

@@ -15,6 +15,9 @@ import * as events from "./views/events.js";
 import * as map from "./views/map.js";
 import * as plans from "./views/plans.js";
 import * as recordings from "./views/recordings.js";
+import * as alarms from "./views/alarms.js";
+import * as down from "./views/down.js";
+import * as workorders from "./views/workorders.js";
 
 applyTheme();
 
@@ -23,6 +26,9 @@ const ROUTES = {
   cameras: [cameras, "Cameras", null, null],
   map: [map, "Map", null, null],
   dashboard: [dashboard, "Dashboard", null, null],
+  workorders: [workorders, "Work orders", "/api/v1/health/workorders", null],
+  alarms: [alarms, "Alarms", "/api/v1/health/alarms", null],
+  down: [down, "Cameras down", "/api/v1/health/status", null],
   events: [events, "Events", "/api/v1/events", null],
   recordings: [recordings, "Recordings", "/api/v1/video/retrievals", ["admin", "duty_officer", "investigator"]],
   plans: [plans, "Plans", "/api/v1/plans", ["admin", "planner"]],
@@ -30,6 +36,8 @@ const ROUTES = {
   camera: [camera, null, null, null],
 };
 const DEFAULT = "cameras";
+// where a role lands when the address names no page: the maintenance engineer starts at the work-order queue
+const LANDING = { maintenance: "workorders" };
 
 const state = { user: null, route: null, view: null, tree: null };
 
@@ -39,7 +47,7 @@ export function parseHash(hash = location.hash) {
   const [path, query = ""] = raw.split("?");
   const [name, ...rest] = path.split("/");
   return {
-    name: ROUTES[name] ? name : DEFAULT,
+    name: ROUTES[name] ? name : LANDING[state.user?.role] || DEFAULT,
     arg: rest.length ? decodeURIComponent(rest.join("/")) : null,
     params: new URLSearchParams(query),
   };

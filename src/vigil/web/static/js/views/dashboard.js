@@ -7,6 +7,7 @@ import { KINDS, LEVELS, LIFECYCLE_COLORS, LIFECYCLES, OWNERS, duration, label, n
 import { rememberRegion } from "../regions.js";
 import { kpiCard, periodPicker, rateTone, table } from "../widgets.js";
 import { localDay, t } from "../i18n.js";
+import { FAULTS, WO_STATES } from "./workorders.js";
 
 export const regionAware = true;
 const REFRESH_MS = 60000;
@@ -96,6 +97,15 @@ async function healthSection(slot, region, period, eps, charts, ctx) {
 }
 
 const ACK_ROLES = new Set(["admin", "duty_officer", "maintenance"]);
+const TOP = 10; // the dashboard shows the top items; the full lists have their own pages
+
+/** A section heading with the true total (counted by the server) and a link to the full list. */
+function topTitle(text, total, href, id, sub = "") {
+  return h("h2", { class: "section-title" }, t(text), " ", h("span", { class: "badge info", id }, num(total)),
+    sub ? h("span", { class: "muted" }, ` ${sub}`) : null, " ",
+    total > TOP ? h("a", { href, class: "see-all" }, t("top {{n}} · see all →", { n: TOP }))
+      : h("a", { href, class: "see-all" }, t("full list →")));
+}
 
 async function ackAlarm(a, btn, eps) {
   btn.disabled = true;
@@ -110,7 +120,7 @@ async function ackAlarm(a, btn, eps) {
 
 async function alarmsSection(slot, region, eps, ctx) {
   if (!eps.alarms) return;
-  const res = await api(eps.alarms, { query: { region, state: "active", limit: 50 } });
+  const res = await api(eps.alarms, { query: { region, state: "active", limit: TOP } });
   const items = res.items || res;
   const canAck = ACK_ROLES.has(ctx.user.role);
   const ack = (a) => {
@@ -120,22 +130,23 @@ async function alarmsSection(slot, region, eps, ctx) {
     b.addEventListener("click", () => ackAlarm(a, b, eps));
     return b;
   };
-  const parts = [h("h2", { class: "section-title" }, `Active alarms (${num(res.total ?? items.length)})`), table([
+  const parts = [topTitle("Active alarms", res.total, ctx.hashFor("alarms", { region }), "dash-alarms-total"), table([
     ["Raised", (a) => when(a.raised_at)],
     ["Camera", (a) => h("a", { href: ctx.hashFor("camera", {}, a.camera_id), class: "mono" }, a.camera_id)],
     ["Kind", (a) => h("span", { class: `badge ${a.severity === "major" || a.severity === "critical" ? "bad"
-      : "warn"}` }, a.kind.replaceAll("_", " "))],
-    ["Severity", (a) => a.severity || "—"], ["Acknowledged", ack],
+      : "warn"}` }, label(FAULTS, a.kind))],
+    ["Severity", (a) => t(a.severity || "—")], ["Acknowledged", ack],
   ], items, { empty: "No active alarm. All quiet.", cls: "alarms" })];
   if (eps.workorders) {
-    const wo = await api(eps.workorders, { query: { region, state: "open" } }).catch(() => ({ items: [] }));
+    const wo = await api(eps.workorders, { query: { region, state: "open", limit: TOP } })
+      .catch(() => ({ items: [], total: null }));
     const orders = wo.items || [];
-    parts.push(h("h2", { class: "section-title" }, `Open work orders (${num(orders.length)})`), table([
+    parts.push(topTitle("Open work orders", wo.total, ctx.hashFor("workorders", { region }), "dash-wo-total"), table([
       ["#", (w) => w.id, "num"], ["Camera", (w) => h("a", { href: ctx.hashFor("camera", {}, w.camera_id),
         class: "mono" }, w.camera_id)],
-      ["State", (w) => h("span", { class: `badge ${w.breached ? "bad" : "info"}` }, w.state.replaceAll("_", " "))],
+      ["State", (w) => h("span", { class: `badge ${w.breached ? "bad" : "info"}` }, label(WO_STATES, w.state))],
       ["Assigned to", (w) => w.assigned_to || "—"], ["Opened", (w) => when(w.opened_at)],
-      ["Due", (w) => h("span", { class: w.breached ? "error" : "" }, when(w.due_at), w.breached ? " · SLA breached" : "")],
+      ["Due", (w) => h("span", { class: w.breached ? "error" : "" }, when(w.due_at), w.breached ? ` · ${t("SLA breached")}` : "")],
     ], orders, { empty: "No open work order." }));
   }
   mount(slot, parts);
@@ -143,11 +154,12 @@ async function alarmsSection(slot, region, eps, ctx) {
 
 async function downSection(slot, region, eps, ctx) {
   if (!eps.status) return;
-  const st = await api(eps.status, { query: { region, limit: 200 } });
+  const st = await api(eps.status, { query: { region, limit: TOP } });
   const counts = st.counts || {};
   const now = Date.now();
-  mount(slot, h("h2", { class: "section-title" }, `Down now (${num(counts.down || 0)} of ${num(
-    Object.values(counts).reduce((a, b) => a + b, 0))} in service · ${num(counts.unknown || 0)} not probed yet)`),
+  mount(slot, topTitle("Down now", counts.down || 0, ctx.hashFor("down", { region }), "dash-down-total",
+    t("of {{n}} in service · {{unknown}} not probed yet", { n: num(Object.values(counts).reduce((a, b) => a + b, 0)),
+      unknown: num(counts.unknown || 0) })),
   table([
     ["Camera", (c) => h("a", { href: ctx.hashFor("camera", {}, c.camera_id), lang: "zh" }, c.name)],
     ["ID", (c) => h("span", { class: "mono" }, c.camera_id)],
