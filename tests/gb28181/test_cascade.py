@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import sys
+from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 from gbkit import NVR, PASSWORD, until
 from sqlalchemy import select
@@ -19,6 +23,9 @@ from vigil.gb28181.server import GbConfig, GbServer
 from vigil.gb28181.simdevice import SimDevice, ps_stream, rtp_packets
 from vigil.gb28181.upper import UpperLink
 from vigil.health.models import CameraStatus
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "video"))
+from video_helpers import RtspServer  # noqa: E402  (the video tests' real RTSP server)
 
 UPPER = "34000000002000000001"
 LOCAL = "34020000002000000009"
@@ -191,3 +198,50 @@ async def test_an_upper_invite_is_relayed_from_the_device_below_with_the_upper_s
         nvr.close()
         await _shut(task, link, upper)
         await lower.stop()
+
+
+def _mp4(path, seconds=3):
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=10, options={"g": "10", "bf": "0"})
+        s.width, s.height, s.pix_fmt = 320, 240, "yuv420p"
+        rng = np.random.default_rng(3)
+        for _ in range(10 * seconds):
+            img = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)  # noise: frames of tens of KB
+            out.mux(s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        out.mux(s.encode())
+    return path
+
+
+async def test_an_upper_invite_for_an_rtsp_camera_is_remuxed_to_ps_with_the_upper_ssrc(lower, upper_vigil, tmp_path):
+    rtsp = RtspServer(_mp4(tmp_path / "cam.mp4")).start()
+    with lower.db.session() as s:
+        s.get(Camera, PLAIN).main_url = rtsp.url
+    source = GbServer(lower, GbConfig(port=0))
+    await source.start()
+    upper = GbServer(upper_vigil, GbConfig(platform_id=UPPER, port=0, catalog_idle=2.0))
+    await upper.start()
+    cfg = cascade.UpperConfig(UPPER, "127.0.0.1", upper.port, LOCAL, PASSWORD, 60, 5, parse_rules("regions=3402"))
+    link = UpperLink(cfg, lower, source=source)
+    task = asyncio.create_task(link.run())
+    ps = bytearray()
+    rtp, receiver = await asyncio.get_running_loop().create_datagram_endpoint(
+        lambda: RtpPsReceiver(ps.extend), local_addr=("127.0.0.1", 0))
+    try:
+        def upper_knows():
+            with upper_vigil.db.session() as s:
+                return s.get(Camera, PLAIN) is not None
+
+        assert await until(upper_knows)
+        d = await upper.invite(LOCAL, PLAIN, "127.0.0.1", rtp.get_extra_info("sockname")[1])
+        assert await until(lambda: receiver.received > 20, 10)
+        assert await upper.bye(d)
+        receiver.flush()
+        assert receiver.ssrc == int(d.ssrc) and d.answer.ssrc == d.ssrc
+        summary = demux_ps(bytes(ps))
+        assert (summary.video_codec, summary.width, summary.height) == ("h264", 320, 240)  # copied, not re-encoded
+        assert summary.keyframes >= 1
+    finally:
+        rtp.close()
+        await _shut(task, link, upper)
+        await source.stop()
+        rtsp.kill()

@@ -110,7 +110,7 @@ async def test_sipp_answers_an_invite_with_its_own_ssrc_and_the_ps_stream_demuxe
     ps = bytearray()
     rtp, receiver = await loop.create_datagram_endpoint(lambda: RtpPsReceiver(ps.extend),
                                                         local_addr=("127.0.0.1", 0))
-    proc = await _start(_sipp_args(srv.port, NVR, PASSWORD, tmp_path, ooc="device_ooc_invite.xml", pause_ms=6000))
+    proc = await _start(_sipp_args(srv.port, NVR, PASSWORD, tmp_path, ooc="device_ooc_invite.xml", pause_ms=3500))
     try:
         assert await until(lambda: NVR in srv.registrar.sessions, 10)
         cam = "34020000001310000001"

@@ -10,13 +10,18 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import socket
 import struct
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import av
+from av.bitstream import BitStreamFilterContext
 
-__all__ = ["PsSummary", "RtpPacket", "RtpPsReceiver", "RtpRelay", "demux_ps", "parse_rtp"]
+__all__ = ["PsSummary", "RtpPacket", "RtpPsReceiver", "RtpPsWriter", "RtpRelay", "demux_ps", "parse_rtp",
+           "rtsp_to_ps_rtp"]
 
 log = logging.getLogger("vigil.gb28181")
 
@@ -159,3 +164,64 @@ class RtpRelay(asyncio.DatagramProtocol):
         assert self.transport is not None
         self.transport.sendto(data[:8] + struct.pack(">I", self.ssrc) + data[12:], self.dest)
         self.forwarded += 1
+
+
+class RtpPsWriter(io.RawIOBase):
+    """A write-only file for FFmpeg's ``mpeg`` muxer: the PS bytes leave as RTP packets (PT 96)."""
+
+    def __init__(self, sock: socket.socket, dest: tuple[str, int], ssrc: int, *, size: int = 1400) -> None:
+        super().__init__()
+        self.sock, self.dest, self.ssrc, self.size = sock, dest, ssrc, size
+        self.seq = self.packets = 0
+        self._buf = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self._buf += bytes(data)
+        while len(self._buf) >= self.size:
+            self._send(bytes(self._buf[:self.size]), last=False)
+            del self._buf[:self.size]
+        return len(data)
+
+    def _send(self, chunk: bytes, *, last: bool) -> None:
+        header = struct.pack(">BBHII", 0x80, (0x80 if last else 0) | 96, self.seq & 0xFFFF,
+                             (self.packets * 3600) & 0xFFFFFFFF, self.ssrc)
+        self.sock.sendto(header + chunk, self.dest)
+        self.seq += 1
+        self.packets += 1
+
+    def drain(self) -> None:
+        """Send what is left."""
+        if self._buf:
+            self._send(bytes(self._buf), last=True)
+            self._buf.clear()
+
+
+def rtsp_to_ps_rtp(url: str, sock: socket.socket, dest: tuple[str, int], ssrc: int, stop: threading.Event,
+                   *, timeout: float = 10.0) -> int:
+    """Remux an RTSP camera's video (no re-encode) into PS and send it as RTP until ``stop``; packets sent.
+
+    Blocking: run it in a worker thread. ``url`` carries credentials: it is never logged.
+    """
+    writer = RtpPsWriter(sock, dest, ssrc)
+    try:
+        with av.open(url, mode="r", options={"rtsp_transport": "tcp"}, timeout=timeout) as src:
+            vin = src.streams.video[0]
+            # RTSP sends SPS/PPS out of band (SDP); PS needs them in band before each keyframe
+            extra = BitStreamFilterContext("dump_extra=freq=keyframe", vin)
+            with av.open(writer, mode="w", format="mpeg", buffer_size=8 * 1400) as out:
+                vout = out.add_stream_from_template(vin)
+                for raw in src.demux(vin):
+                    if stop.is_set():
+                        break
+                    for pkt in extra.filter(raw) if raw.dts is not None else ():
+                        pkt.stream = vout
+                        out.mux(pkt)
+        writer.drain()
+    except av.FFmpegError as exc:
+        log.warning("gb28181: RTSP relay ended: %s", type(exc).__name__)
+    finally:
+        sock.close()
+    return writer.packets

@@ -25,7 +25,6 @@ from vigil.gb28181.dialog import Dialog, ack, bye, target_of
 from vigil.gb28181.dialog import invite as sdp_invite
 from vigil.gb28181.limits import BadPeers, RateLimiter
 from vigil.gb28181.manscdp import ManscdpError, build, parse, parse_catalog_part
-from vigil.gb28181.media import RtpRelay
 from vigil.gb28181.registrar import Event, Peer, Registrar
 from vigil.gb28181.sdp import decode_sdp, make_ssrc, offer, parse_answer
 from vigil.gb28181.sip import SipMessage, SipParseError, StreamParser, parse_message
@@ -110,7 +109,7 @@ class GbServer:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         if self.vigil is not None:
-            self.registrar.devices.update(await self._in_db(store.load_devices, self.vigil.box))
+            self.registrar.devices.update(await self.in_db(store.load_devices, self.vigil.box))
         for attempt in range(20):  # UDP and TCP on one port: with port 0, find a number free for both
             udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(self),
                                                          local_addr=(self.config.host, self.config.port))
@@ -159,7 +158,8 @@ class GbServer:
             except Exception:  # a loop must survive one bad round (logged, retried next round)
                 log.exception("gb28181 background task failed")
 
-    async def _in_db(self, fn: Any, *args: Any) -> Any:
+    async def in_db(self, fn: Any, *args: Any) -> Any:
+        """Run ``fn(session, *args)`` in a transaction on the registrar's one database thread."""
         assert self.vigil is not None
         vigil = self.vigil
 
@@ -173,12 +173,12 @@ class GbServer:
         """Write the batched device states (one transaction)."""
         states = self.registrar.take_dirty()
         if states and self.vigil is not None:
-            self.stats.flushed += await self._in_db(store.write_states, states)
+            self.stats.flushed += await self.in_db(store.write_states, states)
 
     async def reload(self) -> None:
         """Pick up devices added or removed since start."""
         assert self.vigil is not None
-        self.registrar.devices = await self._in_db(store.load_devices, self.vigil.box)
+        self.registrar.devices = await self.in_db(store.load_devices, self.vigil.box)
 
     async def _sweep(self) -> None:
         for ev in self.registrar.sweep():
@@ -297,7 +297,7 @@ class GbServer:
         while len(self._refused) > 4096:
             self._refused.popitem(last=False)
         if self.vigil is not None:
-            asyncio.get_running_loop().create_task(self._in_db(store.audit_refused, device_id, host, reason))
+            asyncio.get_running_loop().create_task(self.in_db(store.audit_refused, device_id, host, reason))
 
     def _on_body(self, device_id: str, msg: SipMessage, peer: Peer | None) -> None:
         body = msg.body
@@ -324,7 +324,7 @@ class GbServer:
             return
         if msg.method == "NOTIFY" or b"<Notify>" in msg.body[:200]:
             if self.vigil is not None:
-                asyncio.get_running_loop().create_task(self._in_db(store.apply_notify, device_id, part.items))
+                asyncio.get_running_loop().create_task(self.in_db(store.apply_notify, device_id, part.items))
             return
         result = self.catalogs.add(part)
         if result is not None:
@@ -401,10 +401,10 @@ class GbServer:
     async def _after_register(self, device_id: str) -> None:
         info = await self.device_info(device_id)
         if info is not None and self.vigil is not None:
-            await self._in_db(store.write_info, device_id, info)
+            await self.in_db(store.write_info, device_id, info)
         result = await self.catalog(device_id)
         if result is not None and self.vigil is not None and result.items:
-            applied = await self._in_db(store.apply_catalog, device_id, list(result.items.values()))
+            applied = await self.in_db(store.apply_catalog, device_id, list(result.items.values()))
             log.info("gb28181 catalog of %s: %d items, %d missing, %d unreadable; %s", device_id,
                      len(result.items), result.missing, result.bad_items + result.bad_parts, applied)
 
@@ -456,24 +456,3 @@ class GbServer:
         resp = await self._transact(bye(d, local=self.address, transport=sess.peer.transport), sess.peer,
                                     self.config.query_timeout)
         return resp is not None and resp.status == 200
-
-    async def relay(self, channel_id: str, dest: tuple[str, int], ssrc: int) -> tuple[Dialog, asyncio.BaseTransport]:
-        """Start a channel's stream towards ``dest`` with ``ssrc`` (for an upper platform).
-
-        A relay port rewrites the SSRC; the device that owns the channel is INVITEd to send to it.
-        Raises :class:`NotReadyError` if it cannot.
-        """
-        if self.vigil is None:
-            raise NotReadyError("the registrar has no registry to find the channel in")
-        device_id = await self._in_db(store.device_of_channel, channel_id)
-        if device_id is None:
-            raise NotReadyError(f"channel {channel_id} belongs to no registered GB/T 28181 device")
-        loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(lambda: RtpRelay(dest, ssrc),
-                                                           local_addr=(self.config.host, 0))
-        try:
-            d = await self.invite(device_id, channel_id, self.config.host, transport.get_extra_info("sockname")[1])
-        except NotReadyError:
-            transport.close()
-            raise
-        return d, transport

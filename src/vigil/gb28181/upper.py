@@ -6,8 +6,8 @@ return at once). Catalog queries get :func:`.cascade.shared_catalog` in groups p
 200 OK; DeviceInfo and DeviceStatus describe this platform. A catalog SUBSCRIBE (``Expires``
 required) is accepted; while it lasts, the shared catalog is compared every ``notify_interval``
 seconds with the last one and the changes go up as NOTIFY (ADD, DEL, ON, OFF, UPDATE). An INVITE
-for a shared channel is relayed: the registrar (``source``) INVITEs the device below, and a relay port
-forwards its RTP/PS to the upper platform with the SSRC the upper asked for; BYE tears both down.
+for a shared channel is relayed (:mod:`.relay`): from the GB device below through the registrar
+(``source``), or from the camera's RTSP stream, as RTP/PS with the SSRC the upper asked for; BYE ends it.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from vigil.core.context import Vigil
 from vigil.core.errors import InputError, NotReadyError
 from vigil.gb28181.agent import DeviceAgent
 from vigil.gb28181.cascade import UpperConfig, catalog_changes, shared_catalog
-from vigil.gb28181.dialog import Dialog
 from vigil.gb28181.manscdp import CatalogItem, build, catalog_items_xml
+from vigil.gb28181.relay import Relay, start_relay
 from vigil.gb28181.sdp import answer, decode_sdp, make_ssrc, parse_answer
 from vigil.gb28181.server import GbServer
 from vigil.gb28181.sip import SipMessage, uri_user
@@ -70,7 +70,7 @@ class UpperLink(DeviceAgent):
         self._sn = 0
         self._watch: asyncio.Task[None] | None = None
         self.source: GbServer | None = source
-        self._streams: dict[str, tuple[Dialog, asyncio.BaseTransport]] = {}
+        self._streams: dict[str, Relay] = {}
 
     async def catalog_items(self) -> list[CatalogItem]:
         if self.vigil is None:
@@ -146,8 +146,7 @@ class UpperLink(DeviceAgent):
             stream = self._streams.pop(msg.call_id, None)
             self._reply(msg, 200 if stream else 481, "OK" if stream else "Call Does Not Exist")
             if stream is not None and self.source is not None:
-                stream[1].close()
-                await self.source.bye(stream[0])
+                await stream.close(self.source)
             return
         channel = uri_user(msg.uri)
         if self.source is None:
@@ -164,12 +163,12 @@ class UpperLink(DeviceAgent):
         self._reply(msg, 100, "Trying")
         ssrc = want.ssrc or make_ssrc(self.device_id[:10], len(self._streams), live=True)
         try:
-            d, relay = await self.source.relay(channel, (want.ip, want.port), int(ssrc))
+            relay = await start_relay(self.source, channel, (want.ip, want.port), int(ssrc))
         except NotReadyError as exc:
             self._reply(msg, 480, f"Temporarily Unavailable ({str(exc)[:80]})")
             return
-        self._streams[msg.call_id] = (d, relay)
-        host, port = relay.get_extra_info("sockname")[:2]
+        self._streams[msg.call_id] = relay
+        host, port = self.source.config.host, relay.port
         sdp = answer(self.device_id, host, port, ssrc)
         lhost, lport = self.local
         self._reply(msg, 200, "OK", extra=[("Contact", f"<sip:{self.device_id}@{lhost}:{lport}>"),
@@ -218,11 +217,9 @@ class UpperLink(DeviceAgent):
         """Unregister (Expires: 0) and close the socket."""
         if self._watch is not None:
             self._watch.cancel()
-        for d, relay in list(self._streams.values()):
-            relay.close()
+        for relay in list(self._streams.values()):
             if self.source is not None:
-                with contextlib.suppress(Exception):
-                    await self.source.bye(d)
+                await relay.close(self.source)
         self._streams.clear()
         if self.registered:
             with contextlib.suppress(Exception):
