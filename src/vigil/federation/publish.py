@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from vigil.access.guard import region_visible
 from vigil.core.models import Camera, Region, Site
 from vigil.federation.changes import log_changes, sweep_status
-from vigil.federation.links import ShareRules
 from vigil.federation.models import ChangeKind, FedChange, FedRemote
+from vigil.federation.rules import ShareRules
 from vigil.health.models import CameraStatus, QualityChange, StatusChange
 
 __all__ = ["Batch", "build_batch", "camera_shared", "pending_count", "republish_all", "shared_ids"]

@@ -42,7 +42,8 @@ class PushResult:
     applied: bool
 
 
-def _prepare(v: Vigil, limit: int) -> tuple[FedLink, dict[str, Any], str] | None:
+def _prepare(v: Vigil, limit: int, heartbeat: float) -> tuple[FedLink, dict[str, Any], str] | None | bool:
+    """The link, the batch and the token to push; ``None`` without a parent, ``False`` when there is nothing to say."""
     with v.db.session() as s:
         link = parent_link(s)
         if link is None:
@@ -50,6 +51,9 @@ def _prepare(v: Vigil, limit: int) -> tuple[FedLink, dict[str, Any], str] | None
         batch = build_batch(s, ShareRules(**(link.rules or {})), link.seq, limit=limit)
         if link.hello_enc:
             batch["hello"] = json.loads(v.box.open(link.hello_enc))
+        recent = link.last_contact is not None and (utcnow() - link.last_contact).total_seconds() < heartbeat
+        if batch["last"] == batch["after"] and "hello" not in batch and recent and not link.last_error:
+            return False
         token = peer_token(link, v.box)
         s.expunge(link)
     return link, batch, token
@@ -70,11 +74,16 @@ def _record(v: Vigil, link_id: int, *, seq: int | None, error: str = "", hello_t
         return link.lag
 
 
-def push_once(v: Vigil, *, limit: int = 2000, timeout: float = 30.0) -> PushResult | None:
-    """Push one batch to the parent (``None`` without a parent link); :class:`NotReadyError` if it is unreachable."""
-    prepared = _prepare(v, limit)
+def push_once(v: Vigil, *, limit: int = 2000, timeout: float = 30.0, heartbeat: float = 0.0) -> PushResult | None:
+    """Push one batch to the parent (``None`` without a parent link); :class:`NotReadyError` if it is unreachable.
+
+    With nothing new to publish, nothing is sent unless the last contact is ``heartbeat`` seconds old.
+    """
+    prepared = _prepare(v, limit, heartbeat)
     if prepared is None:
         return None
+    if prepared is False:
+        return PushResult(0, -1, 0, False)
     link, batch, token = prepared
     headers = {"Authorization": f"Bearer {token}", "X-Request-Id": uuid.uuid4().hex}
     try:
@@ -108,8 +117,10 @@ def push_until_idle(v: Vigil, *, limit: int = 2000, max_rounds: int = 10_000) ->
 class FederationService:
     """Background publisher of ``vigil serve``: pushes whenever the log grows, backs off when the parent is down."""
 
-    def __init__(self, vigil: Vigil, *, interval: float = 0.5, max_backoff: float = 5.0, limit: int = 2000) -> None:
+    def __init__(self, vigil: Vigil, *, interval: float = 0.2, max_backoff: float = 2.0, limit: int = 2000,
+                 heartbeat: float = 10.0) -> None:
         self.vigil, self.interval, self.max_backoff, self.limit = vigil, interval, max_backoff, limit
+        self.heartbeat = heartbeat
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
 
@@ -126,7 +137,7 @@ class FederationService:
         delay = self.interval
         while not self._stop.is_set():
             try:
-                res = await asyncio.to_thread(push_once, self.vigil, limit=self.limit)
+                res = await asyncio.to_thread(push_once, self.vigil, limit=self.limit, heartbeat=self.heartbeat)
                 busy = res is not None and res.pending > 0
                 delay = 0.0 if busy else self.interval
             except NotReadyError as exc:
