@@ -7,11 +7,15 @@ parameters; :mod:`matrixkit` merges :data:`PATH`, :data:`BODIES` and :data:`UNSC
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
+from uuid import uuid4
 
 from scopekit import AREAS, MISSING, SEEDERS, T0, TAG, Ctx
 
+from vigil.analytics.models import Event
 from vigil.centre.models import CaseFile, Handover, Incident, PatrolRound, RoundRun, ShiftDef
+from vigil.core.models import utcnow
 
 
 def _add(ctx: Ctx, obj: Any) -> str:
@@ -36,7 +40,7 @@ def fresh_run(ctx: Ctx, area: str) -> str:
 
 def seed(ctx: Ctx) -> None:
     """A shift, a handover, a round with a run, an incident and a case per area."""
-    for area, (town, _village) in AREAS.items():
+    for area, (town, village) in AREAS.items():
         o = ctx.objs[area]
         o["shift_id"] = _add(ctx, ShiftDef(region_code=town, team=f"{TAG[area]} team", name=f"{TAG[area]} day",
                                            start_minute=480, hours=8))
@@ -46,6 +50,10 @@ def seed(ctx: Ctx) -> None:
         o["run_id"] = fresh_run(ctx, area)
         o["incident_id"] = _add(ctx, Incident(region_code=town, title=f"{TAG[area]} incident",
                                               created_by=f"duty_officer-{town}"))
+        cam = ctx.objs[area]["camera_id"]
+        _add(ctx, Event(uid=str(uuid4()), camera_id=cam, region_code=village, type="line_crossing", label="car",
+                        start=utcnow() - timedelta(hours=1), zone=f"{TAG[area]} lane", direction="forward",
+                        box=[0, 0, 1, 1], score=0.9))
         o["case_id"] = _add(ctx, CaseFile(number=f"{TAG[area]}-case", region_code=town, title=f"{TAG[area]} case",
                                           reason=f"{TAG[area]} reason", created_by=f"investigator-{town}"))
 

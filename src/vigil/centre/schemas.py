@@ -7,7 +7,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["CaseDetail", "CaseExportPublic", "CaseIn", "CasePublic", "DutyPublic", "EscalationPublic", "HandoverIn", "HandoverPublic", "IncidentIn", "IncidentPatch", "IncidentPublic", "ItemIn", "LinkIn", "RoundCamera", "RoundIn", "RoundPublic", "RunDetail", "RunPublic", "ShiftIn", "ShiftPublic", "SignOnIn", "TimelineItem", "ViewIn", "ViewPublic"]
+__all__ = ["CaseDetail", "CaseExportPublic", "CaseIn", "CasePublic", "DutyPublic", "EscalationPublic",
+           "HandoverIn", "HandoverPublic", "IncidentIn", "IncidentPatch", "IncidentPublic", "ItemIn", "LinkIn",
+           "RoundCamera", "RoundIn", "RoundPublic", "RunDetail", "RunPublic", "ShiftIn", "ShiftPublic",
+           "SignOnIn", "TimelineItem", "TrafficNodePublic", "TrafficPublic", "TrafficSeriesPublic", "ViewIn",
+           "ViewPublic"]
 
 
 class _In(BaseModel):
@@ -280,3 +284,31 @@ class CaseExportPublic(_Out):
     custody: dict[str, Any]
     created_by: str
     created_at: datetime
+
+
+class TrafficSeriesPublic(BaseModel):
+    """Vehicle counts of one lane and direction of a camera, per bucket."""
+
+    camera_id: str
+    lane: str
+    direction: str
+    counts: list[int]
+    total: int
+
+
+class TrafficNodePublic(BaseModel):
+    """Vehicle counts of a road node (a site, or a camera without one), per bucket."""
+
+    node: str
+    name: str
+    counts: list[int]
+    total: int
+
+
+class TrafficPublic(BaseModel):
+    """Line-crossing counts: bucket starts, series per lane and direction, sums per road node."""
+
+    buckets: list[str]
+    series: list[TrafficSeriesPublic]
+    nodes: list[TrafficNodePublic]
+

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
 from vigil.access.guard import Scope, ensure_visible, get_in_scope
 from vigil.access.users import Principal
 from vigil.api.deps import SessionDep, VigilDep, require
-from vigil.centre import cases, duty, perf, rounds
+from vigil.centre import cases, duty, perf, rounds, traffic
 from vigil.centre.models import Incident, PatrolRound, RoundRun
 from vigil.centre.schemas import (
     CaseDetail,
@@ -33,9 +34,11 @@ from vigil.centre.schemas import (
     ShiftIn,
     ShiftPublic,
     SignOnIn,
+    TrafficPublic,
     ViewIn,
     ViewPublic,
 )
+from vigil.core.errors import InputError
 from vigil.core.models import Camera, utcnow
 
 router = APIRouter()
@@ -260,4 +263,25 @@ def monthly_report(p: Read, session: SessionDep, v: VigilDep, month: str | None 
                         headers={"Content-Disposition": f'attachment; filename="centre-{code}-{month}.pdf"'})
     return HTMLResponse(perf.report_html(result, month=month, region=code, lang=lang))
 
+
+@router.get("/traffic")
+def traffic_counts(p: Read, session: SessionDep, start: str | None = None, end: str | None = None,
+                   step_minutes: Annotated[int, Query(ge=5, le=1440)] = 60, camera: str | None = None,
+                   region: str | None = None) -> TrafficPublic:
+    """Per-lane vehicle counts from line crossings (default: the last 24 hours, per hour)."""
+    t1 = _time(end) or utcnow()
+    t0 = _time(start) or t1 - timedelta(days=1)
+    series = traffic.traffic_counts(session, scope=p.scope, start=t0, end=t1, step=timedelta(minutes=step_minutes),
+                                    camera=camera, region=region)
+    return TrafficPublic.model_validate(series.as_dict())
+
+
+def _time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"time {text!r} is not ISO 8601") from None
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
