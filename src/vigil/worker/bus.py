@@ -7,19 +7,25 @@ lost acknowledgement is stored once, and the writer dedupes again by that id in 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import nats
+import nats.errors
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
+
+from vigil.core.errors import NotReadyError
 
 __all__ = ["STREAM", "SUBJECT", "ProbeBatch", "connect", "ensure_stream", "writer_consumer"]
 
 STREAM = "VIGIL_PROBES"
 SUBJECT = "vigil.probe"
 DURABLE = "vigil-writer"
+log = logging.getLogger("vigil.worker.bus")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +52,31 @@ class ProbeBatch:
                    datetime.fromisoformat(v["ts"]), rows)
 
 
-async def connect(url: str, *, name: str) -> Any:
-    """A NATS connection that reconnects forever (a restarted server is a pause, not an error)."""
-    return await nats.connect(url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-                              connect_timeout=2, allow_reconnect=True)
+async def _error(exc: Exception) -> None:
+    log.warning("nats: %s: %s", type(exc).__name__, exc)  # one line, never a traceback
+
+
+async def _disconnected() -> None:
+    log.warning("nats: disconnected; reconnecting")
+
+
+async def _reconnected() -> None:
+    log.warning("nats: reconnected")
+
+
+async def connect(url: str, *, name: str, first_within: float = 10.0) -> Any:
+    """A NATS connection that reconnects forever once up (a restarted server is a pause, not an error).
+
+    Raises :class:`NotReadyError` when the server cannot be reached within ``first_within`` seconds.
+    """
+    try:
+        async with asyncio.timeout(first_within):
+            return await nats.connect(url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+                                      connect_timeout=2, allow_reconnect=True, error_cb=_error,
+                                      disconnected_cb=_disconnected, reconnected_cb=_reconnected)
+    except (TimeoutError, OSError, nats.errors.Error) as exc:
+        where = url.rsplit("@", 1)[-1]  # never the user:password part
+        raise NotReadyError(f"cannot reach the NATS server at {where} ({type(exc).__name__})") from None
 
 
 async def ensure_stream(js: Any, *, max_age_s: float = 86400.0) -> None:

@@ -43,19 +43,29 @@ def lease_ttl(value: float | None = None) -> float:
 
 
 def run_until_signal(services: Sequence[Any]) -> None:
-    """Start ``services``, run until SIGTERM or SIGINT, stop them in reverse order."""
+    """Start ``services``, run until SIGTERM or SIGINT (also while starting), stop them in reverse order."""
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         started: list[Any] = []
-        try:
+
+        async def start_all() -> None:
             for s in services:
                 await s.start()
                 started.append(s)
-            await stop.wait()
+
+        starting = asyncio.create_task(start_all())
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if starting.done():
+                starting.result()  # a failed start (NATS unreachable) ends here as one clear line
+                await stopping
         finally:
+            starting.cancel()
+            stopping.cancel()
             for s in reversed(started):
                 with contextlib.suppress(Exception):
                     await s.stop()
