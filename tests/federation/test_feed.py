@@ -204,3 +204,27 @@ def test_feed_on_each_database_and_relayed_upward(vigil, tmp_path):
         assert sum(1 for e in batch["entries"] if e["kind"] == "status") == 3
     finally:
         village.close()
+
+
+def test_batches_stay_under_the_parents_body_limit(pair):
+    """Sites with large polygons: the publisher halves its batch until it fits, and nothing is skipped."""
+    import json
+
+    from vigil.federation.service import MAX_BATCH_BYTES, next_batch
+
+    town, village, _ = pair
+    ring = [[102.7 + i * 1e-6, 25.0 + (i % 7) * 1e-6] for i in range(3000)]
+    with village.db.session() as s:
+        for i in range(24):
+            s.add(Site(name=f"big {i}", region_code=VILLAGE_A, geometry={"type": "Polygon", "coordinates": [ring]}))
+    link, batch, _token = next_batch(village, 2000, 0.0)
+    assert batch["entries"] and len(json.dumps(batch["entries"])) <= MAX_BATCH_BYTES
+    assert batch["last"] < max_seq(village), "a smaller batch was needed"
+    sync(village, town, "village", limit=8)
+    with town.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Site)) == 24
+
+
+def max_seq(v):
+    with v.db.session() as s:
+        return s.scalar(select(func.max(FedChange.seq)))

@@ -26,10 +26,11 @@ from vigil.federation.models import FedLink
 from vigil.federation.publish import build_batch, pending_count
 from vigil.registry.streams import redact_text
 
-__all__ = ["FEED_PATH", "FederationService", "PushResult", "push_once", "push_until_idle"]
+__all__ = ["FEED_PATH", "MAX_BATCH_BYTES", "next_batch", "FederationService", "PushResult", "push_once", "push_until_idle"]
 
 log = logging.getLogger(__name__)
 FEED_PATH = "/federation/v1/feed"
+MAX_BATCH_BYTES = 1_500_000  # the API refuses bodies over 2 MiB
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +43,17 @@ class PushResult:
     applied: bool
 
 
-def _prepare(v: Vigil, limit: int, heartbeat: float) -> tuple[FedLink, dict[str, Any], str] | None | bool:
+def next_batch(v: Vigil, limit: int, heartbeat: float) -> tuple[FedLink, dict[str, Any], str] | None | bool:
     """The link, the batch and the token to push; ``None`` without a parent, ``False`` when there is nothing to say."""
     with v.db.session() as s:
         link = parent_link(s)
         if link is None:
             return None
-        batch = build_batch(s, ShareRules(**(link.rules or {})), link.seq, limit=limit)
+        rules = ShareRules(**(link.rules or {}))
+        batch = build_batch(s, rules, link.seq, limit=limit)
+        while limit > 1 and len(json.dumps(batch["entries"])) > MAX_BATCH_BYTES:  # under the parent's body limit
+            limit //= 2
+            batch = build_batch(s, rules, link.seq, limit=limit)
         if link.hello_enc:
             batch["hello"] = json.loads(v.box.open(link.hello_enc))
         recent = link.last_contact is not None and (utcnow() - link.last_contact).total_seconds() < heartbeat
@@ -79,7 +84,7 @@ def push_once(v: Vigil, *, limit: int = 2000, timeout: float = 30.0, heartbeat: 
 
     With nothing new to publish, nothing is sent unless the last contact is ``heartbeat`` seconds old.
     """
-    prepared = _prepare(v, limit, heartbeat)
+    prepared = next_batch(v, limit, heartbeat)
     if prepared is None:
         return None
     if prepared is False:
