@@ -18,9 +18,10 @@ from vigil.core.models import Camera
 from vigil.gb28181 import store
 from vigil.gb28181.limits import BadPeers
 from vigil.gb28181.manscdp import CatalogItem, build, catalog_items_xml
+from vigil.gb28181.media import Rfc4571Framer, RtpPsReceiver, demux_ps, frame_rfc4571, serve_rtp_tcp
 from vigil.gb28181.models import GbDevice
 from vigil.gb28181.server import GbConfig, GbServer
-from vigil.gb28181.simdevice import SimDevice, catalog_bodies
+from vigil.gb28181.simdevice import SimDevice, catalog_bodies, ps_stream, rtp_packets
 from vigil.gb28181.sip import SipMessage, StreamParser
 
 CAM = [f"340200000013100000{i:02d}" for i in range(1, 7)]
@@ -265,3 +266,33 @@ def test_cli_device_import_adds_all_rows_or_none(gb_vigil, tmp_path):
         row = s.get(GbDevice, "34020000001320000011")
         assert row.allowed_hosts == "127.0.0.1,127.0.0.2" and row.name == "东门"
         assert gb_vigil.box.open(s.get(GbDevice, "34020000001320000012").password_enc) == "pw-b"
+
+
+async def test_tcp_passive_media_rfc4571_from_a_device_that_connects(gb_server):
+    dev = SimDevice(NVR, PASSWORD, ("127.0.0.1", gb_server.port))
+    dev.media = ps_stream(4, width=640, height=480, noise=True)
+    await dev.start()
+    ps = bytearray()
+    receiver = RtpPsReceiver(ps.extend)
+    listener, port = await serve_rtp_tcp(receiver)
+    try:
+        assert await dev.register() == 200
+        d = await gb_server.invite(NVR, CAM[0], "127.0.0.1", port, tcp="passive")
+        assert d.answer.transport == "TCP" and d.answer.setup == "active"
+        n = len(rtp_packets(dev.media, 1))
+        assert await until(lambda: receiver.received == n)  # TCP: nothing lost, nothing reordered
+        receiver.flush()
+        assert bytes(ps) == dev.media and receiver.lost == 0
+        assert demux_ps(bytes(ps)).video_codec == "h264"
+        assert await gb_server.bye(d)
+    finally:
+        listener.close()
+        dev.close()
+
+
+def test_rfc4571_framing_across_any_cut():
+    pkts = rtp_packets(ps_stream(3), 7, size=300)
+    stream = b"".join(frame_rfc4571(p) for p in pkts)
+    for cut in (1, 2, 3, 301, len(stream) - 1):
+        f = Rfc4571Framer()
+        assert f.feed(stream[:cut]) + f.feed(stream[cut:]) == pkts

@@ -20,8 +20,8 @@ from typing import Any
 import av
 from av.bitstream import BitStreamFilterContext
 
-__all__ = ["PsSummary", "RtpPacket", "RtpPsReceiver", "RtpPsWriter", "RtpRelay", "demux_ps", "parse_rtp",
-           "rtsp_to_ps_rtp"]
+__all__ = ["PsSummary", "Rfc4571Framer", "RtpPacket", "RtpPsReceiver", "RtpPsWriter", "RtpRelay", "demux_ps", "parse_rtp",
+           "frame_rfc4571", "rtsp_to_ps_rtp", "serve_rtp_tcp"]
 
 log = logging.getLogger("vigil.gb28181")
 
@@ -110,6 +110,57 @@ class RtpPsReceiver(asyncio.DatagramProtocol):
             self.lost += (seq - nxt) & 0xFFFF
             self.sink(self._held.pop(seq))
             self._next = (seq + 1) & 0xFFFF
+
+
+class Rfc4571Framer:
+    """RTP over TCP (RFC 4571): each packet is preceded by its 2-byte length."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buf += data
+        out = []
+        while len(self._buf) >= 2:
+            n = struct.unpack_from(">H", self._buf)[0]
+            if len(self._buf) < 2 + n:
+                break
+            out.append(bytes(self._buf[2:2 + n]))
+            del self._buf[:2 + n]
+        return out
+
+
+def frame_rfc4571(packet: bytes) -> bytes:
+    """One RTP packet framed for TCP."""
+    return struct.pack(">H", len(packet)) + packet
+
+
+async def serve_rtp_tcp(receiver: RtpPsReceiver, host: str = "127.0.0.1") -> tuple[asyncio.Server, int]:
+    """TCP-passive media: listen on a free port; the device connects and sends RFC 4571-framed RTP.
+
+    One connection is served (the stream's); later ones are closed.
+    """
+    busy = False
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal busy
+        if busy:
+            writer.close()
+            return
+        busy = True
+        peer = writer.get_extra_info("peername")[:2]
+        framer = Rfc4571Framer()
+        try:
+            while data := await reader.read(65_536):
+                for pkt in framer.feed(data):
+                    receiver.datagram_received(pkt, peer)
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, host, 0)
+    return server, server.sockets[0].getsockname()[1]
 
 
 @dataclass(frozen=True)

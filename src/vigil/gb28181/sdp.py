@@ -39,10 +39,15 @@ def offer(platform_id: str, channel_id: str, ip: str, port: int, ssrc: str, *, t
     return "\r\n".join(lines) + "\r\n"
 
 
-def answer(user: str, ip: str, port: int, ssrc: str) -> str:
-    """The body of a 200 OK to an INVITE: PS over RTP/UDP sent from ``ip:port`` with ``ssrc``."""
-    return "\r\n".join(["v=0", f"o={user} 0 0 IN IP4 {ip}", "s=Play", f"c=IN IP4 {ip}", "t=0 0",
-                        f"m=video {port} RTP/AVP 96", "a=sendonly", "a=rtpmap:96 PS/90000", f"y={ssrc}", "f="]) + "\r\n"
+def answer(user: str, ip: str, port: int, ssrc: str, *, tcp: str = "") -> str:
+    """The body of a 200 OK to an INVITE: PS over RTP sent from ``ip:port`` with ``ssrc``.
+
+    ``tcp`` is this side's role over TCP ('active' connects, 'passive' listens); '' is UDP.
+    """
+    media = [f"m=video {port} TCP/RTP/AVP 96", f"a=setup:{tcp}", "a=connection:new"] if tcp else [
+        f"m=video {port} RTP/AVP 96"]
+    return "\r\n".join(["v=0", f"o={user} 0 0 IN IP4 {ip}", "s=Play", f"c=IN IP4 {ip}", "t=0 0", *media,
+                        "a=sendonly", "a=rtpmap:96 PS/90000", f"y={ssrc}", "f="]) + "\r\n"
 
 
 @dataclass(frozen=True)

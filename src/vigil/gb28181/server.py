@@ -421,8 +421,11 @@ class GbServer:
         finally:
             self._calls.pop(key, None)
 
-    async def invite(self, device_id: str, channel_id: str, media_ip: str, media_port: int) -> Dialog:
-        """INVITE a channel to send RTP/PS to ``media_ip:media_port`` (UDP); the dialog once ACKed.
+    async def invite(self, device_id: str, channel_id: str, media_ip: str, media_port: int, *,
+                     tcp: str = "") -> Dialog:
+        """INVITE a channel to send RTP/PS to ``media_ip:media_port``; the dialog once ACKed.
+
+        ``tcp='passive'``: we listen there and the device connects (RFC 4571 framing); '' is UDP.
 
         Raises :class:`NotReadyError` when the device is not registered, does not answer, or refuses.
         """
@@ -432,7 +435,7 @@ class GbServer:
         if base is None:
             raise NotReadyError(f"GB/T 28181 device {device_id} is not registered")
         msg, peer = base
-        sdp = offer(self.config.platform_id, channel_id, media_ip, media_port, ssrc)
+        sdp = offer(self.config.platform_id, channel_id, media_ip, media_port, ssrc, tcp=tcp)
         msg = sdp_invite(msg, platform_id=self.config.platform_id, channel_id=channel_id, ssrc=ssrc,
                          contact=self.address, sdp=sdp)
         ok = await self._transact(msg, peer, self.config.query_timeout)

@@ -11,6 +11,7 @@ import numpy as np
 
 from vigil.core.errors import InputError
 from vigil.gb28181.agent import DeviceAgent, catalog_bodies
+from vigil.gb28181.media import frame_rfc4571
 from vigil.gb28181.sdp import answer, decode_sdp, parse_answer
 from vigil.gb28181.sip import SipMessage
 
@@ -44,19 +45,27 @@ class SimDevice(DeviceAgent):
             self.transport.sendto(msg.response(488, "Not Acceptable Here", to_tag=self._tag).to_bytes(), self.server)
             return
         host, port = self.local
-        sdp = answer(self.device_id, host, port, self.answer_ssrc)
+        tcp = "active" if want.transport == "TCP" else ""
+        sdp = answer(self.device_id, host, port, self.answer_ssrc, tcp=tcp)
         ok = msg.response(200, "OK", to_tag=self._tag, extra=[("Contact", f"<sip:{self.device_id}@{host}:{port}>"),
                                                              ("Content-Type", "APPLICATION/SDP")], body=sdp.encode())
         self.transport.sendto(ok.to_bytes(), self.server)
-        self._sending = asyncio.get_running_loop().create_task(self._send_media((want.ip, want.port)))
+        self._sending = asyncio.get_running_loop().create_task(self._send_media((want.ip, want.port), bool(tcp)))
 
-    async def _send_media(self, dest: tuple[str, int]) -> None:
+    async def _send_media(self, dest: tuple[str, int], tcp: bool) -> None:
         assert self.transport is not None
         await asyncio.sleep(0.05)  # after the ACK
+        writer = (await asyncio.open_connection(*dest))[1] if tcp else None  # TCP active: we connect
         for i, pkt in enumerate(rtp_packets(self.media, int(self.answer_ssrc))):
-            self.transport.sendto(pkt, dest)
+            if writer is not None:
+                writer.write(frame_rfc4571(pkt))
+                await writer.drain()
+            else:
+                self.transport.sendto(pkt, dest)
             if i % 20 == 19:
                 await asyncio.sleep(0.002)
+        if writer is not None:
+            writer.close()
 
 
 def ps_stream(frames: int = 20, *, width: int = 160, height: int = 120, noise: bool = False) -> bytes:
