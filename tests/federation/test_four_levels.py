@@ -6,8 +6,10 @@ catches up with nothing lost or duplicated; scope holds at the prefecture; un-sh
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 from fedkit import CITY, PREF, TOWN_A, TOWN_B, VILLAGE_A, add_cameras
@@ -133,6 +135,8 @@ async def test_four_levels_on_loopback(tmp_path):
                 r = await c.get(f"/api/v1/federation/live/{ids[3]}/{seg}", headers=h("all"), timeout=60)
                 assert r.status_code == 200 and r.content[:1] == b"\x47", "an MPEG-TS segment"
 
+                await _plays_in_chromium(pref.url, ids[3], tokens["all"])
+
                 # 6. playback of a class-1 camera waits for the village's own approval
                 body = {"camera_id": ids[3], "start": "2026-01-01T08:00:00Z", "end": "2026-01-01T08:05:00Z",
                         "reason": "case 2026-17 theft"}
@@ -155,6 +159,25 @@ async def test_four_levels_on_loopback(tmp_path):
     rid = filed["request_id"]
     for n in ("prefecture", "city", "town", "village"):
         assert _audited(nodes[n].db, rid), f"{n} did not audit request {rid}"
+
+
+async def _plays_in_chromium(base: str, cam: str, token: str) -> None:
+    """The console's live page plays the remote camera in real headless Chromium (skipped without one)."""
+    from video.video_cdp import CHROMIUM, Chromium  # tests/video's CDP driver
+
+    if not Path(CHROMIUM).exists():
+        return
+    browser = await asyncio.to_thread(Chromium)
+    try:
+        await asyncio.to_thread(browser.goto, f"{base}/ui/live.html?camera={cam}&remote=1#token={token}")
+
+        async def advanced() -> bool:
+            t = await asyncio.to_thread(browser.eval, "document.getElementById('video').currentTime")
+            return (t or 0) > 1.0
+
+        await until(advanced, "the remote camera playing in Chromium", timeout=60, every=0.5)
+    finally:
+        await asyncio.to_thread(browser.close)
 
 
 def _audited(db: str, rid: str) -> bool:

@@ -9,7 +9,9 @@
   const token = hashToken || sessionStorage.getItem("vigil_token") || "";
   const video = document.getElementById("video");
   const status = document.getElementById("status");
-  const base = `/api/v1/video/live/${encodeURIComponent(camera)}/index.m3u8`;
+  // ?remote=1: a camera of an instance below, proxied through it (federation)
+  const area = params.get("remote") === "1" ? "federation/live" : "video/live";
+  const base = `/api/v1/${area}/${encodeURIComponent(camera)}/index.m3u8`;
   window.vigilLive = { camera, state: "starting", errors: [] };
 
   function say(text, isError) {
