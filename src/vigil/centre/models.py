@@ -133,7 +133,7 @@ class Incident(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
     title: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(12), default="open")  # open | investigating | closed
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | investigating | closed
     assignee: Mapped[str] = mapped_column(String(100), default="")
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -96,7 +96,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('region_code', sa.String(length=12), nullable=False),
     sa.Column('title', sa.String(length=200), nullable=False),
-    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('assignee', sa.String(length=100), nullable=False),
     sa.Column('created_by', sa.String(length=100), nullable=False),
     sa.Column('created_at', UTCDateTime(), nullable=False),
