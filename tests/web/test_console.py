@@ -125,7 +125,9 @@ def test_sign_in_tree_filter_detail_map(chrome, console: City, shots: Path) -> N
           _css(x, "#map canvas")[0].get_attribute("data-cameras") == str(len(console.cameras)))
     assert _css(d, "#map canvas")[0].get_attribute("data-sites") == "3"
     coloured = d.execute_script("""
-        const c = document.querySelector('#map canvas');
+        const gl = document.querySelector('#map canvas');  // WebGL: copy it onto a 2D canvas to read pixels
+        const c = Object.assign(document.createElement('canvas'), { width: gl.width, height: gl.height });
+        c.getContext('2d').drawImage(gl, 0, 0);
         const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let n = 0;
         for (let i = 0; i < px.length; i += 4) if (px[i + 1] > 150 && px[i + 2] > 200 && px[i] < 120) n++;

@@ -34,7 +34,7 @@ _HTML = re.compile(r'data-i18n(?:-title|-placeholder)?="([^"]+)"')
 _TABLE = re.compile(r"export const [A-Z_]+ = \{([^}]*)\}|const (?:TYPES|LABELS|STATES|SLA|FAULTS) = \{([^}]*)\}")
 _VALUE = re.compile(r':\s*"((?:[^"\\\n]|\\.)+)"')
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
-_NOT_TEXT = re.compile(r"^(#[0-9a-fA-F]{3,8}|[\w.-]*\d[\w.-]*|num|mono|wrap|[a-z_]+|[^A-Za-z]*|[\w-]+\.[\w.]+|[a-z]{2}-[A-Z]{2})$")
+_NOT_TEXT = re.compile(r"^(#[0-9a-fA-F]{3,8}|[\w.-]*\d[\w.-]*|num|mono|wrap|[a-z_]+|[^A-Za-z]*|[\w-]+\.[\w.]+|[a-z]{2}-[A-Z]{2}|[a-z]+(?:-[a-z]+)+)$")  # ids, files, layer names
 
 
 def _unescape(s: str) -> str:

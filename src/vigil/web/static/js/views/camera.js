@@ -2,7 +2,7 @@
 import { api, apiOptional, hasApi } from "../api.js";
 import { h, message, mount } from "../dom.js";
 import { KINDS, OWNERS, coord, label, statusInfo, when } from "../labels.js";
-import { MapCanvas } from "../mapcanvas.js";
+import { GlMap } from "../mapgl.js";
 import { consoleConfig, loadCameraPoints } from "../geo.js";
 import { regionName } from "../regions.js";
 import { lifecycleBadge, statusBadge } from "./cameras.js";
@@ -60,7 +60,8 @@ function extraFields(c) {
 
 async function miniMap(slot, c, site) {
   const config = await consoleConfig();
-  const map = new MapCanvas(slot, { tileUrl: config.tile_url || null, wedges: true });
+  const map = new GlMap(slot, { tileUrl: config.tile_url || null, wedges: true });
+  map.start();
   map.highlight = c.id;
   const d = 0.004;
   const bbox = [c.lon - d, c.lat - d, c.lon + d, c.lat + d];

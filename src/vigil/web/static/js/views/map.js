@@ -1,7 +1,8 @@
 // The map page: site polygons and camera points of the selected region, drawn from our own vectors.
 import { debounce, h, mount, toast } from "../dom.js";
-import { LIFECYCLE_COLORS, LIFECYCLES, SITE_KINDS, STATE_COLORS, label, num, statusInfo } from "../labels.js";
-import { MapCanvas } from "../mapcanvas.js";
+import { KINDS, LIFECYCLE_COLORS, LIFECYCLES, SITE_KINDS, STATE_COLORS, label, num, options, statusInfo } from "../labels.js";
+import { GlMap } from "../mapgl.js";
+import { select } from "../dom.js";
 import { bounds } from "../mercator.js";
 import { consoleConfig, loadCameraPoints, loadSites } from "../geo.js";
 import { regionName } from "../regions.js";
@@ -20,10 +21,23 @@ function legend() {
     h("br"), item("#ff5d5d", "Class-1 site", true), item("#f5b341", "Class-2", true), item("#4cc2ff", "Class-3", true));
 }
 
+const boxes = new WeakMap();
+
+/** [minLon, minLat, maxLon, maxLat] of a site's geometry (cached per site object). */
+function siteBox(s) {
+  if (!boxes.has(s)) boxes.set(s, bounds([], s.geometry ? [s.geometry] : []));
+  return boxes.get(s);
+}
+
+function inBox(b, c) {
+  return b && c.lon >= b[0] && c.lon <= b[2] && c.lat >= b[1] && c.lat <= b[3];
+}
+
 /** One map page: loads a region's layers, follows pans when the layer is truncated, refreshes states. */
 class MapPage {
   constructor(el, region, ctx, config) {
-    Object.assign(this, { el, region, ctx, all: [], truncated: false, sites: 0, bbox: null, ctrl: null, timer: 0 });
+    Object.assign(this, { el, region, ctx, all: [], allSites: [], truncated: false, sites: 0, bbox: null, ctrl: null,
+      timer: 0 });
     this.wrap = h("div", { class: "map-wrap", id: "map" });
     this.status = h("div", { class: "map-status badge" }, t("Loading…"));
     this.title = h("span", { class: "crumbs", lang: "zh" });
@@ -31,24 +45,35 @@ class MapPage {
       "aria-label": t("Find a camera on the map"), list: "map-matches", autocomplete: "off" });
     this.matches = h("datalist", { id: "map-matches" });
     this.onlyDown = h("input", { type: "checkbox", id: "map-only-down" });
+    this.kind = select({ id: "map-kind", "aria-label": t("Kind") }, t("Any kind"), options(KINDS), "");
+    this.lifecycle = select({ id: "map-lifecycle", "aria-label": t("Lifecycle") }, t("Any lifecycle"),
+      options(LIFECYCLES), "");
     mount(el, h("div", { class: "map-view" }, h("div", { class: "view-head" }, h("h1", {}, t("Map")), this.title,
-      h("span", { class: "spacer" }), h("label", { class: "inline muted" }, this.onlyDown, ` ${t("Only cameras down")}`),
+      h("span", { class: "spacer" }), this.kind, this.lifecycle,
+      h("label", { class: "inline muted" }, this.onlyDown, ` ${t("Only cameras down")}`),
       this.find, this.matches), this.wrap));
-    this.map = new MapCanvas(this.wrap, { tileUrl: config.tile_url || null,
+    this.map = new GlMap(this.wrap, { tileUrl: config.tile_url || null,
       onCameraClick: (c) => ctx.navigate("camera", {}, c.id),
       onSiteClick: (site, at) => this.sitePopup(site, at),
       onViewChange: (bbox) => { this.bbox = bbox; this.followView(); } });
     this.wrap.append(legend(), this.status);
     if (config.tile_attribution) this.wrap.append(h("div", { class: "map-attrib" }, config.tile_attribution));
     this.followView = debounce(() => this.truncated && this.reloadCameras(), 350);
-    this.onlyDown.addEventListener("change", () => this.show());
+    for (const el of [this.onlyDown, this.kind, this.lifecycle]) el.addEventListener("change", () => this.show());
     this.find.addEventListener("input", () => this.search());
     this.timer = setTimeout(() => this.tick(), REFRESH_MS);
   }
 
+  /** Apply the filters (only down, kind, lifecycle): the cameras, the sites that hold one, and the counts. */
   show() {
-    const down = (c) => statusInfo(c.status).state === "down";
-    this.map.setData({ cameras: this.onlyDown.checked ? this.all.filter(down) : this.all });
+    const keep = (c) => (!this.onlyDown.checked || statusInfo(c.status).state === "down")
+      && (!this.kind.value || c.kind === this.kind.value) && (!this.lifecycle.value || c.lifecycle === this.lifecycle.value);
+    const filtered = this.onlyDown.checked || this.kind.value || this.lifecycle.value;
+    const cams = filtered ? this.all.filter(keep) : this.all;
+    const sites = filtered ? this.allSites.filter((s) => cams.some((c) => inBox(siteBox(s), c))) : this.allSites;
+    this.map.setData({ cameras: cams, sites });
+    this.shown = { cameras: cams.length, sites: sites.length };
+    if (this.lastRes) this.showStatus(this.lastRes);
   }
 
   sitePopup(site, [x, y]) {
@@ -64,7 +89,9 @@ class MapPage {
   }
 
   showStatus(res) {
-    const shown = num(res.cameras.length);
+    this.lastRes = res;
+    const shown = num(this.shown?.cameras ?? res.cameras.length);
+    this.sites = this.shown?.sites ?? this.sites;
     this.status.textContent = res.truncated
       ? t("{{shown}} of {{total}} cameras shown · zoom in for more · {{sites}} sites", { shown, total: num(res.total ?? "many"),
         sites: num(this.sites) })
@@ -100,8 +127,8 @@ class MapPage {
     try {
       const [sites, cams] = await Promise.all([loadSites(region, { signal }),
         loadCameraPoints(region, { limit: LIMIT, signal })]);
-      Object.assign(this, { truncated: cams.truncated, sites: sites.items.length, all: cams.cameras });
-      this.map.setData({ sites: sites.items });
+      Object.assign(this, { truncated: cams.truncated, sites: sites.items.length, all: cams.cameras,
+        allSites: sites.items });
       this.show();
       this.map.fitBounds(bounds(cams.cameras.map((c) => [c.lon, c.lat]), sites.items.map((s) => s.geometry)));
       this.showStatus(cams);
@@ -139,6 +166,7 @@ class MapPage {
 /** Render the map view. */
 export async function render(el, route, ctx) {
   const page = new MapPage(el, route.params.get("region"), ctx, await consoleConfig());
+  page.map.start();
   page.load(page.region);
   return {
     update(r) {

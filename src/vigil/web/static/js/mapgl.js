@@ -1,0 +1,162 @@
+// The console map on MapLibre GL JS (vendored from npm): a base map drawn from the instance's own vectors
+// (site polygons by protection class, camera points, field-of-view cones at close zoom), optionally over a
+// deployment's raster tiles (VIGIL_TILE_URL), with a metric scale bar. Works on a closed network: no style,
+// sprite, glyph or tile is fetched from anywhere unless a tile URL is configured.
+// The same interface as the old canvas map: setData({cameras, sites}), fitBounds, focusCamera, destroy.
+import * as maplibregl from "../vendor/maplibre-gl/maplibre-gl.mjs";
+import { t } from "./i18n.js";
+import { cssVar } from "./theme.js";
+import { LIFECYCLE_COLORS, STATE_COLORS, statusInfo } from "./labels.js";
+
+const CLASS_COLORS = { 1: "#ff5d5d", 2: "#f5b341", 3: "#4cc2ff" };
+const CONE_ZOOM = 16; // field-of-view cones from this zoom on (a street block fills the screen)
+const CONE_M = 35; // the cone's length when the camera's range is unknown
+
+/** A camera's marker colour: live state first (down, online), then lifecycle. */
+export function cameraColor(c) {
+  const s = statusInfo(c.status).state;
+  if (s === "down" || s === "online") return STATE_COLORS[s];
+  return LIFECYCLE_COLORS[c.lifecycle] || STATE_COLORS.unknown;
+}
+
+/** A field-of-view cone as a GeoJSON ring: apex at the camera, heading 0 = north, clockwise. */
+export function coneRing(lon, lat, heading, hfov = 60, range = CONE_M, steps = 12) {
+  const mLat = 111320;
+  const mLon = 111320 * Math.cos((lat * Math.PI) / 180);
+  const ring = [[lon, lat]];
+  for (let i = 0; i <= steps; i += 1) {
+    const a = ((heading - hfov / 2 + (hfov * i) / steps) * Math.PI) / 180;
+    ring.push([lon + (range * Math.sin(a)) / mLon, lat + (range * Math.cos(a)) / mLat]);
+  }
+  ring.push([lon, lat]);
+  return ring;
+}
+
+function fc(features) {
+  return { type: "FeatureCollection", features };
+}
+
+function style(tileUrl) {
+  const sources = {};
+  const layers = [{ id: "bg", type: "background", paint: { "background-color": cssVar("--bg") || "#0d1520" } }];
+  if (tileUrl) {
+    sources.tiles = { type: "raster", tiles: [tileUrl.replace("{s}", "a")], tileSize: 256, maxzoom: 19 };
+    layers.push({ id: "tiles", type: "raster", source: "tiles" });
+  }
+  for (const id of ["sites", "cones", "cameras", "points"]) sources[id] = { type: "geojson", data: fc([]) };
+  layers.push(
+    { id: "site-fill", type: "fill", source: "sites", paint: { "fill-color": ["get", "color"], "fill-opacity": 0.16 } },
+    { id: "site-line", type: "line", source: "sites", paint: { "line-color": ["get", "color"], "line-width": 1.5 } },
+    { id: "cones", type: "fill", source: "cones", minzoom: CONE_ZOOM,
+      paint: { "fill-color": ["get", "color"], "fill-opacity": 0.22 } },
+    { id: "points", type: "circle", source: "points", paint: { "circle-color": ["get", "color"], "circle-radius": 3 } },
+    { id: "cameras", type: "circle", source: "cameras", paint: {
+      "circle-color": ["get", "color"],
+      "circle-radius": ["interpolate", ["linear"], ["zoom"], 10, 2.5, 14, 4, 17, 6],
+      "circle-stroke-color": ["case", ["get", "hl"], "#ffffff", "rgba(0,0,0,.55)"],
+      "circle-stroke-width": ["case", ["get", "hl"], 3, 0.8] } });
+  return { version: 8, sources, layers };
+}
+
+/** A MapLibre map with the console's layers. */
+export class GlMap {
+  constructor(container, { tileUrl = null, onCameraClick = null, onSiteClick = null, onViewChange = null, wedges = false,
+    colorOf = cameraColor } = {}) {
+    Object.assign(this, { container, onCameraClick, onSiteClick, onViewChange, wedges, colorOf, tileUrl });
+    this.cameras = [];
+    this.sites = [];
+    this.points = [];
+    this.highlight = null;
+  }
+
+  /** Create the map (work starts here, not in the constructor). Resolves once the style is loaded. */
+  start() {
+    this.map = new maplibregl.Map({ container: this.container, style: style(this.tileUrl), center: [102.7, 25.0],
+      zoom: 3, attributionControl: false, canvasContextAttributes: { preserveDrawingBuffer: true },
+      dragRotate: false, pitchWithRotate: false });
+    this.map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
+    this.map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-right");
+    const canvas = this.map.getCanvas();
+    canvas.setAttribute("aria-label", t("Map of cameras and sites"));
+    this.canvas = canvas;
+    this.map.on("click", (ev) => this.click(ev));
+    this.map.on("mousemove", (ev) => {
+      canvas.style.cursor = this.map.queryRenderedFeatures(ev.point, { layers: ["cameras", "site-fill"] }).length
+        ? "pointer" : "";
+    });
+    // what is really drawn, for people reading the page's state (and tests): the cones on screen
+    this.map.on("idle", () => {
+      canvas.dataset.cones = String(this.map.queryRenderedFeatures({ layers: ["cones"] }).length);
+    });
+    this.map.on("moveend", () => {
+      canvas.dataset.zoom = this.map.getZoom().toFixed(2);
+      const b = this.map.getBounds();
+      this.onViewChange?.([b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]);
+    });
+    this.loaded = new Promise((resolve) => this.map.on("load", resolve)).then(() => this.paint());
+    return this.loaded;
+  }
+
+  click(ev) {
+    const hit = this.map.queryRenderedFeatures(ev.point, { layers: ["cameras"] })[0];
+    if (hit) {
+      const c = this.cameras.find((x) => x.id === hit.properties.id);
+      if (c) this.onCameraClick?.(c);
+      return;
+    }
+    const site = this.map.queryRenderedFeatures(ev.point, { layers: ["site-fill"] })[0];
+    if (site) {
+      const s = this.sites.find((x) => String(x.id) === String(site.properties.id));
+      if (s) this.onSiteClick?.(s, [ev.point.x, ev.point.y]);
+    }
+  }
+
+  /** Replace any of the layers' data. */
+  setData({ cameras, sites, points } = {}) {
+    if (cameras) this.cameras = cameras.filter((c) => Number.isFinite(c.lon) && Number.isFinite(c.lat));
+    if (sites) this.sites = sites.filter((s) => s.geometry);
+    if (points) this.points = points;
+    this.paint();
+  }
+
+  paint() {
+    const src = (id) => this.map?.getSource(id);
+    if (!src("cameras")) return;
+    const cams = this.cameras.map((c) => ({ c, color: this.colorOf(c) }));
+    src("cameras").setData(fc(cams.map(({ c, color }) => ({ type: "Feature",
+      geometry: { type: "Point", coordinates: [c.lon, c.lat] }, properties: { id: c.id, color, hl: c.id === this.highlight } }))));
+    src("cones").setData(fc(cams.filter(({ c }) => Number.isFinite(c.heading_deg)).map(({ c, color }) => ({
+      type: "Feature", properties: { color },
+      geometry: { type: "Polygon", coordinates: [coneRing(c.lon, c.lat, c.heading_deg, c.hfov_deg || 60,
+        c.range_m || CONE_M)] } }))));
+    src("sites").setData(fc(this.sites.map((s) => ({ type: "Feature", geometry: s.geometry,
+      properties: { id: s.id, color: CLASS_COLORS[s.protection_class] || "#8ea3bb" } }))));
+    src("points").setData(fc(this.points.map((p) => ({ type: "Feature",
+      geometry: { type: "Point", coordinates: [p.lon, p.lat] }, properties: { color: p.color || "#ff5d5d" } }))));
+    if (this.wedges) this.map.setLayerZoomRange("cones", 0, 24);
+    Object.assign(this.canvas.dataset, { cameras: String(this.cameras.length), sites: String(this.sites.length),
+      points: String(this.points.length), highlight: this.highlight || "" });
+  }
+
+  /** Fit the view to [minLon, minLat, maxLon, maxLat], clear of the legend and controls. */
+  fitBounds(b, { maxZ = 18 } = {}) {
+    if (!b || !this.map) return;
+    this.map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: { top: 40, right: 60, bottom: 90, left: 30 },
+      maxZoom: maxZ, animate: false });
+    this.canvas.dataset.zoom = this.map.getZoom().toFixed(2);
+  }
+
+  /** Centre on a camera, zoom in and ring it. */
+  focusCamera(c, z = 17) {
+    const hit = this.cameras.find((x) => x.id === c.id);
+    if (!hit || !this.map) return;
+    this.highlight = hit.id;
+    this.paint();
+    this.map.jumpTo({ center: [hit.lon, hit.lat], zoom: Math.max(this.map.getZoom(), z) });
+    this.canvas.dataset.zoom = this.map.getZoom().toFixed(2);
+  }
+
+  destroy() {
+    this.map?.remove();
+  }
+}
