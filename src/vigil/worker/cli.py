@@ -81,11 +81,13 @@ def worker(db: DbOpt = None, home: HomeOpt = None, nats: NatsOpt = None,
                                                     "$VIGIL_LEASE_TTL, else 9)")] = None,
            probe_interval: Annotated[float, typer.Option(min=0.5, help="Seconds per probe sweep")] = 30.0,
            concurrency: Annotated[int, typer.Option(min=1, help="Probes in flight at once")] = 200,
-           probe_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per probe")] = 3.0) -> None:
+           probe_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per probe")] = 3.0,
+           sample_interval: Annotated[float, typer.Option(min=0.0, help="Seconds per picture-sample (VQD) cycle "
+                                                          "of the online cameras; 0: no sampling")] = 600.0) -> None:
     """Own a share of the camera shards (JetStream KV leases) and probe their cameras."""
     url = nats_url(nats)
     v = open_instance(db, home)
     w = Worker(v, nats_url=url, name=name or default_name(), ttl=lease_ttl(lease_ttl_s), probe_interval=probe_interval,
-               concurrency=concurrency, probe_timeout=probe_timeout)
+               concurrency=concurrency, probe_timeout=probe_timeout, sample_interval=sample_interval)
     console.print(f"vigil worker {w.name}: leases on {url.split('@')[-1]}", highlight=False)
     run_until_signal([w])

@@ -28,9 +28,11 @@ from typing import Any
 from sqlalchemy import select
 
 from vigil.core.context import Vigil
+from vigil.core.errors import InputError, NotReadyError
 from vigil.core.models import Camera, utcnow
+from vigil.health.models import CameraStatus
 from vigil.health.probe import ProbeResult, probe_targets
-from vigil.health.recheck import camera_targets
+from vigil.health.recheck import call_diagnose, camera_targets
 from vigil.registry.streams import in_service_population
 from vigil.worker.assign import DEFAULT_SHARDS, shard_of, shards_of
 from vigil.worker.bus import SUBJECT, ProbeBatch, connect, ensure_stream
@@ -51,6 +53,7 @@ class WorkerStats:
     """Counters for the status line and the tests."""
 
     sweeps: int = 0
+    sampled: int = 0
     probed: int = 0
     published: int = 0
     fenced: int = 0
@@ -66,7 +69,7 @@ class Worker:
 
     def __init__(self, vigil: Vigil, *, nats_url: str, name: str | None = None, ttl: float = 9.0,
                  shards: int = DEFAULT_SHARDS, probe_interval: float = 30.0, concurrency: int = 200,
-                 probe_timeout: float = 3.0) -> None:
+                 probe_timeout: float = 3.0, sample_interval: float = 0.0) -> None:
         self.vigil = vigil
         self.nats_url = nats_url
         self.name = name or default_name()
@@ -75,6 +78,7 @@ class Worker:
         self.probe_interval = probe_interval
         self.concurrency = concurrency
         self.probe_timeout = probe_timeout
+        self.sample_interval = sample_interval
         self.stats = WorkerStats()
         self.leases: dict[int, Lease] = {}
         self._member: Lease | None = None
@@ -92,6 +96,8 @@ class Worker:
         await ensure_stream(self._js)
         self._tasks = [asyncio.create_task(self._leases_loop(), name="vigil-worker-leases"),
                        asyncio.create_task(self._probe_loop(), name="vigil-worker-probe")]
+        if self.sample_interval > 0:
+            self._tasks.append(asyncio.create_task(self._sample_loop(), name="vigil-worker-vqd"))
 
     async def stop(self) -> None:
         """Stop the loops and give the leases back, so the other workers take over at once."""
@@ -186,6 +192,46 @@ class Worker:
         self.stats.sweeps += 1
         self.stats.probed += len(results)
         return len(results)
+
+    def _online_ids(self) -> list[str]:
+        q = (select(Camera.id).join(CameraStatus, CameraStatus.camera_id == Camera.id)
+             .where(in_service_population(None), CameraStatus.state == "online"))
+        with self.vigil.db.session() as s:
+            return sorted(s.scalars(q))
+
+    async def _sample_loop(self) -> None:
+        """Picture samples (VQD) of the online cameras of our shards, one at a time (decoding is CPU work)."""
+        loop = asyncio.get_running_loop()
+        due = loop.time() + self.sample_interval  # the first cycle after one interval: probes come first
+        while True:
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            due = max(due + self.sample_interval, loop.time())
+            try:
+                await self.sample_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.stats.last_error = f"sample: {type(exc).__name__}: {exc}"
+                log.warning("worker %s: %s", self.name, self.stats.last_error)
+
+    async def sample_once(self) -> int:
+        """Diagnose the picture of each online camera whose shard is still ours; return cameras sampled.
+
+        The lease is checked right before each sample, which stores through the health package.
+        """
+        assert self._table is not None
+        n = 0
+        for cid in await asyncio.to_thread(self._online_ids):
+            lease = self.leases.get(shard_of(cid, self.shards))
+            if lease is None or not await self._table.check(lease):
+                continue
+            try:
+                await call_diagnose(self.vigil, cid)
+                n += 1
+            except (NotReadyError, InputError) as exc:  # an outage or no stream: the probe reports it
+                log.info("worker %s: VQD sample of %s: %s", self.name, cid, exc)
+        self.stats.sampled += n
+        return n
 
     async def _publish(self, lease: Lease, shard: int, results: Sequence[ProbeResult], ts: Any) -> None:
         assert self._table is not None
