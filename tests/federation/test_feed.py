@@ -12,7 +12,7 @@ from vigil.core.models import Camera, Site
 from vigil.federation.apply import apply_batch
 from vigil.federation.links import ShareRules, link_for_token, parent_link
 from vigil.federation.models import Direction, FedChange, FedLink, FedRemote
-from vigil.federation.peer import authenticate_link, list_remote
+from vigil.federation.peer import authenticate_link, list_links, list_remote
 from vigil.federation.publish import build_batch
 from vigil.health.models import CameraStatus, StatusChange
 from vigil.health.probe import ProbeResult
@@ -45,6 +45,9 @@ def test_catalog_arrives_without_urls_or_credentials_and_is_marked_remote(pair):
             c = got[cid]
             assert (c.main_url, c.sub_url, c.username, c.password_enc, c.onvif_url) == ("", "", "", None, "")
             assert c.site is not None and c.site.protection_class == 3
+        (health,) = list_links(s, Scope.everything())
+        assert health.cameras == 5 and health.age_s is not None and health.seq > 0 and health.errors == 0
+        assert list_links(s, Scope.of([TOWN_B])) == []
         remote = list_remote(s, Scope.everything())
         assert {r.id for r in remote} == set(ids) and {r.origin for r in remote} == {"village"}
         assert list_remote(s, Scope.of([TOWN_B])) == []

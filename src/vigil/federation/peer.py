@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vigil.access import audit
@@ -17,7 +17,7 @@ from vigil.access.guard import Scope, region_visible
 from vigil.access.users import principal_for_token
 from vigil.core.crypto import CredentialBox
 from vigil.core.errors import AccessDenied, AuthError, InputError
-from vigil.core.models import Camera
+from vigil.core.models import Camera, utcnow
 from vigil.federation.apply import apply_batch
 from vigil.federation.links import TOKEN_PREFIX, _check_url, link_for_token
 from vigil.federation.models import ChangeKind, Direction, FedLink, FedRemote
@@ -38,6 +38,8 @@ class LinkPublic(BaseModel):
     last_contact: datetime | None
     errors: int
     last_error: str
+    cameras: int = 0  # remote cameras that came through this link (child links)
+    age_s: float | None = None  # how old this instance's view of the link is (seconds since last contact)
 
 
 class RemoteCameraPublic(BaseModel):
@@ -86,11 +88,17 @@ def receive_feed(session: Session, box: CredentialBox, link: FedLink, body: Any,
 
 def list_links(session: Session, scope: Scope) -> list[LinkPublic]:
     """Links in ``scope``: child links whose subtree is visible; the parent link only for the whole instance."""
+    counts = dict(session.execute(select(FedRemote.link_id, func.count()).where(FedRemote.kind == ChangeKind.CAMERA)
+                                  .group_by(FedRemote.link_id)).all())
+    now = utcnow()
     out = []
     for link in session.scalars(select(FedLink).order_by(FedLink.id)):
         visible = region_visible(scope, link.region_code) if link.direction == Direction.CHILD else scope.all_regions
         if visible:
-            out.append(LinkPublic.model_validate(link, from_attributes=True))
+            pub = LinkPublic.model_validate(link, from_attributes=True)
+            pub.cameras = counts.get(link.id, 0)
+            pub.age_s = round((now - link.last_contact).total_seconds(), 1) if link.last_contact else None
+            out.append(pub)
     return out
 
 
