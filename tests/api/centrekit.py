@@ -117,6 +117,8 @@ _JSON: dict[str, Callable[[Ctx, str], list[dict[str, Any]]]] = {
     "CaseIn": lambda c, a: [{"number": f"{TAG[a]}-{c.n()}", "region_code": AREAS[a][0], "title": "case",
                              "reason": f"{TAG[a]} burglary"}],
     "LinkIn": _link,
+    "CaseRetrievalIn": lambda c, a: [{"camera_id": c.objs[a]["camera_id"], "start": "2026-01-01T08:00:00Z",
+                                      "end": "2026-01-01T08:01:00Z"}],
 }
 BODIES = {name: _bodies(make) for name, make in _JSON.items()}
 UNSCOPED_BODIES = {"IncidentPatch"}

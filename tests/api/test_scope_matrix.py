@@ -135,6 +135,7 @@ SPEC: dict[str, Spec] = {
     "GET /api/v1/centre/cases/{case_id}": _s("centre.case"),
     "POST /api/v1/centre/cases/{case_id}/links": _s("centre.case"),
     "POST /api/v1/centre/cases/{case_id}/export": _s("centre.case"),
+    "POST /api/v1/centre/cases/{case_id}/retrievals": _s("centre.case"),
     "GET /api/v1/centre/performance": _s("centre.read"), "GET /api/v1/centre/report": _s("centre.read"),
     "GET /api/v1/centre/traffic": _s("centre.read"),
 }

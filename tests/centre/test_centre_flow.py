@@ -13,10 +13,11 @@ from sqlalchemy import select
 from factories import TOWN1, TOWN2, VILLAGE1, build_world
 from vigil.access.audit import verify_chain
 from vigil.access.guard import Scope
+from vigil.access.users import Principal
 from vigil.centre import cases, duty, rounds
 from vigil.centre.models import Escalation, RoundRun
 from vigil.core.errors import ConflictError, NotFoundError
-from vigil.core.models import AuditEntry, Camera
+from vigil.core.models import AuditEntry, Camera, Role
 from vigil.health.models import Alarm, WorkOrder
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -133,12 +134,18 @@ def test_a_shift_end_to_end(vigil, tmp_path):
         cases.add_item(s, incident_id, kind="position", lon=102.7, lat=25.0, actor="inv", scope=town1)
         with pytest.raises(NotFoundError):
             cases.add_item(s, incident_id, kind="alarm", ref=str(other), actor="inv", scope=town1)
+        inv = Principal(user_id=0, name="inv", role=Role.INVESTIGATOR, scopes=(TOWN1,))
+        req = cases.request_for_case(s, c.id, inv, camera_id=cam, start=T0, end=T0 + timedelta(minutes=5))
+        assert req.reason == "case AN-2026-001: theft at gate 3"
+        with pytest.raises(NotFoundError):
+            cases.request_for_case(s, c.id, inv, camera_id=w.cameras[TOWN2], start=T0, end=T0 + timedelta(minutes=5))
         ex = cases.export_case(s, c.id, exports_dir=tmp_path / "exports", actor="inv", scope=town1)
     custody = json.loads((Path(ex.path) / "custody.json").read_text())
     assert custody["why"] == "theft at gate 3" and custody["who"] == "inv"
     names = {f["name"]: f["sha256"] for f in custody["files"]}
     assert names["case.json"] == cases.sha256_file(Path(ex.path) / "case.json")
     body = json.loads((Path(ex.path) / "case.json").read_text())
+    assert [r["id"] for r in body["retrievals"]] == [req.id]
     assert [k["kind"] for k in body["incidents"][0]["timeline"]][-1] in {"position", "note"}
     with vigil.db.session() as s:
         assert verify_chain(s).ok

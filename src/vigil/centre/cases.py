@@ -21,15 +21,17 @@ from sqlalchemy.orm import Session
 
 from vigil.access.audit import record
 from vigil.access.guard import Scope, ensure_visible, get_in_scope
+from vigil.access.users import Principal
 from vigil.analytics.models import Event
 from vigil.centre.models import CaseExport, CaseFile, CaseRetrieval, Incident, IncidentItem
 from vigil.core.errors import ConflictError, InputError, NotFoundError
 from vigil.core.models import Camera, Region, utcnow
 from vigil.health.models import Alarm
 from vigil.video.models import Export, RetrievalRequest
+from vigil.video.retrieval import request_retrieval
 
 __all__ = ["ITEM_KINDS", "STATUSES", "add_item", "case_json", "create_case", "create_incident", "export_case",
-           "incident_json", "link_to_case", "list_cases", "list_incidents", "sha256_file", "update_incident",
+           "incident_json", "link_to_case", "list_cases", "case_reason", "request_for_case", "list_incidents", "sha256_file", "update_incident",
            "view_case"]
 
 ITEM_KINDS = ("event", "alarm", "clip", "snapshot", "position", "note")
@@ -182,6 +184,22 @@ def link_to_case(session: Session, case_id: int, *, incident_id: int | None = No
     record(session, actor, "centre.case.link", f"case:{c.id}", region=c.region_code, incident=incident_id,
            request=request_id, reason=c.reason)
     return c
+
+
+def case_reason(c: CaseFile) -> str:
+    """The reason every retrieval filed under a case carries: its number and its reason."""
+    return f"case {c.number}: {c.reason}"
+
+
+def request_for_case(session: Session, case_id: int, p: Principal, *, camera_id: str, start: datetime,
+                     end: datetime, kind: str = "view") -> RetrievalRequest:
+    """File a retrieval request under a case, with the case's reason (the video rules apply as usual)."""
+    c = get_in_scope(session, CaseFile, case_id, p, what=f"case {case_id}")
+    req = request_retrieval(session, p, camera_id, start, end, kind=kind, reason=case_reason(c))
+    session.add(CaseRetrieval(case_id=c.id, request_id=req.id))
+    record(session, p.name, "centre.case.link", f"case:{c.id}", region=c.region_code, request=req.id,
+           reason=c.reason)
+    return req
 
 
 def list_cases(session: Session, *, scope: Scope) -> list[CaseFile]:

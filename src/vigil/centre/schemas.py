@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["CaseDetail", "CaseExportPublic", "CaseIn", "CasePublic", "DutyPublic", "EscalationPublic",
+__all__ = ["CaseDetail", "CaseExportPublic", "CaseIn", "CasePublic", "CaseRetrievalIn", "RetrievalPublic", "DutyPublic", "EscalationPublic",
            "HandoverIn", "HandoverPublic", "IncidentIn", "IncidentPatch", "IncidentPublic", "ItemIn", "LinkIn",
            "RoundCamera", "RoundIn", "RoundPublic", "RunDetail", "RunPublic", "ShiftIn", "ShiftPublic",
            "SignOnIn", "TimelineItem", "TrafficNodePublic", "TrafficPublic", "TrafficSeriesPublic", "ViewIn",
@@ -311,4 +311,25 @@ class TrafficPublic(BaseModel):
     buckets: list[str]
     series: list[TrafficSeriesPublic]
     nodes: list[TrafficNodePublic]
+
+
+class CaseRetrievalIn(_In):
+    """A retrieval request filed under the case (its reason is the case's)."""
+
+    camera_id: str = Field(max_length=20)
+    start: datetime
+    end: datetime
+    kind: Literal["view", "export"] = "view"
+
+
+class RetrievalPublic(_Out):
+    """A retrieval request as filed."""
+
+    id: int
+    camera_id: str
+    start: datetime
+    end: datetime
+    kind: str
+    reason: str
+    state: str
 

@@ -18,6 +18,7 @@ from vigil.centre.schemas import (
     CaseExportPublic,
     CaseIn,
     CasePublic,
+    CaseRetrievalIn,
     DutyPublic,
     EscalationPublic,
     HandoverIn,
@@ -27,6 +28,7 @@ from vigil.centre.schemas import (
     IncidentPublic,
     ItemIn,
     LinkIn,
+    RetrievalPublic,
     RoundIn,
     RoundPublic,
     RunDetail,
@@ -225,6 +227,12 @@ def link_case(case_id: int, body: LinkIn, p: Case, session: SessionDep) -> CaseP
     """File an incident or a retrieval request under the case."""
     return CasePublic.model_validate(cases.link_to_case(session, case_id, **body.model_dump(), actor=p.name,
                                                         scope=p.scope))
+
+
+@router.post("/cases/{case_id}/retrievals", status_code=201)
+def case_retrieval(case_id: int, body: CaseRetrievalIn, p: Case, session: SessionDep) -> RetrievalPublic:
+    """File a retrieval request under the case, carrying the case's reason."""
+    return RetrievalPublic.model_validate(cases.request_for_case(session, case_id, p, **body.model_dump()))
 
 
 @router.post("/cases/{case_id}/export", status_code=201)
