@@ -245,3 +245,34 @@ async def test_an_upper_invite_for_an_rtsp_camera_is_remuxed_to_ps_with_the_uppe
         await _shut(task, link, upper)
         await source.stop()
         rtsp.kill()
+
+
+async def test_the_upward_link_takes_requests_from_its_upper_platform_only(lower):
+    cfg = cascade.UpperConfig(UPPER, "localhost", 9, LOCAL, PASSWORD, 60, 5, parse_rules("all"))
+    link = UpperLink(cfg, lower)
+    await link.start()
+    assert link.server == ("127.0.0.1", 9)  # the name is resolved once
+    answered = []
+
+    async def record(msg):
+        answered.append(msg.call_id)
+
+    link._answer = record  # what would have been answered
+    loop = asyncio.get_running_loop()
+    socks = [(await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=(h, 0)))[0]
+             for h in ("127.0.0.2", "127.0.0.1")]
+    try:
+        sim = SimDevice(UPPER, PASSWORD, link.local)
+        sim._call = "x@127.0.0.1"
+        sim.transport = socks[0]
+        for i, sock in enumerate(socks):
+            msg = sim.keepalive_request()
+            msg.set("Call-ID", f"from-{i}")
+            sock.sendto(msg.to_bytes(), link.local)
+        assert await until(lambda: answered, 2)
+        await asyncio.sleep(0.1)
+        assert answered == ["from-1"]  # the stranger at 127.0.0.2 was ignored
+    finally:
+        for sock in socks:
+            sock.close()
+        link.close()

@@ -236,16 +236,17 @@ async def test_vigil_gb_serve_runs_a_registrar_and_stops_cleanly_on_interrupt(gb
         gb_vigil.settings.db_url, "--home", str(gb_vigil.settings.home), stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT)
     try:
-        line = await asyncio.wait_for(proc.stdout.readline(), 30)
+        line = await asyncio.wait_for(proc.stdout.readline(), 60)
         assert b"registrar" in line and str(port).encode() in line
         dev = SimDevice(DEVICE, PASSWORD, ("127.0.0.1", port))
         await dev.start()
-        assert await dev.register() == 200 and await dev.keepalive() == 200
+        status = (await dev.register(timeout=20), await dev.keepalive(timeout=20))
         dev.close()
     finally:
         proc.send_signal(signal.SIGINT)
-        out, _ = await asyncio.wait_for(proc.communicate(), 30)
-    assert proc.returncode == 0 and b"Traceback" not in out
+        out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert status == (200, 200), out[-2000:]
+    assert proc.returncode == 0 and b"Traceback" not in out, out[-2000:]
 
 
 def test_cli_device_import_adds_all_rows_or_none(gb_vigil, tmp_path):

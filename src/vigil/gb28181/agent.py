@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,14 +50,19 @@ class DeviceAgent(asyncio.DatagramProtocol):
     latencies: list[float] = field(default_factory=list)
     transport: asyncio.DatagramTransport | None = None
     _waiting: dict[str, asyncio.Future[SipMessage]] = field(default_factory=dict)
+    bind_host: str = "127.0.0.1"
     _cseq: int = 0
     _call: str = ""
     _tag: str = field(default_factory=lambda: secrets.token_hex(4))
 
     async def start(self, local_port: int = 0) -> None:
+        """Resolve the platform's address and bind the socket (on ``bind_host``)."""
         loop = asyncio.get_running_loop()
-        self.transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=("127.0.0.1", local_port))
-        self._call = f"{secrets.token_hex(8)}@127.0.0.1"
+        infos = await loop.getaddrinfo(self.server[0], self.server[1], family=socket.AF_INET,
+                                       type=socket.SOCK_DGRAM)
+        self.server = (str(infos[0][4][0]), int(infos[0][4][1]))
+        self.transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(self.bind_host, local_port))
+        self._call = f"{secrets.token_hex(8)}@{self.bind_host}"
 
     @property
     def local(self) -> tuple[str, int]:
@@ -74,7 +80,8 @@ class DeviceAgent(asyncio.DatagramProtocol):
         except SipParseError:
             return
         if msg.is_request:
-            asyncio.get_running_loop().create_task(self._answer(msg))
+            if addr[0] == self.server[0]:  # requests are taken from the platform this agent registered to only
+                asyncio.get_running_loop().create_task(self._answer(msg))
             return
         fut = self._waiting.pop(f"{msg.call_id} {msg.get('CSeq')}", None)
         if fut is not None and not fut.done():

@@ -101,6 +101,7 @@ class GbServer:
         self._waiters: dict[tuple[str, int, str], asyncio.Future[Any]] = {}
         self._calls: dict[str, asyncio.Future[SipMessage]] = {}
         self._ssrc_seq = 0
+        self._audit_budget = RateLimiter(1.0, 60.0)
         self._refused: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._sn = 0
         self.address = f"{config.host}:{config.port}"
@@ -292,6 +293,8 @@ class GbServer:
     def _audit_refused(self, device_id: str, host: str, reason: str) -> None:
         key, now = (device_id, host), time.monotonic()
         if now - self._refused.get(key, -1e9) < 600:  # one audit entry per device and host per 10 min
+            return
+        if not self._audit_budget.allow("refused"):  # and at most about one a second in all
             return
         self._refused[key] = now
         while len(self._refused) > 4096:

@@ -59,7 +59,8 @@ class UpperLink(DeviceAgent):
         super().__init__(device_id=cfg.local_id, password=cfg.password, server=(cfg.host, cfg.port),
                          platform_id=cfg.upper_id, catalog_group=catalog_group,
                          info={"DeviceName": "Vigil", "Manufacturer": "Vigil", "Model": "platform",
-                               "Firmware": version("vigil")})
+                               "Firmware": version("vigil")},
+                         bind_host=source.config.host if source is not None else "127.0.0.1")
         self.cfg, self.vigil = cfg, vigil
         self.retry, self.jitter, self.misses = retry, jitter, misses
         self.registered = False
