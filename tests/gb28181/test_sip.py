@@ -110,7 +110,7 @@ def test_serialize_then_parse_gives_the_same_message(headers, body, method):
         assert [v for _, v in back.headers][:5] == [v for _, v in base]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(data=st.binary(max_size=2000))
 def test_random_bytes_raise_only_sip_parse_errors(data):
     for raw in (data, REGISTER + data, _with(b"Content-Length: 3\r\n", data)):
@@ -120,7 +120,7 @@ def test_random_bytes_raise_only_sip_parse_errors(data):
             StreamParser().feed(raw)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(pos=st.integers(0, 400), junk=st.binary(min_size=1, max_size=8))
 def test_mutated_registers_raise_only_sip_parse_errors(pos, junk):
     raw = _with(b"Content-Length: 0\r\n")
