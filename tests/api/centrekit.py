@@ -14,7 +14,7 @@ from uuid import uuid4
 from scopekit import AREAS, MISSING, SEEDERS, T0, TAG, Ctx
 
 from vigil.analytics.models import Event
-from vigil.centre.models import CaseFile, Handover, Incident, PatrolRound, RoundRun, ShiftDef
+from vigil.centre.models import CaseFile, DutySession, Handover, Incident, PatrolRound, RoundRun, ShiftDef
 from vigil.core.models import utcnow
 
 
@@ -56,6 +56,11 @@ def seed(ctx: Ctx) -> None:
                         box=[0, 0, 1, 1], score=0.9))
         o["case_id"] = _add(ctx, CaseFile(number=f"{TAG[area]}-case", region_code=town, title=f"{TAG[area]} case",
                                           reason=f"{TAG[area]} reason", created_by=f"investigator-{town}"))
+
+
+    # town A's duty officer signed on (by a bad hand) to town B's shift: B's alarms must still stay hidden
+    _add(ctx, DutySession(shift_id=int(ctx.objs["B"]["shift_id"]), region_code=AREAS["B"][0],
+                          user_name=f"duty_officer-{AREAS['A'][0]}", on_at=T0))
 
 
 SEEDERS.append(seed)

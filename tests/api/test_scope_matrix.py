@@ -119,6 +119,7 @@ SPEC: dict[str, Spec] = {
     "GET /api/v1/centre/shifts": _s("centre.read"), "POST /api/v1/centre/shifts": _s("centre.lead"),
     "GET /api/v1/centre/duty": _s("centre.read"), "POST /api/v1/centre/duty/on": _s("centre.duty"),
     "POST /api/v1/centre/duty/off": _s("centre.duty"),
+    "GET /api/v1/centre/alarms": _s("centre.read"),
     "GET /api/v1/centre/handovers": _s("centre.read"), "POST /api/v1/centre/handovers": _s("centre.duty"),
     "POST /api/v1/centre/handovers/{handover_id}/ack": _s("centre.duty"),
     "GET /api/v1/centre/escalations": _s("centre.read"),

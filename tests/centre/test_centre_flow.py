@@ -81,7 +81,9 @@ def test_a_shift_end_to_end(vigil, tmp_path):
         old = _alarm(s, cam, s.get(Camera, cam).region_code, T0 - timedelta(minutes=11))
         fresh = _alarm(s, cam, s.get(Camera, cam).region_code, T0 - timedelta(minutes=2))
         other = _alarm(s, w.cameras[TOWN2], s.get(Camera, w.cameras[TOWN2]).region_code, T0 - timedelta(hours=1))
-    with vigil.db.session() as s:
+    with vigil.db.session() as s:  # routed to whoever is on duty for the centre, never across towns
+        assert {a.id for a in duty.routed_alarms(s, user="ann", scope=EVERY)} == {old, fresh}
+        assert duty.routed_alarms(s, user="carl", scope=EVERY) == []
         esc = duty.escalate_due(s, T0, scope=town1)
         assert [(e.alarm_id, e.to_user) for e in esc] == [(old, "lead")]
         assert duty.escalate_due(s, T0, scope=town1) == []  # once per alarm

@@ -14,8 +14,8 @@ from vigil.access.users import add_user
 from vigil.centre import duty, rounds
 from vigil.centre.models import Handover, RoundRun, RoundView
 from vigil.core.context import Vigil
-from vigil.core.models import AuditEntry, Camera
-from vigil.health.models import WorkOrder
+from vigil.core.models import AuditEntry, Camera, utcnow
+from vigil.health.models import Alarm, WorkOrder
 
 pytestmark = pytest.mark.browser
 WAIT_S = 20
@@ -67,6 +67,9 @@ def _seed(v: Vigil) -> tuple[int, list[str]]:
                                                         Camera.lifecycle == "in_service")))[:2]
         rounds.create_round(s, region_code="53018101", name="gates", cameras=[{"camera_id": c} for c in cams],
                             dwell_s=120, checklist=["picture clear"], scope=Scope.everything(), actor="test")
+        cam = s.get(Camera, cams[0])
+        s.add(Alarm(camera_id=cam.id, region_code=cam.region_code, kind="offline", state="active",
+                    raised_at=utcnow()))
         return shift.id, cams
 
 
@@ -76,6 +79,9 @@ def test_a_full_shift_in_the_browser(chrome, console: City, sqlite_vigil: Vigil,
     _open_centre(d, console, "ann")
     _css(d, "#sign-on")[0].click()
     _wait(d, lambda x: _css(x, '#on-duty li[data-user="ann"]'))
+    _wait(d, lambda x: _css(x, "#my-alarms .ack-alarm"))  # the alarm in the centre is routed to ann
+    _css(d, "#my-alarms .ack-alarm")[0].click()
+    _wait(d, lambda x: "acknowledged by ann" in _text(x, "#my-alarms li"))
 
     _css(d, ".start-round")[0].click()
     _wait(d, lambda x: len(_css(x, "#wall-tiles .centre-tile")) == 2)
@@ -123,4 +129,5 @@ def test_a_full_shift_in_the_browser(chrome, console: City, sqlite_vigil: Vigil,
         bad = views[cams[1]]
         assert bad.status == "abnormal" and s.get(WorkOrder, bad.order_id).camera_id == cams[1]
         acts = {(e.actor, e.action) for e in s.scalars(select(AuditEntry))}
+        assert ("ann", "alarm.ack") in acts
         assert {("ann", "centre.handover.write"), ("bob", "centre.handover.ack"), ("ann", "centre.duty.on")} <= acts

@@ -30,7 +30,7 @@ from vigil.notify.webhook import enqueue
 
 __all__ = ["AlarmView", "DEFAULT_TZ", "DutyView", "EscalationDue", "ack_handover", "centre_zone", "define_shift",
            "due_escalations", "duty_views", "escalate_due", "handover_items", "list_escalations",
-           "list_handovers", "list_shifts", "on_duty", "parse_hhmm", "recipients", "shift_window", "sign_off",
+           "list_handovers", "list_shifts", "on_duty", "parse_hhmm", "recipients", "routed_alarms", "shift_window", "sign_off",
            "sign_on", "write_handover"]
 
 DEFAULT_TZ = "Asia/Shanghai"
@@ -249,6 +249,18 @@ def escalate_due(session: Session, now: datetime | None = None, *, scope: Scope)
                                              "routed_to": list(due.routed_to)}, region_code=due.region_code, now=now)
         out.append(e)
     return out
+
+
+def routed_alarms(session: Session, *, user: str, scope: Scope, limit: int = 200) -> list[Alarm]:
+    """Active alarms routed to ``user``: in the centres they are signed on for, within their scope."""
+    centres = [d.region_code for d in session.scalars(select(DutySession).where(
+        DutySession.user_name == user, DutySession.off_at.is_(None)))]
+    if not centres:
+        return []
+    q = (select(Alarm).where(Alarm.state == "active", Scope.of(centres).clause(Alarm.region_code),
+                             scope.clause(Alarm.region_code))
+         .order_by(Alarm.raised_at).limit(limit))
+    return list(session.scalars(q))
 
 
 def list_escalations(session: Session, *, scope: Scope, limit: int = 200) -> list[Escalation]:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["CaseDetail", "CaseExportPublic", "CaseIn", "CasePublic", "CaseRetrievalIn", "RetrievalPublic", "DutyPublic", "EscalationPublic",
+__all__ = ["CaseDetail", "CaseExportPublic", "CaseIn", "CasePublic", "CaseRetrievalIn", "RetrievalPublic", "RoutedAlarmPublic", "DutyPublic", "EscalationPublic",
            "HandoverIn", "HandoverPublic", "IncidentIn", "IncidentPatch", "IncidentPublic", "ItemIn", "LinkIn",
            "RoundCamera", "RoundIn", "RoundPublic", "RunDetail", "RunPublic", "ShiftIn", "ShiftPublic",
            "SignOnIn", "TimelineItem", "TrafficNodePublic", "TrafficPublic", "TrafficSeriesPublic", "ViewIn",
@@ -332,4 +332,16 @@ class RetrievalPublic(_Out):
     kind: str
     reason: str
     state: str
+
+
+class RoutedAlarmPublic(_Out):
+    """An active alarm routed to the caller's duty."""
+
+    id: int
+    camera_id: str
+    region_code: str
+    kind: str
+    severity: str
+    raised_at: datetime
+    acknowledged_by: str
 

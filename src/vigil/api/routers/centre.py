@@ -31,6 +31,7 @@ from vigil.centre.schemas import (
     RetrievalPublic,
     RoundIn,
     RoundPublic,
+    RoutedAlarmPublic,
     RunDetail,
     RunPublic,
     ShiftIn,
@@ -91,6 +92,12 @@ def sign_on(body: SignOnIn, p: Duty, session: SessionDep) -> DutyPublic:
 def sign_off(p: Duty, session: SessionDep) -> dict[str, int]:
     """Sign the caller off."""
     return {"signed_off": duty.sign_off(session, user=p.name)}
+
+
+@router.get("/alarms")
+def my_alarms(p: Read, session: SessionDep) -> list[RoutedAlarmPublic]:
+    """Active alarms routed to the caller (the centres they are signed on for), oldest first."""
+    return [RoutedAlarmPublic.model_validate(a) for a in duty.routed_alarms(session, user=p.name, scope=p.scope)]
 
 
 @router.get("/handovers")

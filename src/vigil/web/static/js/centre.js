@@ -18,8 +18,18 @@ function when(iso) {
   return iso ? new Date(iso).toLocaleString() : "";
 }
 
+async function ackAlarm(id) {
+  await api(`/health/alarms/${id}/ack`, { method: "POST" });
+  await loadDuty();
+}
+
 async function loadDuty() {
-  const [duty, escalations] = await Promise.all([api("/centre/duty"), api("/centre/escalations")]);
+  const [duty, escalations, mine] = await Promise.all([api("/centre/duty"), api("/centre/escalations"),
+    api("/centre/alarms")]);
+  mount($("my-alarms"), mine.map((a) => h("li", { dataset: { alarm: a.id } },
+    `${a.kind} · ${a.camera_id} · ${when(a.raised_at)} `,
+    a.acknowledged_by ? h("span", { class: "muted acked" }, `acknowledged by ${a.acknowledged_by}`)
+      : h("button", { type: "button", class: "ack-alarm", onclick: () => ackAlarm(a.id).catch(fail) }, "Acknowledge"))));
   mount($("on-duty"), duty.map((d) => h("li", { dataset: { user: d.user_name } },
     `${d.user_name}${d.leader ? " ★" : ""} · ${d.region_code} · ${when(d.on_at)}`)));
   mount($("escalations"), escalations.map((e) => h("li", { dataset: { alarm: e.alarm_id } },
