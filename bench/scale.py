@@ -190,7 +190,9 @@ async def _seen_since(tap: Tap, cams: list[str], t: float) -> bool:
 
 
 async def _both(table: LeaseTable) -> bool:
-    return set((await _holders(table)).values()) == {"w1", "w2"}
+    """Every shard owned, by w1 or w2, each with at least a third of them (rendezvous gives about half)."""
+    hs = list((await _holders(table)).values())
+    return set(hs) == {"w1", "w2"} and min(hs.count("w1"), hs.count("w2")) > DEFAULT_SHARDS / 3
 
 
 async def _only(table: LeaseTable, name: str) -> bool:
