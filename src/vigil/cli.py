@@ -92,6 +92,79 @@ def user_add(name: str,
     console.print(f"User [bold]{name}[/] ({role}) password: [bold]{password}[/]  (shown once)")
 
 
+def _user(s, name: str):  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from vigil.core.errors import NotFoundError
+    from vigil.core.models import User
+
+    u = s.scalar(select(User).where(User.name == name))
+    if u is None:
+        raise NotFoundError(f"user {name!r} does not exist")
+    return u
+
+
+@user_app.command("list")
+def user_list(db: DbOpt = None, home: HomeOpt = None) -> None:
+    """List users: name, role, regions, team, active."""
+    from sqlalchemy import select
+
+    from vigil.core.models import User
+
+    v = open_instance(db, home)
+    with v.db.session() as s:
+        for u in s.scalars(select(User).order_by(User.name)):
+            state = "active" if u.active else "disabled"
+            console.print(f"{u.name}\t{u.role}\t{','.join(u.region_codes)}\t{u.team or '-'}\t{state}",
+                          highlight=False, soft_wrap=True)
+
+
+@user_app.command("disable")
+def user_disable(name: str, db: DbOpt = None, home: HomeOpt = None) -> None:
+    """Disable a user (kept for the audit trail) and end its sessions; the last active admin is refused."""
+    from vigil.access.users import update_user
+
+    v = open_instance(db, home)
+    with v.db.session() as s:
+        update_user(s, f"cli:{getpass.getuser()}", _user(s, name), active=False)
+    console.print(f"User [bold]{name}[/] disabled")
+
+
+@user_app.command("passwd")
+def user_passwd(name: str,
+                stdin: Annotated[bool, typer.Option("--stdin", help="Read the new password from stdin")] = False,
+                db: DbOpt = None, home: HomeOpt = None) -> None:
+    """Set a new password (generated and printed once, or read from stdin); the user's sessions end."""
+    from vigil.access.users import reset_password, set_password
+
+    v = open_instance(db, home)
+    actor = f"cli:{getpass.getuser()}"
+    with v.db.session() as s:
+        _user(s, name)
+        if stdin:
+            set_password(s, name, sys.stdin.readline().rstrip("\n"), actor=actor)
+            console.print(f"Password of [bold]{name}[/] changed")
+        else:
+            console.print(f"User [bold]{name}[/] password: [bold]{reset_password(s, actor, name)}[/]  (shown once)")
+
+
+@user_app.command("set-role")
+def user_set_role(name: str,
+                  role: Annotated[str, typer.Argument(help="admin, duty_officer, investigator, maintenance, auditor, "
+                                                         "planner")],
+                  region: Annotated[list[str] | None, typer.Option(help="Replace the region subtrees (repeatable)")]
+                  = None,
+                  team: Annotated[str | None, typer.Option(help="Maintenance team name")] = None,
+                  db: DbOpt = None, home: HomeOpt = None) -> None:
+    """Change a user's role (and optionally its regions and team); audited."""
+    from vigil.access.users import update_user
+
+    v = open_instance(db, home)
+    with v.db.session() as s:
+        u = update_user(s, f"cli:{getpass.getuser()}", _user(s, name), role=role, regions=region or None, team=team)
+        console.print(f"User [bold]{name}[/]: {u.role} in {', '.join(u.region_codes)}")
+
+
 @audit_app.command("verify")
 def audit_verify(db: DbOpt = None, home: HomeOpt = None) -> None:
     """Check the audit chain; exit 1 if any entry was edited, deleted or reordered."""

@@ -165,9 +165,10 @@ BODIES: dict[str, BodyFactory] = {
     "Body_import_sites_api_v1_import_sites_post": _import_sites,
     "Body_import_models_api_v1_import_models_post": _import_models,
     "Body_import_cameras_api_v1_import_cameras_post": _import_cameras,
+    "MePatch": lambda c, a: [Body(json={"locale": "zh-CN"})],  # one's own language: no other town's object
 }
 UNSCOPED_BODIES = {"RegionPatch", "SitePatch", "ModelIn", "AssignIn", "NoteIn", "DecisionIn", "AnalyticsIn",
-                   "list[MaskIn]"}
+                   "list[MaskIn]", "MePatch"}
 PATH.update(centrekit.PATH)  # the monitoring centre's objects and bodies
 BODIES.update(centrekit.BODIES)
 UNSCOPED_BODIES |= centrekit.UNSCOPED_BODIES

@@ -31,8 +31,10 @@ __all__ = [
     "issue_token",
     "principal_for_token",
     "related_accounts",
+    "reset_password",
     "revoke_token",
     "set_locale",
+    "update_user",
 ]
 
 def _make_hasher() -> PasswordHasher:
@@ -134,10 +136,10 @@ def _creators(session: Session, user: User, depth: int = 32) -> set[int]:
     return seen
 
 
-def check_user_change(session: Session, actor: Principal, user: User, *, role: Role | str | None = None,
+def check_user_change(session: Session, actor: Principal | str, user: User, *, role: Role | str | None = None,
                       active: bool | None = None) -> None:
     """Refuse a change that would lock people out: deactivating oneself, or losing the last active admin."""
-    if active is False and user.id == actor.user_id:
+    if active is False and isinstance(actor, Principal) and user.id == actor.user_id:
         raise ConflictError("you cannot deactivate your own account; ask another admin")
     loses_admin = active is False or (role is not None and Role(role) != Role.ADMIN)
     if not (user.active and user.role == Role.ADMIN.value and loses_admin):
@@ -147,6 +149,52 @@ def check_user_change(session: Session, actor: Principal, user: User, *, role: R
         stmt = stmt.with_for_update()
     if session.scalars(stmt).first() is None:
         raise ConflictError(f"{user.name} is the last active admin: make another admin first")
+
+
+def update_user(session: Session, actor: Principal | str, user: User, *, role: Role | str | None = None,
+                regions: list[str] | None = None, team: str | None = None, active: bool | None = None) -> User:
+    """Change a user's role, region subtrees, team or active flag (API and CLI); audited as ``user.update``.
+
+    A change that would lock people out is refused (:func:`check_user_change`); deactivating an account also
+    revokes its tokens. Region codes are checked here; whether ``actor`` may grant them is the caller's check.
+    """
+    changes: dict[str, object] = {}
+    if role is not None:
+        try:
+            changes["role"] = Role(role).value
+        except ValueError as exc:
+            raise InputError(f"unknown role {role!r}; roles: {', '.join(r.value for r in Role)}") from exc
+    if regions is not None:
+        if not regions:
+            raise InputError("a user needs at least one region")
+        changes["regions"] = sorted({validate_region_code(c) for c in regions})
+        for c in changes["regions"]:  # type: ignore[attr-defined]
+            if session.get(Region, c) is None:
+                raise NotFoundError(f"region {c} does not exist")
+    if team is not None:
+        changes["team"] = team.strip()
+    if active is not None:
+        changes["active"] = active
+    check_user_change(session, actor, user, role=role, active=active)
+    if "regions" in changes:
+        user.regions = [UserRegion(region_code=c) for c in changes["regions"]]  # type: ignore[union-attr]
+    for k in ("role", "team", "active"):
+        if k in changes:
+            setattr(user, k, changes[k])
+    if active is False:
+        session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked.is_(False))
+                        .values(revoked=True))
+    session.flush()
+    record(session, actor.name if isinstance(actor, Principal) else actor, "user.update" if active is not False
+           else "user.deactivate", f"user:{user.name}", region=user.region_codes[0], **changes)
+    return user
+
+
+def reset_password(session: Session, actor: Principal | str, name: str) -> str:
+    """Give ``name`` a new generated password (returned once) and revoke its tokens; audited."""
+    password = generate_password()
+    set_password(session, name, password, actor=actor.name if isinstance(actor, Principal) else actor)
+    return password
 
 
 def set_password(session: Session, name: str, password: str, *, actor: str) -> None:

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 
-from vigil.access.audit import record
+from vigil.access import users as accounts
 from vigil.access.guard import ensure_visible
-from vigil.access.users import Principal, add_user, check_user_change, generate_password
+from vigil.access.users import Principal, add_user, generate_password
 from vigil.api.deps import SessionDep, require
 from vigil.api.params import RowId
 from vigil.api.versioning import IfMatch, expected_versions, set_etag
@@ -124,16 +124,9 @@ def update_user(user_id: RowId, body: UserPatch, session: SessionDep, response: 
     u = _get(session, p, user_id)
     check_version(u, expected_versions(if_match), f"user {user_id}")
     changes = body.model_dump(exclude_unset=True, mode="json")
-    check_user_change(session, p, u, role=changes.get("role"), active=changes.get("active"))
-    if "regions" in changes:
-        regions = [validate_region_code(c) for c in changes["regions"]]
-        for c in regions:
-            ensure_visible(p, c, f"region {c}")
-        u.regions = [UserRegion(region_code=c) for c in regions]
-    for k in ("role", "team", "active"):
-        if k in changes:
-            setattr(u, k, changes[k])
-    record(session, p.name, "user.update", f"user:{u.name}", region=u.region_codes[0], **changes)
+    for c in changes.get("regions") or []:
+        ensure_visible(p, validate_region_code(c), f"region {c}")
+    accounts.update_user(session, p, u, **changes)
     set_etag(response, session, u)
     return user_json(u)
 
@@ -141,7 +134,18 @@ def update_user(user_id: RowId, body: UserPatch, session: SessionDep, response: 
 @router.delete("/{user_id}", status_code=204)
 def deactivate_user(user_id: RowId, session: SessionDep, p: Principal = Admin) -> None:
     """Deactivate a user (kept for the audit trail)."""
+    accounts.update_user(session, p, _get(session, p, user_id), active=False)
+
+
+class PasswordPublic(BaseModel):
+    """A new generated password, shown once."""
+
+    name: str
+    password: str
+
+
+@router.post("/{user_id}/password")
+def reset_user_password(user_id: RowId, session: SessionDep, p: Principal = Admin) -> PasswordPublic:
+    """Give a user a new generated password (shown once) and end its sessions; audited."""
     u = _get(session, p, user_id)
-    check_user_change(session, p, u, active=False)
-    u.active = False
-    record(session, p.name, "user.deactivate", f"user:{u.name}", region=u.region_codes[0])
+    return PasswordPublic(name=u.name, password=accounts.reset_password(session, p, u.name))

@@ -17,6 +17,7 @@ import * as plans from "./views/plans.js";
 import * as recordings from "./views/recordings.js";
 import * as alarms from "./views/alarms.js";
 import * as down from "./views/down.js";
+import * as users from "./views/users.js";
 import * as workorders from "./views/workorders.js";
 
 applyTheme();
@@ -33,6 +34,7 @@ const ROUTES = {
   recordings: [recordings, "Recordings", "/api/v1/video/retrievals", ["admin", "duty_officer", "investigator"]],
   plans: [plans, "Plans", "/api/v1/plans", ["admin", "planner"]],
   audit: [audit, "Audit", "/api/v1/audit", ["admin", "auditor"]],
+  users: [users, "Users", "/api/v1/users", ["admin"]],
   camera: [camera, null, null, null],
 };
 const DEFAULT = "cameras";
