@@ -30,6 +30,7 @@ from vigil.worker.assign import DEFAULT_SHARDS, shard_of
 from vigil.worker.bus import STREAM
 from vigil.worker.elect import LEADER_KEY
 from vigil.worker.lease import LeaseTable, open_bucket
+from vigil.worker.models import ShardFence
 from vigil.worker.natsserver import NatsServer
 
 pytestmark = pytest.mark.postgres
@@ -64,6 +65,11 @@ def _probed_since(v, cams, t):
         rows = dict(s.execute(select(CameraStatus.camera_id, CameraStatus.last_probe_at)
                               .where(CameraStatus.camera_id.in_(cams))).all())
     return all(rows.get(c) is not None and rows[c].timestamp() > t for c in cams)
+
+
+def _fences(v):
+    with v.db.session() as s:
+        return dict(s.execute(select(ShardFence.shard, ShardFence.worker)).all())
 
 
 def _downs(v, cam):
@@ -106,6 +112,10 @@ async def test_workers_schedulers_and_nats_fail_over(pg_server, tmp_path):
             assert all(o in ("w1", "w2") for o in by_cam.values())
             t_start = time.time()
             await _until("every camera probed", lambda: asyncio.to_thread(_probed_since, v, cams, t_start))
+            # what the writer stored for each camera's shard came from that shard's lease holder
+            used = {shard_of(c) for c in cams}
+            await _until("fences name the lease holders", lambda: asyncio.to_thread(
+                lambda: {k: w for k, w in _fences(v).items() if k in used} == {k: owners[k] for k in used}))
 
             # 2. SIGKILL w1: its cameras are probed again by w2
             lost = [c for c, o in by_cam.items() if o == "w1"]
