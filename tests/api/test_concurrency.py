@@ -181,3 +181,25 @@ def test_if_match_refuses_a_stale_version(served: Served):
         assert c.get(f"/api/v1/cameras/{cam}").json()["name"] == "a"
         fresh = c.patch(f"/api/v1/cameras/{cam}", json={"name": "b"}, headers={"If-Match": first.headers["ETag"]})
         assert fresh.status_code == 200
+
+
+def test_an_exhausted_pool_answers_503_with_retry_after(sqlite_vigil):
+    from fastapi.testclient import TestClient
+
+    from factories import build_world
+    from vigil.api.app import create_app
+    from vigil.core.db import make_engine
+
+    w = build_world(sqlite_vigil)
+    db = sqlite_vigil.db
+    db.engine.dispose()
+    db.engine = make_engine(db.url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    db.sessions.configure(bind=db.engine)
+    c = TestClient(create_app(sqlite_vigil), raise_server_exceptions=False)
+    auth = {"Authorization": f"Bearer {w.tokens['root']}"}
+    assert c.get("/api/v1/sites", headers=auth).status_code == 200
+    with db.engine.connect():  # the one connection is taken
+        r = c.get("/api/v1/sites", headers=auth)
+    assert r.status_code == 503 and r.headers["Retry-After"] == "1"
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert c.get("/api/v1/sites", headers=auth).status_code == 200

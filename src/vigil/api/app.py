@@ -15,6 +15,7 @@ from vigil import __version__
 from vigil.access.throttle import LoginThrottle
 from vigil.api import contract, docs, problems
 from vigil.api import metrics as api_metrics
+from vigil.api.admission import Admission
 from vigil.api.deps import CurrentPrincipal, SessionDep, VigilDep, get_principal
 from vigil.api.inputs import RefuseNul
 from vigil.api.security import AuthBeforeBody, BodyLimit, SecurityHeaders, request_token, token_matches
@@ -69,6 +70,7 @@ def create_app(vigil: Vigil) -> FastAPI:
     app.add_middleware(RefuseNul)  # inside BodyLimit and AuthBeforeBody: a bounded body of a known caller
     # Added last = outermost: headers on every answer; size and authentication settled before a body is read.
     app.add_middleware(AuthBeforeBody, db=vigil.db)
+    app.add_middleware(Admission)  # outside AuthBeforeBody: its token lookup takes a thread and the database
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders, tile_url=vigil.settings.tile_url)
     app.state.metrics_registry = api_metrics.install(app, vigil.db.engine)  # outermost: every answer is counted

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
+import threading
 import time
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
@@ -71,11 +73,55 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cur.close()
 
+    _queue_writers(engine)
+    return engine
+
+
+_HOLDS = "vigil.writer"
+
+
+def _queue_writers(engine: Engine) -> None:
+    """Queue this process's transactions on a lock before ``BEGIN IMMEDIATE``.
+
+    SQLite's busy handler polls with growing sleeps (up to 100 ms) and wakes waiters in no order,
+    so under load a transaction can wait seconds while the database is free most of the time.
+    In one process, a lock hands the database over at once; the busy timeout still governs
+    other processes (a CLI beside the server). The lock is released when the transaction ends:
+    commit, rollback, or the pool resetting a connection that was dropped with one open.
+    """
+    writers = threading.Lock()
+
+    def release(info: dict[str, Any]) -> None:
+        if info.pop(_HOLDS, False):
+            writers.release()
+
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        begin_immediate(conn)
+        if not writers.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
+            raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError(
+                "database is locked (this process's other transactions held it too long)"))
+        conn.info[_HOLDS] = True
+        try:
+            begin_immediate(conn)
+        except BaseException:
+            release(conn.info)
+            raise
 
-    return engine
+    @event.listens_for(engine, "commit")
+    def _commit(conn: Connection) -> None:
+        release(conn.info)
+
+    @event.listens_for(engine, "rollback")
+    def _rollback(conn: Connection) -> None:
+        release(conn.info)
+
+    @event.listens_for(engine.pool, "reset")
+    def _reset(_dbapi: Any, record: Any, *_: Any) -> None:
+        release(record.info)
+
+    @event.listens_for(engine.pool, "invalidate")
+    def _invalidate(_dbapi: Any, record: Any, *_: Any) -> None:
+        release(record.info)
 
 
 def begin_immediate(conn: Connection) -> None:
