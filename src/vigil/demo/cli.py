@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
 from vigil.cli_common import DbOpt, HomeOpt, console, ensure_port_free, open_instance, safe_db_url
+
+DEMO_TIME_ZONE = "Asia/Shanghai"
 
 
 def demo(cameras: Annotated[int, typer.Option(help="Number of cameras in the demo city")] = 20547,
@@ -29,6 +33,8 @@ def demo(cameras: Annotated[int, typer.Option(help="Number of cameras in the dem
     if serve:
         ensure_port_free(host, port)  # before minutes of building, and before the URL is printed
     v = open_instance(db, home, create=True)
+    if not os.environ.get("VIGIL_TIME_ZONE"):  # the demo city is in Yunnan: its days are Beijing time
+        v.settings = dataclasses.replace(v.settings, time_zone=DEMO_TIME_ZONE)
     with v.db.session() as s:
         has_users = bool(s.scalar(select(func.count()).select_from(User)))
         has_cameras = bool(s.scalar(select(func.count()).select_from(Camera)))
