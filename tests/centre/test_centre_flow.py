@@ -108,10 +108,15 @@ def test_a_shift_end_to_end(vigil, tmp_path):
                               follow_up="incident", actor="ann", scope=town1)
         assert s.get(WorkOrder, v1.order_id).camera_id == cam and v2.incident_id
         rounds.finish_run(s, run.id, actor="ann", scope=town1)
+        per_shift = rounds.create_round(s, region_code=TOWN1, name="shift start", cameras=[{"camera_id": cam}],
+                                        shift_id=shift.id, scope=town1, actor="lead")
+        on_time = rounds.start_run(s, per_shift.id, officer="ann", scope=town1, tz=SH, now=T0)
+        assert on_time.due_at == datetime(2026, 3, 2, 0, tzinfo=UTC) and not on_time.late  # 08:00 local
         incident_id = v2.incident_id
     with vigil.db.session() as s:  # the next day: 09:00 passed with no run -> missed
         missed = rounds.flag_missed(s, T0 + timedelta(days=1, hours=2), scope=EVERY, tz=SH)
-        assert [m.due_at for m in missed] == [datetime(2026, 3, 3, 1, tzinfo=UTC)]
+        assert sorted((m.round_id, m.due_at) for m in missed) == [
+            (r.id, datetime(2026, 3, 3, 1, tzinfo=UTC)), (per_shift.id, datetime(2026, 3, 3, 0, tzinfo=UTC))]
         assert s.scalars(select(RoundRun.state).where(RoundRun.round_id == r.id)).all().count("missed") == 1
 
     with vigil.db.session() as s:
