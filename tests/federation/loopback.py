@@ -41,6 +41,10 @@ class Node:
         return f"sqlite:///{self.home}/vigil.db"
 
     def start(self) -> None:
+        self.spawn()
+        self.wait_ready()
+
+    def spawn(self) -> None:
         env = {**os.environ, "VIGIL_HOME": str(self.home)}
         env.pop("VIGIL_DB", None)
         log = open(self.home / "serve.log", "ab")  # noqa: SIM115 - the process owns it
@@ -48,7 +52,10 @@ class Node:
                                       "--no-analytics", *self.args], env=env, cwd=self.home, stdout=log,
                                      stderr=subprocess.STDOUT)
         log.close()
-        deadline = time.time() + 40
+
+    def wait_ready(self) -> None:
+        assert self.proc is not None
+        deadline = time.time() + 90
         while time.time() < deadline:
             try:
                 httpx.get(self.url + "/api/v1/auth/me", timeout=1, verify=False)

@@ -234,3 +234,22 @@ def test_batches_stay_under_the_parents_body_limit(pair, monkeypatch):
 def max_seq(v):
     with v.db.session() as s:
         return s.scalar(select(func.max(FedChange.seq)))
+
+
+def test_log_is_pruned_after_acknowledgement_and_numbering_never_restarts(pair):
+    from vigil.federation.changes import prune
+
+    town, village, _ = pair
+    add_cameras(village, VILLAGE_A, 3)
+    sync(village, town, "village")
+    with village.db.session() as s:
+        acked = parent_link(s).seq
+        prune(s, acked)
+        assert s.scalar(select(func.min(FedChange.seq))) == acked
+        prune(s, acked + 10_000)  # an answer beyond our log keeps our newest entry
+        assert s.scalar(select(func.count()).select_from(FedChange)) == 1
+    ids = add_cameras(village, VILLAGE_A, 1, start=50)
+    with village.db.session() as s:
+        assert s.scalar(select(func.max(FedChange.seq))) > acked
+    sync(village, town, "village")
+    assert ids[0] in _cams(town)

@@ -75,8 +75,10 @@ async def test_four_levels_on_loopback(tmp_path):
         nodes, tokens, ids, town_b_cam = _setup(tmp_path, fleet.manifest()["cameras"])
         pref = nodes["prefecture"]
         try:
+            for n in nodes.values():  # all four start at once
+                n.spawn()
             for n in nodes.values():
-                n.start()
+                n.wait_ready()
             async with httpx.AsyncClient(base_url=pref.url, timeout=10) as c:
                 def h(who: str) -> dict[str, str]:
                     return {"Authorization": f"Bearer {tokens[who]}"}

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+from types import SimpleNamespace
 
 import pytest
 from fedkit import TOWN_A, VILLAGE_A, add_cameras
 from loopback import Node
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from test_serve_hardening import _self_signed
 from vigil.access.bootstrap import init_instance
+from vigil.cli import app
 from vigil.core.context import Vigil
 from vigil.core.errors import NotReadyError
 from vigil.core.models import Camera
@@ -20,10 +20,10 @@ from vigil.federation.models import FedLink
 from vigil.federation.service import push_once, push_until_idle
 
 
-def _vigil(*args: str, home) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "VIGIL_HOME": str(home)}
-    env.pop("VIGIL_DB", None)
-    return subprocess.run([sys.executable, "-m", "vigil", *args], env=env, capture_output=True, text=True, timeout=60)
+def _vigil(*args: str, home) -> SimpleNamespace:
+    """``vigil ARGS`` in this process (the real Typer app): exit code, standard output, standard error."""
+    r = CliRunner().invoke(app, [*args, "--home", str(home)])
+    return SimpleNamespace(returncode=r.exit_code, stdout=r.stdout, stderr=r.stderr)
 
 
 def test_link_commands_and_https_with_a_trusted_certificate(tmp_path):

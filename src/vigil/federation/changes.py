@@ -17,14 +17,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import delete, event, func, insert, select
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from vigil.core.models import Camera, Region, Site, utcnow
 from vigil.federation.models import ChangeKind, FedChange, FedState
 from vigil.health.models import QualityChange, StatusChange
 
-__all__ = ["install", "log_changes", "sweep_status"]
+__all__ = ["install", "log_changes", "prune", "restart_sweep", "sweep_status"]
 
 _TABLES = {"regions": (ChangeKind.REGION, "code"), "sites": (ChangeKind.SITE, "id"),
            "cameras": (ChangeKind.CAMERA, "id")}
@@ -156,3 +156,19 @@ def sweep_status(session: Session) -> int:
             _set_cursor(session, name, ids[-1])
             n += len(ids)
     return n
+
+
+def prune(session: Session, upto: int | None = None) -> int:
+    """Drop log entries before ``upto`` (default: all but the newest).
+
+    The newest entry is always kept, so that on SQLite sequence numbers never restart below what a parent
+    has seen.
+    """
+    newest = session.scalar(select(func.max(FedChange.seq))) or 0
+    upto = newest if upto is None else min(upto, newest)
+    return session.execute(delete(FedChange).where(FedChange.seq < upto)).rowcount or 0
+
+
+def restart_sweep(session: Session) -> None:
+    """Copy the whole status and quality history again (a new parent gets all of it)."""
+    session.execute(delete(FedState).where(FedState.name.in_(("status", "quality"))))

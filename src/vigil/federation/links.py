@@ -27,6 +27,7 @@ from vigil.core.crypto import CredentialBox
 from vigil.core.errors import AuthError, ConflictError, InputError, NotFoundError
 from vigil.core.ids import validate_region_code
 from vigil.core.models import Role
+from vigil.federation.changes import restart_sweep
 from vigil.federation.models import Direction, FedLink
 from vigil.federation.publish import republish_all
 from vigil.federation.rules import ShareRules, parse_rules
@@ -109,6 +110,8 @@ def add_parent(session: Session, box: CredentialBox, url: str, token: str, rules
     session.add(FedLink(name=name, direction=Direction.PARENT.value, url=_check_url(url), ca_file=_check_ca(ca_file),
                         peer_token_enc=box.seal(token), token_sha256=_sha(own), rules=rules.model_dump(),
                         hello_enc=box.seal(hello), last_error=""))
+    republish_all(session)  # a new parent gets the whole catalog and history, whatever the log still holds
+    restart_sweep(session)
     audit.record(session, actor, "federation.link.add_parent", _check_url(url), rules=rules.model_dump())
     return own
 

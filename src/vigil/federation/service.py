@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ import httpx
 from vigil.core.context import Vigil
 from vigil.core.errors import NotReadyError
 from vigil.core.models import utcnow
+from vigil.federation.changes import prune
 from vigil.federation.links import ShareRules, client_for, parent_link, peer_token
 from vigil.federation.models import FedLink
 from vigil.federation.publish import build_batch, pending_count
@@ -71,12 +73,26 @@ def _record(v: Vigil, link_id: int, *, seq: int | None, error: str = "", hello_t
             return 0
         if seq is not None:
             link.seq, link.last_contact, link.last_error = seq, utcnow(), ""
+            prune(s, seq)  # the parent holds everything up to seq
             if hello_taken:
                 link.hello_enc = None
         else:
             link.errors, link.last_error = link.errors + 1, error[:500]
         link.lag = pending_count(s, link.seq)
         return link.lag
+
+
+_last_prune: dict[int, float] = {}
+
+
+def _prune_unlinked(v: Vigil, every_s: float = 60.0) -> None:
+    """Without a parent the log serves nobody: keep only its newest entry (checked once a minute)."""
+    now = time.monotonic()
+    if now - _last_prune.get(id(v), 0.0) < every_s:
+        return
+    _last_prune[id(v)] = now
+    with v.db.session() as s:
+        prune(s)
 
 
 def push_once(v: Vigil, *, limit: int = 2000, timeout: float = 30.0, heartbeat: float = 0.0) -> PushResult | None:
@@ -86,6 +102,7 @@ def push_once(v: Vigil, *, limit: int = 2000, timeout: float = 30.0, heartbeat: 
     """
     prepared = next_batch(v, limit, heartbeat)
     if prepared is None:
+        _prune_unlinked(v)
         return None
     if prepared is False:
         return PushResult(0, -1, 0, False)
