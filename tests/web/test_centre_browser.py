@@ -117,6 +117,11 @@ def test_a_full_shift_in_the_browser(chrome, console: City, sqlite_vigil: Vigil,
     _wait(d, lambda x: "acknowledged by bob" in _text(x, "#handovers li"))
     d.save_screenshot(str(shots / "centre-incoming.png"))
     assert not browser_errors(d)
+    d.execute_script("localStorage.setItem('vigil_locale', 'zh-CN')")  # the console's language choice
+    d.refresh()
+    _wait(d, lambda x: x.execute_script("return document.body.dataset.ready") == "1")
+    assert _text(d, "#centre-title") == "监控中心" and "确认人 bob" in _text(d, "#handovers li")
+    d.execute_script("localStorage.removeItem('vigil_locale')")
 
     with sqlite_vigil.db.session() as s:
         h = s.scalars(select(Handover)).one()

@@ -4,6 +4,28 @@
 // the round's dwell time. Everything goes through /api/v1/centre; scope is decided by the server.
 import { ApiError, api, setUnauthorizedHandler } from "./api.js";
 import { h, mount, toast } from "./dom.js";
+import { pickLanguage } from "./i18n.js";
+
+// This page's own words in Chinese (the console's shared catalogues stay with the console's pages).
+const ZH = {
+  "Monitoring centre": "监控中心", Duty: "值班", "shift leader": "值班长", "Sign on": "上岗", "Sign off": "下岗",
+  "My alarms": "我的告警", "Escalated alarms": "已升级告警", "Patrol rounds": "视频巡逻", Note: "备注",
+  "Snapshot reference": "截图编号", "no follow-up": "无后续", "open an incident": "立为事件",
+  "open a work order": "派运维工单", Normal: "正常", Abnormal: "异常", "Finish round": "完成巡逻",
+  Handover: "交接班", "Write handover": "写交接记录", Start: "开始", Acknowledge: "确认", live: "实时",
+  late: "迟到", due: "应巡", finished: "已完成", "acknowledged by": "确认人", "waiting for the next shift": "待接班确认",
+  "(no leader on duty)": "（无值班长）", alarm: "告警", incident: "事件", "work order": "工单",
+  normal: "正常", abnormal: "异常",
+};
+const ZH_UI = pickLanguage().startsWith("zh");
+const L = (en) => (ZH_UI ? ZH[en] ?? en : en);
+
+function localise() {
+  document.documentElement.lang = ZH_UI ? "zh-CN" : "en";
+  for (const el of document.querySelectorAll("[data-l10n]")) el.textContent = L(el.dataset.l10n);
+  for (const el of document.querySelectorAll("[data-l10n-placeholder]")) el.placeholder = L(el.dataset.l10nPlaceholder);
+  document.title = `Vigil · ${L("Monitoring centre")}`;
+}
 
 const $ = (id) => document.getElementById(id);
 const state = { me: null, shifts: [], run: null, index: 0, timer: 0, left: 0 };
@@ -28,12 +50,12 @@ async function loadDuty() {
     api("/centre/alarms")]);
   mount($("my-alarms"), mine.map((a) => h("li", { dataset: { alarm: a.id } },
     `${a.kind} · ${a.camera_id} · ${when(a.raised_at)} `,
-    a.acknowledged_by ? h("span", { class: "muted acked" }, `acknowledged by ${a.acknowledged_by}`)
-      : h("button", { type: "button", class: "ack-alarm", onclick: () => ackAlarm(a.id).catch(fail) }, "Acknowledge"))));
+    a.acknowledged_by ? h("span", { class: "muted acked" }, `${L("acknowledged by")} ${a.acknowledged_by}`)
+      : h("button", { type: "button", class: "ack-alarm", onclick: () => ackAlarm(a.id).catch(fail) }, L("Acknowledge")))));
   mount($("on-duty"), duty.map((d) => h("li", { dataset: { user: d.user_name } },
     `${d.user_name}${d.leader ? " ★" : ""} · ${d.region_code} · ${when(d.on_at)}`)));
   mount($("escalations"), escalations.map((e) => h("li", { dataset: { alarm: e.alarm_id } },
-    `alarm ${e.alarm_id} → ${e.to_user || "(no leader on duty)"} · ${when(e.at)}`)));
+    `${L("alarm")} ${e.alarm_id} → ${e.to_user || L("(no leader on duty)")} · ${when(e.at)}`)));
 }
 
 async function loadShifts() {
@@ -46,7 +68,7 @@ async function loadRounds() {
   const rounds = await api("/centre/rounds");
   mount($("rounds"), rounds.map((r) => h("li", { dataset: { round: r.id } },
     `${r.name} · ${r.cameras.length} · ${r.dwell_s}s `,
-    h("button", { type: "button", class: "start-round", onclick: () => startRun(r.id).catch(fail) }, "Start"))));
+    h("button", { type: "button", class: "start-round", onclick: () => startRun(r.id).catch(fail) }, L("Start")))));
 }
 
 async function loadHandovers() {
@@ -54,11 +76,11 @@ async function loadHandovers() {
   mount($("handovers"), list.map((x) => {
     const counts = Object.entries(x.items || {}).map(([k, v]) => `${v.length} ${k}`).join(", ");
     const ack = x.acked_at
-      ? h("span", { class: "muted acked" }, ` acknowledged by ${x.incoming}`)
+      ? h("span", { class: "muted acked" }, ` ${L("acknowledged by")} ${x.incoming}`)
       : (x.outgoing !== state.me.name
         ? h("button", { type: "button", class: "ack-handover", onclick: () => ackHandover(x.id).catch(fail) },
-          "Acknowledge")
-        : h("span", { class: "muted" }, " waiting for the next shift"));
+          L("Acknowledge"))
+        : h("span", { class: "muted" }, ` ${L("waiting for the next shift")}`));
     return h("li", { dataset: { handover: x.id } }, `#${x.id} ${x.outgoing} · ${when(x.written_at)} · ${counts}`,
       x.notes ? h("div", { class: "muted" }, x.notes) : null, ack);
   }));
@@ -74,18 +96,19 @@ function drawWall() {
   const marked = new Map(run.views.map((v) => [v.camera_id, v.status]));
   $("wall").hidden = false;
   $("wall-title").textContent = run.round.name;
-  $("wall-state").textContent = run.late ? "late" : (run.due_at ? `due ${when(run.due_at)}` : "");
+  $("wall-state").textContent = run.late ? L("late") : (run.due_at ? `${L("due")} ${when(run.due_at)}` : "");
   $("wall-state").classList.toggle("centre-late", run.late);
   mount($("wall-tiles"), run.round.cameras.map((c, i) => h("div", {
     class: `centre-tile ${i === state.index ? "current" : ""} ${marked.get(c.camera_id) || ""}`,
     dataset: { camera: c.camera_id },
   }, h("strong", {}, run.camera_names[c.camera_id] || c.camera_id), h("div", { class: "mono muted" }, c.camera_id),
-  h("a", { href: `live.html?camera=${encodeURIComponent(c.camera_id)}`, target: "_blank", rel: "noopener" }, "live"))));
+  h("a", { href: `live.html?camera=${encodeURIComponent(c.camera_id)}`, target: "_blank", rel: "noopener" }, L("live")))));
   mount($("wall-checklist"), run.round.checklist.map((item) => h("label", {},
     h("input", { type: "checkbox", class: "check", dataset: { item } }), ` ${item}`)));
   mount($("wall-views"), run.views.map((v) => h("li", { dataset: { status: v.status } },
-    `${run.camera_names[v.camera_id] || v.camera_id}: ${v.status}${v.note ? ` · ${v.note}` : ""}` +
-    `${v.incident_id ? ` · incident ${v.incident_id}` : ""}${v.order_id ? ` · work order ${v.order_id}` : ""}`)));
+    `${run.camera_names[v.camera_id] || v.camera_id}: ${L(v.status)}${v.note ? ` · ${v.note}` : ""}` +
+    `${v.incident_id ? ` · ${L("incident")} ${v.incident_id}` : ""}` +
+    `${v.order_id ? ` · ${L("work order")} ${v.order_id}` : ""}`)));
 }
 
 function tick() {
@@ -132,7 +155,7 @@ async function finishRun() {
   const done = await api(`/centre/runs/${state.run.id}/finish`, { method: "POST" });
   clearInterval(state.timer);
   state.finished = done;
-  $("wall-state").textContent = `finished ${when(done.finished_at)}${done.late ? " (late)" : ""}`;
+  $("wall-state").textContent = `${L("finished")} ${when(done.finished_at)}${done.late ? ` (${L("late")})` : ""}`;
 }
 
 // ----------------------------------------------------------------------------- duty and handover
@@ -160,6 +183,7 @@ async function ackHandover(id) {
 }
 
 async function init() {
+  localise();
   setUnauthorizedHandler(() => location.replace("login.html"));
   state.me = await api("/auth/me");
   $("whoami").textContent = `${state.me.name} · ${state.me.role}`;
