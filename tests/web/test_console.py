@@ -355,34 +355,3 @@ def test_projection_module_matches_python(chrome, console: City) -> None:
         assert (lon2, lat2) == (pytest.approx(lon, abs=1e-9), pytest.approx(lat, abs=1e-9))
     assert out["mpp"] == pytest.approx(156543.0339, rel=1e-6)
     assert out["box"] == [0, -1, 3, 5]
-
-
-def test_map_draws_configured_tiles_under_vectors(chrome, console: City) -> None:
-    """With a tile URL template the map paints raster tiles under our vectors (a data: URL stands in for a server)."""
-    import base64
-
-    import cv2
-    import numpy as np
-
-    tile = np.zeros((256, 256, 3), np.uint8)
-    tile[:] = (0, 0, 200)  # BGR: a red tile
-    url = "data:image/png;base64," + base64.b64encode(cv2.imencode(".png", tile)[1].tobytes()).decode()
-    d = chrome
-    d.get(console.base + "/ui/login.html")
-    rgb = d.execute_async_script("""
-        const [url, done] = arguments;
-        const box = document.createElement('div');
-        box.style.cssText = 'position:fixed;left:0;top:0;width:300px;height:200px';
-        document.body.append(box);
-        import('./js/mapcanvas.js').then(async (m) => {
-          const map = new m.MapCanvas(box, { tileUrl: url + '#{z}/{x}/{y}' });
-          map.fitBounds([102.70, 25.00, 102.72, 25.02]);
-          for (let i = 0; i < 100; i++) {
-            await new Promise((r) => setTimeout(r, 50));
-            const c = map.canvas;
-            const px = c.getContext('2d').getImageData(c.width / 2, c.height / 2, 1, 1).data;
-            if (px[0] > 150) return done([px[0], px[1], px[2]]);
-          }
-          done(null);
-        });""", url)
-    assert rgb is not None and rgb[0] > 150 and rgb[1] < 60 and rgb[2] < 60

@@ -58,3 +58,59 @@ def test_map_filters_cones_and_scale(chrome, console: City, sqlite_vigil) -> Non
     assert scale.split(" ")[-1] in ("m", "km") and float(scale.split(" ")[0]) > 0, scale
     _no_overflow(d, "map")
     assert browser_errors(d) == []
+
+
+@pytest.fixture
+def tile_server(sqlite_vigil):  # type: ignore[no-untyped-def]
+    """A loopback XYZ tile server of plain red PNG tiles, configured as the instance's VIGIL_TILE_URL."""
+    import dataclasses
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import cv2
+    import numpy as np
+
+    tile = np.zeros((256, 256, 3), np.uint8)
+    tile[:] = (0, 0, 200)  # BGR: red
+    png = cv2.imencode(".png", tile)[1].tobytes()
+    hits: list[str] = []
+
+    class Tiles(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.send_header("Content-Length", str(len(png)))
+            self.end_headers()
+            self.wfile.write(png)
+
+        def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Tiles)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{srv.server_address[1]}/{{z}}/{{x}}/{{y}}.png"
+    sqlite_vigil.settings = dataclasses.replace(sqlite_vigil.settings, tile_url=url)
+    yield hits
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_map_draws_configured_tiles_under_vectors(chrome, tile_server, console: City) -> None:
+    """With VIGIL_TILE_URL the map fetches the tiles (allowed by the CSP) and paints them under our vectors."""
+    d = chrome
+    _fresh(d)
+    _sign_in(d, console)
+    _wait(d, lambda x: _css(x, "#camera-table tbody tr"))
+    d.get(console.base + "/ui/#/map?region=530181")
+    _wait(d, lambda x: _data(x, "cameras") == str(len(console.cameras)))
+    red = """
+        const gl = document.querySelector('#map canvas');
+        const c = Object.assign(document.createElement('canvas'), { width: gl.width, height: gl.height });
+        c.getContext('2d').drawImage(gl, 0, 0);
+        const px = c.getContext('2d').getImageData(4, Math.round(gl.height / 2), 1, 1).data;  // left edge: no site
+        return px[0] > 150 && px[1] < 60 && px[2] < 60;"""
+    _wait(d, lambda x: x.execute_script(red))
+    assert tile_server and all(p.endswith(".png") for p in tile_server)
+    assert browser_errors(d) == []

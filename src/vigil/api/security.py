@@ -197,8 +197,10 @@ def _csp(path: str, img_sources: str) -> str:
     if path.startswith("/api/"):  # JSON, files, and generated reports (inline styles, embedded charts)
         return f"default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; {frame}"
     style = "'self' 'unsafe-inline'" if path in ("/docs", "/redoc") else "'self'"  # both inject <style>
+    # the map library fetches a configured tile server's images with fetch(): its origin is also a connect-src
     return (f"default-src 'self'; script-src 'self'; style-src {style}; img-src 'self' data: blob:{img_sources}; "
-            f"media-src 'self' blob:; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; {frame}")
+            f"media-src 'self' blob:; worker-src 'self' blob:; connect-src 'self'{img_sources}; object-src 'none'; "
+            f"{frame}")
 
 
 class SecurityHeaders:

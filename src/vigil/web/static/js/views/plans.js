@@ -2,7 +2,7 @@
 import { api, apiOptional } from "../api.js";
 import { h, message, mount, toast } from "../dom.js";
 import { duration, num, pct, when } from "../labels.js";
-import { MapCanvas } from "../mapcanvas.js";
+import { GlMap } from "../mapgl.js";
 import { bounds } from "../mercator.js";
 import { consoleConfig } from "../geo.js";
 import { kpiCard, rateTone, table } from "../widgets.js";
@@ -78,8 +78,9 @@ async function planMap(slot, pl) {
     lon: f.geometry.coordinates[0], lat: f.geometry.coordinates[1] }));
   const pts = (targets?.features || []).map((f) => ({ lon: f.geometry.coordinates[0], lat: f.geometry.coordinates[1],
     color: f.properties?.covered_after ? "rgba(62, 207, 142, .55)" : "#ff5d5d" }));
-  const map = new MapCanvas(slot, { tileUrl: config.tile_url || null, wedges: true,
+  const map = new GlMap(slot, { tileUrl: config.tile_url || null, wedges: true,
     colorOf: (c) => PLAN_COLORS[c.status] || "#8ea3bb" });
+  map.start();
   map.setData({ cameras: cams, points: pts });
   map.fitBounds(bounds([...cams, ...pts].map((c) => [c.lon, c.lat])));
   return map;
