@@ -118,6 +118,15 @@ def test_alarm_and_down_pages_count_everything(chrome, console: City, sqlite_vig
     _css(d, "#down-page-next")[0].click()
     _wait(d, lambda x: "offset=2" in x.current_url and _css(x, "#down-table tbody tr[data-id]"))
     _no_overflow(d, "cameras-down")
+    # Live view is not offered for a camera that is down: not in the table, not on its page
+    first_down = d.execute_script("return document.querySelector('#down-table tbody tr[data-id]').dataset.id")
+    d.get(console.base + f"/ui/#/cameras?q={first_down}")
+    _wait(d, lambda x: x.execute_script("return [...document.querySelectorAll('#camera-table tbody tr[data-id]')]"
+                                        ".map(r => r.dataset.id).join()") == first_down)
+    assert not _css(d, f"#camera-table tr[data-id='{first_down}'] a[href^='live.html']")
+    d.get(console.base + f"/ui/#/camera/{first_down}")
+    _wait(d, lambda x: _css(x, "#live-down"))
+    assert not _css(d, "#live-link")
     d.get(console.base + "/ui/#/dashboard?region=530181")
     _wait(d, lambda x: _text(x, "#dash-wo-total") == str(len(ids)) and _text(x, "#dash-alarms-total") == str(len(ids)))
     assert _text(d, "#dash-down-total") == str(len(ids))

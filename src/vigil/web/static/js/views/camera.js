@@ -108,8 +108,10 @@ export async function render(el, route, ctx) {
     h("div", { class: "view-head" }, h("a", { href: "#/cameras", class: "crumbs" }, t("← Cameras")),
       h("h1", { lang: "zh", id: "camera-name" }, c.name), lifecycleBadge(c.lifecycle), statusBadge(c.status)),
     h("div", { class: "actions" },
-      h("a", { class: "button-link", id: "live-link", href: `live.html?camera=${encodeURIComponent(c.id)}` },
-        t("▶ Live view")),
+      statusInfo(c.status).state === "down"  // no live view of a camera that does not answer
+        ? h("span", { class: "badge bad", id: "live-down" }, t("camera down: no live view"))
+        : h("a", { class: "button-link", id: "live-link", href: `live.html?camera=${encodeURIComponent(c.id)}` },
+          t("▶ Live view")),
       h("a", { class: "button-link secondary", href: ctx.hashFor("map", { region: c.region_code }) },
         t("Region map")),
       c.site_id ? h("a", { class: "button-link secondary", href: ctx.hashFor("cameras", { site: c.site_id }) },

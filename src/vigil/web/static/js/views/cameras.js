@@ -88,7 +88,7 @@ function cameraRow(c, names, ctx) {
   h("td", {}, lifecycleBadge(c.lifecycle)),
   h("td", {}, statusBadge(c.status)),
   h("td", {}, typeof c.model === "object" && c.model ? c.model.name : c.model || "—"),
-  h("td", {}, c.lifecycle === "in_service" ? h("a", { href: `live.html?camera=${encodeURIComponent(c.id)}`,
+  h("td", {}, c.lifecycle === "in_service" && statusInfo(c.status).state !== "down" ? h("a", { href: `live.html?camera=${encodeURIComponent(c.id)}`,
     title: t("Live view"), "aria-label": t("Live view of {{name}}", { name: c.name }) }, t("▶ Live")) : null));
 }
 

@@ -165,7 +165,6 @@ async function downSection(slot, region, eps, ctx) {
     ["ID", (c) => h("span", { class: "mono" }, c.camera_id)],
     ["Reason", (c) => h("span", { class: "badge bad" }, t(c.reason || "down"))],
     ["Since", (c) => when(c.since)], ["For", (c) => duration((now - new Date(c.since)) / 1000), "num"],
-    ["", (c) => h("a", { href: `live.html?camera=${encodeURIComponent(c.camera_id)}` }, t("▶ Live"))],
   ], st.down || [], { empty: "Every probed camera is online.", cls: "down-now" }));
 }
 
