@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -156,3 +157,9 @@ def test_a_shift_end_to_end(vigil, tmp_path):
     assert [k["kind"] for k in body["incidents"][0]["timeline"]][-1] in {"position", "note"}
     with vigil.db.session() as s:
         assert verify_chain(s).ok
+
+
+def test_shifts_follow_the_instance_time_zone(sqlite_vigil):
+    assert duty.centre_zone() == SH  # no settings at hand (pure callers, benchmarks)
+    shanghai = replace(sqlite_vigil.settings, time_zone="Asia/Shanghai")
+    assert duty.centre_zone(shanghai) == SH and duty.centre_zone(sqlite_vigil.settings) == sqlite_vigil.settings.zone

@@ -104,7 +104,7 @@ def report(region: str, month: Annotated[str | None, typer.Option(help="YYYY-MM 
     if out.suffix not in (".html", ".pdf"):
         raise InputError("--out must end in .html or .pdf")
     with closing(open_instance(db, home)) as v, v.db.session() as s:
-        tz = duty.centre_zone(v.settings.extra)
+        tz = duty.centre_zone(v.settings)
         month = month or utcnow().astimezone(tz).strftime("%Y-%m")
         start, end = perf.month_range(month, tz)
         result = perf.summarise(perf.gather(s, scope=Scope.of([region]), start=start, end=end), tz)

@@ -1,7 +1,7 @@
 """Duty shifts, sign-on and sign-off, handovers, alarm routing and escalation to the shift leader.
 
 A centre is a region (its subtree is what it watches); a shift is a time of day and a length in the
-instance's time zone (``timezone`` in the settings' extras, else Asia/Shanghai). Alarms are routed to
+instance's time zone (``VIGIL_TIME_ZONE``, the one the daily report uses; Asia/Shanghai without settings). Alarms are routed to
 whoever is signed on for a region covering the alarm's camera. An alarm still unacknowledged when its
 response time (the shortest of the shifts on duty for it) has passed escalates to the shift leader:
 :func:`due_escalations` is the pure rule, :func:`escalate_due` applies it (the centre service calls it).
@@ -9,11 +9,11 @@ response time (the shortest of the shifts on duty for it) has passed escalates t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +22,7 @@ from vigil.access.audit import record
 from vigil.access.guard import Scope, ensure_visible, get_in_scope
 from vigil.analytics.models import Event
 from vigil.centre.models import DutySession, Escalation, Handover, Incident, ShiftDef
+from vigil.core.config import Settings
 from vigil.core.errors import ConflictError, InputError
 from vigil.core.models import Region, utcnow
 from vigil.health.models import Alarm, WorkOrder
@@ -37,13 +38,9 @@ DEFAULT_TZ = "Asia/Shanghai"
 DEFAULT_RESPONSE_MINUTES = 15
 
 
-def centre_zone(extra: Mapping[str, str] | None = None) -> ZoneInfo:
-    """The instance's time zone: ``timezone`` in the settings' extras, else Asia/Shanghai."""
-    name = (extra or {}).get("timezone") or DEFAULT_TZ
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InputError(f"unknown time zone {name!r}") from None
+def centre_zone(settings: Settings | None = None) -> ZoneInfo:
+    """The zone shifts and rounds are read in: the instance's (``VIGIL_TIME_ZONE``), else Asia/Shanghai."""
+    return settings.zone if settings is not None else ZoneInfo(DEFAULT_TZ)
 
 
 def parse_hhmm(text: str) -> int:

@@ -22,7 +22,7 @@ log = logging.getLogger("vigil.centre.service")
 def housekeeping_once(vigil: Vigil, now: datetime | None = None) -> dict[str, Any]:
     """One pass over the whole instance (the system's scope): escalations, then missed rounds."""
     now = now or utcnow()
-    tz = centre_zone(vigil.settings.extra)
+    tz = centre_zone(vigil.settings)
     with vigil.db.session() as s:
         esc = escalate_due(s, now, scope=Scope.everything())
         missed = flag_missed(s, now, scope=Scope.everything(), tz=tz)

@@ -142,7 +142,7 @@ def create_round(body: RoundIn, p: Lead, session: SessionDep) -> RoundPublic:
 @router.post("/rounds/{round_id}/runs", status_code=201)
 def start_run(round_id: int, p: Duty, session: SessionDep, v: VigilDep) -> RunDetail:
     """Start a run of a round (late when past its slot's grace time)."""
-    run = rounds.start_run(session, round_id, officer=p.name, scope=p.scope, tz=duty.centre_zone(v.settings.extra))
+    run = rounds.start_run(session, round_id, officer=p.name, scope=p.scope, tz=duty.centre_zone(v.settings))
     return _run_detail(session, run, p)
 
 
@@ -252,7 +252,7 @@ def export_case(case_id: int, p: Case, session: SessionDep, v: VigilDep) -> Case
 # ----------------------------------------------------------------------------- performance
 def _perf(p: Principal, session: SessionDep, v: VigilDep, month: str | None,
           region: str | None) -> tuple[perf.Performance, str, str]:
-    tz = duty.centre_zone(v.settings.extra)
+    tz = duty.centre_zone(v.settings)
     month = month or utcnow().astimezone(tz).strftime("%Y-%m")
     start, end = perf.month_range(month, tz)
     code = _region(p, region)
