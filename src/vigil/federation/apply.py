@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,6 +31,11 @@ from vigil.health.models import CameraStatus, QualityChange, StatusChange
 __all__ = ["ApplyResult", "apply_batch"]
 
 _ANCESTORS = (8, 6, 4, 2)
+# the tables written in bulk (Core statements: no per-row ORM work, no version check)
+_T_CAMERAS, _T_REMOTE, _T_STATUS = (cast(Table, m.__table__) for m in (Camera, FedRemote, CameraStatus))
+_T_STATUS_CHANGES, _T_QUALITY_CHANGES = (cast(Table, m.__table__) for m in (StatusChange, QualityChange))
+_DELETABLE: dict[str, tuple[type[Any], Any]] = {ChangeKind.CAMERA: (Camera, Camera.id), ChangeKind.SITE: (Site, Site.id),
+                                                ChangeKind.REGION: (Region, Region.code)}
 _CAM_FIELDS = ("name", "region_code", "lon", "lat", "height_m", "heading_deg", "tilt_deg", "kind", "owner",
                "lifecycle")
 
@@ -140,11 +145,11 @@ class _Applier:
             if d.get("status"):
                 status.append((cid, d["status"]))
             self._touch(ChangeKind.CAMERA, cid)
-        t = Camera.__table__
+        t = _T_CAMERAS
         upd_stmt = update(t).where(t.c.id == bindparam("b_id")).values(
             {c: bindparam(c) for c in (*_CAM_FIELDS, "site_id", "updated_at")})
         upd = [{"b_id": r.pop("id"), **r} for r in upd]
-        for rows, stmt in ((new, insert(t)), (links, insert(FedRemote.__table__)), (upd, upd_stmt)):
+        for rows, stmt in ((new, insert(t)), (links, insert(_T_REMOTE)), (upd, upd_stmt)):
             for i in range(0, len(rows), 1000):
                 self.s.execute(stmt, rows[i:i + 1000])
         self._current_status(status)
@@ -187,12 +192,12 @@ class _Applier:
         for i in range(0, len(touched), 500):
             have |= set(self.s.scalars(select(CameraStatus.camera_id).where(
                 CameraStatus.camera_id.in_(touched[i:i + 500]))))
-        fresh = [{"camera_id": c, "state": "unknown", "reason": "", "faults": [],
+        fresh: list[dict[str, Any]] = [{"camera_id": c, "state": "unknown", "reason": "", "faults": [],
                   "since": state[c]["since"] if c in state else faults[c]["faults_since"] or utcnow()}
                  for c in touched if c not in have]
-        t = CameraStatus.__table__
-        stmts = [(insert(StatusChange.__table__), hist[ChangeKind.STATUS]),
-                 (insert(QualityChange.__table__), hist[ChangeKind.QUALITY]), (insert(t), fresh),
+        t = _T_STATUS
+        stmts = [(insert(_T_STATUS_CHANGES), hist[ChangeKind.STATUS]),
+                 (insert(_T_QUALITY_CHANGES), hist[ChangeKind.QUALITY]), (insert(t), fresh),
                  (update(t).where(t.c.camera_id == bindparam("b_id")).values(
                      state=bindparam("state"), reason=bindparam("reason"), since=bindparam("since")),
                   list(state.values())),
@@ -207,8 +212,7 @@ class _Applier:
         known = self._remote(kind, [key]).get(key)
         if known is None:
             return
-        model, col = {ChangeKind.CAMERA: (Camera, Camera.id), ChangeKind.SITE: (Site, Site.id),
-                      ChangeKind.REGION: (Region, Region.code)}[kind]
+        model, col = _DELETABLE[kind]
         local = int(known.local_key) if kind == ChangeKind.SITE else known.local_key
         try:
             with self.s.begin_nested():

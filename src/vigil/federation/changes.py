@@ -166,7 +166,8 @@ def prune(session: Session, upto: int | None = None) -> int:
     """
     newest = session.scalar(select(func.max(FedChange.seq))) or 0
     upto = newest if upto is None else min(upto, newest)
-    return session.execute(delete(FedChange).where(FedChange.seq < upto)).rowcount or 0
+    res = session.execute(delete(FedChange).where(FedChange.seq < upto))
+    return int(getattr(res, "rowcount", 0) or 0)
 
 
 def restart_sweep(session: Session) -> None:

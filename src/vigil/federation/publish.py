@@ -25,7 +25,7 @@ __all__ = ["Batch", "build_batch", "camera_shared", "pending_count", "republish_
 Batch = dict[str, Any]
 _CAM_COLS = (Camera.id, Camera.name, Camera.region_code, Camera.site_id, Camera.lon, Camera.lat, Camera.height_m,
              Camera.heading_deg, Camera.tilt_deg, Camera.kind, Camera.owner, Camera.lifecycle)
-_ORDER = {ChangeKind.REGION: 0, ChangeKind.SITE: 1, ChangeKind.CAMERA: 2, ChangeKind.STATUS: 3,
+_ORDER: dict[str, int] = {ChangeKind.REGION: 0, ChangeKind.SITE: 1, ChangeKind.CAMERA: 2, ChangeKind.STATUS: 3,
           ChangeKind.QUALITY: 3}
 
 
@@ -108,10 +108,13 @@ class _Builder:
             self.ups[(ChangeKind.CAMERA, cid)] = data
 
     def status(self, kind: str, ids: list[int]) -> None:
-        model = StatusChange if kind == ChangeKind.STATUS else QualityChange
-        extra = (model.state, model.reason) if kind == ChangeKind.STATUS else (model.faults,)
-        rows = self.s.execute(select(model.camera_id, model.ts, *extra).where(model.id.in_(ids))
-                              .order_by(model.id)).all()
+        if kind == ChangeKind.STATUS:
+            q = select(StatusChange.camera_id, StatusChange.ts, StatusChange.state, StatusChange.reason).where(
+                StatusChange.id.in_(ids)).order_by(StatusChange.id)
+        else:
+            q = select(QualityChange.camera_id, QualityChange.ts, QualityChange.faults).where(
+                QualityChange.id.in_(ids)).order_by(QualityChange.id)
+        rows = self.s.execute(q).all()
         shared = shared_ids(self.s, self.rules, sorted({r[0] for r in rows}))
         for r in rows:
             if r[0] not in shared:

@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -45,7 +45,7 @@ class PushResult:
     applied: bool
 
 
-def next_batch(v: Vigil, limit: int, heartbeat: float) -> tuple[FedLink, dict[str, Any], str] | None | bool:
+def next_batch(v: Vigil, limit: int, heartbeat: float) -> tuple[FedLink, dict[str, Any], str] | None | Literal[False]:
     """The link, the batch and the token to push; ``None`` without a parent, ``False`` when there is nothing to say."""
     with v.db.session() as s:
         link = parent_link(s)
