@@ -44,7 +44,12 @@ def vigil(request, tmp_path) -> Vigil:
     v.close()
 
 
-@pytest.fixture(scope="module", params=_DBS)
+# Module-wide worlds (the scope matrix) run on SQLite in `make test`; their PostgreSQL run takes minutes
+# and is part of `make test-slow`. Dialect differences are covered per test by the ``vigil`` fixture.
+_MODULE_DBS = [pytest.param(d, marks=pytest.mark.slow) if d == "postgresql" else d for d in _DBS]
+
+
+@pytest.fixture(scope="module", params=_MODULE_DBS)
 def module_vigil(request, tmp_path_factory) -> Vigil:
     """Like ``vigil``, but one instance per test module (for a world built once and probed many times)."""
     v = _open(request, tmp_path_factory.mktemp("vigil"))

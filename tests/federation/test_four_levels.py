@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from fedkit import CITY, PREF, TOWN_A, TOWN_B, VILLAGE_A, add_cameras
 from loopback import Node, until
 from sqlalchemy import create_engine, text
@@ -70,6 +71,7 @@ def _setup(tmp_path, fleet_cams) -> tuple[dict[str, Node], dict[str, str], list[
     return nodes, tokens, ids, town_b_cam
 
 
+@pytest.mark.slow  # four vigil serve processes, a fleet and Chromium: `make test-slow`
 async def test_four_levels_on_loopback(tmp_path):
     async with Fleet(4, streams=4) as fleet:
         nodes, tokens, ids, town_b_cam = _setup(tmp_path, fleet.manifest()["cameras"])

@@ -33,7 +33,7 @@ from vigil.worker.lease import LeaseTable, open_bucket
 from vigil.worker.models import ShardFence
 from vigil.worker.natsserver import NatsServer
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # 2 workers, 2 schedulers, 2 API nodes: `make test-slow`
 TTL = 3.0
 VIGIL = str(Path(sys.executable).parent / "vigil")
 
