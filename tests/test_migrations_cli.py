@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -26,6 +27,7 @@ def _run(args, env, cwd, check=True):
     return r
 
 
+@pytest.mark.slow  # many CLI subprocesses or a long stream: `make test-slow`
 def test_cli_init_user_audit(tmp_path):
     env = {**os.environ, "VIGIL_HOME": str(tmp_path / "home")}
     env.pop("VIGIL_DB", None)

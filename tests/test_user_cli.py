@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 from sqlalchemy import select
 
 from vigil.access.users import authenticate
@@ -27,6 +28,7 @@ def _password(out: str) -> str:
     return re.search(r"password: (\S+)", out).group(1)
 
 
+@pytest.mark.slow  # many CLI subprocesses or a long stream: `make test-slow`
 def test_user_commands_change_and_audit(tmp_path):
     env = {**os.environ, "VIGIL_HOME": str(tmp_path / "home")}
     _run(["init", "--region", "5301"], env, tmp_path)

@@ -92,6 +92,7 @@ def test_privacy_mask_hides_people_and_blacks_out_snapshots(vtest, detector, tmp
         assert np.mean(img[:, : int(w * 0.48)]) < 3  # blacked out (but for JPEG ringing and the box outline)
 
 
+@pytest.mark.slow  # many CLI subprocesses or a long stream: `make test-slow`
 def test_people_detected_over_rtsp(detector):
     from video_helpers_bridge import RtspServer
 

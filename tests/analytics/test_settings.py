@@ -83,6 +83,7 @@ def test_enabled_cameras_skip_disabled_retired_and_bad(world):
     assert enabled_cameras(v) == ([], [])
 
 
+@pytest.mark.slow  # many CLI subprocesses or a long stream: `make test-slow`
 def test_cli_enable_list_disable(tmp_path):
     from video_helpers_bridge import add_camera
 

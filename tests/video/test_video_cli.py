@@ -10,6 +10,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from test_recorder import check_index, gaps, segments
 from video_helpers import add_camera, wait_for
 
@@ -35,6 +36,7 @@ def _state(pid: int) -> str:
         return "gone"
 
 
+@pytest.mark.slow  # many CLI subprocesses or a long stream: `make test-slow`
 def test_record_then_retrieve_with_approval(sqlite_vigil, rtsp_server):
     v = sqlite_vigil
     with v.db.session() as s:

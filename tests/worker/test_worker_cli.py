@@ -43,6 +43,7 @@ def test_bad_ttl_from_environment(instance):
     assert r.returncode == 2 and "lease TTL" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow  # many CLI subprocesses or a long stream: `make test-slow`
 def test_unreachable_nats_is_one_line_without_password(instance):
     r = _run(["worker", "--nats", f"nats://svc:s3cretpw@127.0.0.1:{free_port()}", *instance])
     assert r.returncode == 2
