@@ -160,8 +160,9 @@ class FederationService:
         while not self._stop.is_set():
             try:
                 res = await asyncio.to_thread(push_once, self.vigil, limit=self.limit, heartbeat=self.heartbeat)
-                busy = res is not None and res.pending > 0
-                delay = 0.0 if busy else self.interval
+                # no parent link: look for one at the back-off pace, not five times a second
+                idle = self.max_backoff if res is None else self.interval
+                delay = 0.0 if res is not None and res.pending > 0 else idle
             except NotReadyError as exc:
                 log.warning("federation: %s", exc)
                 delay = min(max(delay * 2, self.interval), self.max_backoff)
