@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import centrekit
+import gbscopekit
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from scopekit import AREAS, MISSING, TAG, Ctx, plan_area
@@ -172,6 +173,7 @@ UNSCOPED_BODIES = {"RegionPatch", "SitePatch", "ModelIn", "AssignIn", "NoteIn", 
 PATH.update(centrekit.PATH)  # the monitoring centre's objects and bodies
 BODIES.update(centrekit.BODIES)
 UNSCOPED_BODIES |= centrekit.UNSCOPED_BODIES
+PATH.update(gbscopekit.PATH)  # GB/T 28181 devices
 
 # ----------------------------------------------------------------------------- query parameters
 #: Required query parameters: name -> factory(ctx, area).

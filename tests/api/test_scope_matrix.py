@@ -107,6 +107,9 @@ SPEC: dict[str, Spec] = {
     "PUT /api/v1/analytics/cameras/{camera_id}": _s("analytics.manage"),
     # /metrics: admins (or a scraper's metrics token); no other role holds this name
     "GET /api/v1/federation/links": _READ, "GET /api/v1/federation/remote": _READ,
+    "GET /api/v1/federation/sources": _READ,
+    "GET /api/v1/gb/devices": _READ, "GET /api/v1/gb/devices/{device_id}": _READ,
+    "GET /api/v1/gb/devices/{device_id}/channels": _READ, "GET /api/v1/gb/uppers": _READ,
     # linked Vigil instances only (link tokens): every user, admins included, is refused
     "POST /federation/v1/feed": _s("federation.peer", 403), "GET /federation/v1/video": _s("federation.peer", 403),
     "POST /federation/v1/retrievals": _s("federation.peer", 403),

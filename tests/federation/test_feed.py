@@ -7,13 +7,15 @@ from fedkit import TOWN_A, TOWN_B, VILLAGE_A, add_cameras, instance, link, sync
 from sqlalchemy import func, select, update
 
 from vigil.access.guard import Scope
-from vigil.core.errors import AccessDenied, AuthError
-from vigil.core.models import Camera, Site
+from vigil.access.users import Principal
+from vigil.core.errors import AccessDenied, AuthError, NotFoundError
+from vigil.core.models import Camera, Role, Site
 from vigil.federation.apply import apply_batch
 from vigil.federation.links import ShareRules, link_for_token, parent_link
 from vigil.federation.models import Direction, FedChange, FedLink, FedRemote
 from vigil.federation.peer import authenticate_link, list_links, list_remote
 from vigil.federation.publish import build_batch
+from vigil.federation.sources import region_sources
 from vigil.health.models import CameraStatus, StatusChange
 from vigil.health.probe import ProbeResult
 from vigil.health.state import apply_results
@@ -51,6 +53,26 @@ def test_catalog_arrives_without_urls_or_credentials_and_is_marked_remote(pair):
         remote = list_remote(s, Scope.everything())
         assert {r.id for r in remote} == set(ids) and {r.origin for r in remote} == {"village"}
         assert list_remote(s, Scope.of([TOWN_B])) == []
+        two = sorted(ids)[:2]
+        picked = list_remote(s, Scope.everything(), ids=two)
+        assert [r.id for r in picked] == two and picked[0].link_region == VILLAGE_A and picked[0].age_s is not None
+
+
+def test_the_dashboard_sources_name_each_instance_and_the_age_of_its_data(pair):
+    town, village, _ = pair
+    add_cameras(village, VILLAGE_A, 4)
+    sync(village, town, "village")
+    own = add_cameras(town, VILLAGE_A, 1, start=500)  # one camera of the town's own, in the same village
+    with town.db.session() as s:
+        got = region_sources(s, Principal(1, "chief", Role.ADMIN, (TOWN_A,)), TOWN_A)
+        outside = Principal(2, "other", Role.ADMIN, (TOWN_B,))
+        with pytest.raises(NotFoundError):
+            region_sources(s, outside, TOWN_A)
+    assert own and got.region.code == TOWN_A and got.region.cameras == 5
+    local, remote = got.region.sources
+    assert (local.origin, local.link, local.cameras, local.age_s) == ("", None, 1, None)
+    assert (remote.origin, remote.link, remote.cameras) == ("village", "village", 4) and remote.age_s is not None
+    assert [(c.code, c.cameras, [x.origin for x in c.sources]) for c in got.children] == [(VILLAGE_A, 5, ["", "village"])]
 
 
 def test_applying_the_same_batch_twice_changes_nothing(pair):

@@ -12,11 +12,12 @@ import pytest
 from gbkit import NVR, PASSWORD, until
 from sqlalchemy import select
 
+from vigil.access.guard import Scope
 from vigil.core.context import Vigil
 from vigil.core.errors import NotReadyError
 from vigil.core.models import AuditEntry, Camera, Region
 from vigil.federation.links import parse_rules
-from vigil.gb28181 import cascade, store
+from vigil.gb28181 import cascade, store, views
 from vigil.gb28181.manscdp import CatalogItem
 from vigil.gb28181.media import RtpPsReceiver, demux_ps
 from vigil.gb28181.server import GbConfig, GbServer
@@ -85,9 +86,17 @@ async def test_vigil_registers_upward_answers_the_catalog_and_comes_back_after_f
     up_cfg = GbConfig(platform_id=UPPER, port=0, keepalive_interval=0.3, flush_interval=0.2, catalog_idle=2.0)
     upper = GbServer(upper_vigil, up_cfg)
     await upper.start()
+    with lower.db.session() as s:  # the configured link, where the running one reports its state
+        cascade.add_upper(s, lower.box, UPPER, host="127.0.0.1", port=upper.port, password=PASSWORD, local_id=LOCAL,
+                          rules=parse_rules("regions=3402"), actor="test")
     cfg = cascade.UpperConfig(UPPER, "127.0.0.1", upper.port, LOCAL, PASSWORD, 60, 0.3, parse_rules("regions=3402"))
     link = UpperLink(cfg, lower, retry=0.2, jitter=0.1)
     task = asyncio.create_task(link.run())
+
+    def shown():  # what the console is told about the link
+        with lower.db.session() as s:
+            return views.uppers(s, Scope.everything())[0]
+
     try:
         def upper_cameras():
             with upper_vigil.db.session() as s:
@@ -101,14 +110,22 @@ async def test_vigil_registers_upward_answers_the_catalog_and_comes_back_after_f
         assert tree["340200"] == ("3402", "directory") and OUTSIDE not in tree
         seen = upper.registrar.sessions[LOCAL].last_alive
         assert await until(lambda: upper.registrar.sessions[LOCAL].last_alive > seen)  # keepalives arrive
+        assert await until(lambda: shown().last_keepalive is not None)
+        first = shown()
+        assert first.registered and first.registered_at is not None and first.shared_channels == 3
+        assert first.last_error == "" and PASSWORD not in first.model_dump_json()
         port = upper.port
         await upper.stop()  # the upper platform goes away: 3 keepalives fail
         assert await until(lambda: not link.registered)
+        assert await until(lambda: not shown().registered)
+        assert "keepalives unanswered" in shown().last_error
         upper = GbServer(upper_vigil, GbConfig(platform_id=UPPER, port=port, keepalive_interval=0.3,
                                                query_on_register=False))
         await upper.start()
         assert await until(lambda: link.registered and LOCAL in upper.registrar.sessions)
         assert link.registrations == 2
+        assert await until(lambda: shown().registered and shown().last_error == "")
+        assert shown().registered_at > first.registered_at
     finally:
         await _shut(task, link, upper)
 

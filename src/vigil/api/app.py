@@ -28,6 +28,7 @@ __all__ = ["ROUTERS", "create_app"]
 # (module, prefix, tag). Each module exposes ``router``. Capability packages add a line here.
 ROUTERS: list[tuple[str, str, str]] = [
     ("vigil.api.routers.plan", "/api/v1/plans", "coverage plans"),
+    ("vigil.api.routers.city_plan", "/api/v1/city-plans", "city plans"),
     ("vigil.api.routers.auth", "/api/v1/auth", "auth"),
     ("vigil.api.routers.regions", "/api/v1/regions", "regions"),
     ("vigil.api.routers.sites", "/api/v1/sites", "sites"),
@@ -43,6 +44,7 @@ ROUTERS: list[tuple[str, str, str]] = [
     ("vigil.api.routers.analytics", "/api/v1/analytics", "analytics"),
     ("vigil.api.routers.centre", "/api/v1/centre", "monitoring centre"),
     ("vigil.api.routers.federation", "", "federation"),
+    ("vigil.api.routers.gb28181", "/api/v1/gb", "gb28181"),
 ]
 
 _WEB = Path(__file__).resolve().parent.parent / "web" / "static"

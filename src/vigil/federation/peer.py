@@ -5,6 +5,7 @@ The views go through the guard: a user sees only the links and remote cameras in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -43,13 +44,16 @@ class LinkPublic(BaseModel):
 
 
 class RemoteCameraPublic(BaseModel):
-    """A camera that lives on an instance below this one."""
+    """A camera that lives on an instance below this one, and how fresh this instance's view of it is."""
 
     id: str
     name: str
     region_code: str
-    origin: str
+    origin: str  # link names down to the owning instance ("town-a/village-3")
     link: str
+    link_region: str | None = None  # the subtree the direct child publishes in
+    last_contact: datetime | None = None  # the direct child's last publication
+    age_s: float | None = None
 
 
 def authenticate_link(session: Session, token: str, direction: Direction) -> FedLink:
@@ -102,10 +106,18 @@ def list_links(session: Session, scope: Scope) -> list[LinkPublic]:
     return out
 
 
-def list_remote(session: Session, scope: Scope, *, limit: int = 1000) -> list[RemoteCameraPublic]:
-    """Remote cameras in ``scope``, with the instance each comes from."""
-    q = (select(Camera.id, Camera.name, Camera.region_code, FedRemote.origin, FedLink.name)
+def list_remote(session: Session, scope: Scope, *, limit: int = 1000, ids: Sequence[str] = ()
+                ) -> list[RemoteCameraPublic]:
+    """Remote cameras in ``scope`` (only those of ``ids`` when given), with the instance each comes from."""
+    q = (select(Camera.id, Camera.name, Camera.region_code, FedRemote.origin, FedLink.name, FedLink.region_code,
+                FedLink.last_contact)
          .join(FedRemote, (FedRemote.kind == ChangeKind.CAMERA) & (FedRemote.local_key == Camera.id))
          .join(FedLink, FedLink.id == FedRemote.link_id)
          .where(scope.clause(Camera.region_code)).order_by(Camera.id).limit(max(1, min(limit, 10_000))))
-    return [RemoteCameraPublic(id=i, name=n, region_code=r, origin=o, link=ln) for i, n, r, o, ln in session.execute(q)]
+    if ids:
+        q = q.where(Camera.id.in_(list(ids)[:1000]))
+    now = utcnow()
+    return [RemoteCameraPublic(id=i, name=n, region_code=r, origin=o, link=ln, link_region=lr, last_contact=lc,
+                               age_s=round((now - lc).total_seconds(), 1) if lc else None)
+            for i, n, r, o, ln, lr, lc in session.execute(q)]
+

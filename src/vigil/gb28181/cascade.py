@@ -9,22 +9,25 @@ the directory nodes of GB devices (business groups, virtual organisations), then
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigil.access.audit import record
+from vigil.access.guard import Scope
 from vigil.core.crypto import CredentialBox
 from vigil.core.errors import ConflictError, InputError
 from vigil.core.ids import DeviceId
-from vigil.core.models import Camera, Lifecycle, Region
+from vigil.core.models import Camera, Lifecycle, Region, utcnow
 from vigil.federation.links import ShareRules
 from vigil.federation.publish import camera_shared
 from vigil.gb28181.manscdp import CatalogItem
 from vigil.gb28181.models import GbChannel, GbUpper
 from vigil.health.models import CameraStatus
 
-__all__ = ["UpperConfig", "add_upper", "catalog_changes", "load_uppers", "shared_catalog"]
+__all__ = ["UpperConfig", "add_upper", "catalog_changes", "list_uppers", "load_uppers", "shared_catalog",
+           "shared_count", "write_upper_state"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,27 @@ def load_uppers(session: Session, box: CredentialBox) -> list[UpperConfig]:
                         ShareRules(**r.rules)) for r in rows]
 
 
+def list_uppers(session: Session, scope: Scope) -> list[GbUpper]:
+    """The configured upper platforms, for the whole instance only (an upward link shows all it shares)."""
+    if not scope.all_regions:
+        return []
+    return list(session.scalars(select(GbUpper).order_by(GbUpper.id)).all())
+
+
+def write_upper_state(session: Session, upper_id: str, *, registered: bool, keepalive: bool = False,
+                      error: str = "", at: datetime | None = None) -> None:
+    """Keep what the running link last saw: registered or not, when, the last keepalive answered, the error."""
+    row = session.get(GbUpper, upper_id)
+    if row is None:
+        return
+    now = at or utcnow()
+    if registered and (not keepalive or not row.registered):
+        row.registered_at = now
+    if keepalive:
+        row.last_keepalive = now
+    row.registered, row.last_error = registered, error[:200]
+
+
 def _civil(code: str) -> str:
     """A GB civil code (at most 8 digits) for a Vigil region code (villages map to their town)."""
     return code[:8]
@@ -111,13 +135,20 @@ def _directories(session: Session, links: dict[str, GbChannel]) -> list[CatalogI
     return [d if d.parent_id in out else replace(d, parent_id=d.civil_code) for d in out.values()]
 
 
+def _shared_cameras(session: Session, rules: ShareRules) -> list[Camera]:
+    stmt = select(Camera).where(Camera.lifecycle != Lifecycle.RETIRED.value, rules.scope().clause(Camera.region_code))
+    return [c for c in session.scalars(stmt.order_by(Camera.id)).all()
+            if camera_shared(rules, c.id, c.region_code, c.kind, c.site.protection_class if c.site else None)]
+
+
+def shared_count(session: Session, rules: ShareRules) -> int:
+    """How many camera channels an upper platform with ``rules`` is shown."""
+    return len(_shared_cameras(session, rules))
+
+
 def shared_catalog(session: Session, rules: ShareRules, *, actor: str = "") -> list[CatalogItem]:
     """The catalog an upper platform may see: shared in-service cameras with their directory tree."""
-    scope = rules.scope()
-    stmt = select(Camera).where(Camera.lifecycle != Lifecycle.RETIRED.value, scope.clause(Camera.region_code))
-    stmt = stmt.order_by(Camera.id)
-    cams = [c for c in session.scalars(stmt).all()
-            if camera_shared(rules, c.id, c.region_code, c.kind, c.site.protection_class if c.site else None)]
+    cams = _shared_cameras(session, rules)
     ids = [c.id for c in cams]
     links = {c.camera_id: c for c in session.scalars(select(GbChannel).where(
         GbChannel.camera_id.in_(ids))).all() if c.camera_id}

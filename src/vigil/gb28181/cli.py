@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from vigil.access.guard import Scope
 from vigil.cli_common import DbOpt, HomeOpt, console, ensure_port_free, open_instance
 from vigil.core.ids import DeviceId
 from vigil.federation.links import parse_rules
@@ -69,7 +70,7 @@ def device_list(db: DbOpt = None, home: HomeOpt = None) -> None:
     """Configured devices with their last registration and keepalive."""
     v = open_instance(db, home)
     with v.db.session() as s:
-        for d in store.list_devices(s):
+        for d in store.list_devices(s, Scope.everything()):
             seen = d.last_seen.isoformat(timespec="seconds") if d.last_seen else "never"
             state = "online" if d.online else "offline"
             console.print(f"{d.id}  {state:7}  {d.transport or '-':3} {d.host or '-'}:{d.port}  last seen {seen}  "

@@ -70,3 +70,8 @@ class GbUpper(Base):
     rules: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # what the running link last reported (written by the link task, shown by the console)
+    registered: Mapped[bool] = mapped_column(Boolean, default=False)
+    registered_at: Mapped[datetime | None]
+    last_keepalive: Mapped[datetime | None]
+    last_error: Mapped[str] = mapped_column(String(200), default="")

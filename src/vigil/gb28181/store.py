@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from vigil.access.audit import record
+from vigil.access.guard import Scope, get_in_scope
 from vigil.core.crypto import CredentialBox
 from vigil.core.errors import ConflictError, InputError, NotFoundError, RowError
 from vigil.core.ids import DeviceId
@@ -23,7 +24,8 @@ from vigil.gb28181.models import GbChannel, GbDevice
 from vigil.registry.io_common import Columns, Source, read_rows, reject_if_bad
 
 __all__ = ["CatalogApplied", "DeviceConfig", "DeviceState", "add_device", "apply_catalog", "apply_notify",
-           "audit_refused", "channels", "device_of_channel", "import_devices", "list_devices", "load_device", "load_devices", "write_info", "write_states"]
+           "audit_refused", "channels", "device_channels", "device_of_channel", "get_device", "import_devices",
+           "list_devices", "load_device", "load_devices", "write_info", "write_states"]
 
 
 @dataclass(frozen=True)
@@ -142,9 +144,25 @@ def load_device(session: Session, box: CredentialBox, device_id: str) -> DeviceC
     return _config(row, box) if row is not None and row.enabled else None
 
 
-def list_devices(session: Session) -> list[GbDevice]:
-    """Every configured device, by ID."""
-    return list(session.scalars(select(GbDevice).order_by(GbDevice.id)).all())
+def list_devices(session: Session, scope: Scope) -> list[GbDevice]:
+    """The configured devices whose region lies in ``scope``, by ID (a device without a region: the instance's)."""
+    return list(session.scalars(select(GbDevice).where(scope.clause(GbDevice.region_code))
+                                .order_by(GbDevice.id)).all())
+
+
+def get_device(session: Session, scope: Scope, device_id: str) -> GbDevice:
+    """One configured device in ``scope``; :class:`NotFoundError` alike for a missing or a hidden one."""
+    return get_in_scope(session, GbDevice, device_id[:40], scope, what=f"GB/T 28181 device {device_id[:40]}")
+
+
+def device_channels(session: Session, scope: Scope, device_id: str) -> list[GbChannel]:
+    """A device's channel tree in ``scope``: directory nodes, and the camera channels whose camera is visible."""
+    device = get_device(session, scope, device_id)
+    stmt = (select(GbChannel).outerjoin(Camera, Camera.id == GbChannel.camera_id)
+            .where(GbChannel.device_id == device.id,
+                   GbChannel.camera_id.is_(None) | scope.clause(Camera.region_code))
+            .order_by(GbChannel.channel_id))
+    return list(session.scalars(stmt).all())
 
 
 def write_states(session: Session, states: Iterable[DeviceState]) -> int:

@@ -25,7 +25,7 @@ from vigil.access.audit import record
 from vigil.core.context import Vigil
 from vigil.core.errors import InputError, NotReadyError
 from vigil.gb28181.agent import DeviceAgent
-from vigil.gb28181.cascade import UpperConfig, catalog_changes, shared_catalog
+from vigil.gb28181.cascade import UpperConfig, catalog_changes, shared_catalog, write_upper_state
 from vigil.gb28181.manscdp import CatalogItem, build, catalog_items_xml
 from vigil.gb28181.relay import Relay, start_relay
 from vigil.gb28181.sdp import answer, decode_sdp, make_ssrc, parse_answer
@@ -94,10 +94,12 @@ class UpperLink(DeviceAgent):
             if status != 200:
                 self.registered = False
                 log.warning("gb28181 upper %s: REGISTER got %s; retrying", self.cfg.upper_id, status or "no answer")
+                await self._report(False, error=f"REGISTER: {status or 'no answer'}")
                 await asyncio.sleep(self.retry + random.uniform(0, self.jitter))
                 continue
             self.registered = True
             self.registrations += 1
+            await self._report(True)
             refresh_at = loop.time() + self.cfg.expires * 0.8
             failures = 0
             while loop.time() < refresh_at and failures < self.misses:
@@ -105,11 +107,29 @@ class UpperLink(DeviceAgent):
                 self._sn += 1
                 ok = await self.keepalive(self._sn, timeout=min(5.0, self.cfg.keepalive)) == 200
                 failures = 0 if ok else failures + 1
+                if ok:
+                    await self._report(True, keepalive=True)
             if failures >= self.misses:
                 self.registered = False
                 log.warning("gb28181 upper %s: %d keepalives failed; registering again", self.cfg.upper_id,
                             failures)
+                await self._report(False, error=f"{failures} keepalives unanswered")
                 await asyncio.sleep(random.uniform(0, self.jitter))
+
+    async def _report(self, registered: bool, *, keepalive: bool = False, error: str = "") -> None:
+        """Write the link's state for the console (one small update, off the event loop)."""
+        if self.vigil is None:
+            return
+        vigil, who = self.vigil, self.cfg.upper_id
+
+        def write() -> None:
+            with vigil.db.session() as s:
+                write_upper_state(s, who, registered=registered, keepalive=keepalive, error=error)
+
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, write)
+        except Exception:  # the link keeps running when the database is away; the next report tries again
+            log.warning("gb28181 upper %s: could not record the link state", who, exc_info=True)
 
     async def _answer(self, msg: SipMessage) -> None:
         if msg.method in ("INVITE", "BYE"):
@@ -225,5 +245,6 @@ class UpperLink(DeviceAgent):
         if self.registered:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.register(0), 2.0)
+            await self._report(False, error="stopped")
         self.registered = False
         self.close()

@@ -26,6 +26,7 @@ from vigil.federation.peer import (
     list_remote,
     receive_feed,
 )
+from vigil.federation.sources import SourcesPublic, region_sources
 from vigil.federation.video import (
     PEER_PLAYBACK,
     PEER_VIDEO,
@@ -56,9 +57,18 @@ def links(p: Reader, session: SessionDep) -> list[LinkPublic]:
 
 
 @router.get("/api/v1/federation/remote")
-def remote(p: Reader, session: SessionDep, limit: int = 1000) -> list[RemoteCameraPublic]:
-    """Cameras in your scope that live on an instance below, marked with the instance they come from."""
-    return list_remote(session, p.scope, limit=limit)
+def remote(p: Reader, session: SessionDep, limit: int = 1000, ids: str = "") -> list[RemoteCameraPublic]:
+    """Cameras in your scope that live on an instance below, marked with the instance they come from.
+
+    ``ids``: only these cameras (comma-separated), e.g. the rows of one page of the camera table.
+    """
+    return list_remote(session, p.scope, limit=limit, ids=[i for i in ids.split(",") if i][:1000])
+
+
+@router.get("/api/v1/federation/sources")
+def sources(p: Reader, session: SessionDep, region: str | None = None) -> SourcesPublic:
+    """Per region (``region`` and its children): this instance's cameras and each child instance's, with their age."""
+    return region_sources(session, p, region)
 
 
 @router.post("/federation/v1/feed", tags=["federation peers"])
