@@ -222,6 +222,7 @@ def test_cli_upper_add_and_list(gb_vigil, monkeypatch):
     assert r.exit_code == 0, r.output
     listed = runner.invoke(app, ["gb", "upper", "list", *opts]).output
     assert "34000000002000000001" in listed and "340200" in listed and "up-pw" not in listed
+    assert "not registered" in listed and "0 shared channel(s)" in listed  # no link has run; no camera yet
     bad = runner.invoke(app, ["gb", "upper", "add", "34000000002000000002", "--host", "h", "--share", "nope=1",
                               *opts])
     assert bad.exit_code == 2 and "unknown rule" in bad.output

@@ -14,8 +14,8 @@ import typer
 from vigil.access.guard import Scope
 from vigil.cli_common import DbOpt, HomeOpt, console, ensure_port_free, open_instance
 from vigil.core.ids import DeviceId
-from vigil.federation.links import parse_rules
-from vigil.gb28181 import store
+from vigil.federation.links import ShareRules, parse_rules
+from vigil.gb28181 import store, views
 from vigil.gb28181.cascade import add_upper, load_uppers
 from vigil.gb28181.server import GbConfig, GbServer
 from vigil.gb28181.upper import UpperLink
@@ -135,10 +135,12 @@ def upper_add(upper_id: Annotated[str, typer.Argument(help="The upper platform's
 
 @upper_app.command("list")
 def upper_list(db: DbOpt = None, home: HomeOpt = None) -> None:
-    """Configured upper platforms and what they are shown."""
+    """Configured upper platforms, what they are shown, and the link's last registration state."""
     v = open_instance(db, home)
     with v.db.session() as s:
-        for u in load_uppers(s, v.box):
-            console.print(f"{u.upper_id}  {u.host}:{u.port}  as {u.local_id}  expires {u.expires}s  "
-                          f"keepalive {u.keepalive:g}s  share {u.rules.model_dump(exclude_defaults=True) or 'all'}",
-                          highlight=False)
+        for u in views.uppers(s, Scope.everything()):
+            state = "registered" if u.registered else "not registered"
+            rules = ShareRules(**u.rules).model_dump(exclude_defaults=True) or "all"
+            console.print(f"{u.id}  {u.host}:{u.port}  as {u.local_id}  expires {u.expires}s  keepalive {u.keepalive}s"
+                          f"  {state}  {u.shared_channels} shared channel(s)  share {rules}"
+                          f"{'  last error: ' + u.last_error if u.last_error else ''}", highlight=False)
