@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -37,6 +38,9 @@ def background_services(v, *, probe_interval: float, sample_interval: float,  # 
         from vigil.centre.service import CentreService
 
         services.append(CentreService(v))
+        from vigil.core.timeseries import KEEP_ENV, Maintenance, keep_days  # partitions ahead, retention
+
+        services.append(Maintenance(v.db, keep=keep_days(os.environ.get(KEEP_ENV))))
     if record:
         from vigil.video.service import RecordingService
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from vigil.core.context import Vigil
+from vigil.core.timeseries import KEEP_ENV, Maintenance, keep_days
 from vigil.health.scheduler import HealthScheduler
 from vigil.worker.bus import connect, ensure_stream
 from vigil.worker.lease import Lease, LeaseTable, open_bucket
@@ -138,7 +140,13 @@ class Elector:
 
 
 def scheduler_services(vigil: Vigil, *, housekeeping_interval: float = 30.0) -> Callable[[Elector], list[Any]]:
-    """What the leader runs: the writer (gated by the leader lease) and the housekeeping."""
+    """What the leader runs: the writer (gated by the leader lease), the housekeeping and the time series upkeep.
+
+    The retention (``VIGIL_TIMESERIES_KEEP``) is read now, so a bad setting stops the start.
+    """
+    keep = keep_days(os.environ.get(KEEP_ENV))
+
     def make(e: Elector) -> list[Any]:
-        return [Writer(vigil, e.js, gate=e.holds), Housekeeping(vigil, interval=housekeeping_interval)]
+        return [Writer(vigil, e.js, gate=e.holds), Housekeeping(vigil, interval=housekeeping_interval),
+                Maintenance(vigil.db, keep=keep)]
     return make
