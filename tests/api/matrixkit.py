@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import centrekit
+import citykit
 import gbscopekit
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
@@ -170,6 +171,9 @@ BODIES: dict[str, BodyFactory] = {
 }
 UNSCOPED_BODIES = {"RegionPatch", "SitePatch", "ModelIn", "AssignIn", "NoteIn", "DecisionIn", "AnalyticsIn",
                    "list[MaskIn]", "MePatch"}
+PATH.update(citykit.PATH)  # city plans: a stored plan, the request body, its file names
+BODIES.update(citykit.BODIES)
+UNSCOPED_PATH.update(citykit.UNSCOPED_PATH)
 PATH.update(centrekit.PATH)  # the monitoring centre's objects and bodies
 BODIES.update(centrekit.BODIES)
 UNSCOPED_BODIES |= centrekit.UNSCOPED_BODIES

@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 from vigil.access.guard import Scope
 from vigil.cli_common import DbOpt, HomeOpt, open_instance
 from vigil.core.errors import InputError
+from vigil.coverage.city_cli import city
 
 console = Console()
 
@@ -134,3 +135,6 @@ def apply(out: Annotated[Path, typer.Argument(help="A plan folder written by `vi
     with v.db.session() as s:
         ids = apply_plan(s, out, region_code=region, actor=actor, site_id=site)
     console.print(f"{len(ids)} planned camera(s) added" + (f": {ids[0]} … {ids[-1]}" if ids else ""))
+
+
+app.command("city")(city)

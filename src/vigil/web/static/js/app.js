@@ -14,6 +14,7 @@ import * as dashboard from "./views/dashboard.js";
 import * as events from "./views/events.js";
 import * as map from "./views/map.js";
 import * as plans from "./views/plans.js";
+import * as cityPlan from "./views/city_plan.js";
 import * as recordings from "./views/recordings.js";
 import * as alarms from "./views/alarms.js";
 import * as down from "./views/down.js";
@@ -33,6 +34,7 @@ const ROUTES = {
   events: [events, "Events", "/api/v1/events", null],
   recordings: [recordings, "Recordings", "/api/v1/video/retrievals", ["admin", "duty_officer", "investigator"]],
   plans: [plans, "Plans", "/api/v1/plans", ["admin", "planner"]],
+  city_plan: [cityPlan, "City budget", "/api/v1/city-plans", ["admin", "planner"]],
   audit: [audit, "Audit", "/api/v1/audit", ["admin", "auditor"]],
   users: [users, "Users", "/api/v1/users", ["admin"]],
   camera: [camera, null, null, null],

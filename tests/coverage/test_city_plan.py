@@ -1,0 +1,177 @@
+"""The city plan end to end on real Kunming compounds: curves, existing cameras, the report, the CLI and the API."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import shapely
+from covkit import mapdata, write_geojson
+from fastapi.testclient import TestClient
+from shapely.geometry import mapping, shape
+from typer.testing import CliRunner
+
+from factories import TOWN1, TOWN2, build_world
+from vigil.api.app import create_app
+from vigil.cli import app as cli_app
+from vigil.core.models import Camera, Site
+from vigil.coverage.city import CityOptions, run_city, site_curve
+from vigil.coverage.city_report import CITY_FILES
+from vigil.coverage.city_sites import CitySite, sites_from_folder
+from vigil.coverage.geo import Feature
+
+runner = CliRunner()
+SMALL = ("23号庭院", "赢城洋楼")  # two real compounds of two buildings each
+FAST = CityOptions(budget=30_000, steps=(0.5, 1.0), point_time_limit=1.0, spacing=8)
+
+
+def _compound(name: str) -> list[dict]:
+    src = json.loads(mapdata("kunming_jinjiang/buildings.geojson").read_text())
+    return [f for f in src["features"] if f["properties"].get("community") == name]
+
+
+def _hull(feats: list[dict]) -> shapely.Geometry:
+    return shapely.union_all([shape(f["geometry"]) for f in feats]).convex_hull.buffer(0.0001)
+
+
+@pytest.fixture(scope="module")
+def areas(tmp_path_factory):
+    d = tmp_path_factory.mktemp("areas")
+    for i, name in enumerate(SMALL):
+        write_geojson(d / f"c{i}.geojson", _compound(name))
+    (d / "sites.json").write_text(json.dumps({"c0": {"name": SMALL[0], "protection_class": 1, "households": 120},
+                                              "c1": {"name": SMALL[1]}},
+                                             ensure_ascii=False))
+    (d / "notes.txt").write_text("not an area")
+    return d
+
+
+@pytest.fixture(scope="module")
+def city(areas, tmp_path_factory):
+    sites, skipped = sites_from_folder(areas)
+    stages = []
+    out = tmp_path_factory.mktemp("city")
+    plan = run_city(sites, FAST, out, progress=lambda s, f: stages.append((s, f)), skipped=skipped)
+    return plan, out, stages
+
+
+def test_folder_sites_carry_the_sidecar(areas):
+    sites, skipped = sites_from_folder(areas)
+    assert [s.name for s in sites] == list(SMALL) and not skipped
+    assert sites[0].protection_class == 1 and sites[0].households == 120 and sites[1].protection_class == 2
+
+
+def test_city_plan_stays_within_budget_and_ranks_packages(city):
+    plan, _, stages = city
+    s = plan.summary
+    assert s["cost_new"] <= FAST.budget and s["cameras_new"] > 0
+    assert s["coverage_after"] > s["coverage_before"] == 0
+    assert stages[0] == ("curves", 0.0) and stages[-1] == ("report", 1.0)
+    assert [st for st, _ in stages].index("allocate") > [st for st, _ in stages].index("curves")
+    for c in plan.curves:  # each curve climbs from "do nothing" to full coverage of what can be seen
+        assert c.points[0].cost == 0 and c.points[-1].coverage == pytest.approx(c.coverable)
+        assert all(p.lower_bound <= p.cost for p in c.points)
+    pk = s["packages"]
+    gains = [p["weighted_gain"] / p["cost"] for p in pk]
+    assert gains == sorted(gains, reverse=True) and [p["rank"] for p in pk] == list(range(1, len(pk) + 1))
+    assert sum(p["cost"] for p in pk) == pytest.approx(s["cost_new"])
+    assert all(sum(p["models"].values()) == p["cameras"] for p in pk)
+    assert s["weighted_gain"] <= s["bound"] + 1e-9 and s["uniform"]["weighted_gain"] <= s["weighted_gain"] + 1e-9
+    assert all("marginal_yuan_per_point" in r for r in s["site_table"])
+
+
+def test_report_files_hold_map_chart_and_both_languages(city):
+    plan, out, _ = city
+    for name in CITY_FILES:
+        assert (out / name).stat().st_size > 0, name
+    for lang in ("zh", "en"):
+        assert (out / f"map.{lang}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (out / f"report.{lang}.pdf").read_bytes()[:5] == b"%PDF-"
+        page = (out / f"report.{lang}.html").read_text()
+        assert f'src="map.{lang}.png"' in page and f'src="curve.{lang}.png"' in page and SMALL[0] in page
+    assert "工程包" in (out / "report.zh.html").read_text()
+    assert "Work packages" in (out / "report.en.html").read_text()
+    feats = json.loads((out / "packages.geojson").read_text())["features"]
+    assert len(feats) == plan.summary["cameras_new"] and {f["properties"]["site"] for f in feats} <= set(SMALL)
+
+
+def test_existing_cameras_are_fixed_and_reduce_cost(areas, tmp_path):
+    site = sites_from_folder(areas)[0][1]
+    bare = site_curve(site, FAST, tmp_path / "bare")
+    full = bare.points[-1]
+    cams = tuple(Feature(shapely.Point(c["lon"], c["lat"]), {"id": f"old-{i}", "model": c["model"],
+                                                              "height_m": c["height_m"], "heading_deg": c["heading_deg"]})
+                 for i, c in enumerate(full.cameras[: len(full.cameras) // 2]))
+    with_old = CitySite(key=site.key, name=site.name, area=site.area, existing=cams, outline=site.outline)
+    fixed = site_curve(with_old, FAST, tmp_path / "fixed")
+    assert fixed.cameras_existing == len(cams) > 0
+    assert fixed.before > 0 and fixed.points[0].coverage == fixed.before
+    assert fixed.points[-1].cost < full.cost  # the cameras already there are not bought again
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--budget", "1000"], "give either --areas"),
+    (["--budget", "1000", "--areas", "{tmp}/none"], "not a folder of areas"),
+    (["--budget", "-5", "--areas", "{areas}"], "non-negative"),
+    (["--budget", "1000", "--areas", "{areas}", "--steps", "0.5,2"], "steps must be shares"),
+    (["--budget", "1000", "--areas", "{areas}", "--steps", "half"], "--steps"),
+    (["--budget", "1000", "--buildings", "{areas}/c0.geojson"], "--buildings needs --region"),
+    (["--budget", "1000", "--areas", "{areas}", "--region", "5301"], "use it with --buildings"),
+    (["--budget", "1000", "--areas", "{tmp}"], "no area files"),
+])
+def test_cli_bad_input_is_one_clear_error(args, msg, areas, tmp_path):
+    argv = [a.format(tmp=tmp_path, areas=areas) for a in args]
+    r = runner.invoke(cli_app, ["plan", "city", "--out", str(tmp_path / "o"), *argv])
+    assert r.exit_code == 2, r.output
+    assert msg in r.output and "Traceback" not in r.output
+
+
+def test_cli_plans_a_folder(areas, tmp_path):
+    r = runner.invoke(cli_app, ["plan", "city", "--areas", str(areas), "--budget", "20000", "--out",
+                                str(tmp_path / "o"), "--steps", "1", "--time-limit", "1", "--spacing", "8"])
+    assert r.exit_code == 0, r.output
+    assert "curves" in r.output and "report.zh.html" in r.output
+    assert json.loads((tmp_path / "o" / "city.json").read_text())["cost_new"] <= 20000
+
+
+def _registry_world(v):
+    """Town 1's site on one compound, town 2's on the other; town 1's camera stands inside its site."""
+    w = build_world(v)
+    feats = {n: _compound(n) for n in SMALL}
+    with v.db.session() as s:
+        for town, name in zip((TOWN1, TOWN2), SMALL, strict=True):
+            hull = _hull(feats[name])
+            site = s.get(Site, w.sites[town])
+            site.geometry = mapping(hull)
+            cam = s.get(Camera, w.cameras[town])
+            cam.lon, cam.lat, cam.height_m = hull.centroid.x, hull.centroid.y, 4.0
+    areas = v.settings.home / "areas"
+    areas.mkdir(parents=True, exist_ok=True)
+    write_geojson(areas / "city.geojson", feats[SMALL[0]] + feats[SMALL[1]])
+    return w
+
+
+def test_api_city_plan_is_scoped_to_the_planners_region(sqlite_vigil):
+    w = _registry_world(sqlite_vigil)
+    a = {"Authorization": f"Bearer {w.tokens[f'planner-{TOWN1}']}"}
+    b = {"Authorization": f"Bearer {w.tokens[f'planner-{TOWN2}']}"}
+    body = {"region_code": TOWN1, "budget": 20000, "area_name": "city.geojson", "steps": [0.5, 1],
+            "point_time_limit": 1, "spacing": 8}
+    with TestClient(create_app(sqlite_vigil)) as c:
+        r = c.post("/api/v1/city-plans", json=body, headers=a)
+        assert r.status_code == 201, r.text
+        plan = r.json()
+        names = [row["name"] for row in plan["summary"]["site_table"]]
+        assert names == ["Community 1"]  # town 2's site is not even read
+        assert plan["summary"]["cameras_existing"] == 1 and plan["coverage_before"] > 0
+        assert "Community 2" not in r.text and TOWN2 not in r.text
+        assert c.post("/api/v1/city-plans", json={**body, "region_code": TOWN2}, headers=a).status_code == 404
+        assert c.get(f"/api/v1/city-plans/{plan['id']}", headers=b).status_code == 404
+        assert c.get(f"/api/v1/city-plans/{plan['id']}/files/report.en.html", headers=b).status_code == 404
+        assert [p["id"] for p in c.get("/api/v1/city-plans", headers=a).json()["items"]] == [plan["id"]]
+        assert c.get("/api/v1/city-plans", headers=b).json()["items"] == []
+        f = c.get(f"/api/v1/city-plans/{plan['id']}/files/report.en.html", headers=a)
+        assert f.status_code == 200 and "Community 1" in f.text
+        assert c.get(f"/api/v1/city-plans/{plan['id']}/files/secret.txt", headers=a).status_code == 404
+        assert c.post("/api/v1/city-plans", json={**body, "area_name": "../../etc"}, headers=a).status_code == 404
+        assert c.post("/api/v1/city-plans", json={**body, "budget": -1}, headers=a).status_code == 422
