@@ -2,6 +2,13 @@
 
 Each site gets several headings and every catalog model allowed on its mount. Existing cameras
 become fixed poses with their own heading and tilt.
+
+With ``eagle_eye`` a town centre also gets its eagle-eye high points: ``rooftop`` sites on the roofs of
+the tallest buildings (a mast in the middle of the roof and posts just inside its outer corners, spread
+at least ``rooftop_spacing`` apart) and ``tower`` sites on OSM towers and masts. A roof so high that no
+rooftop model reaches ``ROOFTOP_MIN_REACH_M`` of ground at the plan's ``ppm`` is passed over. A PTZ tour
+model gets one pose per tour heading and per aim (``TOUR_AIMS`` of its ground range at ``ppm``), its tilt
+fixed by the aim.
 """
 
 from __future__ import annotations
@@ -13,14 +20,19 @@ import shapely
 
 from vigil.core.errors import InputError
 from vigil.coverage.geo import Buildings, Feature
-from vigil.coverage.optics import CameraSpec, Catalog
+from vigil.coverage.optics import TARGET_HEIGHT_M, CameraSpec, Catalog, horizontal_range_m
 from vigil.coverage.visibility import Poses
 
-__all__ = ["CandidateOptions", "existing_poses", "make_candidates"]
+__all__ = ["HIGH_MOUNTS", "CandidateOptions", "existing_poses", "make_candidates"]
 
 WALL_OFFSET_M = 0.5
 ENTRANCE_STANDOFF_M = 6.0
 HIGH_POINT_MIN_M = 15.0
+ROOFTOP_INSET_M = 1.0  # a rooftop post stands this far inside the roof's edge
+TOWER_DEFAULT_M = 25.0  # a tower or mast without a height tag
+TOUR_AIMS = (0.4, 0.65, 0.9)  # a PTZ tour aims at these shares of its ground range
+ROOFTOP_MIN_REACH_M = 30.0
+HIGH_MOUNTS = ("high_point", "rooftop", "tower")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +43,11 @@ class CandidateOptions:
     pole_spacing: float = 20.0
     headings: int = 8
     high_points_per_community: int = 1
+    eagle_eye: bool = False  # rooftop and tower high points of a town centre
+    rooftops: int = 6  # tallest buildings that get rooftop sites
+    rooftop_min_m: float = 20.0  # no rooftop site on a lower building
+    rooftop_spacing: float = 60.0  # metres between the chosen rooftop buildings
+    ppm: float = 62.5  # the plan's pixel density: sets the tour tilts and which roofs are not too high
 
 
 def _wall_sites(b: Buildings, spacing: float, cap: float) -> tuple[np.ndarray, np.ndarray]:
@@ -88,14 +105,67 @@ def _high_sites(b: Buildings, per_community: int, extra: float) -> tuple[np.ndar
     return (np.vstack(xy), np.concatenate(h)) if xy else (np.zeros((0, 2)), np.zeros(0))
 
 
+def _rooftop_sites(b: Buildings, opts: CandidateOptions, area: shapely.Geometry, above: float,
+                   specs: list[CameraSpec]) -> tuple[np.ndarray, np.ndarray]:
+    """Sites on the roofs of the tallest buildings: the roof's middle and posts inside its outer corners."""
+    chosen: list[int] = []
+    for i in np.argsort(-b.heights, kind="stable"):
+        if len(chosen) >= opts.rooftops or b.heights[i] < opts.rooftop_min_m:
+            break
+        reach = max((horizontal_range_m(s.f_px, opts.ppm, float(b.heights[i]) + above) for s in specs), default=0.0)
+        if reach < ROOFTOP_MIN_REACH_M:
+            continue
+        poly = b.polygons[i]
+        mid = shapely.point_on_surface(poly)
+        if not area.contains(mid) or any(shapely.distance(b.polygons[k], poly) < opts.rooftop_spacing for k in chosen):
+            continue
+        chosen.append(int(i))
+    xy, h = [], []
+    for i in chosen:
+        poly = b.polygons[i]
+        c = np.asarray(shapely.convex_hull(poly).exterior.coords)[:-1]
+        centre = np.asarray(poly.centroid.coords)[0]
+        corners = [c[np.argmax(c @ d)] for d in ((1, 1), (1, -1), (-1, 1), (-1, -1))]
+        pts = [np.asarray(shapely.point_on_surface(poly).coords)[0]]
+        for q in corners:
+            inward = (centre - q) / max(float(np.hypot(*(centre - q))), 1e-9)
+            p = q + inward * ROOFTOP_INSET_M
+            if poly.contains(shapely.Point(p)) and all(np.hypot(*(p - o)) > 2.0 for o in pts):
+                pts.append(p)
+        xy.append(np.asarray(pts))
+        h.append(np.full(len(pts), float(b.heights[i]) + above))
+    return (np.vstack(xy), np.concatenate(h)) if xy else (np.zeros((0, 2)), np.zeros(0))
+
+
+def _tower_sites(towers: list[Feature], b: Buildings, below: float) -> tuple[np.ndarray, np.ndarray]:
+    """Towers and masts (local points with an optional ``height``), mounted ``below`` their top."""
+    if not towers:
+        return np.zeros((0, 2)), np.zeros(0)
+    tree = shapely.STRtree(b.polygons) if len(b) else None
+    xy, h = [], []
+    for f in towers:
+        top = float(f.props.get("height") or TOWER_DEFAULT_M)
+        roof = 0.0
+        if tree is not None:
+            under = tree.query(f.geom, predicate="intersects")
+            roof = float(b.heights[under].max()) if len(under) else 0.0
+        xy.append((f.geom.x, f.geom.y))
+        h.append(max(top - below, roof + 1.0))
+    return np.asarray(xy, float), np.asarray(h, float)
+
+
 def _entrance_sites(points: list[Feature]) -> np.ndarray:
     off = ENTRANCE_STANDOFF_M * np.array([[0, 1], [1, 0], [0, -1], [-1, 0]])
     return np.vstack([np.array([f.geom.x, f.geom.y]) + off for f in points]) if points else np.zeros((0, 2))
 
 
 def make_candidates(b: Buildings, catalog: Catalog, *, roads: list[shapely.Geometry], grounds: list[shapely.Geometry],
-                    entrances: list[Feature], area: shapely.Geometry, opts: CandidateOptions) -> Poses:
-    """All candidate poses (site x heading x allowed model), outside buildings and inside ``area``."""
+                    entrances: list[Feature], area: shapely.Geometry, opts: CandidateOptions,
+                    towers: list[Feature] | None = None) -> Poses:
+    """All candidate poses (site x heading x allowed model), outside buildings and inside ``area``.
+
+    ``towers`` (local points, used with ``opts.eagle_eye``) are OSM towers and masts.
+    """
     if opts.headings < 1:
         raise InputError("--headings must be at least 1")
     hh = catalog.heights
@@ -105,35 +175,55 @@ def make_candidates(b: Buildings, catalog: Catalog, *, roads: list[shapely.Geome
     ent_xy = _entrance_sites(entrances)
     sites = [("wall", wall_xy, wall_h), ("pole", pole_xy, np.full(len(pole_xy), hh["pole"])),
              ("entrance", ent_xy, np.full(len(ent_xy), hh["entrance"])), ("high_point", high_xy, high_h)]
+    if opts.eagle_eye:
+        roof_specs = [catalog.models[m] for m in catalog.for_mount("rooftop")]
+        sites += [("rooftop", *_rooftop_sites(b, opts, area, hh["rooftop"], roof_specs)),
+                  ("tower", *_tower_sites(towers or [], b, hh["tower"]))]
     blocked = shapely.union_all([shapely.buffer(p, 0.2) for p in b.polygons])
     shapely.prepare(blocked)
     shapely.prepare(area)
-    cols: dict[str, list] = {k: [] for k in ("xy", "height", "heading", "model", "mount", "cost")}
+    cols: dict[str, list] = {k: [] for k in ("xy", "height", "heading", "tilt", "model", "mount", "cost")}
     headings = np.arange(opts.headings) * 360.0 / opts.headings
     for mount, xy, h in sites:
         if len(xy) == 0:
             continue
         keep = shapely.contains_xy(area, xy[:, 0], xy[:, 1])
-        if mount != "high_point":
+        if mount not in HIGH_MOUNTS:
             keep &= ~shapely.contains_xy(blocked, xy[:, 0], xy[:, 1])
         xy, h = xy[keep], h[keep]
         for m in catalog.for_mount(mount):
-            spec = catalog.models[m]
-            hd = np.array([0.0]) if spec.hfov_deg >= 359.9 else headings
-            n = len(xy) * len(hd)
-            cols["xy"].append(np.repeat(xy, len(hd), axis=0))
-            cols["height"].append(np.repeat(h, len(hd)))
-            cols["heading"].append(np.tile(hd, len(xy)))
-            cols["model"].append(np.full(n, m))
-            cols["mount"].append(np.full(n, mount, dtype=object))
-            cols["cost"].append(np.full(n, spec.cost))
+            _add_model(cols, catalog.models[m], m, mount, xy, h, headings, opts.ppm)
     if not cols["xy"]:
         return _empty_poses()
     n = sum(len(a) for a in cols["cost"])
     return Poses(np.vstack(cols["xy"]), np.concatenate(cols["height"]), np.concatenate(cols["heading"]),
-                 np.full(n, np.nan), np.concatenate(cols["model"]).astype(np.int64),
+                 np.concatenate(cols["tilt"]), np.concatenate(cols["model"]).astype(np.int64),
                  np.concatenate(cols["mount"]), np.concatenate(cols["cost"]), np.zeros(n, dtype=bool),
                  np.full(n, "", dtype=object))
+
+
+def _add_model(cols: dict[str, list], spec: CameraSpec, m: int, mount: str, xy: np.ndarray, h: np.ndarray,
+               headings: np.ndarray, ppm: float) -> None:
+    """Poses of model ``m`` at every site: one per heading (none for 360°), and per aim for a PTZ tour."""
+    hd = np.array([0.0]) if spec.hfov_deg >= 359.9 or spec.preset_step_deg * spec.presets >= 359.9 else headings
+    site = np.repeat(np.arange(len(xy)), len(hd))
+    heading = np.tile(hd, len(xy))
+    tilt = np.full(len(site), np.nan)
+    if spec.presets > 1:  # a tour at a fixed tilt per aim; sites out of reach at ``ppm`` get none
+        reach = np.array([horizontal_range_m(spec.f_px, ppm, float(z)) for z in h])
+        site, heading = site[reach[site] > 0], heading[reach[site] > 0]
+        aims = np.asarray(TOUR_AIMS)
+        site, heading = np.repeat(site, len(aims)), np.repeat(heading, len(aims))
+        dh = np.maximum(h[site] - TARGET_HEIGHT_M, 0.0)
+        tilt = np.degrees(np.arctan2(dh, np.maximum(np.tile(aims, len(site) // len(aims)) * reach[site], 0.1)))
+    n = len(site)
+    cols["xy"].append(xy[site])
+    cols["height"].append(h[site])
+    cols["heading"].append(heading)
+    cols["tilt"].append(tilt)
+    cols["model"].append(np.full(n, m))
+    cols["mount"].append(np.full(n, mount, dtype=object))
+    cols["cost"].append(np.full(n, spec.cost))
 
 
 def _empty_poses() -> Poses:

@@ -23,7 +23,7 @@ from pyproj import CRS, Transformer
 from vigil.core.errors import InputError
 
 __all__ = ["Buildings", "Feature", "LocalFrame", "geojson_dump", "load_buildings", "load_lines", "load_points",
-           "load_polygons", "osm_entrances", "read_features"]
+           "load_polygons", "osm_entrances", "osm_towers", "read_features"]
 
 DEFAULT_HEIGHT_M = 10.0
 METRES_PER_LEVEL = 3.0
@@ -342,6 +342,29 @@ def osm_entrances(path: str | Path, frame: LocalFrame) -> list[Feature]:
     if not p.name.lower().endswith(_OSM_SUFFIXES):
         return []
     return [f for f in load_points(p, frame) if f.props.get("entrance") or f.props.get("barrier") == "gate"]
+
+
+TOWER_TAGS = ("tower", "mast", "communications_tower")
+
+
+def osm_towers(path: str | Path, frame: LocalFrame) -> list[Feature]:
+    """Towers and masts (``man_made=tower|mast``) of an OSM file as local points with their ``height`` in metres.
+
+    Nodes and closed ways both count (a way by its centroid); other formats have none.
+    """
+    p = Path(path)
+    if not p.name.lower().endswith(_OSM_SUFFIXES):
+        return []
+    feats = read_features(p, osm_layer="points") + read_features(p, osm_layer="multipolygons")
+    out = []
+    for f in feats:
+        if f.props.get("man_made") not in TOWER_TAGS:
+            continue
+        g = frame.local(f.geom)
+        h = _height(f.props)
+        out.append(Feature(g if shapely.get_type_id(g) == 0 else shapely.centroid(g),
+                           {**f.props, "height": None if math.isnan(h) else h}))
+    return out
 
 
 def geojson_dump(path: Path, features: list[dict[str, Any]]) -> None:

@@ -26,6 +26,7 @@ from vigil.coverage.geo import (
     load_points,
     load_polygons,
     osm_entrances,
+    osm_towers,
 )
 from vigil.coverage.optics import Catalog, level_ppm, load_catalog
 from vigil.coverage.optimize import CoverageProblem, Plan, solve
@@ -60,6 +61,8 @@ class PlanRequest:
     wall_spacing: float = 10.0
     pole_spacing: float = 20.0
     high_points: int = 1
+    eagle_eye: bool = False  # a town centre: rooftop and tower high points (panoramic, PTZ tours)
+    rooftops: int = 6
     crs: str | None = None
     solver: str = "auto"
     time_limit: float = 60.0
@@ -139,15 +142,18 @@ def run_plan(req: PlanRequest, out_dir: str | Path, *, existing: list[Feature] |
                                must_ppm=must_ppm, area=area)
     with _stage("candidates", timings, progress):
         opts = CandidateOptions(wall_spacing=req.wall_spacing, pole_spacing=req.pole_spacing,
-                                headings=req.headings, high_points_per_community=req.high_points)
+                                headings=req.headings, high_points_per_community=req.high_points,
+                                eagle_eye=req.eagle_eye, rooftops=req.rooftops, ppm=ppm)
         grounds = [] if roads else [c.polygon for c in communities]
+        towers = osm_towers(req.area, frame) if req.eagle_eye else []
         cand = make_candidates(b, catalog, roads=_clip(roads, area), grounds=grounds, entrances=must, area=area,
-                               opts=opts)
+                               opts=opts, towers=towers)
         fixed, specs = existing_poses(cams, catalog)
         poses = _concat(fixed, cand)
     with _stage("visibility", timings, progress):
         obst = Obstacles.build(b.polygons, b.heights)
-        a, ranges, tilts = coverage_matrix(poses, targets, obst, specs, ppm, ir_limit=req.night)
+        a, ranges, tilts = coverage_matrix(poses, targets, obst, specs, ppm, ir_limit=req.night,
+                                           min_dwell=catalog.min_dwell_fraction)
     with _stage("optimise", timings, progress):
         problem = CoverageProblem.from_matrix(a, poses.cost, fixed=poses.fixed, k=req.k, target=req.target,
                                               budget=req.budget)

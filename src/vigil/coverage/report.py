@@ -13,6 +13,7 @@ import shapely
 
 from vigil.charts import report_fonts
 from vigil.coverage.geo import geojson_dump
+from vigil.coverage.highpoints import EAGLE_MOUNTS, high_point_summary, high_points_html
 from vigil.coverage.optics import dead_zone_m
 from vigil.coverage.visibility import fov_wedge, visibility_polygon
 
@@ -40,7 +41,7 @@ def summarise(res: PlanResult, req: PlanRequest, ppm: float) -> dict[str, Any]:
                       "coverage_before": _f((p.count_before[m] > 0).sum() / k) if k else None,
                       "coverage_after": _f((p.count[m] > 0).sum() / k) if k else None})
     mode = "k-coverage" if req.k > 1 else ("max-coverage" if req.target is None else "min-cost")
-    return {
+    out = {
         "name": req.name or req.area.stem, "level": req.level, "profile": req.profile, "ppm": ppm, "mode": mode,
         "k": req.k, "target_share": req.target, "budget": req.budget, "night": req.night,
         "targets": len(t), "coverable": int(p.coverable.sum()), "blind_spots": int((~p.coverable).sum()),
@@ -51,8 +52,14 @@ def summarise(res: PlanResult, req: PlanRequest, ppm: float) -> dict[str, Any]:
         "greedy_cameras": int(p.stats.get("greedy_count", 0)), "greedy_cost": _f(p.stats.get("greedy_cost", 0), 2),
         "candidates": int((~res.poses.fixed).sum()), "buildings": len(res.buildings),
         "seconds": {}, "communities": comms, "warnings": list(res.buildings.warnings),
-        "crs": res.frame.crs.to_string(), "attribution": ATTRIBUTION,
+        "crs": res.frame.crs.to_string(), "attribution": ATTRIBUTION, "eagle_eye": req.eagle_eye,
     }
+    if req.eagle_eye:
+        from vigil.coverage.optics import load_catalog
+
+        out["min_dwell_fraction"] = load_catalog(req.catalog).min_dwell_fraction
+        out["high_points"] = high_point_summary(res, {int(j): f"new-{k + 1:04d}" for k, j in enumerate(p.chosen)})
+    return out
 
 
 def _camera_features(res: PlanResult) -> list[dict[str, Any]]:
@@ -114,8 +121,8 @@ def _bands(res: PlanResult, j: int, levels: dict[str, float]) -> list[tuple[shap
     h, tilt = float(poses.height[j]), float(res.tilts[j])
     r_max = max(float(res.ranges[j]), 1.0)
     r_min = min(dead_zone_m(h, tilt, spec.vfov_deg), r_max)
-    vis = None
-    if len(res.plan.chosen) <= MAX_CLIPPED_WEDGES:
+    vis = None  # a high point sees over roofs: its 2-D shadows would hide what it sees (2.5-D)
+    if len(res.plan.chosen) <= MAX_CLIPPED_WEDGES and str(poses.mount[j]) not in EAGLE_MOUNTS:
         vis = visibility_polygon(x, y, res.buildings.polygons, r_max)
     out, outer = [], r_max
     ordered = sorted(levels.items(), key=lambda kv: kv[1])  # coarse (far) to fine (near)
@@ -126,7 +133,8 @@ def _bands(res: PlanResult, j: int, levels: dict[str, float]) -> list[tuple[shap
         nxt = ordered[k + 1][1] if k + 1 < len(ordered) else None
         r_in = r_min if nxt is None else max(math.sqrt(max((spec.f_px / nxt) ** 2 - (h - 1.5) ** 2, 0.0)), r_min)
         if min(r_l, outer) > r_in + 0.05:
-            ring = fov_wedge(x, y, float(poses.heading[j]), spec.hfov_deg, min(r_l, outer), r_in)
+            sweep = min(spec.preset_step_deg * spec.presets, 360.0)  # a PTZ tour: the sector its presets tile
+            ring = fov_wedge(x, y, float(poses.heading[j]), sweep, min(r_l, outer), r_in)
             if vis is not None:
                 ring = ring.intersection(vis)
             out.append((ring, _PALETTE[(len(ordered) - 1 - k) % len(_PALETTE)]))
@@ -231,6 +239,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}img{{max-width:100
 <p>Coverage {_pct(s['coverage_before'])} → {_pct(s['coverage_after'])} with {s['cameras_new']} new cameras
 (cost {s['cost_new']}); {s['blind_spots']} blind spot(s) no candidate can see.</p>
 <img src="map.png" alt="map of the plan"><h2>Summary</h2><table>{facts}</table>
+{high_points_html(s)}
 <h2>Communities</h2><table><tr><th>name</th><th>targets</th><th>before</th><th>after</th></tr>{rows}</table>
 <img src="tradeoff.png" alt="coverage against cameras and cost">
 <h2>Notes</h2><ul>{warn}</ul><p>Files: plan.geojson, targets.geojson, summary.json. {e(ATTRIBUTION)}.</p>

@@ -2,7 +2,11 @@
 
 Occlusion is exact for point targets: a target is hidden when the sight segment from the camera
 crosses a building wall that stands above the sight line there (footprints are flat-roofed prisms,
-so a camera on a roof sees over lower buildings). Each site is tested only against the buildings
+so a camera on a roof sees over lower buildings: 2.5-D). A sight line that goes through a prism must leave
+it through a wall below the roof (the target stands outside every footprint and the line only descends),
+so testing the walls is exact for a camera at any height, on or inside a roof included: the roof's own
+edge hides the ground close under it. :mod:`vigil.coverage.sightline` re-checks this independently on a
+height raster. Each site is tested only against the buildings
 within its reach, vectorised over targets x walls. The exact 2-D visibility polygon (for drawing and
 for the analytic tests) is the reach disc minus the shadows of the walls.
 """
@@ -17,7 +21,7 @@ import shapely
 from scipy import sparse
 from scipy.spatial import cKDTree
 
-from vigil.coverage.optics import TARGET_HEIGHT_M, auto_tilt, dead_zone_m, far_limit_m
+from vigil.coverage.optics import MIN_DWELL_FRACTION, TARGET_HEIGHT_M, auto_tilt, dead_zone_m, far_limit_m
 
 __all__ = ["Obstacles", "Poses", "Targets", "coverage_matrix", "fov_wedge", "visibility_polygon", "visible_mask"]
 
@@ -168,11 +172,13 @@ class Poses:
 
 
 def coverage_matrix(poses: Poses, targets: Targets, obst: Obstacles, specs: list, base_ppm: float,
-                    *, ir_limit: bool = False) -> tuple[sparse.csc_matrix, np.ndarray, np.ndarray]:
+                    *, ir_limit: bool = False,
+                    min_dwell: float = MIN_DWELL_FRACTION) -> tuple[sparse.csc_matrix, np.ndarray, np.ndarray]:
     """Boolean (targets x poses) matrix of "pose sees target at its required PPM".
 
     Returns the matrix, the ground range of each pose at ``base_ppm`` and the tilt used.
-    Poses that share a site share one occlusion test.
+    Poses that share a site share one occlusion test. A PTZ tour (``spec.presets`` > 1, ``heading`` the
+    tour's centre) sees a target only if the presets that hold it in view add up to ``min_dwell`` of its period.
     """
     tree = cKDTree(targets.xy)
     rng = np.zeros(len(poses))
@@ -211,7 +217,9 @@ def coverage_matrix(poses: Poses, targets: Targets, obst: Obstacles, specs: list
             ok &= r <= far_limit_m(h, tilt[j], spec.vfov_deg)
             if ir_limit and spec.ir_range_m > 0:
                 ok &= r <= spec.ir_range_m
-            if spec.hfov_deg < 359.9:
+            if spec.presets > 1:
+                ok &= _in_tour(spec, float(poses.heading[j]), bearing) * spec.dwell_fraction >= min_dwell - 1e-12
+            elif spec.hfov_deg < 359.9:
                 diff = np.abs((bearing - poses.heading[j] + 180.0) % 360.0 - 180.0)
                 ok &= diff <= spec.hfov_deg / 2
             hit = near[ok]
@@ -221,6 +229,14 @@ def coverage_matrix(poses: Poses, targets: Targets, obst: Obstacles, specs: list
     c_all = np.concatenate(cols) if cols else np.zeros(0, np.int64)
     a = sparse.csc_matrix((np.ones(len(r_all), dtype=bool), (r_all, c_all)), shape=(len(targets), len(poses)))
     return a, rng, tilt
+
+
+def _in_tour(spec: object, heading: float, bearing: np.ndarray) -> np.ndarray:
+    """How many presets of a PTZ tour hold each bearing in their field of view."""
+    n = np.zeros(len(bearing), dtype=np.int64)
+    for hd in spec.preset_headings(heading):  # type: ignore[attr-defined]
+        n += np.abs((bearing - hd + 180.0) % 360.0 - 180.0) <= spec.hfov_deg / 2  # type: ignore[attr-defined]
+    return n
 
 
 def _ground(slant: float, h: float) -> float:

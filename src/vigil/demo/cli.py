@@ -58,12 +58,18 @@ def demo(cameras: Annotated[int, typer.Option(help="Number of cameras in the dem
                 bar.update(tasks[stage], completed=done)
 
             city = build_demo_city(v, cameras=cameras, progress=step)
-        from vigil.demo.coverage import plan_demo_town
+        from vigil.demo.coverage import plan_demo_town, plan_demo_town_centre
         from vigil.demo.history import seed_history
 
         hist = seed_history(v)
+        with console.status("planning the town centre with eagle-eye high points (锦江街道)…"):
+            centre = plan_demo_town_centre(v)
         with console.status("planning coverage of the real-map town (锦江街道)…"):
             plan = plan_demo_town(v)
+        hp = centre["high_points"]
+        console.print(f"Town centre at Detect: {len(hp['chosen'])} eagle-eye high point(s) chosen "
+                      f"({', '.join(r['model'] for r in hp['chosen']) or 'none'}), coverage "
+                      f"{centre['coverage_before']:.1%} → {centre['coverage_after']:.1%}.")
         console.print(f"Coverage of 锦江街道's {len(plan['communities'])} communities: "
                       f"{plan['coverage_before']:.1%} today; "
                       f"{plan['cameras_new']} new cameras would reach {plan['coverage_after']:.1%}.")
