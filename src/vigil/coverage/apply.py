@@ -16,6 +16,7 @@ from vigil.core.errors import ConflictError, InputError, NotFoundError
 from vigil.core.ids import generate_device_id
 from vigil.core.models import Camera, CameraKind, CameraModel, Lifecycle, Region, Site, utcnow
 from vigil.core.regions import in_subtree
+from vigil.coverage.candidates import HIGH_MOUNTS
 from vigil.coverage.geo import Feature, read_features
 from vigil.coverage.models import PlanRecord, SiteCoverage
 from vigil.registry.streams import in_service_population
@@ -114,7 +115,7 @@ def apply_plan(session: Session, out_dir: str | Path, *, region_code: str, actor
         lon, lat = f["geometry"]["coordinates"]
         cid = generate_device_id(region_code, serial).value
         serial += 1
-        kind = CameraKind.HIGH_POINT if pr.get("mount") == "high_point" else (
+        kind = CameraKind.HIGH_POINT if pr.get("mount") in HIGH_MOUNTS else (
             CameraKind.COMMUNITY_ENTRANCE if pr.get("mount") == "entrance" else CameraKind.PUBLIC_AREA)
         session.add(Camera(id=cid, name=f"{name} {pr['id']}"[:200], region_code=region_code, site_id=site_id,
                            lon=lon, lat=lat, height_m=pr["height_m"], heading_deg=pr["heading_deg"],

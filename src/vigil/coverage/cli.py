@@ -60,6 +60,8 @@ def run(area: Annotated[Path, typer.Argument(help="Building footprints: OSM XML/
         time_limit: Annotated[float, Opt("--time-limit", help="MILP time limit in seconds")] = 60.0,
         gap: Annotated[float, Opt(help="Relative MILP gap to stop at")] = 1e-4,
         night: Annotated[bool, Opt("--night", help="Limit each camera to its IR range")] = False,
+        eagle_eye: Annotated[bool, Opt("--eagle-eye", help="A town centre: add rooftop and tower high points "
+                                       "(panoramic, PTZ tours counted by dwell time)")] = False,
         region: Annotated[str | None, Opt(help="Region code: record the plan in the database")] = None,
         db: DbOpt = None, home: HomeOpt = None) -> None:
     """Plan new cameras for AREA and write the report into --out."""
@@ -72,7 +74,8 @@ def run(area: Annotated[Path, typer.Argument(help="Building footprints: OSM XML/
                       existing=None if existing in (None, "registry") else Path(existing), catalog=catalog,
                       level=level, must_level=must_level, profile=profile, target=tgt, budget=budget, k=k,
                       spacing=spacing, headings=headings, wall_spacing=wall_spacing, pole_spacing=pole_spacing,
-                      crs=crs, solver=solver, time_limit=time_limit, mip_gap=gap, night=night)
+                      crs=crs, solver=solver, time_limit=time_limit, mip_gap=gap, night=night,
+                      eagle_eye=eagle_eye)
     cams: list[Any] = []
     if existing == "registry" or region:
         v = open_instance(db, home)
@@ -120,6 +123,12 @@ def _print_summary(s: dict[str, Any], out: Path) -> None:
                   f"{100 * s['coverage_before']:.1f} % → [bold]{100 * s['coverage_after']:.1f} %[/] with "
                   f"[bold]{s['cameras_new']}[/] new cameras (cost {s['cost_new']:g}); solver {s['solver']} "
                   f"({s['status']}, gap {gap}). Report: {out / 'report.html'}")
+    hp = s.get("high_points")
+    if hp:
+        chk = hp["los_check"]
+        console.print(f"high points: {len(hp['chosen'])} chosen of {hp['sites']} rooftop/tower sites "
+                      f"({', '.join(r['model'] + ' ' + r['id'] for r in hp['chosen']) or 'none'}); line of sight "
+                      f"confirmed for {chk['confirmed']}/{chk['pairs']} claimed pairs ({100 * chk['agreement']:.2f} %)")
 
 
 @app.command("apply")
