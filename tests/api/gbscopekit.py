@@ -12,7 +12,7 @@ from scopekit import AREAS, MISSING, SEEDERS, TAG, Ctx
 
 from vigil.core.ids import generate_device_id
 from vigil.federation.apply import apply_batch
-from vigil.federation.links import ShareRules, add_child
+from vigil.federation.links import ShareRules, add_child, parse_rules
 from vigil.federation.models import FedLink
 from vigil.gb28181 import store
 from vigil.gb28181.cascade import add_upper
@@ -21,9 +21,13 @@ from vigil.gb28181.manscdp import CatalogItem
 
 def seed(ctx: Ctx) -> None:
     """Per area: an NVR with a directory and the area's camera as a channel; a child link with one remote camera."""
-    with ctx.v.db.session() as s:
+    with ctx.v.db.session() as s:  # the whole instance's upper, and one per town (town B's names its code)
         add_upper(s, ctx.v.box, "53010000002000000001", host="127.0.0.1", port=5060, password="upper-secret",
                   local_id="53010000002000000002", rules=ShareRules(), actor="seed")
+        for n, (town, _) in enumerate(AREAS.values(), start=2):
+            add_upper(s, ctx.v.box, f"5301000000200000000{n}", host="127.0.0.1", port=5060 + n,
+                      password=f"upper-secret{n}", local_id="53010000002000000009", rules=parse_rules(f"regions={town}"),
+                      actor="seed")
     for area, (town, village) in AREAS.items():
         nvr = generate_device_id(village, 1, type_code=118).value
         group = generate_device_id(village, 2, type_code=216).value

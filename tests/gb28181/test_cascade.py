@@ -74,6 +74,20 @@ def test_the_shared_catalog_keeps_the_tree_and_the_rules(lower):
 
 
 
+def test_an_upper_link_is_shown_to_users_whose_regions_hold_all_it_shares(lower):
+    with lower.db.session() as s:
+        for uid, rules in ((UPPER, "regions=340200"), ("34000000002000000002", "all")):
+            cascade.add_upper(s, lower.box, uid, host="127.0.0.1", port=5060, password=PASSWORD, local_id=LOCAL,
+                              rules=parse_rules(rules), actor="test")
+    with lower.db.session() as s:
+        def ids(*codes: str) -> list[str]:
+            return [u.id for u in views.uppers(s, Scope.of(codes))]
+
+        assert ids("3402", "3403") == [UPPER, "34000000002000000002"]  # "all" needs both root regions
+        assert ids("3402") == [UPPER] and ids("340200") == [UPPER] and ids("34020001") == [] and ids("3403") == []
+        assert views.uppers(s, Scope.of(["3402"]))[0].shared_channels == 2  # CAM1 and PLAIN; CAM2 is in 3402
+
+
 async def _shut(task, link, upper):
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

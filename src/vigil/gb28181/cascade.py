@@ -73,10 +73,15 @@ def load_uppers(session: Session, box: CredentialBox) -> list[UpperConfig]:
 
 
 def list_uppers(session: Session, scope: Scope) -> list[GbUpper]:
-    """The configured upper platforms, for the whole instance only (an upward link shows all it shares)."""
-    if not scope.all_regions:
-        return []
-    return list(session.scalars(select(GbUpper).order_by(GbUpper.id)).all())
+    """The upper platforms whose shared regions all lie in ``scope`` ("all" shares the instance's root regions)."""
+    roots = Scope.of(session.scalars(select(Region.code).where(Region.parent_code.is_(None))))
+    out = []
+    for row in session.scalars(select(GbUpper).order_by(GbUpper.id)):
+        shared = ShareRules(**row.rules).scope()
+        want = roots if shared.all_regions else shared
+        if scope.all_regions or (want.prefixes and scope.contains(want)):
+            out.append(row)
+    return out
 
 
 def write_upper_state(session: Session, upper_id: str, *, registered: bool, keepalive: bool = False,

@@ -95,7 +95,7 @@ def device_channels(session: Session, scope: Scope, device_id: str) -> list[GbCh
 
 
 def uppers(session: Session, scope: Scope) -> list[GbUpperPublic]:
-    """The upward links with their state and how many channels each is shown (whole-instance scope only)."""
+    """The upward links whose shared regions lie in ``scope``, their state and how many channels each is shown."""
     out = []
     for row in list_uppers(session, scope):
         pub = GbUpperPublic.model_validate(row)

@@ -42,5 +42,5 @@ def channels(device_id: str, p: Reader, session: SessionDep) -> list[GbChannelPu
 
 @router.get("/uppers")
 def list_uppers(p: Reader, session: SessionDep) -> list[GbUpperPublic]:
-    """Upper platforms this instance registers to, their state and shared-channel count (whole-instance users)."""
+    """Upper platforms this instance registers to whose shared regions are all yours: state, shared channels."""
     return uppers(session, p.scope)

@@ -12,6 +12,7 @@ import * as cameras from "./views/cameras.js";
 import * as camera from "./views/camera.js";
 import * as dashboard from "./views/dashboard.js";
 import * as events from "./views/events.js";
+import * as gb from "./views/gb.js";
 import * as map from "./views/map.js";
 import * as plans from "./views/plans.js";
 import * as cityPlan from "./views/city_plan.js";
@@ -32,6 +33,7 @@ const ROUTES = {
   alarms: [alarms, "Alarms", "/api/v1/health/alarms", null],
   down: [down, "Cameras down", "/api/v1/health/status", null],
   events: [events, "Events", "/api/v1/events", null],
+  gb: [gb, "GB/T 28181", "/api/v1/gb/devices", null],
   recordings: [recordings, "Recordings", "/api/v1/video/retrievals", ["admin", "duty_officer", "investigator"]],
   plans: [plans, "Plans", "/api/v1/plans", ["admin", "planner"]],
   city_plan: [cityPlan, "City budget", "/api/v1/city-plans", ["admin", "planner"]],

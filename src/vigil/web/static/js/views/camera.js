@@ -1,11 +1,11 @@
 // The camera detail page: every field, its live status, a small map, and links to live view and events.
 import { api, apiOptional, hasApi } from "../api.js";
 import { h, message, mount } from "../dom.js";
-import { KINDS, OWNERS, coord, label, statusInfo, when } from "../labels.js";
+import { KINDS, LEVELS, OWNERS, coord, duration, label, statusInfo, when } from "../labels.js";
 import { GlMap } from "../mapgl.js";
 import { consoleConfig, loadCameraPoints } from "../geo.js";
 import { regionName } from "../regions.js";
-import { lifecycleBadge, statusBadge } from "./cameras.js";
+import { lifecycleBadge, remoteBadge, remoteOf, statusBadge } from "./cameras.js";
 import { cameraHealth } from "./camera_health.js";
 import { editForm } from "./camera_edit.js";
 import { cameraAnalytics } from "./camera_analytics.js";
@@ -41,6 +41,20 @@ function statusCard(c) {
     s.ms !== null && s.ms !== undefined ? ["Answer time", t("{{n}} ms", { n: Math.round(s.ms) })] : null,
     ["Picture faults", s.faults.length ? s.faults.map((f) => t(f)).join(", ") : t("none")],
   ]), c.status ? null : message(t("No probe result yet for this camera.")));
+}
+
+/** Where a remote camera comes from (federation): the instance that owns it, its level, the data's age. */
+function remoteCard(r) {
+  if (!r) return null;
+  const level = r.link_region ? { 4: 1, 6: 2, 8: 3 }[r.link_region.length] || 4 : null;
+  return h("section", { class: "card", id: "camera-remote" }, h("h2", {}, t("Remote camera")), fields([
+    ["Source instance", h("span", { class: "mono", id: "camera-origin" }, r.origin)],
+    ["Link", r.link],
+    ["Child level", r.link_region ? `${label(LEVELS, level)} · ${r.link_region}` : "—"],
+    ["Data age", h("span", { id: "camera-age" }, r.age_s === null || r.age_s === undefined ? t("never")
+      : duration(r.age_s))],
+    ["Last contact", when(r.last_contact)],
+  ]), message(t("Its video is proxied through the instance that owns it.")));
 }
 
 function modelText(m) {
@@ -86,10 +100,11 @@ export async function render(el, route, ctx) {
     h("a", { href: "#/cameras" }, t("← Back to cameras")));
     return null;
   }
-  const [rName, site, withEvents, withVideo] = await Promise.all([
+  const [rName, site, withEvents, withVideo, remote] = await Promise.all([
     regionName(c.region_code),
     c.site && typeof c.site === "object" ? c.site : c.site_id ? apiOptional(`/sites/${c.site_id}`) : null,
     hasApi("/api/v1/events"), hasApi("/api/v1/video/retrievals"),
+    remoteOf([c.id]).then((m) => m.get(c.id) || null).catch(() => null),
   ]);
   const parts = idParts(c.id);
   const mapSlot = h("div", { class: "map-wrap small", id: "camera-map" });
@@ -106,11 +121,13 @@ export async function render(el, route, ctx) {
   });
   mount(el,
     h("div", { class: "view-head" }, h("a", { href: "#/cameras", class: "crumbs" }, t("← Cameras")),
-      h("h1", { lang: "zh", id: "camera-name" }, c.name), lifecycleBadge(c.lifecycle), statusBadge(c.status)),
+      h("h1", { lang: "zh", id: "camera-name" }, c.name), lifecycleBadge(c.lifecycle), statusBadge(c.status),
+      remoteBadge(remote)),
     h("div", { class: "actions" },
       statusInfo(c.status).state === "down"  // no live view of a camera that does not answer
         ? h("span", { class: "badge bad", id: "live-down" }, t("camera down: no live view"))
-        : h("a", { class: "button-link", id: "live-link", href: `live.html?camera=${encodeURIComponent(c.id)}` },
+        : h("a", { class: "button-link", id: "live-link",
+          href: `live.html?camera=${encodeURIComponent(c.id)}${remote ? "&remote=1" : ""}` },
           t("▶ Live view")),
       h("a", { class: "button-link secondary", href: ctx.hashFor("map", { region: c.region_code }) },
         t("Region map")),
@@ -130,7 +147,7 @@ export async function render(el, route, ctx) {
         ["Kind", label(KINDS, c.kind)], ["Owner", label(OWNERS, c.owner)],
         ["Lifecycle", lifecycleBadge(c.lifecycle)], ["Model", modelText(c.model)],
       ])),
-      statusCard(c),
+      statusCard(c), remoteCard(remote),
       h("section", { class: "card" }, h("h2", {}, t("Location")), fields([
         ["Region", h("span", { lang: "zh" }, rName ? `${rName} (${c.region_code})` : c.region_code)],
         ["Site", site ? h("span", { lang: "zh" }, `${site.name}${site.protection_class

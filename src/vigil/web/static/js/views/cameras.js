@@ -1,7 +1,7 @@
 // The camera table: filters (region, kind, lifecycle, owner, text), sorting and pagination, all in the URL.
-import { api, apiOptional } from "../api.js";
+import { api, apiOptional, hasApi } from "../api.js";
 import { debounce, h, message, mount, select } from "../dom.js";
-import { KINDS, LIFECYCLES, OWNERS, label, options, statusInfo } from "../labels.js";
+import { KINDS, LIFECYCLES, OWNERS, duration, label, options, statusInfo } from "../labels.js";
 import { regionName, regionNames } from "../regions.js";
 import { pager } from "../widgets.js";
 import { t } from "../i18n.js";
@@ -74,21 +74,40 @@ function headerRow(sort, ctx) {
   }));
 }
 
-function cameraRow(c, names, ctx) {
+/** The mark of a camera that lives on an instance below (federation): where from, and how old the data is. */
+export function remoteBadge(r) {
+  if (!r) return null;
+  const age = r.age_s === null || r.age_s === undefined ? t("never") : duration(r.age_s);
+  return h("span", { class: `badge ${r.age_s !== null && r.age_s < 300 ? "info" : "warn"} remote`,
+    title: t("From instance {{origin}} (link {{link}}), data {{age}} old", { origin: r.origin, link: r.link, age }) },
+  t("remote · {{origin}}", { origin: r.origin }));
+}
+
+/** Remote cameras among `ids` (empty when federation is not served). */
+export async function remoteOf(ids, signal) {
+  if (!ids.length || !(await hasApi("/api/v1/federation/remote"))) return new Map();
+  const rows = await api("/federation/remote", { query: { ids: ids.join(","), limit: ids.length }, signal })
+    .catch(() => []);
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+function cameraRow(c, names, ctx, remote) {
   const href = ctx.hashFor("camera", {}, c.id);
-  return h("tr", { class: "clickable", dataset: { id: c.id }, onclick: (ev) => {
+  const r = remote.get(c.id);
+  return h("tr", { class: "clickable", dataset: r ? { id: c.id, remote: r.origin } : { id: c.id }, onclick: (ev) => {
     if (ev.target.closest("a")) return;
     location.hash = href;
   } },
   h("td", { class: "mono" }, c.id),
-  h("td", { lang: "zh" }, h("a", { href, class: "camera-link" }, c.name)),
+  h("td", { lang: "zh" }, h("a", { href, class: "camera-link" }, c.name), r ? " " : null, remoteBadge(r)),
   h("td", { lang: "zh", title: c.region_code }, names.get(c.region_code) || c.region_code),
   h("td", {}, label(KINDS, c.kind)),
   h("td", {}, label(OWNERS, c.owner)),
   h("td", {}, lifecycleBadge(c.lifecycle)),
   h("td", {}, statusBadge(c.status)),
   h("td", {}, typeof c.model === "object" && c.model ? c.model.name : c.model || "—"),
-  h("td", {}, c.lifecycle === "in_service" && statusInfo(c.status).state !== "down" ? h("a", { href: `live.html?camera=${encodeURIComponent(c.id)}`,
+  h("td", {}, c.lifecycle === "in_service" && statusInfo(c.status).state !== "down" ? h("a", {
+    href: `live.html?camera=${encodeURIComponent(c.id)}${r ? "&remote=1" : ""}`,
     title: t("Live view"), "aria-label": t("Live view of {{name}}", { name: c.name }) }, t("▶ Live")) : null));
 }
 
@@ -116,9 +135,10 @@ export async function render(el, route, ctx) {
       const query = { region: p.get("region"), site: p.get("site"), kind: p.get("kind"), lifecycle: p.get("lifecycle"),
         owner: p.get("owner"), q: p.get("q"), limit, offset, sort };
       const page = await api("/cameras", { query, signal });
-      const names = await regionNames(page.items.map((c) => c.region_code));
+      const [names, remote] = await Promise.all([regionNames(page.items.map((c) => c.region_code)),
+        remoteOf(page.items.map((c) => c.id), signal)]);
       if (signal.aborted) return;
-      const rows = page.items.map((c) => cameraRow(c, names, ctx));
+      const rows = page.items.map((c) => cameraRow(c, names, ctx, remote));
       mount(body,
         h("div", { class: "table-wrap" }, h("table", { class: "cameras" }, h("thead", {}, headerRow(sort, ctx)),
           h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: COLUMNS.length, class: "empty" },

@@ -1,5 +1,5 @@
 // The dashboard: health KPIs (when the health API is there) and registry rollups for the selected region.
-import { api } from "../api.js";
+import { api, hasApi } from "../api.js";
 import { BarChart, DonutChart, LineChart } from "../charts.js";
 import { h, mount, toast } from "../dom.js";
 import { healthEndpoints } from "../health.js";
@@ -168,6 +168,27 @@ async function downSection(slot, region, eps, ctx) {
   ], st.down || [], { empty: "Every probed camera is online.", cls: "down-now" }));
 }
 
+/** Where the figures come from, per level: this instance, or a child instance below (with its data's age). */
+async function sourcesSection(slot, region, ctx) {
+  if (!(await hasApi("/api/v1/federation/sources"))) return;
+  const res = await api("/federation/sources", { query: { region } });
+  const regions = [res.region, ...res.children];
+  if (!regions.some((r) => r.sources.some((s) => s.origin))) return; // every camera is this instance's own
+  const rows = regions.flatMap((r, i) => (r.sources.length ? r.sources : [{ origin: "", cameras: 0 }])
+    .map((s, j) => ({ r, s, first: j === 0, top: i === 0 })));
+  const age = (s) => (!s.origin ? t("live") : s.age_s === null || s.age_s === undefined ? t("never")
+    : h("span", { class: s.age_s < 300 ? "" : "error", title: when(s.last_contact) }, duration(s.age_s)));
+  mount(slot, h("h2", { class: "section-title" }, t("Data sources per level")), table([
+    ["Region", ({ r, first, top }) => (first ? h("a", { href: ctx.hashFor("dashboard", { region: r.code }),
+      lang: "zh", class: top ? "strong" : "" }, r.name) : "")],
+    ["Level", ({ r, first }) => (first ? label(LEVELS, r.level) : "")],
+    ["Source", ({ s }) => (s.origin ? h("span", { class: "badge info remote" }, s.origin)
+      : h("span", { class: "badge ok" }, t("this instance")))],
+    ["Cameras", ({ s }) => num(s.cameras), "num"],
+    ["Data age", ({ s }) => age(s)],
+  ], rows, { cls: "sources", rowAttrs: ({ r, s }) => ({ dataset: { region: r.code, origin: s.origin || "local" } }) }));
+}
+
 function reportLinks(region, eps) {
   if (!eps.report || !region || region.length < 8) return null;
   const day = localDay(new Date(Date.now() - 86400000)); // yesterday in the instance time zone
@@ -220,6 +241,7 @@ async function buildPage(region, period, ctx) {
   const alarms = h("div", { id: "alarms-section" });
   const down = h("div", { id: "down-section" });
   const registry = h("div", { id: "registry-section" });
+  const sources = h("div", { id: "sources-section" });
   const title = h("span", { class: "crumbs", lang: "zh" }, "");
   const head = h("div", { class: "view-head" }, h("h1", {}, t("Dashboard")), title,
     eps.kpi ? periodPicker(period, (p) => ctx.setParams({ period: p })) : null,
@@ -233,9 +255,10 @@ async function buildPage(region, period, ctx) {
     healthSection(health, region, period, eps, charts, ctx),
     alarmsSection(alarms, region, eps, ctx),
     downSection(down, region, eps, ctx),
+    sourcesSection(sources, region, ctx),
   ]);
   const failed = results.filter((r) => r.status === "rejected").map((r) => r.reason.message);
-  return { nodes: [head, health, down, alarms, registry], charts, failed };
+  return { nodes: [head, health, sources, down, alarms, registry], charts, failed };
 }
 
 /** Render the dashboard; it refreshes every minute in place (the scroll position stays). */

@@ -1,0 +1,144 @@
+"""GB/T 28181 devices and federated cameras in a real Chromium, in Chinese and in English.
+
+The GB rows are written by the registrar's own store functions (configure, batched state, catalog) and the
+remote camera arrives through the federation feed applier, as on a real parent.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from console_world import City, browser_errors
+from test_console import _css, _sign_in, _text, _wait
+from test_console_maintenance import _fresh
+
+from vigil.core.ids import generate_device_id
+from vigil.core.models import utcnow
+from vigil.federation.apply import apply_batch
+from vigil.federation.links import add_child, parse_rules
+from vigil.federation.models import FedLink
+from vigil.gb28181 import cascade, store
+from vigil.gb28181.manscdp import CatalogItem
+
+pytestmark = pytest.mark.browser
+
+VILLAGE, OTHER_TOWN = "53018101001", "53018102"
+NVR = generate_device_id(VILLAGE, 1, type_code=118).value
+GROUP = generate_device_id(VILLAGE, 2, type_code=216).value
+SILENT = generate_device_id("53018102001", 3, type_code=118).value
+UPPER = "53000000002000000001"
+SECRETS = ("nvr-Secret-9x", "silent-Secret-7y", "upper-Secret-5z")
+
+
+def _lang(d, code: str) -> None:  # type: ignore[no-untyped-def]
+    d.execute_script(f"const s = document.getElementById('lang-switch'); s.value = '{code}';"
+                     "s.dispatchEvent(new Event('change'));")
+
+
+def _seed_gb(v, city: City) -> tuple[list[str], int]:  # type: ignore[no-untyped-def]
+    """An NVR registered over UDP with a directory and two cameras, a silent device, an upper platform."""
+    cams = sorted(cid for cid, c in city.cameras.items() if c["region"] == VILLAGE)[:2]
+    now = utcnow()
+    with v.db.session() as s:
+        store.add_device(s, v.box, NVR, SECRETS[0], actor="test", region=VILLAGE, name="金色家园录像机")
+        store.add_device(s, v.box, SILENT, SECRETS[1], actor="test", name="金方社区录像机")
+        store.write_states(s, [store.DeviceState(NVR, True, now - timedelta(seconds=40), "UDP", "127.0.0.1", 5071,
+                                                 now - timedelta(minutes=10), now + timedelta(minutes=50))])
+        store.apply_catalog(s, NVR, [CatalogItem(GROUP, name="一号楼", parent_id=NVR),
+                                     CatalogItem(cams[0], name="东门", parent_id=GROUP, civil_code=VILLAGE, status="ON"),
+                                     CatalogItem(cams[1], name="西门", parent_id=GROUP, civil_code=VILLAGE,
+                                                 status="OFF")])
+        rules = parse_rules("regions=53018101")
+        cascade.add_upper(s, v.box, UPPER, host="127.0.0.1", port=5062, password=SECRETS[2],
+                          local_id="53018100002000000001", rules=rules, actor="test")
+        cascade.write_upper_state(s, UPPER, registered=True)
+        cascade.write_upper_state(s, UPPER, registered=True, keepalive=True)
+        shared = cascade.shared_count(s, rules)
+    return cams, shared
+
+
+def test_gb_devices_channels_and_cascade_in_both_languages(chrome, console: City, sqlite_vigil) -> None:
+    cams, shared = _seed_gb(sqlite_vigil, console)
+    assert 0 < shared < len(console.cameras)  # the rule shares one town: the count below could be wrong
+    d = chrome
+    _fresh(d)
+    _sign_in(d, console)
+    _wait(d, lambda x: _css(x, "#nav a[data-route=gb]"))
+    _lang(d, "zh-CN")
+    _wait(d, lambda x: _text(x, "#nav a[data-route=gb]") == "国标设备")
+    d.get(console.base + f"/ui/#/gb/{NVR}")
+    row = f".gb-devices tr[data-id='{NVR}']"
+    _wait(d, lambda x: _css(x, row) and _css(x, "#gb-channels tbody tr[data-id]"))
+    assert _text(d, "h1") == "GB/T 28181 国标设备" and _text(d, "#gb-summary") == "2 台中 1 台在线"
+    text = _text(d, row)
+    assert "金色家园录像机" in text and "127.0.0.1:5071" in text and "UDP" in text and "前" in text and "后" in text
+    assert _css(d, f"{row} [data-state=on]") and _css(d, f".gb-devices tr[data-id='{SILENT}'] [data-state=off]")
+    assert "离线" in _text(d, f".gb-devices tr[data-id='{SILENT}']")
+    # the channel tree: the directory first, its two cameras under it, each linked to its camera page
+    order = d.execute_script("return [...document.querySelectorAll('#gb-channels tbody tr')]"
+                             ".map(r => [r.dataset.id, r.dataset.kind])")
+    assert order == [[GROUP, "directory"], [cams[0], "camera"], [cams[1], "camera"]]
+    assert "└" in _text(d, f"#gb-channels tr[data-id='{cams[0]}']") and "目录" in _text(d, "#gb-channels tbody")
+    assert "离线" in _text(d, f"#gb-channels tr[data-id='{cams[1]}']")
+    assert _css(d, f"#gb-channels a[href='#/camera/{cams[0]}']")
+    up = f".gb-uppers tr[data-id='{UPPER}']"
+    assert "已注册" in _text(d, up) and str(shared) in _text(d, up) and "regions=53018101" in _text(d, up)
+    assert "级联上级平台" in _text(d, "#gb-uppers") and "最后心跳" in _text(d, ".gb-devices thead")
+    assert not any(p in d.page_source for p in SECRETS)
+    _lang(d, "en")
+    _wait(d, lambda x: _text(x, "h1") == "GB/T 28181 devices" and "Last keepalive" in _text(x, ".gb-devices thead"))
+    assert _text(d, "#gb-summary") == "1 of 2 online" and "ago" in _text(d, row)
+    assert "registered" in _text(d, up) and "Directory" in _text(d, "#gb-channels tbody")
+    assert browser_errors(d) == []
+
+
+def _seed_remote(v) -> str:  # type: ignore[no-untyped-def]
+    """A child link bound to the other town, whose feed brought one camera owned two levels down."""
+    cid = generate_device_id("53018102001", 900).value
+    with v.db.session() as s:
+        add_child(s, "jinfang-town", OTHER_TOWN, actor="test")
+        s.flush()
+        link = s.query(FedLink).filter_by(name="jinfang-town").one()
+        res = apply_batch(s, link, {"after": 0, "last": 1, "entries": [{"op": "upsert", "kind": "camera", "data": {
+            "id": cid, "name": "金方社区远端摄像机", "region_code": "53018102001", "lon": 102.49, "lat": 24.918,
+            "height_m": 6.0, "heading_deg": 90.0, "tilt_deg": 15.0, "kind": "public_area",
+            "owner": "public_security", "lifecycle": "in_service", "origin": "jinfang-village"}}]})
+        assert res.upserts == 1 and not res.refused
+        link.last_contact = utcnow() - timedelta(seconds=90)
+    return cid
+
+
+def test_a_federated_camera_is_marked_remote_with_its_source_and_age(chrome, console: City, sqlite_vigil) -> None:
+    cid = _seed_remote(sqlite_vigil)
+    d = chrome
+    _fresh(d)
+    _sign_in(d, console)
+    _wait(d, lambda x: _css(x, "#camera-table tbody tr[data-id]"))
+    d.get(console.base + "/ui/#/cameras?q=远端")
+    _wait(d, lambda x: _css(x, f"#camera-table tr[data-id='{cid}'][data-remote]"))
+    assert d.execute_script("return document.querySelectorAll('#camera-table tr[data-remote]').length") == 1
+    assert _text(d, f"#camera-table tr[data-id='{cid}'] .remote") == "remote · jinfang-town/jinfang-village"
+    d.get(console.base + "/ui/#/cameras")  # the city's own 33 cameras carry no mark
+    _wait(d, lambda x: len(_css(x, "#camera-table tbody tr[data-id]")) == 34)
+    assert d.execute_script("return [...document.querySelectorAll('#camera-table tr[data-remote]')]"
+                            ".map(r => r.dataset.id)") == [cid]
+    d.get(console.base + f"/ui/#/camera/{cid}")
+    _wait(d, lambda x: _css(x, "#camera-remote"))
+    assert _text(d, "#camera-origin") == "jinfang-town/jinfang-village" and "min" in _text(d, "#camera-age")
+    assert "Town · 53018102" in _text(d, "#camera-remote")
+    assert "remote=1" in _css(d, "#live-link")[0].get_attribute("href")
+    _lang(d, "zh-CN")
+    d.get(console.base + "/ui/#/dashboard?region=530181")
+    _wait(d, lambda x: _css(x, "#sources-section tbody tr"))
+    rows = d.execute_script("return [...document.querySelectorAll('#sources-section tbody tr')]"
+                            ".map(r => [r.dataset.region, r.dataset.origin, [...r.cells].map(c => c.innerText)])")
+    by = {(r, o): cells for r, o, cells in rows}
+    assert set(by) == {("530181", "local"), ("530181", "jinfang-town/jinfang-village"), ("53018101", "local"),
+                       ("53018102", "local"), ("53018102", "jinfang-town/jinfang-village")}
+    assert by["530181", "local"][2:] == ["本平台", "33", "实时"]  # the seeded city's 33 cameras are its own
+    assert by["53018102", "local"][:4] == ["金方街道", "乡镇/街道", "本平台", "11"]
+    remote = by["53018102", "jinfang-town/jinfang-village"]
+    assert remote[:4] == ["", "", "jinfang-town/jinfang-village", "1"] and "分钟" in remote[4]
+    assert "各级数据来源" in _text(d, "#sources-section")
+    assert browser_errors(d) == []
