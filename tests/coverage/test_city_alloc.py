@@ -112,3 +112,14 @@ def test_bad_input_is_refused(options, weights, budget, msg):
 def test_bad_protection_class_is_refused():
     with pytest.raises(InputError, match="protection class"):
         site_weights([4], [None])
+
+
+def test_gain_per_yuan_cap_tightens_the_bound_and_keeps_it_valid():
+    levels = [[(o.coverage, o.cost) for o in s[1:]] for s in SITES]
+    before = [s[0].coverage for s in SITES]
+    ratios = [max((o.coverage - s[0].coverage) / o.cost for o in s[1:]) for s in SITES]
+    for budget in (100, 300, 700, 1500):
+        plain = upper_bound(levels, before, W, budget)
+        capped = upper_bound(levels, before, W, budget, ratios=ratios)
+        assert allocate(SITES, W, budget).value - 1e-9 <= capped <= plain + 1e-9
+    assert upper_bound(levels, before, W, 100, ratios=ratios) < upper_bound(levels, before, W, 100)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 from vigil.core.errors import InputError, VigilError
 from vigil.coverage.city_alloc import Option, allocate, site_weights, uniform_split, upper_bound
@@ -104,6 +105,7 @@ class SiteCurve:
     points: list[Breakpoint]
     seconds: float
     warnings: list[str] = field(default_factory=list)
+    best_ratio: float | None = None  # most coverage share one new camera adds per yuan (for the bound)
 
     def options(self) -> list[Option]:
         """The breakpoints as knapsack options."""
@@ -134,6 +136,15 @@ def _whole_bound(lb: float, costs: np.ndarray) -> float:
     return float(lb)
 
 
+def _best_ratio(a: Any, cost: np.ndarray, fixed: np.ndarray, unseen: np.ndarray, n: int) -> float | None:
+    """The most coverage share a single new camera adds per yuan (None when some camera is free)."""
+    free = np.flatnonzero(~fixed)
+    if not len(free) or np.any(cost[free] <= 0):
+        return None if len(free) else 0.0
+    seen = np.asarray(sparse.csr_matrix(a)[np.flatnonzero(unseen)][:, free].sum(axis=0)).ravel()
+    return float(np.max(seen / cost[free])) / n
+
+
 def site_curve(site: CitySite, opts: CityOptions, out_dir: Path) -> SiteCurve:
     """Price ``site`` at each step between its current and its full coverage (``out_dir``: its study files)."""
     t0 = time.perf_counter()
@@ -162,7 +173,8 @@ def site_curve(site: CitySite, opts: CityOptions, out_dir: Path) -> SiteCurve:
         points.append(Breakpoint(float(plan.cost), float((plan.count > 0).sum() / n), want / n, min(lb, plan.cost),
                                  plan.status, _cameras(res, plan.chosen)))
     return SiteCurve(site.key, site.name, len(res.targets), cover_n / n, before, int(fixed.sum()), points,
-                     round(time.perf_counter() - t0, 3), list(res.summary.get("warnings", [])))
+                     round(time.perf_counter() - t0, 3), list(res.summary.get("warnings", [])),
+                     _best_ratio(a, cost, fixed, res.plan.count_before == 0, n))
 
 
 @dataclass
@@ -233,7 +245,8 @@ def allocate_city(curves: list[SiteCurve], sites: Sequence[CitySite], opts: City
     top = max(opts.budget, sum(o[-1].cost for o in options))
     full = allocate(options, w, opts.budget, curve_to=top)
     before_w = float(sum(wi * c.before for wi, c in zip(w, curves, strict=True)))
-    ub = upper_bound([c.levels() for c in curves], [c.before for c in curves], w, opts.budget)
+    ub = upper_bound([c.levels() for c in curves], [c.before for c in curves], w, opts.budget,
+                     ratios=[c.best_ratio for c in curves])
     pick, ucost, ugain = uniform_split(options, w, opts.budget)
     return CityPlan(opts, list(sites), curves, w, a.choice, a.cost, a.value, a.exact, max(ub, a.bound, a.value),
                     pick, ucost, ugain, full.curve_cost, (before_w + full.curve_value) / float(w.sum() or 1.0),

@@ -25,13 +25,14 @@ import numpy as np
 
 from vigil.core.errors import InputError
 
-__all__ = ["CLASS_WEIGHT", "HOUSEHOLD_SIZE", "MAX_CELLS", "Allocation", "Option", "allocate", "site_weights",
+__all__ = ["BOUND_CELLS", "CLASS_WEIGHT", "HOUSEHOLD_SIZE", "MAX_CELLS", "Allocation", "Option", "allocate", "site_weights",
            "uniform_split", "upper_bound"]
 
 # Protection class 1 (the most critical) counts three times a class-3 site.
 CLASS_WEIGHT = {1: 3.0, 2: 2.0, 3: 1.0}
 HOUSEHOLD_SIZE = 2.62  # persons per household (China, 2020 census), to compare households with population
 MAX_CELLS = 500_000
+BOUND_CELLS = 50_000  # the bound's table may be coarse: its costs are rounded down
 
 
 @dataclass(frozen=True)
@@ -88,13 +89,13 @@ def _check(options: Sequence[Sequence[Option]], weights: np.ndarray, budget: flo
             raise InputError(f"site {i}: at most 127 options, got {len(opts)}")
 
 
-def _unit(costs: list[float], limit: float) -> tuple[float, bool]:
+def _unit(costs: list[float], limit: float, max_cells: int) -> tuple[float, bool]:
     """The table's cost unit: the gcd of whole-yuan costs when the table fits, else a coarser one."""
     whole = all(c == round(c) for c in costs)
     g = float(reduce(math.gcd, (int(round(c)) for c in costs if c > 0), 0)) if whole else 0.0
-    if g > 0 and limit / g <= MAX_CELLS:
+    if g > 0 and limit / g <= max_cells:
         return g, True
-    return max(limit / MAX_CELLS, 1e-9), False
+    return max(limit / max_cells, 1e-9), False
 
 
 def _table(cells: list[np.ndarray], gains: list[np.ndarray], n_cells: int) -> tuple[np.ndarray, np.ndarray]:
@@ -122,15 +123,16 @@ def _gains(options: Sequence[Sequence[Option]], weights: np.ndarray) -> list[np.
 
 
 def allocate(options: Sequence[Sequence[Option]], weights: np.ndarray, budget: float, *,
-             curve_to: float | None = None) -> Allocation:
+             curve_to: float | None = None, max_cells: int | None = None) -> Allocation:
     """Choose one option per site within ``budget`` maximising weighted coverage gained (exact over options).
 
-    ``curve_to`` extends the value-against-budget table beyond the budget (for the city curve).
+    ``curve_to`` extends the value-against-budget table beyond the budget (for the city curve);
+    ``max_cells`` caps the table (default :data:`MAX_CELLS`), beyond which costs are rounded.
     """
     w = np.asarray(weights, float)
     _check(options, w, budget)
     limit = max(budget, curve_to or 0.0)
-    unit, exact = _unit([o.cost for opts in options for o in opts], limit)
+    unit, exact = _unit([o.cost for opts in options for o in opts], limit, max_cells or MAX_CELLS)
     n_cells = int(math.floor(limit / unit + 1e-9))
     b_cells = int(math.floor(budget / unit + 1e-9))
     gains = _gains(options, w)
@@ -150,26 +152,37 @@ def allocate(options: Sequence[Sequence[Option]], weights: np.ndarray, budget: f
     return Allocation(pick, cost, value, unit, exact, bound, np.arange(n_cells + 1) * unit, best)
 
 
+def _step_points(lv: list[tuple[float, float]], b0: float, ratio: float | None, grid: int) -> list[Option]:
+    """The optimistic curve of one site as options: no plan spending ``b`` does better than them."""
+    cov = [c for c, _ in lv]
+    lbs = list(np.maximum.accumulate([lb for _, lb in lv])) if lv else []  # least cost is monotone in coverage
+    cap = cov[-1] if cov else b0
+    top = lbs[-1] if lbs else 0.0
+    points = sorted({0.0, *lbs, *([top * t / grid for t in range(1, grid)] if ratio is not None else [])})
+    row = []
+    for k, c in enumerate(points):
+        m = sum(1 for lb in lbs if lb <= c)  # spending c < lb_(m+1) cannot reach cov_(m+1)
+        v = cov[m] if m < len(cov) else cap
+        if ratio is not None and k + 1 < len(points):  # coverage is subadditive: gain <= ratio x spend
+            v = min(v, b0 + ratio * points[k + 1])
+        row.append(Option(float(math.floor(c)), max(v, b0)))
+    return row
+
+
 def upper_bound(levels: Sequence[Sequence[tuple[float, float]]], before: Sequence[float], weights: np.ndarray,
-                budget: float) -> float:
+                budget: float, *, ratios: Sequence[float | None] | None = None, grid: int = 24) -> float:
     """An upper bound on the weighted gain of any plans within ``budget``.
 
     ``levels[i]`` lists ``(coverage c_j, proven lower bound on the cost of reaching c_j)`` for site ``i`` in
-    increasing coverage; ``before[i]`` is its coverage with the existing cameras.
+    increasing coverage; ``before[i]`` is its coverage with the existing cameras. ``ratios[i]``, the most
+    coverage one new camera adds per yuan, caps the gain of a spend ``b`` at ``ratio x b`` (a camera set sees
+    no more than the sum of what its cameras see).
     """
-    opts: list[list[Option]] = []
-    for lv, b0 in zip(levels, before, strict=True):
-        lv = sorted(lv)
-        first = max(b0, lv[0][0]) if lv else b0
-        row = [Option(0.0, first)]
-        lb = 0.0
-        for (_, lb_j), (c_next, _) in zip(lv, lv[1:], strict=False):
-            lb = max(lb, lb_j)  # the least cost is monotone in the coverage asked for
-            row.append(Option(float(math.floor(lb)), max(c_next, first)))
-        opts.append(row)
+    opts = [_step_points(sorted(lv), b0, None if ratios is None else ratios[i], grid)
+            for i, (lv, b0) in enumerate(zip(levels, before, strict=True))]
     w = np.asarray(weights, float)
-    down = allocate(opts, w, budget)
-    # the first option's own gain (reaching c_1 "for free") is part of the bound, not of the allocation
+    down = allocate(opts, w, budget, max_cells=BOUND_CELLS)
+    # the first option's own gain (what a site might reach for nothing) is part of the bound
     free = float(sum(wi * (o[0].coverage - b0) for wi, o, b0 in zip(w, opts, before, strict=True)))
     return down.bound + free
 
