@@ -7,8 +7,14 @@ import pytest
 import shapely
 from covkit import mapdata, poly, write_geojson
 from scipy import sparse
+from sqlalchemy import select
+from typer.testing import CliRunner
 
+from vigil.access.bootstrap import init_instance
+from vigil.cli import app as cli_app
 from vigil.core.errors import InputError
+from vigil.core.models import Camera, CameraKind
+from vigil.coverage.apply import apply_plan
 from vigil.coverage.candidates import CandidateOptions, make_candidates
 from vigil.coverage.geo import Buildings, LocalFrame, load_buildings, osm_towers
 from vigil.coverage.optics import CameraSpec, Catalog, catalog_from_dict, level_ppm, load_catalog
@@ -166,8 +172,9 @@ def test_osm_towers_become_tower_sites(tmp_path):
     assert osm_towers(mapdata("wuhan_tilezen/roads.geojson"), LocalFrame.around(114.3, 30.6)) == []
 
 
-def test_eagle_eye_plan_reports_its_high_points(tmp_path):
-    """A small town centre where the rooftop tour is the cheap choice: the report names it and its check."""
+@pytest.fixture
+def small_centre(tmp_path):
+    """A small town centre where the rooftop tour is the cheap choice (the ground camera costs 90 000)."""
     lon0, lat0, k = 102.7210, 25.0690, 1 / 100_000
     feats = [poly([(lon0, lat0), (lon0 + 20 * k, lat0), (lon0 + 20 * k, lat0 + 20 * k), (lon0, lat0 + 20 * k)],
                   height=24, community="centre")]
@@ -179,6 +186,11 @@ def test_eagle_eye_plan_reports_its_high_points(tmp_path):
     cat.write_text("models:\n  - {name: bullet, h_res_px: 2560, v_res_px: 1440, hfov_deg: 90, cost: 90000,"
                    " mounts: [wall, pole]}\n"
                    f"  - {json.dumps(TOUR4)}\n")
+    return area, cat
+
+
+def test_eagle_eye_plan_reports_its_high_points(small_centre, tmp_path):
+    area, cat = small_centre
     res = run_plan(PlanRequest(area=area, catalog=cat, level="detect", eagle_eye=True, solver="greedy",
                                spacing=8), tmp_path / "out")
     hp = res.summary["high_points"]
@@ -192,3 +204,38 @@ def test_eagle_eye_plan_reports_its_high_points(tmp_path):
     assert all(ids[r["id"]] == "rooftop" for r in hp["chosen"])
     plain = run_plan(PlanRequest(area=area, catalog=cat, level="detect", solver="greedy", spacing=8), tmp_path / "o2")
     assert "high_points" not in plain.summary and not set(plain.poses.mount) & {"rooftop", "tower"}
+
+
+def test_cli_eagle_eye_and_apply_as_high_points(small_centre, tmp_path, sqlite_vigil):
+    area, cat = small_centre
+    out = tmp_path / "cli"
+    r = CliRunner().invoke(cli_app, ["plan", str(area), "--out", str(out), "--catalog", str(cat), "--level", "detect",
+                                     "--eagle-eye", "--solver", "greedy", "--spacing", "8"])
+    assert r.exit_code == 0, r.output
+    assert "high points:" in r.output and "tour4" in r.output
+    init_instance(sqlite_vigil, root_code="5301", root_name="Kunming")
+    with sqlite_vigil.db.session() as s:
+        ids = apply_plan(s, out, region_code="5301", actor="test")
+        kinds = {c.height_m > 20: c.kind for c in s.scalars(select(Camera).where(Camera.id.in_(ids)))}
+    assert kinds[True] == CameraKind.HIGH_POINT  # the rooftop tour (27 m) is a high-point camera
+
+
+@pytest.mark.slow
+def test_demo_plans_its_town_centre_with_high_points(sqlite_vigil):
+    from vigil.demo.city import build_demo_city
+    from vigil.demo.coverage import plan_demo_town, plan_demo_town_centre
+    from vigil.health.kpi import compute_kpis
+
+    v = sqlite_vigil
+    init_instance(v, root_code="5301", root_name="昆明市")
+    build_demo_city(v, cameras=2000)
+    centre = plan_demo_town_centre(v)
+    town = plan_demo_town(v)
+    hp = centre["high_points"]
+    assert centre["level"] == "detect" and hp["chosen"] and hp["los_check"]["agreement"] >= 0.99
+    assert all(r["los_confirmed"] >= 0.99 * r["targets"] for r in hp["chosen"])
+    page = (v.settings.home / "plans" / "demo-jinjiang-centre" / "report.html").read_text()
+    assert "Eagle-eye high points" in page
+    with v.db.session() as s:  # the communities' Observe plan stays the coverage KPI
+        kpi = compute_kpis(s, "53018101", period="1d").regions[0]
+    assert abs(kpi.coverage_rate - town["coverage_before"]) < 0.05
