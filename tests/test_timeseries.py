@@ -9,15 +9,18 @@ import pytest
 from alembic import command
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
+from typer.testing import CliRunner
 
 from health.healthkit import add_camera, add_regions
 from vigil.access.audit import record, verify_chain
 from vigil.analytics.models import Event
+from vigil.cli import app
 from vigil.core.db import _alembic_config
 from vigil.core.errors import InputError
 from vigil.core.models import Camera
 from vigil.core.timeseries import (
     AHEAD,
+    KEEP_ENV,
     SERIES,
     MaintenanceReport,
     apply_retention,
@@ -246,3 +249,21 @@ def test_upgrade_from_the_previous_release_keeps_the_rows(vigil):
                 s.add(Event(uid="u1", camera_id=cam, region_code="53010201", type="object", label="car",
                             start=NOW - timedelta(days=3), box=[0, 0, 1, 1], score=0.5))
                 s.flush()
+
+
+def test_cli_shows_and_maintains_the_time_series(vigil, monkeypatch):
+    runner, args = CliRunner(), ["--db", vigil.settings.db_url, "--home", str(vigil.settings.home)]
+    monkeypatch.setenv(KEEP_ENV, "events=30")
+    shown = runner.invoke(app, ["timeseries", "show", *args])
+    assert shown.exit_code == 0, shown.output
+    if vigil.db.dialect == "postgresql":
+        assert f"status_changes: {1 + AHEAD['month']} partitions by month" in shown.output
+        assert f"recording_segments: {1 + AHEAD['day']} partitions by day" in shown.output
+    else:
+        assert "status_changes: plain table (retention by DELETE), 400 days" in shown.output
+    assert "events" in shown.output and "30 days" in shown.output and "audit_log" in shown.output
+    done = runner.invoke(app, ["timeseries", "maintain", *args])
+    assert done.exit_code == 0 and "created 0 partitions, dropped 0" in done.output, done.output
+    monkeypatch.setenv(KEEP_ENV, "events=never")
+    bad = runner.invoke(app, ["timeseries", "maintain", *args])
+    assert bad.exit_code == 2 and "number of days or 'keep'" in bad.output and "Traceback" not in bad.output

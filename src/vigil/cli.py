@@ -196,6 +196,7 @@ _SUBAPPS: list[tuple[str, str, str]] = [
     ("vigil.gb28181.cli", "app", "gb"),
     ("vigil.federation.cli", "app", "link"),
     ("vigil.centre.cli", "app", "centre"),
+    ("vigil.core.cli", "timeseries_app", "timeseries"),
 ]
 _COMMANDS: list[tuple[str, str, str]] = [
     ("vigil.api.cli", "serve", "serve"),

@@ -29,6 +29,7 @@ import contextlib
 import logging
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -40,7 +41,7 @@ from vigil.core.errors import InputError
 from vigil.core.models import UTCDateTime, utcnow
 
 __all__ = ["SERIES", "KEEP_ENV", "Maintenance", "MaintenanceReport", "Partition", "Series",
-           "apply_retention", "convert_table", "ensure_partitions", "is_partitioned", "keep_days",
+           "SeriesState", "apply_retention", "carry_forward", "convert_table", "describe", "ensure_partitions", "is_partitioned", "keep_days",
            "maintain", "partitions", "revert_table", "span"]
 
 log = logging.getLogger("vigil.core.timeseries")
@@ -93,6 +94,9 @@ class MaintenanceReport:
     dropped: list[str] = field(default_factory=list)
     deleted: int = 0
     carried: int = 0
+    carry_s: float = 0.0
+    """Seconds spent carrying rows forward, and removing old rows (drops and deletes)."""
+    remove_s: float = 0.0
 
 
 def span(unit: Unit, t: datetime) -> tuple[datetime, datetime]:
@@ -182,6 +186,8 @@ def _carry(conn: Connection, spec: Series, at: datetime) -> int:
     tbl = metadata.tables[spec.table]
     when = tbl.c[spec.column]
     cols = [c for c in tbl.c if c.name not in ("id", spec.column)]
+    if _pg(conn):
+        return carry_forward(conn, spec.table, spec.column, at)
     rn = func.row_number().over(partition_by=tbl.c.camera_id, order_by=(when.desc(), tbl.c.id.desc()))
     sub = select(*cols, rn.label("rn")).where(when < at).subquery()
     there = tbl.alias("there")
@@ -190,6 +196,22 @@ def _carry(conn: Connection, spec: Series, at: datetime) -> int:
         sub.c.rn == 1, ~taken)
     stmt = insert(tbl).from_select([c.name for c in cols] + [spec.column], sel).returning(tbl.c.id)
     return len(conn.execute(stmt).all())
+
+
+def carry_forward(conn: Connection, table: str, column: str, at: datetime) -> int:
+    """PostgreSQL: copy each camera's last row of ``table`` before ``at`` to ``at``; the rows added.
+
+    One index probe per camera on ``(camera_id, column)`` instead of sorting every old row.
+    """
+    names = [r[0] for r in conn.execute(text(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+        "AND table_name = :t AND column_name NOT IN ('id', :c) ORDER BY ordinal_position"),
+        {"t": table, "c": column})]
+    cols, picked = ", ".join(f'"{n}"' for n in names), ", ".join(f'l."{n}"' for n in names)
+    return len(conn.execute(text(
+        f'INSERT INTO "{table}" ({cols}, "{column}") SELECT {picked}, :at FROM cameras c CROSS JOIN LATERAL '
+        f'(SELECT {cols} FROM "{table}" WHERE camera_id = c.id AND "{column}" < :at ORDER BY "{column}" DESC, id DESC LIMIT 1) l WHERE NOT EXISTS (SELECT 1 FROM '
+        f'"{table}" x WHERE x.camera_id = c.id AND x."{column}" = :at) RETURNING id'), {"at": at}).all())
 
 
 def apply_retention(conn: Connection, spec: Series, *, now: datetime, keep: float | None,
@@ -209,24 +231,31 @@ def apply_retention(conn: Connection, spec: Series, *, now: datetime, keep: floa
         if not old:
             return
         at = max(p.hi for p in old)
+        t0 = time.perf_counter()
         if spec.carry:
             report.carried += _carry(conn, spec, at)
+        t1 = time.perf_counter()
+        report.carry_s += t1 - t0
         for p in old:
             conn.execute(text(f'DROP TABLE "{p.name}"'))
             report.dropped.append(p.name)
         if not spec.empty_only:
             res = conn.execute(text(f'DELETE FROM "{_default(spec)}" WHERE "{col}" < :at'), {"at": at})
             report.deleted += int(res.rowcount or 0)
+        report.remove_s += time.perf_counter() - t1
         return
     if keep is None or spec.empty_only:
         return
     from vigil.core.schema import metadata
 
     tbl, at = metadata.tables[spec.table], now - timedelta(days=keep)
+    t0 = time.perf_counter()
     if spec.carry:
         report.carried += _carry(conn, spec, at)
+    t1 = time.perf_counter()
     res = conn.execute(tbl.delete().where(tbl.c[col] < at))
     report.deleted += int(res.rowcount or 0)
+    report.carry_s, report.remove_s = report.carry_s + t1 - t0, report.remove_s + time.perf_counter() - t1
 
 
 def convert_table(conn: Connection, spec: Series, *, now: datetime) -> bool:
@@ -344,6 +373,37 @@ def maintain(db: Database, *, now: datetime | None = None,
             rep.created += ensure_partitions(conn, spec, now=now)
             apply_retention(conn, spec, now=now, keep=keep.get(spec.table), report=rep)
     return rep
+
+
+@dataclass(frozen=True)
+class SeriesState:
+    """One time series as :func:`describe` sees it."""
+
+    table: str
+    unit: Unit
+    partitioned: bool
+    partitions: int
+    first: datetime | None
+    last: datetime | None
+    in_default: int
+    keep_days: float | None
+
+
+def describe(db: Database, *, keep: dict[str, float | None] | None = None) -> list[SeriesState]:
+    """The time series: partitions (PostgreSQL), the range they cover, rows waiting in the default, retention."""
+    keep = keep if keep is not None else keep_days(os.environ.get(KEEP_ENV))
+    out = []
+    with db.session() as s:
+        conn = s.connection()
+        for spec in SERIES:
+            if is_partitioned(conn, spec.table):
+                parts = partitions(conn, spec)
+                waiting = int(conn.execute(text(f'SELECT count(*) FROM "{_default(spec)}"')).scalar() or 0)
+                out.append(SeriesState(spec.table, spec.unit, True, len(parts), parts[0].lo if parts else None,
+                                       parts[-1].hi if parts else None, waiting, keep.get(spec.table)))
+            else:
+                out.append(SeriesState(spec.table, spec.unit, False, 0, None, None, 0, keep.get(spec.table)))
+    return out
 
 
 class Maintenance:
