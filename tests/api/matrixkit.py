@@ -15,6 +15,7 @@ from typing import Any
 import centrekit
 import citykit
 import gbscopekit
+import jobscopekit
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from scopekit import AREAS, MISSING, TAG, Ctx, plan_area
@@ -178,6 +179,7 @@ PATH.update(centrekit.PATH)  # the monitoring centre's objects and bodies
 BODIES.update(centrekit.BODIES)
 UNSCOPED_BODIES |= centrekit.UNSCOPED_BODIES
 PATH.update(gbscopekit.PATH)  # GB/T 28181 devices
+PATH.update(jobscopekit.PATH)  # plan jobs
 
 # ----------------------------------------------------------------------------- query parameters
 #: Required query parameters: name -> factory(ctx, area).

@@ -54,7 +54,10 @@ def _s(perm: str | None, *ok: int, shared: bool = False, control_role: str = "ad
 
 _READ, _WRITE = _s("registry.read"), _s("registry.write")
 SPEC: dict[str, Spec] = {
-    "POST /api/v1/plans": _s("plan.run"), "GET /api/v1/plans": _s("plan.run"),
+    "POST /api/v1/plans": _s("plan.run", 202), "GET /api/v1/plans": _s("plan.run"),
+    "GET /api/v1/plans/jobs": _s("plan.run"), "GET /api/v1/plans/jobs/{job_id}": _s("plan.run"),
+    "GET /api/v1/plans/jobs/{job_id}/events": _s("plan.run"),
+    "POST /api/v1/plans/jobs/{job_id}/cancel": _s("plan.run", 202),
     "GET /api/v1/plans/{plan_id}": _s("plan.run"), "GET /api/v1/plans/{plan_id}/files/{name}": _s("plan.run"),
     "POST /api/v1/plans/{plan_id}/apply": _s("plan.apply"),
     "POST /api/v1/city-plans": _s("plan.run"), "GET /api/v1/city-plans": _s("plan.run"),
@@ -295,12 +298,14 @@ def test_plan_with_registry_cameras_shows_only_cameras_in_scope(mx):
     ctx, client, _ = mx
     from scopekit import plan_area
 
+    from planjobkit import post_plan
+
     sibling = ctx.objs["sibling"]["camera_id"]  # town A, 0.0022° west of the area; town B's is 0.0021° east
     form = {"region_code": TOWN1, "name": "border plan", "level": "observe", "spacing": "8", "time_limit": "5",
             "existing": "registry"}
     files = {"area": ("border.geojson", plan_area(102.7178, 25.0), "application/geo+json")}
-    r = client.post("/api/v1/plans", data=form, files=files, headers=ctx.token("planner"))
-    assert r.status_code == 201, r.text
+    r = post_plan(client, ctx.v, data=form, files=files, headers=ctx.token("planner"))
+    assert r.status_code == 200, r.text
     texts = [r.text]
     for name in ("summary.json", "plan.geojson", "targets.geojson", "report.html"):
         f = client.get(f"/api/v1/plans/{r.json()['id']}/files/{name}", headers=ctx.token("planner"))

@@ -85,32 +85,38 @@ def run(area: Annotated[Path, typer.Argument(help="Building footprints: OSM XML/
             scope = Scope.everything().narrowed(region) if region else Scope.everything()
             with v.db.session() as s:  # a recorded plan holds only cameras of its region
                 cams = registry_cameras(s, area, scope=scope)
-    with _progress() as (prog, cb):
+    with _progress(time_limit) as (prog, cb):
         res = run_plan(req, out, existing=cams, progress=cb)
     s = res.summary
     if region:
         from vigil.coverage.apply import record_plan
+        from vigil.coverage.service import request_inputs
 
         with v.db.session() as sess:
-            rec = record_plan(sess, s, out, region_code=region, created_by="cli")
+            rec = record_plan(sess, s, out, region_code=region, created_by="cli", inputs=request_inputs(req))
             console.print(f"recorded as plan {rec.id}")
     _print_summary(s, out)
 
 
-def _progress() -> Any:
+def _progress(time_limit: float) -> Any:
+    """One line per stage and the run's percent, as a plan job reports them (``vigil.coverage.progress``)."""
     from contextlib import contextmanager
+
+    from vigil.coverage.progress import StageProgress
 
     @contextmanager
     def cm() -> Any:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                       console=console, transient=False) as prog:
             tasks: dict[str, Any] = {}
+            track = StageProgress(time_limit=time_limit)
 
             def cb(stage: str, event: str) -> None:
+                pct = track.update(stage, event)
                 if event == "start":
-                    tasks[stage] = prog.add_task(stage, total=1)
+                    tasks[stage] = prog.add_task(f"{stage} (from {pct:.0f} %)", total=1)
                 else:
-                    prog.update(tasks[stage], completed=1)
+                    prog.update(tasks[stage], completed=1, description=f"{stage} (to {pct:.0f} %)")
 
             yield prog, cb
 
