@@ -9,6 +9,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from factories import TOWN1, TOWN2, VILLAGE1, build_world
+from planjobkit import post_plan
 from vigil.access.bootstrap import init_instance
 from vigil.api.app import create_app
 from vigil.cli import app as cli_app
@@ -27,6 +28,7 @@ def test_cli_plan_area_out_as_written(kunming_community, one_model, tmp_path):
                                 "--spacing", "8", "--time-limit", "10", "--level", "detect"])
     assert r.exit_code == 0, r.output
     assert "optimise" in r.output and "report.html" in r.output  # progress per stage, then the summary
+    assert "report (to 100 %)" in r.output  # the percent a plan job reports (vigil.coverage.progress)
     s = json.loads((out / "summary.json").read_text())
     assert s["level"] == "detect" and s["ppm"] == 25
     r = runner.invoke(cli_app, ["plan", "run", str(kunming_community), "--out", str(tmp_path / "o2"), "--catalog",
@@ -78,8 +80,8 @@ def test_api_run_list_files_apply_and_scope(sqlite_vigil, kunming_community):
     planner = {"Authorization": f"Bearer {w.tokens[f'planner-{TOWN1}']}"}
     form = {"region_code": VILLAGE1, "name": "jinse", "spacing": "8", "time_limit": "5", "level": "detect"}
     files = {"area": ("jinse.geojson", kunming_community.read_bytes(), "application/geo+json")}
-    r = c.post("/api/v1/plans", data=form, files=files, headers=planner)
-    assert r.status_code == 201, r.text
+    r = post_plan(c, sqlite_vigil, data=form, files=files, headers=planner)
+    assert r.status_code == 200, r.text
     plan = r.json()
     assert plan["summary"]["coverage_after"] > 0.9 and plan["region_code"] == VILLAGE1
     pid = plan["id"]

@@ -15,8 +15,8 @@ from vigil.cli_common import DbOpt, HomeOpt, console, ensure_port_free, open_ins
 def background_services(v, *, probe_interval: float, sample_interval: float,  # type: ignore[no-untyped-def]
                         scheduler: bool = True, analytics: bool = True, mqtt: str | None = None,
                         analytics_streams: int = 8, sample_only=None,
-                        record: list[str] | None = None) -> list:
-    """The services ``vigil serve`` runs beside the API: the health scheduler and continuous analytics.
+                        record: list[str] | None = None, plan_workers: int = 1) -> list:
+    """The services ``vigil serve`` runs beside the API: scheduler, analytics, plan jobs, coverage refresh.
 
     Analytics only opens the cameras that have it enabled (``vigil analytics enable``), so it costs
     nothing by default; ``mqtt`` (host:port, default ``$VIGIL_MQTT``) also publishes its events there.
@@ -45,6 +45,10 @@ def background_services(v, *, probe_interval: float, sample_interval: float,  # 
         from vigil.video.service import RecordingService
 
         services.append(RecordingService(v, None if record == ["all"] else list(record)))
+    from vigil.coverage.current import CoverageRefresher
+    from vigil.coverage.runner import PlanJobService
+
+    services += [PlanJobService(v, workers=plan_workers), CoverageRefresher(v)]
     return services
 
 
@@ -81,6 +85,7 @@ def serve(db: DbOpt = None, home: HomeOpt = None,
                                                         "default $VIGIL_MQTT)")] = None,
           record: Annotated[list[str] | None, typer.Option(help="Record this camera (repeatable), or 'all' for "
                                                                 "every in-service camera")] = None,
+          plan_workers: Annotated[int, typer.Option(min=1, help="Plan jobs run at once (one process each)")] = 1,
           tls_cert: Annotated[Path | None, typer.Option(help="Serve HTTPS with this PEM certificate (chain)")] = None,
           tls_key: Annotated[Path | None, typer.Option(help="The PEM private key of --tls-cert")] = None,
           trusted_proxy: Annotated[str, typer.Option(help="Comma-separated addresses of reverse proxies whose "
@@ -103,7 +108,8 @@ def serve(db: DbOpt = None, home: HomeOpt = None,
     sweep_stale(v.settings.home / "run")  # live folders of a server that was killed
     services = [] if role is Role.API else background_services(
         v, probe_interval=probe_interval, sample_interval=sample_interval, scheduler=not no_scheduler,
-        analytics=analytics, mqtt=mqtt, analytics_streams=analytics_streams, record=record)
+        analytics=analytics, mqtt=mqtt, analytics_streams=analytics_streams, record=record,
+        plan_workers=plan_workers)
     url = f"{'https' if tls_cert else 'http'}://{host}:{port}"
     console.print(f"Vigil console: [bold]{url}/[/]   API docs: {url}/docs")
     run(v, host=host, port=port, services=services, tls_cert=tls_cert, tls_key=tls_key,

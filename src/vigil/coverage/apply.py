@@ -57,12 +57,17 @@ def registry_cameras(session: Session, area: str | Path, *, scope: Scope,
 
 
 def record_plan(session: Session, summary: dict[str, Any], out_dir: str | Path, *, region_code: str | None,
-                created_by: str, name: str = "") -> PlanRecord:
-    """Store a plan run and the coverage it measured per community (the coverage-rate KPI)."""
+                created_by: str, name: str = "", inputs: dict[str, Any] | None = None) -> PlanRecord:
+    """Store a plan run and the coverage it measured per community (the coverage-rate KPI).
+
+    ``inputs`` (:func:`vigil.coverage.service.request_inputs`) let the plan's sites be re-measured when
+    their cameras change (:mod:`vigil.coverage.current`).
+    """
     if region_code is not None and session.get(Region, region_code) is None:
         raise NotFoundError(f"region {region_code} not found")
     rec = PlanRecord(name=name or summary.get("name", ""), region_code=region_code, created_by=created_by,
-                     out_dir=str(Path(out_dir).resolve()), level=summary.get("level", ""), summary=summary)
+                     out_dir=str(Path(out_dir).resolve()), level=summary.get("level", ""), summary=summary,
+                     inputs=inputs)
     session.add(rec)
     session.flush()
     if region_code is not None:

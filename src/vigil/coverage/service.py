@@ -1,12 +1,15 @@
-"""Plan service for the API: run a plan on uploaded (or registered) files, list and fetch plans in scope."""
+"""Plan service for the API: options and stored inputs of a plan, list and fetch plans in scope.
+
+Plans run as jobs (:mod:`vigil.coverage.jobs`); this module turns the API's options and uploaded
+(or registered) files into a :class:`~vigil.coverage.plan.PlanRequest`.
+"""
 
 from __future__ import annotations
 
 import re
-import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,10 +18,13 @@ from vigil.access.guard import get_in_scope
 from vigil.access.users import Principal
 from vigil.core.context import Vigil
 from vigil.core.errors import InputError, NotFoundError
-from vigil.core.models import Region
 from vigil.coverage.models import PlanRecord
 
-__all__ = ["PLAN_FILES", "PlanOptions", "get_plan", "list_plans", "plan_file", "plans_dir", "run_for_api"]
+if TYPE_CHECKING:
+    from vigil.coverage.plan import PlanRequest
+
+__all__ = ["PLAN_FILES", "PlanOptions", "check_options", "get_plan", "list_plans", "plan_file", "plan_request",
+           "plans_dir", "request_from_inputs", "request_inputs"]
 
 PLAN_FILES = {"report.html": "text/html", "map.png": "image/png", "tradeoff.png": "image/png",
               "plan.geojson": "application/geo+json", "targets.geojson": "application/geo+json",
@@ -67,29 +73,44 @@ def registered_area(v: Vigil, name: str) -> Path:
     return p
 
 
-def run_for_api(v: Vigil, session: Session, p: Principal, opts: PlanOptions, *, area: Path,
-                roads: Path | None = None, boundary: Path | None = None, must_watch: Path | None = None,
-                work: Path | None = None) -> PlanRecord:
-    """Run a plan and record it under ``opts.region_code``, which must be in the caller's scope.
-
-    Existing cameras come from the plan's region subtree within the caller's scope, so nothing in
-    the plan's files lies outside what every reader of the plan may see.
-    """
-    from vigil.coverage.apply import record_plan, registry_cameras
-    from vigil.coverage.plan import PlanRequest, run_plan
-
-    get_in_scope(session, Region, opts.region_code, p, what=f"region {opts.region_code}")
+def check_options(opts: PlanOptions) -> None:
+    """Refuse options the planner cannot run, before anything is queued."""
     if opts.solver not in ("auto", "highs", "greedy"):
         raise InputError("solver must be auto, highs or greedy")
-    out = (work or plans_dir(v) / uuid.uuid4().hex) / "out"
+    if opts.existing not in ("registry", "none"):
+        raise InputError("existing must be registry or none")
+    if not 0 < opts.time_limit <= MAX_TIME_LIMIT_S:
+        raise InputError(f"time_limit must be more than 0 and at most {MAX_TIME_LIMIT_S:g} seconds")
+    if opts.k < 1 or opts.spacing <= 0:
+        raise InputError("k must be at least 1 and spacing more than 0")
+
+
+def plan_request(opts: PlanOptions, files: dict[str, str]) -> PlanRequest:
+    """The :class:`PlanRequest` of API options and stored input files (``area``, ``roads``...)."""
+    from vigil.coverage.plan import PlanRequest  # numpy, shapely and the solvers: not at app start
+
     target = opts.target if opts.target is not None else (None if opts.budget is not None else 1.0)
-    req = PlanRequest(area=area, roads=roads, boundary=boundary, must_watch=must_watch, level=opts.level,
-                      profile=opts.profile, target=target, budget=opts.budget, k=opts.k, spacing=opts.spacing,
-                      solver=opts.solver, time_limit=min(opts.time_limit, MAX_TIME_LIMIT_S), name=opts.name)
-    scope = p.scope.narrowed(opts.region_code)
-    cams = registry_cameras(session, area, scope=scope) if opts.existing == "registry" else []
-    res = run_plan(req, out, existing=cams)
-    return record_plan(session, res.summary, out, region_code=opts.region_code, created_by=p.name, name=opts.name)
+    paths = {k: Path(files[k]) if files.get(k) else None for k in ("roads", "boundary", "must_watch")}
+    return PlanRequest(area=Path(files["area"]), **paths, level=opts.level, profile=opts.profile, target=target,
+                       budget=opts.budget, k=opts.k, spacing=opts.spacing, solver=opts.solver,
+                       time_limit=min(opts.time_limit, MAX_TIME_LIMIT_S), name=opts.name)
+
+
+def request_inputs(req: PlanRequest) -> dict[str, Any]:
+    """A plan request as JSON (paths as strings): what re-measures the plan's sites later."""
+    return {k: (str(v.resolve()) if isinstance(v, Path) else v) for k, v in asdict(req).items()}
+
+
+def request_from_inputs(data: dict[str, Any]) -> PlanRequest:
+    """The inverse of :func:`request_inputs` (unknown keys of older versions are dropped)."""
+    from vigil.coverage.plan import PlanRequest
+
+    known = {f.name: f for f in fields(PlanRequest)}
+    vals = {k: v for k, v in data.items() if k in known}
+    for k in ("area", "roads", "boundary", "must_watch", "existing", "catalog"):
+        if vals.get(k):
+            vals[k] = Path(vals[k])
+    return PlanRequest(**vals)
 
 
 def list_plans(session: Session, p: Principal, *, limit: int = 100, offset: int = 0) -> list[PlanRecord]:

@@ -52,6 +52,7 @@ __all__ = [
     "StepSeries",
     "and_series",
     "compute_kpis",
+    "coverage_at",
     "kpi_timeline",
     "parse_period",
     "percentiles",
@@ -424,7 +425,10 @@ def _by_contractor(repairs: list[tuple[str, str, float]]) -> list[dict[str, Any]
 
 def kpi_timeline(session: Session, region_code: str, *, period: str | timedelta = "7d",
                  step: str | timedelta = "1d", end: datetime | None = None) -> list[dict[str, Any]]:
-    """Online and integrity rate of ``region_code`` per ``step`` bucket over ``period`` (for charts)."""
+    """Online, integrity and coverage rate of ``region_code`` per ``step`` bucket over ``period`` (for charts).
+
+    The coverage rate of a bucket is the coverage KPI at its end (the newest measurement of each site).
+    """
     start, end = _window(period, end)
     step_td = parse_period(step) if isinstance(step, str) else step
     if (end - start) / step_td > 2000:
@@ -434,6 +438,7 @@ def kpi_timeline(session: Session, region_code: str, *, period: str | timedelta 
     n = len(fleet.ids)
     out = []
     t = start
+    ends = []
     while t < end:
         t2 = min(t + step_td, end)
         s0, s1 = t.timestamp(), t2.timestamp()
@@ -441,5 +446,36 @@ def kpi_timeline(session: Session, region_code: str, *, period: str | timedelta 
         out.append({"start": t.isoformat(), "end": t2.isoformat(), "cameras": n,
                     "online_rate": float(true_time(fleet.online, s0, s1).sum() / denom) if denom else None,
                     "integrity_rate": float(true_time(fleet.intact, s0, s1).sum() / denom) if denom else None})
+        ends.append(t2)
         t = t2
+    for b, cov in zip(out, coverage_at(_coverage_history(session, region_code, end), ends), strict=True):
+        b["coverage_rate"] = cov
+    return out
+
+
+def _coverage_history(session: Session, region_code: str, end: datetime) -> list[tuple[str, datetime, float, float]]:
+    """Every coverage measurement of the subtree up to ``end``: ``(site key, measured_at, coverage, weight)``."""
+    key = func.coalesce(cast(SiteCoverage.site_id, String(20)),
+                        SiteCoverage.region_code + ":" + SiteCoverage.site_name)
+    rows = session.execute(select(key, SiteCoverage.measured_at, SiteCoverage.coverage, SiteCoverage.targets)
+                           .where(SiteCoverage.measured_at <= end, in_subtrees(SiteCoverage.region_code, [region_code]))
+                           .order_by(SiteCoverage.measured_at, SiteCoverage.id)).tuples().all()
+    return [(k, at, cov, float(n) if n and n > 0 else 1.0) for k, at, cov, n in rows]
+
+
+def coverage_at(history: list[tuple[str, datetime, float, float]], times: list[datetime]) -> list[float | None]:
+    """The coverage rate at each of ``times`` (ascending): the newest measurement per site by then, weighted.
+
+    ``history`` is ``(site key, measured_at, coverage, weight)`` oldest first, as the KPI reads it.
+    """
+    newest: dict[str, tuple[float, float]] = {}
+    out: list[float | None] = []
+    i = 0
+    for t in times:
+        while i < len(history) and history[i][1] <= t:
+            k, _, cov, w = history[i]
+            newest[k] = (cov, w)
+            i += 1
+        den = sum(w for _, w in newest.values())
+        out.append(sum(c * w for c, w in newest.values()) / den if den else None)
     return out

@@ -1,18 +1,27 @@
-"""Coverage plans: run a plan on an uploaded or registered area, list plans, fetch their files, apply them."""
+"""Coverage plans: queue plan jobs and follow them (server-sent events), list plans, fetch files, apply.
+
+A plan runs as a job in ``vigil serve``'s job runner, never inside the request.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from vigil.access.guard import ensure_visible
 from vigil.access.users import Principal
 from vigil.api.deps import SessionDep, VigilDep, require
+from vigil.core.context import Vigil
+from vigil.coverage import jobs
 from vigil.coverage import service as svc
+from vigil.coverage.models import PlanJob
 
 router = APIRouter()
 
@@ -21,8 +30,8 @@ PlanApplier = Annotated[Principal, Depends(require("plan.apply"))]
 OptFile = Annotated[UploadFile | None, File()]
 
 
-@router.post("", status_code=201)
-async def create_plan(p: PlanRunner, session: SessionDep, v: VigilDep,
+@router.post("", status_code=202)
+async def create_plan(p: PlanRunner, session: SessionDep, v: VigilDep, response: Response,
                       region_code: Annotated[str, Form()], area: OptFile = None,
                       area_name: Annotated[str | None, Form(description="a file under <home>/areas")] = None,
                       roads: OptFile = None, boundary: OptFile = None, must_watch: OptFile = None,
@@ -31,19 +40,78 @@ async def create_plan(p: PlanRunner, session: SessionDep, v: VigilDep,
                       budget: Annotated[float | None, Form()] = None, k: Annotated[int, Form()] = 1,
                       spacing: Annotated[float, Form()] = 5.0, solver: Annotated[str, Form()] = "auto",
                       time_limit: Annotated[float, Form()] = 30.0, existing: Annotated[str, Form()] = "registry") -> dict:
-    """Run a plan (buildings uploaded as ``area`` or named by ``area_name``) and record it."""
+    """Queue a plan (buildings uploaded as ``area`` or named by ``area_name``): 202 with the job at once.
+
+    Follow it at ``events_url`` (server-sent events) or ``url``; its plan is at ``plan_url`` when done.
+    """
     ensure_visible(p, region_code, f"region {region_code}")  # before any upload is stored
-    work = svc.plans_dir(v) / uuid.uuid4().hex
-    files = {}
-    for key, up in (("area", area), ("roads", roads), ("boundary", boundary), ("must_watch", must_watch)):
-        if up is not None:
-            files[key] = svc.save_upload(work / "input" / key, up.filename or f"{key}.geojson", await up.read())
-    if "area" not in files:
-        files["area"] = svc.registered_area(v, area_name or "")
     opts = svc.PlanOptions(region_code=region_code, name=name, level=level, profile=profile, target=target,
                            budget=budget, k=k, spacing=spacing, solver=solver, time_limit=time_limit, existing=existing)
-    rec = await run_in_threadpool(svc.run_for_api, v, session, p, opts, work=work, **files)
-    return svc.plan_json(rec, full=True)
+    svc.check_options(opts)
+    work = svc.plans_dir(v) / uuid.uuid4().hex
+    files = {"area": str(svc.registered_area(v, area_name or ""))} if area is None else {}
+    for key, up in (("area", area), ("roads", roads), ("boundary", boundary), ("must_watch", must_watch)):
+        if up is not None:
+            files[key] = str(svc.save_upload(work / "input" / key, up.filename or f"{key}.geojson", await up.read()))
+    job = jobs.submit_job(session, p, opts, files, work_dir=work)
+    response.headers["Location"] = f"/api/v1/plans/jobs/{job.id}"
+    return jobs.job_json(job)
+
+
+@router.get("/jobs")
+def list_jobs(p: PlanRunner, session: SessionDep, active: bool = False,
+              limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict:
+    """Plan jobs in the caller's scope, newest first (``active``: queued and running only)."""
+    return {"items": [jobs.job_json(j) for j in jobs.list_jobs(session, p, active=active, limit=limit)]}
+
+
+@router.get("/jobs/{job_id}")
+def get_job(job_id: int, p: PlanRunner, session: SessionDep) -> dict:
+    """One plan job: state, stage, percent, the stages so far and, when done, its plan."""
+    return jobs.job_json(jobs.get_job(session, p, job_id))
+
+
+@router.get("/jobs/{job_id}/events", response_class=StreamingResponse)
+def job_events(job_id: int, p: PlanRunner, session: SessionDep, v: VigilDep, request: Request) -> StreamingResponse:
+    """Server-sent events: ``stage`` (each start and end), ``progress`` (percent) and ``end`` (the outcome)."""
+    jobs.get_job(session, p, job_id)  # the guard: another region's job is 404 before anything streams
+    return StreamingResponse(_stream(v, job_id, request), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+@router.post("/jobs/{job_id}/cancel", status_code=202)
+def cancel_job(job_id: int, p: PlanRunner, session: SessionDep) -> dict:
+    """Cancel a queued job at once, or stop a running one (its solver process is ended)."""
+    return jobs.job_json(jobs.cancel_job(session, p, job_id))
+
+
+async def _stream(v: Vigil, job_id: int, request: Request) -> AsyncIterator[str]:
+    sent, last, idle = 0, None, 0
+    while not await request.is_disconnected():
+        job = await run_in_threadpool(_read_job, v, job_id)
+        for e in job["events"][sent:]:
+            yield _sse("stage", e)
+        sent = len(job["events"])
+        now = {k: job[k] for k in ("state", "stage", "percent")}
+        if now != last:
+            yield _sse("progress", now)
+            last, idle = now, 0
+        if job["state"] in jobs.TERMINAL:
+            yield _sse("end", {k: job[k] for k in ("state", "plan_id", "plan_url", "error")})
+            return
+        idle += 1
+        if idle % 30 == 0:
+            yield ": still working\n\n"  # keeps proxies from closing a quiet stream
+        await asyncio.sleep(0.5)
+
+
+def _read_job(v: Vigil, job_id: int) -> dict:
+    with v.db.session() as s:
+        return jobs.job_json(s.get(PlanJob, job_id))
+
+
+def _sse(event: str, data: dict) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
 @router.get("")

@@ -1,0 +1,45 @@
+"""Progress of a plan run as stages and a percent: one reading for the CLI, the job runner and the console.
+
+:func:`vigil.coverage.plan.run_plan` reports ``(stage, "start"|"done")``; :class:`StageProgress` turns
+those into an overall percent with fixed stage weights (measured shares of a typical run), and, while
+the optimiser runs, creeps through its share by the time spent against the solver's time limit.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+__all__ = ["STAGE_WEIGHTS", "StageProgress"]
+
+#: Share of a typical run spent in each stage of ``run_plan`` (they sum to 100).
+STAGE_WEIGHTS: dict[str, float] = {"read": 5, "targets": 5, "candidates": 10, "visibility": 30, "optimise": 45,
+                                   "report": 5}
+
+
+@dataclass
+class StageProgress:
+    """The percent done of one plan run, fed with ``run_plan``'s progress calls."""
+
+    time_limit: float = 60.0
+    stage: str = ""
+    running: bool = False
+    started: float = 0.0
+    done: set[str] = field(default_factory=set)
+
+    def update(self, stage: str, event: str) -> float:
+        """Record ``(stage, event)`` and return the percent done."""
+        if event == "start":
+            self.stage, self.running, self.started = stage, True, time.monotonic()
+        else:
+            self.done.add(stage)
+            self.running = False
+        return self.percent()
+
+    def percent(self) -> float:
+        """Percent done now (0..100): finished stages, plus the solver's share by its time."""
+        pct = sum(w for s, w in STAGE_WEIGHTS.items() if s in self.done)
+        if self.running and self.stage == "optimise" and self.time_limit > 0:
+            frac = min((time.monotonic() - self.started) / self.time_limit, 0.95)
+            pct += STAGE_WEIGHTS["optimise"] * frac
+        return round(min(pct, 100.0), 1)
