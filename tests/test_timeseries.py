@@ -17,7 +17,7 @@ from vigil.analytics.models import Event
 from vigil.cli import app
 from vigil.core.db import _alembic_config
 from vigil.core.errors import InputError
-from vigil.core.models import Camera
+from vigil.core.models import AuditEntry, Camera
 from vigil.core.timeseries import (
     AHEAD,
     KEEP_ENV,
@@ -122,6 +122,8 @@ def test_retention_drops_old_partitions_and_keeps_the_state_known(vigil):
     rep = maintain(vigil.db, now=NOW, keep=keep_days("status_changes=365"))
     with vigil.db.session() as s:
         assert _online_share(s, start, end) == pytest.approx(before)  # 50 % then 100 % for b's last 10 days
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "timeseries.retention")).one()
+        assert entry.target == "status_changes" and entry.detail["dropped"] == rep.dropped and verify_chain(s).ok
         rows = s.execute(select(StatusChange.camera_id, StatusChange.ts, StatusChange.state, StatusChange.reason)
                          .order_by(StatusChange.camera_id, StatusChange.ts)).all()
     cutoff = NOW - timedelta(days=365)

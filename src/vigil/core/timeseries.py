@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, func, insert, literal, select, text
 
+from vigil.access.audit import record
 from vigil.core.db import Database, serialize
 from vigil.core.errors import InputError
 from vigil.core.models import UTCDateTime, utcnow
@@ -367,11 +368,18 @@ def maintain(db: Database, *, now: datetime | None = None,
     for spec in SERIES:
         with db.session() as s:
             conn = s.connection()
-            serialize(s, "vigil.timeseries")
             if _pg(conn):
                 conn.execute(text("SET LOCAL lock_timeout = '5s'"))
+            serialize(s, "vigil.timeseries")
             rep.created += ensure_partitions(conn, spec, now=now)
-            apply_retention(conn, spec, now=now, keep=keep.get(spec.table), report=rep)
+            mine = MaintenanceReport()
+            apply_retention(conn, spec, now=now, keep=keep.get(spec.table), report=mine)
+            if mine.dropped or mine.deleted:  # forgetting records is itself on the record
+                record(s, "system", "timeseries.retention", spec.table, dropped=mine.dropped, deleted=mine.deleted,
+                       carried=mine.carried, keep_days=keep.get(spec.table))
+            rep.dropped += mine.dropped
+            rep.deleted, rep.carried = rep.deleted + mine.deleted, rep.carried + mine.carried
+            rep.carry_s, rep.remove_s = rep.carry_s + mine.carry_s, rep.remove_s + mine.remove_s
     return rep
 
 
