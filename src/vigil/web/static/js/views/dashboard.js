@@ -54,10 +54,12 @@ async function healthSection(slot, region, period, eps, charts, ctx) {
   if (eps.timeline) {
     const res = await api(eps.timeline, { query: { region, period, step: period === "24h" ? "1h" : "1d" } });
     const tl = Array.isArray(res) ? res : res.buckets || [];
-    const c = chartCard("Online and integrity over time", "tall", (cv) => new LineChart(cv, {
+    const cov = tl.some((b) => b.coverage_rate !== null && b.coverage_rate !== undefined);
+    const c = chartCard("Online and integrity over time", "tall", (cv) => new LineChart(cv, { // coverage too, once measured
       x: tl.map((b) => b.start), min: null, max: 1, format: (v) => `${(v * 100).toFixed(1)} %`,
       series: [{ name: t("Online"), values: tl.map((b) => b.online_rate), color: "#3ecf8e" },
-        { name: t("Integrity"), values: tl.map((b) => b.integrity_rate), color: "#4cc2ff" }] }));
+        { name: t("Integrity"), values: tl.map((b) => b.integrity_rate), color: "#4cc2ff" },
+        ...(cov ? [{ name: t("Coverage"), values: tl.map((b) => b.coverage_rate ?? null), color: "#f5b341" }] : [])] }));
     c.canvas.id = "chart-timeline";
     grid.append(c.card);
     charts.push(c);

@@ -1,8 +1,9 @@
 // The form that runs a new coverage plan: buildings (and optional roads, boundaries, must-watch points)
-// uploaded as GeoJSON / OSM / GeoPackage, a DORI level, and a coverage target or a budget.
+// uploaded as GeoJSON / OSM / GeoPackage, a DORI level, and a coverage target or a budget. The plan runs as
+// a job on the server: a progress bar follows its stages (server-sent events) and a button cancels it.
 import { api } from "../api.js";
-import { h, toast } from "../dom.js";
-import { t } from "../i18n.js";
+import { h, mount, toast } from "../dom.js";
+import { formatNumber, t } from "../i18n.js";
 
 const LEVELS = [["detect", "Detect (25 px/m)"], ["observe", "Observe (62.5 px/m)"],
   ["recognise", "Recognise (125 px/m)"], ["identify", "Identify (250 px/m)"]];
@@ -12,7 +13,7 @@ function field(text, input, hint = "") {
     hint ? h("small", { class: "muted" }, ` ${t(hint)}`) : null));
 }
 
-/** The plan form; `onDone(plan)` is called with the recorded plan. */
+/** The plan form: it queues a plan job and shows its progress; `onDone({id})` is called with the recorded plan. */
 export function planForm(region, onDone) {
   const file = (name) => h("input", { type: "file", name, accept: ".geojson,.json,.osm,.pbf,.gpkg,.xml" });
   const area = file("area");
@@ -33,6 +34,8 @@ export function planForm(region, onDone) {
     field("Level", level), field("Target", target, "share of targets to cover"),
     field("Budget", budget, "instead of a target"), field("Time limit", limit, "seconds for the solver"),
     h("div", { class: "actions" }, submit, status));
+  const progress = h("div", { class: "plan-progress", id: "plan-progress", hidden: true });
+  form.append(progress);
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const data = new FormData(form);
@@ -41,15 +44,85 @@ export function planForm(region, onDone) {
     }
     if (budget.value) data.delete("target");
     submit.disabled = true;
-    status.textContent = t("Planning… visibility, candidates and the optimiser can take a minute or two.");
+    status.textContent = t("Uploading…");
     try {
-      onDone(await api("/plans", { method: "POST", body: data }));
+      const job = await api("/plans", { method: "POST", body: data });
+      status.textContent = "";
+      followJob(progress, job, (end) => {
+        submit.disabled = false;
+        if (end.state === "done") onDone({ id: end.plan_id });
+        else if (end.state === "failed") toast(t("Plan failed: {{error}}", { error: end.error || "" }), 10000);
+      });
     } catch (e) {
-      toast(t("Plan failed: {{error}}", { error: e.message }), 10000);
-    } finally {
       submit.disabled = false;
       status.textContent = "";
+      toast(t("Plan failed: {{error}}", { error: e.message }), 10000);
     }
   });
   return form;
+}
+
+const STAGE_TEXT = {
+  read: () => t("Reading the area"), targets: () => t("Placing targets"), candidates: () => t("Placing candidate cameras"),
+  visibility: () => t("Computing what each camera sees"), optimise: () => t("Choosing the cameras (solver)"),
+  report: () => t("Writing the report"), queue: () => t("Queued again after a server restart"),
+};
+
+/** Show a plan job's progress in `slot` (server-sent events; polling if the stream fails); `onEnd(end)` once. */
+export function followJob(slot, job, onEnd) {
+  const bar = h("progress", { max: 100, value: job.percent || 0, "aria-label": t("Plan progress"), style: { width: "16rem" } });
+  const label = h("span", { class: "muted", role: "status" });
+  const cancel = h("button", { type: "button", class: "secondary", id: "plan-cancel" }, t("Cancel"));
+  slot.hidden = false;
+  mount(slot, h("div", { class: "actions" }, bar, label, cancel));
+  let ended = false;
+  let source = null;
+  let timer = null;
+  const show = (p) => {
+    bar.value = p.percent || 0;
+    const what = p.state === "queued" ? t("Waiting in the queue") : (STAGE_TEXT[p.stage] || (() => p.stage || ""))();
+    label.textContent = `${what} · ${formatNumber(p.percent || 0, { maximumFractionDigits: 0 })} %`;
+  };
+  const end = (e) => {
+    if (ended) return;
+    ended = true;
+    source?.close();
+    clearInterval(timer);
+    cancel.disabled = true;
+    label.textContent = { done: t("Done"), failed: t("Failed: {{error}}", { error: e.error || "" }),
+      cancelled: t("Cancelled") }[e.state] || e.state;
+    if (e.state === "done") bar.value = 100;
+    onEnd(e);
+  };
+  const poll = () => {
+    source?.close();
+    timer = setInterval(async () => {
+      try {
+        const j = await api(`/plans/jobs/${job.id}`);
+        show(j);
+        if (!["queued", "running"].includes(j.state)) end(j);
+      } catch (err) {
+        toast(err.message);
+      }
+    }, 1000);
+  };
+  show(job);
+  cancel.addEventListener("click", async () => {
+    cancel.disabled = true;
+    try {
+      await api(`/plans/jobs/${job.id}/cancel`, { method: "POST" });
+    } catch (err) {
+      cancel.disabled = false;
+      toast(err.message);
+    }
+  });
+  if (typeof EventSource === "undefined") {
+    poll();
+  } else {
+    source = new EventSource(job.events_url, { withCredentials: true });
+    source.addEventListener("progress", (ev) => show(JSON.parse(ev.data)));
+    source.addEventListener("end", (ev) => end(JSON.parse(ev.data)));
+    source.onerror = () => { if (!ended) poll(); }; // e.g. a tab without the session cookie: poll instead
+  }
+  return { stop: () => { ended = true; source?.close(); clearInterval(timer); } };
 }

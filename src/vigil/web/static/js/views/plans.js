@@ -1,4 +1,5 @@
-// Coverage plans: the list, and each plan's summary, per-community coverage, map and apply button.
+// Coverage plans: the list with the plan jobs in progress, and each plan's summary, per-community coverage,
+// map and apply button.
 import { api, apiOptional } from "../api.js";
 import { h, message, mount, toast } from "../dom.js";
 import { duration, num, pct, when } from "../labels.js";
@@ -6,7 +7,7 @@ import { GlMap } from "../mapgl.js";
 import { bounds } from "../mercator.js";
 import { consoleConfig } from "../geo.js";
 import { kpiCard, rateTone, table } from "../widgets.js";
-import { planForm } from "./plan_form.js";
+import { followJob, planForm } from "./plan_form.js";
 import { formatMoney, formatNumber, t } from "../i18n.js";
 
 export const regionAware = true;
@@ -22,8 +23,26 @@ function money(v) {
   return formatMoney(v);
 }
 
+/** Queued and running plan jobs in scope, each with its progress bar (server-sent events) and a cancel button. */
+async function activeJobs(ctx) {
+  const res = await apiOptional("/plans/jobs", { query: { active: true } }, { items: [] });
+  const followers = [];
+  const cards = res.items.map((j) => {
+    const slot = h("div", {});
+    followers.push(followJob(slot, j, (end) => {
+      if (end.state === "done") {
+        slot.append(h("a", { href: ctx.hashFor("plans", {}, String(end.plan_id)) }, t("Open the plan")));
+      }
+    }));
+    return h("section", { class: "card plan-job", dataset: { job: j.id } }, h("strong", { lang: "zh" },
+      j.name || t("Plan job {{id}}", { id: j.id })), ` · ${j.created_by} · ${when(j.created_at)}`, slot);
+  });
+  return { nodes: cards.length ? [h("h2", { class: "section-title" }, t("Plan jobs in progress")), ...cards] : [],
+    stop: () => followers.forEach((f) => f.stop()) };
+}
+
 async function listView(el, route, ctx) {
-  const res = await api("/plans", { query: { limit: 200 } });
+  const [res, jobs] = await Promise.all([api("/plans", { query: { limit: 200 } }), activeJobs(ctx)]);
   const region = route.params.get("region");
   const items = res.items.filter((pl) => !region || (pl.region_code || "").startsWith(region));
   const showForm = h("button", { type: "button", id: "plan-new" }, t("New plan…"));
@@ -33,7 +52,7 @@ async function listView(el, route, ctx) {
     showForm.hidden = true;
   });
   mount(el, h("div", { class: "view-head" }, h("h1", {}, t("Coverage plans")),
-    ["admin", "planner"].includes(ctx.user.role) ? showForm : null), formSlot,
+    ["admin", "planner"].includes(ctx.user.role) ? showForm : null), formSlot, jobs.nodes,
   table([
     ["Plan", (pl) => h("a", { href: ctx.hashFor("plans", {}, String(pl.id)), lang: "zh" }, pl.name || t("Plan {{id}}", { id: pl.id }))],
     ["Region", (pl) => h("span", { class: "mono" }, pl.region_code || "—")], ["Level", (pl) => pl.level || "—"],
@@ -42,7 +61,7 @@ async function listView(el, route, ctx) {
     ["Created", (pl) => `${when(pl.created_at)} · ${pl.created_by}`],
     ["Applied", (pl) => (pl.applied_at ? h("span", { class: "badge ok" }, when(pl.applied_at)) : "—")],
   ], items, { empty: "No plan yet.", cls: "plans", rowAttrs: (pl) => ({ dataset: { id: pl.id } }) }));
-  return null;
+  return { destroy: jobs.stop };
 }
 
 function summaryCards(pl) {
