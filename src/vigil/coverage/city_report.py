@@ -58,6 +58,10 @@ _T: dict[str, tuple[str, str]] = {
 }
 
 
+_RULE_ZH = (f"保护等级权重 {CLASS_WEIGHT} × 人数 ÷ 有人数站点的人数中位数（户数 × {HOUSEHOLD_SIZE}）；"
+            "无人数的站点按中位数计")
+
+
 def _t(key: str, lang: str) -> str:
     return _T[key][0 if lang == "zh" else 1]
 
@@ -218,7 +222,7 @@ def _facts(s: dict[str, Any], lang: str) -> list[list[str]]:
             [_t("per_yuan", lang), str(s["points_per_10k_yuan"])],
             [_t("uniform", lang), f"{_pct(u['coverage_after'])} ({u['points_per_10k_yuan']})"],
             [_t("ratio", lang), "—" if s["ratio_to_uniform"] is None else f"× {s['ratio_to_uniform']}"],
-            [_t("bound", lang), bound], [_t("weights", lang), s["weights_rule"]]]
+            [_t("bound", lang), bound], [_t("weights", lang), s["weights_rule"] if lang == "en" else _RULE_ZH]]
 
 
 def _package_rows(s: dict[str, Any], lang: str) -> tuple[list[str], list[list[str]]]:

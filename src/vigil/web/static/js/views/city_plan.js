@@ -82,10 +82,11 @@ function cards(s) {
       { tone: rateTone(s.coverage_after, 0.95, 0.8), id: "city-coverage" }),
     kpiCard("Spent", formatMoney(s.cost_new), t("of {{budget}}", { budget: formatMoney(s.budget) })),
     kpiCard("New cameras", num(s.cameras_new), t("{{n}} sites", { n: num(s.sites) })),
-    kpiCard("Against a uniform split", s.ratio_to_uniform ? `× ${formatNumber(s.ratio_to_uniform)}` : "—",
+    kpiCard("Against a uniform split", s.ratio_to_uniform ? `× ${formatNumber(s.ratio_to_uniform, { maximumFractionDigits: 2 })}` : "—",
       t("uniform split reaches {{pct}}", { pct: pct(s.uniform?.coverage_after) }), { id: "city-ratio" }),
-    kpiCard("Proof", s.exact ? t("optimal over the breakpoints") : t("feasible over the breakpoints"),
-      t("any plan: gap at most {{pct}}", { pct: pct(gap) }), { tone: gap !== null && gap > 0.01 ? "warn" : "ok" }));
+    kpiCard("Proof", s.exact ? t("Optimal") : t("Feasible"), `${s.exact ? t("optimal over the breakpoints")
+      : t("feasible over the breakpoints")} · ${t("any plan: gap at most {{pct}}", { pct: pct(gap) })}`,
+    { tone: gap !== null && gap > 0.01 ? "warn" : "ok", id: "city-proof" }));
 }
 
 function packages(s) {
