@@ -58,7 +58,7 @@ def _seed_gb(v, city: City) -> tuple[list[str], int]:  # type: ignore[no-untyped
     return cams, shared
 
 
-def test_gb_devices_channels_and_cascade_in_both_languages(chrome, console: City, sqlite_vigil) -> None:
+def test_gb_devices_channels_and_cascade_in_both_languages(chrome, console: City, sqlite_vigil, shots) -> None:
     cams, shared = _seed_gb(sqlite_vigil, console)
     assert 0 < shared < len(console.cameras)  # the rule shares one town: the count below could be wrong
     d = chrome
@@ -86,6 +86,7 @@ def test_gb_devices_channels_and_cascade_in_both_languages(chrome, console: City
     assert "已注册" in _text(d, up) and str(shared) in _text(d, up) and "regions=53018101" in _text(d, up)
     assert "级联上级平台" in _text(d, "#gb-uppers") and "最后心跳" in _text(d, ".gb-devices thead")
     assert not any(p in d.page_source for p in SECRETS)
+    d.save_screenshot(str(shots / "gb-zh.png"))
     _lang(d, "en")
     _wait(d, lambda x: _text(x, "h1") == "GB/T 28181 devices" and "Last keepalive" in _text(x, ".gb-devices thead"))
     assert _text(d, "#gb-summary") == "1 of 2 online" and "ago" in _text(d, row)
@@ -109,7 +110,8 @@ def _seed_remote(v) -> str:  # type: ignore[no-untyped-def]
     return cid
 
 
-def test_a_federated_camera_is_marked_remote_with_its_source_and_age(chrome, console: City, sqlite_vigil) -> None:
+def test_a_federated_camera_is_marked_remote_with_its_source_and_age(chrome, console: City, sqlite_vigil,
+                                                                    shots) -> None:
     cid = _seed_remote(sqlite_vigil)
     d = chrome
     _fresh(d)
@@ -127,7 +129,8 @@ def test_a_federated_camera_is_marked_remote_with_its_source_and_age(chrome, con
     _wait(d, lambda x: _css(x, "#camera-remote"))
     assert _text(d, "#camera-origin") == "jinfang-town/jinfang-village" and "min" in _text(d, "#camera-age")
     assert "Town · 53018102" in _text(d, "#camera-remote")
-    assert "remote=1" in _css(d, "#live-link")[0].get_attribute("href")
+    assert "remote=1" in _css(d, "#live-link")[0].get_attribute("href") and not _css(d, "#camera-edit-btn")
+    d.save_screenshot(str(shots / "camera-remote-en.png"))
     _lang(d, "zh-CN")
     d.get(console.base + "/ui/#/dashboard?region=530181")
     _wait(d, lambda x: _css(x, "#sources-section tbody tr"))
@@ -141,4 +144,5 @@ def test_a_federated_camera_is_marked_remote_with_its_source_and_age(chrome, con
     remote = by["53018102", "jinfang-town/jinfang-village"]
     assert remote[:4] == ["", "", "jinfang-town/jinfang-village", "1"] and "分钟" in remote[4]
     assert "各级数据来源" in _text(d, "#sources-section")
+    d.save_screenshot(str(shots / "dashboard-sources-zh.png"))
     assert browser_errors(d) == []

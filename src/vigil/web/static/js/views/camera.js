@@ -111,7 +111,9 @@ export async function render(el, route, ctx) {
   const healthSlot = h("div", { id: "camera-health" });
   const analyticsSlot = h("div", {});
   const editSlot = h("div", {});
-  const edit = ctx.user.role === "admin" ? h("button", { type: "button", id: "camera-edit-btn" }, t("Edit")) : null;
+  // a remote camera is edited on the instance that owns it (its feed would overwrite a change made here)
+  const edit = ctx.user.role === "admin" && !remote ? h("button", { type: "button", id: "camera-edit-btn" }, t("Edit"))
+    : null;
   edit?.addEventListener("click", () => {
     edit.hidden = true;
     mount(editSlot, editForm(c, () => ctx.navigate("camera", {}, c.id, { replace: true }), () => {
