@@ -26,9 +26,9 @@ ADMIN = Principal(1, "admin-test", Role.ADMIN, ("5301",))
 
 
 @pytest.fixture()
-def tracked(sqlite_vigil, kunming_community, one_model, tmp_path):
+def tracked(vigil, kunming_community, one_model, tmp_path):
     """A site with a recorded plan (no camera yet) and an installed camera on one of its targets."""
-    v = sqlite_vigil
+    v = vigil
     build_world(v)
     hull = shapely.union_all([shape(f["geometry"]) for f in
                               json.loads(kunming_community.read_text())["features"]]).convex_hull

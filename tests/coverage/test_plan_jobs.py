@@ -90,20 +90,20 @@ def _submit(v, user: str, region: str, files: dict | None = None, **opts) -> int
                                work_dir=v.settings.home / "plans" / f"{user}-{time.time_ns()}").id
 
 
-def test_the_queue_is_round_robin_per_user(sqlite_vigil):
-    build_world(sqlite_vigil)
-    a = [_submit(sqlite_vigil, "alice", VILLAGE1) for _ in range(4)]
-    b = [_submit(sqlite_vigil, "bob", VILLAGE1) for _ in range(2)]
-    c = [_submit(sqlite_vigil, "carol", VILLAGE1)]
+def test_the_queue_is_round_robin_per_user(vigil):
+    build_world(vigil)
+    a = [_submit(vigil, "alice", VILLAGE1) for _ in range(4)]
+    b = [_submit(vigil, "bob", VILLAGE1) for _ in range(2)]
+    c = [_submit(vigil, "carol", VILLAGE1)]
     order = []
     for _ in range(7):
-        with sqlite_vigil.db.session() as s:
+        with vigil.db.session() as s:
             job = jobs.claim_next(s, "r1")
             order.append(job.id)
             jobs.finish_job(s, job.id, "done")
         time.sleep(0.002)  # distinct start times
     assert order == [a[0], b[0], c[0], a[1], b[1], a[2], a[3]]
-    with sqlite_vigil.db.session() as s:
+    with vigil.db.session() as s:
         assert jobs.claim_next(s, "r1") is None
 
 
@@ -116,18 +116,18 @@ def test_pick_next_serves_the_least_recently_served_user():
     assert jobs.pick_next([], {}) is None
 
 
-def test_orphans_are_requeued_and_a_cancel_asked_of_one_ends_it(sqlite_vigil):
-    build_world(sqlite_vigil)
-    mine, theirs, stale, cancelled = (_submit(sqlite_vigil, u, VILLAGE1) for u in ("u1", "u2", "u3", "u4"))
-    with sqlite_vigil.db.session() as s:
+def test_orphans_are_requeued_and_a_cancel_asked_of_one_ends_it(vigil):
+    build_world(vigil)
+    mine, theirs, stale, cancelled = (_submit(vigil, u, VILLAGE1) for u in ("u1", "u2", "u3", "u4"))
+    with vigil.db.session() as s:
         for jid, runner in ((mine, "me"), (theirs, "live"), (stale, "dead"), (cancelled, "me")):
             s.execute(PlanJob.__table__.update().where(PlanJob.id == jid).values(
                 state="running", runner=runner, heartbeat_at=utcnow()))
         s.get(PlanJob, stale).heartbeat_at = utcnow() - timedelta(minutes=5)
         s.get(PlanJob, cancelled).cancel_requested = True
-    with sqlite_vigil.db.session() as s:
+    with vigil.db.session() as s:
         assert sorted(jobs.requeue_orphans(s, runner="me")) == sorted([mine, stale, cancelled])
-    with sqlite_vigil.db.session() as s:
+    with vigil.db.session() as s:
         states = {j.id: j.state for j in s.scalars(select(PlanJob))}
         assert states == {mine: "queued", theirs: "running", stale: "queued", cancelled: "cancelled"}
         assert s.get(PlanJob, mine).events[-1]["event"] == "requeued"
