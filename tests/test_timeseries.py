@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +23,7 @@ from vigil.core.timeseries import (
     AHEAD,
     KEEP_ENV,
     SERIES,
+    Maintenance,
     MaintenanceReport,
     apply_retention,
     ensure_partitions,
@@ -136,7 +138,8 @@ def test_retention_drops_old_partitions_and_keeps_the_state_known(vigil):
             left = [p.lo for p in partitions(s.connection(), SPEC["status_changes"])]
         assert left[0] == span("month", cutoff)[0]  # the month holding the cutoff is kept whole
     else:
-        assert rep.dropped == [] and rep.deleted == 3 and rows[0].ts == pytest.approx(cutoff, abs=timedelta(0))
+        assert rep.dropped == [] and rep.deleted == 3 and rows[0].ts == span("month", cutoff)[0]
+    assert maintain(vigil.db, now=NOW + timedelta(hours=1), keep=keep_days("status_changes=365")).carried == 0
 
 
 def test_events_retention_and_a_partition_of_segments_goes_once_empty(vigil):
@@ -208,12 +211,12 @@ def test_sqlite_retention_deletes_rows(sqlite_vigil):
         add_regions(s)
         cam = add_camera(s, "53010201", 1)
         s.add(Event(uid="e1", camera_id=cam, region_code="53010201", type="object", label="car",
-                    start=NOW - timedelta(days=5), box=[0, 0, 1, 1], score=0.5))
+                    start=NOW - timedelta(days=40), box=[0, 0, 1, 1], score=0.5))
         s.flush()
         conn = s.connection()
         assert ensure_partitions(conn, SPEC["events"], now=NOW) == []
         rep = MaintenanceReport()
-        apply_retention(conn, SPEC["events"], now=NOW, keep=4, report=rep)
+        apply_retention(conn, SPEC["events"], now=NOW, keep=4, report=rep)  # whole months: before last month
         assert (rep.deleted, rep.dropped) == (1, [])
 
 
@@ -269,3 +272,23 @@ def test_cli_shows_and_maintains_the_time_series(vigil, monkeypatch):
     monkeypatch.setenv(KEEP_ENV, "events=never")
     bad = runner.invoke(app, ["timeseries", "maintain", *args])
     assert bad.exit_code == 2 and "number of days or 'keep'" in bad.output and "Traceback" not in bad.output
+
+
+async def test_the_service_runs_a_round_at_start(vigil):
+    with vigil.db.session() as s:
+        add_regions(s)
+        cam = add_camera(s, "53010201", 1)
+        s.add(Event(uid="old", camera_id=cam, region_code="53010201", type="object", label="car",
+                    start=NOW - timedelta(days=200), box=[0, 0, 1, 1], score=0.5))
+    svc = Maintenance(vigil.db, keep=keep_days(None))
+    await svc.start()
+    try:
+        for _ in range(200):
+            if svc.last is not None:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await svc.stop()
+    assert svc.last is not None and svc.last.deleted == 1  # the 180-day default; in the default partition on PG
+    with vigil.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Event)) == 0

@@ -24,8 +24,6 @@ a redelivered message a no-op, which a partitioned table could only enforce per 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
 import re
@@ -40,6 +38,7 @@ from vigil.access.audit import record
 from vigil.core.db import Database, serialize
 from vigil.core.errors import InputError
 from vigil.core.models import UTCDateTime, utcnow
+from vigil.core.periodic import Periodic
 
 __all__ = ["SERIES", "KEEP_ENV", "Maintenance", "MaintenanceReport", "Partition", "Series",
            "SeriesState", "apply_retention", "carry_forward", "convert_table", "describe", "ensure_partitions", "is_partitioned", "keep_days",
@@ -215,41 +214,54 @@ def carry_forward(conn: Connection, table: str, column: str, at: datetime) -> in
         f'"{table}" x WHERE x.camera_id = c.id AND x."{column}" = :at) RETURNING id'), {"at": at}).all())
 
 
+def _retain_partitioned(conn: Connection, spec: Series, *, now: datetime, keep: float | None,
+                        report: MaintenanceReport) -> None:
+    """Drop the partitions wholly before the boundary (the start of the unit holding ``now - keep``)."""
+    parts = partitions(conn, spec)
+    if spec.empty_only:
+        today = span(spec.unit, now)[0]
+        for p in parts:
+            if p.hi <= today and conn.execute(text(f'SELECT NOT EXISTS (SELECT 1 FROM "{p.name}")')).scalar():
+                conn.execute(text(f'DROP TABLE "{p.name}"'))
+                report.dropped.append(p.name)
+        return
+    if keep is None:
+        return
+    at, dflt, col = span(spec.unit, now - timedelta(days=keep))[0], _default(spec), spec.column
+    old = [p for p in parts if p.hi <= at]
+    stale = conn.execute(text(f'SELECT EXISTS (SELECT 1 FROM "{dflt}" WHERE "{col}" < :at)'), {"at": at}).scalar()
+    if not old and not stale:
+        return
+    t0 = time.perf_counter()
+    if spec.carry:
+        report.carried += _carry(conn, spec, at)
+    t1 = time.perf_counter()
+    for p in old:
+        conn.execute(text(f'DROP TABLE "{p.name}"'))
+        report.dropped.append(p.name)
+    res = conn.execute(text(f'DELETE FROM "{dflt}" WHERE "{col}" < :at'), {"at": at})
+    report.deleted += int(res.rowcount or 0)
+    report.carry_s, report.remove_s = report.carry_s + t1 - t0, report.remove_s + time.perf_counter() - t1
+
+
 def apply_retention(conn: Connection, spec: Series, *, now: datetime, keep: float | None,
                     report: MaintenanceReport) -> None:
-    """Forget what is older than ``keep`` days: drop whole partitions on PostgreSQL, ``DELETE`` elsewhere."""
+    """Forget the units (months, days) wholly older than ``keep`` days: drop partitions on PostgreSQL, else ``DELETE``.
+
+    The boundary is the start of the unit that holds ``now - keep``, on both databases.
+    """
     col = spec.column
     if is_partitioned(conn, spec.table):
-        parts = partitions(conn, spec)
-        if spec.empty_only:
-            today = span(spec.unit, now)[0]
-            old = [p for p in parts if p.hi <= today and
-                   conn.execute(text(f'SELECT NOT EXISTS (SELECT 1 FROM "{p.name}")')).scalar()]
-        elif keep is None:
-            return
-        else:
-            old = [p for p in parts if p.hi <= now - timedelta(days=keep)]
-        if not old:
-            return
-        at = max(p.hi for p in old)
-        t0 = time.perf_counter()
-        if spec.carry:
-            report.carried += _carry(conn, spec, at)
-        t1 = time.perf_counter()
-        report.carry_s += t1 - t0
-        for p in old:
-            conn.execute(text(f'DROP TABLE "{p.name}"'))
-            report.dropped.append(p.name)
-        if not spec.empty_only:
-            res = conn.execute(text(f'DELETE FROM "{_default(spec)}" WHERE "{col}" < :at'), {"at": at})
-            report.deleted += int(res.rowcount or 0)
-        report.remove_s += time.perf_counter() - t1
+        _retain_partitioned(conn, spec, now=now, keep=keep, report=report)
         return
     if keep is None or spec.empty_only:
         return
     from vigil.core.schema import metadata
 
-    tbl, at = metadata.tables[spec.table], now - timedelta(days=keep)
+    tbl = metadata.tables[spec.table]
+    at = span(spec.unit, now - timedelta(days=keep))[0]  # whole units, as the partitions: one carry a month
+    if conn.execute(select(tbl.c[col]).where(tbl.c[col] < at).limit(1)).first() is None:
+        return
     t0 = time.perf_counter()
     if spec.carry:
         report.carried += _carry(conn, spec, at)
@@ -419,29 +431,19 @@ class Maintenance:
 
     def __init__(self, db: Database, *, interval: float = 3600.0, keep: dict[str, Any] | None = None) -> None:
         self.db = db
-        self.interval = interval
         self.keep = keep
         self.last: MaintenanceReport | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic(self.run_once, interval=interval, name="vigil-timeseries")
+
+    def run_once(self) -> MaintenanceReport:
+        """One round (in a worker thread); a failure is logged and the next round retries."""
+        self.last = rep = maintain(self.db, keep=self.keep)
+        if rep.created or rep.dropped:
+            log.info("time series: created %s, dropped %s", rep.created, rep.dropped)
+        return rep
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="vigil-timeseries")
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                self.last = await asyncio.to_thread(maintain, self.db, keep=self.keep)
-                if self.last.created or self.last.dropped:
-                    log.info("time series: created %s, dropped %s", self.last.created, self.last.dropped)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the database away, a lock not had: next round
-                log.warning("time series maintenance: %s: %s", type(exc).__name__, exc)
-            await asyncio.sleep(self.interval)
+        await self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
+        await self._loop.stop()
