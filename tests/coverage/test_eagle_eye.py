@@ -6,19 +6,25 @@ import numpy as np
 import pytest
 import shapely
 from covkit import mapdata, poly, write_geojson
+from fastapi.testclient import TestClient
 from scipy import sparse
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from factories import TOWN1, VILLAGE1, build_world
+from planjobkit import post_plan
 from vigil.access.bootstrap import init_instance
+from vigil.api.app import create_app
 from vigil.cli import app as cli_app
 from vigil.core.errors import InputError
 from vigil.core.models import Camera, CameraKind
 from vigil.coverage.apply import apply_plan
 from vigil.coverage.candidates import CandidateOptions, make_candidates
 from vigil.coverage.geo import Buildings, LocalFrame, load_buildings, osm_towers
+from vigil.coverage.models import PlanRecord
 from vigil.coverage.optics import CameraSpec, Catalog, catalog_from_dict, level_ppm, load_catalog
 from vigil.coverage.plan import PlanRequest, run_plan
+from vigil.coverage.service import request_from_inputs
 from vigil.coverage.sightline import HeightMap, clear_sight, verify_claims
 from vigil.coverage.visibility import Obstacles, Poses, Targets, coverage_matrix, visible_mask
 from vigil.demo.city import map_data_dir
@@ -239,3 +245,21 @@ def test_demo_plans_its_town_centre_with_high_points(sqlite_vigil):
     with v.db.session() as s:  # the communities' Observe plan stays the coverage KPI
         kpi = compute_kpis(s, "53018101", period="1d").regions[0]
     assert abs(kpi.coverage_rate - town["coverage_before"]) < 0.05
+
+
+def test_api_job_carries_eagle_eye_into_the_plan(small_centre, sqlite_vigil):
+    area, _ = small_centre
+    w = build_world(sqlite_vigil)
+    c = TestClient(create_app(sqlite_vigil), raise_server_exceptions=False)
+    planner = {"Authorization": f"Bearer {w.tokens[f'planner-{TOWN1}']}"}
+    form = {"region_code": VILLAGE1, "spacing": "8", "time_limit": "5", "level": "detect", "solver": "greedy",
+            "eagle_eye": "true"}
+    plan = post_plan(c, sqlite_vigil, data=form, headers=planner,
+                     files={"area": ("centre.geojson", area.read_bytes(), "application/geo+json")})
+    assert plan.status_code == 200, plan.text
+    s = plan.json()["summary"]
+    assert s["eagle_eye"] is True and s["high_points"]["candidates"]["rooftop"] > 0
+    assert s["high_points"]["los_check"]["agreement"] >= 0.99
+    with sqlite_vigil.db.session() as sess:  # a re-measure of its sites plans them the same way
+        rec = sess.get(PlanRecord, plan.json()["id"])
+        assert request_from_inputs(rec.inputs).eagle_eye is True

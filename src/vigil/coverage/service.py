@@ -45,6 +45,7 @@ class PlanOptions:
     budget: float | None = None
     k: int = 1
     spacing: float = 5.0
+    eagle_eye: bool = False  # a town centre: rooftop and tower high points
     solver: str = "auto"
     time_limit: float = 30.0
     existing: str = "registry"
@@ -93,7 +94,7 @@ def plan_request(opts: PlanOptions, files: dict[str, str]) -> PlanRequest:
     paths = {k: Path(files[k]) if files.get(k) else None for k in ("roads", "boundary", "must_watch")}
     return PlanRequest(area=Path(files["area"]), **paths, level=opts.level, profile=opts.profile, target=target,
                        budget=opts.budget, k=opts.k, spacing=opts.spacing, solver=opts.solver,
-                       time_limit=min(opts.time_limit, MAX_TIME_LIMIT_S), name=opts.name)
+                       time_limit=min(opts.time_limit, MAX_TIME_LIMIT_S), name=opts.name, eagle_eye=opts.eagle_eye)
 
 
 def request_inputs(req: PlanRequest) -> dict[str, Any]:

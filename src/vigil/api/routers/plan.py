@@ -39,6 +39,7 @@ async def create_plan(p: PlanRunner, session: SessionDep, v: VigilDep, response:
                       profile: Annotated[str, Form()] = "dori2015", target: Annotated[float | None, Form()] = None,
                       budget: Annotated[float | None, Form()] = None, k: Annotated[int, Form()] = 1,
                       spacing: Annotated[float, Form()] = 5.0, solver: Annotated[str, Form()] = "auto",
+                      eagle_eye: Annotated[bool, Form(description="rooftop and tower high points")] = False,
                       time_limit: Annotated[float, Form()] = 30.0, existing: Annotated[str, Form()] = "registry") -> dict:
     """Queue a plan (buildings uploaded as ``area`` or named by ``area_name``): 202 with the job at once.
 
@@ -46,7 +47,8 @@ async def create_plan(p: PlanRunner, session: SessionDep, v: VigilDep, response:
     """
     ensure_visible(p, region_code, f"region {region_code}")  # before any upload is stored
     opts = svc.PlanOptions(region_code=region_code, name=name, level=level, profile=profile, target=target,
-                           budget=budget, k=k, spacing=spacing, solver=solver, time_limit=time_limit, existing=existing)
+                           budget=budget, k=k, spacing=spacing, solver=solver, time_limit=time_limit, existing=existing,
+                           eagle_eye=eagle_eye)
     svc.check_options(opts)
     work = svc.plans_dir(v) / uuid.uuid4().hex
     files = {"area": str(svc.registered_area(v, area_name or ""))} if area is None else {}
