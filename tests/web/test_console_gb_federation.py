@@ -6,6 +6,9 @@ remote camera arrives through the federation feed applier, as on a real parent.
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -20,6 +23,8 @@ from vigil.federation.links import add_child, parse_rules
 from vigil.federation.models import FedLink
 from vigil.gb28181 import cascade, store
 from vigil.gb28181.manscdp import CatalogItem
+from vigil.gb28181.server import GbConfig, GbServer
+from vigil.gb28181.simdevice import SimDevice
 
 pytestmark = pytest.mark.browser
 
@@ -28,6 +33,7 @@ NVR = generate_device_id(VILLAGE, 1, type_code=118).value
 GROUP = generate_device_id(VILLAGE, 2, type_code=216).value
 SILENT = generate_device_id("53018102001", 3, type_code=118).value
 UPPER = "53000000002000000001"
+LIVE_NVR = generate_device_id("53018101002", 7, type_code=118).value
 SECRETS = ("nvr-Secret-9x", "silent-Secret-7y", "upper-Secret-5z")
 
 
@@ -92,6 +98,57 @@ def test_gb_devices_channels_and_cascade_in_both_languages(chrome, console: City
     assert _text(d, "#gb-summary") == "1 of 2 online" and "ago" in _text(d, row)
     assert "registered" in _text(d, up) and "Directory" in _text(d, "#gb-channels tbody")
     assert browser_errors(d) == []
+
+
+@pytest.fixture
+def registrar(console: City, sqlite_vigil):  # type: ignore[no-untyped-def]
+    """The real registrar on a free UDP port, on an event loop of its own thread; yields ``run(coro)``."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    def run(coro):  # type: ignore[no-untyped-def]
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(30)
+
+    with sqlite_vigil.db.session() as s:  # configured before the registrar loads its devices
+        store.add_device(s, sqlite_vigil.box, LIVE_NVR, SECRETS[0], actor="test", region="53018101002")
+    server = GbServer(sqlite_vigil, GbConfig(platform_id="53018100002000000001", port=0, flush_interval=0.2))
+    run(server.start())
+    yield server, run
+    run(server.stop())
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+
+
+def test_a_device_that_really_registers_shows_its_address_and_channels(chrome, console: City, sqlite_vigil,
+                                                                      registrar) -> None:
+    server, run = registrar
+    nvr = LIVE_NVR
+    cams = [generate_device_id("53018101002", 700 + i).value for i in range(2)]
+    items = [CatalogItem(c, name=f"大屯{i + 1}号", parent_id=nvr, civil_code="53018101002") for i, c in enumerate(cams)]
+    dev = SimDevice(nvr, SECRETS[0], ("127.0.0.1", server.port), platform_id="53018100002000000001", items=items,
+                    info={"Manufacturer": "Acme", "Model": "NVR-8", "DeviceName": "大屯录像机"})
+    run(dev.start())
+    try:
+        assert run(dev.register(600)) == 200 and run(dev.keepalive(1)) == 200
+        d = chrome
+        _fresh(d)
+        _sign_in(d, console)
+        _wait(d, lambda x: _css(x, "#nav a[data-route=gb]"))
+        row = f".gb-devices tr[data-id='{nvr}']"
+        for _ in range(100):  # the registrar writes states and the catalog in batches
+            d.get(console.base + f"/ui/#/gb/{nvr}")
+            _wait(d, lambda x: _css(x, row))
+            if _css(d, f"{row} [data-state=on]") and len(_css(d, "#gb-channels tr[data-kind=camera]")) == 2:
+                break
+            time.sleep(0.2)
+        host, port = dev.local
+        text = _text(d, row)
+        assert f"{host}:{port}" in text and "UDP" in text and "大屯录像机" in text and "Acme · NVR-8" in text
+        assert sorted(r.get_attribute("data-id") for r in _css(d, "#gb-channels tr[data-kind=camera]")) == cams
+        assert SECRETS[0] not in d.page_source and browser_errors(d) == []
+    finally:
+        dev.close()
 
 
 def _seed_remote(v) -> str:  # type: ignore[no-untyped-def]
