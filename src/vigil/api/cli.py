@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +16,8 @@ from vigil.cli_common import DbOpt, HomeOpt, console, ensure_port_free, open_ins
 def background_services(v, *, probe_interval: float, sample_interval: float,  # type: ignore[no-untyped-def]
                         scheduler: bool = True, analytics: bool = True, mqtt: str | None = None,
                         analytics_streams: int = 8, sample_only=None,
-                        record: list[str] | None = None, plan_workers: int = 1) -> list:
+                        record: list[str] | None = None, plan_workers: int = 1,
+                        plan_runner: str | None = None) -> list:
     """The services ``vigil serve`` runs beside the API: scheduler, analytics, plan jobs, coverage refresh.
 
     Analytics only opens the cameras that have it enabled (``vigil analytics enable``), so it costs
@@ -48,7 +50,7 @@ def background_services(v, *, probe_interval: float, sample_interval: float,  # 
     from vigil.coverage.current import CoverageRefresher
     from vigil.coverage.runner import PlanJobService
 
-    services += [PlanJobService(v, workers=plan_workers), CoverageRefresher(v)]
+    services += [PlanJobService(v, workers=plan_workers, runner=plan_runner), CoverageRefresher(v)]
     return services
 
 
@@ -106,10 +108,16 @@ def serve(db: DbOpt = None, home: HomeOpt = None,
     ensure_port_free(host, port)  # a busy port is one line now, not a traceback after the URL
     v = open_instance(db, home)
     sweep_stale(v.settings.home / "run")  # live folders of a server that was killed
-    services = [] if role is Role.API else background_services(
-        v, probe_interval=probe_interval, sample_interval=sample_interval, scheduler=not no_scheduler,
-        analytics=analytics, mqtt=mqtt, analytics_streams=analytics_streams, record=record,
-        plan_workers=plan_workers)
+    runner = f"{socket.gethostname()}:{port}:{v.settings.home.resolve()}"  # the same after a restart
+    if role is Role.API:  # stateless nodes share the plan queue (claims are atomic); the rest is the scheduler's
+        from vigil.coverage.runner import PlanJobService
+
+        services = [PlanJobService(v, workers=plan_workers, runner=runner)]
+    else:
+        services = background_services(
+            v, probe_interval=probe_interval, sample_interval=sample_interval, scheduler=not no_scheduler,
+            analytics=analytics, mqtt=mqtt, analytics_streams=analytics_streams, record=record,
+            plan_workers=plan_workers, plan_runner=runner)
     url = f"{'https' if tls_cert else 'http'}://{host}:{port}"
     console.print(f"Vigil console: [bold]{url}/[/]   API docs: {url}/docs")
     run(v, host=host, port=port, services=services, tls_cert=tls_cert, tls_key=tls_key,
