@@ -25,7 +25,8 @@ def show(db: DbOpt = None, home: HomeOpt = None) -> None:
             console.print(f"{st.table}: plain table (retention by DELETE), {_keep(st.keep_days)}", highlight=False)
             continue
         span = f"{st.first:%Y-%m-%d} .. {st.last:%Y-%m-%d}" if st.first and st.last else "none"
-        console.print(f"{st.table}: {st.partitions} partitions by {st.unit}, {span}, {st.in_default} rows in "
+        n = f"{st.partitions} partition{'' if st.partitions == 1 else 's'}"
+        console.print(f"{st.table}: {n} by {st.unit}, {span}, {st.in_default} rows in "
                       f"the default partition, {_keep(st.keep_days)}", highlight=False)
 
 

@@ -160,15 +160,15 @@ def _create(conn: Connection, spec: Series, lo: datetime, hi: datetime) -> str:
     return name
 
 
-def ensure_partitions(conn: Connection, spec: Series, *, now: datetime,
-                      since: datetime | None = None) -> list[str]:
-    """Create the missing partitions from ``since`` (default: now) to :data:`AHEAD` units past now."""
+def ensure_partitions(conn: Connection, spec: Series, *, now: datetime, since: datetime | None = None,
+                      ahead: int | None = None) -> list[str]:
+    """Create the missing partitions from ``since`` (default: now) to ``ahead`` (:data:`AHEAD`) units past now."""
     if not is_partitioned(conn, spec.table):
         return []
     have = {p.lo for p in partitions(conn, spec)}
     lo, _ = span(spec.unit, since or now)
     end = span(spec.unit, now)[0]
-    for _ in range(AHEAD[spec.unit]):
+    for _ in range(AHEAD[spec.unit] if ahead is None else ahead):
         end = span(spec.unit, end)[1]
     created = []
     while lo <= end:
@@ -276,7 +276,8 @@ def convert_table(conn: Connection, spec: Series, *, now: datetime) -> bool:
 
     Columns, defaults and sequences are kept; the primary key and unique constraints gain the
     partition column; foreign keys, checks and indexes are rebuilt on the new parent (and so on
-    every partition). False (nothing done) on SQLite and for a table already partitioned.
+    every partition). Partitions are made from the oldest row to the current unit; :func:`maintain`
+    adds the ones ahead. False (nothing done) on SQLite and for a table already partitioned.
     """
     if not _pg(conn) or is_partitioned(conn, spec.table):
         return False
@@ -290,7 +291,8 @@ def convert_table(conn: Connection, spec: Series, *, now: datetime) -> bool:
     back = now
     for _ in range(_BACK[spec.unit]):
         back = span(spec.unit, back)[0] - timedelta(microseconds=1)
-    ensure_partitions(conn, spec, now=now, since=max(first, back) if first is not None else now)
+    # up to the current unit only: the maintenance (at the scheduler's start) makes the ones ahead
+    ensure_partitions(conn, spec, now=now, since=max(first, back) if first is not None else now, ahead=0)
     conn.execute(text(f'INSERT INTO "{t}" SELECT * FROM "{old}"'))
     _own_and_drop(conn, t, old, seqs)
     for name, kind, definition in cons:

@@ -2,8 +2,8 @@
 
 Each table is rebuilt as a partitioned table with the same columns, rows, sequences, foreign keys
 and indexes (primary key and unique constraints gain the time column); partitions are created from
-its oldest row (at most 36 months or 120 days back; older rows go to the default partition) to a
-few units ahead. SQLite tables stay as they are.
+its oldest row (at most 36 months or 120 days back; older rows go to the default partition) to the
+current month or day (the maintenance creates the ones ahead). SQLite tables stay as they are.
 
 Revision ID: 0010_timeseries_partitions
 Revises: 0003_analytics, 0003_video
