@@ -5,6 +5,10 @@ the camera count of the plan against greedy alone and against a uniform grid lay
 coverage (these ratios are the point), and the end-to-end time against the goal of the issue.
 
     .venv/bin/python bench/plan.py [--quick] [--cases kunming-community,shanghai-observe,...]
+    .venv/bin/python bench/plan.py --gaps [--areas community,kunming,...] [--limits 30,60]
+
+``--gaps`` prints the gap table instead: each area planned with the shipped multi-model catalog, the
+proven gap at each time limit with HiGHS and with CP-SAT, beside greedy alone and greedy + local search.
 
 The discretisation is the prototype's (``data/README.md``): targets every 5 m, one 2560 px / 90°
 camera mounted at 4 m, 8 headings, wall and pole candidate sites.
@@ -25,6 +29,7 @@ import shapely
 
 from vigil.coverage.heuristics import greedy
 from vigil.coverage.optics import catalog_from_dict, level_ppm
+from vigil.coverage.optimize import CoverageProblem, solve
 from vigil.coverage.plan import PlanRequest, run_plan
 from vigil.coverage.visibility import Obstacles, Poses, coverage_matrix
 from vigil.demo.city import map_data_dir
@@ -160,16 +165,85 @@ def _fmt(r: dict) -> str:
             f"{r['total_s']:>7.1f} {'yes' if r['goal_met'] else 'NO':>4}  {r['goal']}")
 
 
+# gap table: area -> request options (the shipped catalog; the matrix is built once, then solved per row)
+GAP_AREAS: dict[str, dict] = {
+    "community": {"area": "community", "level": "observe"},
+    "kunming-16": {"area": KUNMING, "level": "observe"},
+    "shanghai-observe": {"area": DATA / "shanghai_shu/map.osm", "level": "observe"},
+    "shanghai-detect": {"area": DATA / "shanghai_shu/map.osm", "level": "detect"},
+    "wuhan": {"area": DATA / "wuhan_tilezen/buildings.geojson", "roads": DATA / "wuhan_tilezen/roads.geojson",
+              "level": "observe"},
+    "town": {"area": "town", "level": "observe"},
+}
+
+
+def gap_rows(name: str, tmp: Path, limits: list[float]) -> dict:
+    """One area of the gap table: its matrix once, then HiGHS and CP-SAT at each time limit."""
+    opts = dict(GAP_AREAS[name])
+    if opts["area"] == "community":
+        opts["area"] = _community(tmp)
+    elif opts["area"] == "town":
+        opts["area"], opts["roads"] = _town(tmp)
+    res = run_plan(PlanRequest(**opts, solver="greedy", time_limit=1), tmp / f"gap-{name}")
+    problem = CoverageProblem.from_matrix(res.matrix, res.poses.cost, fixed=res.poses.fixed)
+    a = res.matrix.tocsc()
+    free = np.flatnonzero(~res.poses.fixed)
+    need = ((res.plan.count_before == 0) & res.plan.coverable).astype(np.int64)
+    alone = greedy(a[:, free], res.poses.cost[free], need, np.ones(len(need)))
+    row = {"area": name, "targets": len(res.targets), "candidates": int(len(free)),
+           "greedy_alone": float(res.poses.cost[free][alone].sum()), "greedy_ls": float(res.plan.cost), "runs": {}}
+    for solver in ("highs", "cpsat"):
+        for lim in limits:
+            t0 = time.perf_counter()
+            pl = solve(problem, solver=solver, time_limit=lim)  # type: ignore[arg-type]
+            row["runs"][f"{solver}@{lim:g}"] = {"cost": pl.cost, "bound": pl.lower_bound, "gap": pl.gap,
+                                               "status": pl.status, "wall_s": time.perf_counter() - t0}
+    return row
+
+
+def _gap_fmt(r: dict, keys: list[str]) -> str:
+    best = min(v["cost"] for v in r["runs"].values())
+    cells = "".join(f" {100 * r['runs'][k]['gap']:>6.2f}% {r['runs'][k]['cost']:>10,.0f}" for k in keys)
+    last = keys[-1].split("@")[1]
+    ok = min(r["runs"][k]["gap"] for k in keys if k.endswith(f"@{last}")) <= 0.01
+    return (f"{r['area']:<17} {r['targets']:>6} {r['candidates']:>7} {r['greedy_alone']:>10,.0f} "
+            f"{r['greedy_ls']:>10,.0f}{cells} {r['greedy_alone'] / best:>5.2f} "
+            f"{'yes' if ok else 'NO':>4}")
+
+
+def gaps_main(areas: list[str], limits: list[float], as_json: bool) -> int:
+    """Print the gap table (and the rows as JSON with --json)."""
+    keys = [f"{s}@{lim:g}" for s in ("highs", "cpsat") for lim in sorted(limits)]
+    head = "".join(f" {k:>18}" for k in keys)
+    print(f"{'area':<17} {'targets':>6} {'cands':>7} {'greedy':>10} {'greedy+LS':>10}{head} {'g/bst':>5} "
+          f"{'<=1%':>4}\n{'':<54}" + " gap     cost     " * len(keys), flush=True)
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        for name in areas:
+            r = gap_rows(name, Path(d), limits)
+            rows.append(r)
+            print(_gap_fmt(r, keys), flush=True)
+    if as_json:
+        print(json.dumps(rows, indent=1))
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of: " + ", ".join(CASES))
     ap.add_argument("--json", action="store_true", help="also print the rows as JSON")
+    ap.add_argument("--gaps", action="store_true", help="the multi-model gap table (HiGHS and CP-SAT)")
+    ap.add_argument("--areas", default=",".join(GAP_AREAS), help="gap table areas: " + ", ".join(GAP_AREAS))
+    ap.add_argument("--limits", default="30,60", help="gap table time limits in seconds")
     args = ap.parse_args()
     missing = [p for p in (KUNMING, DATA / "shanghai_shu/map.osm", DATA / "wuhan_tilezen/roads.geojson")
                if not p.is_file()]
     if missing:
         print(f"map data missing: {', '.join(map(str, missing))}", file=sys.stderr)
         return 2
+    if args.gaps:
+        return gaps_main([a.strip() for a in args.areas.split(",")], [float(x) for x in args.limits.split(",")],
+                         args.json)
     rows = []
     print(f"{'case':<18} {'targets':>6} {'cands':>7} {'vis s':>6} {'ms/st':>6} {'solve s':>7} {'status':>10} "
           f"{'gap':>7} {'cams':>6} {'greedy':>6} {'g/opt':>5} {'grid':>6} {'gr/op':>5} {'cover':>7} {'total':>7} "

@@ -56,7 +56,7 @@ def run(area: Annotated[Path, typer.Argument(help="Building footprints: OSM XML/
         wall_spacing: Annotated[float, Opt("--wall-spacing", help="Metres between wall-mount sites")] = 10.0,
         pole_spacing: Annotated[float, Opt("--pole-spacing", help="Metres between pole sites along ways")] = 20.0,
         crs: Annotated[str | None, Opt(help="CRS of the input files when they lack one (e.g. EPSG:3857)")] = None,
-        solver: Annotated[str, Opt(help="auto, highs or greedy")] = "auto",
+        solver: Annotated[str, Opt(help="auto, highs, cpsat or greedy")] = "auto",
         time_limit: Annotated[float, Opt("--time-limit", help="MILP time limit in seconds")] = 60.0,
         gap: Annotated[float, Opt(help="Relative MILP gap to stop at")] = 1e-4,
         night: Annotated[bool, Opt("--night", help="Limit each camera to its IR range")] = False,
@@ -65,10 +65,11 @@ def run(area: Annotated[Path, typer.Argument(help="Building footprints: OSM XML/
         region: Annotated[str | None, Opt(help="Region code: record the plan in the database")] = None,
         db: DbOpt = None, home: HomeOpt = None) -> None:
     """Plan new cameras for AREA and write the report into --out."""
+    from vigil.coverage.optimize import SOLVERS
     from vigil.coverage.plan import PlanRequest, run_plan
 
-    if solver not in ("auto", "highs", "greedy"):
-        raise InputError("--solver must be auto, highs or greedy")
+    if solver not in SOLVERS:
+        raise InputError("--solver must be auto, highs, cpsat or greedy")
     tgt = target if target is not None else (None if budget is not None else 1.0)
     req = PlanRequest(area=area, roads=roads, boundary=boundary, must_watch=must_watch,
                       existing=None if existing in (None, "registry") else Path(existing), catalog=catalog,

@@ -7,12 +7,17 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import highspy
 import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
+
+from vigil.coverage.bounds import Lagrange, lagrangian
+from vigil.coverage.heuristics import lagrangian_greedy, local_search, prune
 
 __all__ = ["MilpResult", "solve_components", "solve_milp"]
 
@@ -73,7 +78,8 @@ def _model(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: n
     return lp
 
 
-DECOMPOSE_BELOW = 0.8  # split into blocks only when no block holds 80 % of the rows and columns
+HEURISTIC_EFFORT = 0.05  # HiGHS's default share of work on primal heuristics (sub-MIPs find most of the gain)
+LAGRANGE_SHARE, LAGRANGE_MAX_S = 0.1, 3.0  # the Lagrangian ascent's share of a block's time, and its cap
 _banner_lock = threading.Lock()
 _banner_shown = False
 
@@ -99,17 +105,26 @@ def _highs() -> highspy.Highs:
 
 def solve_milp(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: np.ndarray, *,
                need: float | None, budget: float | None, target_mode: bool,
-               time_limit: float, mip_gap: float) -> MilpResult:
-    """Solve the covering MILP within ``time_limit`` seconds to a relative gap of ``mip_gap``."""
+               time_limit: float, mip_gap: float, incumbent: np.ndarray | None = None) -> MilpResult:
+    """Solve the covering MILP within ``time_limit`` seconds to a relative gap of ``mip_gap``.
+
+    ``incumbent`` (feasible column indices) is passed to HiGHS as its starting solution.
+    """
     n, m = b.shape
     h = _highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(max(time_limit, 0.1)))
     h.setOptionValue("mip_rel_gap", float(mip_gap))
     h.setOptionValue("threads", 1)
+    h.setOptionValue("mip_heuristic_effort", HEURISTIC_EFFORT)
     h.passModel(_model(b, cost, demand, weight, need=need, budget=budget, target_mode=target_mode))
-    # No setSolution warm start: with HiGHS 1.16 it made the solver report a wrong bound and return the
-    # start itself. The caller keeps the better of the heuristic and the MILP answers instead.
+    if incumbent is not None and target_mode and need is None:
+        x0 = np.zeros(h.getNumCol())
+        x0[incumbent] = 1.0
+        start = highspy.HighsSolution()
+        start.col_value = list(x0)
+        start.value_valid = True
+        h.setSolution(start)
     h.run()
     ms = h.getModelStatus()
     info = h.getInfo()
@@ -120,46 +135,101 @@ def solve_milp(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weigh
         bound = -bound  # an upper bound on the covered weight
     if info.primal_solution_status < 2:  # no feasible point
         return MilpResult(None, bound, "time_limit")
-    x = np.asarray(h.getSolution().col_value)[:m]
+    x = np.flatnonzero(np.asarray(h.getSolution().col_value)[:m] > 0.5)
+    if target_mode and math.isfinite(bound):
+        bound = min(bound, float(cost[x].sum()))  # a bound above the answer would be a solver fault
     status = "optimal" if ms == highspy.HighsModelStatus.kOptimal else "time_limit"
-    return MilpResult(np.flatnonzero(x > 0.5), bound, status)
+    return MilpResult(x, bound, status)
+
+
+BlockSolver = Callable[..., MilpResult]
+
+
+def _block(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: np.ndarray,
+           inc: np.ndarray | None, seconds: float, mip_gap: float, block_solver: BlockSolver) -> MilpResult:
+    """One block: Lagrangian bound and primal heuristic first, then the exact solver from the best start.
+
+    The answer is the cheaper of the solver's and the start; the bound the larger of the solver's and
+    Lagrange's (:mod:`vigil.coverage.bounds`).
+    """
+    t_end = time.perf_counter() + seconds
+    upper = float(cost[inc].sum()) if inc is not None else float(cost.sum())
+    lag = lagrangian(b, cost, demand, upper=upper, seconds=min(LAGRANGE_SHARE * seconds, LAGRANGE_MAX_S),
+                     snapshots=2)
+    inc = _better_start(b, cost, demand, weight, inc, lag, min(LAGRANGE_SHARE * seconds, LAGRANGE_MAX_S))
+    if inc is not None and float(cost[inc].sum()) - lag.bound <= mip_gap * float(cost[inc].sum()):
+        return MilpResult(inc, lag.bound, "optimal")
+    res = block_solver(b, cost, demand, weight, need=None, budget=None, target_mode=True,
+                       time_limit=max(t_end - time.perf_counter(), 0.1), mip_gap=mip_gap, incumbent=inc)
+    if res.status == "infeasible":
+        return res
+    x = res.x
+    if x is None or (inc is not None and cost[inc].sum() < cost[x].sum() - 1e-9):
+        x = inc
+    if x is None:
+        return MilpResult(None, math.nan, "time_limit")
+    bound = min(max(res.bound if math.isfinite(res.bound) else 0.0, lag.bound), float(cost[x].sum()))
+    closed = res.status == "optimal" or float(cost[x].sum()) - bound <= 1e-9 * max(upper, 1.0)
+    return MilpResult(x, bound, "optimal" if closed else "time_limit")
+
+
+def _better_start(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: np.ndarray,
+                  inc: np.ndarray | None, lag: Lagrange, seconds: float) -> np.ndarray | None:
+    """The cheapest of ``inc`` and Lagrangian-greedy covers (pruned), then improved by local search."""
+    best = inc
+    for u in lag.snapshots:
+        x = prune(b, cost, demand, weight, lagrangian_greedy(b, cost, demand, u))
+        if best is None or cost[x].sum() < cost[best].sum():
+            best = x
+    if best is None:
+        return None
+    return local_search(b, cost, demand, best, seconds=seconds)
 
 
 def solve_components(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: np.ndarray, *,
-                     incumbent: np.ndarray | None, time_limit: float, mip_gap: float) -> MilpResult:
+                     incumbent: np.ndarray | None, time_limit: float, mip_gap: float,
+                     block_solver: BlockSolver = solve_milp, workers: int = 1) -> MilpResult:
     """A full (multi)cover split into independent blocks (no target shares a camera across them).
 
-    Each block is solved on its own, smallest first, with a share of the remaining time proportional to its
-    size; the bounds add up. Where a block ends without a solution, the incumbent's columns in it are used.
+    Blocks are solved ``workers`` at a time, smallest first, each with a share of the remaining time
+    proportional to its size (time a block does not use flows to the later ones); the bounds add up. Each
+    block starts from the incumbent's columns in it and keeps them where the solver finds nothing better;
+    its bound is the larger of the solver's and the Lagrangian one (:mod:`vigil.coverage.bounds`).
     """
     n, m = b.shape
     k, lab = connected_components(sparse.bmat([[None, b], [b.T, None]], format="csr"), directed=False)
     row_lab, col_lab = lab[:n], lab[n:]
     sizes = np.bincount(lab, minlength=k)
-    if sizes.max(initial=0) > DECOMPOSE_BELOW * (n + m):  # one block dominates: splitting only costs time
-        return solve_milp(b, cost, demand, weight, need=None, budget=None, target_mode=True,
-                          time_limit=time_limit, mip_gap=mip_gap)
-    order = [c for c in np.argsort(sizes, kind="stable") if np.any(row_lab == c)]
+    order = [int(c) for c in np.argsort(sizes, kind="stable") if np.any(row_lab == c)]
     deadline = time.perf_counter() + time_limit
-    left = float(sum(sizes[c] for c in order))
-    chosen, bound, status = [], 0.0, "optimal"
     inc = np.zeros(m, bool)
     if incumbent is not None:
         inc[incumbent] = True
-    for c in order:
+    lock = threading.Lock()
+    left = [float(sum(sizes[c] for c in order))]
+
+    def run(c: int) -> tuple[np.ndarray, MilpResult]:
         rows, cols = np.flatnonzero(row_lab == c), np.flatnonzero(col_lab == c)
-        share = max((deadline - time.perf_counter()) * sizes[c] / left, 0.2)
-        left -= sizes[c]
+        with lock:
+            share = max((deadline - time.perf_counter()) * min(workers * sizes[c] / left[0], 1.0), 0.2)
+            left[0] -= sizes[c]
         sub = b[rows][:, cols].tocsc()
-        res = solve_milp(sub, cost[cols], demand[rows], weight[rows], need=None, budget=None, target_mode=True,
-                         time_limit=share, mip_gap=mip_gap)
+        sub_inc = np.flatnonzero(inc[cols]) if incumbent is not None else None
+        return cols, _block(sub, cost[cols], demand[rows], weight[rows], sub_inc, share, mip_gap, block_solver)
+
+    if workers > 1 and len(order) > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(run, order))
+    else:
+        results = [run(c) for c in order]
+    chosen, bound, status = [], 0.0, "optimal"
+    for cols, res in results:
         if res.status == "infeasible":
             return MilpResult(None, math.nan, "infeasible")
-        pick = cols[res.x] if res.x is not None else cols[inc[cols]]
-        if res.x is None or (incumbent is not None and cost[cols[inc[cols]]].sum() < cost[pick].sum()):
-            pick = cols[inc[cols]]
-        chosen.append(pick)
-        bound += res.bound if math.isfinite(res.bound) else 0.0
+        if res.x is None:
+            return MilpResult(None, math.nan, "time_limit")
+        chosen.append(cols[res.x])
+        bound += res.bound
         if res.status != "optimal":
             status = "time_limit"
     x = np.concatenate(chosen) if chosen else np.zeros(0, np.int64)

@@ -9,7 +9,9 @@ for instances too large for it.
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Literal
@@ -20,10 +22,13 @@ from scipy import sparse
 from vigil.core.errors import InputError, VigilError
 from vigil.coverage.heuristics import greedy, local_search, prune
 
-__all__ = ["CoverageProblem", "InfeasiblePlanError", "Plan", "solve"]
+__all__ = ["GAP_WARN", "SOLVERS", "CoverageProblem", "InfeasiblePlanError", "Plan", "gap_words", "solve"]
 
-Solver = Literal["auto", "highs", "greedy"]
+Solver = Literal["auto", "highs", "cpsat", "greedy"]
+SOLVERS = ("auto", "highs", "cpsat", "greedy")
 AUTO_MILP_MAX_NNZ = 3_000_000
+CPSAT_WORKERS = 8  # CP-SAT's LP and core-based bounds run only in a portfolio of 4 workers or more
+GAP_WARN = 0.01  # a plan proven only within more than 1 % of the cheapest is flagged in the report
 
 
 class InfeasiblePlanError(VigilError, ValueError):
@@ -107,8 +112,15 @@ class _Reduced:
 
 
 def solve(problem: CoverageProblem, *, solver: Solver = "auto", time_limit: float = 60.0,
-          mip_gap: float = 1e-4, local_search_s: float = 2.0) -> Plan:
-    """Solve ``problem``; raise :class:`InfeasiblePlanError` when the target cannot be met within the budget."""
+          mip_gap: float = 1e-4, local_search_s: float = 2.0, workers: int | None = None) -> Plan:
+    """Solve ``problem``; raise :class:`InfeasiblePlanError` when the target cannot be met within the budget.
+
+    ``solver``: ``highs`` (the MILP), ``cpsat`` (OR-Tools CP-SAT on the same model), ``greedy`` (heuristics
+    only) or ``auto`` (HiGHS unless the instance is too large). ``workers``: independent blocks solved at
+    once (default: the CPU count, at most 4).
+    """
+    if solver not in SOLVERS:
+        raise InputError(f"solver: expected one of {', '.join(SOLVERS)}, got {solver!r}")
     t0 = time.perf_counter()
     p = problem
     fixed_cols = np.flatnonzero(p.fixed)
@@ -122,9 +134,11 @@ def solve(problem: CoverageProblem, *, solver: Solver = "auto", time_limit: floa
     stats["greedy_count"] = float(len(g))
     if p.budget is not None and p.target is not None and red.cost[g].sum() > p.budget + 1e-9:
         g = None  # greedy overspent; the MILP decides feasibility
-    use_milp = solver == "highs" or (solver == "auto" and red.b.nnz <= AUTO_MILP_MAX_NNZ)
+    use_milp = solver in ("highs", "cpsat") or (solver == "auto" and red.b.nnz <= AUTO_MILP_MAX_NNZ)
     if use_milp and red.b.shape[1] > 0:
-        chosen_red, lb, status, name = _exact(red, p, g, time_limit, mip_gap)
+        left = max(time_limit - (time.perf_counter() - t0), 0.5)
+        chosen_red, lb, status, name = _exact(red, p, g, left, mip_gap, "cpsat" if solver == "cpsat" else "highs",
+                                              workers or min(os.cpu_count() or 1, 4))
     else:
         if g is None:
             raise InfeasiblePlanError(_infeasible_msg(p, red))
@@ -134,33 +148,70 @@ def solve(problem: CoverageProblem, *, solver: Solver = "auto", time_limit: floa
     x[chosen] = 1
     count = np.asarray(p.a @ x).astype(np.int64)
     cost = float(p.cost[chosen].sum())
+    if p.target is not None:
+        lb = _round_up(lb, red.cost)
     gap = _gap(cost, lb, p)
-    if status == "optimal" and gap > 1e-6 and not _integral_gap_closed(cost, lb, p.cost):
+    if status != "optimal" and gap <= 1e-9:
+        status = "optimal"  # the bound meets the plan's cost: proven, whatever stopped the solver
+    elif status == "optimal" and gap > 1e-6 and not _integral_gap_closed(cost, lb, p.cost):
         status = "within_gap"  # HiGHS stopped at mip_gap, not at a proof of optimality
     return Plan(np.sort(chosen), cost, count, before, coverable, lb, gap, name, status,
                 time.perf_counter() - t0, stats)
 
 
 def _exact(red: _Reduced, p: CoverageProblem, g: np.ndarray | None, time_limit: float,
-           mip_gap: float) -> tuple[np.ndarray, float, str, str]:
-    """The MILP answer (per independent component for full covers), or the heuristic's if better."""
+           mip_gap: float, engine: str, workers: int) -> tuple[np.ndarray, float, str, str]:
+    """The exact answer (per independent block for full covers), or the heuristic's if better."""
     from vigil.coverage.milp import solve_components, solve_milp
 
+    if engine == "cpsat":
+        from vigil.coverage.cpsat import solve_cpsat
+
+        one = functools.partial(solve_cpsat, workers=CPSAT_WORKERS)
+        workers = 1  # CP-SAT shares the cores among its own workers
+    else:
+        one = solve_milp  # type: ignore[assignment]
     if red.need is None and p.budget is None and p.target is not None:
         res = solve_components(red.b, red.cost, red.demand, red.weight, incumbent=g, time_limit=time_limit,
-                               mip_gap=mip_gap)
+                               mip_gap=mip_gap, block_solver=one, workers=workers)
     else:
-        res = solve_milp(red.b, red.cost, red.demand, red.weight, need=red.need, budget=p.budget,
-                         target_mode=p.target is not None, time_limit=time_limit, mip_gap=mip_gap)
+        res = one(red.b, red.cost, red.demand, red.weight, need=red.need, budget=p.budget,
+                  target_mode=p.target is not None, time_limit=time_limit, mip_gap=mip_gap)
     if res.x is None:
         if res.status == "infeasible":
             raise InfeasiblePlanError(_infeasible_msg(p, red))
         if g is None:
             raise InfeasiblePlanError(f"no feasible plan found within {time_limit:.0f} s")
-        return g, res.bound, "time_limit", "greedy (MILP found nothing better)"
+        return g, res.bound, "time_limit", f"greedy ({engine} found nothing better)"
     if g is not None and red.cost[g].sum() < red.cost[res.x].sum() - 1e-9 and p.target is not None:
-        return g, res.bound, res.status, "greedy+local-search (bound by highs)"
-    return res.x, res.bound, res.status, "highs"
+        return g, res.bound, res.status, f"greedy+local-search (bound by {engine})"
+    return res.x, res.bound, res.status, engine
+
+
+def _round_up(lb: float, costs: np.ndarray) -> float:
+    """With integer costs every plan costs a multiple of their greatest common divisor: round the bound up."""
+    if math.isnan(lb) or len(costs) == 0 or not np.all(costs == np.round(costs)):
+        return lb
+    step = int(np.gcd.reduce(np.round(costs).astype(np.int64)))
+    return float(math.ceil(lb / step - 1e-6) * step) if step > 0 else lb
+
+
+def gap_words(gap: float | None, status: str) -> tuple[str, str | None]:
+    """The proven gap in words, and a warning when it is above :data:`GAP_WARN` (or there is no proof)."""
+    if gap is None or (isinstance(gap, float) and math.isnan(gap)):
+        if status == "heuristic":
+            return ("not proven: a heuristic plan, without a bound",
+                    "Warning: no bound was computed, so this plan may cost more than the cheapest possible one; "
+                    "run it with the MILP solver (highs or cpsat).")
+        return "no cost bound (greatest coverage within the budget)", None
+    if status == "optimal" or gap <= 1e-6:
+        return "proven the cheapest possible plan", None
+    pct = 100 * gap
+    words = f"proven within {pct:.{1 if pct >= 0.1 else 2}f} % of the cheapest possible plan"
+    if gap > GAP_WARN:
+        return words, (f"Warning: the proven gap is {pct:.1f} %, above 1 %: a cheaper plan may exist; "
+                       "a longer time limit can tighten the proof.")
+    return words, None
 
 
 def _integral_gap_closed(cost: float, lb: float, costs: np.ndarray) -> bool:

@@ -15,6 +15,7 @@ from vigil.charts import report_fonts
 from vigil.coverage.geo import geojson_dump
 from vigil.coverage.highpoints import EAGLE_MOUNTS, high_point_summary, high_points_html
 from vigil.coverage.optics import dead_zone_m
+from vigil.coverage.optimize import gap_words
 from vigil.coverage.visibility import fov_wedge, visibility_polygon
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ def summarise(res: PlanResult, req: PlanRequest, ppm: float) -> dict[str, Any]:
         "coverage_after_k": _f((p.count >= req.k).sum() / n),
         "cameras_existing": int(res.poses.fixed.sum()), "cameras_new": len(p.chosen), "cost_new": _f(p.cost, 2),
         "lower_bound": _f(p.lower_bound, 3), "gap": _f(p.gap, 5), "solver": p.solver, "status": p.status,
+        "gap_words": gap_words(p.gap, p.status)[0], "gap_warning": gap_words(p.gap, p.status)[1],
         "greedy_cameras": int(p.stats.get("greedy_count", 0)), "greedy_cost": _f(p.stats.get("greedy_cost", 0), 2),
         "candidates": int((~res.poses.fixed).sum()), "buildings": len(res.buildings),
         "seconds": {}, "communities": comms, "warnings": list(res.buildings.warnings),
@@ -238,12 +240,22 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}img{{max-width:100
 <h1>Coverage plan: {e(s['name'])}</h1>
 <p>Coverage {_pct(s['coverage_before'])} → {_pct(s['coverage_after'])} with {s['cameras_new']} new cameras
 (cost {s['cost_new']}); {s['blind_spots']} blind spot(s) no candidate can see.</p>
+{_proof_html(s)}
 <img src="map.png" alt="map of the plan"><h2>Summary</h2><table>{facts}</table>
 {high_points_html(s)}
 <h2>Communities</h2><table><tr><th>name</th><th>targets</th><th>before</th><th>after</th></tr>{rows}</table>
 <img src="tradeoff.png" alt="coverage against cameras and cost">
 <h2>Notes</h2><ul>{warn}</ul><p>Files: plan.geojson, targets.geojson, summary.json. {e(ATTRIBUTION)}.</p>
 </body></html>"""
+
+
+def _proof_html(s: dict[str, Any]) -> str:
+    """The proven gap in words, and the warning when it is above 1 % (plans from older runs lack them)."""
+    words, warning = gap_words(s.get("gap"), str(s.get("status") or ""))
+    out = f'<p class="proof">Cost: {html.escape(words)}.</p>'
+    if warning:
+        out += f'<p class="warning" role="alert" style="color:#a40000"><strong>{html.escape(warning)}</strong></p>'
+    return out
 
 
 def _pct(x: float | None) -> str:

@@ -76,8 +76,10 @@ def registered_area(v: Vigil, name: str) -> Path:
 
 def check_options(opts: PlanOptions) -> None:
     """Refuse options the planner cannot run, before anything is queued."""
-    if opts.solver not in ("auto", "highs", "greedy"):
-        raise InputError("solver must be auto, highs or greedy")
+    from vigil.coverage.optimize import SOLVERS  # numpy and scipy: not at app start
+
+    if opts.solver not in SOLVERS:
+        raise InputError("solver must be auto, highs, cpsat or greedy")
     if opts.existing not in ("registry", "none"):
         raise InputError("existing must be registry or none")
     if not 0 < opts.time_limit <= MAX_TIME_LIMIT_S:
@@ -91,8 +93,11 @@ def plan_request(opts: PlanOptions, files: dict[str, str]) -> PlanRequest:
     from vigil.coverage.plan import PlanRequest  # numpy, shapely and the solvers: not at app start
 
     target = opts.target if opts.target is not None else (None if opts.budget is not None else 1.0)
-    paths = {k: Path(files[k]) if files.get(k) else None for k in ("roads", "boundary", "must_watch")}
-    return PlanRequest(area=Path(files["area"]), **paths, level=opts.level, profile=opts.profile, target=target,
+    def path(k: str) -> Path | None:
+        return Path(files[k]) if files.get(k) else None
+
+    return PlanRequest(area=Path(files["area"]), roads=path("roads"), boundary=path("boundary"),
+                       must_watch=path("must_watch"), level=opts.level, profile=opts.profile, target=target,
                        budget=opts.budget, k=opts.k, spacing=opts.spacing, solver=opts.solver,
                        time_limit=min(opts.time_limit, MAX_TIME_LIMIT_S), name=opts.name, eagle_eye=opts.eagle_eye)
 

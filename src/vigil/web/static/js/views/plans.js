@@ -57,11 +57,32 @@ async function listView(el, route, ctx) {
     ["Plan", (pl) => h("a", { href: ctx.hashFor("plans", {}, String(pl.id)), lang: "zh" }, pl.name || t("Plan {{id}}", { id: pl.id }))],
     ["Region", (pl) => h("span", { class: "mono" }, pl.region_code || "—")], ["Level", (pl) => pl.level || "—"],
     ["Coverage", gain], ["New cameras", (pl) => num(pl.cameras_new), "num"], ["Cost", (pl) => money(pl.cost_new), "num"],
-    ["Solver", (pl) => `${pl.solver || "—"}${pl.gap !== null && pl.gap !== undefined ? ` · ${t("gap {{pct}}", { pct: pct(pl.gap, 2) })}` : ""}`],
+    ["Solver", (pl) => `${pl.solver || "—"}${pl.gap !== null && pl.gap !== undefined ? ` · ${t("gap {{pct}}", { pct: pct(pl.gap, 2) })}${pl.gap > GAP_WARN ? " ⚠" : ""}` : ""}`],
     ["Created", (pl) => `${when(pl.created_at)} · ${pl.created_by}`],
     ["Applied", (pl) => (pl.applied_at ? h("span", { class: "badge ok" }, when(pl.applied_at)) : "—")],
   ], items, { empty: "No plan yet.", cls: "plans", rowAttrs: (pl) => ({ dataset: { id: pl.id } }) }));
   return { destroy: jobs.stop };
+}
+
+// The proven gap in words (optimize.gap_words says the same in the HTML report); a warning above 1 %.
+const GAP_WARN = 0.01;
+function proofText(s) {
+  if (s.gap === null || s.gap === undefined) {
+    return s.status === "heuristic" ? t("not proven: a heuristic plan, without a bound") : t("no cost bound (greatest coverage within the budget)");
+  }
+  if (s.status === "optimal" || s.gap <= 1e-6) return t("proven the cheapest possible plan");
+  return t("proven within {{pct}} of the cheapest possible plan", { pct: pct(s.gap, s.gap >= 0.001 ? 1 : 2) });
+}
+
+function proofNote(s) {
+  const text = h("p", { class: "proof", id: "plan-proof" }, proofText(s));
+  let warn = null;
+  if (s.status === "heuristic") {
+    warn = t("No bound was computed, so this plan may cost more than the cheapest possible one.");
+  } else if (s.gap !== null && s.gap !== undefined && s.gap > GAP_WARN) {
+    warn = t("The proven gap is {{pct}}, above 1 %: a cheaper plan may exist; a longer time limit can tighten the proof.", { pct: pct(s.gap, 1) });
+  }
+  return [text, warn ? h("p", { class: "message error", id: "plan-gap-warning", role: "alert" }, warn) : null];
 }
 
 function summaryCards(pl) {
@@ -73,7 +94,7 @@ function summaryCards(pl) {
     kpiCard("New cameras", num(s.cameras_new), t("{{n}} existing kept", { n: num(s.cameras_existing) }), { id: "plan-new-cams" }),
     kpiCard("Cost", money(s.cost_new), t("new cameras")),
     kpiCard("Targets", num(s.targets), t("{{n}} coverable · level {{level}}", { n: num(s.coverable), level: t(s.level || "—") })),
-    kpiCard("Solver", s.solver || "—", t("gap {{pct}} · bound {{bound}}", { pct: pct(s.gap, 2), bound: s.lower_bound ?? "—" })),
+    kpiCard("Solver", s.solver || "—", `${proofText(s)} · ${t("bound {{bound}}", { bound: s.lower_bound ?? "—" })}`),
     kpiCard("Time", duration(secs), Object.entries(s.seconds || {}).map(([k, v]) => `${t(k)} ${t("{{n}} s", { n: formatNumber(Number(v), { maximumFractionDigits: 1 }) })}`)
       .join(" · ")));
 }
@@ -133,7 +154,7 @@ async function detailView(el, id, ctx) {
     h("a", { class: "button-link secondary", href: file("report.html"), target: "_blank", rel: "noopener" }, t("Report")),
     ["plan.geojson", "targets.geojson", "summary.json"].map((n) => h("a", { class: "button-link secondary",
       href: file(n), download: n }, `⬇ ${n}`))),
-  summaryCards(pl),
+  summaryCards(pl), proofNote(pl.summary || {}),
   h("h2", { class: "section-title" }, t("Map · existing (blue) and new (green) cameras with their range; red dots are targets left uncovered")),
   mapSlot, communities(pl),
   h("div", { class: "grid cols-2" },
