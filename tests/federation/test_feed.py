@@ -56,6 +56,8 @@ def test_catalog_arrives_without_urls_or_credentials_and_is_marked_remote(pair):
         two = sorted(ids)[:2]
         picked = list_remote(s, Scope.everything(), ids=two)
         assert [r.id for r in picked] == two and picked[0].link_region == VILLAGE_A and picked[0].age_s is not None
+        assert len(list_remote(s, Scope.everything(), region=VILLAGE_A)) == len(ids)
+        assert list_remote(s, Scope.everything(), region=TOWN_B) == []
 
 
 def test_the_dashboard_sources_name_each_instance_and_the_age_of_its_data(pair):

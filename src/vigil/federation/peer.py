@@ -106,9 +106,11 @@ def list_links(session: Session, scope: Scope) -> list[LinkPublic]:
     return out
 
 
-def list_remote(session: Session, scope: Scope, *, limit: int = 1000, ids: Sequence[str] = ()
-                ) -> list[RemoteCameraPublic]:
-    """Remote cameras in ``scope`` (only those of ``ids`` when given), with the instance each comes from."""
+def list_remote(session: Session, scope: Scope, *, limit: int = 1000, ids: Sequence[str] = (),
+                region: str | None = None) -> list[RemoteCameraPublic]:
+    """Remote cameras in ``scope`` (only those of ``ids``, or of ``region``'s subtree, when given), with their origin."""
+    if region:
+        scope = scope.narrowed(region)
     q = (select(Camera.id, Camera.name, Camera.region_code, FedRemote.origin, FedLink.name, FedLink.region_code,
                 FedLink.last_contact)
          .join(FedRemote, (FedRemote.kind == ChangeKind.CAMERA) & (FedRemote.local_key == Camera.id))

@@ -57,12 +57,14 @@ def links(p: Reader, session: SessionDep) -> list[LinkPublic]:
 
 
 @router.get("/api/v1/federation/remote")
-def remote(p: Reader, session: SessionDep, limit: int = 1000, ids: str = "") -> list[RemoteCameraPublic]:
+def remote(p: Reader, session: SessionDep, limit: int = 1000, ids: str = "", region: str | None = None
+           ) -> list[RemoteCameraPublic]:
     """Cameras in your scope that live on an instance below, marked with the instance they come from.
 
-    ``ids``: only these cameras (comma-separated), e.g. the rows of one page of the camera table.
+    ``ids``: only these cameras (comma-separated), e.g. the rows of one page of the camera table;
+    ``region``: only that region's subtree (the map).
     """
-    return list_remote(session, p.scope, limit=limit, ids=[i for i in ids.split(",") if i][:1000])
+    return list_remote(session, p.scope, limit=limit, ids=[i for i in ids.split(",") if i][:1000], region=region)
 
 
 @router.get("/api/v1/federation/sources")

@@ -11,6 +11,7 @@ import { LIFECYCLE_COLORS, STATE_COLORS, statusInfo } from "./labels.js";
 const CLASS_COLORS = { 1: "#ff5d5d", 2: "#f5b341", 3: "#4cc2ff" };
 const CONE_ZOOM = 16; // field-of-view cones from this zoom on (a street block fills the screen)
 const CONE_M = 35; // the cone's length when the camera's range is unknown
+export const REMOTE_RING = "#c9b8ff"; // the ring of a camera that lives on an instance below (federation)
 
 /** A camera's marker colour: live state first (down, online), then lifecycle. */
 export function cameraColor(c) {
@@ -53,8 +54,8 @@ function style(tileUrl) {
     { id: "cameras", type: "circle", source: "cameras", paint: {
       "circle-color": ["get", "color"],
       "circle-radius": ["interpolate", ["linear"], ["zoom"], 10, 2.5, 14, 4, 17, 6],
-      "circle-stroke-color": ["case", ["get", "hl"], "#ffffff", "rgba(0,0,0,.55)"],
-      "circle-stroke-width": ["case", ["get", "hl"], 3, 0.8] } });
+      "circle-stroke-color": ["case", ["get", "hl"], "#ffffff", ["get", "remote"], REMOTE_RING, "rgba(0,0,0,.55)"],
+      "circle-stroke-width": ["case", ["get", "hl"], 3, ["get", "remote"], 2, 0.8] } });
   return { version: 8, sources, layers };
 }
 
@@ -124,7 +125,8 @@ export class GlMap {
     if (!src("cameras")) return;
     const cams = this.cameras.map((c) => ({ c, color: this.colorOf(c) }));
     src("cameras").setData(fc(cams.map(({ c, color }) => ({ type: "Feature",
-      geometry: { type: "Point", coordinates: [c.lon, c.lat] }, properties: { id: c.id, color, hl: c.id === this.highlight } }))));
+      geometry: { type: "Point", coordinates: [c.lon, c.lat] },
+      properties: { id: c.id, color, hl: c.id === this.highlight, remote: !!c.remote } }))));
     src("cones").setData(fc(cams.filter(({ c }) => Number.isFinite(c.heading_deg)).map(({ c, color }) => ({
       type: "Feature", properties: { color },
       geometry: { type: "Polygon", coordinates: [coneRing(c.lon, c.lat, c.heading_deg, c.hfov_deg || 60,
@@ -135,7 +137,8 @@ export class GlMap {
       geometry: { type: "Point", coordinates: [p.lon, p.lat] }, properties: { color: p.color || "#ff5d5d" } }))));
     if (this.wedges) this.map.setLayerZoomRange("cones", 0, 24);
     Object.assign(this.canvas.dataset, { cameras: String(this.cameras.length), sites: String(this.sites.length),
-      points: String(this.points.length), highlight: this.highlight || "" });
+      points: String(this.points.length), highlight: this.highlight || "",
+      remote: String(this.cameras.filter((c) => c.remote).length) });
   }
 
   /** Fit the view to [minLon, minLat, maxLon, maxLat], clear of the legend and controls. */

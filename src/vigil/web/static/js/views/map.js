@@ -1,7 +1,8 @@
 // The map page: site polygons and camera points of the selected region, drawn from our own vectors.
+import { api, hasApi } from "../api.js";
 import { debounce, h, mount, toast } from "../dom.js";
 import { KINDS, LIFECYCLE_COLORS, LIFECYCLES, SITE_KINDS, STATE_COLORS, label, num, options, statusInfo } from "../labels.js";
-import { GlMap } from "../mapgl.js";
+import { GlMap, REMOTE_RING } from "../mapgl.js";
 import { select } from "../dom.js";
 import { bounds } from "../mercator.js";
 import { consoleConfig, loadCameraPoints, loadSites } from "../geo.js";
@@ -18,7 +19,15 @@ function legend() {
   return h("div", { class: "map-legend" },
     item(STATE_COLORS.online, "Online"), item(STATE_COLORS.down, "Down"),
     ...Object.entries(LIFECYCLE_COLORS).map(([k, c]) => item(c, LIFECYCLES[k])),
+    h("span", {}, h("i", { style: { border: `2px solid ${REMOTE_RING}`, borderRadius: "50%" } }), t("Remote camera")),
     h("br"), item("#ff5d5d", "Class-1 site", true), item("#f5b341", "Class-2", true), item("#4cc2ff", "Class-3", true));
+}
+
+/** The remote cameras of `region` (federation): id → origin; empty when this instance has none. */
+async function remoteIn(region, signal) {
+  if (!(await hasApi("/api/v1/federation/remote"))) return new Map();
+  const rows = await api("/federation/remote", { query: { region, limit: 10000 }, signal }).catch(() => []);
+  return new Map(rows.map((r) => [r.id, r.origin]));
 }
 
 const boxes = new WeakMap();
@@ -76,6 +85,11 @@ class MapPage {
     if (this.lastRes) this.showStatus(this.lastRes);
   }
 
+  /** Mark the cameras that live on an instance below (their ring), with the instance they come from. */
+  markRemote() {
+    for (const c of this.all) c.remote = this.remote?.get(c.id) || null;
+  }
+
   sitePopup(site, [x, y]) {
     this.popup?.remove();
     const close = h("button", { type: "button", class: "link", "aria-label": t("Close"), onclick: () => this.popup.remove() },
@@ -125,10 +139,11 @@ class MapPage {
     this.title.textContent = region ? (this.ctx.tree?.nameOf(region) || (await regionName(region)) || region)
       : t("All regions");
     try {
-      const [sites, cams] = await Promise.all([loadSites(region, { signal }),
-        loadCameraPoints(region, { limit: LIMIT, signal })]);
+      const [sites, cams, remote] = await Promise.all([loadSites(region, { signal }),
+        loadCameraPoints(region, { limit: LIMIT, signal }), remoteIn(region, signal)]);
       Object.assign(this, { truncated: cams.truncated, sites: sites.items.length, all: cams.cameras,
-        allSites: sites.items });
+        allSites: sites.items, remote });
+      this.markRemote();
       this.show();
       this.map.fitBounds(bounds(cams.cameras.map((c) => [c.lon, c.lat]), sites.items.map((s) => s.geometry)));
       this.showStatus(cams);
@@ -144,6 +159,7 @@ class MapPage {
       const res = await loadCameraPoints(this.region, { bbox: this.truncated ? this.bbox : null, limit: LIMIT,
         signal });
       this.all = res.cameras;
+      this.markRemote();
       this.show();
       this.showStatus(res);
     } catch (e) {
