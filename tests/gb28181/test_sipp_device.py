@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
-from pathlib import Path
 
 import pytest
 from gbkit import NVR, PASSWORD, PLATFORM, until
+from sippkit import HERE, SIPP, finish_sipp, free_udp_port, run_sipp, sipp_args, start_sipp
 from sqlalchemy import select
 
 from vigil.core.models import AuditEntry, Camera
@@ -21,45 +19,11 @@ from vigil.gb28181.server import GbConfig, GbServer
 from vigil.gb28181.simdevice import ps_stream, rtp_packets
 from vigil.gb28181.upper import UpperLink
 
-SIPP = shutil.which("sipp")
-HERE = Path(__file__).parent / "sipp"
 pytestmark = pytest.mark.skipif(SIPP is None, reason="sipp (Debian sip-tester) is not installed")
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _sipp_args(server_port: int, device: str, password: str, tmp: Path, ooc: str = "device_ooc.xml",
-               pause_ms: int = 3000) -> list[str]:
-    return [SIPP, f"127.0.0.1:{server_port}", "-sf", str(HERE / "device_uac.xml"), "-oocsf",
-            str(HERE / ooc), "-i", "127.0.0.1", "-p", str(_free_udp_port()), "-m", "1", "-d", str(pause_ms),
-            "-key", "devid", device, "-key", "srvid", PLATFORM, "-key", "domain", PLATFORM[:10],
-            "-au", device, "-ap", password, "-auth_uri", f"{PLATFORM}@{PLATFORM[:10]}",
-            "-nostdin", "-timeout", "20s", "-timeout_error", "-trace_err", "-error_file", str(tmp / "err.log")]
-
-
-async def _sipp(server_port: int, device: str, password: str, tmp: Path) -> tuple[int, str]:
-    return await _finish(await _start(_sipp_args(server_port, device, password, tmp)), tmp)
-
-
-async def _start(args: list[str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.STDOUT, cwd=args[-1].rsplit("/", 1)[0])
-
-
-async def _finish(proc: asyncio.subprocess.Process, tmp: Path) -> tuple[int, str]:
-    out, _ = await proc.communicate()
-    errors = (tmp / "err.log").read_text(errors="replace") if (tmp / "err.log").exists() else ""
-    return proc.returncode or 0, out.decode(errors="replace")[-2000:] + errors[-2000:]
-
-
-
-
 async def test_sipp_nvr_registers_keeps_alive_and_its_catalog_joins_the_registry(gb_server, gb_vigil, tmp_path):
-    rc, log = await _sipp(gb_server.port, NVR, PASSWORD, tmp_path)
+    rc, log = await run_sipp(gb_server.port, NVR, PASSWORD, tmp_path)
     assert rc == 0, log
 
     def cameras():
@@ -79,7 +43,7 @@ async def test_sipp_nvr_registers_keeps_alive_and_its_catalog_joins_the_registry
 
 
 async def test_sipp_with_a_wrong_password_is_refused_and_changes_nothing(gb_server, gb_vigil, tmp_path):
-    rc, log = await _sipp(gb_server.port, NVR, "not-the-password", tmp_path)
+    rc, log = await run_sipp(gb_server.port, NVR, "not-the-password", tmp_path)
     assert rc != 0
     assert "403" in log
     assert NVR not in gb_server.registrar.sessions
@@ -90,7 +54,7 @@ async def test_sipp_with_a_wrong_password_is_refused_and_changes_nothing(gb_serv
 
 async def test_sipp_unknown_device_gets_403_and_an_audit_entry(gb_server, gb_vigil, tmp_path):
     stranger = "34020000001320000099"
-    rc, log = await _sipp(gb_server.port, stranger, PASSWORD, tmp_path)
+    rc, log = await run_sipp(gb_server.port, stranger, PASSWORD, tmp_path)
     assert rc != 0 and "403" in log
 
     def refused():
@@ -110,7 +74,7 @@ async def test_sipp_answers_an_invite_with_its_own_ssrc_and_the_ps_stream_demuxe
     ps = bytearray()
     rtp, receiver = await loop.create_datagram_endpoint(lambda: RtpPsReceiver(ps.extend),
                                                         local_addr=("127.0.0.1", 0))
-    proc = await _start(_sipp_args(srv.port, NVR, PASSWORD, tmp_path, ooc="device_ooc_invite.xml", pause_ms=3500))
+    proc = await start_sipp(sipp_args(srv.port, NVR, PASSWORD, tmp_path, ooc="device_ooc_invite.xml", pause_ms=3500))
     try:
         assert await until(lambda: NVR in srv.registrar.sessions, 10)
         cam = "34020000001310000001"
@@ -134,7 +98,7 @@ async def test_sipp_answers_an_invite_with_its_own_ssrc_and_the_ps_stream_demuxe
         assert (summary.video_codec, summary.width, summary.height) == ("h264", 640, 480)
         assert summary.keyframes >= 1 and summary.video_packets >= 3
         assert await srv.bye(d)
-        rc, log = await _finish(proc, tmp_path)
+        rc, log = await finish_sipp(proc, tmp_path)
         assert rc == 0, log
     finally:
         if proc.returncode is None:
@@ -147,8 +111,8 @@ async def test_sipp_answers_an_invite_with_its_own_ssrc_and_the_ps_stream_demuxe
 @pytest.mark.parametrize("password, registered", [(PASSWORD, True), ("wrong", False)])
 async def test_sipp_as_a_third_party_upper_platform_checks_our_digest(tmp_path, password, registered):
     upper_id, local = "34000000002000000001", "34020000002000000009"
-    port = _free_udp_port()
-    proc = await _start([SIPP, "-sf", str(HERE / "upper_uas.xml"), "-i", "127.0.0.1", "-p", str(port), "-m", "1",
+    port = free_udp_port()
+    proc = await start_sipp([SIPP, "-sf", str(HERE / "upper_uas.xml"), "-i", "127.0.0.1", "-p", str(port), "-m", "1",
                          "-key", "domain", upper_id[:10], "-key", "user", local, "-key", "pass", PASSWORD,
                          "-nostdin", "-timeout", "20s", "-timeout_error", "-trace_err", "-error_file",
                          str(tmp_path / "err.log")])
@@ -157,7 +121,7 @@ async def test_sipp_as_a_third_party_upper_platform_checks_our_digest(tmp_path, 
                      None, retry=30, jitter=0)
     task = asyncio.create_task(link.run())
     try:
-        rc, log = await asyncio.wait_for(_finish(proc, tmp_path), 25)
+        rc, log = await asyncio.wait_for(finish_sipp(proc, tmp_path), 25)
         assert rc == 0, log
         assert link.registered is registered and link.registrations == int(registered)
     finally:

@@ -21,7 +21,7 @@ import av
 from av.bitstream import BitStreamFilterContext
 
 __all__ = ["PsSummary", "Rfc4571Framer", "RtpPacket", "RtpPsReceiver", "RtpPsWriter", "RtpRelay", "demux_ps", "parse_rtp",
-           "frame_rfc4571", "rtsp_to_ps_rtp", "serve_rtp_tcp"]
+           "frame_rfc4571", "read_rtp_tcp", "rtsp_to_ps_rtp", "serve_rtp_tcp"]
 
 log = logging.getLogger("vigil.gb28181")
 
@@ -135,6 +135,20 @@ def frame_rfc4571(packet: bytes) -> bytes:
     return struct.pack(">H", len(packet)) + packet
 
 
+async def read_rtp_tcp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, receiver: RtpPsReceiver) -> None:
+    """Feed RFC 4571-framed RTP from one TCP connection to ``receiver`` until it closes (either side's connect)."""
+    peer = writer.get_extra_info("peername")[:2]
+    framer = Rfc4571Framer()
+    try:
+        while data := await reader.read(65_536):
+            for pkt in framer.feed(data):
+                receiver.datagram_received(pkt, peer)
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        writer.close()
+
+
 async def serve_rtp_tcp(receiver: RtpPsReceiver, host: str = "127.0.0.1") -> tuple[asyncio.Server, int]:
     """TCP-passive media: listen on a free port; the device connects and sends RFC 4571-framed RTP.
 
@@ -148,16 +162,7 @@ async def serve_rtp_tcp(receiver: RtpPsReceiver, host: str = "127.0.0.1") -> tup
             writer.close()
             return
         busy = True
-        peer = writer.get_extra_info("peername")[:2]
-        framer = Rfc4571Framer()
-        try:
-            while data := await reader.read(65_536):
-                for pkt in framer.feed(data):
-                    receiver.datagram_received(pkt, peer)
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            writer.close()
+        await read_rtp_tcp(reader, writer, receiver)
 
     server = await asyncio.start_server(handle, host, 0)
     return server, server.sockets[0].getsockname()[1]

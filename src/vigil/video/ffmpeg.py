@@ -26,8 +26,9 @@ from vigil.core.errors import InputError
 __all__ = ["Polygons", "child_setup", "mask_args", "mask_image", "stream_input"]
 
 Polygons = Sequence[Sequence[Sequence[float]]]
-# What the concat demuxer may open for the one input it is given (RTSP over TCP/UDP/TLS, files).
-_PROTOCOLS = "pipe,file,rtsp,rtsps,rtp,srtp,tcp,udp,tls,crypto"
+# What the concat demuxer may open for the one input it is given (RTSP over TCP/UDP/TLS, files, and
+# http for the loopback GB/T 28181 media hub: vigil.gb28181.hub).
+_PROTOCOLS = "pipe,file,rtsp,rtsps,rtp,srtp,tcp,udp,tls,crypto,http"
 _MASK_SIZE = (1920, 1080)  # the mask is drawn once at this size, then scaled to the picture
 
 
@@ -39,7 +40,11 @@ def stream_input(url: str, *, io_timeout_s: float, transport: str = "tcp") -> tu
     lines = ["ffconcat version 1.0", f"file '{quoted}'"]
     if url.lower().startswith(("rtsp://", "rtsps://")):
         lines += [f"option rtsp_transport {transport}", f"option timeout {int(io_timeout_s * 1e6)}"]
-    args = ["-f", "concat", "-safe", "0", "-protocol_whitelist", _PROTOCOLS, "-i", "pipe:0"]
+    elif url.startswith("http://127.0.0.1:"):  # a GB/T 28181 channel's PS from the registrar's media hub
+        # PS may add streams at any time, so FFmpeg probes for all of ``analyzeduration``: keep it short
+        lines += [f"option timeout {int(io_timeout_s * 1e6)}", "option analyzeduration 500000"]
+    probe = ["-analyzeduration", "500000"] if url.startswith("http://127.0.0.1:") else []
+    args = [*probe, "-f", "concat", "-safe", "0", "-protocol_whitelist", _PROTOCOLS, "-i", "pipe:0"]
     return args, ("\n".join(lines) + "\n").encode()
 
 

@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from vigil.core.context import Vigil
 from vigil.core.models import Camera
-from vigil.registry.streams import in_service_population, redact_text, stream_url_with_credentials
+from vigil.registry.streams import in_service_population, redact_text
 from vigil.video import retention
 from vigil.video.ffmpeg import child_setup, stream_input
 from vigil.video.segments import (
@@ -37,6 +37,7 @@ from vigil.video.segments import (
     repair_session,
     session_name,
 )
+from vigil.video.sources import camera_source, has_media
 
 __all__ = ["CameraRecorder", "Recorder", "RecorderConfig", "camera_url", "segment_command"]
 
@@ -58,8 +59,8 @@ class RecorderConfig:
 
 
 def camera_url(v: Vigil, cam: Camera, *, sub: bool = False) -> str:
-    """The camera's validated stream URL with its (decrypted) credentials filled in (the registry's)."""
-    return stream_url_with_credentials(cam, v.box, sub=sub)
+    """Where FFmpeg reads the camera from (:func:`vigil.video.sources.camera_source`: RTSP or GB/T 28181)."""
+    return camera_source(v, cam, sub=sub)
 
 
 def segment_command(url: str, pattern: Path, cfg: RecorderConfig) -> tuple[list[str], bytes]:
@@ -263,7 +264,7 @@ class Recorder:
     def _wanted(self) -> dict[str, str]:
         """Camera id -> stream URL of every camera that should be recording now."""
         with self.v.db.session() as s:
-            q = select(Camera).where(Camera.main_url != "")
+            q = select(Camera).where(has_media())
             if self.camera_ids is not None:
                 q = q.where(Camera.id.in_(self.camera_ids))
             else:
