@@ -138,7 +138,7 @@ class _Cameras:
                                 & (self.xy[:, 1] <= y1))
         h = hashlib.sha1(usedforsecurity=False)
         n = 0
-        for i in inside:
+        for i in inside.tolist():
             r = self.rows[i]
             h.update(repr((r[0], round(r[1], 7), round(r[2], 7), r[3], r[4], r[5], r[6], r[7])).encode())
             n += r[7] == Lifecycle.IN_SERVICE.value

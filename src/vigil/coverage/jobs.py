@@ -122,9 +122,8 @@ def claim_next(session: Session, runner: str) -> PlanJob | None:
     now = utcnow()
     won = session.execute(update(PlanJob).where(PlanJob.id == jid, PlanJob.state == "queued").values(
         state="running", runner=runner, started_at=now, heartbeat_at=now, attempts=PlanJob.attempts + 1,
-        stage="", percent=0.0)).rowcount
-    session.flush()
-    if not won:
+        stage="", percent=0.0).returning(PlanJob.id)).first()
+    if won is None:  # another runner took it first
         return None
     job = session.get(PlanJob, jid)
     session.refresh(job)

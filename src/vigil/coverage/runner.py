@@ -192,7 +192,13 @@ class PlanJobService:
             job = jobs.claim_next(s, self.runner)
             if job is not None:
                 s.expunge(job)
-        return None if job is None else run_job(self.vigil, job, stop=self._stop)
+        if job is None:
+            return None
+        try:
+            return run_job(self.vigil, job, stop=self._stop)
+        except Exception:  # never leave it "running": it would be re-queued and fail again, forever
+            log.exception("plan job %s failed", job.id)
+            return _end(self.vigil, job.id, "failed", error=_FAILED)
 
     def _loop(self) -> None:
         last_sweep = 0.0

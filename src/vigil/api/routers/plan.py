@@ -109,7 +109,11 @@ async def _stream(v: Vigil, job_id: int, request: Request) -> AsyncIterator[str]
 
 def _read_job(v: Vigil, job_id: int) -> dict:
     with v.db.session() as s:
-        return jobs.job_json(s.get(PlanJob, job_id))
+        job = s.get(PlanJob, job_id)
+        if job is None:  # deleted while followed: the stream ends
+            return {"state": "failed", "stage": "", "percent": 0.0, "events": [], "plan_id": None,
+                    "plan_url": None, "error": f"plan job {job_id} is gone"}
+        return jobs.job_json(job)
 
 
 def _sse(event: str, data: dict) -> str:
