@@ -24,6 +24,7 @@ __all__ = ["EAGLE_MOUNTS", "LOS_CELL_M", "high_point_summary", "high_points_html
 EAGLE_MOUNTS = ("rooftop", "tower")
 LOS_CELL_M = 0.25
 SAMPLE_PAIRS = 20_000
+MAX_CELLS = 25_000_000  # a larger area gets a coarser raster (the summary says which)
 
 
 def high_point_summary(res: PlanResult, ids: dict[int, str]) -> dict[str, Any]:
@@ -32,13 +33,14 @@ def high_point_summary(res: PlanResult, ids: dict[int, str]) -> dict[str, Any]:
     mount = poses.mount.astype(str)
     cand = np.flatnonzero(np.isin(mount, EAGLE_MOUNTS) & ~poses.fixed)
     chosen = [int(j) for j in p.chosen if mount[j] in EAGLE_MOUNTS]
-    hm = HeightMap.rasterise(res.buildings.polygons, res.buildings.heights, cell=LOS_CELL_M)
     a = sparse.csc_matrix(res.matrix)
-    kw = dict(cam_xy=poses.xy, cam_h=poses.height, specs=res.specs, models=poses.model, target_xy=res.targets.xy,
-              target_ppm=res.targets.ppm, hm=hm)
     nnz = np.diff(a.indptr)
     stride = max(int(np.ceil(nnz[cand].sum() / SAMPLE_PAIRS)), 1) if len(cand) else 1
-    every = verify_claims(a, sorted(set(cand[::stride].tolist()) | set(chosen)), **kw)  # type: ignore[arg-type]
+    check = sorted(set(cand[::stride].tolist()) | set(chosen))
+    hm = _raster(res, a, check)
+    kw = dict(cam_xy=poses.xy, cam_h=poses.height, specs=res.specs, models=poses.model, target_xy=res.targets.xy,
+              target_ppm=res.targets.ppm, hm=hm)
+    every = verify_claims(a, check, **kw)  # type: ignore[arg-type]
     rows = []
     for j in chosen:
         spec = res.specs[poses.model[j]]
@@ -54,9 +56,19 @@ def high_point_summary(res: PlanResult, ids: dict[int, str]) -> dict[str, Any]:
     chosen_ok = sum(r["los_confirmed"] for r in rows)
     return {"candidates": {"rooftop": int((mount[cand] == "rooftop").sum()), "tower": int((mount[cand] == "tower").sum())},
             "sites": int(len(np.unique(np.round(poses.xy[cand], 2), axis=0))) if len(cand) else 0,
-            "chosen": rows, "los_check": {"cell_m": LOS_CELL_M, "sampled_poses": len(every.per_pose), "pairs": every.pairs, "confirmed": every.confirmed,
+            "chosen": rows, "los_check": {"cell_m": round(hm.cell, 3), "sampled_poses": len(every.per_pose), "pairs": every.pairs, "confirmed": every.confirmed,
                                           "agreement": round(every.agreement, 5), "chosen_pairs": chosen_pairs,
                                           "chosen_confirmed": chosen_ok}}
+
+
+def _raster(res: PlanResult, a: sparse.csc_matrix, poses: list[int]) -> HeightMap:
+    """The height raster over the checked cameras and the targets they claim, coarser if it is very large."""
+    rows = np.unique(np.concatenate([a.indices[a.indptr[j]:a.indptr[j + 1]] for j in poses])) if poses else []
+    pts = np.vstack([res.poses.xy[poses], res.targets.xy[rows]]) if len(poses) else np.zeros((1, 2))
+    (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
+    cell = max(LOS_CELL_M, float(np.sqrt((x1 - x0 + 10) * (y1 - y0 + 10) / MAX_CELLS)))
+    return HeightMap.rasterise(res.buildings.polygons, res.buildings.heights, cell=cell,
+                               bounds=(float(x0), float(y0), float(x1), float(y1)))
 
 
 def high_points_html(s: dict[str, Any]) -> str:

@@ -45,10 +45,15 @@ class HeightMap:
 
     @classmethod
     def rasterise(cls, polygons: np.ndarray | list, heights: np.ndarray, *, cell: float = 0.5,
-                  margin: float = 5.0) -> HeightMap:
-        """Burn ``polygons`` (local metres) of ``heights`` into a grid around them."""
+                  margin: float = 5.0, bounds: tuple[float, float, float, float] | None = None) -> HeightMap:
+        """Burn ``polygons`` (local metres) of ``heights`` into a grid around them, or over ``bounds``.
+
+        ``bounds`` (xmin, ymin, xmax, ymax) must hold every camera and target the grid will be asked about.
+        """
         polys = list(polygons)
-        x0, y0, x1, y1 = shapely.total_bounds(np.asarray(polys, dtype=object)) if polys else (0.0, 0.0, 1.0, 1.0)
+        if bounds is None:
+            bounds = tuple(shapely.total_bounds(np.asarray(polys, dtype=object))) if polys else (0.0, 0.0, 1.0, 1.0)
+        x0, y0, x1, y1 = bounds
         x0, y0 = x0 - margin, y0 - margin
         cols, rows = int(math.ceil((x1 + margin - x0) / cell)), int(math.ceil((y1 + margin - y0) / cell))
         z = np.zeros((rows, cols), dtype=np.float32)
