@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -51,6 +52,27 @@ def _until(base: str, url: str, auth: dict, done, timeout: float = 120) -> dict:
     raise AssertionError(f"job never got there: {job}")
 
 
+def _plan_processes(home) -> list[int]:
+    """Spawned plan processes of this test's instance (they inherit its VIGIL_HOME)."""
+    out = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmd = (proc / "cmdline").read_bytes()
+            env = (proc / "environ").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if b"spawn_main" in cmd and f"VIGIL_HOME={home}".encode() in env:
+            out.append(int(proc.name))
+    return out
+
+
+def _until_gone(home, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while (left := _plan_processes(home)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not left, f"plan processes {left} outlived their server"
+
+
 @pytest.mark.slow  # two server starts and two plan runs: about half a minute on 2 cores
 def test_a_job_running_when_its_server_is_sigkilled_is_requeued_and_finishes(tmp_path, kunming_community):
     home = tmp_path / "home"
@@ -68,9 +90,11 @@ def test_a_job_running_when_its_server_is_sigkilled_is_requeued_and_finishes(tmp
         assert r.status_code == 202, r.text
         url = r.json()["url"]
         _until(base, url, auth, lambda j: j["state"] == "running" and j["events"])
+        assert _plan_processes(home), "the job runs in its own process"
     finally:
         proc.send_signal(signal.SIGKILL)  # no shutdown at all: the job is left "running" in the database
         proc.wait(30)
+    _until_gone(home)  # the job's solver process noticed its server died and exited
     v = Vigil.open(None, str(home))
     try:
         from vigil.coverage.models import PlanJob
