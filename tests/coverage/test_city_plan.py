@@ -151,13 +151,13 @@ def _registry_world(v):
     return w
 
 
-def test_api_city_plan_is_scoped_to_the_planners_region(sqlite_vigil):
-    w = _registry_world(sqlite_vigil)
+def test_api_city_plan_is_scoped_to_the_planners_region(vigil):
+    w = _registry_world(vigil)
     a = {"Authorization": f"Bearer {w.tokens[f'planner-{TOWN1}']}"}
     b = {"Authorization": f"Bearer {w.tokens[f'planner-{TOWN2}']}"}
     body = {"region_code": TOWN1, "budget": 20000, "area_name": "city.geojson", "steps": [0.5, 1],
             "point_time_limit": 1, "spacing": 8}
-    with TestClient(create_app(sqlite_vigil)) as c:
+    with TestClient(create_app(vigil)) as c:
         r = c.post("/api/v1/city-plans", json=body, headers=a)
         assert r.status_code == 201, r.text
         plan = r.json()
@@ -175,3 +175,13 @@ def test_api_city_plan_is_scoped_to_the_planners_region(sqlite_vigil):
         assert c.get(f"/api/v1/city-plans/{plan['id']}/files/secret.txt", headers=a).status_code == 404
         assert c.post("/api/v1/city-plans", json={**body, "area_name": "../../etc"}, headers=a).status_code == 404
         assert c.post("/api/v1/city-plans", json={**body, "budget": -1}, headers=a).status_code == 422
+
+
+def test_a_cancelled_city_plan_stops_before_pricing(areas, tmp_path):
+    from vigil.coverage.city import CityPlanCancelled
+
+    sites, _ = sites_from_folder(areas)
+    seen = []
+    with pytest.raises(CityPlanCancelled):
+        run_city(sites, FAST, tmp_path / "out", progress=lambda s, f: seen.append(s), cancelled=lambda: True)
+    assert seen == ["curves"] and not (tmp_path / "out" / "city.json").exists()

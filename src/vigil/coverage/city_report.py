@@ -120,7 +120,7 @@ def city_summary(plan: CityPlan) -> dict[str, Any]:
     return {
         "name": plan.options.name or "city", "mode": "city", "level": plan.options.level,
         "profile": plan.options.profile, "budget": b, "sites": len(plan.sites), "targets": targets,
-        "coverable": round(sum(c.coverable * c.targets for c in plan.curves) / targets, 4),
+        "coverable_share": round(sum(c.coverable * c.targets for c in plan.curves) / targets, 4),
         "coverage_before": round(before, 4), "coverage_after": round(before + plan.gain / total_w, 4),
         "targets_coverage_before": round(sum(c.before * c.targets for c in plan.curves) / targets, 4),
         "targets_coverage_after": round(sum(r["coverage_after"] * r["targets"] for r in rows) / targets, 4),
