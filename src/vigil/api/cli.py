@@ -96,6 +96,13 @@ def serve(db: DbOpt = None, home: HomeOpt = None,
                                                   "scheduler: the elected scheduler (no HTTP; needs NATS)")] = Role.ALL,
           nats: Annotated[str | None, typer.Option(help="NATS URL for --role scheduler (default $VIGIL_NATS, "
                                                         "else nats://127.0.0.1:4222)")] = None,
+          gb: Annotated[bool, typer.Option("--gb", help="Also run the GB/T 28181 registrar (devices register; "
+                                                        "their channels play and record here)")] = False,
+          gb_host: Annotated[str, typer.Option(help="GB/T 28181 SIP address (UDP and TCP)")] = "127.0.0.1",
+          gb_port: Annotated[int, typer.Option(help="GB/T 28181 SIP port")] = 5060,
+          gb_id: Annotated[str, typer.Option(help="This platform's 20-digit SIP server ID")] = "34020000002000000001",
+          gb_media: Annotated[str, typer.Option(help="How GB devices send media: udp, tcp-passive or tcp-active")]
+          = "udp",
           ) -> None:
     """Serve the API and console; probe, analyse and record cameras in the background."""
     if role is Role.SCHEDULER:
@@ -118,6 +125,11 @@ def serve(db: DbOpt = None, home: HomeOpt = None,
             v, probe_interval=probe_interval, sample_interval=sample_interval, scheduler=not no_scheduler,
             analytics=analytics, mqtt=mqtt, analytics_streams=analytics_streams, record=record,
             plan_workers=plan_workers, plan_runner=runner)
+    if gb:
+        from vigil.gb28181.cli import gb_service
+
+        services.append(gb_service(v, platform_id=gb_id, host=gb_host, port=gb_port, media=gb_media))
+        console.print(f"GB/T 28181 registrar: udp+tcp {gb_host}:{gb_port}", highlight=False)
     url = f"{'https' if tls_cert else 'http'}://{host}:{port}"
     console.print(f"Vigil console: [bold]{url}/[/]   API docs: {url}/docs")
     run(v, host=host, port=port, services=services, tls_cert=tls_cert, tls_key=tls_key,

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import getpass
 import logging
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -13,20 +14,47 @@ import typer
 
 from vigil.access.guard import Scope
 from vigil.cli_common import DbOpt, HomeOpt, console, ensure_port_free, open_instance
+from vigil.core.context import Vigil
+from vigil.core.errors import InputError
 from vigil.core.ids import DeviceId
 from vigil.federation.links import ShareRules, parse_rules
 from vigil.gb28181 import store, views
-from vigil.gb28181.cascade import add_upper, load_uppers
-from vigil.gb28181.server import GbConfig, GbServer
-from vigil.gb28181.upper import UpperLink
+from vigil.gb28181.cascade import add_upper
+from vigil.gb28181.hub import MediaTransport
+from vigil.gb28181.server import GbConfig
+from vigil.gb28181.service import GbService
 
-__all__ = ["app"]
+__all__ = ["Media", "app", "gb_service"]
 
 app = typer.Typer(help="GB/T 28181: devices register to Vigil over SIP.", no_args_is_help=True)
 device_app = typer.Typer(help="Devices allowed to register.", no_args_is_help=True)
 upper_app = typer.Typer(help="Upper platforms Vigil registers to (cascade).", no_args_is_help=True)
 app.add_typer(device_app, name="device")
 app.add_typer(upper_app, name="upper")
+
+
+class Media(StrEnum):
+    """How devices send live media to Vigil."""
+
+    UDP = "udp"
+    TCP_PASSIVE = "tcp-passive"
+    TCP_ACTIVE = "tcp-active"
+
+
+def gb_service(v: Vigil, *, platform_id: str, host: str, port: int, keepalive: float = 60.0,
+               media: str = "udp") -> GbService:
+    """The registrar service of ``vigil gb serve`` and ``vigil serve --gb``: checked now, started later."""
+    pid = DeviceId.parse(platform_id)
+    ensure_port_free(host, port)
+    return GbService(v, GbConfig(platform_id=pid.value, host=host, port=port, keepalive_interval=keepalive),
+                     media=_media(media))
+
+
+def _media(value: str) -> MediaTransport:
+    for m in Media:
+        if m.value == value:
+            return m.value  # type: ignore[return-value]
+    raise InputError(f"media {value!r}: use one of {', '.join(m.value for m in Media)}")
 
 
 def _actor() -> str:
@@ -83,30 +111,22 @@ def serve(platform_id: Annotated[str, typer.Option("--id", help="This platform's
           host: Annotated[str, typer.Option(help="Address to listen on (UDP and TCP)")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="SIP port (UDP and TCP)")] = 5060,
           keepalive: Annotated[float, typer.Option(help="Devices' keepalive interval, seconds")] = 60.0,
+          media: Annotated[Media, typer.Option(help="How devices send live media")] = Media.UDP,
           db: DbOpt = None, home: HomeOpt = None) -> None:
-    """Run the registrar until interrupted."""
-    pid = DeviceId.parse(platform_id)
+    """Run the registrar, its media hub and the upward links until interrupted."""
     v = open_instance(db, home)
-    ensure_port_free(host, port)
+    service = gb_service(v, platform_id=platform_id, host=host, port=port, keepalive=keepalive, media=media)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    server = GbServer(v, GbConfig(platform_id=pid.value, host=host, port=port, keepalive_interval=keepalive))
-
-    with v.db.session() as s:
-        links = [UpperLink(u, v, source=server) for u in load_uppers(s, v.box)]
 
     async def run() -> None:
-        await server.start()
-        console.print(f"GB/T 28181 registrar {pid.value} (domain {pid.sip_domain}) on udp+tcp {server.address}; "
-                      f"{len(links)} upper platform(s)")
-        tasks = [asyncio.create_task(link.run()) for link in links]
-        try:
+        try:  # an interrupt while starting still stops what started
+            await service.start()
+            pid = DeviceId.parse(service.config.platform_id)
+            console.print(f"GB/T 28181 registrar {pid.value} (domain {pid.sip_domain}) on udp+tcp "
+                          f"{service.server.address}; {len(service.links)} upper platform(s)")
             await asyncio.Event().wait()
         finally:
-            for t in tasks:
-                t.cancel()
-            for link in links:
-                await link.stop()
-            await server.stop()
+            await service.stop()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
