@@ -120,10 +120,13 @@ def test_retention_drops_old_partitions_and_keeps_the_state_known(vigil):
         add_regions(s)
         a, b = add_camera(s, "53010201", 1), add_camera(s, "53010201", 2)
         ensure_partitions(s.connection(), SPEC["status_changes"], now=NOW, since=old)
-        s.add_all([StatusChange(camera_id=a, ts=old + timedelta(days=2), state="down", reason="refused"),
-                   StatusChange(camera_id=a, ts=old + timedelta(days=3), state="online"),
-                   StatusChange(camera_id=b, ts=old + timedelta(days=2), state="down", reason="timeout"),
-                   StatusChange(camera_id=b, ts=NOW - timedelta(days=10), state="online")])
+        made = [StatusChange(camera_id=a, ts=old + timedelta(days=2), state="down", reason="refused"),
+                StatusChange(camera_id=a, ts=old + timedelta(days=3), state="online"),
+                StatusChange(camera_id=b, ts=old + timedelta(days=2), state="down", reason="timeout"),
+                StatusChange(camera_id=b, ts=NOW - timedelta(days=10), state="online")]
+        s.add_all(made)
+        s.flush()
+        ids = [c.id for c in made]
     start, end = NOW - timedelta(days=30), NOW - timedelta(days=1)
     with vigil.db.session() as s:
         before = _online_share(s, start, end)
@@ -132,19 +135,20 @@ def test_retention_drops_old_partitions_and_keeps_the_state_known(vigil):
         assert _online_share(s, start, end) == pytest.approx(before)  # 50 % then 100 % for b's last 10 days
         entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "timeseries.retention")).one()
         assert entry.target == "status_changes" and entry.detail["dropped"] == rep.dropped and verify_chain(s).ok
-        rows = s.execute(select(StatusChange.camera_id, StatusChange.ts, StatusChange.state, StatusChange.reason)
-                         .order_by(StatusChange.camera_id, StatusChange.ts)).all()
+        rows = s.execute(select(StatusChange.id, StatusChange.camera_id, StatusChange.ts, StatusChange.state,
+                                StatusChange.reason).order_by(StatusChange.camera_id, StatusChange.ts)).all()
     cutoff = NOW - timedelta(days=365)
     assert all(r.ts >= span("month", cutoff)[0] for r in rows) and rep.carried == 2
     assert [(r.camera_id, r.state, r.reason) for r in rows] == [(a, "online", ""), (b, "down", "timeout"),
                                                                 (b, "online", "")]
+    assert [r.id for r in rows] == ids[1:]  # moved, not copied: the same rows (federation ships nothing new)
     if vigil.db.dialect == "postgresql":
         assert f"status_changes_p{old:%Y%m}" in rep.dropped and rep.deleted == 0
         with vigil.db.session() as s:
             left = [p.lo for p in partitions(s.connection(), SPEC["status_changes"])]
         assert left[0] == span("month", cutoff)[0]  # the month holding the cutoff is kept whole
     else:
-        assert rep.dropped == [] and rep.deleted == 3 and rows[0].ts == span("month", cutoff)[0]
+        assert rep.dropped == [] and rep.deleted == 1 and rows[0].ts == span("month", cutoff)[0]  # 2 moved
     assert maintain(vigil.db, now=NOW + timedelta(hours=1), keep=keep_days("status_changes=365")).carried == 0
 
 

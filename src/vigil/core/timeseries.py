@@ -12,8 +12,8 @@ creates the partitions ahead of time and applies the retention:
 * SQLite (tables stay plain): ``DELETE ... WHERE time < cutoff``.
 
 Status and quality changes are step functions: the state at a period's start is each camera's
-last change before it. Before old rows go, each camera's last one is therefore *carried* to the
-first kept instant (``reason``/``metrics`` unchanged), so the KPIs of every kept period stay exact.
+last change before it. Before old rows go, each camera's last one is therefore *moved* to the
+first kept instant (same row and id, values unchanged), so the KPIs of every kept period stay exact.
 
 On PostgreSQL the primary key and unique constraints of a partitioned table must contain the
 partition column, so they become ``(id, ts)``, ``(uid, start)``, ``(path, start)``; ids still come
@@ -32,12 +32,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Connection, func, insert, literal, select, text
+from sqlalchemy import Connection, func, literal, select, text, update
 
 from vigil.access.audit import record
 from vigil.core.db import Database, serialize
 from vigil.core.errors import InputError
-from vigil.core.models import UTCDateTime, utcnow
+from vigil.core.models import utcnow
 from vigil.core.periodic import Periodic
 
 __all__ = ["SERIES", "KEEP_ENV", "Maintenance", "MaintenanceReport", "Partition", "Series",
@@ -59,7 +59,7 @@ class Series:
     unit: Unit
     keep_days: float | None
     carry: bool = False
-    """Carry each camera's last row forward to the first kept instant before dropping older ones."""
+    """Move each camera's last row forward to the first kept instant before dropping older ones."""
     empty_only: bool = False
     """Drop only emptied past partitions: the rows go one by one with their files (video retention)."""
 
@@ -180,38 +180,36 @@ def ensure_partitions(conn: Connection, spec: Series, *, now: datetime, since: d
 
 
 def _carry(conn: Connection, spec: Series, at: datetime) -> int:
-    """Copy each camera's last row before ``at`` to ``at`` (unless it has a row there): the state stays known."""
+    """Move each camera's last row before ``at`` to ``at`` (unless it has a row there): the state stays known.
+
+    The row keeps its id, so nothing that follows the table by id (federation) sees a new change.
+    """
+    if _pg(conn):
+        return carry_forward(conn, spec.table, spec.column, at)
     from vigil.core.schema import metadata
 
     tbl = metadata.tables[spec.table]
     when = tbl.c[spec.column]
-    cols = [c for c in tbl.c if c.name not in ("id", spec.column)]
-    if _pg(conn):
-        return carry_forward(conn, spec.table, spec.column, at)
     rn = func.row_number().over(partition_by=tbl.c.camera_id, order_by=(when.desc(), tbl.c.id.desc()))
-    sub = select(*cols, rn.label("rn")).where(when < at).subquery()
+    sub = select(tbl.c.id, tbl.c.camera_id, rn.label("rn")).where(when < at).subquery()
     there = tbl.alias("there")
     taken = select(literal(1)).where(there.c.camera_id == sub.c.camera_id, there.c[spec.column] == at).exists()
-    sel = select(*[sub.c[c.name] for c in cols], literal(at, UTCDateTime()).label(spec.column)).where(
-        sub.c.rn == 1, ~taken)
-    stmt = insert(tbl).from_select([c.name for c in cols] + [spec.column], sel).returning(tbl.c.id)
+    last = select(sub.c.id).where(sub.c.rn == 1, ~taken)
+    stmt = update(tbl).where(tbl.c.id.in_(last)).values({spec.column: at}).returning(tbl.c.id)
     return len(conn.execute(stmt).all())
 
 
 def carry_forward(conn: Connection, table: str, column: str, at: datetime) -> int:
-    """PostgreSQL: copy each camera's last row of ``table`` before ``at`` to ``at``; the rows added.
+    """PostgreSQL: move each camera's last row of ``table`` before ``at`` to ``at``; the rows moved.
 
-    One index probe per camera on ``(camera_id, column)`` instead of sorting every old row.
+    One index probe per camera on ``(camera_id, column)`` instead of sorting every old row; on a
+    partitioned table the row moves to the partition of ``at``.
     """
-    names = [r[0] for r in conn.execute(text(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
-        "AND table_name = :t AND column_name NOT IN ('id', :c) ORDER BY ordinal_position"),
-        {"t": table, "c": column})]
-    cols, picked = ", ".join(f'"{n}"' for n in names), ", ".join(f'l."{n}"' for n in names)
     return len(conn.execute(text(
-        f'INSERT INTO "{table}" ({cols}, "{column}") SELECT {picked}, :at FROM cameras c CROSS JOIN LATERAL '
-        f'(SELECT {cols} FROM "{table}" WHERE camera_id = c.id AND "{column}" < :at ORDER BY "{column}" DESC, id DESC LIMIT 1) l WHERE NOT EXISTS (SELECT 1 FROM '
-        f'"{table}" x WHERE x.camera_id = c.id AND x."{column}" = :at) RETURNING id'), {"at": at}).all())
+        f'UPDATE "{table}" SET "{column}" = :at WHERE "{column}" < :at AND id IN (SELECT l.id FROM cameras c '
+        f'CROSS JOIN LATERAL (SELECT id FROM "{table}" WHERE camera_id = c.id AND "{column}" < :at '
+        f'ORDER BY "{column}" DESC, id DESC LIMIT 1) l WHERE NOT EXISTS (SELECT 1 FROM "{table}" x '
+        f'WHERE x.camera_id = c.id AND x."{column}" = :at)) RETURNING id'), {"at": at}).all())
 
 
 def _retain_partitioned(conn: Connection, spec: Series, *, now: datetime, keep: float | None,
