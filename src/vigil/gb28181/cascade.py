@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,7 +20,7 @@ from vigil.access.guard import Scope
 from vigil.core.crypto import CredentialBox
 from vigil.core.errors import ConflictError, InputError
 from vigil.core.ids import DeviceId
-from vigil.core.models import Camera, Lifecycle, Region, utcnow
+from vigil.core.models import Camera, Lifecycle, Region, Site, utcnow
 from vigil.federation.links import ShareRules
 from vigil.federation.publish import camera_shared
 from vigil.gb28181.manscdp import CatalogItem
@@ -140,10 +141,14 @@ def _directories(session: Session, links: dict[str, GbChannel]) -> list[CatalogI
     return [d if d.parent_id in out else replace(d, parent_id=d.civil_code) for d in out.values()]
 
 
-def _shared_cameras(session: Session, rules: ShareRules) -> list[Camera]:
-    stmt = select(Camera).where(Camera.lifecycle != Lifecycle.RETIRED.value, rules.scope().clause(Camera.region_code))
-    return [c for c in session.scalars(stmt.order_by(Camera.id)).all()
-            if camera_shared(rules, c.id, c.region_code, c.kind, c.site.protection_class if c.site else None)]
+def _shared_cameras(session: Session, rules: ShareRules) -> list[Any]:
+    """The shared cameras' columns the catalog needs (rows, not ORM objects: 20,000 of them are read at once)."""
+    stmt = (select(Camera.id, Camera.name, Camera.region_code, Camera.kind, Camera.lifecycle, Camera.lon, Camera.lat,
+                   Site.protection_class)
+            .outerjoin(Site, Site.id == Camera.site_id)
+            .where(Camera.lifecycle != Lifecycle.RETIRED.value, rules.scope().clause(Camera.region_code))
+            .order_by(Camera.id))
+    return [c for c in session.execute(stmt) if camera_shared(rules, c.id, c.region_code, c.kind, c.protection_class)]
 
 
 def shared_count(session: Session, rules: ShareRules) -> int:
