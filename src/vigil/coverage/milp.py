@@ -152,6 +152,11 @@ def _block(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: n
     The answer is the cheaper of the solver's and the start; the bound the larger of the solver's and
     Lagrange's (:mod:`vigil.coverage.bounds`).
     """
+    if b.shape[0] == 1:  # one row: its ``demand`` cheapest columns
+        x = np.sort(np.argsort(cost, kind="stable")[:int(demand[0])])
+        if len(x) < demand[0]:
+            return MilpResult(None, math.nan, "infeasible")
+        return MilpResult(x, float(cost[x].sum()), "optimal")
     t_end = time.perf_counter() + seconds
     upper = float(cost[inc].sum()) if inc is not None else float(cost.sum())
     lag = lagrangian(b, cost, demand, upper=upper, seconds=min(LAGRANGE_SHARE * seconds, LAGRANGE_MAX_S),
