@@ -53,4 +53,7 @@ def test_plan_form_shows_the_jobs_progress_and_opens_the_plan(chrome, console: C
     finally:
         runner.stop_sync()
     assert "%" in _css(d, "#plan-coverage .value")[0].text
+    # 5 s with the shipped multi-model catalog: the proven gap is stated in words, with its warning above 1 %
+    assert "of the cheapest possible plan" in _css(d, "#plan-proof")[0].text
+    assert "above 1 %" in _css(d, "#plan-gap-warning")[0].text
     assert browser_errors(d) == []
