@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -61,8 +62,14 @@ def _camera_url(session: Session, box: CredentialBox, camera_id: str) -> str | N
         return None
 
 
-async def start_relay(server: GbServer, channel_id: str, dest: tuple[str, int], ssrc: int) -> Relay:
-    """Start ``channel_id``'s stream towards ``dest``; raises :class:`NotReadyError` if it cannot."""
+async def start_relay(server: GbServer, channel_id: str, dest: tuple[str, int], ssrc: int, *, start: int = 0,
+                      end: int = 0, on_end: Callable[[], None] | None = None) -> Relay:
+    """Start ``channel_id``'s stream towards ``dest``; raises :class:`NotReadyError` if it cannot.
+
+    ``start``/``end`` (epoch seconds) relay a playback from the GB device below, which keeps the
+    recording; ``on_end`` is called when the device says it has ended (MediaStatus 121). A camera
+    without a GB device below has no playback here (:class:`InputError`).
+    """
     if server.vigil is None:
         raise NotReadyError("the registrar has no registry to find the channel in")
     vigil = server.vigil
@@ -73,11 +80,15 @@ async def start_relay(server: GbServer, channel_id: str, dest: tuple[str, int], 
                                                            local_addr=(server.config.host, 0))
         port = transport.get_extra_info("sockname")[1]
         try:
-            d = await server.invite(device_id, channel_id, server.config.host, port)
+            d = await server.invite(device_id, channel_id, server.config.host, port, start=start, end=end)
         except NotReadyError:
             transport.close()
             raise
+        if end and on_end is not None:
+            server.watch_media_status(d, lambda kind: on_end() if kind == "121" else None)
         return Relay(port, dialog=d, transport=transport)
+    if end:
+        raise InputError(f"channel {channel_id}: playback is relayed from GB/T 28181 devices below only")
     url = await server.in_db(_camera_url, vigil.box, channel_id)
     if url is None:
         raise NotReadyError(f"channel {channel_id} has no registered GB/T 28181 device and no stream URL")

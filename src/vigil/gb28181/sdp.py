@@ -61,6 +61,9 @@ class SdpAnswer:
     ssrc: str
     setup: str = ""
     media_format: str = ""
+    session: str = ""  # s=: Play, Playback or Download (in an offer)
+    start: int = 0  # t= of a Playback/Download offer (epoch seconds)
+    end: int = 0
 
 
 def decode_sdp(body: bytes) -> str:
@@ -75,7 +78,8 @@ def parse_answer(text: str) -> SdpAnswer:
     """Parse a device's SDP answer; raises :class:`InputError` naming what is missing or bad."""
     if len(text) > MAX_SDP:
         raise InputError("SDP answer is over 8 KiB")
-    ip, port, proto, ssrc, setup, fmt = "", 0, "", "", "", ""
+    ip, port, proto, ssrc, setup, fmt, name = "", 0, "", "", "", "", ""
+    start = end = 0
     pts: tuple[int, ...] = ()
     for raw in text.splitlines():
         key, _, value = raw.strip().partition("=")
@@ -93,8 +97,14 @@ def parse_answer(text: str) -> SdpAnswer:
             setup = value[6:].strip()
         elif key == "f":
             fmt = value.strip()
+        elif key == "s":
+            name = value.strip()[:20]
+        elif key == "t":
+            times = value.split()
+            if len(times) == 2 and all(t.isdigit() and len(t) <= 12 for t in times):
+                start, end = int(times[0]), int(times[1])
     if not ip or not port:
         raise InputError("SDP answer lacks a connection address or a video media line")
     if ssrc and not (ssrc.isdigit() and len(ssrc) <= 10):
         raise InputError(f"SDP answer has a bad SSRC y={ssrc[:20]!r}")
-    return SdpAnswer(ip, port, "TCP" if proto.startswith("TCP") else "UDP", pts, ssrc, setup, fmt)
+    return SdpAnswer(ip, port, "TCP" if proto.startswith("TCP") else "UDP", pts, ssrc, setup, fmt, name, start, end)

@@ -27,7 +27,7 @@ from vigil.gb28181.limits import BadPeers, RateLimiter
 from vigil.gb28181.manscdp import ManscdpError, build, parse, parse_catalog_part
 from vigil.gb28181.registrar import Event, Peer, Registrar
 from vigil.gb28181.sdp import decode_sdp, make_ssrc, offer, parse_answer
-from vigil.gb28181.sip import SipMessage, SipParseError, StreamParser, parse_message
+from vigil.gb28181.sip import SipMessage, SipParseError, StreamParser, parse_message, uri_user
 
 __all__ = ["GbConfig", "GbServer", "Stats"]
 
@@ -100,6 +100,7 @@ class GbServer:
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gb-db")
         self._waiters: dict[tuple[str, int, str], asyncio.Future[Any]] = {}
         self._calls: dict[str, asyncio.Future[SipMessage]] = {}
+        self._media_watch: dict[str, tuple[str, Any]] = {}  # INVITE Call-ID -> (device host, watcher)
         self._ssrc_seq = 0
         self._audit_budget = RateLimiter(1.0, 60.0)
         self._refused: OrderedDict[tuple[str, str], float] = OrderedDict()
@@ -239,6 +240,11 @@ class GbServer:
         if not msg.is_request:
             self._on_response(msg)
             return
+        watch = self._media_watch.get(msg.call_id) if msg.method == "MESSAGE" else None
+        if watch is not None and watch[0] == peer.host:  # in one of our INVITE dialogs (From: the channel)
+            self.send(msg.response(200, "OK"), peer)
+            self._on_body(uri_user(msg.get("From")), msg, peer)
+            return
         reply = self.registrar.handle(msg, peer)
         if reply.response is not None:
             self.send(reply.response, peer)
@@ -313,9 +319,21 @@ class GbServer:
         except ManscdpError as exc:
             self.bad.strike(host, port, f"{device_id}: {exc}")
             return
+        if doc.cmd_type == "MediaStatus":  # in the INVITE's dialog: 121 = the playback or download ended
+            watch = self._media_watch.pop(msg.call_id, None)
+            if watch is not None:
+                watch[1](doc.element.findtext("NotifyType", "").strip())
+            return
         fut = self._waiters.pop((doc.device_id, doc.sn, doc.cmd_type), None)
         if fut is not None and not fut.done():
             fut.set_result({child.tag: (child.text or "").strip() for child in doc.element})
+
+    def watch_media_status(self, d: Dialog, watcher: Any) -> None:
+        """Call ``watcher(notify_type)`` once, when the device of dialog ``d`` sends MediaStatus in it."""
+        sess = self.registrar.sessions.get(d.device_id)
+        self._media_watch[d.call_id] = (sess.peer.host if sess is not None else "", watcher)
+        while len(self._media_watch) > 10_000:  # dialogs that ended without one
+            self._media_watch.pop(next(iter(self._media_watch)))
 
     def _on_catalog(self, device_id: str, msg: SipMessage, host: str, port: int) -> None:
         try:
@@ -425,20 +443,21 @@ class GbServer:
             self._calls.pop(key, None)
 
     async def invite(self, device_id: str, channel_id: str, media_ip: str, media_port: int, *,
-                     tcp: str = "") -> Dialog:
+                     tcp: str = "", start: int = 0, end: int = 0) -> Dialog:
         """INVITE a channel to send RTP/PS to ``media_ip:media_port``; the dialog once ACKed.
 
-        ``tcp='passive'``: we listen there and the device connects (RFC 4571 framing); '' is UDP.
+        ``tcp='passive'``: we listen there and the device connects (RFC 4571 framing); 'active': we
+        connect to the device's answer; '' is UDP. ``start``/``end`` (epoch seconds) ask for a playback.
 
         Raises :class:`NotReadyError` when the device is not registered, does not answer, or refuses.
         """
         self._ssrc_seq += 1
-        ssrc = make_ssrc(self.registrar.domain, self._ssrc_seq)
+        ssrc = make_ssrc(self.registrar.domain, self._ssrc_seq, live=not end)
         base = self.registrar.request(device_id, b"", local=self.address, target=channel_id)
         if base is None:
             raise NotReadyError(f"GB/T 28181 device {device_id} is not registered")
         msg, peer = base
-        sdp = offer(self.config.platform_id, channel_id, media_ip, media_port, ssrc, tcp=tcp)
+        sdp = offer(self.config.platform_id, channel_id, media_ip, media_port, ssrc, tcp=tcp, start=start, end=end)
         msg = sdp_invite(msg, platform_id=self.config.platform_id, channel_id=channel_id, ssrc=ssrc,
                          contact=self.address, sdp=sdp)
         ok = await self._transact(msg, peer, self.config.query_timeout)
@@ -456,6 +475,7 @@ class GbServer:
 
     async def bye(self, d: Dialog) -> bool:
         """End a media session; True if the device answered 200."""
+        self._media_watch.pop(d.call_id, None)
         sess = self.registrar.sessions.get(d.device_id)
         if sess is None:
             return False

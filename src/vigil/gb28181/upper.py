@@ -50,6 +50,15 @@ class _Subscription:
     cseq: int = 0
 
 
+@dataclass
+class _MediaDialog:
+    """The upper platform's INVITE dialog, for in-dialog MESSAGEs (MediaStatus)."""
+
+    local: str  # our To of the 200 OK, tagged
+    remote: str  # the upper's From
+    cseq: int = 0
+
+
 class UpperLink(DeviceAgent):
     """One upward link; ``await run()`` until cancelled, then ``await stop()``."""
 
@@ -72,6 +81,7 @@ class UpperLink(DeviceAgent):
         self._watch: asyncio.Task[None] | None = None
         self.source: GbServer | None = source
         self._streams: dict[str, Relay] = {}
+        self._dialogs: dict[str, _MediaDialog] = {}
 
     async def catalog_items(self) -> list[CatalogItem]:
         if self.vigil is None:
@@ -157,13 +167,16 @@ class UpperLink(DeviceAgent):
         if self._watch is None or self._watch.done():
             self._watch = loop.create_task(self._watch_catalog())
 
-    def _reply(self, msg: SipMessage, status: int, reason: str, **kw: Any) -> None:
+    def _reply(self, msg: SipMessage, status: int, reason: str, **kw: Any) -> SipMessage:
         assert self.transport is not None
-        self.transport.sendto(msg.response(status, reason, to_tag=self._tag, **kw).to_bytes(), self.server)
+        resp = msg.response(status, reason, to_tag=self._tag, **kw)
+        self.transport.sendto(resp.to_bytes(), self.server)
+        return resp
 
     async def _media(self, msg: SipMessage) -> None:
         """INVITE for a shared channel: relay the device's stream with the SSRC asked for; BYE ends it."""
         if msg.method == "BYE":
+            self._dialogs.pop(msg.call_id, None)
             stream = self._streams.pop(msg.call_id, None)
             self._reply(msg, 200 if stream else 481, "OK" if stream else "Call Does Not Exist")
             if stream is not None and self.source is not None:
@@ -183,17 +196,23 @@ class UpperLink(DeviceAgent):
             return
         self._reply(msg, 100, "Trying")
         ssrc = want.ssrc or make_ssrc(self.device_id[:10], len(self._streams), live=True)
+        call_id = msg.call_id
         try:
-            relay = await start_relay(self.source, channel, (want.ip, want.port), int(ssrc))
+            relay = await start_relay(self.source, channel, (want.ip, want.port), int(ssrc), start=want.start,
+                                      end=want.end, on_end=lambda: self._ended(call_id, channel))
         except NotReadyError as exc:
             self._reply(msg, 480, f"Temporarily Unavailable ({str(exc)[:80]})")
+            return
+        except InputError as exc:
+            self._reply(msg, 488, f"Not Acceptable Here ({str(exc)[:80]})")
             return
         self._streams[msg.call_id] = relay
         host, port = self.source.config.host, relay.port
         sdp = answer(self.device_id, host, port, ssrc)
         lhost, lport = self.local
-        self._reply(msg, 200, "OK", extra=[("Contact", f"<sip:{self.device_id}@{lhost}:{lport}>"),
-                                           ("Content-Type", "APPLICATION/SDP")], body=sdp.encode())
+        ok = self._reply(msg, 200, "OK", extra=[("Contact", f"<sip:{self.device_id}@{lhost}:{lport}>"),
+                                                ("Content-Type", "APPLICATION/SDP")], body=sdp.encode())
+        self._dialogs[msg.call_id] = _MediaDialog(ok.get("To"), msg.get("From"))
         if self.vigil is not None:
             vigil, who = self.vigil, self.cfg.upper_id
 
@@ -202,6 +221,30 @@ class UpperLink(DeviceAgent):
                     record(s, "gb28181", "gb.upper.stream", channel, upper=who, ssrc=ssrc)
 
             await asyncio.get_running_loop().run_in_executor(None, audit)
+
+    def _ended(self, call_id: str, channel: str) -> None:
+        """The device below finished a playback: tell the upper platform (MediaStatus 121)."""
+        if call_id in self._dialogs:
+            asyncio.get_running_loop().create_task(self.media_status(call_id, channel))
+
+    async def media_status(self, call_id: str, channel: str, notify_type: str = "121") -> bool:
+        """Send MediaStatus (121: end of a playback or download) in the upper's INVITE dialog; True if answered 200."""
+        d = self._dialogs.get(call_id)
+        if d is None:
+            return False
+        self._sn += 1
+        d.cseq += 1
+        body = build("Notify", "MediaStatus", self._sn, channel, {"NotifyType": notify_type})
+        host, port = self.local
+        heads = [("Via", f"SIP/2.0/UDP {host}:{port};rport;branch=z9hG4bK{secrets.token_hex(8)}"),
+                 ("From", d.local), ("To", d.remote), ("Call-ID", call_id), ("CSeq", f"{d.cseq} MESSAGE"),
+                 ("Max-Forwards", "70"), ("Content-Type", "Application/MANSCDP+xml")]
+        msg = SipMessage(method="MESSAGE", uri=f"sip:{self.platform_id}@{self.server[0]}:{self.server[1]}",
+                         headers=heads, body=body)
+        resp = await self.request(msg, timeout=5.0)
+        log.info("gb28181 upper %s: MediaStatus %s for %s %s", self.cfg.upper_id, notify_type, channel,
+                 "answered" if resp is not None else "unanswered")
+        return resp is not None and resp.status == 200
 
     async def _watch_catalog(self) -> None:
         """While subscribed: compare the shared catalog with the last one; NOTIFY what changed."""
@@ -242,6 +285,7 @@ class UpperLink(DeviceAgent):
             if self.source is not None:
                 await relay.close(self.source)
         self._streams.clear()
+        self._dialogs.clear()
         if self.registered:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.register(0), 2.0)
