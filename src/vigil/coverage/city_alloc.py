@@ -143,7 +143,7 @@ def allocate(options: Sequence[Sequence[Option]], weights: np.ndarray, budget: f
     for i in range(len(options) - 1, -1, -1):
         pick[i] = choice[i, b]
         b -= up[i][pick[i]]
-    cost = float(sum(opts[k].cost for opts, k in zip(options, pick, strict=True)))
+    cost = float(sum(opts[int(k)].cost for opts, k in zip(options, pick, strict=True)))
     value = float(sum(g[k] for g, k in zip(gains, pick, strict=True)))
     bound = value
     if not exact:
@@ -170,7 +170,7 @@ def _step_points(lv: list[tuple[float, float]], b0: float, ratio: float | None, 
 
 
 def upper_bound(levels: Sequence[Sequence[tuple[float, float]]], before: Sequence[float], weights: np.ndarray,
-                budget: float, *, ratios: Sequence[float | None] | None = None, grid: int = 24) -> float:
+                budget: float, *, ratios: Sequence[float | None] | None = None, grid: int = 64) -> float:
     """An upper bound on the weighted gain of any plans within ``budget``.
 
     ``levels[i]`` lists ``(coverage c_j, proven lower bound on the cost of reaching c_j)`` for site ``i`` in
@@ -199,5 +199,5 @@ def uniform_split(options: Sequence[Sequence[Option]], weights: np.ndarray, budg
     gains = _gains(options, w)
     pick = np.array([max((k for k, o in enumerate(opts) if o.cost <= share + 1e-9), key=lambda k: g[k])
                      for opts, g in zip(options, gains, strict=True)], np.int64)
-    cost = float(sum(opts[k].cost for opts, k in zip(options, pick, strict=True)))
+    cost = float(sum(opts[int(k)].cost for opts, k in zip(options, pick, strict=True)))
     return pick, cost, float(sum(g[k] for g, k in zip(gains, pick, strict=True)))
