@@ -266,7 +266,8 @@ def _html(s: dict[str, Any], lang: str) -> str:
     return "\n".join(parts)
 
 
-def _pdf_table(pdf: PdfPages, title: str, head: list[str], rows: list[list[str]], lang: str, per_page: int = 32) -> None:
+def _pdf_table(pdf: PdfPages, title: str, head: list[str], rows: list[list[str]], lang: str, per_page: int = 32,
+               widths: list[float] | None = None) -> None:
     for start in range(0, max(len(rows), 1), per_page):
         fig = Figure(figsize=(11.69, 8.27))
         FigureCanvasAgg(fig)
@@ -275,7 +276,8 @@ def _pdf_table(pdf: PdfPages, title: str, head: list[str], rows: list[list[str]]
         ax.axis("off")
         chunk = rows[start:start + per_page]
         if chunk:
-            tab = ax.table(cellText=chunk, colLabels=head or None, loc="upper center", cellLoc="left")
+            tab = ax.table(cellText=chunk, colLabels=head or None, loc="upper center", cellLoc="left",
+                           colWidths=widths)
             tab.auto_set_font_size(False)
             tab.set_fontsize(7)
             tab.scale(1, 1.2)
@@ -289,7 +291,8 @@ def _write_pdf(path: Path, s: dict[str, Any], figs: list[Figure], lang: str) -> 
         _pdf_table(pdf, f"{_t('title', lang)}: {s['name']}", [], [[k, v[:110]] for k, v in _facts(s, lang)], lang)
         for fig in figs:
             pdf.savefig(fig)
-        _pdf_table(pdf, _t("packages", lang), *_package_rows(s, lang), lang)
+        _pdf_table(pdf, _t("packages", lang), *_package_rows(s, lang), lang,
+                   widths=[0.05, 0.16, 0.06, 0.06, 0.4, 0.09, 0.09, 0.09])
         _pdf_table(pdf, _t("marginal", lang), *_marginal_rows(s, lang), lang)
 
 
