@@ -14,13 +14,18 @@ import subprocess
 import av
 import pytest
 from gbkit import NVR, PASSWORD, PLATFORM, until
-from test_hub import add_channel, copied, frames_of, source_url
+from sqlalchemy import select
+from test_hub import CAM, add_channel, copied, frames_of, source_url
 
+from vigil.core.errors import NotFoundError, NotReadyError
+from vigil.core.models import Camera
 from vigil.gb28181.hub import MediaHub
 from vigil.gb28181.media import demux_ps
 from vigil.gb28181.server import GbConfig, GbServer
 from vigil.gb28181.simdevice import SimDevice, device_ps, ps_stream
 from vigil.video.ffmpeg import stream_input
+from vigil.video.recorder import Recorder, RecorderConfig
+from vigil.video.sources import camera_source, has_media
 
 
 def _largest_keyframe(ps: bytes) -> int:
@@ -67,3 +72,16 @@ async def test_device_streams_play_through_the_hub(gb_vigil, tmp_path, case, tra
         dev.close()
         await hub.stop()
         await srv.stop()
+
+
+def test_without_a_registrar_a_gb_camera_is_not_ready_and_the_recorder_waits_for_it(gb_vigil):
+    add_channel(gb_vigil)
+    with gb_vigil.db.session() as s:
+        s.add(Camera(id="34020000001320000088", name="no media", region_code="340200", lon=117.0, lat=31.0))
+        s.flush()
+        with pytest.raises(NotReadyError, match="GB/T 28181 channel and no registrar runs"):
+            camera_source(gb_vigil, s.get(Camera, CAM))
+        with pytest.raises(NotFoundError, match="no stream URL"):
+            camera_source(gb_vigil, s.get(Camera, "34020000001320000088"))
+        assert set(s.scalars(select(Camera.id).where(has_media())).all()) == {CAM}  # the GB channel has media
+    assert Recorder(gb_vigil, RecorderConfig(), camera_ids=[CAM])._wanted() == {}  # waits, does not fail

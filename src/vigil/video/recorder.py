@@ -25,6 +25,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from vigil.core.context import Vigil
+from vigil.core.errors import NotReadyError
 from vigil.core.models import Camera
 from vigil.registry.streams import in_service_population, redact_text
 from vigil.video import retention
@@ -269,12 +270,17 @@ class Recorder:
                 q = q.where(Camera.id.in_(self.camera_ids))
             else:
                 q = q.where(in_service_population())
-            out = {}
+            out, waiting = {}, 0
             for c in s.scalars(q):
                 try:
                     out[c.id] = camera_url(self.v, c)
+                except NotReadyError:  # a GB/T 28181 channel while no registrar runs: one line for them all
+                    waiting += 1
                 except Exception as exc:  # a bad URL or credential must not stop the others
                     log.warning("camera %s cannot be recorded: %s", c.id, exc)
+            if waiting:
+                log.warning("%d GB/T 28181 camera(s) wait for a registrar (vigil serve --gb or vigil gb serve)",
+                            waiting)
             return out
 
     async def _sync(self) -> None:
