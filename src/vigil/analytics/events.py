@@ -73,6 +73,7 @@ class AnalyticsEvent:
     snapshot: str | None = None
     offset_s: tuple[float, float | None] = (0.0, None)  # start/end in seconds from the start of the stream
     uid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    value: float | None = None  # queue events: the longest queue in metres
 
     @property
     def clip_url(self) -> str:
@@ -92,6 +93,10 @@ class AnalyticsEvent:
         out.update(camera=self.camera, t_start=round(self.offset_s[0], 2),
                    t_end=None if self.offset_s[1] is None else round(self.offset_s[1], 2), score=round(float(self.score), 3), direction=self.direction,
                    snapshot=self.snapshot, clip_url=self.clip_url, id=self.uid)
+        if self.value is not None:
+            out["value"] = round(float(self.value), 2)
+        if self.end is not None:
+            out["duration_s"] = round((self.end - self.start).total_seconds(), 2)
         return out
 
 

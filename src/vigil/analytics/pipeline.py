@@ -3,7 +3,7 @@
 Motion runs on every frame (small grey picture). Detection runs at most ``detect_fps`` times per
 second of video, and only when there is motion or an object is being followed, on crops around
 those regions. Confirmed tracks become ``object`` events; zone and line rules add ``intrusion``,
-``loitering`` and ``line_crossing`` events. Privacy-masked areas are blacked out before detection
+``loitering``, ``line_crossing``, ``stopped`` and ``queue`` events. Privacy-masked areas are blacked out before detection
 and in snapshots, and ignored by motion.
 """
 
@@ -85,6 +85,9 @@ class Analyzer:
         due = t - self._last_detect >= 1.0 / self.options.detect_fps
         if not (len(boxes) and due):
             self._end_tracks(self.tracker.expire(t), t)
+            if not self.tracker.tracks:  # nothing in view: an empty measurement (queues clear)
+                for ze in self.rules.update((), t):
+                    self._zone_event(ze, None)
             return
         self._last_detect = t
         self.stats["detect_rounds"] += 1
@@ -174,14 +177,14 @@ class Analyzer:
         ev = self._open.pop(key, None)
         if ev is None:
             ev = AnalyticsEvent(self.options.camera, ze.type, ze.label, self._at(ze.start), None, ze.box, ze.score,
-                                zone=ze.zone, direction=ze.direction, offset_s=(ze.start, None))
+                                zone=ze.zone, direction=ze.direction, offset_s=(ze.start, None), value=ze.value)
             if frame is not None:
                 ev = replace(ev, snapshot=self._snapshot(frame, ze.box, ev.uid))
             if ze.end is None:
                 self._open[key] = ev
                 self._emit(ev)
                 return
-        self._emit(ev.ended(self._at(ze.end), offset_s=(ev.offset_s[0], ze.end)))  # type: ignore[arg-type]
+        self._emit(ev.ended(self._at(ze.end), offset_s=(ev.offset_s[0], ze.end), value=ze.value))  # type: ignore[arg-type]
 
     def _end_tracks(self, ended: list[Track], t: float) -> None:
         if not ended:

@@ -1,4 +1,6 @@
-"""Zones and lines with rules: intrusion, loitering (dwell time) and direction-aware line crossing.
+"""Zones and lines with rules: intrusion, loitering, line crossing, stopped vehicle and queue length.
+
+The road-node rules (stopped, queue) are in :mod:`vigil.analytics.roadrules`.
 
 Pure value objects, checked once when built (in the style of supervision's ``PolygonZone``):
 coordinates are normalised (0..1, origin top-left). :class:`RuleEngine` turns per-camera tracks
@@ -9,7 +11,7 @@ A zones file (YAML or JSON) is read with :func:`load_zones`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -19,12 +21,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from shapely.geometry import Polygon as ShapelyPolygon
 
 from vigil.analytics.detect import DEFAULT_LABELS
+from vigil.analytics.roadrules import Lane, QueueState, SpeedMeter, StopState, queue_extent, stop_step
 from vigil.analytics.tracks import Track
 from vigil.core.errors import InputError
 
 __all__ = ["Line", "RuleEngine", "ZoneEvent", "ZoneRule", "ZoneSet", "Zone", "load_zones", "parse_zones"]
 
-RuleType = Literal["intrusion", "loitering", "line_crossing"]
+RuleType = Literal["intrusion", "loitering", "line_crossing", "stopped", "queue"]
+VEHICLE_LABELS = frozenset({"car", "truck", "bus", "motorcycle"})
 
 
 def _points(points: Sequence[Sequence[float]], n_min: int, what: str) -> np.ndarray:
@@ -38,10 +42,15 @@ def _points(points: Sequence[Sequence[float]], n_min: int, what: str) -> np.ndar
 
 @dataclass(frozen=True, eq=False)
 class Zone:
-    """A named polygon; :meth:`contains` tells which points lie inside (even-odd rule)."""
+    """A named polygon; :meth:`contains` tells which points lie inside (even-odd rule).
+
+    A lane zone also has a ``stop_line`` (two points at its downstream end) and its ``length_m``.
+    """
 
     name: str
     polygon: np.ndarray
+    stop_line: np.ndarray | None = None
+    length_m: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -50,6 +59,16 @@ class Zone:
         if not ShapelyPolygon(poly).is_valid or ShapelyPolygon(poly).area <= 0:
             raise InputError(f"zone {self.name!r}: the polygon crosses itself or has no area")
         object.__setattr__(self, "polygon", poly)
+        lane = None
+        if self.stop_line is not None:
+            ab = _points(self.stop_line, 2, f"zone {self.name!r} stop_line")
+            if len(ab) != 2 or np.allclose(ab[0], ab[1]):
+                raise InputError(f"zone {self.name!r}: the stop line needs two different points")
+            try:
+                lane = Lane(poly, ab[0], ab[1], float(self.length_m))
+            except InputError as exc:
+                raise InputError(f"zone {self.name!r}: {exc}") from None
+        object.__setattr__(self, "lane", lane)
 
     def contains(self, points: np.ndarray) -> np.ndarray:
         """Boolean mask over ``points`` (N, 2): True inside the polygon."""
@@ -97,16 +116,31 @@ class Line:
 
 @dataclass(frozen=True)
 class ZoneRule:
-    """A rule on a zone (intrusion, loitering) or a line (line_crossing), for some labels."""
+    """A rule on a zone (intrusion, loitering, stopped, queue) or a line (line_crossing), for some labels.
+
+    ``stopped``: still within ``radius`` (normalised) for ``dwell_s``. ``queue``: at least ``threshold_m``
+    of queue, of vehicles slower than ``slow_mps`` with gaps up to ``gap_m``, for ``hold_s`` (and clears
+    after ``hold_s`` below it).
+    """
 
     type: RuleType
     target: str  # zone or line name
     labels: frozenset[str] = frozenset(DEFAULT_LABELS)
     dwell_s: float = 0.0
+    radius: float = 0.02
+    threshold_m: float = 0.0
+    hold_s: float = 0.0
+    slow_mps: float = 1.5
+    gap_m: float = 8.0
 
     def __post_init__(self) -> None:
-        if self.type == "loitering" and self.dwell_s <= 0:
-            raise InputError(f"loitering rule on {self.target!r}: dwell_s must be > 0")
+        if self.type in ("loitering", "stopped") and self.dwell_s <= 0:
+            raise InputError(f"{self.type} rule on {self.target!r}: dwell_s must be > 0")
+        if self.type == "stopped" and not 0 < self.radius < 1:
+            raise InputError(f"stopped rule on {self.target!r}: radius must be between 0 and 1")
+        if self.type == "queue" and (self.threshold_m <= 0 or self.hold_s < 0 or self.slow_mps <= 0 or self.gap_m < 0):
+            raise InputError(f"queue rule on {self.target!r}: threshold_m and slow_mps must be > 0, "
+                             "hold_s and gap_m >= 0")
         unknown = set(self.labels) - set(DEFAULT_LABELS)
         if unknown:
             raise InputError(f"rule on {self.target!r}: unknown labels {sorted(unknown)}")
@@ -130,6 +164,8 @@ class ZoneSet:
             if r.target not in (lines if r.type == "line_crossing" else zones):
                 kind = "line" if r.type == "line_crossing" else "zone"
                 raise InputError(f"{r.type} rule: no {kind} named {r.target!r}")
+            if r.type == "queue" and next(z for z in self.zones if z.name == r.target).lane is None:
+                raise InputError(f"queue rule on {r.target!r}: the zone needs a stop_line and length_m")
 
 
 @dataclass(frozen=True)
@@ -145,6 +181,7 @@ class ZoneEvent:
     box: tuple[float, float, float, float]
     score: float
     direction: str | None = None
+    value: float | None = None  # queue: the longest queue (metres) so far; stopped: None
 
 
 @dataclass
@@ -155,6 +192,9 @@ class RuleEngine:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     _inside_since: dict[tuple[str, int], float] = field(default_factory=dict)
     _open: dict[tuple[int, int], ZoneEvent] = field(default_factory=dict)
+    _stops: dict[tuple[int, int], StopState] = field(default_factory=dict)
+    _speeds: SpeedMeter = field(default_factory=SpeedMeter)
+    queues: dict[str, QueueState] = field(default_factory=dict)  # lane zone -> its current queue
 
     def __post_init__(self) -> None:
         self._zones = {z.name: z for z in self.zoneset.zones}
@@ -162,15 +202,21 @@ class RuleEngine:
         self.counts = {ln.name: {"forward": 0, "backward": 0} for ln in self.zoneset.lines}
 
     def update(self, tracks: Iterable[Track], t: float, *, ended: Iterable[Track] = ()) -> list[ZoneEvent]:
-        """Events opened, closed or fired at ``t`` by the current ``tracks`` (and the ``ended`` ones)."""
+        """Events opened, closed or fired at ``t`` by the current ``tracks`` (and the ``ended`` ones).
+
+        A call without ``ended`` is a measurement: ``tracks`` are all the objects seen at ``t``, so queue
+        lengths are measured from them. A call with ``ended`` only closes what those tracks held.
+        """
         out: list[ZoneEvent] = []
+        ended = list(ended)
         for tr in ended:
             out += self._close_track(tr.id, tr.last_seen)
-        for tr in tracks:
-            if tr.last_seen != t:
-                continue  # not observed in this frame: keep its state as it was
+        seen = [tr for tr in tracks if tr.last_seen == t]  # others were not observed: keep their state
+        for tr in seen:
             out += self._zones_for(tr, t)
             out += self._lines_for(tr, t)
+        if not ended:
+            out += self._queues(seen, t)
         return out
 
     def close_all(self, t: float) -> list[ZoneEvent]:
@@ -184,13 +230,19 @@ class RuleEngine:
             out.append(_replace_end(ev, t))
         for key in [k for k in self._inside_since if k[1] == track_id]:
             del self._inside_since[key]
+        for key in [k for k in self._stops if k[1] == track_id]:
+            del self._stops[key]
+        self._speeds.forget(track_id)
         return out
 
     def _zones_for(self, tr: Track, t: float) -> list[ZoneEvent]:
         out = []
         box = tuple(float(v) for v in tr.box)
         for i, r in enumerate(self.zoneset.rules):
-            if r.type == "line_crossing" or tr.label not in r.labels:
+            if r.type in ("line_crossing", "queue") or tr.label not in r.labels:
+                continue
+            if r.type == "stopped":
+                out += self._stopped(i, r, tr, t)
                 continue
             inside = bool(self._zones[r.target].contains(tr.anchor)[0])
             key, skey = (i, tr.id), (r.target, tr.id)
@@ -209,6 +261,70 @@ class RuleEngine:
                 out.append(ev)
         return out
 
+    def _stopped(self, i: int, r: ZoneRule, tr: Track, t: float) -> list[ZoneEvent]:
+        key = (i, tr.id)
+        box = tuple(float(v) for v in tr.box)
+        centre = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+        if not bool(self._zones[r.target].contains(centre)[0]):
+            self._stops.pop(key, None)
+            return [_replace_end(self._open.pop(key), t)] if key in self._open else []
+        state, moved = stop_step(self._stops.get(key), centre, t, r.radius)
+        self._stops[key] = state
+        if moved and key in self._open:
+            return [_replace_end(self._open.pop(key), t)]
+        if key in self._open or t - state.since < r.dwell_s:
+            return []
+        ev = ZoneEvent("stopped", r.target, tr.id, tr.label, state.since, None, box, tr.score)  # type: ignore[arg-type]
+        self._open[key] = ev
+        return [ev]
+
+    def _queues(self, seen: list[Track], t: float) -> list[ZoneEvent]:
+        out = []
+        for i, r in enumerate(self.zoneset.rules):
+            if r.type != "queue":
+                continue
+            zone = self._zones[r.target]
+            lane: Lane = zone.lane  # type: ignore[attr-defined]
+            slow = []
+            for tr in seen:
+                if tr.label not in r.labels or not bool(zone.contains(tr.anchor)[0]):
+                    continue
+                v = self._speeds.speed(tr.id, t, float(lane.metres(tr.anchor)[0]))
+                if v is not None and v <= r.slow_mps:
+                    slow.append(tr)
+            metres, n = queue_extent([lane.span(tr.box) for tr in slow], r.gap_m)
+            st = self.queues.setdefault(r.target, QueueState())
+            st.metres, st.vehicles = metres, n
+            out += self._queue_step(i, r, st, [tr for tr in slow if lane.span(tr.box)[0] <= metres], t)
+        return out
+
+    def _queue_step(self, i: int, r: ZoneRule, st: QueueState, queued: list[Track], t: float) -> list[ZoneEvent]:
+        key = (i, 0)  # zone-level: track ids start at 1
+        if st.metres >= r.threshold_m:
+            st.below_since = None
+            st.above_since = t if st.above_since is None else st.above_since
+            if key in self._open:
+                st.peak = max(st.peak, st.metres)
+                return []
+            if t - st.above_since < r.hold_s:
+                return []
+            boxes = np.array([tr.box for tr in queued]).reshape(-1, 4)
+            box = (float(boxes[:, 0].min()), float(boxes[:, 1].min()), float(boxes[:, 2].max()),
+                   float(boxes[:, 3].max())) if len(boxes) else (0.0, 0.0, 1.0, 1.0)
+            st.peak = st.metres
+            score = float(np.mean([tr.score for tr in queued])) if queued else 0.0
+            ev = ZoneEvent("queue", r.target, 0, "vehicle", st.above_since, None, box, score, value=st.metres)
+            self._open[key] = ev
+            return [ev]
+        st.above_since = None
+        if key not in self._open:
+            return []
+        st.below_since = t if st.below_since is None else st.below_since
+        if t - st.below_since < r.hold_s:
+            return []
+        ev = self._open.pop(key)
+        return [_replace_end(ev, t, value=st.peak)]
+
     def _lines_for(self, tr: Track, t: float) -> list[ZoneEvent]:
         if tr.prev_anchor is None:
             return []
@@ -224,8 +340,8 @@ class RuleEngine:
         return out
 
 
-def _replace_end(ev: ZoneEvent, t: float) -> ZoneEvent:
-    return ZoneEvent(ev.type, ev.zone, ev.track_id, ev.label, ev.start, t, ev.box, ev.score, ev.direction)
+def _replace_end(ev: ZoneEvent, t: float, **changes: object) -> ZoneEvent:
+    return replace(ev, end=t, **changes)  # type: ignore[arg-type]
 
 
 # ---- zones file -------------------------------------------------------------------------------------
@@ -233,15 +349,23 @@ def _replace_end(ev: ZoneEvent, t: float) -> ZoneEvent:
 
 class _RuleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    type: Literal["intrusion", "loitering"]
-    labels: list[str] = Field(default_factory=lambda: list(DEFAULT_LABELS))
-    dwell_s: float = Field(0.0, ge=0, description="Loitering: seconds inside before the rule fires")
+    type: Literal["intrusion", "loitering", "stopped", "queue"]
+    labels: list[str] | None = Field(None, description="Default: every label; vehicles for stopped and queue")
+    dwell_s: float = Field(0.0, ge=0, description="Loitering, stopped: seconds before the rule fires")
+    radius: float = Field(0.02, gt=0, lt=1, description="Stopped: how far (normalised) the centre may wander")
+    threshold_m: float = Field(0.0, ge=0, description="Queue: metres of queue that raise the alert")
+    hold_s: float = Field(0.0, ge=0, description="Queue: seconds above (or below) the threshold to raise (clear)")
+    slow_mps: float = Field(1.5, gt=0, description="Queue: vehicles slower than this (m/s) are queued")
+    gap_m: float = Field(8.0, ge=0, description="Queue: largest gap between queued vehicles")
 
 
 class _ZoneIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100)
     polygon: list[tuple[float, float]]
+    stop_line: tuple[tuple[float, float], tuple[float, float]] | None = Field(
+        None, description="Lane zones: the two ends of the stop line (the lane's downstream end)")
+    length_m: float = Field(0.0, ge=0, description="Lane zones: the lane's length in metres from the stop line")
     rules: list[_RuleIn] = Field(default_factory=list)
 
 
@@ -259,6 +383,13 @@ class _FileIn(BaseModel):
     masks: list[list[tuple[float, float]]] = Field(default_factory=list, description="Privacy mask polygons")
 
 
+def _rule(zone: str, r: _RuleIn) -> ZoneRule:
+    road = r.type in ("stopped", "queue")
+    labels = r.labels if r.labels is not None else [x for x in DEFAULT_LABELS if not road or x in VEHICLE_LABELS]
+    return ZoneRule(r.type, zone, frozenset(labels), r.dwell_s, radius=r.radius, threshold_m=r.threshold_m,
+                    hold_s=r.hold_s, slow_mps=r.slow_mps, gap_m=r.gap_m)
+
+
 def parse_zones(data: object) -> ZoneSet:
     """Build a :class:`ZoneSet` from a parsed zones document (dict)."""
     try:
@@ -267,9 +398,10 @@ def parse_zones(data: object) -> ZoneSet:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise InputError(f"zones file: {where}: {first['msg']}") from None
-    zones = tuple(Zone(z.name, np.asarray(z.polygon)) for z in doc.zones)
+    zones = tuple(Zone(z.name, np.asarray(z.polygon), None if z.stop_line is None else np.asarray(z.stop_line),
+                       z.length_m) for z in doc.zones)
     lines = tuple(Line(ln.name, np.asarray(ln.points[0]), np.asarray(ln.points[1])) for ln in doc.lines)
-    rules = [ZoneRule(r.type, z.name, frozenset(r.labels), r.dwell_s) for z in doc.zones for r in z.rules]
+    rules = [_rule(z.name, r) for z in doc.zones for r in z.rules]
     rules += [ZoneRule("line_crossing", ln.name, frozenset(ln.labels)) for ln in doc.lines]
     masks = tuple(tuple((float(x), float(y)) for x, y in _points(m, 3, "mask")) for m in doc.masks)
     return ZoneSet(zones, lines, tuple(rules), masks)

@@ -1,0 +1,127 @@
+"""Stopped-vehicle and queue-length rules on deterministic track sequences (pure, no video)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vigil.analytics.roadrules import Lane, queue_extent
+from vigil.analytics.tracks import Track
+from vigil.analytics.zones import RuleEngine, Zone, ZoneRule, ZoneSet, parse_zones
+from vigil.core.errors import InputError
+
+BOX = np.array([[0.2, 0.2], [0.8, 0.2], [0.8, 0.8], [0.2, 0.8]])  # a junction box
+# A lane running up the picture: stop line at the bottom (y = 0.9), far end at y = 0.1; 80 m long.
+LANE = np.array([[0.4, 0.1], [0.6, 0.1], [0.6, 0.9], [0.4, 0.9]])
+STOP = np.array([[0.4, 0.9], [0.6, 0.9]])
+
+
+def _car(tid: int, cx: float, cy: float, t: float, h: float = 0.05, label: str = "car") -> Track:
+    box = np.array([cx - 0.03, cy - h / 2, cx + 0.03, cy + h / 2])
+    return Track(tid, label, box, 0.8, 0.0, t, hits=3, best_box=box, best_score=0.8, first_box=box)
+
+
+def _box_engine(dwell_s: float = 30.0) -> RuleEngine:
+    zs = ZoneSet(zones=(Zone("junction", BOX),), rules=(ZoneRule("stopped", "junction", frozenset({"car"}),
+                                                                  dwell_s, radius=0.02),))
+    return RuleEngine(zs)
+
+
+def test_a_car_stopped_for_30_s_raises_one_event_that_ends_when_it_moves():
+    eng = _box_engine()
+    fired = []
+    for t in range(0, 41):  # 40 s still, with a little detector jitter
+        fired += eng.update([_car(1, 0.5 + 0.003 * (-1) ** t, 0.5, float(t))], float(t))
+    assert [(e.type, e.zone, e.start, e.end) for e in fired] == [("stopped", "junction", 0.0, None)]
+    moved = eng.update([_car(1, 0.56, 0.5, 41.0)], 41.0)
+    assert [(e.type, e.start, e.end) for e in moved] == [("stopped", 0.0, 41.0)]
+    assert eng.update([_car(1, 0.60, 0.5, 42.0)], 42.0) == []  # moving on: nothing new
+
+
+def test_a_stopped_car_that_disappears_ends_its_event():
+    eng = _box_engine(dwell_s=10)
+    car = None
+    for t in range(0, 12):
+        car = _car(4, 0.5, 0.5, float(t))
+        eng.update([car], float(t))
+    closed = eng.update([], 15.0, ended=[car])
+    assert [(e.type, e.start, e.end) for e in closed] == [("stopped", 0.0, 11.0)]
+
+
+def test_moving_slowly_but_steadily_raises_nothing():
+    eng = _box_engine()
+    fired = []
+    for t in range(0, 120):  # 0.005 of the picture per second: crawls across the box in 2 minutes
+        fired += eng.update([_car(2, 0.21 + 0.005 * t, 0.5, float(t))], float(t))
+    assert fired == []
+
+
+def test_stopped_outside_the_zone_or_of_another_label_raises_nothing():
+    eng = _box_engine()
+    fired = []
+    for t in range(0, 40):
+        fired += eng.update([_car(3, 0.9, 0.5, float(t)), _car(5, 0.5, 0.5, float(t), label="person")], float(t))
+    assert fired == []
+
+
+def test_lane_distances_and_queue_extent():
+    lane = Lane(LANE, STOP[0], STOP[1], 80.0)
+    assert lane.metres(np.array([[0.5, 0.9], [0.5, 0.5], [0.5, 0.1]])).tolist() == pytest.approx([0, 40, 80])
+    assert queue_extent([(0, 5), (6, 11), (30, 35)], gap_m=4) == (11, 2)  # the third is not contiguous
+    assert queue_extent([(20, 25)], gap_m=4) == (0.0, 0)  # not at the stop line: no queue
+    with pytest.raises(InputError, match="length_m"):
+        Lane(LANE, STOP[0], STOP[1], 0.0)
+
+
+def _lane_engine() -> RuleEngine:
+    zs = parse_zones({"zones": [{"name": "north approach", "polygon": LANE.tolist(), "stop_line": STOP.tolist(),
+                                 "length_m": 80, "rules": [{"type": "queue", "threshold_m": 30, "hold_s": 10}]}]})
+    return RuleEngine(zs)
+
+
+def _queue(n: int, t: float, first_id: int = 1) -> list[Track]:
+    """``n`` stationary cars nose to tail from the stop line (each 0.05 of the picture = 5 m)."""
+    return [_car(first_id + k, 0.5, 0.875 - 0.06 * k, t) for k in range(n)]
+
+
+def test_a_queue_growing_over_the_threshold_and_holding_raises_then_clears():
+    eng = _lane_engine()
+    events = []
+    lengths = []
+    for t in range(0, 60):
+        n = min(1 + t // 4, 8) if t < 40 else 1  # grows by a car every 4 s to 8 cars (~47 m), then drains
+        events += eng.update(_queue(n, float(t)), float(t))
+        lengths.append(eng.queues["north approach"].metres)
+    assert max(lengths) == pytest.approx(47.0, abs=0.5)
+    assert [(e.type, e.zone, e.end is None) for e in events] == [("queue", "north approach", True),
+                                                                   ("queue", "north approach", False)]
+    opened, closed = events
+    assert lengths[int(opened.start)] >= 30 > lengths[int(opened.start) - 1]  # starts when it crossed 30 m
+    assert opened.start == 21.0  # 30 m first reached at t = 20 (6 cars), counted after one more frame
+    assert closed.end == 50.0  # below 30 m from t = 40, cleared after the 10 s hold
+    assert closed.value == pytest.approx(47.0, abs=0.5)
+
+
+def test_a_short_spike_or_moving_traffic_is_no_queue():
+    eng = _lane_engine()
+    events = []
+    for t in range(0, 8):  # 7 still cars for 7 s only: under the 10 s hold
+        events += eng.update(_queue(7, float(t)), float(t))
+    for t in range(8, 40):  # then a steady stream at 10 m/s: none is slow
+        cars = [_car(100 + k, 0.5, 0.85 - ((0.1 * t + 0.2 * k) % 0.7), float(t)) for k in range(4)]
+        events += eng.update(cars, float(t))
+    assert events == []
+
+
+def test_road_rules_are_checked_when_configured():
+    with pytest.raises(InputError, match="stop_line and length_m"):
+        parse_zones({"zones": [{"name": "l", "polygon": LANE.tolist(), "rules": [{"type": "queue",
+                                                                                  "threshold_m": 10}]}]})
+    with pytest.raises(InputError, match="threshold_m"):
+        parse_zones({"zones": [{"name": "l", "polygon": LANE.tolist(), "stop_line": STOP.tolist(), "length_m": 50,
+                                "rules": [{"type": "queue"}]}]})
+    with pytest.raises(InputError, match="dwell_s"):
+        parse_zones({"zones": [{"name": "b", "polygon": BOX.tolist(), "rules": [{"type": "stopped"}]}]})
+    zs = parse_zones({"zones": [{"name": "b", "polygon": BOX.tolist(), "rules": [{"type": "stopped",
+                                                                                  "dwell_s": 30}]}]})
+    assert zs.rules[0].labels == {"car", "truck", "bus", "motorcycle"}  # vehicles by default
