@@ -39,8 +39,11 @@ def test_generated_ids_are_unique_valid_and_in_region(stored, given_ids, new):
     lk = _Lookups(regions=set(REGIONS), sites={}, models={}, cameras={c: {} for c in visible}, by_name={},
                   hidden=existing - visible, scope=Scope.everything())
     rows = Rows("prop", [])
-    generated = _resolve_ids(rows, good, lk, explicit)
+    idless = {(v["region_code"], v["name"]): (line, None) for line, v in good if not v["id"]}
+    generated, resolved = _resolve_ids(rows, idless, lk, explicit)
     assert not rows.errors and generated == len(new)
+    for _, v in good:
+        v["id"] = v["id"] or resolved[(v["region_code"], v["name"])]
     ids = [v["id"] for _, v in good]
     assert len(set(ids)) == len(ids) and not (set(ids) - set(explicit)) & existing
     for _, v in good:

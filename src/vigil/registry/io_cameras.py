@@ -24,11 +24,10 @@ from vigil.registry.io_common import (
     RowReader,
     Rows,
     Source,
-    check_rows,
+    checked,
     finish,
     read_rows,
     reject_if_bad,
-    write,
 )
 from vigil.registry.streams import validate_stream_url
 
@@ -178,48 +177,61 @@ def _checker(lk: _Lookups, scope: Scope) -> Any:
     return check
 
 
-def _resolve_ids(rows: Rows, good: list[tuple[int, dict[str, Any]]], lk: _Lookups,
-                 explicit: dict[str, int]) -> int:
+def _first_pass(rows: Rows, progress: Progress | None, check: Any,
+                lk: _Lookups) -> dict[tuple[str, str], tuple[int, str | None]]:
+    """Check every row; return the id-less good ones as ``(region, name) -> (line, lifecycle)``.
+
+    Nothing else of a row is kept, so checking a file takes memory for its IDs and names only.
+    """
+    idless: dict[tuple[str, str], tuple[int, str | None]] = {}
+    for line, v in checked(rows, progress, check):
+        if v["id"]:
+            _check_lifecycle(rows, line, v["id"], v.get("lifecycle"), lk)
+        else:
+            idless[(v["region_code"], v["name"])] = (line, v.get("lifecycle"))
+    return idless
+
+
+def _resolve_ids(rows: Rows, idless: dict[tuple[str, str], tuple[int, str | None]], lk: _Lookups,
+                 explicit: dict[str, int]) -> tuple[int, dict[tuple[str, str], str]]:
     """Give id-less rows the ID of the one stored camera with their region and name, or a new one."""
     top: dict[str, int] = {}
     for cid in [*lk.cameras, *lk.hidden, *explicit]:  # serials are unique across scopes too
         if len(cid) == 20 and cid.isdigit() and cid[10:13] == "132":
             top[cid[:8]] = max(top.get(cid[:8], 0), int(cid[14:20]))
     generated = 0
-    for line, v in good:
-        if v["id"]:
-            continue
-        same = lk.by_name.get((v["region_code"], v["name"]), [])
+    ids: dict[tuple[str, str], str] = {}
+    for (region, name), (line, lifecycle) in idless.items():
+        same = lk.by_name.get((region, name), [])
         if len(same) > 1:
-            rows.errors.append(RowError(line, "name", f"{len(same)} stored cameras in region {v['region_code']} "
-                                        f"are named {v['name']!r}; give the id to say which"))
+            rows.errors.append(RowError(line, "name", f"{len(same)} stored cameras in region {region} "
+                                        f"are named {name!r}; give the id to say which"))
         elif same and same[0] in explicit:
             rows.errors.append(RowError(line, "id", f"is empty, so this row matches camera {same[0]} by region "
                                         f"and name, but line {explicit[same[0]]} also sets that camera"))
         elif same:
-            v["id"] = same[0]
+            ids[(region, name)] = same[0]
+            _check_lifecycle(rows, line, same[0], lifecycle, lk)
         else:
-            centre = centre_code_for_region(v["region_code"])
+            centre = centre_code_for_region(region)
             serial = top.get(centre, 0) + 1
             if serial > 999_999:
                 rows.errors.append(RowError(line, "id", f"no free serial number left under centre code {centre}"))
                 continue
             top[centre] = serial
-            v["id"] = generate_device_id(v["region_code"], serial).value
+            ids[(region, name)] = generate_device_id(region, serial).value
             generated += 1
-    return generated
+    return generated, ids
 
 
-def _check_lifecycles(rows: Rows, good: list[tuple[int, dict[str, Any]]], lk: _Lookups) -> None:
+def _check_lifecycle(rows: Rows, line: int, cid: str, new: str | None, lk: _Lookups) -> None:
     """The lifecycle only moves forward: nothing returns to planned, and retired is final."""
-    for line, v in good:
-        old = lk.cameras.get(v["id"])
-        new = v.get("lifecycle")
-        if old is None or new is None or new == old["lifecycle"]:
-            continue
-        if old["lifecycle"] == Lifecycle.RETIRED or new == Lifecycle.PLANNED:
-            rows.errors.append(RowError(line, "lifecycle", f"camera {v['id']} cannot go from {old['lifecycle']} "
-                                        f"to {new} (nothing returns to planned, and retired is final)"))
+    old = lk.cameras.get(cid)
+    if old is None or new is None or new == old["lifecycle"]:
+        return
+    if old["lifecycle"] == Lifecycle.RETIRED or new == Lifecycle.PLANNED:
+        rows.errors.append(RowError(line, "lifecycle", f"camera {cid} cannot go from {old['lifecycle']} "
+                                    f"to {new} (nothing returns to planned, and retired is final)"))
 
 
 def _password(v: dict[str, Any], old: dict[str, Any] | None, box: CredentialBox) -> None:
@@ -250,16 +262,21 @@ def import_cameras(session: Session, rows_or_path: Source, *, box: CredentialBox
     rows = read_rows(rows_or_path, CAMERA_COLUMNS, geo="point", fmt=fmt, name=name)
     lk = _Lookups.load(session, scope)
     check = _checker(lk, scope)
-    good = check_rows(rows, progress, check)
-    generated = _resolve_ids(rows, good, lk, check.ids_in_file)
-    _check_lifecycles(rows, good, lk)
+    idless = _first_pass(rows, progress, check, lk)
+    generated, ids = _resolve_ids(rows, idless, lk, check.ids_in_file)
+    del idless, check
     reject_if_bad(rows)
-    plan = Plan()
-    for _, v in good:
+    # second pass: the file is read again (every row is good now) and written in batches
+    plan, regions, recheck = Plan(), set(), _checker(lk, scope)
+    for line, cells in rows.items:
+        v = recheck(RowReader(line, cells, []))
+        if not v["id"]:
+            v["id"] = ids[(v["region_code"], v["name"])]
         old = lk.cameras.get(v["id"])
         _password(v, old, box)
         plan.merge(old, v, DEFAULTS)
-    if not dry_run:
-        write(session, Camera.__table__, "id", plan, progress)
+        regions.add(v["region_code"])
+        plan.flush(session, Camera.__table__, "id", dry_run=dry_run)
+    plan.flush(session, Camera.__table__, "id", dry_run=dry_run, at=1)
     return finish(session, "cameras", rows, plan, actor=actor, dry_run=dry_run, t0=t0, generated=generated,
-                  regions=[v["region_code"] for _, v in good])
+                  regions=regions)

@@ -7,13 +7,11 @@ rows, check every row and collect *all* :class:`~vigil.core.errors.RowError` s, 
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from functools import cache
@@ -34,7 +32,7 @@ from vigil.core.errors import (
     InputError,
     RowError,
 )
-from vigil.registry.geometry import check_crs
+from vigil.registry.io_stream import Opener, RowStream, csv_items, geojson_items, opener_for, precheck
 
 __all__ = ["ImportReport", "Progress", "RowReader", "Source", "read_rows"]
 
@@ -83,7 +81,7 @@ class Rows:
     """A file read into rows: ``items`` are ``(line, cells)``; ``errors`` are rows that failed to parse."""
 
     source: str
-    items: list[tuple[int, dict[str, str]]]
+    items: Sequence[tuple[int, dict[str, str]]] | RowStream
     errors: list[RowError] = field(default_factory=list)
 
 
@@ -95,41 +93,34 @@ def read_rows(src: Source, cols: Columns, *, geo: Geo = None, fmt: Format = "aut
         path = Path(src)
         if not path.is_file():
             raise InputError(f"{path}: no such file")
-        data = path.read_bytes()
+        raw: Path | bytes = path
         name = name or str(path)
         if fmt == "auto" and path.suffix.lower() in (".geojson", ".json"):
             fmt = "geojson"
     elif isinstance(src, bytes | bytearray):
-        data = bytes(src)
+        raw = bytes(src)
         name = name or "upload"
         if fmt == "auto" and name.lower().endswith((".geojson", ".json")):
             fmt = "geojson"
     else:
         return _from_mappings(src, cols, name or "rows")
-    text = _decode(data, name)
+    return _from_file(opener_for(raw), name, cols, geo, fmt)
+
+
+def _from_file(open_: Opener, name: str, cols: Columns, geo: Geo, fmt: Format) -> Rows:
+    """Rows parsed lazily from a file (see :mod:`vigil.registry.io_stream`)."""
+    first, lines = precheck(open_, name, _is_gbk)
     if fmt == "auto":
-        fmt = "geojson" if text.lstrip().startswith("{") else "csv"
+        fmt = "geojson" if first == "{" else "csv"
+    out = Rows(name, [])
     if fmt == "geojson":
         if geo is None:
             raise InputError(f"{name}: this kind is imported from CSV only, not GeoJSON")
-        return _from_geojson(text, name, geo)
-    return _from_csv(text, name, cols)
-
-
-def _decode(data: bytes, name: str) -> str:
-    if not data.strip():
-        raise InputError(f"{name}: the file is empty")
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        raise InputError(f"{name}: the file is UTF-16; save it as UTF-8")
-    if b"\x00" in data:  # anywhere: a NUL byte is never stored
-        raise InputError(f"{name}: this is a binary file (it holds a NUL byte), not CSV or GeoJSON text")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        hint = " (it looks like GBK/GB18030: in Excel, save as \"CSV UTF-8\")" if _is_gbk(data) else ""
-        raise InputError(f"{name}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}){hint}; "
-                         "save the file as UTF-8") from None
+        parse = geojson_items(open_, name, lambda feat, i, errors: _feature(feat, i, errors, geo))
+    else:
+        parse = csv_items(open_, name, lambda row: _header(row, cols, name), restore_formula)
+    out.items = RowStream(parse, out.errors, lines)
+    return out
 
 
 def _is_gbk(data: bytes) -> bool:
@@ -187,30 +178,6 @@ def _header(row: list[str], cols: Columns, name: str) -> list[str]:
     return header
 
 
-def _from_csv(text: str, name: str, cols: Columns) -> Rows:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    out = Rows(name, [])
-    header: list[str] | None = None
-    end = 0
-    try:
-        for row in reader:
-            start, end = end + 1, reader.line_num
-            if not any(c.strip() for c in row):
-                continue
-            if header is None:
-                header = _header(row, cols, name)
-                continue
-            if len(row) != len(header):
-                out.errors.append(RowError(start, "(row)", f"has {len(row)} fields, the header has {len(header)}"))
-                continue
-            out.items.append((start, {h: restore_formula(c.strip()) for h, c in zip(header, row, strict=True)}))
-    except csv.Error as exc:
-        raise InputError(f"{name}: not a readable CSV file near line {reader.line_num}: {exc}") from None
-    if header is None:
-        raise InputError(f"{name}: the file is empty")
-    return out
-
-
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -224,38 +191,21 @@ def restore_formula(cell: str) -> str:
     return cell[1:] if cell[:1] == "'" and cell[1:2] in _FORMULA_START else cell
 
 
-def _from_geojson(text: str, name: str, geo: Geo) -> Rows:
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{name}: broken GeoJSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    except RecursionError:
-        raise InputError(f"{name}: the GeoJSON is nested too deeply") from None
-    if isinstance(doc, dict) and doc.get("type") == "Feature":
-        doc = {"type": "FeatureCollection", "features": [doc]}
-    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" \
-            or not isinstance(doc.get("features"), list):
-        raise InputError(f"{name}: GeoJSON must be a FeatureCollection with a 'features' list")
-    try:
-        check_crs(doc.get("crs"))
-    except InputError as exc:
-        raise InputError(f"{name}: {exc}") from None
-    out = Rows(name, [])
-    for i, feat in enumerate(doc["features"], start=1):
-        if not isinstance(feat, dict) or feat.get("type") != "Feature":
-            out.errors.append(RowError(i, "(feature)", "is not a GeoJSON Feature"))
-            continue
-        props = feat.get("properties") or {}
-        if not isinstance(props, dict):
-            out.errors.append(RowError(i, "properties", "must be an object"))
-            continue
-        cells = {str(k).strip().lower(): _cell(v) for k, v in props.items()}
-        err = _geometry_cells(feat.get("geometry"), geo, cells)
-        if err:
-            out.errors.append(RowError(i, "geometry", err))
-            continue
-        out.items.append((i, cells))
-    return out
+def _feature(feat: Any, i: int, errors: list[RowError], geo: Geo) -> tuple[int, dict[str, str]] | None:
+    """Feature ``i`` as cells, or ``None`` with a row error."""
+    if not isinstance(feat, dict) or feat.get("type") != "Feature":
+        errors.append(RowError(i, "(feature)", "is not a GeoJSON Feature"))
+        return None
+    props = feat.get("properties") or {}
+    if not isinstance(props, dict):
+        errors.append(RowError(i, "properties", "must be an object"))
+        return None
+    cells = {str(k).strip().lower(): _cell(v) for k, v in props.items()}
+    err = _geometry_cells(feat.get("geometry"), geo, cells)
+    if err:
+        errors.append(RowError(i, "geometry", err))
+        return None
+    return i, cells
 
 
 def _geometry_cells(g: Any, geo: Geo, cells: dict[str, str]) -> str:
@@ -355,16 +305,23 @@ class RowReader:
 def check_rows(rows: Rows, progress: Progress | None,
                check: Callable[[RowReader], dict[str, Any] | None]) -> list[tuple[int, dict[str, Any]]]:
     """Run ``check`` on every row; return ``(line, values)`` of the good ones. Errors stay in ``rows``."""
-    good = []
-    n = len(rows.items)
+    return list(checked(rows, progress, check))
+
+
+def checked(rows: Rows, progress: Progress | None,
+            check: Callable[[RowReader], dict[str, Any] | None]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Run ``check`` on every row as it is read; yield ``(line, values)`` of the good ones."""
+    n = rows.items.hint if isinstance(rows.items, RowStream) else len(rows.items)
+    i = 0
     for i, (line, cells) in enumerate(rows.items, start=1):
         r = RowReader(line, cells, rows.errors)
         values = check(r)
         if values is not None and not r.bad:
-            good.append((line, values))
-        if progress and (i % 2000 == 0 or i == n):
-            progress("check", i, n)
-    return good
+            yield line, values
+        if progress and i % 2000 == 0:
+            progress("check", i, max(n, i))
+    if progress:
+        progress("check", i, i)
 
 
 def reject_if_bad(rows: Rows) -> None:
@@ -389,6 +346,27 @@ class Plan:
     inserts: list[dict[str, Any]] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)
     unchanged: int = 0
+    flushed_inserts: int = 0
+    flushed_updates: int = 0
+
+    @property
+    def created(self) -> int:
+        return self.flushed_inserts + len(self.inserts)
+
+    @property
+    def updated(self) -> int:
+        return self.flushed_updates + len(self.updates)
+
+    def flush(self, session: Session, table: Table, key: str, *, dry_run: bool, at: int = _BATCH) -> None:
+        """Write the planned rows once ``at`` of them are waiting (nothing on a dry run), then forget them."""
+        if len(self.inserts) + len(self.updates) < at:
+            return
+        if not dry_run:
+            write(session, table, key, self, None)
+        self.flushed_inserts += len(self.inserts)
+        self.flushed_updates += len(self.updates)
+        self.inserts.clear()
+        self.updates.clear()
 
     def merge(self, existing: dict[str, Any] | None, values: dict[str, Any], defaults: dict[str, Any]) -> None:
         """Plan ``values`` against the ``existing`` stored row (``None`` for a new one)."""
@@ -443,8 +421,8 @@ def common_region(codes: Iterable[str]) -> str | None:
 def finish(session: Session, kind: str, rows: Rows, plan: Plan, *, actor: str, dry_run: bool,
            t0: float, generated: int = 0, regions: Iterable[str] = ()) -> ImportReport:
     """Audit (once per import, not per row; filed under the region holding all ``regions``) and report."""
-    rep = ImportReport(kind=kind, source=rows.source, rows=len(rows.items), created=len(plan.inserts),
-                       updated=len(plan.updates), unchanged=plan.unchanged, dry_run=dry_run,
+    rep = ImportReport(kind=kind, source=rows.source, rows=len(rows.items), created=plan.created,
+                       updated=plan.updated, unchanged=plan.unchanged, dry_run=dry_run,
                        seconds=round(time.perf_counter() - t0, 3), generated_ids=generated)
     if not dry_run:
         record(session, actor, f"{kind}.import", f"import:{kind}", region=common_region(regions),
