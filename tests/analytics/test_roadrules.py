@@ -1,13 +1,18 @@
-"""Stopped-vehicle and queue-length rules on deterministic track sequences (pure, no video)."""
+"""Stopped-vehicle and queue-length rules on deterministic track sequences, and their zone settings."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
+from factories import TOWN1, TOWN2, build_world
+from vigil.access.guard import Scope
 from vigil.analytics.roadrules import Lane, queue_extent
+from vigil.analytics.settings import get_setting
 from vigil.analytics.tracks import Track
 from vigil.analytics.zones import RuleEngine, Zone, ZoneRule, ZoneSet, parse_zones
+from vigil.api.app import create_app
 from vigil.core.errors import InputError
 
 BOX = np.array([[0.2, 0.2], [0.8, 0.2], [0.8, 0.8], [0.2, 0.8]])  # a junction box
@@ -125,3 +130,28 @@ def test_road_rules_are_checked_when_configured():
     zs = parse_zones({"zones": [{"name": "b", "polygon": BOX.tolist(), "rules": [{"type": "stopped",
                                                                                   "dwell_s": 30}]}]})
     assert zs.rules[0].labels == {"car", "truck", "bus", "motorcycle"}  # vehicles by default
+
+
+ROAD_ZONES = {"zones": [
+    {"name": "north approach", "polygon": LANE.tolist(), "stop_line": STOP.tolist(), "length_m": 80,
+     "rules": [{"type": "queue", "threshold_m": 30, "hold_s": 10}]},
+    {"name": "junction", "polygon": BOX.tolist(), "rules": [{"type": "stopped", "dwell_s": 30, "radius": 0.02}]},
+]}
+
+
+def test_road_rules_are_set_through_the_camera_zone_settings_in_scope(vigil):
+    w = build_world(vigil)
+    client = TestClient(create_app(vigil))
+    url = f"/api/v1/analytics/cameras/{w.cameras[TOWN1]}"
+    officer = {"Authorization": f"Bearer {w.tokens[f'duty_officer-{TOWN1}']}"}
+    r = client.put(url, json={"enabled": True, "zones": ROAD_ZONES}, headers=officer)
+    assert r.status_code == 200 and r.json()["zones"] == ROAD_ZONES
+    assert client.put(f"/api/v1/analytics/cameras/{w.cameras[TOWN2]}", json={"enabled": True, "zones": ROAD_ZONES},
+                      headers=officer).status_code == 404
+    no_stop = {"zones": [{**ROAD_ZONES["zones"][0], "stop_line": None}]}
+    bad = client.put(url, json={"enabled": True, "zones": no_stop}, headers=officer)
+    assert bad.status_code in (400, 422) and "stop_line and length_m" in bad.text and "Traceback" not in bad.text
+    with vigil.db.session() as s:
+        stored = get_setting(s, w.cameras[TOWN1], Scope.everything())
+        rules = parse_zones(stored.zones).rules
+        assert [(r.type, r.target) for r in rules] == [("queue", "north approach"), ("stopped", "junction")]
