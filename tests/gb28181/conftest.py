@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from gbkit import DEVICE, NVR, PASSWORD, PLATFORM
+from gbkit import DEVICE, LOCAL, NVR, PASSWORD, PLATFORM
 
+from vigil.core.context import Vigil
 from vigil.core.models import Region
 from vigil.gb28181 import store
 from vigil.gb28181.server import GbConfig, GbServer
@@ -31,3 +32,15 @@ async def gb_server(gb_vigil):
     await srv.start()
     yield srv
     await srv.stop()
+
+
+@pytest.fixture
+def upper_vigil(tmp_path):
+    """A second instance playing the upper platform, where Vigil (as ``LOCAL``) may register."""
+    v = Vigil.open(f"sqlite:///{tmp_path / 'upper.db'}", str(tmp_path / "upper-home"))
+    with v.db.session() as s:
+        s.add(Region(code="3402", name="Prefecture", level=1))
+        s.flush()
+        store.add_device(s, v.box, LOCAL, PASSWORD, actor="test", region="3402")
+    yield v
+    v.close()

@@ -6,6 +6,7 @@ PLATFORM = "34020000002000000001"
 DEVICE = "34020000001320000001"
 NVR = "34020000001180000001"
 PASSWORD = "12345678"
+LOCAL = "34020000002000000009"  # the ID Vigil registers upward with, in the cascade tests
 
 
 async def until(fn, seconds: float = 15.0) -> bool:

@@ -9,11 +9,10 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from gbkit import NVR, PASSWORD, until
+from gbkit import LOCAL, NVR, PASSWORD, until
 from sqlalchemy import select
 
 from vigil.access.guard import Scope
-from vigil.core.context import Vigil
 from vigil.core.errors import NotReadyError
 from vigil.core.models import AuditEntry, Camera, Region
 from vigil.federation.links import parse_rules
@@ -29,7 +28,6 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "video"))
 from video_helpers import RtspServer  # noqa: E402  (the video tests' real RTSP server)
 
 UPPER = "34000000002000000001"
-LOCAL = "34020000002000000009"
 GROUP = "34020000002160000001"
 CAM1, CAM2, PLAIN, OUTSIDE = ("34020000001310000001", "34020000001310000002", "34020000001320000077",
                               "34030000001320000001")
@@ -46,17 +44,6 @@ def lower(gb_vigil):
         s.add(Camera(id=PLAIN, name="plain", region_code="340200", lon=117.3, lat=31.3))
         s.add(Camera(id=OUTSIDE, name="not shared", region_code="3403", lon=118.0, lat=32.0))
     return gb_vigil
-
-
-@pytest.fixture
-def upper_vigil(tmp_path):
-    v = Vigil.open(f"sqlite:///{tmp_path / 'upper.db'}", str(tmp_path / "upper-home"))
-    with v.db.session() as s:
-        s.add(Region(code="3402", name="Prefecture", level=1))
-        s.flush()
-        store.add_device(s, v.box, LOCAL, PASSWORD, actor="test", region="3402")
-    yield v
-    v.close()
 
 
 def test_the_shared_catalog_keeps_the_tree_and_the_rules(lower):

@@ -8,56 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
 
-import av
-import numpy as np
 import pytest
 from gbkit import NVR, PASSWORD, PLATFORM, until
+from hubkit import CAM, add_channel, copied, copy_video, frames_of, source_url
 from sippkit import SIPP, sipp_args, start_sipp
 from sqlalchemy import select
 
-from vigil.core.models import Camera
-from vigil.gb28181 import store
 from vigil.gb28181.hub import MediaHub, hub_url
-from vigil.gb28181.manscdp import CatalogItem
 from vigil.gb28181.media import frame_rfc4571
 from vigil.gb28181.server import GbConfig, GbServer
 from vigil.gb28181.simdevice import ps_stream, rtp_packets
-from vigil.video.ffmpeg import stream_input
 from vigil.video.live import LiveConfig, LiveManager
 from vigil.video.models import RecordingSegment
 from vigil.video.recorder import Recorder, RecorderConfig
-from vigil.video.sources import camera_source
 
-CAM = "34020000001310000001"
 pytestmark = pytest.mark.skipif(SIPP is None, reason="sipp (Debian sip-tester) is not installed")
-
-
-def add_channel(v) -> str:
-    """The NVR's catalog with one camera channel: the channel becomes a registry camera without a URL."""
-    with v.db.session() as s:
-        store.apply_catalog(s, NVR, [CatalogItem(CAM, name="Gate", civil_code="340200", parent_id=NVR)])
-    return CAM
-
-
-def source_url(v) -> str:
-    with v.db.session() as s:
-        return camera_source(v, s.get(Camera, CAM))
-
-
-def frames_of(data_or_path) -> list[np.ndarray]:
-    """Every decoded picture (gray) of a PS byte string or a media file."""
-    import io
-
-    src = io.BytesIO(data_or_path) if isinstance(data_or_path, bytes) else str(data_or_path)
-    with av.open(src, format="mpeg" if isinstance(data_or_path, bytes) else None) as c:
-        return [f.to_ndarray(format="gray") for f in c.decode(video=0)]
-
-
-def copied(out_frames: list[np.ndarray], source: list[np.ndarray]) -> bool:
-    """Stream copy: the output's pictures are bit-exact pictures of the source (noise does not survive a re-encode)."""
-    return bool(out_frames) and all(any(np.array_equal(f, s) for s in source) for f in out_frames[:3])
 
 
 async def send_udp(port: int, packets: list[bytes], seconds: float) -> None:
@@ -143,15 +109,8 @@ async def test_tcp_active_media_connects_to_the_device(gb_vigil, tmp_path):
     listener = await asyncio.start_server(device_media, "127.0.0.1", 0)
     mport = listener.sockets[0].getsockname()[1]
     async with registrar(gb_vigil, tmp_path, "tcp-active", mport=mport) as (_, hub):
-        args, script = stream_input(source_url(gb_vigil), io_timeout_s=5)
-        out = tmp_path / "copy.mkv"
-        proc = await asyncio.create_subprocess_exec(
-            "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", *args, "-map", "0:v:0", "-c", "copy",
-            "-frames:v", "15", "-y", str(out), stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-        _, err = await asyncio.wait_for(proc.communicate(script), 20)
-        assert proc.returncode == 0, err.decode()
+        frames = await copy_video(source_url(gb_vigil), tmp_path / "copy.mkv", 15)
         assert connected.is_set() and hub.invites == 1
-        frames = frames_of(out)
         assert len(frames) == 15 and copied(frames, frames_of(source))
         assert await until(lambda: hub.bye_ok == 1, 10)  # FFmpeg left: the last reader, so BYE
     listener.close()

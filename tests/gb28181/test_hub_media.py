@@ -7,15 +7,13 @@ copying the video (``-c copy``).
 
 from __future__ import annotations
 
-import asyncio
 import io
-import subprocess
 
 import av
 import pytest
 from gbkit import NVR, PASSWORD, PLATFORM, until
+from hubkit import CAM, add_channel, copied, copy_video, frames_of, source_url
 from sqlalchemy import select
-from test_hub import CAM, add_channel, copied, frames_of, source_url
 
 from vigil.core.errors import NotFoundError, NotReadyError
 from vigil.core.models import Camera
@@ -23,7 +21,6 @@ from vigil.gb28181.hub import MediaHub
 from vigil.gb28181.media import demux_ps
 from vigil.gb28181.server import GbConfig, GbServer
 from vigil.gb28181.simdevice import SimDevice, device_ps, ps_stream
-from vigil.video.ffmpeg import stream_input
 from vigil.video.recorder import Recorder, RecorderConfig
 from vigil.video.sources import camera_source, has_media
 
@@ -56,14 +53,7 @@ async def test_device_streams_play_through_the_hub(gb_vigil, tmp_path, case, tra
     try:
         assert await dev.register() == 200
         add_channel(gb_vigil)
-        args, script = stream_input(source_url(gb_vigil), io_timeout_s=5)
-        out = tmp_path / "copy.mkv"
-        proc = await asyncio.create_subprocess_exec(
-            "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", *args, "-map", "0:v:0", "-c", "copy",
-            "-frames:v", "6", "-y", str(out), stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-        _, err = await asyncio.wait_for(proc.communicate(script), 30)
-        assert proc.returncode == 0, err.decode()
-        frames = frames_of(out)
+        frames = await copy_video(source_url(gb_vigil), tmp_path / "copy.mkv", 6)
         assert len(frames) == 6 and copied(frames, frames_of(raw))
         assert frames[0].shape == ((360, 480) if big else (120, 160))
         assert await until(lambda: hub.bye_ok == 1, 10)  # the only reader left: BYE, answered

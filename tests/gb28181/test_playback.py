@@ -11,33 +11,20 @@ import asyncio
 import contextlib
 
 import pytest
-from gbkit import NVR, PASSWORD, PLATFORM, until
+from gbkit import LOCAL, NVR, PASSWORD, PLATFORM, until
 from sippkit import SIPP, sipp_args, start_sipp
 from sqlalchemy import select
 
-from vigil.core.context import Vigil
 from vigil.core.errors import NotReadyError
-from vigil.core.models import AuditEntry, Camera, Region
+from vigil.core.models import AuditEntry, Camera
 from vigil.federation.links import parse_rules
 from vigil.gb28181 import cascade, store
 from vigil.gb28181.manscdp import CatalogItem
 from vigil.gb28181.server import GbConfig, GbServer
 from vigil.gb28181.upper import UpperLink
 
-UPPER, LOCAL, CAM, PLAIN = "34000000002000000001", "34020000002000000009", "34020000001310000001", \
-    "34020000001320000077"
+UPPER, CAM, PLAIN = "34000000002000000001", "34020000001310000001", "34020000001320000077"
 pytestmark = pytest.mark.skipif(SIPP is None, reason="sipp (Debian sip-tester) is not installed")
-
-
-@pytest.fixture
-def upper_vigil(tmp_path):
-    v = Vigil.open(f"sqlite:///{tmp_path / 'upper.db'}", str(tmp_path / "upper-home"))
-    with v.db.session() as s:
-        s.add(Region(code="3402", name="Prefecture", level=1))
-        s.flush()
-        store.add_device(s, v.box, LOCAL, PASSWORD, actor="test", region="3402")
-    yield v
-    v.close()
 
 
 async def test_a_playback_is_relayed_down_and_its_end_goes_up_as_media_status_121(gb_vigil, upper_vigil, tmp_path):
