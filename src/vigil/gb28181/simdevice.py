@@ -28,6 +28,7 @@ class SimDevice(DeviceAgent):
 
     media: bytes = b""
     answer_ssrc: str = "0999999999"
+    pace_s: float = 0.0  # > 0: send the media over that many seconds, as a camera does; else at once
     _sending: asyncio.Task[Any] | None = None
     _listener: asyncio.Server | None = None
 
@@ -72,13 +73,18 @@ class SimDevice(DeviceAgent):
         await asyncio.sleep(0.05)  # after the ACK
         if tcp and writer is None and dest is not None:  # TCP, platform passive: we connect
             writer = (await asyncio.open_connection(*dest))[1]
-        for i, pkt in enumerate(rtp_packets(self.media, int(self.answer_ssrc))):
+        packets = rtp_packets(self.media, int(self.answer_ssrc))
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        for i, pkt in enumerate(packets):
             if writer is not None:
                 writer.write(frame_rfc4571(pkt))
                 await writer.drain()
             elif dest is not None:
                 self.transport.sendto(pkt, dest)
-            if i % 20 == 19:
+            if self.pace_s:
+                await asyncio.sleep(max(0.0, t0 + self.pace_s * i / len(packets) - loop.time()))
+            elif i % 20 == 19:
                 await asyncio.sleep(0.002)
         if writer is not None:
             writer.close()
