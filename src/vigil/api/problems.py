@@ -19,6 +19,7 @@ from vigil.core.errors import (
     AccessDenied,
     AuthError,
     ConflictError,
+    ImportBusy,
     ImportRejected,
     InputError,
     NotFoundError,
@@ -69,7 +70,8 @@ def install(app: FastAPI) -> None:
                 extra = {}
                 if isinstance(exc, ImportRejected):
                     extra["errors"] = [{"line": e.line, "field": e.field, "reason": e.reason} for e in exc.errors]
-                headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttempts) else None
+                headers = {"Retry-After": str(exc.retry_after)} \
+                    if isinstance(exc, TooManyAttempts | ImportBusy) else None
                 return problem(status, slug, slug.replace("-", " ").capitalize(), str(exc), request.url.path,
                                headers=headers, **extra)
         return problem(400, "error", "Error", str(exc), request.url.path)

@@ -42,6 +42,14 @@ class NotReadyError(VigilError, ConnectionError):
     """A peer, camera or service is not reachable now; retry later."""
 
 
+class ImportBusy(NotReadyError):
+    """Every import slot of the server is taken; retry after ``retry_after`` seconds (503)."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True, slots=True)
 class RowError:
     """One problem in one row of an imported file."""

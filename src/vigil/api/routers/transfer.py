@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
@@ -10,7 +15,7 @@ from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 from vigil.access.guard import check_permission
 from vigil.access.users import Principal
 from vigil.api.deps import SessionDep, VigilDep, require
-from vigil.core.errors import InputError
+from vigil.core.errors import ImportBusy, InputError
 from vigil.registry.io import EXPORT_FORMATS, IMPORTERS, ExportFormat, export_cameras
 
 router = APIRouter()
@@ -27,19 +32,61 @@ Upload = Annotated[UploadFile, File(description="CSV (UTF-8) or GeoJSON file; co
 DryRun = Annotated[bool, Query(description="check every row and report counts; store nothing")]
 
 
+class ImportSlots:
+    """At most ``limit`` imports run at once in this server; another waits ``wait_s``, then is refused (503)."""
+
+    def __init__(self, limit: int, wait_s: float = 5.0, retry_after_s: int = 30) -> None:
+        self.limit, self.wait_s, self.retry_after_s = limit, wait_s, retry_after_s
+        self._sem = threading.BoundedSemaphore(limit)
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        if not self._sem.acquire(timeout=self.wait_s):
+            raise ImportBusy(f"{self.limit} import(s) are running; retry in {self.retry_after_s} s",
+                             retry_after=self.retry_after_s)
+        try:
+            yield
+        finally:
+            self._sem.release()
+
+
+#: the server's import slots: ``VIGIL_IMPORT_SLOTS`` (default 1; each import holds < 500 MB for 200 MiB)
+SLOTS = ImportSlots(max(1, int(os.environ.get("VIGIL_IMPORT_SLOTS", "1") or 1)))
+
+
+@contextmanager
+def spooled(file: UploadFile, home: Path) -> Iterator[Path]:
+    """Copy the upload in 1 MiB chunks to a private temporary file under ``home`` (refused over the limit)."""
+    suffix = Path(file.filename or "").suffix.lower()
+    fd, name = tempfile.mkstemp(prefix=".import-", suffix=suffix if suffix in (".csv", ".json", ".geojson")
+                                else ".upload", dir=home)
+    path = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            size = 0
+            while chunk := file.file.read(2**20):
+                size += len(chunk)
+                if size > MAX_UPLOAD:
+                    raise InputError(f"the file is larger than {MAX_UPLOAD // 2**20} MiB")
+                out.write(chunk)
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
 def _importer(kind: str) -> Callable[..., dict[str, Any]]:
     def handler(session: SessionDep, v: VigilDep, file: Upload, dry_run: DryRun = False,
                 p: Principal = Depends(require("registry.write"))) -> dict[str, Any]:
-        data = file.file.read(MAX_UPLOAD + 1)
-        if len(data) > MAX_UPLOAD:
-            raise InputError(f"the file is larger than {MAX_UPLOAD // 2**20} MiB")
         kwargs: dict[str, Any] = {"box": v.box} if kind == "cameras" else {}
-        rep = IMPORTERS[kind](session, data, actor=p.name, scope=p.scope, dry_run=dry_run, fmt="auto",
-                              name=file.filename or "upload", **kwargs)
+        with SLOTS.slot(), spooled(file, v.settings.home) as path:
+            rep = IMPORTERS[kind](session, path, actor=p.name, scope=p.scope, dry_run=dry_run, fmt="auto",
+                                  name=file.filename or "upload", **kwargs)
         return rep.as_dict()
 
     handler.__name__ = f"import_{kind}"
-    handler.__doc__ = _HELP[kind] + " Any bad row rejects the whole file (problem+json with every row error)."
+    handler.__doc__ = _HELP[kind] + (" Any bad row rejects the whole file (problem+json with every row error). "
+                                     "Imports run one at a time (VIGIL_IMPORT_SLOTS); a busy server answers 503 "
+                                     "with Retry-After.")
     return handler
 
 
