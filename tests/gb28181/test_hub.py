@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from pathlib import Path
 
 import pytest
 from gbkit import NVR, PASSWORD, PLATFORM, until
@@ -78,6 +79,8 @@ async def test_live_view_and_recorder_share_one_invite_and_bye_follows_the_last_
         index = await asyncio.wait_for(playlist, 25)
         segment = sorted(index.parent.glob("seg*.ts"))[0]
         assert copied(frames_of(segment), frames_of(source)), "live view re-encoded or lost the stream"
+        for pid in live.pids():  # the hub's key reaches FFmpeg on stdin, never in its command line
+            assert hub.key.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
         assert st.receiver.ssrc_mismatch and st.receiver.lost == 0
 
         await asyncio.to_thread(live.stop, CAM)  # the live view's idle reaper does this for nobody watching
