@@ -26,6 +26,7 @@ export function planForm(region, onDone) {
   const target = h("input", { name: "target", type: "number", min: 0.1, max: 1, step: 0.01, value: 1 });
   const budget = h("input", { name: "budget", type: "number", min: 0, step: 100, placeholder: t("optional") });
   const limit = h("input", { name: "time_limit", type: "number", min: 1, max: 120, value: 30 });
+  const eagle = h("input", { type: "checkbox", name: "eagle_eye", value: "true", id: "plan-eagle-eye" });
   const submit = h("button", { type: "submit", class: "primary", id: "plan-submit" }, t("Run plan"));
   const status = h("span", { class: "muted", role: "status" });
   const form = h("form", { class: "card form-grid", id: "plan-form" }, h("h2", {}, t("New coverage plan")),
@@ -33,6 +34,7 @@ export function planForm(region, onDone) {
     field("Roads", file("roads")), field("Boundaries", file("boundary")), field("Must watch", file("must_watch")),
     field("Level", level), field("Target", target, "share of targets to cover"),
     field("Budget", budget, "instead of a target"), field("Time limit", limit, "seconds for the solver"),
+    field("Eagle-eye high points", eagle, "panoramic and PTZ cameras on rooftops and towers (town centres)"),
     h("div", { class: "actions" }, submit, status));
   const progress = h("div", { class: "plan-progress", id: "plan-progress", hidden: true });
   form.append(progress);
