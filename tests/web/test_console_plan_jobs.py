@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 from console_world import City, browser_errors
+from sqlalchemy import select
 from test_console import _css, _sign_in, _wait
 
+from vigil.coverage.models import PlanJob
 from vigil.coverage.runner import PlanJobService
 from vigil.demo.city import map_data_dir
 
@@ -39,10 +41,13 @@ def test_plan_form_shows_the_jobs_progress_and_opens_the_plan(chrome, console: C
     limit = _css(d, '#plan-form input[name="time_limit"]')[0]
     limit.clear()
     limit.send_keys("5")
+    _css(d, "#plan-eagle-eye")[0].click()  # ticked: the job plans rooftop and tower high points too
     _css(d, "#plan-submit")[0].click()
     # no runner yet: the job waits in the queue, and the bar says so
     _wait(d, lambda x: _css(x, "#plan-progress progress") and "Waiting in the queue" in _css(x, "#plan-progress")[0].text)
     d.save_screenshot(str(shots / "console-plan-job-queued.png"))
+    with sqlite_vigil.db.session() as s:
+        assert [j.request["options"]["eagle_eye"] for j in s.scalars(select(PlanJob))] == [True]
     runner = PlanJobService(sqlite_vigil, runner="browser-test", poll_s=0.2)
     runner.start_sync()
     try:  # the bar moves with the stages, then the stream's end event takes the form to the recorded plan
