@@ -148,7 +148,7 @@ SPEC: dict[str, Spec] = {
     "POST /api/v1/centre/cases/{case_id}/export": _s("centre.case"),
     "POST /api/v1/centre/cases/{case_id}/retrievals": _s("centre.case"),
     "GET /api/v1/centre/performance": _s("centre.read"), "GET /api/v1/centre/report": _s("centre.read"),
-    "GET /api/v1/centre/traffic": _s("centre.read"),
+    "GET /api/v1/centre/traffic": _s("centre.read"), "GET /api/v1/centre/traffic/queues": _s("centre.read"),
 }
 _SKIP_TABLES = {"audit_log", "api_tokens", "alembic_version"}  # appended to by every call, reads included
 

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigil.analytics.motion import Polygon, mask_image
+from vigil.analytics.roadrules import QueueMinute
 from vigil.core.errors import NotReadyError
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "clip_url",
     "save_snapshot",
     "store_event",
+    "store_queue_minute",
 ]
 
 log = logging.getLogger("vigil.analytics")
@@ -144,9 +146,23 @@ def store_event(session: Session, event: AnalyticsEvent, region_code: str) -> in
     return row.id
 
 
+def store_queue_minute(session: Session, sample: QueueMinute, region_code: str) -> None:
+    """Keep one minute of a lane's queue length (the larger of two writes of the same minute)."""
+    from vigil.analytics.models import QueueSample
+
+    row = session.scalar(select(QueueSample).where(QueueSample.camera_id == sample.camera,
+                                                   QueueSample.zone == sample.zone, QueueSample.minute == sample.minute))
+    if row is None:
+        session.add(QueueSample(camera_id=sample.camera, region_code=region_code, zone=sample.zone,
+                                minute=sample.minute, max_m=float(sample.max_m), vehicles=int(sample.vehicles)))
+    else:
+        row.max_m, row.vehicles = max(row.max_m, float(sample.max_m)), max(row.vehicles, int(sample.vehicles))
+    session.flush()
+
+
 @dataclass
 class DatabaseSink:
-    """Stores events (and queues webhooks) in the instance's database."""
+    """Stores events (and queues webhooks) in the instance's database, and the lanes' queue lengths."""
 
     vigil: Any  # vigil.core.context.Vigil
     region_code: str
@@ -154,6 +170,10 @@ class DatabaseSink:
     def publish(self, event: AnalyticsEvent) -> None:
         with self.vigil.db.session() as s:
             store_event(s, event, self.region_code)
+
+    def record_queue(self, sample: QueueMinute) -> None:
+        with self.vigil.db.session() as s:
+            store_queue_minute(s, sample, self.region_code)
 
 
 def _slug(text: str) -> str:

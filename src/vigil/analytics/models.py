@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vigil.core.models import Base, utcnow
 
-__all__ = ["AnalyticsSetting", "Event"]
+__all__ = ["AnalyticsSetting", "Event", "QueueSample"]
 
 
 class Event(Base):
@@ -56,3 +56,23 @@ class AnalyticsSetting(Base):
     zones: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     updated_by: Mapped[str] = mapped_column(String(64), default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class QueueSample(Base):
+    """The longest queue (metres) and the most queued vehicles of one lane zone in one minute.
+
+    Written by the analytics pipeline for lane zones with a ``queue`` rule; ``region_code`` is the
+    camera's region at the time (for scope filters), ``minute`` the start of the minute (UTC).
+    """
+
+    __tablename__ = "queue_samples"
+    __table_args__ = (UniqueConstraint("camera_id", "zone", "minute", name="uq_queue_samples_camera_zone_minute"),
+                      Index("ix_queue_samples_region_minute", "region_code", "minute"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    camera_id: Mapped[str] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    region_code: Mapped[str] = mapped_column(String(12))
+    zone: Mapped[str] = mapped_column(String(100))
+    minute: Mapped[datetime] = mapped_column(index=True)
+    max_m: Mapped[float] = mapped_column(Float)
+    vehicles: Mapped[int] = mapped_column(Integer)

@@ -19,6 +19,7 @@ import numpy as np
 from vigil.analytics.detect import Detector
 from vigil.analytics.events import AnalyticsEvent, EventSink, save_snapshot
 from vigil.analytics.motion import MotionConfig, MotionDetector, Polygon, mask_image, polygon_mask
+from vigil.analytics.roadrules import MinuteMax, QueueMinute
 from vigil.analytics.tracks import Track, Tracker, iou_matrix
 from vigil.analytics.zones import RuleEngine, ZoneEvent, ZoneSet
 from vigil.core.errors import InputError, NotReadyError
@@ -65,6 +66,8 @@ class Analyzer:
         self.rules = RuleEngine(self.zoneset)
         self.events: list[AnalyticsEvent] = []  # every finished event
         self.stats = {"frames": 0, "motion_frames": 0, "detect_rounds": 0}
+        self.queue_minutes = MinuteMax(self.options.camera)
+        self.queue_samples: list[QueueMinute] = []  # every closed minute of every lane's queue
         self._open: dict[tuple[str, int, str], AnalyticsEvent] = {}  # (kind, track id, zone) -> open event
         self._last_detect = -np.inf
         self._mask_cache: tuple[tuple[int, int], np.ndarray] | None = None
@@ -88,6 +91,7 @@ class Analyzer:
             if not self.tracker.tracks:  # nothing in view: an empty measurement (queues clear)
                 for ze in self.rules.update((), t):
                     self._zone_event(ze, None)
+                self._sample_queues(t)
             return
         self._last_detect = t
         self.stats["detect_rounds"] += 1
@@ -104,13 +108,29 @@ class Analyzer:
             self._object_event(tr, frame)
         for ze in self.rules.update(confirmed, t):
             self._zone_event(ze, frame)
+        self._sample_queues(t)
 
     def finish(self, t: float) -> list[AnalyticsEvent]:
         """End every open event (the stream ended at ``t``); return all finished events."""
         self._end_tracks(self.tracker.flush(), t)
         for ze in self.rules.close_all(t):
             self._zone_event(ze, None)
+        for q in self.queue_minutes.flush():
+            self._record(q)
         return self.events
+
+    def _sample_queues(self, t: float) -> None:
+        for zone, st in self.rules.queues.items():
+            for q in self.queue_minutes.add(zone, self._at(t), st.metres, st.vehicles):
+                self._record(q)
+
+    def _record(self, q: QueueMinute) -> None:
+        """Hand a closed minute of queue length to the sinks that keep them (``record_queue``)."""
+        self.queue_samples.append(q)
+        for sink in self.sinks:
+            record = getattr(sink, "record_queue", None)
+            if record is not None:
+                record(q)
 
     def _widen(self, box: np.ndarray, w: int, h: int) -> np.ndarray:
         m = self.options.region_margin

@@ -18,13 +18,14 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 
 from vigil.analytics.tracks import Track
 from vigil.core.errors import InputError
 
-__all__ = ["Lane", "QueueState", "SpeedMeter", "StopState", "queue_extent", "stop_step"]
+__all__ = ["Lane", "MinuteMax", "QueueMinute", "QueueState", "SpeedMeter", "StopState", "queue_extent", "stop_step"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,3 +120,38 @@ class QueueState:
     below_since: float | None = None
     peak: float = 0.0
     tracks: list[Track] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMinute:
+    """The longest queue of one lane zone of one camera in the minute starting at ``minute``."""
+
+    camera: str
+    zone: str
+    minute: datetime
+    max_m: float
+    vehicles: int
+
+
+@dataclass
+class MinuteMax:
+    """Folds queue measurements into per-minute maxima; :meth:`add` returns the minutes it closed."""
+
+    camera: str
+    _cur: dict[str, QueueMinute] = field(default_factory=dict)
+
+    def add(self, zone: str, at: datetime, metres: float, vehicles: int) -> list[QueueMinute]:
+        """Take one measurement of ``zone`` at ``at``; the zone's previous minute if this one is newer."""
+        minute = at.replace(second=0, microsecond=0)
+        cur = self._cur.get(zone)
+        if cur is not None and cur.minute == minute:
+            self._cur[zone] = QueueMinute(self.camera, zone, minute, max(cur.max_m, metres),
+                                          max(cur.vehicles, vehicles))
+            return []
+        self._cur[zone] = QueueMinute(self.camera, zone, minute, metres, vehicles)
+        return [cur] if cur is not None and cur.minute < minute else []
+
+    def flush(self) -> list[QueueMinute]:
+        """The minutes still open (the stream ended)."""
+        out, self._cur = sorted(self._cur.values(), key=lambda q: q.zone), {}
+        return out

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from vigil.analytics.events import AnalyticsEvent, DatabaseSink, EventSink, MqttSink
+from vigil.analytics.roadrules import QueueMinute
 from vigil.analytics.settings import CameraAnalytics, enabled_cameras
 from vigil.core.context import Vigil
 from vigil.core.errors import InputError
@@ -83,6 +84,17 @@ class _Guarded:
             self.failures += 1
             if self.failures == 1 or self.failures % 100 == 0:
                 log.warning("camera %s: %s sink failed (%d so far): %s", self.camera, self.name, self.failures, exc)
+
+    def record_queue(self, sample: QueueMinute) -> None:
+        """Forward a minute of queue length if the wrapped sink keeps them (never raises)."""
+        record = getattr(self.sink, "record_queue", None)
+        if record is None:
+            return
+        try:
+            record(sample)
+        except Exception as exc:
+            self.failures += 1
+            log.warning("camera %s: %s sink failed to keep a queue sample: %s", self.camera, self.name, exc)
 
 
 class _Counter:

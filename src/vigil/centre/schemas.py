@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = ["CaseDetail", "CaseExportPublic", "CaseIn", "CasePublic", "CaseRetrievalIn", "RetrievalPublic", "RoutedAlarmPublic", "DutyPublic", "EscalationPublic",
            "HandoverIn", "HandoverPublic", "IncidentIn", "IncidentPatch", "IncidentPublic", "ItemIn", "LinkIn",
            "RoundCamera", "RoundIn", "RoundPublic", "RunDetail", "RunPublic", "ShiftIn", "ShiftPublic",
-           "SignOnIn", "TimelineItem", "TrafficNodePublic", "TrafficPublic", "TrafficSeriesPublic", "ViewIn",
+           "SignOnIn", "TimelineItem", "TrafficNodePublic", "TrafficPublic", "QueueLengthsPublic", "TrafficSeriesPublic", "ViewIn",
            "ViewPublic"]
 
 
@@ -311,6 +311,31 @@ class TrafficPublic(BaseModel):
     buckets: list[str]
     series: list[TrafficSeriesPublic]
     nodes: list[TrafficNodePublic]
+
+
+class QueueSeriesPublic(BaseModel):
+    """The longest queue (metres) of one lane zone of a camera per bucket (null: no sample)."""
+
+    camera_id: str
+    zone: str
+    max_m: list[float | None]
+    peak_m: float | None
+
+
+class QueueNodePublic(BaseModel):
+    """The longest queue of any lane of a road node (a site, or a camera without one) per bucket."""
+
+    node: str
+    name: str
+    max_m: list[float | None]
+
+
+class QueueLengthsPublic(BaseModel):
+    """Queue lengths: bucket starts, series per lane zone, maxima per road node."""
+
+    buckets: list[str]
+    series: list[QueueSeriesPublic]
+    nodes: list[QueueNodePublic]
 
 
 class CaseRetrievalIn(_In):

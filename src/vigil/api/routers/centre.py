@@ -28,6 +28,7 @@ from vigil.centre.schemas import (
     IncidentPublic,
     ItemIn,
     LinkIn,
+    QueueLengthsPublic,
     RetrievalPublic,
     RoundIn,
     RoundPublic,
@@ -284,11 +285,27 @@ def traffic_counts(p: Read, session: SessionDep, start: str | None = None, end: 
                    step_minutes: Annotated[int, Query(ge=5, le=1440)] = 60, camera: str | None = None,
                    region: str | None = None) -> TrafficPublic:
     """Per-lane vehicle counts from line crossings (default: the last 24 hours, per hour)."""
-    t1 = _time(end) or utcnow()
-    t0 = _time(start) or t1 - timedelta(days=1)
+    t0, t1 = _period(start, end)
     series = traffic.traffic_counts(session, scope=p.scope, start=t0, end=t1, step=timedelta(minutes=step_minutes),
                                     camera=camera, region=region)
     return TrafficPublic.model_validate(series.as_dict())
+
+
+@router.get("/traffic/queues")
+def traffic_queues(p: Read, session: SessionDep, start: str | None = None, end: str | None = None,
+                   step_minutes: Annotated[int, Query(ge=1, le=1440)] = 60, camera: str | None = None,
+                   region: str | None = None) -> QueueLengthsPublic:
+    """The longest queue per lane zone and road node (default: the last 24 hours, per hour)."""
+    t0, t1 = _period(start, end)
+    series = traffic.queue_lengths(session, scope=p.scope, start=t0, end=t1, step=timedelta(minutes=step_minutes),
+                                   camera=camera, region=region)
+    return QueueLengthsPublic.model_validate(series.as_dict())
+
+
+def _period(start: str | None, end: str | None) -> tuple[datetime, datetime]:
+    """The asked period, by default the 24 hours up to now."""
+    t1 = _time(end) or utcnow()
+    return _time(start) or t1 - timedelta(days=1), t1
 
 
 def _time(text: str | None) -> datetime | None:
