@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from factories import TOWN1, TOWN2, build_world
 from vigil.access.guard import Scope
-from vigil.analytics.roadrules import Lane, queue_extent
+from vigil.analytics.detect import COCO_LABELS, Detections
+from vigil.analytics.events import AnalyticsEvent
+from vigil.analytics.pipeline import AnalyzeOptions, Analyzer
+from vigil.analytics.roadrules import Lane, QueueMinute, queue_extent
 from vigil.analytics.settings import get_setting
 from vigil.analytics.tracks import Track
 from vigil.analytics.zones import RuleEngine, Zone, ZoneRule, ZoneSet, parse_zones
@@ -155,3 +160,65 @@ def test_road_rules_are_set_through_the_camera_zone_settings_in_scope(vigil):
         stored = get_setting(s, w.cameras[TOWN1], Scope.everything())
         rules = parse_zones(stored.zones).rules
         assert [(r.type, r.target) for r in rules] == [("queue", "north approach"), ("stopped", "junction")]
+
+
+class _ScriptedDetector:
+    """Not a detector: returns fixed car boxes while ``t < until`` (the wiring test below says so)."""
+
+    def __init__(self, boxes: list[tuple[float, float, float, float]], until: float) -> None:
+        self.boxes, self.until, self.t = np.array(boxes), until, 0.0
+
+    def detect_regions(self, frame: np.ndarray, motion_boxes: np.ndarray, **_: object) -> Detections:
+        if self.t >= self.until:
+            return Detections.empty()
+        h, w = frame.shape[:2]
+        n = len(self.boxes)
+        return Detections((self.boxes * [w, h, w, h]).astype(np.float32), np.full(n, 0.8, np.float32),
+                          np.full(n, COCO_LABELS.index("car"), np.int64))
+
+
+class _KeepingSink:
+    def __init__(self) -> None:
+        self.events: list[AnalyticsEvent] = []
+        self.minutes: list[QueueMinute] = []
+
+    def publish(self, event: AnalyticsEvent) -> None:
+        self.events.append(event)
+
+    def record_queue(self, sample: QueueMinute) -> None:
+        self.minutes.append(sample)
+
+
+def test_analyzer_wires_road_rules_to_sinks_with_a_scripted_detector():
+    """Wiring only, not end-to-end: the repository's footage has no vehicle the shipped detector finds."""
+    lane = [[0.6, 0.1], [0.8, 0.1], [0.8, 0.9], [0.6, 0.9]]
+    zs = parse_zones({"zones": [
+        {"name": "junction", "polygon": [[0.0, 0.3], [0.3, 0.3], [0.3, 0.7], [0.0, 0.7]],
+         "rules": [{"type": "stopped", "dwell_s": 5}]},
+        {"name": "lane", "polygon": lane, "stop_line": [[0.6, 0.9], [0.8, 0.9]], "length_m": 80,
+         "rules": [{"type": "queue", "threshold_m": 10, "hold_s": 1}]}]})
+    cars = [(0.1, 0.45, 0.2, 0.55)] + [(0.65, 0.85 - 0.06 * k, 0.75, 0.9 - 0.06 * k) for k in range(3)]
+    det = _ScriptedDetector(cars, until=10.0)
+    sink = _KeepingSink()
+    origin = datetime(2026, 3, 2, 8, tzinfo=UTC)
+    an = Analyzer(det, zs, options=AnalyzeOptions(camera="cam"), sinks=[sink], origin=origin)  # type: ignore[arg-type]
+    luma = np.zeros((240, 320), np.uint8)
+    for i in range(25 * 16):
+        t = det.t = i / 25
+        if i == 1:
+            luma = luma.copy()
+            luma[100:140, 30:70] = 255  # a real change, so motion starts the first detection round
+        an.process(t, luma, lambda y=luma: np.dstack([y] * 3))
+    an.finish(16.0)
+    done = {e.type: e for e in an.events if e.type in ("stopped", "queue")}
+    assert sorted(done) == ["queue", "stopped"]
+    stopped, queue = done["stopped"], done["queue"]
+    assert stopped.zone == "junction" and stopped.label == "car" and stopped.end is not None
+    assert 9 <= (stopped.end - origin).total_seconds() <= 10  # last seen just before the cars vanish at 10 s
+    assert (stopped.end - stopped.start).total_seconds() >= 5
+    assert queue.zone == "lane" and queue.value == pytest.approx(17.0, abs=1.0)  # 3 cars of 5 m, 1 m apart
+    assert 10 <= (queue.end - origin).total_seconds() <= 12  # cleared after the 1 s hold below the threshold
+    starts = [e for e in sink.events if e.end is None and e.type in ("stopped", "queue")]
+    assert sorted(e.type for e in starts) == ["queue", "stopped"]  # each published once when it began
+    assert [(m.zone, m.minute) for m in sink.minutes] == [("lane", origin)]
+    assert sink.minutes[0].max_m == pytest.approx(17.0, abs=1.0) and sink.minutes[0].vehicles == 3
