@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from factories import TOWN1, TOWN2, build_world
 from vigil.access.guard import Scope
 from vigil.analytics.detect import COCO_LABELS, Detections
-from vigil.analytics.events import AnalyticsEvent
+from vigil.analytics.events import AnalyticsEvent, DatabaseSink
+from vigil.analytics.models import Event
 from vigil.analytics.pipeline import AnalyzeOptions, Analyzer
 from vigil.analytics.roadrules import Lane, QueueMinute, queue_extent
 from vigil.analytics.settings import get_setting
@@ -19,6 +22,8 @@ from vigil.analytics.tracks import Track
 from vigil.analytics.zones import RuleEngine, Zone, ZoneRule, ZoneSet, parse_zones
 from vigil.api.app import create_app
 from vigil.core.errors import InputError
+from vigil.notify.models import WebhookDelivery
+from vigil.notify.webhook import add_webhook
 
 BOX = np.array([[0.2, 0.2], [0.8, 0.2], [0.8, 0.8], [0.2, 0.8]])  # a junction box
 # A lane running up the picture: stop line at the bottom (y = 0.9), far end at y = 0.1; 80 m long.
@@ -222,3 +227,24 @@ def test_analyzer_wires_road_rules_to_sinks_with_a_scripted_detector():
     assert sorted(e.type for e in starts) == ["queue", "stopped"]  # each published once when it began
     assert [(m.zone, m.minute) for m in sink.minutes] == [("lane", origin)]
     assert sink.minutes[0].max_m == pytest.approx(17.0, abs=1.0) and sink.minutes[0].vehicles == 3
+
+
+def test_road_events_are_stored_and_queued_for_webhooks(vigil):
+    w = build_world(vigil)
+    cam = w.cameras[TOWN1]
+    with vigil.db.session() as s:
+        add_webhook(s, vigil, name="traffic desk", url="http://127.0.0.1:9/hook", secret="s" * 20,
+                    events=["event.queue.*", "event.stopped.*"])
+    sink = DatabaseSink(vigil, TOWN1)
+    t0 = datetime(2026, 3, 2, 8, tzinfo=UTC)
+    ev = AnalyticsEvent(cam, "queue", "vehicle", t0, None, (0.6, 0.5, 0.8, 0.9), 0.8, zone="north approach",
+                        value=31.0)
+    sink.publish(ev)
+    sink.publish(ev.ended(t0 + timedelta(seconds=95), value=47.0))
+    with vigil.db.session() as s:
+        row = s.scalars(select(Event)).one()
+        assert (row.type, row.zone, row.end) == ("queue", "north approach", t0 + timedelta(seconds=95))
+        sent = [(d.event, json.loads(d.body)["data"]) for d in s.scalars(select(WebhookDelivery).order_by(
+            WebhookDelivery.id))]
+    assert [k for k, _ in sent] == ["event.queue.start", "event.queue.end"]
+    assert sent[1][1]["value"] == 47.0 and sent[1][1]["duration_s"] == 95.0 and sent[1][1]["camera"] == cam
