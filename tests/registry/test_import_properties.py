@@ -14,7 +14,7 @@ from vigil.access.guard import Scope
 from vigil.core.ids import DeviceId, generate_device_id
 from vigil.core.models import Camera, Region
 from vigil.registry.io import export_cameras, import_cameras
-from vigil.registry.io_cameras import _Lookups, _resolve_ids
+from vigil.registry.io_cameras import _id_for, _Lookups, _resolve_ids, _serials
 from vigil.registry.io_common import Rows
 
 REGIONS = ["53018101", "53018101001", "53018102", "53018102001", "530181"]
@@ -39,11 +39,12 @@ def test_generated_ids_are_unique_valid_and_in_region(stored, given_ids, new):
     lk = _Lookups(regions=set(REGIONS), sites={}, models={}, cameras={c: {} for c in visible}, by_name={},
                   hidden=existing - visible, scope=Scope.everything())
     rows = Rows("prop", [])
-    idless = {(v["region_code"], v["name"]): (line, None) for line, v in good if not v["id"]}
-    generated, resolved = _resolve_ids(rows, idless, lk, explicit)
+    idless = {(v["region_code"], v["name"]): line for line, v in good if not v["id"]}
+    generated = _resolve_ids(rows, idless, lk, explicit, {})
     assert not rows.errors and generated == len(new)
+    top = _serials(lk, explicit)  # the second pass gives the IDs again, in line order
     for _, v in good:
-        v["id"] = v["id"] or resolved[(v["region_code"], v["name"])]
+        v["id"] = v["id"] or _id_for((v["region_code"], v["name"]), lk, {}, top)[0]
     ids = [v["id"] for _, v in good]
     assert len(set(ids)) == len(ids) and not (set(ids) - set(explicit)) & existing
     for _, v in good:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -132,7 +134,8 @@ def _refs(r: RowReader, v: dict[str, Any], region: str, lk: _Lookups) -> None:
             r.err("model", f"unknown camera model {name!r}; import models first")
 
 
-def _checker(lk: _Lookups, scope: Scope) -> Any:
+def _checker(lk: _Lookups, scope: Scope, *, track: bool = True) -> Any:
+    """The row check; ``track=False`` is for a second pass over a checked file: no clashes, URLs as they are."""
     ids_in_file: dict[str, int] = {}
     names_in_file: dict[tuple[str, str], int] = {}
 
@@ -147,13 +150,15 @@ def _checker(lk: _Lookups, scope: Scope) -> Any:
             _check_id(r, cid, region, lk)
             if cid in ids_in_file:
                 r.err("id", f"ID {cid} is already used on line {ids_in_file[cid]}")
-            ids_in_file.setdefault(cid, r.line)
+            if track:
+                ids_in_file.setdefault(cid, r.line)
         elif v["name"]:
-            key = (region, v["name"])
+            key = (sys.intern(region), v["name"])
             if key in names_in_file:
                 r.err("name", f"line {names_in_file[key]} has the same region and name and no id either; "
                               "give ids or distinct names")
-            names_in_file.setdefault(key, r.line)
+            if track:
+                names_in_file.setdefault(key, r.line)
         v["lon"], v["lat"] = r.number("lon", -180, 180), r.number("lat", -90, 90)
         for f, lo, hi, default, hi_open in (("height_m", 0, 500, 4.0, False), ("heading_deg", 0, 360, 0.0, True),
                                             ("tilt_deg", -90, 90, 15.0, False)):
@@ -165,7 +170,7 @@ def _checker(lk: _Lookups, scope: Scope) -> Any:
                 v[f] = r.choice(f, enum, default)
         for f in ("main_url", "sub_url", "onvif_url"):
             if r.has(f):
-                v[f] = _url(r, f)
+                v[f] = _url(r, f) if track else r.cells[f]  # the first pass found it valid (and stripped)
         if r.has("username"):
             v["username"] = r.text("username", max_len=100)
         if r.has("password"):
@@ -174,54 +179,83 @@ def _checker(lk: _Lookups, scope: Scope) -> Any:
         return v
 
     check.ids_in_file = ids_in_file  # type: ignore[attr-defined]
+    check.names_in_file = names_in_file  # type: ignore[attr-defined]
     return check
 
 
-def _first_pass(rows: Rows, progress: Progress | None, check: Any,
-                lk: _Lookups) -> dict[tuple[str, str], tuple[int, str | None]]:
-    """Check every row; return the id-less good ones as ``(region, name) -> (line, lifecycle)``.
+Key = tuple[str, str]
 
-    Nothing else of a row is kept, so checking a file takes memory for its IDs and names only.
+
+def _first_pass(rows: Rows, progress: Progress | None, check: Any,
+                lk: _Lookups) -> tuple[set[Key], dict[Key, str | None]]:
+    """Check every row; return the keys of bad id-less rows, and the lifecycles of rows matching stored cameras.
+
+    Nothing else of a row is kept (the checker keeps the IDs and names in the file), so checking a
+    file takes memory for its IDs and names only.
     """
-    idless: dict[tuple[str, str], tuple[int, str | None]] = {}
-    for line, v in checked(rows, progress, check):
+    bad: set[Key] = set()
+    lifecycles: dict[Key, str | None] = {}
+
+    def on_bad(v: dict[str, Any] | None) -> None:
+        if v is not None and not v["id"]:
+            bad.add((v["region_code"], v["name"]))
+
+    for line, v in checked(rows, progress, check, on_bad):
         if v["id"]:
             _check_lifecycle(rows, line, v["id"], v.get("lifecycle"), lk)
-        else:
-            idless[(v["region_code"], v["name"])] = (line, v.get("lifecycle"))
-    return idless
+        elif (v["region_code"], v["name"]) in lk.by_name:
+            lifecycles[(v["region_code"], v["name"])] = v.get("lifecycle")
+    return bad, lifecycles
 
 
-def _resolve_ids(rows: Rows, idless: dict[tuple[str, str], tuple[int, str | None]], lk: _Lookups,
-                 explicit: dict[str, int]) -> tuple[int, dict[tuple[str, str], str]]:
-    """Give id-less rows the ID of the one stored camera with their region and name, or a new one."""
+def _serials(lk: _Lookups, explicit: Iterable[str]) -> dict[str, int]:
+    """The highest generated serial in use per centre code: stored (in scope or not) or given in the file."""
     top: dict[str, int] = {}
     for cid in [*lk.cameras, *lk.hidden, *explicit]:  # serials are unique across scopes too
         if len(cid) == 20 and cid.isdigit() and cid[10:13] == "132":
             top[cid[:8]] = max(top.get(cid[:8], 0), int(cid[14:20]))
+    return top
+
+
+def _id_for(key: Key, lk: _Lookups, explicit: dict[str, int], top: dict[str, int]) -> tuple[str, str, str]:
+    """The ID of an id-less row, as ``(id, "", "")``, else ``("", field, reason)``.
+
+    It is the one stored camera with the row's region and name, or the next serial (counted in ``top``).
+    """
+    region, name = key
+    same = lk.by_name.get(key, [])
+    if len(same) > 1:
+        return "", "name", f"{len(same)} stored cameras in region {region} are named {name!r}; give the id to say which"
+    if same and same[0] in explicit:
+        return "", "id", (f"is empty, so this row matches camera {same[0]} by region and name, but line "
+                          f"{explicit[same[0]]} also sets that camera")
+    if same:
+        return same[0], "", ""
+    centre = centre_code_for_region(region)
+    serial = top.get(centre, 0) + 1
+    if serial > 999_999:
+        return "", "id", f"no free serial number left under centre code {centre}"
+    top[centre] = serial
+    return generate_device_id(region, serial).value, "", ""
+
+
+def _resolve_ids(rows: Rows, idless: dict[Key, int], lk: _Lookups, explicit: dict[str, int],
+                 lifecycles: dict[Key, str | None]) -> int:
+    """Check that every id-less row (``key -> line``, in line order) gets an ID; return how many are new.
+
+    The IDs are not kept: the second pass gives them again, in the same order, from the same serials.
+    """
+    top = _serials(lk, explicit)
     generated = 0
-    ids: dict[tuple[str, str], str] = {}
-    for (region, name), (line, lifecycle) in idless.items():
-        same = lk.by_name.get((region, name), [])
-        if len(same) > 1:
-            rows.errors.append(RowError(line, "name", f"{len(same)} stored cameras in region {region} "
-                                        f"are named {name!r}; give the id to say which"))
-        elif same and same[0] in explicit:
-            rows.errors.append(RowError(line, "id", f"is empty, so this row matches camera {same[0]} by region "
-                                        f"and name, but line {explicit[same[0]]} also sets that camera"))
-        elif same:
-            ids[(region, name)] = same[0]
-            _check_lifecycle(rows, line, same[0], lifecycle, lk)
+    for key, line in idless.items():
+        cid, f, reason = _id_for(key, lk, explicit, top)
+        if reason:
+            rows.errors.append(RowError(line, f, reason))
+        elif key in lk.by_name:
+            _check_lifecycle(rows, line, cid, lifecycles.get(key), lk)
         else:
-            centre = centre_code_for_region(region)
-            serial = top.get(centre, 0) + 1
-            if serial > 999_999:
-                rows.errors.append(RowError(line, "id", f"no free serial number left under centre code {centre}"))
-                continue
-            top[centre] = serial
-            ids[(region, name)] = generate_device_id(region, serial).value
             generated += 1
-    return generated, ids
+    return generated
 
 
 def _check_lifecycle(rows: Rows, line: int, cid: str, new: str | None, lk: _Lookups) -> None:
@@ -262,16 +296,18 @@ def import_cameras(session: Session, rows_or_path: Source, *, box: CredentialBox
     rows = read_rows(rows_or_path, CAMERA_COLUMNS, geo="point", fmt=fmt, name=name)
     lk = _Lookups.load(session, scope)
     check = _checker(lk, scope)
-    idless = _first_pass(rows, progress, check, lk)
-    generated, ids = _resolve_ids(rows, idless, lk, check.ids_in_file)
-    del idless, check
+    bad, lifecycles = _first_pass(rows, progress, check, lk)
+    idless = {k: line for k, line in check.names_in_file.items() if k not in bad}
+    generated = _resolve_ids(rows, idless, lk, check.ids_in_file, lifecycles)
+    top = _serials(lk, check.ids_in_file)
+    del idless, check, bad, lifecycles
     reject_if_bad(rows)
-    # second pass: the file is read again (every row is good now) and written in batches
-    plan, regions, recheck = Plan(), set(), _checker(lk, scope)
+    # second pass: the file is read again (every row is good now), given the same IDs, and written in batches
+    plan, regions, recheck = Plan(), set(), _checker(lk, scope, track=False)
     for line, cells in rows.items:
         v = recheck(RowReader(line, cells, []))
         if not v["id"]:
-            v["id"] = ids[(v["region_code"], v["name"])]
+            v["id"] = _id_for((v["region_code"], v["name"]), lk, {}, top)[0]
         old = lk.cameras.get(v["id"])
         _password(v, old, box)
         plan.merge(old, v, DEFAULTS)

@@ -308,9 +308,9 @@ def check_rows(rows: Rows, progress: Progress | None,
     return list(checked(rows, progress, check))
 
 
-def checked(rows: Rows, progress: Progress | None,
-            check: Callable[[RowReader], dict[str, Any] | None]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Run ``check`` on every row as it is read; yield ``(line, values)`` of the good ones."""
+def checked(rows: Rows, progress: Progress | None, check: Callable[[RowReader], dict[str, Any] | None],
+            on_bad: Callable[[dict[str, Any] | None], None] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Run ``check`` on every row as it is read; yield ``(line, values)`` of the good ones (``on_bad`` sees the rest)."""
     n = rows.items.hint if isinstance(rows.items, RowStream) else len(rows.items)
     i = 0
     for i, (line, cells) in enumerate(rows.items, start=1):
@@ -318,6 +318,8 @@ def checked(rows: Rows, progress: Progress | None,
         values = check(r)
         if values is not None and not r.bad:
             yield line, values
+        elif on_bad:
+            on_bad(values)
         if progress and i % 2000 == 0:
             progress("check", i, max(n, i))
     if progress:

@@ -36,6 +36,8 @@ MAX_URL_LENGTH = 500
 _SCHEMES: dict[str, tuple[str, ...]] = {"rtsp": STREAM_SCHEMES, "onvif": ONVIF_SCHEMES}
 _SECRET_PARAMS = frozenset({"password", "passwd", "pwd", "pass", "passphrase", "secret", "token", "auth"})
 # scheme://userinfo@ anywhere in a text (FFmpeg quotes whole URLs in its errors)
+#: white space (any), control characters, DEL and backslashes: never in a stream URL
+_BAD_CHARS = re.compile(r"[\s\x00-\x1f\x7f\\]")
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@?#]*@")
 _QUERY_SECRET = re.compile(r"(?i)([?&](?:" + "|".join(sorted(_SECRET_PARAMS)) + r")=)[^&#\s]*")
 
@@ -64,7 +66,7 @@ def validate_stream_url(url: str, *, kind: StreamKind = "rtsp", field: str = "ma
     what = "an ONVIF device URL" if kind == "onvif" else "a stream URL"
     if len(url) > MAX_URL_LENGTH:
         raise InputError(f"{field}: longer than {MAX_URL_LENGTH} characters")
-    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 or c == "\\" for c in url):
+    if _BAD_CHARS.search(url):
         raise InputError(f"{field}: contains spaces, control characters or backslashes")
     try:
         parts = urlsplit(url)
