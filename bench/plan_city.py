@@ -51,7 +51,7 @@ def _write(path: Path, feats: list[Feature], dx: float, dy: float) -> Path:
     doc = {"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {k: v for k, v in f.props.items() if v is not None},
          "geometry": mapping(_moved(f.geom, dx, dy))} for f in feats]}
-    path.write_text(json.dumps(doc, ensure_ascii=False))
+    path.write_text(json.dumps(doc, ensure_ascii=False, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
     return path
 
 
