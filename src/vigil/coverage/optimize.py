@@ -190,7 +190,7 @@ def _exact(red: _Reduced, p: CoverageProblem, g: np.ndarray | None, time_limit: 
 
 def _round_up(lb: float, costs: np.ndarray) -> float:
     """With integer costs every plan costs a multiple of their greatest common divisor: round the bound up."""
-    if math.isnan(lb) or len(costs) == 0 or not np.all(costs == np.round(costs)):
+    if not math.isfinite(lb) or len(costs) == 0 or not np.all(costs == np.round(costs)):
         return lb
     step = int(np.gcd.reduce(np.round(costs).astype(np.int64)))
     return float(math.ceil(lb / step - 1e-6) * step) if step > 0 else lb
