@@ -8,9 +8,9 @@ Packets are put back in sequence order within a small window; what never comes i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
-import socket
 import struct
 import threading
 from collections.abc import Callable
@@ -20,8 +20,8 @@ from typing import Any
 import av
 from av.bitstream import BitStreamFilterContext
 
-__all__ = ["PsSummary", "Rfc4571Framer", "RtpPacket", "RtpPsReceiver", "RtpPsWriter", "RtpRelay", "demux_ps", "parse_rtp",
-           "frame_rfc4571", "read_rtp_tcp", "rtsp_to_ps_rtp", "serve_rtp_tcp"]
+__all__ = ["PsSummary", "Rfc4571Framer", "RtpPacket", "RtpPsReceiver", "RtpPsWriter", "RtpRelay", "RtpTcpSender",
+           "demux_ps", "parse_rtp", "frame_rfc4571", "read_rtp_tcp", "rtsp_to_ps_rtp", "serve_rtp_tcp"]
 
 log = logging.getLogger("vigil.gb28181")
 
@@ -168,6 +168,86 @@ async def serve_rtp_tcp(receiver: RtpPsReceiver, host: str = "127.0.0.1") -> tup
     return server, server.sockets[0].getsockname()[1]
 
 
+class RtpTcpSender:
+    """RTP sent over one TCP connection with RFC 4571 framing (the cascade relay over TCP).
+
+    Either side connects: :meth:`connect` when the receiver listens (its ``a=setup:passive``), or
+    :meth:`listen` when it connects (its ``a=setup:active``). Packets sent before the connection is up
+    are held, up to ``limit`` bytes; beyond that, or while ``limit`` bytes wait to be written, they are
+    dropped and counted. Runs on the event loop; another thread calls :meth:`send` through
+    ``loop.call_soon_threadsafe``.
+    """
+
+    def __init__(self, limit: int = 4 << 20) -> None:
+        self.limit = limit
+        self.writer: asyncio.StreamWriter | None = None
+        self.sent = self.dropped = 0
+        self.closed = False
+        self._held: list[bytes] = []
+        self._held_bytes = 0
+        self._server: asyncio.Server | None = None
+
+    @property
+    def local_port(self) -> int:
+        """The listening port, or the connected socket's own port."""
+        if self._server is not None:
+            return int(self._server.sockets[0].getsockname()[1])
+        return int(self.writer.get_extra_info("sockname")[1]) if self.writer is not None else 0
+
+    def send(self, packet: bytes) -> None:
+        framed, w = frame_rfc4571(packet), self.writer
+        if self.closed or (w is not None and w.is_closing()):
+            self.dropped += 1
+        elif w is None:
+            if self._held_bytes + len(framed) > self.limit:
+                self.dropped += 1
+                return
+            self._held.append(framed)
+            self._held_bytes += len(framed)
+        elif w.transport.get_write_buffer_size() > self.limit:
+            self.dropped += 1
+        else:
+            w.write(framed)
+            self.sent += 1
+
+    def _attach(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        for framed in self._held:
+            writer.write(framed)
+            self.sent += 1
+        self._held.clear()
+        self._held_bytes = 0
+
+    async def connect(self, host: str, port: int, *, timeout: float = 5.0) -> None:
+        """Connect to the receiver's ``c=``/``m=``; raises ``OSError`` or ``TimeoutError``."""
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        self._attach(writer)
+
+    async def listen(self, host: str) -> int:
+        """Listen on a free port for the receiver's one connection; the port."""
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            if self.writer is not None or self.closed:
+                writer.close()
+                return
+            self._attach(writer)
+            with contextlib.suppress(ConnectionError, OSError):
+                while await reader.read(4096):  # the receiver's RTCP, if any, is not used
+                    pass
+
+        self._server = await asyncio.start_server(handle, host, 0)
+        return self.local_port
+
+    def close(self) -> None:
+        """Stop sending and close the connection (and the listening socket)."""
+        self.closed = True
+        self._held.clear()
+        if self._server is not None:
+            self._server.close()
+        if self.writer is not None:
+            self.writer.close()
+
+
 @dataclass(frozen=True)
 class PsSummary:
     """What the PS demuxer found."""
@@ -201,10 +281,11 @@ class RtpRelay(asyncio.DatagramProtocol):
     """Forwards one stream's RTP to ``dest`` with the SSRC the receiver asked for (cascade relay).
 
     It locks onto the first sender; anything that is not RTP, or comes from elsewhere, is dropped.
+    ``send`` (e.g. :meth:`RtpTcpSender.send`) takes the rewritten packets instead of UDP to ``dest``.
     """
 
-    def __init__(self, dest: tuple[str, int], ssrc: int) -> None:
-        self.dest, self.ssrc = dest, ssrc
+    def __init__(self, dest: tuple[str, int], ssrc: int, send: Callable[[bytes], None] | None = None) -> None:
+        self.dest, self.ssrc, self.send = dest, ssrc, send
         self.source: tuple[str, int] | None = None
         self.forwarded = self.dropped = 0
         self.transport: asyncio.DatagramTransport | None = None
@@ -217,17 +298,21 @@ class RtpRelay(asyncio.DatagramProtocol):
             self.dropped += 1
             return
         self.source = addr
-        assert self.transport is not None
-        self.transport.sendto(data[:8] + struct.pack(">I", self.ssrc) + data[12:], self.dest)
+        out = data[:8] + struct.pack(">I", self.ssrc) + data[12:]
+        if self.send is not None:
+            self.send(out)
+        else:
+            assert self.transport is not None
+            self.transport.sendto(out, self.dest)
         self.forwarded += 1
 
 
 class RtpPsWriter(io.RawIOBase):
-    """A write-only file for FFmpeg's ``mpeg`` muxer: the PS bytes leave as RTP packets (PT 96)."""
+    """A write-only file for FFmpeg's ``mpeg`` muxer: the PS bytes leave as RTP packets (PT 96), each given to ``send``."""
 
-    def __init__(self, sock: socket.socket, dest: tuple[str, int], ssrc: int, *, size: int = 1400) -> None:
+    def __init__(self, send: Callable[[bytes], None], ssrc: int, *, size: int = 1400) -> None:
         super().__init__()
-        self.sock, self.dest, self.ssrc, self.size = sock, dest, ssrc, size
+        self.send, self.ssrc, self.size = send, ssrc, size
         self.seq = self.packets = 0
         self._buf = bytearray()
 
@@ -244,7 +329,7 @@ class RtpPsWriter(io.RawIOBase):
     def _send(self, chunk: bytes, *, last: bool) -> None:
         header = struct.pack(">BBHII", 0x80, (0x80 if last else 0) | 96, self.seq & 0xFFFF,
                              (self.packets * 3600) & 0xFFFFFFFF, self.ssrc)
-        self.sock.sendto(header + chunk, self.dest)
+        self.send(header + chunk)
         self.seq += 1
         self.packets += 1
 
@@ -255,13 +340,14 @@ class RtpPsWriter(io.RawIOBase):
             self._buf.clear()
 
 
-def rtsp_to_ps_rtp(url: str, sock: socket.socket, dest: tuple[str, int], ssrc: int, stop: threading.Event,
-                   *, timeout: float = 10.0) -> int:
-    """Remux an RTSP camera's video (no re-encode) into PS and send it as RTP until ``stop``; packets sent.
+def rtsp_to_ps_rtp(url: str, send: Callable[[bytes], None], ssrc: int, stop: threading.Event,
+                   *, timeout: float = 10.0, done: Callable[[], None] | None = None) -> int:
+    """Remux an RTSP camera's video (no re-encode) into PS and give it as RTP packets to ``send`` until ``stop``.
 
-    Blocking: run it in a worker thread. ``url`` carries credentials: it is never logged.
+    Returns the packets sent; ``done`` is called at the end. Blocking: run it in a worker thread.
+    ``url`` carries credentials: it is never logged.
     """
-    writer = RtpPsWriter(sock, dest, ssrc)
+    writer = RtpPsWriter(send, ssrc)
     try:
         with av.open(url, mode="r", options={"rtsp_transport": "tcp"}, timeout=timeout) as src:
             vin = src.streams.video[0]
@@ -279,5 +365,6 @@ def rtsp_to_ps_rtp(url: str, sock: socket.socket, dest: tuple[str, int], ssrc: i
     except av.FFmpegError as exc:
         log.warning("gb28181: RTSP relay ended: %s", type(exc).__name__)
     finally:
-        sock.close()
+        if done is not None:
+            done()
     return writer.packets

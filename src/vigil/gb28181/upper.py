@@ -7,7 +7,8 @@ return at once). Catalog queries get :func:`.cascade.shared_catalog` in groups p
 required) is accepted; while it lasts, the shared catalog is compared every ``notify_interval``
 seconds with the last one and the changes go up as NOTIFY (ADD, DEL, ON, OFF, UPDATE). An INVITE
 for a shared channel is relayed (:mod:`.relay`): from the GB device below through the registrar
-(``source``), or from the camera's RTSP stream, as RTP/PS with the SSRC the upper asked for; BYE ends it.
+(``source``), or from the camera's RTSP stream, as RTP/PS with the SSRC the upper asked for, over UDP or TCP
+(``TCP/RTP/AVP``, either ``a=setup``); BYE ends it and closes the TCP connection.
 """
 
 from __future__ import annotations
@@ -194,12 +195,14 @@ class UpperLink(DeviceAgent):
         except InputError:
             self._reply(msg, 488, "Not Acceptable Here")
             return
+        # over TCP the upper's a=setup says who connects; actpass leaves it to us: we connect
+        setup = ("passive" if want.setup in ("passive", "actpass", "") else want.setup) if want.transport == "TCP" else ""
         self._reply(msg, 100, "Trying")
         ssrc = want.ssrc or make_ssrc(self.device_id[:10], len(self._streams), live=True)
         call_id = msg.call_id
         try:
             relay = await start_relay(self.source, channel, (want.ip, want.port), int(ssrc), start=want.start,
-                                      end=want.end, on_end=lambda: self._ended(call_id, channel))
+                                      end=want.end, on_end=lambda: self._ended(call_id, channel), tcp=setup)
         except NotReadyError as exc:
             self._reply(msg, 480, f"Temporarily Unavailable ({str(exc)[:80]})")
             return
@@ -208,7 +211,7 @@ class UpperLink(DeviceAgent):
             return
         self._streams[msg.call_id] = relay
         host, port = self.source.config.host, relay.port
-        sdp = answer(self.device_id, host, port, ssrc)
+        sdp = answer(self.device_id, host, port, ssrc, tcp=relay.setup)
         lhost, lport = self.local
         ok = self._reply(msg, 200, "OK", extra=[("Contact", f"<sip:{self.device_id}@{lhost}:{lport}>"),
                                                 ("Content-Type", "APPLICATION/SDP")], body=sdp.encode())
