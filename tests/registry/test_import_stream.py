@@ -85,6 +85,16 @@ def test_a_geojson_collection_streams_feature_by_feature(api):
     assert r.status_code == 422 and "broken GeoJSON" in r.json()["detail"] and counts(v)["cameras"] == 3000
 
 
+def test_deep_nesting_inside_a_feature_is_a_row_error(api):
+    c, h, v = api
+    deep = b"[" * 20_000 + b"]" * 20_000
+    doc = (b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"name": "Deep", '
+           b'"kind": "school", "region": "53018101"}, "geometry": {"type": "Polygon", "coordinates": ' + deep + b"}}]}")
+    r = c.post("/api/v1/import/sites", files={"file": ("s.geojson", doc)}, headers=h)
+    assert r.status_code == 422 and r.json()["errors"] == [{"line": 1, "field": "(feature)",
+                                                            "reason": "is nested too deeply"}]
+
+
 def test_an_upload_over_the_limit_is_refused_and_leaves_no_file(api, monkeypatch):
     c, h, v = api
     monkeypatch.setattr(transfer, "MAX_UPLOAD", 2**20)

@@ -200,8 +200,12 @@ def _feature(feat: Any, i: int, errors: list[RowError], geo: Geo) -> tuple[int, 
     if not isinstance(props, dict):
         errors.append(RowError(i, "properties", "must be an object"))
         return None
-    cells = {str(k).strip().lower(): _cell(v) for k, v in props.items()}
-    err = _geometry_cells(feat.get("geometry"), geo, cells)
+    try:  # ijson builds deep documents without recursing; writing them back as text does recurse
+        cells = {str(k).strip().lower(): _cell(v) for k, v in props.items()}
+        err = _geometry_cells(feat.get("geometry"), geo, cells)
+    except RecursionError:
+        errors.append(RowError(i, "(feature)", "is nested too deeply"))
+        return None
     if err:
         errors.append(RowError(i, "geometry", err))
         return None
@@ -215,7 +219,10 @@ def _geometry_cells(g: Any, geo: Geo, cells: dict[str, str]) -> str:
         if not (isinstance(coords, list) and len(coords) >= 2
                 and all(isinstance(c, int | float) and not isinstance(c, bool) for c in coords[:2])):
             return "must be a Point with [longitude, latitude]"
-        cells["lon"], cells["lat"] = repr(float(coords[0])), repr(float(coords[1]))
+        try:
+            cells["lon"], cells["lat"] = repr(float(coords[0])), repr(float(coords[1]))
+        except OverflowError:  # an integer of hundreds of digits
+            return "has a coordinate out of range"
         return ""
     if g is not None:
         cells["geometry"] = json.dumps(g)
