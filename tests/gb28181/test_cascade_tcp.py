@@ -167,6 +167,8 @@ async def test_a_tcp_invite_to_a_port_nobody_listens_on_is_refused_clearly(lower
     try:
         with pytest.raises(NotReadyError, match="480 .*TCP media 127.0.0.1:9 refused"):
             await upper.invite(LOCAL, PLAIN, "127.0.0.1", 9, tcp="passive")  # the upper's port is closed
+        with pytest.raises(NotReadyError, match="488 .*a=setup:holdconn"):
+            await upper.invite(LOCAL, PLAIN, "127.0.0.1", 9, tcp="holdconn")  # a role that means nothing here
         assert not link._streams
     finally:
         await _shut(task, link, upper)

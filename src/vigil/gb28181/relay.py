@@ -135,7 +135,10 @@ async def start_relay(server: GbServer, channel_id: str, dest: tuple[str, int], 
         tcp_sender = sender
 
         def send(pkt: bytes) -> None:
-            loop.call_soon_threadsafe(tcp_sender.send, pkt)
+            try:
+                loop.call_soon_threadsafe(tcp_sender.send, pkt)
+            except RuntimeError:  # the event loop is gone: nobody is sending any more
+                stop.set()
 
         worker = loop.run_in_executor(None, functools.partial(rtsp_to_ps_rtp, url, send, ssrc, stop))
         return Relay(sender.local_port, stop=stop, worker=worker, tcp=sender, setup=setup)
