@@ -60,7 +60,7 @@ SPEC: dict[str, Spec] = {
     "POST /api/v1/plans/jobs/{job_id}/cancel": _s("plan.run", 202),
     "GET /api/v1/plans/{plan_id}": _s("plan.run"), "GET /api/v1/plans/{plan_id}/files/{name}": _s("plan.run"),
     "POST /api/v1/plans/{plan_id}/apply": _s("plan.apply"),
-    "POST /api/v1/city-plans": _s("plan.run"), "GET /api/v1/city-plans": _s("plan.run"),
+    "POST /api/v1/city-plans": _s("plan.run", 202), "GET /api/v1/city-plans": _s("plan.run"),
     "GET /api/v1/city-plans/{city_plan_id}": _s("plan.run"),
     "GET /api/v1/city-plans/{city_plan_id}/files/{file_name}": _s("plan.run"),
     "POST /api/v1/auth/logout": _s(None), "GET /api/v1/auth/me": _s(None), "PATCH /api/v1/auth/me": _s(None),

@@ -12,9 +12,11 @@ from shapely.geometry import mapping, shape
 from typer.testing import CliRunner
 
 from factories import TOWN1, TOWN2, build_world
+from planjobkit import run_queued
 from vigil.api.app import create_app
 from vigil.cli import app as cli_app
 from vigil.core.models import Camera, Site
+from vigil.coverage.apply import record_plan
 from vigil.coverage.city import CityOptions, run_city, site_curve
 from vigil.coverage.city_report import CITY_FILES
 from vigil.coverage.city_sites import CitySite, sites_from_folder
@@ -159,8 +161,31 @@ def test_api_city_plan_is_scoped_to_the_planners_region(vigil):
             "point_time_limit": 1, "spacing": 8}
     with TestClient(create_app(vigil)) as c:
         r = c.post("/api/v1/city-plans", json=body, headers=a)
-        assert r.status_code == 201, r.text
+        assert r.status_code == 202, r.text  # queued in the plan job queue, answered at once
+        job = r.json()
+        assert job["kind"] == "city" and job["state"] == "queued" and r.headers["location"] == job["url"]
+        assert "/input/" not in r.text and "city.geojson" not in r.text  # stored paths stay on the server
+        for url in (job["url"], job["events_url"]):  # another town's planner: 404 like a missing job
+            assert c.get(url, headers=b).status_code == 404
+        assert c.post(job["url"] + "/cancel", headers=b).status_code == 404
+        assert c.get("/api/v1/plans/jobs", headers=b).json()["items"] == []
+        assert run_queued(vigil) == ["done"]  # the runner prices the sites in its spawned process
+        done = c.get(job["url"], headers=a).json()
+        assert done["state"] == "done" and done["percent"] == 100 and done["plan_id"], done
+        stages = [(e["stage"], e["event"]) for e in done["events"]]
+        assert stages == [(st, ev) for st in ("sites", "curves", "allocate", "report") for ev in ("start", "done")]
+        pcts = [e["percent"] for e in done["events"]]
+        assert pcts == sorted(pcts) and pcts[-1] == 100
+        assert done["plan_url"] == f"/api/v1/city-plans/{done['plan_id']}"
+        r = c.get(done["plan_url"], headers=a)
         plan = r.json()
+        assert plan["summary"]["mode"] == "city" and plan["region_code"] == TOWN1
+        # the per-area Plans list shows no city plan (its detail page would lack map.png), but per-area plans
+        with vigil.db.session() as s:
+            area_plan = record_plan(s, {"level": "observe"}, vigil.settings.home, region_code=TOWN1,
+                                    created_by=f"planner-{TOWN1}", name="one area").id
+        listed = [p["id"] for p in c.get("/api/v1/plans", headers=a).json()["items"]]
+        assert listed == [area_plan]
         names = [row["name"] for row in plan["summary"]["site_table"]]
         assert names == ["Community 1"]  # town 2's site is not even read
         assert plan["summary"]["cameras_existing"] == 1 and plan["coverage_before"] > 0
@@ -185,3 +210,43 @@ def test_a_cancelled_city_plan_stops_before_pricing(areas, tmp_path):
     with pytest.raises(CityPlanCancelled):
         run_city(sites, FAST, tmp_path / "out", progress=lambda s, f: seen.append(s), cancelled=lambda: True)
     assert seen == ["curves"] and not (tmp_path / "out" / "city.json").exists()
+
+
+def test_a_running_city_plan_job_is_cancelled_and_records_nothing(sqlite_vigil):
+    import multiprocessing
+    import threading
+    import time
+
+    from sqlalchemy import select
+
+    from vigil.access.users import Principal
+    from vigil.core.models import Role
+    from vigil.coverage import jobs
+    from vigil.coverage.models import PlanJob, PlanRecord
+    from vigil.coverage.runner import PlanJobService
+
+    _registry_world(sqlite_vigil)
+    p = Principal(1, "planner", Role.ADMIN, ("5301",))
+    with sqlite_vigil.db.session() as s:
+        jid = jobs.submit_city_job(s, p, TOWN1, CityOptions(budget=20_000, point_time_limit=1, spacing=8),
+                                   sqlite_vigil.settings.home / "areas" / "city.geojson",
+                                   work_dir=sqlite_vigil.settings.home / "plans" / "city-cancel").id
+    result: list[str | None] = []
+    runner = PlanJobService(sqlite_vigil, runner="t")
+    t = threading.Thread(target=lambda: result.append(runner.run_once()))
+    t.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the sites are read: the pricing process is starting
+        with sqlite_vigil.db.session() as s:
+            if ("sites", "done") in [(e["stage"], e["event"]) for e in s.get(PlanJob, jid).events]:
+                break
+        time.sleep(0.05)
+    with sqlite_vigil.db.session() as s:
+        assert jobs.cancel_job(s, p, jid).state == "running"  # asked; the runner ends it
+    t.join(60)
+    assert result == ["cancelled"]
+    assert not [c for c in multiprocessing.active_children() if c.name.startswith("vigil-city-plan-")]
+    with sqlite_vigil.db.session() as s:
+        job = s.get(PlanJob, jid)
+        assert job.state == "cancelled" and job.plan_id is None
+        assert s.scalars(select(PlanRecord)).all() == []

@@ -57,3 +57,47 @@ def test_city_budget_page(chrome, console: City, sqlite_vigil, tmp_path, shots: 
     _wait(d, lambda x: any((i.get_attribute("src") or "").endswith("map.zh.png") for i in _css(x, "img.report-img")))
     assert "全市预算" in _text(d, "body")
     assert browser_errors(d) == []
+
+
+def _city_layer(v) -> None:  # type: ignore[no-untyped-def]
+    """A real two-building compound moved into the first village's site square, as <home>/areas/city.geojson."""
+    src = json.loads((map_data_dir() / "kunming_jinjiang" / "buildings.geojson").read_text())
+    feats = [f for f in src["features"] if f["properties"].get("community") == "23号庭院"]
+    pts = [xy for f in feats for ring in f["geometry"]["coordinates"] for xy in ring]
+    dx = 102.47 - sum(p[0] for p in pts) / len(pts)
+    dy = 24.91 - sum(p[1] for p in pts) / len(pts)
+    for f in feats:
+        f["geometry"]["coordinates"] = [[[x + dx, y + dy] for x, y in ring] for ring in f["geometry"]["coordinates"]]
+    areas = Path(v.settings.home) / "areas"
+    areas.mkdir(parents=True, exist_ok=True)
+    (areas / "city.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+
+
+def test_city_form_follows_the_job_and_opens_the_city_plan(chrome, console: City, sqlite_vigil, shots: Path) -> None:
+    from vigil.coverage.runner import PlanJobService
+
+    _city_layer(sqlite_vigil)
+    d = chrome
+    _sign_in(d, console)
+    d.get(console.base + "/ui/#/city_plan")
+    _wait(d, lambda x: _css(x, "#city-new"))
+    _css(d, "#city-new")[0].click()
+    _wait(d, lambda x: _css(x, "#city-form"))
+    for field, value in (("region_code", CITY), ("area_name", "city.geojson"), ("budget", "20000"),
+                         ("point_time_limit", "1")):
+        box = _css(d, f'#city-form input[name="{field}"]')[0]
+        box.clear()
+        box.send_keys(value)
+    _css(d, "#city-submit")[0].click()
+    # no runner yet: the job waits in the plan job queue, with the same progress bar as the plan form
+    _wait(d, lambda x: _css(x, "#city-progress progress") and "Waiting in the queue" in _css(x, "#city-progress")[0].text)
+    runner = PlanJobService(sqlite_vigil, runner="browser-city", poll_s=0.2)
+    runner.start_sync()
+    try:  # the stream's end event takes the page to the recorded city plan
+        _wait(d, lambda x: "#/city_plan/" in x.current_url and _css(x, "#city-cards"), timeout=120)
+    finally:
+        runner.stop_sync()
+    d.save_screenshot(str(shots / "console-city-plan-job-done.png"))
+    assert len(_css(d, "table.city-marginal tbody tr")) == 1  # the one site with buildings; the others left out
+    assert _css(d, "#city-skipped")
+    assert browser_errors(d) == []

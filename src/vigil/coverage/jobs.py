@@ -25,11 +25,12 @@ from vigil.access.guard import get_in_scope
 from vigil.access.users import Principal
 from vigil.core.errors import ConflictError
 from vigil.core.models import Region, utcnow
+from vigil.coverage.city import CityOptions
 from vigil.coverage.models import PlanJob
 from vigil.coverage.service import PlanOptions, check_options
 
 __all__ = ["ACTIVE", "TERMINAL", "cancel_job", "claim_next", "finish_job", "get_job", "job_json", "list_jobs",
-           "pick_next", "record_progress", "requeue_orphans", "submit_job"]
+           "pick_next", "record_progress", "requeue_orphans", "submit_city_job", "submit_job"]
 
 ACTIVE = ("queued", "running")
 TERMINAL = ("done", "failed", "cancelled")
@@ -48,6 +49,23 @@ def submit_job(session: Session, p: Principal, opts: PlanOptions, files: dict[st
     session.add(job)
     session.flush()
     record(session, p.name, "plan.submit", f"plan_job:{job.id}", region=opts.region_code, name=job.name)
+    return job
+
+
+def submit_city_job(session: Session, p: Principal, region_code: str, opts: CityOptions, buildings: Path, *,
+                    work_dir: Path) -> PlanJob:
+    """Queue a city plan (``request["kind"] == "city"``) of ``region_code``'s sites over the ``buildings`` layer."""
+    get_in_scope(session, Region, region_code, p, what=f"region {region_code}")
+    opts.check()
+    name = opts.name or f"city plan {region_code}"
+    vals = {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
+            for k, v in asdict(opts).items()}
+    job = PlanJob(region_code=region_code, name=name[:200], created_by=p.name, state="queued", stage="",
+                  percent=0.0, events=[], request={"kind": "city", "options": vals, "files": {"buildings": str(buildings)}},
+                  work_dir=str(work_dir), cancel_requested=False, runner="", attempts=0)
+    session.add(job)
+    session.flush()
+    record(session, p.name, "plan.submit", f"plan_job:{job.id}", region=region_code, name=job.name, kind="city")
     return job
 
 
@@ -80,15 +98,18 @@ def cancel_job(session: Session, p: Principal, job_id: int) -> PlanJob:
 def job_json(job: PlanJob) -> dict[str, Any]:
     """Public shape of a job (the stored input paths are not shown)."""
     opts = job.request.get("options", {}) if job.request else {}
-    return {"id": job.id, "name": job.name, "region_code": job.region_code, "state": job.state,
+    kind = (job.request or {}).get("kind", "plan")
+    plans = "/api/v1/city-plans" if kind == "city" else "/api/v1/plans"
+    return {"id": job.id, "kind": kind, "name": job.name, "region_code": job.region_code, "state": job.state,
             "stage": job.stage, "percent": job.percent, "events": job.events or [],
             "created_by": job.created_by, "created_at": job.created_at.isoformat(),
             "started_at": job.started_at.isoformat() if job.started_at else None,
             "finished_at": job.finished_at.isoformat() if job.finished_at else None,
             "attempts": job.attempts, "cancel_requested": job.cancel_requested, "error": job.error,
-            "plan_id": job.plan_id, "level": opts.get("level"), "time_limit": opts.get("time_limit"),
+            "plan_id": job.plan_id, "level": opts.get("level"),
+            "time_limit": opts.get("time_limit", opts.get("point_time_limit")),
             "url": f"/api/v1/plans/jobs/{job.id}", "events_url": f"/api/v1/plans/jobs/{job.id}/events",
-            "plan_url": f"/api/v1/plans/{job.plan_id}" if job.plan_id else None}
+            "plan_url": f"{plans}/{job.plan_id}" if job.plan_id else None}
 
 
 # ---------------------------------------------------------------------------- the runner's side

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-__all__ = ["STAGE_WEIGHTS", "StageProgress"]
+__all__ = ["CITY_STAGE_WEIGHTS", "STAGE_WEIGHTS", "CityStageProgress", "StageProgress"]
 
 #: Share of a typical run spent in each stage of ``run_plan`` (they sum to 100).
 STAGE_WEIGHTS: dict[str, float] = {"read": 5, "targets": 5, "candidates": 10, "visibility": 30, "optimise": 45,
@@ -43,3 +43,29 @@ class StageProgress:
             frac = min((time.monotonic() - self.started) / self.time_limit, 0.95)
             pct += STAGE_WEIGHTS["optimise"] * frac
         return round(min(pct, 100.0), 1)
+
+
+#: Share of a typical city plan spent in each stage: reading the sites, then ``run_city``'s stages.
+CITY_STAGE_WEIGHTS: dict[str, float] = {"sites": 5, "curves": 85, "allocate": 3, "report": 7}
+
+
+@dataclass
+class CityStageProgress:
+    """The percent done of one city plan job, fed with its stage starts and ends and each stage's share done."""
+
+    done: set[str] = field(default_factory=set)
+    share: dict[str, float] = field(default_factory=dict)
+
+    def update(self, stage: str, event: str) -> float:
+        """Record ``(stage, "start"|"done")`` and return the percent done."""
+        self.share[stage] = 1.0 if event == "done" else 0.0
+        return self.percent()
+
+    def part(self, stage: str, fraction: float) -> float:
+        """Record that ``fraction`` of ``stage`` is done (``run_city``'s progress) and return the percent."""
+        self.share[stage] = min(max(float(fraction), 0.0), 1.0)
+        return self.percent()
+
+    def percent(self) -> float:
+        """Percent done now (0..100)."""
+        return round(min(sum(w * self.share.get(s, 0.0) for s, w in CITY_STAGE_WEIGHTS.items()), 100.0), 1)

@@ -7,6 +7,10 @@ stage and the percent (:class:`~vigil.coverage.progress.StageProgress`) and a he
 cancel every half second, and terminates the child when one was asked: a long solve stops at once.
 The child exits by itself when its server dies. At start the runner puts the jobs it held in a
 previous life back in the queue, and it takes over jobs whose runner's heartbeat went stale.
+
+A city plan job (``request["kind"] == "city"``, :func:`run_city_job`) reads the region's sites here, then
+runs :func:`vigil.coverage.city.run_city` in its child the same way; its ``progress(stage, fraction)``
+becomes the stages and percent (:class:`~vigil.coverage.progress.CityStageProgress`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -26,10 +31,10 @@ from vigil.core.context import Vigil
 from vigil.core.errors import VigilError
 from vigil.coverage import jobs
 from vigil.coverage.models import PlanJob
-from vigil.coverage.progress import StageProgress
+from vigil.coverage.progress import CityStageProgress, StageProgress
 from vigil.coverage.service import PlanOptions, plan_request, request_inputs
 
-__all__ = ["PlanJobService", "run_job"]
+__all__ = ["PlanJobService", "run_city_job", "run_job"]
 
 log = logging.getLogger("vigil.coverage.runner")
 _TICK_S = 0.5
@@ -48,15 +53,20 @@ def _child(inputs: dict[str, Any], out_dir: str, existing: list[Any], conn: Conn
     from vigil.coverage.plan import run_plan
     from vigil.coverage.service import request_from_inputs
 
+    _run_child(conn, parent, "plan", lambda: run_plan(
+        request_from_inputs(inputs), out_dir, existing=existing,
+        progress=lambda stage, event: conn.send(("stage", stage, event))).summary)
+
+
+def _run_child(conn: Connection, parent: int, what: str, work: Callable[[], dict[str, Any]]) -> None:
+    """In a job's child: watch the server, run ``work`` and send its summary, or one line of error."""
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     try:
-        res = run_plan(request_from_inputs(inputs), out_dir, existing=existing,
-                       progress=lambda stage, event: conn.send(("stage", stage, event)))
-        conn.send(("done", res.summary))
+        conn.send(("done", work()))
     except VigilError as exc:
         conn.send(("error", str(exc)))
     except Exception:  # the traceback goes to the server log, the user gets one line
-        log.exception("plan job failed")
+        log.exception("%s job failed", what)
         conn.send(("error", _FAILED))
     finally:
         conn.close()
@@ -80,6 +90,8 @@ def run_job(v: Vigil, job: PlanJob, *, stop: threading.Event | None = None) -> s
     """Run a claimed job to its end; return its final state (``stop`` ends it early, still queued)."""
     from vigil.coverage.apply import record_plan
 
+    if job.request.get("kind") == "city":
+        return run_city_job(v, job, stop=stop)
     try:
         opts = PlanOptions(**job.request["options"])
         req = plan_request(opts, job.request["files"])
@@ -91,13 +103,36 @@ def run_job(v: Vigil, job: PlanJob, *, stop: threading.Event | None = None) -> s
         existing = _existing(v, job, req.area)
     except VigilError as exc:
         return _end(v, job.id, "failed", error=str(exc))
+    summary = _in_child(v, job.id, _child, (request_inputs(req), str(out), existing), f"vigil-plan-{job.id}",
+                        StageProgress(time_limit=req.time_limit), stop)
+    if isinstance(summary, str):
+        return summary
+    with v.db.session() as s:
+        rec = record_plan(s, summary, out, region_code=job.region_code, created_by=job.created_by,
+                          name=opts.name, inputs=request_inputs(req))
+        jobs.finish_job(s, job.id, "done", plan_id=rec.id)
+    return "done"
+
+
+def _in_child(v: Vigil, job_id: int, target: Callable[..., None], args: tuple[Any, ...], name: str,
+              track: StageProgress | CityStageProgress, stop: threading.Event | None) -> dict[str, Any] | str:
+    """Run ``target(*args, conn, parent)`` in a spawned process and follow it: its summary, or the job's end state."""
     ctx = multiprocessing.get_context("spawn")  # never fork a threaded server
     mine, theirs = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(request_inputs(req), str(out), existing, theirs, os.getpid()),
-                       daemon=True, name=f"vigil-plan-{job.id}")
+    proc = ctx.Process(target=target, args=(*args, theirs, os.getpid()), daemon=True, name=name)
     proc.start()
     theirs.close()
-    track = StageProgress(time_limit=req.time_limit)
+    outcome = _supervise(v, job_id, proc, mine, track, stop)
+    if isinstance(outcome, str):
+        return outcome
+    if outcome[0] == "error":
+        return _end(v, job_id, "failed", error=outcome[1])
+    return outcome[1]
+
+
+def _supervise(v: Vigil, job_id: int, proc: Any, mine: Connection, track: StageProgress | CityStageProgress,
+               stop: threading.Event | None) -> tuple[Any, ...] | str:
+    """Follow a job's child: write its stages, percent and heartbeat; return its outcome or the job's end state."""
     outcome: tuple[Any, ...] | None = None
     try:
         while outcome is None:
@@ -105,24 +140,72 @@ def run_job(v: Vigil, job: PlanJob, *, stop: threading.Event | None = None) -> s
                 return "queued"
             msg = _read(mine)
             if msg is not None and msg[0] == "stage":
-                cancel = _write(v, job.id, stage=msg[1], event=msg[2], percent=track.update(msg[1], msg[2]))
+                cancel = _write(v, job_id, stage=msg[1], event=msg[2], percent=track.update(msg[1], msg[2]))
+            elif msg is not None and msg[0] == "part" and isinstance(track, CityStageProgress):
+                cancel = _write(v, job_id, percent=track.part(msg[1], msg[2]))
             elif msg is not None:
                 outcome = msg
                 break
             else:
-                cancel = _write(v, job.id, percent=track.percent())
+                cancel = _write(v, job_id, percent=track.percent())
             if cancel:
-                return _end(v, job.id, "cancelled", error="cancelled")
+                return _end(v, job_id, "cancelled", error="cancelled")
             if msg is None and not proc.is_alive() and not mine.poll():
                 outcome = ("error", _FAILED)
     finally:
         _kill(proc)
         mine.close()
-    if outcome[0] == "error":
-        return _end(v, job.id, "failed", error=outcome[1])
+    return outcome
+
+
+def _city_child(sites: list[Any], opts: Any, out_dir: str, skipped: list[Any], conn: Connection,
+                parent: int) -> None:
+    """Run one city plan in this (spawned) process: each stage's start, share done and end, then its summary."""
+    from vigil.coverage.city import run_city
+
+    def progress(stage: str, fraction: float) -> None:
+        if fraction <= 0:
+            conn.send(("stage", stage, "start"))
+        elif fraction >= 1:
+            conn.send(("stage", stage, "done"))
+        else:
+            conn.send(("part", stage, fraction))
+
+    _run_child(conn, parent, "city plan", lambda: run_city(sites, opts, out_dir, progress=progress,
+                                                           skipped=skipped).summary)
+
+
+def run_city_job(v: Vigil, job: PlanJob, *, stop: threading.Event | None = None) -> str:
+    """Run a claimed city plan job (``request["kind"] == "city"``): read the region's sites, price and allocate."""
+    from vigil.coverage.apply import record_plan
+    from vigil.coverage.city import CityOptions
+    from vigil.coverage.city_sites import sites_from_registry
+
+    try:
+        vals = dict(job.request["options"])
+        opts = CityOptions(**{**vals, "steps": tuple(vals["steps"])})
+        buildings = Path(job.request["files"]["buildings"])
+    except (KeyError, TypeError, ValueError):  # written by another version, or by hand
+        log.exception("city plan job %s has an unreadable request", job.id)
+        return _end(v, job.id, "failed", error="the job's request is incomplete; submit the city plan again")
+    work = Path(job.work_dir)
+    _write(v, job.id, stage="sites", event="start", percent=0.0)
+    try:
+        with v.db.session() as s:  # the region's sites and their in-service cameras, as when it was submitted
+            sites, skipped = sites_from_registry(s, scope=Scope.of([job.region_code]), region_code=job.region_code,
+                                                 buildings=buildings, work=work / "input")
+    except VigilError as exc:
+        return _end(v, job.id, "failed", error=str(exc))
+    track = CityStageProgress()
+    if _write(v, job.id, stage="sites", event="done", percent=track.update("sites", "done")):
+        return _end(v, job.id, "cancelled", error="cancelled")
+    summary = _in_child(v, job.id, _city_child, (sites, opts, str(work), skipped), f"vigil-city-plan-{job.id}",
+                        track, stop)
+    if isinstance(summary, str):
+        return summary
     with v.db.session() as s:
-        rec = record_plan(s, outcome[1], out, region_code=job.region_code, created_by=job.created_by,
-                          name=opts.name, inputs=request_inputs(req))
+        rec = record_plan(s, summary, work, region_code=job.region_code, created_by=job.created_by,
+                          name=opts.name or f"city plan {job.region_code}")
         jobs.finish_job(s, job.id, "done", plan_id=rec.id)
     return "done"
 

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vigil.access.guard import get_in_scope
@@ -120,8 +120,9 @@ def request_from_inputs(data: dict[str, Any]) -> PlanRequest:
 
 
 def list_plans(session: Session, p: Principal, *, limit: int = 100, offset: int = 0) -> list[PlanRecord]:
-    """Plans in the caller's region scope, newest first."""
-    stmt = (select(PlanRecord).where(p.scope.clause(PlanRecord.region_code))
+    """Per-area plans in the caller's region scope, newest first (city plans are listed at /city-plans)."""
+    mode = func.coalesce(PlanRecord.summary["mode"].as_string(), "")
+    stmt = (select(PlanRecord).where(p.scope.clause(PlanRecord.region_code), mode != "city")
             .order_by(PlanRecord.id.desc()).limit(limit).offset(offset))
     return list(session.scalars(stmt))
 

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from vigil.access.guard import ensure_visible
 from vigil.access.users import Principal
 from vigil.api.deps import SessionDep, VigilDep, require
 from vigil.coverage import city_service as svc
+from vigil.coverage import jobs
 from vigil.coverage.city import CityOptions
 from vigil.coverage.city_report import CITY_FILES
 from vigil.coverage.models import PlanRecord
@@ -75,16 +76,21 @@ def _public(rec: PlanRecord, *, full: bool = False) -> CityPlanPublic:
                           summary=s if full else None)
 
 
-@router.post("", status_code=201)
-async def create_city_plan(body: CityPlanIn, p: Planner, v: VigilDep) -> CityPlanPublic:
-    """Price every site of the region with building data and allocate the budget across them."""
+@router.post("", status_code=202)
+def create_city_plan(body: CityPlanIn, p: Planner, session: SessionDep, v: VigilDep, response: Response) -> dict:
+    """Queue a city plan: every site of the region with building data, one budget: 202 with the job at once.
+
+    The job runs in the plan job queue; follow it at ``events_url`` (server-sent events) or ``url``; its city
+    plan is at ``plan_url`` when done.
+    """
     ensure_visible(p, body.region_code, f"region {body.region_code}")
     opts = CityOptions(budget=body.budget, name=body.name, level=body.level, profile=body.profile,
                        spacing=body.spacing, steps=tuple(body.steps), point_time_limit=body.point_time_limit)
     area = svc.city_area(v, body.area_name)
-    rec = await run_in_threadpool(svc.plan_region, v, scope=p.scope, region_code=body.region_code, buildings=area,
-                                  opts=opts, actor=p.name)
-    return _public(rec, full=True)
+    job = jobs.submit_city_job(session, p, body.region_code, opts, area,
+                               work_dir=v.settings.home / "plans" / f"city-{uuid.uuid4().hex}")
+    response.headers["Location"] = f"/api/v1/plans/jobs/{job.id}"
+    return jobs.job_json(job)
 
 
 @router.get("")

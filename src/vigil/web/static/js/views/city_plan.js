@@ -1,11 +1,12 @@
 // City budget: one budget across every site of a region (sites with a polygon and building data).
-// The list with a form to run a city plan (#/city_plan), and one plan: its figures, ranked work packages,
+// The list with a form that queues a city plan job and follows its progress bar (#/city_plan), and one plan: its figures, ranked work packages,
 // city map, coverage-against-budget curve, marginal cost of the next percent per site and the reports.
 import { api } from "../api.js";
 import { h, mount, toast } from "../dom.js";
 import { num, pct, when } from "../labels.js";
 import { formatMoney, formatNumber, lang, t } from "../i18n.js";
 import { kpiCard, rateTone, table } from "../widgets.js";
+import { followJob } from "./plan_form.js";
 
 export const regionAware = true;
 const LEVELS = [["detect", "Detect (25 px/m)"], ["observe", "Observe (62.5 px/m)"], ["recognise", "Recognise (125 px/m)"]];
@@ -30,19 +31,26 @@ function cityForm(region, onDone) {
     field("Region", regionIn), field("Building layer", area, "a file or folder under <home>/areas"),
     field("Budget (yuan)", budget), field("Name", name), field("Level", level),
     field("Time limit", limit, "seconds for the solver at each breakpoint"), h("div", { class: "actions" }, submit, status));
+  const progress = h("div", { class: "plan-progress", id: "city-progress", hidden: true });
+  form.append(progress);
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     submit.disabled = true;
-    status.textContent = t("Pricing every site… this can take several minutes for a whole city.");
     try {
-      onDone(await api("/city-plans", { method: "POST", body: { region_code: regionIn.value.trim(),
+      const job = await api("/city-plans", { method: "POST", body: { region_code: regionIn.value.trim(),
         area_name: area.value.trim(), budget: Number(budget.value), name: name.value, level: level.value,
-        point_time_limit: Number(limit.value) } }));
+        point_time_limit: Number(limit.value) } });
+      status.textContent = t("Pricing every site… this can take several minutes for a whole city.");
+      followJob(progress, job, (end) => {
+        submit.disabled = false;
+        status.textContent = "";
+        if (end.state === "done") onDone({ id: end.plan_id });
+        else if (end.state === "failed") toast(t("City plan failed: {{error}}", { error: end.error || "" }), 10000);
+      });
     } catch (e) {
-      toast(t("City plan failed: {{error}}", { error: e.message }), 10000);
-    } finally {
       submit.disabled = false;
       status.textContent = "";
+      toast(t("City plan failed: {{error}}", { error: e.message }), 10000);
     }
   });
   return form;

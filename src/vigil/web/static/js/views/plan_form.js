@@ -68,6 +68,7 @@ const STAGE_TEXT = {
   read: () => t("Reading the area"), targets: () => t("Placing targets"), candidates: () => t("Placing candidate cameras"),
   visibility: () => t("Computing what each camera sees"), optimise: () => t("Choosing the cameras (solver)"),
   report: () => t("Writing the report"), queue: () => t("Queued again after a server restart"),
+  sites: () => t("Reading the sites"), curves: () => t("Pricing every site"), allocate: () => t("Allocating the budget"),
 };
 
 /** Show a plan job's progress in `slot` (server-sent events; polling if the stream fails); `onEnd(end)` once. */
