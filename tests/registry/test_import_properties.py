@@ -39,7 +39,7 @@ def test_generated_ids_are_unique_valid_and_in_region(stored, given_ids, new):
     lk = _Lookups(regions=set(REGIONS), sites={}, models={}, cameras={c: {} for c in visible}, by_name={},
                   hidden=existing - visible, scope=Scope.everything())
     rows = Rows("prop", [])
-    idless = {(v["region_code"], v["name"]): line for line, v in good if not v["id"]}
+    idless = {f"{v['region_code']}\x00{v['name']}": line for line, v in good if not v["id"]}
     generated = _resolve_ids(rows, idless, lk, explicit, {})
     assert not rows.errors and generated == len(new)
     top = _serials(lk, explicit)  # the second pass gives the IDs again, in line order

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -137,7 +136,7 @@ def _refs(r: RowReader, v: dict[str, Any], region: str, lk: _Lookups) -> None:
 def _checker(lk: _Lookups, scope: Scope, *, track: bool = True) -> Any:
     """The row check; ``track=False`` is for a second pass over a checked file: no clashes, URLs as they are."""
     ids_in_file: dict[str, int] = {}
-    names_in_file: dict[tuple[str, str], int] = {}
+    names_in_file: dict[str, int] = {}
 
     def check(r: RowReader) -> dict[str, Any] | None:
         cid = r.text("id", max_len=40)
@@ -153,7 +152,7 @@ def _checker(lk: _Lookups, scope: Scope, *, track: bool = True) -> Any:
             if track:
                 ids_in_file.setdefault(cid, r.line)
         elif v["name"]:
-            key = (sys.intern(region), v["name"])
+            key = f"{region}\x00{v['name']}"  # one string, not a tuple: a million of them are kept
             if key in names_in_file:
                 r.err("name", f"line {names_in_file[key]} has the same region and name and no id either; "
                               "give ids or distinct names")
@@ -187,24 +186,24 @@ Key = tuple[str, str]
 
 
 def _first_pass(rows: Rows, progress: Progress | None, check: Any,
-                lk: _Lookups) -> tuple[set[Key], dict[Key, str | None]]:
+                lk: _Lookups) -> tuple[set[str], dict[str, str | None]]:
     """Check every row; return the keys of bad id-less rows, and the lifecycles of rows matching stored cameras.
 
     Nothing else of a row is kept (the checker keeps the IDs and names in the file), so checking a
     file takes memory for its IDs and names only.
     """
-    bad: set[Key] = set()
-    lifecycles: dict[Key, str | None] = {}
+    bad: set[str] = set()
+    lifecycles: dict[str, str | None] = {}
 
     def on_bad(v: dict[str, Any] | None) -> None:
         if v is not None and not v["id"]:
-            bad.add((v["region_code"], v["name"]))
+            bad.add(f"{v['region_code']}\x00{v['name']}")
 
     for line, v in checked(rows, progress, check, on_bad):
         if v["id"]:
             _check_lifecycle(rows, line, v["id"], v.get("lifecycle"), lk)
         elif (v["region_code"], v["name"]) in lk.by_name:
-            lifecycles[(v["region_code"], v["name"])] = v.get("lifecycle")
+            lifecycles[f"{v['region_code']}\x00{v['name']}"] = v.get("lifecycle")
     return bad, lifecycles
 
 
@@ -239,19 +238,23 @@ def _id_for(key: Key, lk: _Lookups, explicit: dict[str, int], top: dict[str, int
     return generate_device_id(region, serial).value, "", ""
 
 
-def _resolve_ids(rows: Rows, idless: dict[Key, int], lk: _Lookups, explicit: dict[str, int],
-                 lifecycles: dict[Key, str | None]) -> int:
-    """Check that every id-less row (``key -> line``, in line order) gets an ID; return how many are new.
+def _resolve_ids(rows: Rows, idless: dict[str, int], lk: _Lookups, explicit: dict[str, int],
+                 lifecycles: dict[str, str | None], skip: set[str] | frozenset[str] = frozenset()) -> int:
+    """Check that every id-less row (``key -> line``, in line order; not those in ``skip``) gets an ID.
 
-    The IDs are not kept: the second pass gives them again, in the same order, from the same serials.
+    Return how many IDs are new. The IDs are not kept: the second pass gives them again, in the same
+    order, from the same serials. Keys are ``region NUL name`` (one string per row: less memory).
     """
     top = _serials(lk, explicit)
     generated = 0
     for key, line in idless.items():
-        cid, f, reason = _id_for(key, lk, explicit, top)
+        if key in skip:
+            continue
+        region, _, name = key.partition("\x00")
+        cid, f, reason = _id_for((region, name), lk, explicit, top)
         if reason:
             rows.errors.append(RowError(line, f, reason))
-        elif key in lk.by_name:
+        elif (region, name) in lk.by_name:
             _check_lifecycle(rows, line, cid, lifecycles.get(key), lk)
         else:
             generated += 1
@@ -297,10 +300,9 @@ def import_cameras(session: Session, rows_or_path: Source, *, box: CredentialBox
     lk = _Lookups.load(session, scope)
     check = _checker(lk, scope)
     bad, lifecycles = _first_pass(rows, progress, check, lk)
-    idless = {k: line for k, line in check.names_in_file.items() if k not in bad}
-    generated = _resolve_ids(rows, idless, lk, check.ids_in_file, lifecycles)
+    generated = _resolve_ids(rows, check.names_in_file, lk, check.ids_in_file, lifecycles, skip=bad)
     top = _serials(lk, check.ids_in_file)
-    del idless, check, bad, lifecycles
+    del check, bad, lifecycles
     reject_if_bad(rows)
     # second pass: the file is read again (every row is good now), given the same IDs, and written in batches
     plan, regions, recheck = Plan(), set(), _checker(lk, scope, track=False)
