@@ -250,3 +250,27 @@ def test_a_running_city_plan_job_is_cancelled_and_records_nothing(sqlite_vigil):
         job = s.get(PlanJob, jid)
         assert job.state == "cancelled" and job.plan_id is None
         assert s.scalars(select(PlanRecord)).all() == []
+
+
+def test_a_city_plan_job_held_by_a_dead_server_is_requeued_and_then_done(sqlite_vigil):
+    from vigil.access.users import Principal
+    from vigil.core.models import Role
+    from vigil.coverage import jobs
+    from vigil.coverage.models import PlanJob
+
+    _registry_world(sqlite_vigil)
+    p = Principal(1, "planner", Role.ADMIN, ("5301",))
+    with sqlite_vigil.db.session() as s:
+        jid = jobs.submit_city_job(s, p, TOWN1, CityOptions(budget=20_000, steps=(1.0,), point_time_limit=1, spacing=8),
+                                   sqlite_vigil.settings.home / "areas" / "city.geojson",
+                                   work_dir=sqlite_vigil.settings.home / "plans" / "city-restart").id
+    with sqlite_vigil.db.session() as s:
+        assert jobs.claim_next(s, "killed-server").id == jid  # it was running when its server was killed
+    with sqlite_vigil.db.session() as s:
+        assert jobs.requeue_orphans(s, runner="killed-server") == [jid]  # that server starting again
+    assert run_queued(sqlite_vigil) == ["done"]
+    with sqlite_vigil.db.session() as s:
+        job = s.get(PlanJob, jid)
+        assert job.attempts == 2 and job.plan_id is not None
+        assert [e["event"] for e in job.events][0] == "requeued"
+        assert jobs.job_json(job)["plan_url"] == f"/api/v1/city-plans/{job.plan_id}"
