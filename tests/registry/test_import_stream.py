@@ -15,7 +15,7 @@ from vigil.api.routers import transfer
 from vigil.core.models import Camera
 
 VILLAGES = ("53018101001", "53018102001")
-N = 18_000  # over 5 MiB of CSV (long names: the bytes count, not the rows)
+N = 11_000  # over 5 MiB of CSV (long names and URLs: the bytes count, not the rows)
 PAD = "-" * 180
 
 
@@ -24,7 +24,7 @@ def _csv(n: int, bad_line: int | None = None) -> bytes:
     for i in range(n):
         lat = "95" if i + 2 == bad_line else f"{25.0 + i * 1e-6:.6f}"
         rows.append(f",Big {i} {PAD},{VILLAGES[i % 2]},,102.{700000 + i},{lat},6,90,20,,public_area,public_security,"
-                    f"in_service,rtsp://127.0.0.1:8554/c{i},,,")
+                    f"in_service,rtsp://127.0.0.1:8554/c{i}/{PAD}{PAD},,,")
     return ("\n".join(rows) + "\n").encode()
 
 
