@@ -1,8 +1,9 @@
 """Shared parts of bulk import: reading CSV / GeoJSON / row dicts, checking cells, reporting, writing.
 
-Every importer follows the same steps: read the whole input into ``(line, {column: text})``
-rows, check every row and collect *all* :class:`~vigil.core.errors.RowError` s, raise
-:class:`~vigil.core.errors.ImportRejected` if there is any, and only then write in bulk.
+Every importer follows the same steps: read the input as ``(line, {column: text})`` rows (a
+file is parsed lazily, see :mod:`vigil.registry.io_stream`), check every row and collect *all*
+:class:`~vigil.core.errors.RowError` s, raise :class:`~vigil.core.errors.ImportRejected` if there
+is any, and only then write in bulk (cameras: in batches, reading the file a second time).
 """
 
 from __future__ import annotations
