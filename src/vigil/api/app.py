@@ -29,7 +29,6 @@ __all__ = ["ROUTERS", "create_app"]
 ROUTERS: list[tuple[str, str, str]] = [
     ("vigil.api.routers.plan", "/api/v1/plans", "coverage plans"),
     ("vigil.api.routers.city_plan", "/api/v1/city-plans", "city plans"),
-    ("vigil.api.routers.city_plan", "/api/v1/city-plans", "city plans"),
     ("vigil.api.routers.auth", "/api/v1/auth", "auth"),
     ("vigil.api.routers.regions", "/api/v1/regions", "regions"),
     ("vigil.api.routers.sites", "/api/v1/sites", "sites"),
