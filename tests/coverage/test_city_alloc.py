@@ -123,3 +123,13 @@ def test_gain_per_yuan_cap_tightens_the_bound_and_keeps_it_valid():
         capped = upper_bound(levels, before, W, budget, ratios=ratios)
         assert allocate(SITES, W, budget).value - 1e-9 <= capped <= plain + 1e-9
     assert upper_bound(levels, before, W, 100, ratios=ratios) < upper_bound(levels, before, W, 100)
+
+
+def test_city_options_take_every_solver_the_planner_has():
+    from vigil.coverage.city import CityOptions
+    from vigil.coverage.optimize import SOLVERS
+
+    for name in SOLVERS:
+        CityOptions(budget=1000, solver=name).check()
+    with pytest.raises(InputError, match="solver must be one of auto, highs, cpsat, greedy"):
+        CityOptions(budget=1000, solver="gurobi").check()

@@ -30,7 +30,7 @@ from scipy import sparse
 from vigil.core.errors import InputError, VigilError
 from vigil.coverage.city_alloc import Option, allocate, site_weights, uniform_split, upper_bound
 from vigil.coverage.city_sites import CitySite
-from vigil.coverage.optimize import CoverageProblem, solve
+from vigil.coverage.optimize import SOLVERS, CoverageProblem, solve
 from vigil.coverage.plan import PlanRequest, run_plan
 
 __all__ = ["STAGES", "Breakpoint", "CityOptions", "CityPlan", "CityPlanCancelled", "SiteCurve", "run_city",
@@ -68,8 +68,8 @@ class CityOptions:
             raise InputError("steps must be shares in (0, 1], e.g. 0.25,0.5,0.75,1")
         if not 0 < self.point_time_limit <= 600:
             raise InputError("the time limit per breakpoint must be in (0, 600] seconds")
-        if self.solver not in ("auto", "highs", "greedy"):
-            raise InputError("solver must be auto, highs or greedy")
+        if self.solver not in SOLVERS:
+            raise InputError(f"solver must be one of {', '.join(SOLVERS)}")
         if not 1 <= self.workers <= 64:
             raise InputError("workers must be between 1 and 64")
         if not 0.5 <= self.spacing <= 100:

@@ -40,7 +40,7 @@ def city(budget: Annotated[float, Opt(help="The city budget in yuan")],
          steps: Annotated[str | None, Opt(help="Shares of each site's possible gain to price, e.g. "
                                                "0.25,0.5,0.75,0.9,1")] = None,
          time_limit: Annotated[float, Opt("--time-limit", help="Solver seconds per breakpoint")] = 2.0,
-         solver: Annotated[str, Opt(help="auto, highs or greedy")] = "auto",
+         solver: Annotated[str, Opt(help="auto, highs, cpsat or greedy")] = "auto",
          workers: Annotated[int, Opt(help="Processes pricing sites in parallel")] = 1,
          catalog: Annotated[Path | None, Opt(help="Camera catalog YAML (default: shipped catalog)")] = None,
          name: Annotated[str, Opt(help="Name of the plan")] = "",
