@@ -44,6 +44,14 @@ def vigil(request, tmp_path) -> Vigil:
     v.close()
 
 
+@pytest.fixture(params=[d for d in _DBS if d == "postgresql"])
+def pg_vigil(request, tmp_path) -> Vigil:
+    """Like ``vigil``, on PostgreSQL only (for what exists only there, such as partitions)."""
+    v = _open(request, tmp_path)
+    yield v
+    v.close()
+
+
 # Module-wide worlds (the scope matrix) run on SQLite in `make test`; their PostgreSQL run takes minutes
 # and is part of `make test-slow`. Dialect differences are covered per test by the ``vigil`` fixture.
 _MODULE_DBS = [pytest.param(d, marks=pytest.mark.slow) if d == "postgresql" else d for d in _DBS]

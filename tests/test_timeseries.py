@@ -88,9 +88,8 @@ def test_partitions_are_created_ahead(vigil):
     assert maintain(vigil.db, now=later).created == []  # idempotent
 
 
-def test_rows_land_in_their_partition_and_the_default_gives_them_up(vigil):
-    if vigil.db.dialect != "postgresql":
-        pytest.skip("partitions exist on PostgreSQL only")
+def test_rows_land_in_their_partition_and_the_default_gives_them_up(pg_vigil):
+    vigil = pg_vigil  # partitions exist on PostgreSQL only
     far = NOW + timedelta(days=400)  # a camera with a wrong clock: no partition yet
     with vigil.db.session() as s:
         add_regions(s)
