@@ -27,13 +27,22 @@ def pg_server():
     srv.stop()
 
 
+@pytest.fixture(scope="session")
+def pg_template(pg_server, tmp_path_factory) -> str:
+    """A database migrated once per session; each PostgreSQL instance starts as a copy of it."""
+    name = f"template_{os.getpid()}"
+    v = Vigil.open(pg_server.create_db(name), str(tmp_path_factory.mktemp("pg-template")))
+    v.close()  # PostgreSQL copies a template only while nobody is connected to it
+    return name
+
+
 def _open(request, folder: Path) -> Vigil:
     if request.param == "sqlite":
         url = f"sqlite:///{folder / 'vigil.db'}"
     else:
         srv = request.getfixturevalue("pg_server")
-        url = srv.create_db(f"t{os.getpid()}_{next(_counter)}")
-    return Vigil.open(url, str(folder / "home"))
+        url = srv.create_db(f"t{os.getpid()}_{next(_counter)}", template=request.getfixturevalue("pg_template"))
+    return Vigil.open(url, str(folder / "home"))  # the copy is at the newest revision: migrating is a no-op
 
 
 @pytest.fixture(params=_DBS)

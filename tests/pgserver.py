@@ -59,12 +59,13 @@ class PgServer:
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql+psycopg://vigil@127.0.0.1:{self.port}/{dbname}"
 
-    def create_db(self, name: str) -> str:
+    def create_db(self, name: str, template: str | None = None) -> str:
+        """A new empty database, or a copy of ``template`` (PostgreSQL copies its files: no migration)."""
         import psycopg
 
         with psycopg.connect(f"host=127.0.0.1 port={self.port} user=vigil dbname=postgres",
                              autocommit=True) as c:
-            c.execute(f'CREATE DATABASE "{name}"')
+            c.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
         return self.url(name)
 
     def stop(self) -> None:

@@ -29,9 +29,11 @@ class Chromium:
              f"--user-data-dir={self.profile}", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         port_file = self.profile / "DevToolsActivePort"
-        for _ in range(150):
-            if port_file.exists() and port_file.read_text().strip():
-                break
+        deadline = time.monotonic() + 60  # a loaded 2-core machine can take well over 15 s to start it
+        while not (port_file.exists() and port_file.read_text().strip()):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                raise RuntimeError(f"Chromium did not open its DevTools port (exit code {self.proc.poll()})")
             time.sleep(0.1)
         port = int(port_file.read_text().split()[0])
         pages = [t for t in httpx.get(f"http://127.0.0.1:{port}/json/list").json() if t["type"] == "page"]
