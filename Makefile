@@ -23,7 +23,7 @@ demo: sysdeps venv
 
 test: sysdeps venv
 	$(BIN)/ruff check src tests bench
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow" --durations=30 $(PYTEST_ARGS)
 
 test-sqlite: sysdeps venv
 	VIGIL_TEST_DBS=sqlite $(BIN)/pytest -m "not slow" $(PYTEST_ARGS)

@@ -73,6 +73,7 @@ def _city_layer(v) -> None:  # type: ignore[no-untyped-def]
     (areas / "city.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
 
 
+@pytest.mark.slow  # 17 s: the plan form's job progress is also tested in test_console_plan_jobs.py
 def test_city_form_follows_the_job_and_opens_the_city_plan(chrome, console: City, sqlite_vigil, shots: Path) -> None:
     from vigil.coverage.runner import PlanJobService
 

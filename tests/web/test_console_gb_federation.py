@@ -189,7 +189,8 @@ def test_a_federated_camera_is_marked_remote_with_its_source_and_age(chrome, con
     assert "remote=1" in _css(d, "#live-link")[0].get_attribute("href") and not _css(d, "#camera-edit-btn")
     d.save_screenshot(str(shots / "camera-remote-en.png"))
     d.get(console.base + "/ui/#/map?region=530181")  # on the map: one ringed camera among the city's
-    _wait(d, lambda x: x.execute_script("return document.querySelector('#map canvas')?.dataset.remote") == "1")
+    _wait(d, lambda x: x.execute_script("return document.querySelector('#map canvas')?.dataset.remote") == "1",
+          timeout=60)  # software WebGL on a loaded 2-core machine can be slow to draw the first frame
     assert d.execute_script("return document.querySelector('#map canvas').dataset.cameras") == "34"
     assert "Remote camera" in _text(d, ".map-legend")
     _lang(d, "zh-CN")

@@ -156,9 +156,9 @@ class MapPage {
   async reloadCameras({ quiet = false } = {}) {
     const signal = this.abort();
     try {
-      const res = await loadCameraPoints(this.region, { bbox: this.truncated ? this.bbox : null, limit: LIMIT,
-        signal });
-      this.all = res.cameras;
+      const [res, remote] = await Promise.all([loadCameraPoints(this.region, {
+        bbox: this.truncated ? this.bbox : null, limit: LIMIT, signal }), remoteIn(this.region, signal)]);
+      Object.assign(this, { all: res.cameras, remote });  // a reload that cut short the first load still rings
       this.markRemote();
       this.show();
       this.showStatus(res);
