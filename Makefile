@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Two pytest workers, each taking whole files (module fixtures stay per file); tests use ephemeral ports and tmp dirs.
+XDIST ?= -n 2 --dist loadfile
 
 .PHONY: demo test test-slow test-sqlite bench lint sysdeps venv clean
 
@@ -23,10 +25,10 @@ demo: sysdeps venv
 
 test: sysdeps venv
 	$(BIN)/ruff check src tests bench
-	$(BIN)/pytest -m "not slow" --durations=30 $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow" $(XDIST) --durations=30 $(PYTEST_ARGS)
 
 test-sqlite: sysdeps venv
-	VIGIL_TEST_DBS=sqlite $(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	VIGIL_TEST_DBS=sqlite $(BIN)/pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 test-slow: sysdeps venv
 	$(BIN)/pytest -m slow $(PYTEST_ARGS)

@@ -69,12 +69,12 @@ def test_live_view_plays_in_headless_chromium(served):
         assert browser.eval("document.getElementById('video').paused") is False
         assert browser.eval("window.vigilLive.player") == "hls.js"
         print(f"live latency behind the edge: {browser.eval('window.vigilLive.hls.latency'):.1f} s")
+        assert cam in live.active()  # checked while the page still plays: idle_s is 3 s
         # Recorded playback of an approved request, joined across segments, in the same browser.
         browser.goto(f"{base}/ui/playback.html?request={tokens['request']}#token={tokens['watcher']}")
         assert wait_for(lambda: t() > 1.5, 20, 0.5), browser.eval("JSON.stringify(window.vigilPlayback)")
     finally:
         browser.close()
-    assert cam in live.active()
     assert wait_for(lambda: cam not in live.active(), 15)  # stopped when idle
     with v.db.session() as s:
         views = list(s.scalars(select(AuditEntry).where(AuditEntry.action == "video.live")))

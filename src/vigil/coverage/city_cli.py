@@ -74,6 +74,6 @@ def city(budget: Annotated[float, Opt(help="The city budget in yuan")],
     console.print(f"[bold]{s['sites']}[/] sites: coverage {100 * s['coverage_before']:.1f} % → [bold]"
                   f"{100 * s['coverage_after']:.1f} %[/] (weighted) with {s['cameras_new']} new cameras for "
                   f"{s['cost_new']:,.0f} of {s['budget']:,.0f} yuan; ×{s['ratio_to_uniform']} the gain of a uniform "
-                  f"split; bound gap ≤ {gap}. Report: {out / 'report.zh.html'}, {out / 'report.en.pdf'}")
+                  f"split; bound gap ≤ {gap}. Report: {out / 'report.zh.html'}, {out / 'report.en.pdf'}", soft_wrap=True)
     for k in s.get("skipped", []):
         console.print(f"skipped {k['name']}: {k['reason']}")

@@ -129,7 +129,7 @@ def _print_summary(s: dict[str, Any], out: Path) -> None:
     console.print(f"[bold]{s['name']}[/]: {s['targets']} targets, {s['blind_spots']} blind spot(s); coverage "
                   f"{100 * s['coverage_before']:.1f} % → [bold]{100 * s['coverage_after']:.1f} %[/] with "
                   f"[bold]{s['cameras_new']}[/] new cameras (cost {s['cost_new']:g}); solver {s['solver']} "
-                  f"({s['status']}, gap {gap}). Report: {out / 'report.html'}")
+                  f"({s['status']}, gap {gap}). Report: {out / 'report.html'}", soft_wrap=True)
     hp = s.get("high_points")
     if hp:
         chk = hp["los_check"]
