@@ -3,80 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import threading
-import time
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
-import paho.mqtt.client as mqtt
 import pytest
 
+from notifykit import Subscriber, hook_receiver, mosquitto
+from pgserver import free_port
 from vigil.analytics.events import AnalyticsEvent, DatabaseSink, MqttSink, save_snapshot
 from vigil.core.errors import NotReadyError
 
-MOSQUITTO = Path("/usr/sbin/mosquitto")
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port: int, timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on {port}")
 
 
 @pytest.fixture
 def broker(tmp_path):
-    if not MOSQUITTO.exists():
-        pytest.skip("mosquitto (Debian) is not installed")
-    port = _free_port()
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    proc = subprocess.Popen([str(MOSQUITTO), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait_port(port)
+    with mosquitto(tmp_path / "mqtt") as port:
         yield port
-    finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        proc.wait(10)
-
-
-class Subscriber:
-    def __init__(self, port: int):
-        self.messages: list[tuple[str, bytes, bool]] = []
-        self.ready = threading.Event()
-        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-sub")
-        self.c.on_connect = lambda c, *a: (c.subscribe([("vigil/#", 1), ("homeassistant/#", 1)]), None)
-        self.c.on_subscribe = lambda *a: self.ready.set()
-        self.c.on_message = lambda c, u, m: self.messages.append((m.topic, m.payload, bool(m.retain)))
-        self.c.connect("127.0.0.1", port)
-        self.c.loop_start()
-        assert self.ready.wait(5)
-
-    def wait(self, pred, timeout=5.0):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end and not pred(self.messages):
-            time.sleep(0.05)
-        return self.messages
-
-    def stop(self):
-        self.c.disconnect()
-        self.c.loop_stop()
 
 
 def _event(**kw) -> AnalyticsEvent:
@@ -116,31 +60,13 @@ def test_mqtt_events_in_home_assistant_style(broker):
 
 def test_mqtt_sink_reports_an_absent_broker():
     with pytest.raises(NotReadyError, match="unreachable|did not accept"):
-        MqttSink("127.0.0.1", _free_port()).start(timeout=2)
-
-
-class _Hook(BaseHTTPRequestHandler):
-    received: list[tuple[dict, bytes]] = []
-
-    def do_POST(self):  # noqa: N802
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).received.append((dict(self.headers), body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *a):
-        pass
+        MqttSink("127.0.0.1", free_port()).start(timeout=2)
 
 
 @pytest.fixture
 def hook_server():
-    _Hook.received = []
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
-    th = threading.Thread(target=srv.serve_forever, daemon=True)
-    th.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}/hook", _Hook.received
-    srv.shutdown()
-    srv.server_close()
+    with hook_receiver() as got:
+        yield got
 
 
 def _world(v):

@@ -121,8 +121,12 @@ class EventSink(Protocol):
     def publish(self, event: AnalyticsEvent) -> None: ...
 
 
-def store_event(session: Session, event: AnalyticsEvent, region_code: str) -> int:
-    """Insert or update the row of ``event``; on insert and on end, queue the matching webhooks."""
+def store_event(session: Session, event: AnalyticsEvent, region_code: str, *, webhooks: bool = True) -> int:
+    """Insert or update the row of ``event``; on insert and on end, queue the matching webhooks.
+
+    ``webhooks=False`` stores the row only: on a scale-out worker the event's notification goes to the
+    JetStream events stream instead, and the elected relay queues the webhooks (``vigil.notify.relay``).
+    """
     from vigil.analytics.models import Event
 
     row = session.scalar(select(Event).where(Event.uid == event.uid))
@@ -137,6 +141,8 @@ def store_event(session: Session, event: AnalyticsEvent, region_code: str) -> in
         row.end, row.score, row.box = event.end, float(event.score), [float(v) for v in event.box]
         row.snapshot_path, row.clip_url = event.snapshot or row.snapshot_path, event.clip_url
     session.flush()
+    if not webhooks:
+        return row.id
     try:
         from vigil.notify.webhook import enqueue
     except ModuleNotFoundError:  # pragma: no cover - notify package absent
@@ -166,10 +172,11 @@ class DatabaseSink:
 
     vigil: Any  # vigil.core.context.Vigil
     region_code: str
+    webhooks: bool = True  # False on a scale-out worker: the events stream carries the notification
 
     def publish(self, event: AnalyticsEvent) -> None:
         with self.vigil.db.session() as s:
-            store_event(s, event, self.region_code)
+            store_event(s, event, self.region_code, webhooks=self.webhooks)
 
     def record_queue(self, sample: QueueMinute) -> None:
         with self.vigil.db.session() as s:
@@ -233,9 +240,19 @@ class MqttSink:
         return f"{self.discovery_prefix}/binary_sensor/{obj}/config", cfg
 
     def publish(self, event: AnalyticsEvent) -> None:
+        self.publish_data(event.to_json())
+
+    def publish_data(self, data: dict[str, Any], *, wait_s: float = 0.0) -> None:
+        """Publish an event given as :meth:`AnalyticsEvent.to_json` data (how the stream relay calls it).
+
+        With ``wait_s`` > 0, wait that long for the broker to acknowledge the event message (QoS 1)
+        and raise :class:`NotReadyError` if it did not.
+        """
         if self._client is None:
             raise NotReadyError("MQTT sink is not started")
-        key = (event.camera, event.label)
+        camera, label, uid = str(data["camera"]), str(data["label"]), str(data["id"])
+        ended = data.get("end") is not None
+        key = (camera, label)
         with self._lock:
             if key not in self._announced:
                 topic, cfg = self.discovery(*key)
@@ -243,12 +260,20 @@ class MqttSink:
                 self._announced.add(key)
             active = self._active.setdefault(key, set())
             before = bool(active)
-            if event.end is None:
-                active.add(event.uid)
+            unknown = ended and uid not in active  # it started before this sink did (a relay restarted)
+            if ended:
+                active.discard(uid)
             else:
-                active.discard(event.uid)
-            phase = "start" if event.end is None else "end"
-            self._client.publish(f"{self.prefix}/events", json.dumps({"phase": phase, **event.to_json()}), qos=1)
-            if bool(active) != before:
-                self._client.publish(f"{self.prefix}/{event.camera}/{event.label}", "ON" if active else "OFF",
+                active.add(uid)
+            phase = "end" if ended else "start"
+            info = self._client.publish(f"{self.prefix}/events", json.dumps({"phase": phase, **data}), qos=1)
+            if bool(active) != before or (unknown and not active):
+                self._client.publish(f"{self.prefix}/{camera}/{label}", "ON" if active else "OFF",
                                      qos=1, retain=True)
+        if wait_s > 0:
+            try:
+                info.wait_for_publish(wait_s)
+            except (RuntimeError, ValueError) as exc:
+                raise NotReadyError(f"MQTT broker {self.host}:{self.port}: {exc}") from None
+            if not info.is_published():
+                raise NotReadyError(f"MQTT broker {self.host}:{self.port} did not acknowledge within {wait_s:.0f} s")

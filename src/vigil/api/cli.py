@@ -62,14 +62,20 @@ class Role(StrEnum):
     SCHEDULER = "scheduler"
 
 
-def serve_scheduler(db: str | None, home: str | None, *, nats: str | None) -> None:
-    """``--role scheduler``: campaign for the leader lease; while leading, write probe batches and keep house."""
+def serve_scheduler(db: str | None, home: str | None, *, nats: str | None, mqtt: str | None = None) -> None:
+    """``--role scheduler``: campaign for the leader lease; while leading, run the scale-out services.
+
+    The leader writes probe batches, relays the events stream to webhooks and MQTT (``mqtt``
+    host:port, default ``$VIGIL_MQTT``) and keeps house.
+    """
+    from vigil.analytics.worker import MQTT_ENV, parse_mqtt
     from vigil.worker.cli import lease_ttl, nats_url, run_until_signal
     from vigil.worker.elect import Elector, scheduler_services
 
     url = nats_url(nats)
+    broker = parse_mqtt(os.environ.get(MQTT_ENV) if mqtt is None else mqtt)
     v = open_instance(db, home)
-    elector = Elector(nats_url=url, make_services=scheduler_services(v), ttl=lease_ttl())
+    elector = Elector(nats_url=url, make_services=scheduler_services(v, mqtt=broker), ttl=lease_ttl())
     console.print(f"vigil scheduler {elector.name}: campaigning on {url.split('@')[-1]}", highlight=False)
     run_until_signal([elector])
 
@@ -106,7 +112,7 @@ def serve(db: DbOpt = None, home: HomeOpt = None,
           ) -> None:
     """Serve the API and console; probe, analyse and record cameras in the background."""
     if role is Role.SCHEDULER:
-        return serve_scheduler(db, home, nats=nats)
+        return serve_scheduler(db, home, nats=nats, mqtt=mqtt)
     from vigil.api.server import check_tls
     from vigil.api.server import serve as run
     from vigil.video.live import sweep_stale
