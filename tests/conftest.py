@@ -45,12 +45,19 @@ def _open(request, folder: Path) -> Vigil:
     return Vigil.open(url, str(folder / "home"))  # the copy is at the newest revision: migrating is a no-op
 
 
+def _close(request, v: Vigil) -> None:
+    """Close ``v``; a PostgreSQL copy is dropped, so the session's copies do not pile up on disk."""
+    v.close()
+    if request.param == "postgresql":
+        request.getfixturevalue("pg_server").drop_db(v.db.engine.url.database)
+
+
 @pytest.fixture(params=_DBS)
 def vigil(request, tmp_path) -> Vigil:
     """A migrated, empty instance; runs once per database backend."""
     v = _open(request, tmp_path)
     yield v
-    v.close()
+    _close(request, v)
 
 
 @pytest.fixture(params=[d for d in _DBS if d == "postgresql"])
@@ -58,7 +65,7 @@ def pg_vigil(request, tmp_path) -> Vigil:
     """Like ``vigil``, on PostgreSQL only (for what exists only there, such as partitions)."""
     v = _open(request, tmp_path)
     yield v
-    v.close()
+    _close(request, v)
 
 
 # Module-wide worlds (the scope matrix) run on SQLite in `make test`; their PostgreSQL run takes minutes
@@ -71,7 +78,7 @@ def module_vigil(request, tmp_path_factory) -> Vigil:
     """Like ``vigil``, but one instance per test module (for a world built once and probed many times)."""
     v = _open(request, tmp_path_factory.mktemp("vigil"))
     yield v
-    v.close()
+    _close(request, v)
 
 
 @pytest.fixture
