@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
@@ -23,6 +24,7 @@ from vigil.notify.models import WebhookDelivery
 from vigil.notify.relay import Relay
 from vigil.notify.webhook import add_webhook, verify_signature
 from vigil.worker.bus import Note, connect, ensure_stream, publish_note
+from vigil.worker.elect import Housekeeping, scheduler_services
 from vigil.worker.events import StreamSink
 
 SECRET = "relay-secret-0123456789"
@@ -142,3 +144,13 @@ async def test_relay_waits_for_mqtt_and_ignores_duplicates(vigil, nats_server, t
 def test_malformed_notes_are_refused(raw):
     with pytest.raises((ValueError, KeyError, TypeError)):
         Note.decode(raw)
+
+
+def test_the_leader_runs_the_relay_and_leaves_the_outbox_to_it(sqlite_vigil):
+    async def holds():
+        return True
+
+    services = scheduler_services(sqlite_vigil, mqtt=("127.0.0.1", 1883))(SimpleNamespace(js=object(), holds=holds))
+    relay = next(s for s in services if isinstance(s, Relay))
+    assert relay.mqtt == ("127.0.0.1", 1883) and relay.gate is holds
+    assert [s.deliver_webhooks for s in services if isinstance(s, Housekeeping)] == [False]  # one sender

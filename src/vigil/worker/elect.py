@@ -2,8 +2,8 @@
 
 Candidates try to ``create`` the leader key in the lease bucket every ``ttl/3`` seconds; the one
 that wins starts the leader's services (the writer, the relay of webhooks and MQTT from the events
-stream, and the housekeeping: alarms, work orders, SLA), renews the key, and stops them as soon as a renewal fails. The writer also checks the
-lease before every commit (:meth:`Elector.holds`), so a leader that was paused past its TTL
+stream, and the housekeeping: alarms, work orders, SLA), renews the key, and stops them as soon as
+a renewal fails. The writer and the relay also check the lease before every commit (:meth:`Elector.holds`), so a leader that was paused past its TTL
 stops writing before the next leader starts.
 """
 
@@ -32,16 +32,21 @@ log = logging.getLogger("vigil.worker.elect")
 
 
 class Housekeeping:
-    """The scheduler's periodic duties without probing (workers probe): ``HealthScheduler.housekeeping_once``."""
+    """The scheduler's periodic duties without probing (workers probe): ``HealthScheduler.housekeeping_once``.
 
-    def __init__(self, vigil: Vigil, *, interval: float = 30.0) -> None:
+    ``deliver_webhooks=False`` when the relay sends the outbox (it does on the elected scheduler).
+    """
+
+    def __init__(self, vigil: Vigil, *, interval: float = 30.0, deliver_webhooks: bool = True) -> None:
         self.vigil = vigil
         self.interval = interval
+        self.deliver_webhooks = deliver_webhooks
         self._loop: Periodic | None = None
 
     async def start(self) -> None:
         """Start the passes on the running event loop; a failed pass is logged and retried next round."""
-        sched = HealthScheduler(self.vigil, housekeeping_interval=self.interval)
+        sched = HealthScheduler(self.vigil, housekeeping_interval=self.interval,
+                                deliver_webhooks=self.deliver_webhooks)
         self._loop = Periodic(sched.housekeeping_once, interval=self.interval, name="vigil-housekeeping")
         await self._loop.start()
 
