@@ -32,12 +32,16 @@ from vigil.core.errors import NotFoundError, NotReadyError
 from vigil.registry.streams import redact_text
 from vigil.video.ffmpeg import Polygons, child_setup, mask_args, stream_input
 
-__all__ = ["LiveConfig", "LiveManager", "hls_command", "sweep_stale"]
+__all__ = ["LiveConfig", "LiveManager", "LiveStarting", "hls_command", "sweep_stale"]
 
 log = logging.getLogger("vigil.video.live")
 _SEGMENT = re.compile(r"^seg\d{5,}\.ts$")
 _PREFIX = "vigil-live-"
 _LOCK = ".lock"
+
+
+class LiveStarting(NotReadyError):
+    """The camera's packager runs but has not written its first segment yet (the viewer retries)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +205,7 @@ class LiveManager:
                 log.info("live: camera %s is not reachable: %s", camera_id, err)
                 raise NotReadyError(f"camera {camera_id} is not reachable: {err}")
             if time.monotonic() > deadline:
-                raise NotReadyError(f"camera {camera_id}: live stream not ready yet, retry")
+                raise LiveStarting(f"camera {camera_id}: live stream not ready yet, retry")
             st.last_used = time.monotonic()  # a viewer waiting for the first segment is watching
             time.sleep(0.1)
         return index

@@ -17,11 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from vigil.access.audit import record
 from vigil.access.users import Principal
 from vigil.api.deps import CurrentPrincipal, SessionDep, VigilDep, accepts_query_token, require
+from vigil.api.problems import problem
 from vigil.core.context import Vigil
+from vigil.core.errors import NotReadyError
 from vigil.core.models import utcnow
 from vigil.video import masks as mask_svc
 from vigil.video import retrieval
-from vigil.video.live import LiveManager
+from vigil.video.live import LiveManager, LiveStarting
 from vigil.video.models import Export, RetrievalRequest
 from vigil.video.recorder import camera_url
 
@@ -96,7 +98,11 @@ def export_json(e: Export) -> dict[str, Any]:
 @router.get("/live/{camera_id}/index.m3u8")
 @accepts_query_token
 def live_playlist(camera_id: str, request: Request, p: LivePrincipal, v: VigilDep) -> Response:
-    """The camera's live HLS playlist (starts the packager on demand; audited once per viewing)."""
+    """The camera's live HLS playlist (starts the packager on demand; audited once per viewing).
+
+    A 503 says which: ``live_state`` "starting" (no segment yet, retry after a second) or "no_video" (the
+    camera's stream could not be opened).
+    """
     with v.db.session() as s:
         cam = mask_svc.camera_in_scope(s, p, camera_id)
         url = camera_url(v, cam)
@@ -104,7 +110,13 @@ def live_playlist(camera_id: str, request: Request, p: LivePrincipal, v: VigilDe
         mgr = _live(request)
         if mgr.due_for_audit(p.name, cam.id):
             record(s, p.name, "video.live", f"camera:{cam.id}", region=cam.region_code)
-    index = mgr.playlist(cam.id, url, masks)
+    try:
+        index = mgr.playlist(cam.id, url, masks)
+    except LiveStarting as e:
+        return problem(503, "not-ready", "Not ready", str(e), request.url.path, headers={"Retry-After": "1"},
+                       live_state="starting")
+    except NotReadyError as e:
+        return problem(503, "not-ready", "Not ready", str(e), request.url.path, live_state="no_video")
     return Response(index.read_bytes(), media_type=_HLS, headers={"Cache-Control": "no-store"})
 
 

@@ -1,69 +1,67 @@
-// Live view of one camera: HLS from /api/v1/video/live/<camera>/index.m3u8, played natively where the
-// browser can, else through hls.js (Media Source Extensions). Privacy masks are drawn over the picture.
-"use strict";
+// Live view of one camera: HLS from /api/v1/video/live/<camera>/index.m3u8 (hls.js, or the browser's own
+// player), privacy masks drawn over the picture. It says "camera down", "no video" or "starting" rather than
+// waiting forever (js/liveplayer.js decides from the camera's health state and the playlist's answers).
+import { api } from "./api.js";
+import { formatDateTime, t } from "./i18n.js";
+import { playLive } from "./liveplayer.js";
+import { startPage, tabToken } from "./player.js";
 
-(function () {
-  const params = new URLSearchParams(location.search);
-  const camera = params.get("camera") || "";
-  const hashToken = new URLSearchParams(location.hash.slice(1)).get("token");
-  const token = hashToken || sessionStorage.getItem("vigil_token") || "";
-  const video = document.getElementById("video");
-  const status = document.getElementById("status");
-  // ?remote=1: a camera of an instance below, proxied through it (federation)
-  const area = params.get("remote") === "1" ? "federation/live" : "video/live";
-  const base = `/api/v1/${area}/${encodeURIComponent(camera)}/index.m3u8`;
-  window.vigilLive = { camera, state: "starting", errors: [] };
+const params = new URLSearchParams(location.search);
+const camera = params.get("camera") || "";
+const remote = params.get("remote") === "1";  // a camera of an instance below, proxied through it
+const video = document.getElementById("video");
+const status = document.getElementById("status");
+const notice = document.getElementById("notice");
+window.vigilLive = { camera, state: "starting", errors: [] };
 
-  function say(text, isError) {
-    status.textContent = text;
-    status.className = isError ? "error" : "";
-    window.vigilLive.state = text;
-    if (isError) window.vigilLive.errors.push(text);
+// state → [status text, notice over the picture (null: none), is an error], in the current language
+const texts = () => ({
+  starting: [t("starting…"), null, false],
+  live: [t("live"), null, false],
+  down: [t("camera down"), t("Camera down: its probes get no answer, so no live view is offered."), true],
+  no_video: [t("no video"), t("No video: the camera's stream cannot be opened. Vigil keeps trying."), true],
+  error: [t("cannot play"), t("This camera cannot be played here."), true],
+});
+
+function show(state, detail = "") {
+  const all = texts();
+  const [text, long, isError] = all[state] || all.error;
+  status.textContent = text;
+  status.className = isError ? "error" : "";
+  status.dataset.state = state;
+  notice.hidden = !long;
+  notice.textContent = long || "";
+  if (state === "down" && detail) notice.textContent += ` ${t("Down since {{when}}.", { when: formatDateTime(detail) })}`;
+  window.vigilLive.state = state;
+  if (isError) window.vigilLive.errors.push(state);
+}
+
+async function drawMasks() {
+  const svg = document.getElementById("masks");
+  for (const m of (await api(`/video/cameras/${encodeURIComponent(camera)}/masks`)).masks) {
+    if (!m.enabled) continue;
+    const poly = document.createElementNS("http://www.w3.org/2000/svg", "polygon");
+    poly.setAttribute("points", m.polygon.map(([x, y]) => `${x},${y}`).join(" "));
+    poly.setAttribute("fill", "#000");
+    svg.appendChild(poly);
   }
+}
 
-  function headers() {
-    return token ? { Authorization: `Bearer ${token}` } : {};
+async function init() {
+  await startPage(document.getElementById("lang-switch"));
+  if (!camera) {
+    status.textContent = t("no camera given (?camera=ID)");
+    status.className = "error";
+    window.vigilLive.state = "error";
+    return;
   }
+  document.getElementById("title").textContent = t("Live · {{camera}}", { camera });
+  const player = playLive(video, camera, { token: tabToken(), remote, onState: show });
+  Object.defineProperties(window.vigilLive, {  // not enumerable: JSON.stringify(window.vigilLive) stays small
+    player: { get: () => player.kind },  // "hls.js" or "native"
+    hls: { get: () => player.hls },  // hls.latency: seconds behind the live edge
+  });
+  if (!remote) drawMasks().catch(() => {});
+}
 
-  async function drawMasks() {
-    const r = await fetch(`/api/v1/video/cameras/${encodeURIComponent(camera)}/masks`,
-      { headers: headers(), credentials: "same-origin" });
-    if (!r.ok) return;
-    const svg = document.getElementById("masks");
-    for (const m of (await r.json()).masks) {
-      if (!m.enabled) continue;
-      const poly = document.createElementNS("http://www.w3.org/2000/svg", "polygon");
-      poly.setAttribute("points", m.polygon.map(([x, y]) => `${x},${y}`).join(" "));
-      poly.setAttribute("fill", "#000");
-      svg.appendChild(poly);
-    }
-  }
-
-  function play() {
-    if (!camera) { say("no camera given (?camera=ID)", true); return; }
-    document.getElementById("title").textContent = `Live · ${camera}`;
-    video.addEventListener("playing", () => say("live"));
-    video.addEventListener("error", () => say(`video error ${video.error && video.error.code}`, true));
-    if (window.Hls && window.Hls.isSupported()) {
-      const hls = new window.Hls({
-        liveSyncDurationCount: 2, lowLatencyMode: false, manifestLoadingMaxRetry: 6,
-        xhrSetup: (xhr) => { if (token) xhr.setRequestHeader("Authorization", `Bearer ${token}`); },
-      });
-      hls.on(window.Hls.Events.ERROR, (_e, d) => { if (d.fatal) say(`stream error: ${d.details}`, true); });
-      hls.loadSource(base);
-      hls.attachMedia(video);
-      window.vigilLive.player = "hls.js";
-      window.vigilLive.hls = hls;  // hls.latency: seconds behind the live edge
-    } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
-      video.src = token ? `${base}?token=${encodeURIComponent(token)}` : base;
-      window.vigilLive.player = "native";
-    } else {
-      say("this browser cannot play HLS", true);
-      return;
-    }
-    video.play().catch(() => {});
-    drawMasks().catch(() => {});
-  }
-
-  play();
-})();
+init();
