@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from vigil.access.guard import Scope, get_in_scope
@@ -14,7 +14,12 @@ from vigil.core.errors import InputError, NotFoundError
 from vigil.core.models import Camera
 from vigil.video.masks import mask_polygons
 
-__all__ = ["EventFilter", "camera_masks", "camera_region", "get_event", "list_events"]
+__all__ = ["EVENT_LOOKBACK", "EventFilter", "camera_masks", "camera_region", "event_conditions", "events_query",
+           "get_event", "list_events"]
+
+# How long before ``since`` an event may have started and still be listed for it (if it ended at or after
+# ``since``). A bound on ``start`` lets PostgreSQL scan only the partitions of the period asked for.
+EVENT_LOOKBACK = timedelta(days=1)
 
 
 def camera_masks(session: Session, camera_id: str) -> list[list[list[float]]]:
@@ -51,8 +56,13 @@ class EventFilter:
             raise InputError("since must not be after until")
 
 
-def list_events(session: Session, scope: Scope, f: EventFilter) -> tuple[int, list[Event]]:
-    """Events inside ``scope`` matching ``f``, newest first, with the total count."""
+def event_conditions(scope: Scope, f: EventFilter) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of :func:`list_events`: only ``start`` bounds the time, so partitions prune.
+
+    An event is listed for ``since`` when it ended at or after ``since`` (having started at most
+    :data:`EVENT_LOOKBACK` before it) or is still open and started at or after ``since``; for
+    ``until`` when it started at or before ``until``.
+    """
     conds = [scope.clause(Event.region_code)]
     if f.region:
         conds.append(Event.region_code.like(f"{f.region}%"))
@@ -61,12 +71,24 @@ def list_events(session: Session, scope: Scope, f: EventFilter) -> tuple[int, li
         if val:
             conds.append(col == val)
     if f.since:
-        conds.append(func.coalesce(Event.end, Event.start) >= f.since)
+        conds.append(Event.start >= f.since - EVENT_LOOKBACK)
+        conds.append(or_(Event.end >= f.since, and_(Event.end.is_(None), Event.start >= f.since)))
     if f.until:
         conds.append(Event.start <= f.until)
+    return conds
+
+
+def events_query(scope: Scope, f: EventFilter) -> Select[tuple[Event]]:
+    """The page of events :func:`list_events` returns, newest first (for EXPLAIN in the tests)."""
+    return (select(Event).where(*event_conditions(scope, f)).order_by(Event.start.desc(), Event.id.desc())
+            .limit(f.limit).offset(f.offset))
+
+
+def list_events(session: Session, scope: Scope, f: EventFilter) -> tuple[int, list[Event]]:
+    """Events inside ``scope`` matching ``f``, newest first, with the total count."""
+    conds = event_conditions(scope, f)
     total = session.scalar(select(func.count()).select_from(Event).where(*conds)) or 0
-    rows = session.scalars(select(Event).where(*conds).order_by(Event.start.desc(), Event.id.desc())
-                           .limit(f.limit).offset(f.offset)).all()
+    rows = session.scalars(events_query(scope, f)).all()
     return total, list(rows)
 
 
