@@ -192,6 +192,7 @@ _SUBAPPS: list[tuple[str, str, str]] = [
     ("vigil.health.cli", "workorder_app", "workorder"),
     ("vigil.health.cli", "alarm_app", "alarm"),
     ("vigil.health.cli", "webhook_app", "webhook"),
+    ("vigil.notify.cli", "app", "notify"),
     ("vigil.analytics.cli", "analytics_app", "analytics"),
     ("vigil.gb28181.cli", "app", "gb"),
     ("vigil.federation.cli", "app", "link"),

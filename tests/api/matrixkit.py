@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import centrekit
+import channelscopekit
 import citykit
 import gbscopekit
 import jobscopekit
@@ -169,6 +170,9 @@ BODIES: dict[str, BodyFactory] = {
     "Body_import_models_api_v1_import_models_post": _import_models,
     "Body_import_cameras_api_v1_import_cameras_post": _import_cameras,
     "MePatch": lambda c, a: [Body(json={"locale": "zh-CN"})],  # one's own language: no other town's object
+    # a wall layout names cameras: the attack puts another town's camera on one's own wall
+    "WallIn": lambda c, a: [Body(json={"name": f"{TAG[a]} wall", "size": 4,
+                                       "cameras": [c.objs[a]["camera_id"], None], "cycle_s": 0})],
 }
 UNSCOPED_BODIES = {"RegionPatch", "SitePatch", "ModelIn", "AssignIn", "NoteIn", "DecisionIn", "AnalyticsIn",
                    "list[MaskIn]", "MePatch"}
@@ -180,6 +184,8 @@ BODIES.update(centrekit.BODIES)
 UNSCOPED_BODIES |= centrekit.UNSCOPED_BODIES
 PATH.update(gbscopekit.PATH)  # GB/T 28181 devices
 PATH.update(jobscopekit.PATH)  # plan jobs
+PATH.update(channelscopekit.PATH)  # notification channels
+BODIES["ChannelIn"] = lambda c, a: [Body(json=channelscopekit.body(c, a))]
 
 # ----------------------------------------------------------------------------- query parameters
 #: Required query parameters: name -> factory(ctx, area).

@@ -94,6 +94,7 @@ SPEC: dict[str, Spec] = {
     "GET /api/v1/video/live/{camera_id}/{segment}": _s("video.live", 404),
     "GET /api/v1/video/cameras/{camera_id}/recordings": _s("video.retrieve"),
     "GET /api/v1/video/cameras/{camera_id}/masks": _READ, "PUT /api/v1/video/cameras/{camera_id}/masks": _WRITE,
+    "GET /api/v1/video/walls": _s("video.live"), "PUT /api/v1/video/walls": _s("video.live"),  # one's own layouts
     "GET /api/v1/video/retrievals": _s("video.retrieve"), "POST /api/v1/video/retrievals": _s("video.retrieve"),
     "GET /api/v1/video/retrievals/{request_id}": _s("video.retrieve"),
     "POST /api/v1/video/retrievals/{request_id}/approve": _s("video.approve"),
@@ -149,6 +150,9 @@ SPEC: dict[str, Spec] = {
     "POST /api/v1/centre/cases/{case_id}/retrievals": _s("centre.case"),
     "GET /api/v1/centre/performance": _s("centre.read"), "GET /api/v1/centre/report": _s("centre.read"),
     "GET /api/v1/centre/traffic": _s("centre.read"), "GET /api/v1/centre/traffic/queues": _s("centre.read"),
+    "GET /api/v1/notify/channels": _s("notify.manage"), "POST /api/v1/notify/channels": _s("notify.manage"),
+    "POST /api/v1/notify/channels/{channel_id}/test": _s("notify.manage"),
+    "DELETE /api/v1/notify/channels/{channel_id}": _s("notify.manage"),
 }
 _SKIP_TABLES = {"audit_log", "api_tokens", "alembic_version"}  # appended to by every call, reads included
 

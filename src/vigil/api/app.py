@@ -45,6 +45,7 @@ ROUTERS: list[tuple[str, str, str]] = [
     ("vigil.api.routers.centre", "/api/v1/centre", "monitoring centre"),
     ("vigil.api.routers.federation", "", "federation"),
     ("vigil.api.routers.gb28181", "/api/v1/gb", "gb28181"),
+    ("vigil.api.routers.notify", "/api/v1/notify", "notifications"),
 ]
 
 _WEB = Path(__file__).resolve().parent.parent / "web" / "static"

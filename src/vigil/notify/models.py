@@ -12,11 +12,14 @@ from vigil.core.models import Base, utcnow
 
 
 class Webhook(Base):
-    """An endpoint that receives signed JSON events for a region subtree.
+    """A notification subscription: a channel that receives events for a region subtree.
 
-    ``events`` holds glob patterns such as ``alarm.*`` or ``workorder.breached``
-    (an empty list means every event); ``region_code`` scopes it to a subtree
-    (empty: every region). The HMAC secret is sealed with the instance key.
+    ``kind`` is the channel: ``webhook`` (signed JSON), ``wecom``, ``dingtalk`` or ``feishu``
+    (group robots) or ``email`` (SMTP). ``events`` holds glob patterns such as ``alarm.*``
+    (an empty list means every event); ``region_code`` scopes it to a subtree (empty: every
+    region). Secrets (the HMAC or signing secret, the SMTP password) and a robot's URL, whose
+    key or token is a credential, are sealed with the instance key; ``url`` then holds the
+    redacted URL for display. ``options`` holds what is not secret (SMTP host, recipients...).
     """
 
     __tablename__ = "webhooks"
@@ -29,6 +32,9 @@ class Webhook(Base):
     region_code: Mapped[str] = mapped_column(String(12), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(20), default="webhook", server_default="webhook")
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=dict)
+    target_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class WebhookDelivery(Base):

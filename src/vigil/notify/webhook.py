@@ -27,6 +27,7 @@ import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,6 +41,8 @@ from vigil.access.guard import Scope, region_visible
 from vigil.core.context import Vigil
 from vigil.core.errors import ConflictError, InputError, NotFoundError
 from vigil.core.models import utcnow
+from vigil.notify.channels import ROBOT_KINDS, render, send_robot
+from vigil.notify.mail import send_email
 from vigil.notify.models import Webhook, WebhookDelivery
 
 __all__ = [
@@ -50,6 +53,7 @@ __all__ = [
     "matches",
     "post_signed",
     "remove_webhook",
+    "send_channel",
     "sign",
     "verify_signature",
 ]
@@ -142,6 +146,7 @@ class PostResult:
     status: int | None
     error: str
     tries: int
+    permanent: bool = False  # retrying will not help: the delivery ends ``failed`` at once
 
 
 async def post_signed(client: httpx.AsyncClient, url: str, secret: str, event: str, delivery_id: int,
@@ -167,8 +172,24 @@ async def post_signed(client: httpx.AsyncClient, url: str, secret: str, event: s
             return PostResult(True, status, "", attempt + 1)
         error = f"HTTP {status}"
         if status < 500 and status != 429:  # the receiver rejected it: retrying will not help
-            return PostResult(False, status, error, attempt + 1)
+            return PostResult(False, status, error, attempt + 1, permanent=True)
     return PostResult(False, status, error, retries)
+
+
+async def send_channel(vigil: Vigil, client: httpx.AsyncClient, row: Any, *, retries: int = 3,
+                       backoff: float = 0.5) -> PostResult:
+    """Deliver one outbox ``row`` through its robot or e-mail channel (failures are retried on later rounds)."""
+    options = dict(row.options or {})
+    secret = vigil.box.open(row.secret_enc) if row.secret_enc else ""
+    msg = render(row.body, lang=options.get("lang", "zh-CN"), zone=vigil.settings.zone)
+    if row.kind in ROBOT_KINDS:
+        ok, status, error, tries = await send_robot(client, row.kind, vigil.box.open(row.target_enc), secret, msg,
+                                                    options, retries=retries, backoff=backoff)
+    elif row.kind == "email":
+        ok, status, error, tries = await send_email(msg, options, secret, retries=retries, backoff=backoff)
+    else:
+        return PostResult(False, None, f"unknown channel kind {row.kind!r}", 0, permanent=True)
+    return PostResult(ok, status, error, tries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,31 +203,38 @@ class DeliveryReport:
 
 async def deliver_pending(vigil: Vigil, *, now: datetime | None = None, limit: int = 500,
                           retries: int = 3, backoff: float = 0.5, round_backoff_s: float = 30.0,
-                          concurrency: int = 8) -> DeliveryReport:
-    """Send every due delivery; never raises for delivery problems (they are logged and stored)."""
+                          concurrency: int = 8, only: Collection[int] | None = None) -> DeliveryReport:
+    """Send every due delivery (or the due ones of ``only``); never raises for delivery problems (they are stored)."""
     now = now or utcnow()
     with vigil.db.session() as s:
+        due = select(WebhookDelivery.id) if only is None else select(WebhookDelivery.id).where(
+            WebhookDelivery.id.in_(list(only)))
         rows = s.execute(
             select(WebhookDelivery.id, WebhookDelivery.event, WebhookDelivery.body, Webhook.url,
-                   Webhook.secret_enc)
+                   Webhook.secret_enc, Webhook.id.label("hook_id"), Webhook.kind, Webhook.options,
+                   Webhook.target_enc)
             .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-            .where(WebhookDelivery.state == "pending", WebhookDelivery.next_attempt_at <= now)
+            .where(WebhookDelivery.state == "pending", WebhookDelivery.next_attempt_at <= now,
+                   WebhookDelivery.id.in_(due))
             .order_by(WebhookDelivery.id).limit(limit)
         ).all()
     if not rows:
         return DeliveryReport(0, 0, 0)
     groups: dict[str, list[Any]] = {}
     for r in rows:  # one queue per endpoint, in event order; endpoints are served concurrently
-        groups.setdefault(r.url, []).append(r)
+        groups.setdefault(str(r.hook_id), []).append(r)
     sem = asyncio.Semaphore(concurrency)
 
     async def one(client: httpx.AsyncClient, row: Any) -> tuple[int, PostResult]:
         try:
-            secret = vigil.box.open(row.secret_enc)
-            res = await post_signed(client, row.url, secret, row.event, row.id, row.body,
-                                    retries=retries, backoff=backoff)
-        except Exception as exc:  # a broken row must not stop the others
-            res = PostResult(False, None, f"{type(exc).__name__}: {exc}"[:500], 0)
+            if (row.kind or "webhook") == "webhook":
+                secret = vigil.box.open(row.secret_enc)
+                res = await post_signed(client, row.url, secret, row.event, row.id, row.body,
+                                        retries=retries, backoff=backoff)
+            else:
+                res = await send_channel(vigil, client, row, retries=retries, backoff=backoff)
+        except Exception as exc:  # a broken row must not stop the others (the text names no secret)
+            res = PostResult(False, None, f"{type(exc).__name__} while sending"[:500], 0)
         return row.id, res
 
     async def queue(client: httpx.AsyncClient, items: list[Any]) -> list[tuple[int, PostResult]]:
@@ -233,8 +261,7 @@ def _store_results(vigil: Vigil, results: list[tuple[int, PostResult]], now: dat
                 d.state, d.delivered_at = "delivered", utcnow()
                 delivered += 1
                 continue
-            permanent = res.status is not None and res.status < 500 and res.status != 429
-            if permanent or d.attempts >= MAX_ROUNDS:
+            if res.permanent or d.attempts >= MAX_ROUNDS:
                 d.state = "failed"
                 failed += 1
                 log.warning("webhook delivery %s (%s) failed for good: %s", did, d.event, res.error)
