@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from datetime import datetime
 from typing import Any
 
@@ -13,10 +10,9 @@ from vigil.centre.duty import centre_zone, escalate_due
 from vigil.centre.rounds import flag_missed
 from vigil.core.context import Vigil
 from vigil.core.models import utcnow
+from vigil.core.periodic import Periodic
 
 __all__ = ["CentreService", "housekeeping_once"]
-
-log = logging.getLogger("vigil.centre.service")
 
 
 def housekeeping_once(vigil: Vigil, now: datetime | None = None) -> dict[str, Any]:
@@ -36,25 +32,17 @@ class CentreService:
         self.vigil = vigil
         self.interval = interval
         self.last: dict[str, Any] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic(self.run_once, interval=interval, name="vigil-centre")
+
+    def run_once(self) -> dict[str, Any]:
+        """One pass (in a worker thread); the loop logs a failure and retries on the next tick."""
+        self.last = housekeeping_once(self.vigil)
+        return self.last
 
     async def start(self) -> None:
         """Start the loop on the running event loop."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._loop(), name="vigil-centre")
+        await self._loop.start()
 
     async def stop(self) -> None:
         """Stop the loop and wait for it."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                self.last = await asyncio.to_thread(housekeeping_once, self.vigil)
-            except Exception:  # a failed pass is logged and retried on the next tick
-                log.exception("centre housekeeping failed")
-            await asyncio.sleep(self.interval)
+        await self._loop.stop()

@@ -11,7 +11,6 @@ are the same as in a single process, whichever worker probed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from vigil.core.context import Vigil
 from vigil.core.models import utcnow
+from vigil.core.periodic import Periodic
 from vigil.health.probe import ProbeResult
 from vigil.health.state import StateChange, apply_results
 from vigil.worker.bus import ProbeBatch, writer_consumer
@@ -106,35 +106,32 @@ class Writer:
         self.batch = batch
         self.inbox_days = inbox_days
         self.totals = StoreReport()
-        self._task: asyncio.Task[None] | None = None
+        self._sub: object | None = None
+        self._last_prune = 0.0
+        self._loop = Periodic(self._pass, interval=0, name="vigil-worker-writer", on_error=self._lost, retry=0.5)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="vigil-worker-writer")
+        """Start pulling on the running event loop."""
+        self._sub = None
+        await self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
+        """Stop pulling and wait for the fetch in progress (unacked messages come back later)."""
+        await self._loop.stop()
 
-    async def _run(self) -> None:
-        sub = None
-        last_prune = 0.0
-        while True:
-            try:
-                if sub is None:
-                    sub = await writer_consumer(self.js)
-                await self._once(sub)
-                if time.monotonic() - last_prune > 600:
-                    await asyncio.to_thread(self._prune)
-                    last_prune = time.monotonic()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # NATS restarting, the database away: retry, never give up
-                log.warning("writer: %s: %s", type(exc).__name__, exc)
-                sub = None
-                await asyncio.sleep(0.5)
+    async def _pass(self) -> None:
+        """One fetch (it waits up to a second for messages), then the inbox pruning every ten minutes."""
+        if self._sub is None:
+            self._sub = await writer_consumer(self.js)
+        await self._once(self._sub)
+        if time.monotonic() - self._last_prune > 600:
+            await asyncio.to_thread(self._prune)
+            self._last_prune = time.monotonic()
+
+    def _lost(self, exc: Exception) -> None:
+        """NATS restarting, the database away: subscribe again and retry, never give up."""
+        log.warning("writer: %s: %s", type(exc).__name__, exc)
+        self._sub = None
 
     def _prune(self) -> None:
         with self.vigil.db.session() as s:
