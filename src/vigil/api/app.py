@@ -18,6 +18,7 @@ from vigil.api import metrics as api_metrics
 from vigil.api.admission import Admission
 from vigil.api.deps import CurrentPrincipal, SessionDep, VigilDep, get_principal
 from vigil.api.inputs import RefuseNul
+from vigil.api.public.common import ConfigPublic, ServicePublic
 from vigil.api.security import AuthBeforeBody, BodyLimit, SecurityHeaders, request_token, token_matches
 from vigil.core.context import Vigil
 from vigil.core.errors import AccessDenied
@@ -39,6 +40,7 @@ ROUTERS: list[tuple[str, str, str]] = [
     ("vigil.api.routers.audit", "/api/v1/audit", "audit"),
     ("vigil.api.routers.health", "/api/v1/health", "health"),
     ("vigil.api.routers.video", "/api/v1/video", "video"),
+    ("vigil.api.routers.walls", "/api/v1/video/walls", "video walls"),
     ("vigil.api.routers.transfer", "/api/v1", "import and export"),
     ("vigil.api.routers.events", "/api/v1/events", "events"),
     ("vigil.api.routers.analytics", "/api/v1/analytics", "analytics"),
@@ -85,15 +87,16 @@ def create_app(vigil: Vigil) -> FastAPI:
         return Response(generate_latest(app.state.metrics_registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/v1/config", tags=["meta"])
-    def config(_: CurrentPrincipal) -> dict[str, str]:
+    def config(_: CurrentPrincipal) -> ConfigPublic:
         """Console settings: an optional map tile URL (none by default: the map draws our own vectors), time zone."""
-        return {"tile_url": vigil.settings.tile_url,
-                "tile_attribution": vigil.settings.extra.get("tile_attribution", ""),
-                "time_zone": vigil.settings.time_zone}
+        return ConfigPublic(tile_url=vigil.settings.tile_url,
+                            tile_attribution=vigil.settings.extra.get("tile_attribution", ""),
+                            time_zone=vigil.settings.time_zone)
 
     @app.get("/api/v1/health", tags=["meta"])
-    def health(_: CurrentPrincipal) -> dict[str, str]:
-        return {"status": "ok", "version": __version__, "database": vigil.db.dialect}
+    def health(_: CurrentPrincipal) -> ServicePublic:
+        """The service is up: its version and database dialect."""
+        return ServicePublic(status="ok", version=__version__, database=vigil.db.dialect)
 
     if _WEB.exists():
         app.mount("/ui", StaticFiles(directory=_WEB, html=True), name="ui")

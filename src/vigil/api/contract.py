@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
-__all__ = ["FieldError", "Problem", "install"]
+__all__ = ["FieldError", "Problem", "install", "media"]
 
 _REF = "#/components/schemas/Problem"
 _ERRORS: dict[str, str] = {
@@ -47,6 +47,14 @@ class Problem(BaseModel):
     detail: str
     instance: str = ""
     errors: list[FieldError | dict[str, Any]] | None = Field(None, description="per-field errors (422)")
+
+
+def media(*types: str, description: str) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route that answers a file or a stream: its media types instead of a JSON model."""
+    def schema(t: str) -> dict[str, Any]:  # a JSON file (a plan's summary, GeoJSON) is an object, others bytes
+        return {"type": "object"} if t.split(";")[0].endswith("json") else {"type": "string", "format": "binary"}
+
+    return {200: {"description": description, "content": {t: {"schema": schema(t)} for t in types}}}
 
 
 def _declare(op: dict[str, Any], method: str) -> None:

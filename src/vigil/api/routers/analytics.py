@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from vigil.access.users import Principal
 from vigil.analytics.settings import get_setting, list_settings, set_analytics, setting_json
 from vigil.api.deps import SessionDep, require
+from vigil.api.public.video import AnalyticsListPublic, AnalyticsPublic
 
 router = APIRouter()
 
@@ -25,7 +26,7 @@ class AnalyticsIn(BaseModel):
     zones: dict[str, Any] | None = Field(default=None, description="zones, lines, masks (normalised 0..1)")
 
 
-@router.get("/cameras")
+@router.get("/cameras", response_model=AnalyticsListPublic)
 def settings_list(p: Reader, session: SessionDep, region: str | None = None,
                   enabled: bool | None = None) -> dict:
     """The analytics settings of the cameras in the caller's regions."""
@@ -33,13 +34,13 @@ def settings_list(p: Reader, session: SessionDep, region: str | None = None,
     return {"items": [setting_json(r) for r in rows], "total": len(rows)}
 
 
-@router.get("/cameras/{camera_id}")
+@router.get("/cameras/{camera_id}", response_model=AnalyticsPublic)
 def setting_detail(camera_id: str, p: Reader, session: SessionDep) -> dict:
     """One camera's setting (disabled if never set; 404 outside the caller's regions)."""
     return setting_json(get_setting(session, camera_id, p.scope))
 
 
-@router.put("/cameras/{camera_id}")
+@router.put("/cameras/{camera_id}", response_model=AnalyticsPublic)
 def setting_update(camera_id: str, body: AnalyticsIn, p: Manager, session: SessionDep) -> dict:
     """Switch analytics of a camera on or off (admin, duty officer); `vigil serve` follows within a minute."""
     kw = {"zones": body.zones} if "zones" in body.model_fields_set else {}

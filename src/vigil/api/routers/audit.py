@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from vigil.access.audit import record, verify_chain
 from vigil.access.users import Principal
 from vigil.api.deps import SessionDep, require
+from vigil.api.public.registry import AuditPagePublic, AuditVerifyPublic
 from vigil.core.models import AuditEntry
 
 router = APIRouter()
@@ -25,7 +26,7 @@ def _visible(p: Principal) -> ColumnElement[bool]:
     return cond
 
 
-@router.get("")
+@router.get("", response_model=AuditPagePublic)
 def list_entries(session: SessionDep, actor: str | None = None, action: str | None = None,
                  target: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                  offset: Annotated[int, Query(ge=0)] = 0, p: Principal = Auditor) -> dict:
@@ -45,7 +46,7 @@ def list_entries(session: SessionDep, actor: str | None = None, action: str | No
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
-@router.get("/verify")
+@router.get("/verify", response_model=AuditVerifyPublic)
 def verify(session: SessionDep, p: Principal = Auditor) -> dict:
     """Check the whole hash chain."""
     rep = verify_chain(session)

@@ -12,6 +12,7 @@ from vigil.access.audit import record
 from vigil.access.guard import check_permission
 from vigil.api.deps import CurrentPrincipal, SessionDep, VigilDep
 from vigil.api.params import INT64_MAX, Offset
+from vigil.api.public.registry import CameraMapPublic
 from vigil.api.versioning import IfMatch, expected_versions, set_etag
 from vigil.core.errors import InputError
 from vigil.core.models import Camera
@@ -77,7 +78,7 @@ def list_cameras(p: CurrentPrincipal, session: SessionDep, region: str | None = 
             "offset": offset}
 
 
-@router.get("/geojson")
+@router.get("/geojson", response_model=CameraMapPublic)
 def cameras_geojson(p: CurrentPrincipal, session: SessionDep, region: str | None = None, bbox: str | None = None,
                     limit: Annotated[int, Query(ge=1, le=50000)] = 5000) -> dict:
     """Cameras in scope as a GeoJSON FeatureCollection (for the map)."""

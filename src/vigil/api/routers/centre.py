@@ -10,7 +10,9 @@ from fastapi.responses import HTMLResponse, Response
 
 from vigil.access.guard import Scope, ensure_visible, get_in_scope
 from vigil.access.users import Principal
+from vigil.api.contract import media
 from vigil.api.deps import SessionDep, VigilDep, require
+from vigil.api.public.misc import PerformancePublic, SignOffPublic
 from vigil.centre import cases, duty, perf, rounds, traffic
 from vigil.centre.models import Incident, PatrolRound, RoundRun
 from vigil.centre.schemas import (
@@ -89,7 +91,7 @@ def sign_on(body: SignOnIn, p: Duty, session: SessionDep) -> DutyPublic:
                                                   scope=p.scope))
 
 
-@router.post("/duty/off")
+@router.post("/duty/off", response_model=SignOffPublic)
 def sign_off(p: Duty, session: SessionDep) -> dict[str, int]:
     """Sign the caller off."""
     return {"signed_off": duty.sign_off(session, user=p.name)}
@@ -260,7 +262,7 @@ def _perf(p: Principal, session: SessionDep, v: VigilDep, month: str | None,
     return perf.summarise(perf.gather(session, scope=p.scope.narrowed(code), start=start, end=end), tz), month, code
 
 
-@router.get("/performance")
+@router.get("/performance", response_model=PerformancePublic)
 def performance(p: Read, session: SessionDep, v: VigilDep, month: str | None = None,
                 region: str | None = None) -> dict[str, Any]:
     """Rounds, alarms, incidents and repair times per person, team, shift and contractor for a month."""
@@ -268,7 +270,8 @@ def performance(p: Read, session: SessionDep, v: VigilDep, month: str | None = N
     return {"month": month, "region": code, **result.as_dict()}
 
 
-@router.get("/report", response_model=None)
+@router.get("/report", response_model=None, response_class=Response,
+            responses=media("text/html", "application/pdf", description="the monthly report"))
 def monthly_report(p: Read, session: SessionDep, v: VigilDep, month: str | None = None, region: str | None = None,
                    lang: Literal["zh", "en"] = "zh", format: Literal["html", "pdf"] = "html") -> Response:
     """The monthly report as HTML or PDF, in Chinese or English, for a region the caller sees."""

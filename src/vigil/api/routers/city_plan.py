@@ -11,7 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.access.guard import ensure_visible
 from vigil.access.users import Principal
+from vigil.api.contract import media
 from vigil.api.deps import SessionDep, VigilDep, require
+from vigil.api.public.plans import JobPublic
 from vigil.coverage import city_service as svc
 from vigil.coverage import jobs
 from vigil.coverage.city import CityOptions
@@ -76,7 +78,7 @@ def _public(rec: PlanRecord, *, full: bool = False) -> CityPlanPublic:
                           summary=s if full else None)
 
 
-@router.post("", status_code=202)
+@router.post("", status_code=202, response_model=JobPublic)
 def create_city_plan(body: CityPlanIn, p: Planner, session: SessionDep, v: VigilDep, response: Response) -> dict:
     """Queue a city plan: every site of the region with building data, one budget: 202 with the job at once.
 
@@ -106,7 +108,8 @@ def get_city_plan(city_plan_id: int, p: Planner, session: SessionDep) -> CityPla
     return _public(svc.get_city_plan(session, p.scope, city_plan_id), full=True)
 
 
-@router.get("/{city_plan_id}/files/{file_name}")
+@router.get("/{city_plan_id}/files/{file_name}", response_class=FileResponse,
+            responses=media(*sorted(set(CITY_FILES.values())), description="the report file"))
 def get_city_plan_file(city_plan_id: int, file_name: str, p: Planner, session: SessionDep) -> FileResponse:
     """A report file: report.zh.html, report.en.pdf, map.zh.png, curve.en.png, packages.geojson, city.json..."""
     path = svc.city_file(svc.get_city_plan(session, p.scope, city_plan_id), file_name)

@@ -12,7 +12,9 @@ from fastapi.responses import FileResponse
 from vigil.access.users import Principal
 from vigil.analytics.models import Event
 from vigil.analytics.service import EventFilter, get_event, list_events
+from vigil.api.contract import media
 from vigil.api.deps import SessionDep, VigilDep, require
+from vigil.api.public.video import EventPagePublic, EventPublic
 from vigil.core.errors import NotFoundError
 
 router = APIRouter()
@@ -28,7 +30,7 @@ def event_json(e: Event) -> dict[str, Any]:
             "snapshot_url": f"/api/v1/events/{e.id}/snapshot" if e.snapshot_path else None}
 
 
-@router.get("")
+@router.get("", response_model=EventPagePublic)
 def events_list(p: Reader, session: SessionDep, camera: str | None = None, region: str | None = None,
                 label: str | None = None, type: str | None = None, zone: str | None = None,
                 since: datetime | None = None, until: datetime | None = None,
@@ -40,13 +42,14 @@ def events_list(p: Reader, session: SessionDep, camera: str | None = None, regio
     return {"items": [event_json(e) for e in rows], "total": total, "limit": limit, "offset": offset}
 
 
-@router.get("/{event_id}")
+@router.get("/{event_id}", response_model=EventPublic)
 def event_detail(event_id: int, p: Reader, session: SessionDep) -> dict:
     """One event (404 outside the caller's regions)."""
     return event_json(get_event(session, p.scope, event_id))
 
 
-@router.get("/{event_id}/snapshot")
+@router.get("/{event_id}/snapshot", response_class=FileResponse,
+            responses=media("image/jpeg", description="the snapshot"))
 def event_snapshot(event_id: int, p: Reader, session: SessionDep, v: VigilDep) -> FileResponse:
     """The event's JPEG snapshot (privacy masks already blacked out)."""
     ev = get_event(session, p.scope, event_id)

@@ -7,6 +7,7 @@ camera, alarm or work order outside it answers 404. The JSON of ``/kpi`` and
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -20,7 +21,21 @@ from starlette.background import BackgroundTask
 
 from vigil.access.guard import Scope, ensure_visible, get_in_scope
 from vigil.access.users import Principal
+from vigil.api.contract import media
 from vigil.api.deps import SessionDep, VigilDep, require
+from vigil.api.public.health import (
+    AlarmPagePublic,
+    AlarmPublic,
+    CameraHealthPublic,
+    KpiPublic,
+    StatusSummaryPublic,
+    TeamListPublic,
+    TeamPublic,
+    TimelinePublic,
+    VerifyPublic,
+    WorkOrderPagePublic,
+    WorkOrderPublic,
+)
 from vigil.core.errors import InputError
 from vigil.core.models import Camera
 from vigil.health import workorders as wos
@@ -95,7 +110,7 @@ def _order(session: SessionDep, p: Principal, order_id: int) -> WorkOrder:
     return get_in_scope(session, WorkOrder, order_id, p, what=f"work order {order_id}")
 
 
-@router.get("/kpi")
+@router.get("/kpi", response_model=KpiPublic)
 def kpis(p: KpiRead, session: SessionDep, region: str | None = None, period: str = "7d", end: str | None = None,
          depth: Annotated[int, Query(ge=0, le=3)] = 1, coverage_level: str | None = None) -> dict[str, Any]:
     """Online (time-weighted and now), integrity, coverage and repair time for a region and its children."""
@@ -103,7 +118,7 @@ def kpis(p: KpiRead, session: SessionDep, region: str | None = None, period: str
                         coverage_level=coverage_level).to_dict()
 
 
-@router.get("/kpi/timeline")
+@router.get("/kpi/timeline", response_model=TimelinePublic)
 def timeline(p: KpiRead, session: SessionDep, region: str | None = None, period: str = "7d", step: str = "1d",
              end: str | None = None) -> dict[str, Any]:
     """Online and integrity rate per bucket (for trend charts)."""
@@ -111,7 +126,7 @@ def timeline(p: KpiRead, session: SessionDep, region: str | None = None, period:
     return {"region_code": code, "buckets": kpi_timeline(session, code, period=period, step=step, end=_time(end))}
 
 
-@router.get("/status")
+@router.get("/status", response_model=StatusSummaryPublic)
 def status_summary(p: HealthRead, session: SessionDep, region: str | None = None,
                    limit: Annotated[int, Query(ge=0, le=5000)] = 200,
                    offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
@@ -130,7 +145,7 @@ def status_summary(p: HealthRead, session: SessionDep, region: str | None = None
     return {"region_code": code, "counts": counts, "down": down}
 
 
-@router.get("/cameras/{camera_id}")
+@router.get("/cameras/{camera_id}", response_model=CameraHealthPublic)
 def camera_health(camera_id: str, p: HealthRead, session: SessionDep,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
     """One camera's status and its history: state changes, picture-fault changes, alarms, work orders."""
@@ -153,7 +168,7 @@ def camera_health(camera_id: str, p: HealthRead, session: SessionDep,
             "workorders": [order_json(w) for w in orders]}
 
 
-@router.get("/alarms")
+@router.get("/alarms", response_model=AlarmPagePublic)
 def alarms(p: HealthRead, session: SessionDep, region: str | None = None, state: str = "active",
            camera: str | None = None, kind: str | None = None, limit: Annotated[int, Query(ge=1, le=5000)] = 500,
            offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
@@ -163,14 +178,14 @@ def alarms(p: HealthRead, session: SessionDep, region: str | None = None, state:
     return {"items": [alarm_json(a) for a in rows], "total": total}
 
 
-@router.post("/alarms/{alarm_id}/ack")
+@router.post("/alarms/{alarm_id}/ack", response_model=AlarmPublic)
 def ack_alarm(alarm_id: int, p: AlarmAck, session: SessionDep) -> dict[str, Any]:
     """Acknowledge an alarm."""
     get_in_scope(session, Alarm, alarm_id, p, what=f"alarm {alarm_id}")
     return alarm_json(acknowledge(session, alarm_id, actor=p.name))
 
 
-@router.get("/workorders")
+@router.get("/workorders", response_model=WorkOrderPagePublic)
 def workorders(p: HealthRead, session: SessionDep, region: str | None = None, state: str = "open",
                team: int | None = None, breached: bool | None = None, kind: str | None = None,
                limit: Annotated[int, Query(ge=1, le=5000)] = 500,
@@ -185,44 +200,48 @@ def workorders(p: HealthRead, session: SessionDep, region: str | None = None, st
     return {"items": wos.order_cards(session, rows), "total": total}
 
 
-@router.get("/workorders/{order_id}")
+@router.get("/workorders/{order_id}", response_model=WorkOrderPublic)
 def workorder(order_id: int, p: HealthRead, session: SessionDep) -> dict[str, Any]:
     """One work order with its full history."""
     return order_json(_order(session, p, order_id))
 
 
-@router.post("/workorders/{order_id}/assign")
+@router.post("/workorders/{order_id}/assign", response_model=WorkOrderPublic)
 def wo_assign(order_id: int, body: AssignIn, p: WoUpdate, session: SessionDep) -> dict[str, Any]:
     """Name the technician."""
     _order(session, p, order_id)
     return order_json(wos.assign(session, order_id, body.technician, actor=p.name))
 
 
-@router.post("/workorders/{order_id}/start")
+@router.post("/workorders/{order_id}/start", response_model=WorkOrderPublic)
 def wo_start(order_id: int, p: WoUpdate, session: SessionDep) -> dict[str, Any]:
     """Work has started."""
     _order(session, p, order_id)
     return order_json(wos.start(session, order_id, actor=p.name))
 
 
-@router.post("/workorders/{order_id}/resolve")
+@router.post("/workorders/{order_id}/resolve", response_model=WorkOrderPublic)
 def wo_resolve(order_id: int, body: NoteIn, p: WoUpdate, session: SessionDep) -> dict[str, Any]:
     """The technician says it is fixed; verification by re-probe follows."""
     _order(session, p, order_id)
     return order_json(wos.resolve(session, order_id, actor=p.name, note=body.note))
 
 
-@router.post("/workorders/{order_id}/verify")
-async def wo_verify(order_id: int, p: WoUpdate, v: VigilDep) -> dict[str, Any]:
-    """Re-probe the camera now: close the order if it recovered, else reopen it."""
+@router.post("/workorders/{order_id}/verify", response_model=VerifyPublic)
+def wo_verify(order_id: int, p: WoUpdate, v: VigilDep) -> dict[str, Any]:
+    """Re-probe the camera now: close the order if it recovered, else reopen it.
+
+    A sync handler: the re-probe and its database reads run in this worker thread, on a loop of their
+    own, so a slow probe or query never stalls the server's event loop.
+    """
     with v.db.session() as s:
         _order(s, p, order_id)
-    res = await wos.verify(v, order_id, actor=p.name)
+    res = asyncio.run(wos.verify(v, order_id, actor=p.name))
     with v.db.session() as s:
         return {"ok": res.ok, "detail": res.detail, "order": order_json(wos.get_order(s, order_id))}
 
 
-@router.get("/teams")
+@router.get("/teams", response_model=TeamListPublic)
 def teams(p: HealthRead, session: SessionDep) -> dict[str, Any]:
     """Maintenance teams whose subtree overlaps the caller's scope."""
     rows = session.scalars(select(MaintenanceTeam).where(p.scope.clause_or_ancestor(MaintenanceTeam.region_code))
@@ -231,7 +250,7 @@ def teams(p: HealthRead, session: SessionDep) -> dict[str, Any]:
                        "sla_hours": t.sla_hours} for t in rows]}
 
 
-@router.post("/teams", status_code=201)
+@router.post("/teams", status_code=201, response_model=TeamPublic)
 def add_team(body: TeamIn, p: HealthWrite, session: SessionDep) -> dict[str, Any]:
     """Create a team for a region subtree inside the caller's scope."""
     ensure_visible(p, body.region_code, f"region {body.region_code}")
@@ -241,7 +260,8 @@ def add_team(body: TeamIn, p: HealthWrite, session: SessionDep) -> dict[str, Any
             "sla_hours": t.sla_hours}
 
 
-@router.get("/report/daily", response_model=None)
+@router.get("/report/daily", response_model=None, response_class=HTMLResponse,
+            responses=media("text/html", "application/pdf", description="the daily report"))
 def daily(p: KpiRead, v: VigilDep, region: str,
           day: Annotated[date, Query(alias="date", ge=FIRST_DAY, le=LAST_DAY, description="the day, 1970-01-01 .. "
                                      "9998-12-31")],

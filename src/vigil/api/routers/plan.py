@@ -17,7 +17,9 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.access.guard import ensure_visible
 from vigil.access.users import Principal
+from vigil.api.contract import media
 from vigil.api.deps import SessionDep, VigilDep, require
+from vigil.api.public.plans import AppliedPublic, JobListPublic, JobPublic, PlanListPublic, PlanPublic
 from vigil.core.context import Vigil
 from vigil.coverage import jobs
 from vigil.coverage import service as svc
@@ -31,7 +33,7 @@ OptFile = Annotated[UploadFile | None, File()]
 
 
 @router.post("", status_code=202)
-async def create_plan(p: PlanRunner, session: SessionDep, v: VigilDep, response: Response,
+def create_plan(p: PlanRunner, session: SessionDep, v: VigilDep, response: Response,
                       region_code: Annotated[str, Form()], area: OptFile = None,
                       area_name: Annotated[str | None, Form(description="a file under <home>/areas")] = None,
                       roads: OptFile = None, boundary: OptFile = None, must_watch: OptFile = None,
@@ -40,10 +42,11 @@ async def create_plan(p: PlanRunner, session: SessionDep, v: VigilDep, response:
                       budget: Annotated[float | None, Form()] = None, k: Annotated[int, Form()] = 1,
                       spacing: Annotated[float, Form()] = 5.0, solver: Annotated[str, Form()] = "auto",
                       eagle_eye: Annotated[bool, Form(description="rooftop and tower high points")] = False,
-                      time_limit: Annotated[float, Form()] = 30.0, existing: Annotated[str, Form()] = "registry") -> dict:
+                      time_limit: Annotated[float, Form()] = 30.0, existing: Annotated[str, Form()] = "registry") -> JobPublic:
     """Queue a plan (buildings uploaded as ``area`` or named by ``area_name``): 202 with the job at once.
 
     Follow it at ``events_url`` (server-sent events) or ``url``; its plan is at ``plan_url`` when done.
+    A sync handler (a worker thread): the area lookup and the job insert never stall the event loop.
     """
     ensure_visible(p, region_code, f"region {region_code}")  # before any upload is stored
     opts = svc.PlanOptions(region_code=region_code, name=name, level=level, profile=profile, target=target,
@@ -54,26 +57,28 @@ async def create_plan(p: PlanRunner, session: SessionDep, v: VigilDep, response:
     files = {"area": str(svc.registered_area(v, area_name or ""))} if area is None else {}
     for key, up in (("area", area), ("roads", roads), ("boundary", boundary), ("must_watch", must_watch)):
         if up is not None:
-            files[key] = str(svc.save_upload(work / "input" / key, up.filename or f"{key}.geojson", await up.read()))
+            files[key] = str(svc.save_upload(work / "input" / key, up.filename or f"{key}.geojson", up.file.read()))
     job = jobs.submit_job(session, p, opts, files, work_dir=work)
     response.headers["Location"] = f"/api/v1/plans/jobs/{job.id}"
-    return jobs.job_json(job)
+    return JobPublic.model_validate(jobs.job_json(job))
 
 
 @router.get("/jobs")
 def list_jobs(p: PlanRunner, session: SessionDep, active: bool = False,
-              limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict:
+              limit: Annotated[int, Query(ge=1, le=500)] = 100) -> JobListPublic:
     """Plan jobs in the caller's scope, newest first (``active``: queued and running only)."""
-    return {"items": [jobs.job_json(j) for j in jobs.list_jobs(session, p, active=active, limit=limit)]}
+    return JobListPublic.model_validate(
+        {"items": [jobs.job_json(j) for j in jobs.list_jobs(session, p, active=active, limit=limit)]})
 
 
 @router.get("/jobs/{job_id}")
-def get_job(job_id: int, p: PlanRunner, session: SessionDep) -> dict:
+def get_job(job_id: int, p: PlanRunner, session: SessionDep) -> JobPublic:
     """One plan job: state, stage, percent, the stages so far and, when done, its plan."""
-    return jobs.job_json(jobs.get_job(session, p, job_id))
+    return JobPublic.model_validate(jobs.job_json(jobs.get_job(session, p, job_id)))
 
 
-@router.get("/jobs/{job_id}/events", response_class=StreamingResponse)
+@router.get("/jobs/{job_id}/events", response_class=StreamingResponse,
+            responses=media("text/event-stream", description="stage, progress and end events"))
 def job_events(job_id: int, p: PlanRunner, session: SessionDep, v: VigilDep, request: Request) -> StreamingResponse:
     """Server-sent events: ``stage`` (each start and end), ``progress`` (percent) and ``end`` (the outcome)."""
     jobs.get_job(session, p, job_id)  # the guard: another region's job is 404 before anything streams
@@ -82,9 +87,9 @@ def job_events(job_id: int, p: PlanRunner, session: SessionDep, v: VigilDep, req
 
 
 @router.post("/jobs/{job_id}/cancel", status_code=202)
-def cancel_job(job_id: int, p: PlanRunner, session: SessionDep) -> dict:
+def cancel_job(job_id: int, p: PlanRunner, session: SessionDep) -> JobPublic:
     """Cancel a queued job at once, or stop a running one (its solver process is ended)."""
-    return jobs.job_json(jobs.cancel_job(session, p, job_id))
+    return JobPublic.model_validate(jobs.job_json(jobs.cancel_job(session, p, job_id)))
 
 
 async def _stream(v: Vigil, job_id: int, request: Request) -> AsyncIterator[str]:
@@ -122,18 +127,20 @@ def _sse(event: str, data: dict) -> str:
 
 @router.get("")
 def list_plans(p: PlanRunner, session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 100,
-               offset: Annotated[int, Query(ge=0)] = 0) -> dict:
+               offset: Annotated[int, Query(ge=0)] = 0) -> PlanListPublic:
     """Plans in the caller's scope, newest first."""
-    return {"items": [svc.plan_json(r) for r in svc.list_plans(session, p, limit=limit, offset=offset)]}
+    return PlanListPublic.model_validate(
+        {"items": [svc.plan_json(r) for r in svc.list_plans(session, p, limit=limit, offset=offset)]})
 
 
 @router.get("/{plan_id}")
-def get_plan(plan_id: int, p: PlanRunner, session: SessionDep) -> dict:
+def get_plan(plan_id: int, p: PlanRunner, session: SessionDep) -> PlanPublic:
     """One plan with its full summary."""
-    return svc.plan_json(svc.get_plan(session, p, plan_id), full=True)
+    return PlanPublic.model_validate(svc.plan_json(svc.get_plan(session, p, plan_id), full=True))
 
 
-@router.get("/{plan_id}/files/{name}")
+@router.get("/{plan_id}/files/{name}", response_class=FileResponse,
+            responses=media(*sorted(set(svc.PLAN_FILES.values())), description="the report file"))
 def get_plan_file(plan_id: int, name: str, p: PlanRunner, session: SessionDep) -> FileResponse:
     """A report file: report.html, map.png, tradeoff.png, plan.geojson, targets.geojson or summary.json."""
     path = svc.plan_file(svc.get_plan(session, p, plan_id), name)
@@ -141,10 +148,10 @@ def get_plan_file(plan_id: int, name: str, p: PlanRunner, session: SessionDep) -
 
 
 @router.post("/{plan_id}/apply")
-def apply_plan(plan_id: int, p: PlanApplier, session: SessionDep) -> dict:
+def apply_plan(plan_id: int, p: PlanApplier, session: SessionDep) -> AppliedPublic:
     """Insert the plan's new cameras as planned cameras in the plan's region."""
     from vigil.coverage.apply import apply_plan as apply
 
     rec = svc.get_plan(session, p, plan_id)
     ids = apply(session, rec.out_dir, region_code=rec.region_code or "", actor=p.name)
-    return {"plan": plan_id, "cameras": ids}
+    return AppliedPublic(plan=plan_id, cameras=ids)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from vigil.api.deps import CurrentPrincipal, SessionDep
 from vigil.api.params import Offset, RegionCode
+from vigil.api.public.registry import RegionNodePublic
 from vigil.api.versioning import IfMatch, expected_versions, set_etag
 from vigil.core.models import Region
 from vigil.registry import service as svc
@@ -31,7 +32,7 @@ def list_regions(p: CurrentPrincipal, session: SessionDep, parent: str | None = 
     return {"items": [region_json(r) for r in items], "total": total, "limit": limit, "offset": offset}
 
 
-@router.get("/tree")
+@router.get("/tree", response_model=list[RegionNodePublic])
 def tree(p: CurrentPrincipal, session: SessionDep, root: str | None = None,
          depth: Annotated[int, Query(ge=0, le=4)] = 1) -> list[dict]:
     """The region tree below ``root`` (or the caller's scopes) with camera counts."""

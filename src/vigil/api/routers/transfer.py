@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 from vigil.access.guard import check_permission
 from vigil.access.users import Principal
 from vigil.api.deps import SessionDep, VigilDep, require
+from vigil.api.public.misc import ImportPublic
 from vigil.core.errors import ImportBusy, InputError
 from vigil.registry.io import EXPORT_FORMATS, IMPORTERS, ExportFormat, export_cameras
 
@@ -91,7 +92,8 @@ def _importer(kind: str) -> Callable[..., dict[str, Any]]:
 
 
 for _kind in IMPORTERS:
-    router.add_api_route(f"/import/{_kind}", _importer(_kind), methods=["POST"], summary=f"Import {_kind}")
+    router.add_api_route(f"/import/{_kind}", _importer(_kind), methods=["POST"], summary=f"Import {_kind}",
+                         response_model=ImportPublic)
 
 
 @router.get("/export/cameras", response_class=Response,
