@@ -13,7 +13,9 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.access.audit import record
 from vigil.access.users import Principal
+from vigil.api.contract import media
 from vigil.api.deps import SessionDep, VigilDep, require
+from vigil.api.public.misc import FeedPublic, PeerRetrievalPublic, RemoteRetrievalPublic
 from vigil.api.routers.video import _live  # the app's one live manager (its packagers and folder)
 from vigil.api.security import request_token
 from vigil.core.errors import InputError
@@ -73,7 +75,7 @@ def sources(p: Reader, session: SessionDep, region: str | None = None) -> Source
     return region_sources(session, p, region)
 
 
-@router.post("/federation/v1/feed", tags=["federation peers"])
+@router.post("/federation/v1/feed", tags=["federation peers"], response_model=FeedPublic)
 async def feed(request: Request, session: SessionDep, v: VigilDep) -> dict[str, Any]:
     """A child's publication (link token). Authenticated before its body is read."""
     link = await run_in_threadpool(authenticate_link, session, request_token(request)[0], Direction.CHILD)
@@ -97,20 +99,22 @@ class RemoteRetrievalIn(BaseModel):
     reason: str = Field(description="why the recording is needed (the owning instance requires one)")
 
 
-@router.get("/api/v1/federation/live/{camera_id}/{segment}")
+@router.get("/api/v1/federation/live/{camera_id}/{segment}", response_class=Response,
+            responses=media("application/vnd.apple.mpegurl", "video/mp2t", description="the playlist or a segment"))
 def remote_live(camera_id: str, segment: str, p: LiveViewer, v: VigilDep) -> Response:
     """Live HLS of a remote camera (``index.m3u8``, then its segments), proxied through its own instance."""
     got = parent_fetch(v, p, camera_id, segment)
     return Response(got.content, media_type=got.media_type, headers={"Cache-Control": "no-store"})
 
 
-@router.post("/api/v1/federation/retrievals", status_code=201)
+@router.post("/api/v1/federation/retrievals", status_code=201, response_model=RemoteRetrievalPublic)
 def remote_retrieval(body: RemoteRetrievalIn, p: Retriever, v: VigilDep) -> dict[str, Any]:
     """Ask a remote camera's instance for its recording; class-1 sites wait for that instance's approval."""
     return parent_retrieval(v, p, body.camera_id, body.start, body.end, body.reason)
 
 
-@router.get("/api/v1/federation/cameras/{camera_id}/playback.mp4")
+@router.get("/api/v1/federation/cameras/{camera_id}/playback.mp4", response_class=Response,
+            responses=media("video/mp4", description="the recorded range"))
 def remote_playback(camera_id: str, p: Retriever, v: VigilDep, req: int = 0) -> Response:
     """Play back an approved remote retrieval request (``req``: the id the owning instance gave it)."""
     got = parent_playback(v, p, camera_id, req)
@@ -122,7 +126,8 @@ def _peer(session, request: Request):  # type: ignore[no-untyped-def]
     return authenticate_link(session, request_token(request)[0], Direction.PARENT)
 
 
-@router.get("/federation/v1/video", tags=["federation peers"])
+@router.get("/federation/v1/video", tags=["federation peers"], response_class=Response,
+            responses=media("application/vnd.apple.mpegurl", "video/mp2t", description="the playlist or a segment"))
 def peer_video(request: Request, session: SessionDep, v: VigilDep, cam: str = "", file: str = "",
                user: str = "") -> Response:
     """Live HLS for the parent (its token): only cameras shared with it; audited here with its request id."""
@@ -142,7 +147,8 @@ def peer_video(request: Request, session: SessionDep, v: VigilDep, cam: str = ""
     return FileResponse(mgr.segment(camera.id, name), media_type="video/mp2t")
 
 
-@router.post("/federation/v1/retrievals", tags=["federation peers"], status_code=201)
+@router.post("/federation/v1/retrievals", tags=["federation peers"], status_code=201,
+             response_model=PeerRetrievalPublic)
 async def peer_retrieval(request: Request, session: SessionDep, v: VigilDep) -> dict[str, Any]:
     """A retrieval request from the parent: the sharing rules, a reason, and this instance's approval rules."""
     link = await run_in_threadpool(_peer, session, request)
@@ -154,7 +160,8 @@ async def peer_retrieval(request: Request, session: SessionDep, v: VigilDep) -> 
     return await run_in_threadpool(child_retrieval, v, session, link, body, rid)
 
 
-@router.get("/federation/v1/playback", tags=["federation peers"])
+@router.get("/federation/v1/playback", tags=["federation peers"], response_class=Response,
+            responses=media("video/mp4", description="the recorded range"))
 def peer_playback(request: Request, session: SessionDep, v: VigilDep, cam: str = "", req: int = 0,
                   user: str = "") -> Response:
     """The MP4 of an approved request the parent filed (refused while it awaits this instance's approval)."""

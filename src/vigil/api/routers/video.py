@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.access.audit import record
 from vigil.access.users import Principal
+from vigil.api.contract import media
 from vigil.api.deps import CurrentPrincipal, SessionDep, VigilDep, accepts_query_token, require
+from vigil.api.public.video import ExportPublic, MasksPublic, RecordingsPublic, RetrievalListPublic, RetrievalRequestPublic
 from vigil.api.problems import problem
 from vigil.core.context import Vigil
 from vigil.core.errors import NotReadyError
@@ -95,7 +97,8 @@ def export_json(e: Export) -> dict[str, Any]:
             "signature": e.signature, "created_by": e.created_by, "created_at": e.created_at}
 
 
-@router.get("/live/{camera_id}/index.m3u8")
+@router.get("/live/{camera_id}/index.m3u8", response_class=Response,
+            responses=media(_HLS, description="the live HLS playlist"))
 @accepts_query_token
 def live_playlist(camera_id: str, request: Request, p: LivePrincipal, v: VigilDep) -> Response:
     """The camera's live HLS playlist (starts the packager on demand; audited once per viewing).
@@ -120,7 +123,8 @@ def live_playlist(camera_id: str, request: Request, p: LivePrincipal, v: VigilDe
     return Response(index.read_bytes(), media_type=_HLS, headers={"Cache-Control": "no-store"})
 
 
-@router.get("/live/{camera_id}/{segment}")
+@router.get("/live/{camera_id}/{segment}", response_class=FileResponse,
+            responses=media("video/mp2t", description="an MPEG-TS segment"))
 @accepts_query_token
 def live_segment(camera_id: str, segment: str, request: Request, p: LivePrincipal, session: SessionDep) -> Response:
     """A segment of the camera's live HLS stream."""
@@ -128,7 +132,7 @@ def live_segment(camera_id: str, segment: str, request: Request, p: LivePrincipa
     return FileResponse(_live(request).segment(camera_id, segment), media_type="video/mp2t")
 
 
-@router.get("/cameras/{camera_id}/recordings")
+@router.get("/cameras/{camera_id}/recordings", response_model=RecordingsPublic)
 def recordings(camera_id: str, p: RetrievePrincipal, session: SessionDep, start: datetime | None = None,
                end: datetime | None = None) -> dict:
     """The recorded spans of a camera between ``start`` and ``end`` (default: the last 24 h), times only."""
@@ -140,7 +144,7 @@ def recordings(camera_id: str, p: RetrievePrincipal, session: SessionDep, start:
                                                   "complete": g.complete} for g in segs]}
 
 
-@router.get("/cameras/{camera_id}/masks")
+@router.get("/cameras/{camera_id}/masks", response_model=MasksPublic)
 def get_masks(camera_id: str, p: CurrentPrincipal, session: SessionDep) -> dict:
     """The camera's privacy masks (the console draws them over live video)."""
     rows = mask_svc.list_masks(session, p, camera_id)
@@ -148,21 +152,21 @@ def get_masks(camera_id: str, p: CurrentPrincipal, session: SessionDep) -> dict:
                                                "enabled": m.enabled} for m in rows]}
 
 
-@router.put("/cameras/{camera_id}/masks")
+@router.put("/cameras/{camera_id}/masks", response_model=MasksPublic)
 def put_masks(camera_id: str, body: list[MaskIn], p: CurrentPrincipal, session: SessionDep) -> dict:
     """Replace the camera's privacy masks (admins)."""
     mask_svc.set_masks(session, p, camera_id, [m.model_dump() for m in body])
     return get_masks(camera_id, p, session)
 
 
-@router.get("/retrievals")
+@router.get("/retrievals", response_model=RetrievalListPublic)
 def list_retrievals(p: RetrievePrincipal, session: SessionDep,
                     state: Annotated[str | None, Query(pattern="^(pending|approved|denied)$")] = None) -> dict:
     """The caller's requests; approvers also see every request in their scope."""
     return {"items": [request_json(r) for r in retrieval.list_requests(session, p, state=state)]}
 
 
-@router.post("/retrievals", status_code=201)
+@router.post("/retrievals", status_code=201, response_model=RetrievalRequestPublic)
 def create_retrieval(body: RetrievalIn, p: RetrievePrincipal, session: SessionDep) -> dict:
     """File a retrieval request with its reason."""
     req = retrieval.request_retrieval(session, p, body.camera_id, body.start, body.end, kind=body.kind,
@@ -170,28 +174,29 @@ def create_retrieval(body: RetrievalIn, p: RetrievePrincipal, session: SessionDe
     return request_json(req)
 
 
-@router.get("/retrievals/{request_id}")
+@router.get("/retrievals/{request_id}", response_model=RetrievalRequestPublic)
 def get_retrieval(request_id: int, p: RetrievePrincipal, session: SessionDep) -> dict:
     """One request (its requester, or an approver in scope)."""
     req = retrieval.get_request(session, p, request_id)
     return request_json(req)
 
 
-@router.post("/retrievals/{request_id}/approve")
+@router.post("/retrievals/{request_id}/approve", response_model=RetrievalRequestPublic)
 def approve(request_id: int, p: CurrentPrincipal, session: SessionDep, body: DecisionIn | None = None) -> dict:
     """Approve a pending request (a second person with ``video.approve``)."""
     req = retrieval.decide(session, p, request_id, approve=True, note=body.note if body else "")
     return request_json(req)
 
 
-@router.post("/retrievals/{request_id}/deny")
+@router.post("/retrievals/{request_id}/deny", response_model=RetrievalRequestPublic)
 def deny(request_id: int, p: CurrentPrincipal, session: SessionDep, body: DecisionIn | None = None) -> dict:
     """Deny a pending request."""
     req = retrieval.decide(session, p, request_id, approve=False, note=body.note if body else "")
     return request_json(req)
 
 
-@router.get("/retrievals/{request_id}/playback.mp4")
+@router.get("/retrievals/{request_id}/playback.mp4", response_class=FileResponse,
+            responses=media("video/mp4", description="the recorded range"))
 @accepts_query_token
 def playback(request_id: int, request: Request, p: RetrievePrincipal, v: VigilDep) -> FileResponse:
     """The recorded range as MP4 for the browser; the first request of a playback is audited."""
@@ -200,13 +205,14 @@ def playback(request_id: int, request: Request, p: RetrievePrincipal, v: VigilDe
     return FileResponse(retrieval.view(v, p, request_id, audit=first), media_type="video/mp4")
 
 
-@router.post("/retrievals/{request_id}/export", status_code=201)
+@router.post("/retrievals/{request_id}/export", status_code=201, response_model=ExportPublic)
 def create_export(request_id: int, p: RetrievePrincipal, v: VigilDep) -> dict:
     """Export the range as MP4 with a signed SHA-256 manifest (privacy masks blacked out)."""
     return export_json(retrieval.export(v, p, request_id))
 
 
-@router.get("/exports/{export_id}")
+@router.get("/exports/{export_id}", response_class=FileResponse,
+            responses=media("video/mp4", "application/octet-stream", description="a file of the export"))
 @accepts_query_token
 def get_export(export_id: int, p: RetrievePrincipal, v: VigilDep,
                file: Annotated[str, Query(max_length=200)] = "manifest.json") -> FileResponse:
