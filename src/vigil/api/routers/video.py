@@ -18,8 +18,14 @@ from vigil.access.audit import record
 from vigil.access.users import Principal
 from vigil.api.contract import media
 from vigil.api.deps import CurrentPrincipal, SessionDep, VigilDep, accepts_query_token, require
-from vigil.api.public.video import ExportPublic, MasksPublic, RecordingsPublic, RetrievalListPublic, RetrievalRequestPublic
 from vigil.api.problems import problem
+from vigil.api.public.video import (
+    ExportPublic,
+    MasksPublic,
+    RecordingsPublic,
+    RetrievalListPublic,
+    RetrievalRequestPublic,
+)
 from vigil.core.context import Vigil
 from vigil.core.errors import NotReadyError
 from vigil.core.models import utcnow
