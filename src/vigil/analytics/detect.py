@@ -5,6 +5,9 @@ pixels; the whole frame is used instead when the crops would cover much of it (a
 close to a high camera fills a fifth of the frame), when there are too many of them, or when an
 object runs off a crop's inner edge (it crosses the region, so the crop saw only part of it),
 as Frigate does. The smallest object reported is a share of the frame height (``min_size``).
+A whole-frame round on a frame that the 416-px input would shrink below ``min_scale`` (a high view
+over a road: far vehicles are a few pixels tall once shrunk) also runs on overlapping square tiles,
+as SAHI does, and the tile boxes are merged with the whole-frame ones by NMS.
 
 The model ships in ``models/nanodet-m-416.onnx`` (see ``models/NOTICE.md``). Pre-processing is a
 letterbox to 416x416 with RGB/255; the GFL head is decoded with 11 bins per box side
@@ -30,6 +33,7 @@ __all__ = [
     "Detector",
     "crop_regions",
     "letterbox",
+    "tiles",
 ]
 
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "nanodet-m-416.onnx"
@@ -183,7 +187,8 @@ class Detector:
     """NanoDet-m on onnxruntime; build it with :meth:`load`."""
 
     def __init__(self, session: object, *, labels: Sequence[str] = DEFAULT_LABELS, score: float = 0.4,
-                 iou: float = 0.5, min_size: float = 0.015, full_share: float = 0.3) -> None:
+                 iou: float = 0.5, min_size: float = 0.015, full_share: float = 0.3,
+                 min_scale: float = 0.0) -> None:
         unknown = [lb for lb in labels if lb not in COCO_LABELS]
         if unknown:
             raise InputError(f"unknown labels: {', '.join(unknown)}")
@@ -196,12 +201,16 @@ class Detector:
             raise InputError("min_size must be in [0, 1) and full_share in (0, 1] (shares of the frame)")
         self.min_size = min_size      # boxes lower than this share of the frame height are dropped
         self.full_share = full_share  # crops covering this share of the frame: detect on the whole frame
+        if not 0.0 <= min_scale <= 2.0:
+            raise InputError("min_scale must be in [0, 2] (0: whole-frame rounds are never tiled)")
+        self.min_scale = min_scale    # whole frames shrunk more than this are also detected on tiles
         self.inferences = 0
         self.full_frames = 0          # how many detection rounds used the whole frame
 
     @classmethod
     def load(cls, model: str | Path = MODEL_PATH, *, threads: int = 1, labels: Sequence[str] = DEFAULT_LABELS,
-             score: float = 0.4, iou: float = 0.5, min_size: float = 0.015, full_share: float = 0.3) -> Detector:
+             score: float = 0.4, iou: float = 0.5, min_size: float = 0.015, full_share: float = 0.3,
+             min_scale: float = 0.0) -> Detector:
         """Open the ONNX model on the CPU with ``threads`` intra-op threads (1 by default)."""
         import onnxruntime as ort
 
@@ -210,7 +219,8 @@ class Detector:
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         session = ort.InferenceSession(str(model), sess_options=opts, providers=["CPUExecutionProvider"])
-        return cls(session, labels=labels, score=score, iou=iou, min_size=min_size, full_share=full_share)
+        return cls(session, labels=labels, score=score, iou=iou, min_size=min_size, full_share=full_share,
+                   min_scale=min_scale)
 
     def _infer(self, image: np.ndarray) -> Detections:
         blob, scale = letterbox(image)
@@ -222,9 +232,21 @@ class Detector:
         return Detections(boxes, det.scores, det.labels)
 
     def detect(self, image: np.ndarray) -> Detections:
-        """Detect on a whole BGR image (letterboxed to 416)."""
+        """Detect on a whole BGR image (letterboxed to 416), and on tiles of it if it would shrink below ``min_scale``.
+
+        A tile's box that touches an inner tile edge is dropped: the object was cut, and the
+        overlapping tile or the whole-frame pass sees all of it.
+        """
         self.full_frames += 1
-        return self._small_dropped(nms(self._infer(image), self.iou, self.score), image.shape[0])
+        h, w = image.shape[:2]
+        parts = [self._infer(image)]
+        if self.min_scale and INPUT_SIZE / max(h, w) < self.min_scale:
+            for x1, y1, x2, y2 in tiles((h, w), side=round(INPUT_SIZE / self.min_scale)):
+                d = self._infer(image[y1:y2, x1:x2])
+                whole = ~_cut_each(d.boxes, (x1, y1, x2, y2), w, h)
+                d = d.select(whole)
+                parts.append(Detections(d.boxes + np.array([x1, y1, x1, y1], np.float32), d.scores, d.labels))
+        return self._small_dropped(nms(Detections.concat(parts), self.iou, self.score), h)
 
     def detect_regions(self, frame: np.ndarray, motion_boxes: np.ndarray, *, max_crops: int = 4) -> Detections:
         """Detect around ``motion_boxes`` (frame pixels): one inference per merged crop, or the whole frame.
@@ -254,11 +276,30 @@ class Detector:
         return det.select((det.boxes[:, 3] - det.boxes[:, 1]) >= self.min_size * frame_height)
 
 
-def _cut(boxes: np.ndarray, crop: tuple[int, int, int, int], w: int, h: int, tol: float = 2.0) -> bool:
-    """True if a box (crop pixels) touches an edge of ``crop`` that is not an edge of the ``w`` x ``h`` frame."""
+def _cut_each(boxes: np.ndarray, crop: tuple[int, int, int, int], w: int, h: int, tol: float = 2.0) -> np.ndarray:
+    """Per box (crop pixels): True if it touches an edge of ``crop`` that is not an edge of the ``w`` x ``h`` frame."""
     if len(boxes) == 0:
-        return False
+        return np.zeros(0, bool)
     x1, y1, x2, y2 = crop
     cw, ch = x2 - x1, y2 - y1
-    return bool(((boxes[:, 0] <= tol) & (x1 > 0)).any() or ((boxes[:, 1] <= tol) & (y1 > 0)).any()
-                or ((boxes[:, 2] >= cw - tol) & (x2 < w)).any() or ((boxes[:, 3] >= ch - tol) & (y2 < h)).any())
+    return (((boxes[:, 0] <= tol) & (x1 > 0)) | ((boxes[:, 1] <= tol) & (y1 > 0))
+            | ((boxes[:, 2] >= cw - tol) & (x2 < w)) | ((boxes[:, 3] >= ch - tol) & (y2 < h)))
+
+
+def _cut(boxes: np.ndarray, crop: tuple[int, int, int, int], w: int, h: int, tol: float = 2.0) -> bool:
+    """True if any box (crop pixels) touches an edge of ``crop`` that is not an edge of the frame."""
+    return bool(_cut_each(boxes, crop, w, h, tol).any())
+
+
+def tiles(frame_shape: tuple[int, ...], *, side: int, overlap: float = 0.25) -> list[tuple[int, int, int, int]]:
+    """Square tiles (x1, y1, x2, y2) of ``side`` px covering the frame, overlapping by at least ``overlap``."""
+    h, w = frame_shape[:2]
+    side = min(side, h, w)
+    if side <= 0:
+        raise InputError("tiles: the frame and the tile side must be at least 1 px")
+
+    def starts(length: int) -> list[int]:
+        n = 1 if length <= side else int(np.ceil((length - side) / (side * (1 - overlap)))) + 1
+        return [round(i * (length - side) / max(n - 1, 1)) for i in range(n)]
+
+    return [(x, y, x + side, y + side) for y in starts(h) for x in starts(w)]
