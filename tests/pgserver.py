@@ -23,7 +23,10 @@ def _memory_dir() -> str | None:
     A throw-away server needs no disk: on the shared disk, removing the data folder's files took seconds.
     """
     shm = Path("/dev/shm")
-    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        return None
+    st = os.statvfs(shm)
+    return str(shm) if st.f_bavail * st.f_frsize >= 2 << 30 else None  # a container's 64 MiB /dev/shm is too small
 
 
 def free_port() -> int:
