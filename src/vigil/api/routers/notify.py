@@ -6,6 +6,7 @@ and a channel for every region needs the instance's whole scope. Secrets are wri
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -41,9 +42,13 @@ def add_channel(body: ChannelIn, p: NotifyManage, session: SessionDep, v: VigilD
 
 
 @router.post("/channels/{channel_id}/test")
-async def test_channel(channel_id: int, p: NotifyManage, v: VigilDep) -> ChannelTestPublic:
-    """Send one test notification through the channel now."""
-    res = await subs.send_test(v, channel_id, scope=p.scope)
+def test_channel(channel_id: int, p: NotifyManage, v: VigilDep) -> ChannelTestPublic:
+    """Send one test notification through the channel now.
+
+    A sync handler: the delivery and its database work run in this worker thread on a loop of their own,
+    never on the server's event loop.
+    """
+    res = asyncio.run(subs.send_test(v, channel_id, scope=p.scope))
     return ChannelTestPublic(state=res.state, error=res.error)
 
 
