@@ -1,5 +1,7 @@
 """Prometheus metrics of the HTTP API: requests by method, full route template and status, latency, DB pool.
 
+Beside them, the process's probe, recorder and background-job figures (:mod:`vigil.core.telemetry`).
+
 A pure ASGI layer (no BaseHTTPMiddleware), installed just outside the problem+json handlers and the
 catch-all 500, so every answer is counted, 500s included. The ``route`` label is the full template
 (``/api/v1/cameras/{camera_id}``, router prefix included); a path that matched no route counts as
@@ -9,13 +11,18 @@ catch-all 500, so every answer is counted, 500s included. The ``route`` label is
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from vigil.core.telemetry import telemetry
 
 __all__ = ["HttpMetrics", "full_templates", "install"]
 
@@ -86,9 +93,17 @@ def pool_gauges(engine: Engine, registry: CollectorRegistry) -> None:
     saturation.set_function(lambda: pool.checkedout() / max(1, pool.size() + pool._max_overflow))  # noqa: SLF001
 
 
+class _Domain(Collector):
+    """The process's probe, recorder and job figures (:mod:`vigil.core.telemetry`), read when scraped."""
+
+    def collect(self) -> Iterable[Metric]:
+        return telemetry().registry.collect()
+
+
 def install(app: FastAPI, engine: Engine) -> CollectorRegistry:
-    """Add the metrics layer to ``app``; returns the registry ``/metrics`` serves."""
+    """Add the metrics layer to ``app``; returns the registry ``/metrics`` serves (HTTP, pool and domain)."""
     registry = CollectorRegistry()
     app.add_middleware(HttpMetrics, fastapi=app, registry=registry)
     pool_gauges(engine, registry)
+    registry.register(_Domain())
     return registry

@@ -9,6 +9,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from vigil.core.telemetry import telemetry
+
 __all__ = ["Periodic"]
 
 log = logging.getLogger("vigil.periodic")
@@ -55,6 +57,7 @@ class Periodic:
             await asyncio.to_thread(self.fn)
 
     async def _failed(self, exc: Exception) -> None:
+        telemetry().job_failed(self.name)  # vigil_job_errors_total{kind=<the pass's name>}
         if self.on_error is None:
             log.error("%s: a pass failed", self.name, exc_info=exc)
             return

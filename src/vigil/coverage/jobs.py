@@ -25,6 +25,7 @@ from vigil.access.guard import get_in_scope
 from vigil.access.users import Principal
 from vigil.core.errors import ConflictError
 from vigil.core.models import Region, utcnow
+from vigil.core.telemetry import telemetry
 from vigil.coverage.city import CityOptions
 from vigil.coverage.models import PlanJob
 from vigil.coverage.service import PlanOptions, check_options
@@ -172,6 +173,8 @@ def finish_job(session: Session, job_id: int, state: str, *, plan_id: int | None
     """End a running job as done, failed or cancelled."""
     job = session.get(PlanJob, job_id)
     if job is not None and job.state == "running":
+        if state == "failed":  # vigil_job_errors_total{kind="plan"|"city"}
+            telemetry().job_failed((job.request or {}).get("kind", "plan"))
         _end(job, state, error=error)
         job.plan_id = plan_id
         if state == "done":

@@ -29,6 +29,7 @@ from sqlalchemy import select
 
 from vigil.core.errors import InputError
 from vigil.core.models import Camera, utcnow
+from vigil.core.telemetry import telemetry
 from vigil.health.rtsp import REASONS, probe_rtsp
 from vigil.health.state import StateChange, apply_results
 from vigil.registry.streams import in_service_population, redact_url, validate_stream_url
@@ -164,6 +165,7 @@ async def probe_one(target: ProbeTarget, *, timeout: float = 3.0, retries: int =
             reason, info = await probe_onvif(target.onvif_url, target.username, target.password, timeout=limit)
             onvif, device = reason or "online", info or None
     ms = (time.perf_counter() - t0) * 1000
+    telemetry().probed(ok=ans.online, reason=ans.reason, seconds=ms / 1000)
     url = public_url(target.url)
     return ProbeResult(target.key or url, url,
                        "online" if ans.online else "down", ans.reason, ms, ans.detail, onvif, device)

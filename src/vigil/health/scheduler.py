@@ -36,6 +36,7 @@ from sqlalchemy import select
 from vigil.core.context import Vigil
 from vigil.core.models import Camera, Region, utcnow
 from vigil.core.regions import in_subtrees
+from vigil.core.telemetry import telemetry
 from vigil.health.models import CameraStatus
 from vigil.registry.streams import in_service_population
 
@@ -135,6 +136,7 @@ class HealthScheduler:
 
     def _failed(self, what: str, exc: BaseException) -> None:
         self.stats.errors += 1
+        telemetry().job_failed("health")
         self.stats.last_error = f"{what}: {type(exc).__name__}: {exc}"
         log.exception("health scheduler: %s failed", what)
 

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from vigil.core.context import Vigil
 from vigil.core.errors import NotReadyError
 from vigil.core.models import Camera
+from vigil.core.telemetry import telemetry
 from vigil.registry.streams import in_service_population, redact_text
 from vigil.video import retention
 from vigil.video.ffmpeg import child_setup, stream_input
@@ -105,9 +106,11 @@ class CameraRecorder:
             except Exception as exc:  # the watchdog of last resort: never let one camera kill the loop
                 self.last_error, got = redact_text(str(exc), (self.url,)), 0
                 log.error("camera %s: recorder session failed: %s", self.camera_id, self.last_error)
+                telemetry().recorder_errors.labels("session").inc()
             if stop.is_set():
                 break
             self.restarts += 1
+            telemetry().recorder_restarts.inc()
             if got or time.monotonic() - t_start > 4 * self.cfg.segment_s:
                 backoff = self.cfg.backoff_min_s
             log.info("camera %s: reconnecting in %.1fs (%s)", self.camera_id, backoff, self.last_error)
@@ -150,8 +153,10 @@ class CameraRecorder:
         self.last_error = (redact_text(" | ".join(self._stderr), (self.url,))  # FFmpeg may quote the URL
                            or f"ffmpeg exited with {proc.returncode}")
         await asyncio.to_thread(self._finish_session, state)
-        if self.on_write_error is not None and _is_write_error(self.last_error):
-            self.on_write_error.set()
+        if _is_write_error(self.last_error):
+            telemetry().recorder_errors.labels("write").inc()
+            if self.on_write_error is not None:
+                self.on_write_error.set()
         return state.count
 
     async def _read_list(self, proc: asyncio.subprocess.Process, state: _SessionState) -> None:
@@ -172,6 +177,7 @@ class CameraRecorder:
             await asyncio.to_thread(self._index, path, start, end)
             state.count += 1
             self.segments += 1
+            telemetry().segments.inc()
 
     def _index(self, path: Path, start: datetime, end: datetime) -> None:
         with self.v.db.session() as s:
@@ -289,6 +295,7 @@ class Recorder:
             task = self._running[cam_id][0]
             if task.done() and not task.cancelled() and task.exception() is not None:
                 log.error("camera %s: recorder task died (%s); restarting it", cam_id, task.exception())
+                telemetry().recorder_errors.labels("task").inc()
             if task.done() or cam_id not in wanted or wanted[cam_id] != self.cameras[cam_id].url:
                 task, ev = self._running.pop(cam_id)
                 ev.set()
@@ -329,4 +336,5 @@ class Recorder:
             return retention.enforce(self.v, min_free_bytes=self.cfg.min_free_bytes)
         except Exception:
             log.exception("retention pass failed")
+            telemetry().job_failed("retention")
             return None

@@ -17,6 +17,7 @@ from vigil.access.users import Principal
 from vigil.api.deps import SessionDep, VigilDep, require
 from vigil.api.public.misc import ImportPublic
 from vigil.core.errors import ImportBusy, InputError
+from vigil.core.telemetry import telemetry
 from vigil.registry.io import EXPORT_FORMATS, IMPORTERS, ExportFormat, export_cameras
 
 router = APIRouter()
@@ -80,8 +81,12 @@ def _importer(kind: str) -> Callable[..., dict[str, Any]]:
                 p: Principal = Depends(require("registry.write"))) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"box": v.box} if kind == "cameras" else {}
         with SLOTS.slot(), spooled(file, v.settings.home) as path:
-            rep = IMPORTERS[kind](session, path, actor=p.name, scope=p.scope, dry_run=dry_run, fmt="auto",
-                                  name=file.filename or "upload", **kwargs)
+            try:
+                rep = IMPORTERS[kind](session, path, actor=p.name, scope=p.scope, dry_run=dry_run, fmt="auto",
+                                      name=file.filename or "upload", **kwargs)
+            except Exception:
+                telemetry().job_failed("import")  # a refused file counts too: vigil_job_errors_total{kind="import"}
+                raise
         return rep.as_dict()
 
     handler.__name__ = f"import_{kind}"
