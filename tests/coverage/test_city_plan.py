@@ -250,6 +250,7 @@ def test_a_running_city_plan_job_is_cancelled_and_records_nothing(sqlite_vigil):
         job = s.get(PlanJob, jid)
         assert job.state == "cancelled" and job.plan_id is None
         assert s.scalars(select(PlanRecord)).all() == []
+    assert not (sqlite_vigil.settings.home / "plans" / "city-cancel").exists()  # the sites' inputs went with it
 
 
 def test_a_city_plan_job_held_by_a_dead_server_is_requeued_and_then_done(sqlite_vigil):
@@ -274,3 +275,5 @@ def test_a_city_plan_job_held_by_a_dead_server_is_requeued_and_then_done(sqlite_
         assert job.attempts == 2 and job.plan_id is not None
         assert [e["event"] for e in job.events][0] == "requeued"
         assert jobs.job_json(job)["plan_url"] == f"/api/v1/city-plans/{job.plan_id}"
+    work = sqlite_vigil.settings.home / "plans" / "city-restart"  # the report stays; sites' inputs and studies go
+    assert sorted(p.name for p in work.iterdir()) == sorted(CITY_FILES)

@@ -5,6 +5,7 @@ import multiprocessing
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 
 from covkit import mapdata
 from fastapi.testclient import TestClient
@@ -20,7 +21,7 @@ from vigil.coverage.models import PlanJob, PlanRecord
 from vigil.coverage.plan import STAGES
 from vigil.coverage.progress import STAGE_WEIGHTS, StageProgress
 from vigil.coverage.runner import PlanJobService
-from vigil.coverage.service import PlanOptions
+from vigil.coverage.service import PlanOptions, plans_dir, remeasure_files
 
 
 def _sse(text: str) -> list[tuple[str, dict]]:
@@ -50,6 +51,10 @@ def test_post_answers_202_at_once_and_the_runner_reports_every_stage(sqlite_vigi
     assert c.post(job["url"] + "/cancel", headers=other).status_code == 404
     assert c.get("/api/v1/plans/jobs", headers=other).json()["items"] == []
     assert [j["id"] for j in c.get("/api/v1/plans/jobs?active=true", headers=planner).json()["items"]] == [job["id"]]
+    with sqlite_vigil.db.session() as s:
+        work = Path(s.get(PlanJob, job["id"]).work_dir)
+    (work / "scratch").mkdir()
+    (work / "scratch" / "left.bin").write_bytes(b"x")  # anything the finished plan does not need
 
     assert run_queued(sqlite_vigil) == ["done"]
     done = c.get(job["url"], headers=planner).json()
@@ -64,8 +69,34 @@ def test_post_answers_202_at_once_and_the_runner_reports_every_stage(sqlite_vigi
     plan = c.get(done["plan_url"], headers=planner).json()
     assert plan["summary"]["coverage_after"] > 0.9 and plan["region_code"] == VILLAGE1
     with sqlite_vigil.db.session() as s:  # the plan keeps its inputs: its sites can be re-measured
-        assert s.get(PlanRecord, done["plan_id"]).inputs["area"].endswith("jinse.geojson")
+        rec = s.get(PlanRecord, done["plan_id"])
+        assert rec.inputs["area"].endswith("jinse.geojson") and remeasure_files(rec.inputs)
+    # the work folder keeps the report and the stored inputs, nothing else
+    assert sorted(p.relative_to(work).parts[0] for p in work.iterdir()) == ["input", "out"]
+    assert [p.name for p in (work / "input").rglob("*") if p.is_file()] == ["jinse.geojson"]
+    assert Path(rec.out_dir) == (work / "out").resolve() and (work / "out" / "report.html").is_file()
     assert c.post(job["url"] + "/cancel", headers=planner).status_code == 409  # already done
+
+
+def test_the_work_folder_of_a_failed_or_cancelled_job_goes(sqlite_vigil):
+    w = build_world(sqlite_vigil)
+    c = TestClient(create_app(sqlite_vigil), raise_server_exceptions=False)
+    planner = {"Authorization": f"Bearer {w.tokens[f'planner-{TOWN1}']}"}
+    junk = {"area": ("junk.geojson", b"not a map", "application/geo+json")}
+    ids = [c.post("/api/v1/plans", data={"region_code": VILLAGE1, "time_limit": "5"}, files=junk,
+                  headers=planner).json()["id"] for _ in range(2)]
+    assert c.post(f"/api/v1/plans/jobs/{ids[1]}/cancel", headers=planner).json()["state"] == "cancelled"
+    with sqlite_vigil.db.session() as s:
+        failed, cancelled = (Path(s.get(PlanJob, i).work_dir) for i in ids)
+    assert (failed / "input" / "area" / "junk.geojson").is_file() and cancelled.is_dir()
+    runner = PlanJobService(sqlite_vigil, runner="t")
+    assert runner.run_once() == "failed"
+    with sqlite_vigil.db.session() as s:
+        assert "not a readable vector file" in s.get(PlanJob, ids[0]).error
+    assert not failed.exists() and cancelled.is_dir()  # cancelled while queued: no runner saw it end
+    runner.sweep()  # what the runner's loop does at start and every ten seconds
+    assert not cancelled.exists()
+    assert list(plans_dir(sqlite_vigil).iterdir()) == []
 
 
 def test_bad_options_are_refused_before_anything_is_queued(sqlite_vigil, kunming_community):
@@ -182,6 +213,7 @@ def test_cancel_stops_a_running_solve_and_its_process(sqlite_vigil):
         job = s.get(PlanJob, jid)
         assert job.state == "cancelled" and job.plan_id is None and job.finished_at is not None
         assert s.scalars(select(PlanRecord)).all() == []
+    assert not Path(job.work_dir).exists()  # the half-written outputs went with the job
 
 
 def test_stage_progress_adds_up_and_creeps_through_the_solve(monkeypatch):

@@ -1,6 +1,7 @@
 """Coverage kept current: re-measure a site when the cameras around it change, and keep the history.
 
-A site is *tracked* once a plan that kept its inputs (:attr:`PlanRecord.inputs`) measured it. The
+A site is *tracked* once a plan that can be re-measured (:func:`~vigil.coverage.service.remeasure_files`: it
+kept its inputs, :attr:`PlanRecord.inputs`, and their files are still there) measured it. The
 :class:`CoverageRefresher` of ``vigil serve`` watches the registry with one aggregate query per pass;
 when cameras changed (installed, put in service, moved, re-aimed, retired or deleted, through the API,
 an import or anything else) it fingerprints the installed and in-service cameras around each tracked
@@ -34,6 +35,7 @@ from vigil.core.errors import VigilError
 from vigil.core.models import Camera, Lifecycle, Site
 from vigil.core.periodic import Periodic
 from vigil.coverage.models import PlanRecord, SiteCoverage
+from vigil.coverage.service import remeasure_files
 
 __all__ = ["MARGIN_DEG", "CoverageRefresher", "TrackedSite", "measure_sites", "refresh_sites", "tracked_sites"]
 
@@ -95,7 +97,7 @@ def measure_sites(req: Any, existing: list[Any]) -> dict[str, tuple[int, float]]
 
 
 def tracked_sites(session: Session) -> list[TrackedSite]:
-    """Sites whose newest plan row comes from a plan that kept its inputs."""
+    """Sites whose newest plan row comes from a plan that can be re-measured (:func:`remeasure_files`)."""
     rn = func.row_number().over(partition_by=SiteCoverage.site_id,
                                 order_by=(SiteCoverage.measured_at.desc(), SiteCoverage.id.desc()))
     planned = (select(SiteCoverage.site_id, SiteCoverage.plan_id, rn.label("rn"))
@@ -108,8 +110,9 @@ def tracked_sites(session: Session) -> list[TrackedSite]:
         .join(planned, (planned.c.site_id == Site.id) & (planned.c.rn == 1))
         .join(PlanRecord, PlanRecord.id == planned.c.plan_id)
         .join(newest, (newest.c.site_id == Site.id) & (newest.c.rn == 1))).all()
+    can = {plan.id: bool(remeasure_files(plan.inputs)) for _, plan, _, _ in rows}
     return [TrackedSite(site.id, site.name, site.region_code, _bbox(site), plan.id, plan.region_code or "",
-                        plan.level, plan.inputs or {}, row_id, fp) for site, plan, row_id, fp in rows]
+                        plan.level, plan.inputs or {}, row_id, fp) for site, plan, row_id, fp in rows if can[plan.id]]
 
 
 def _bbox(site: Site) -> tuple[float, float, float, float]:

@@ -30,8 +30,8 @@ from vigil.coverage.city import CityOptions
 from vigil.coverage.models import PlanJob
 from vigil.coverage.service import PlanOptions, check_options
 
-__all__ = ["ACTIVE", "TERMINAL", "cancel_job", "claim_next", "finish_job", "get_job", "job_json", "list_jobs",
-           "pick_next", "record_progress", "requeue_orphans", "submit_city_job", "submit_job"]
+__all__ = ["ACTIVE", "TERMINAL", "cancel_job", "claim_next", "ended_without_plan", "finish_job", "get_job",
+           "job_json", "list_jobs", "pick_next", "record_progress", "requeue_orphans", "submit_city_job", "submit_job"]
 
 ACTIVE = ("queued", "running")
 TERMINAL = ("done", "failed", "cancelled")
@@ -199,6 +199,14 @@ def requeue_orphans(session: Session, *, runner: str | None = None,
         job.events = [*(job.events or []), {"stage": "queue", "event": "requeued", "percent": 0.0,
                                             "at": utcnow().isoformat()}]
     return [j.id for j in rows]
+
+
+def ended_without_plan(session: Session, *, since: datetime | None = None) -> list[str]:
+    """The work folders of jobs that ended failed or cancelled (since ``since``): nothing in them is needed."""
+    stmt = select(PlanJob.work_dir).where(PlanJob.state.in_(("failed", "cancelled")))
+    if since is not None:
+        stmt = stmt.where(PlanJob.finished_at >= since)
+    return list(session.scalars(stmt))
 
 
 def _end(job: PlanJob, state: str, *, error: str | None) -> None:

@@ -6,7 +6,8 @@ registry's in-service cameras for it, and starts :func:`_child` in a fresh (spaw
 stage and the percent (:class:`~vigil.coverage.progress.StageProgress`) and a heartbeat, checks for a
 cancel every half second, and terminates the child when one was asked: a long solve stops at once.
 The child exits by itself when its server dies. At start the runner puts the jobs it held in a
-previous life back in the queue, and it takes over jobs whose runner's heartbeat went stale.
+previous life back in the queue, and it takes over jobs whose runner's heartbeat went stale. A job's
+work folder is cleaned when it ends (:func:`clean_work`): a done plan keeps what it needs, the rest goes.
 
 A city plan job (``request["kind"] == "city"``, :func:`run_city_job`) reads the region's sites here, then
 runs :func:`vigil.coverage.city.run_city` in its child the same way; its ``progress(stage, fraction)``
@@ -18,10 +19,12 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -29,12 +32,13 @@ from typing import Any
 from vigil.access.guard import Scope
 from vigil.core.context import Vigil
 from vigil.core.errors import VigilError
+from vigil.core.models import utcnow
 from vigil.coverage import jobs
 from vigil.coverage.models import PlanJob
 from vigil.coverage.progress import CityStageProgress, StageProgress
-from vigil.coverage.service import PlanOptions, plan_request, request_inputs
+from vigil.coverage.service import PlanOptions, plan_request, plans_dir, remeasure_files, request_inputs
 
-__all__ = ["PlanJobService", "run_city_job", "run_job"]
+__all__ = ["PlanJobService", "clean_work", "run_city_job", "run_job"]
 
 log = logging.getLogger("vigil.coverage.runner")
 _TICK_S = 0.5
@@ -107,10 +111,12 @@ def run_job(v: Vigil, job: PlanJob, *, stop: threading.Event | None = None) -> s
                         StageProgress(time_limit=req.time_limit), stop)
     if isinstance(summary, str):
         return summary
+    inputs = request_inputs(req)
     with v.db.session() as s:
         rec = record_plan(s, summary, out, region_code=job.region_code, created_by=job.created_by,
-                          name=opts.name, inputs=request_inputs(req))
+                          name=opts.name, inputs=inputs)
         jobs.finish_job(s, job.id, "done", plan_id=rec.id)
+    clean_work(v, job.work_dir, keep=[out, *remeasure_files(inputs)])  # the report, and what re-measures it
     return "done"
 
 
@@ -179,6 +185,7 @@ def run_city_job(v: Vigil, job: PlanJob, *, stop: threading.Event | None = None)
     """Run a claimed city plan job (``request["kind"] == "city"``): read the region's sites, price and allocate."""
     from vigil.coverage.apply import record_plan
     from vigil.coverage.city import CityOptions
+    from vigil.coverage.city_report import CITY_FILES
     from vigil.coverage.city_sites import sites_from_registry
 
     try:
@@ -207,6 +214,7 @@ def run_city_job(v: Vigil, job: PlanJob, *, stop: threading.Event | None = None)
         rec = record_plan(s, summary, work, region_code=job.region_code, created_by=job.created_by,
                           name=opts.name or f"city plan {job.region_code}")
         jobs.finish_job(s, job.id, "done", plan_id=rec.id)
+    clean_work(v, work, keep=[work / n for n in CITY_FILES])  # the report; the sites' inputs and studies go
     return "done"
 
 
@@ -224,6 +232,38 @@ def _kill(proc: Any) -> None:
         if proc.is_alive():
             proc.kill()
     proc.join(1)
+
+
+def clean_work(v: Vigil, work_dir: str | Path, *, keep: Iterable[Path] = ()) -> None:
+    """Remove a finished job's work folder but ``keep`` (what its plan needs; nothing for a job without one).
+
+    Only a folder under :func:`~vigil.coverage.service.plans_dir` is touched; a failure is logged, never raised.
+    """
+    work = Path(work_dir).resolve()
+    if plans_dir(v).resolve() not in work.parents or not work.is_dir():
+        return
+    kept = {Path(k).resolve() for k in keep}
+    try:
+        if kept:
+            _prune(work, kept)
+        else:
+            shutil.rmtree(work)
+    except OSError as exc:
+        log.warning("plan job folder %s could not be cleaned: %s", work, exc)
+
+
+def _prune(folder: Path, kept: set[Path]) -> None:
+    """Delete what under ``folder`` is neither in ``kept`` nor on the way to it (links are not followed)."""
+    for entry in folder.iterdir():
+        if entry in kept:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            if any(entry in k.parents for k in kept):
+                _prune(entry, kept)
+            else:
+                shutil.rmtree(entry)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 def _end(v: Vigil, job_id: int, state: str, *, error: str | None = None) -> str:
@@ -278,19 +318,31 @@ class PlanJobService:
         if job is None:
             return None
         try:
-            return run_job(self.vigil, job, stop=self._stop)
+            state = run_job(self.vigil, job, stop=self._stop)
         except Exception:  # never leave it "running": it would be re-queued and fail again, forever
             log.exception("plan job %s failed", job.id)
-            return _end(self.vigil, job.id, "failed", error=_FAILED)
+            state = _end(self.vigil, job.id, "failed", error=_FAILED)
+        if state in ("failed", "cancelled"):
+            clean_work(self.vigil, job.work_dir)  # a done job's folder was cleaned when its plan was recorded
+        return state
+
+    def sweep(self, *, since: datetime | None = None) -> None:
+        """Remove the folders of jobs that ended elsewhere (cancelled while queued, or while their server was down)."""
+        with self.vigil.db.session() as s:
+            folders = jobs.ended_without_plan(s, since=since)
+        for folder in folders:
+            clean_work(self.vigil, folder)
 
     def _loop(self) -> None:
-        last_sweep = 0.0
+        last_sweep, swept_at = 0.0, None
         while not self._stop.is_set():
             try:
                 if time.monotonic() - last_sweep > 10:
                     with self.vigil.db.session() as s:
                         jobs.requeue_orphans(s)  # other runners' jobs with a stale heartbeat
-                    last_sweep = time.monotonic()
+                    now = utcnow()
+                    self.sweep(since=swept_at)  # every such folder at start, then those of the last minute
+                    last_sweep, swept_at = time.monotonic(), now - timedelta(minutes=1)
                 if self.run_once() is None:
                     self._stop.wait(self.poll_s)
             except Exception:  # a failed pass is logged and retried

@@ -24,11 +24,13 @@ if TYPE_CHECKING:
     from vigil.coverage.plan import PlanRequest
 
 __all__ = ["PLAN_FILES", "PlanOptions", "check_options", "get_plan", "list_plans", "plan_file", "plan_request",
-           "plans_dir", "request_from_inputs", "request_inputs"]
+           "plans_dir", "remeasure_files", "request_from_inputs", "request_inputs"]
 
 PLAN_FILES = {"report.html": "text/html", "map.png": "image/png", "tradeoff.png": "image/png",
               "plan.geojson": "application/geo+json", "targets.geojson": "application/geo+json",
               "summary.json": "application/json"}
+#: the keys of a plan request that name files (the stored inputs)
+_INPUT_FILES = ("area", "roads", "boundary", "must_watch", "existing", "catalog")
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_TIME_LIMIT_S = 120.0
 
@@ -113,10 +115,23 @@ def request_from_inputs(data: dict[str, Any]) -> PlanRequest:
 
     known = {f.name: f for f in fields(PlanRequest)}
     vals = {k: v for k, v in data.items() if k in known}
-    for k in ("area", "roads", "boundary", "must_watch", "existing", "catalog"):
+    for k in _INPUT_FILES:
         if vals.get(k):
             vals[k] = Path(vals[k])
     return PlanRequest(**vals)
+
+
+def remeasure_files(inputs: dict[str, Any] | None) -> list[Path]:
+    """The files a plan's sites are re-measured from; empty when the plan cannot be re-measured.
+
+    The one rule for both sides: a plan can be re-measured (:mod:`vigil.coverage.current`) when it kept its
+    inputs (:func:`request_inputs`: per-area plans do, city plans do not) and every file they name is still
+    there; the job runner keeps exactly these files when it cleans a finished job's work folder.
+    """
+    if not inputs or not inputs.get("area"):
+        return []
+    files = [Path(inputs[k]) for k in _INPUT_FILES if inputs.get(k)]
+    return files if all(f.is_file() for f in files) else []
 
 
 def list_plans(session: Session, p: Principal, *, limit: int = 100, offset: int = 0) -> list[PlanRecord]:
