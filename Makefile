@@ -34,7 +34,7 @@ test-slow: sysdeps venv
 	$(BIN)/pytest -m slow $(PYTEST_ARGS)
 
 bench: sysdeps venv
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 lint: venv
 	$(BIN)/ruff check src tests bench

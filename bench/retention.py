@@ -19,13 +19,10 @@ It prints both times and their ratio (baseline / partitions).
 from __future__ import annotations
 
 import argparse
-import os
-import sys
-import tempfile
 import time
 from datetime import timedelta
-from pathlib import Path
 
+from _pg import machine_line, throwaway_pg
 from sqlalchemy import text
 
 from vigil.core.context import Vigil
@@ -110,20 +107,13 @@ def main() -> None:
     ap.add_argument("--cameras", type=int, default=2000)
     ap.add_argument("--keep", type=float, default=180.0)
     a = ap.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from pgserver import PgServer
-
-    print(f"cpus: {os.cpu_count()} (affinity {len(os.sched_getaffinity(0))}), load {os.getloadavg()[0]:.1f}")
-    pg = PgServer().start()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            v = Vigil.open(pg.create_db("retention"), str(Path(tmp) / "home"))
-            try:
-                run(v, cameras=a.cameras, rows=a.rows, keep=a.keep)
-            finally:
-                v.close()
-    finally:
-        pg.stop()
+    print(machine_line())
+    with throwaway_pg("retention") as (url, tmp):
+        v = Vigil.open(url, str(tmp / "home"))
+        try:
+            run(v, cameras=a.cameras, rows=a.rows, keep=a.keep)
+        finally:
+            v.close()
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@
 3. SIGKILL one worker: the time until the survivor holds every shard, and until every camera of
    the dead worker appears on the stream again.
 4. One camera is made to refuse connections; the delay from the probe that confirmed the change
-   (its ``ts``) to the row visible in PostgreSQL is printed (median of several cameras).
+   (its ``ts``) to the row visible in PostgreSQL is printed (median of several cameras). Then
+   analytics events are published to the events stream as a worker does, and the delay until the
+   scheduler's relay has delivered each signed webhook to a local receiver is printed.
 5. A capacity model from the measured CPU per probe projects 50,000 and 200,000 cameras.
 """
 
@@ -27,20 +29,27 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import nats
+from _pg import machine_line, throwaway_pg
 from sqlalchemy import select
 
 from vigil.access.bootstrap import init_instance
+from vigil.analytics.events import AnalyticsEvent
+from vigil.analytics.service import camera_region
 from vigil.core.context import Vigil
+from vigil.core.models import utcnow
 from vigil.health.models import StatusChange
+from vigil.notify.webhook import add_webhook
 from vigil.sim.fleet import Fleet, raise_nofile
 from vigil.sim.register import register_fleet
 from vigil.worker.assign import DEFAULT_SHARDS, shard_of
-from vigil.worker.bus import DURABLE, STREAM
+from vigil.worker.bus import DURABLE, STREAM, publish_note
+from vigil.worker.events import event_note
 from vigil.worker.lease import LeaseTable, open_bucket
 from vigil.worker.natsserver import NatsServer
 
@@ -153,6 +162,7 @@ async def run(a: argparse.Namespace, tmp: Path, db_url: str) -> None:
         print(f"takeover : SIGKILL of w1 -> w2 owns every shard after {own_s:.1f} s, w1's {len(lost):,} cameras "
               f"probed again after {seen_s + own_s:.1f} s (lease TTL {a.ttl:.0f} s; goal < 20 s)")
         await _latency(v, fleet, cams)
+        await _webhook_latency(v, nc, cams[0])
         cpp = statistics.mean([cpp1, cpp2])
         print(f"capacity model (CPU per probe {cpp * 1e3:.2f} ms measured here; recording and disk from "
               f"bench/record.py figures):")
@@ -214,8 +224,50 @@ async def _latency(v: Vigil, fleet: Fleet, cams: list[str]) -> None:
             seen.setdefault(cid, now - ts.timestamp())
         await asyncio.sleep(0.05)
     lat = sorted(seen.values())
+    if not lat:
+        print("latency  : confirming probe -> row in PostgreSQL: no change stored within 60 s")
+        return
     print(f"latency  : confirming probe -> row in PostgreSQL, median {statistics.median(lat) * 1e3:.0f} ms, "
-          f"max {lat[-1] * 1e3:.0f} ms over {len(lat)} cameras (webhook latency: not measured)")
+          f"max {lat[-1] * 1e3:.0f} ms over {len(lat)} cameras")
+
+
+async def _webhook_latency(v: Vigil, nc, cam: str, n: int = 5) -> None:  # type: ignore[no-untyped-def]
+    """Events published as a worker publishes them -> each webhook at a local receiver (through the relay)."""
+    got: dict[str, float] = {}
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            got.setdefault(json.loads(body)["data"]["id"], time.time())
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *a) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    with v.db.session() as s:
+        add_webhook(s, v, name="bench", url=f"http://127.0.0.1:{srv.server_address[1]}/hook", secret="b" * 20,
+                    events=["event.*"])
+        region = camera_region(s, cam)
+    sent: dict[str, float] = {}
+    for _ in range(n):
+        ev = AnalyticsEvent(camera=cam, type="object", label="person", start=utcnow(), end=None,
+                            box=(0.1, 0.1, 0.5, 0.9), score=0.9)
+        sent[ev.uid] = time.time()
+        await publish_note(nc.jetstream(), event_note(ev, region))
+        await asyncio.sleep(1.0)
+    t0 = time.time()
+    while len(got) < n and time.time() - t0 < 60:
+        await asyncio.sleep(0.05)
+    srv.shutdown()
+    lat = sorted(got[u] - sent[u] for u in got if u in sent)
+    if not lat:
+        print("latency  : event on the stream -> webhook: none arrived within 60 s")
+        return
+    print(f"latency  : event published to the stream -> webhook received (relay on the scheduler), median "
+          f"{statistics.median(lat) * 1e3:.0f} ms, max {lat[-1] * 1e3:.0f} ms over {len(lat)} of {n} events")
 
 
 def main() -> None:
@@ -225,16 +277,9 @@ def main() -> None:
     ap.add_argument("--ttl", type=float, default=6.0)
     ap.add_argument("--log", action="store_true", help="print the tail of the processes' log")
     a = ap.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from pgserver import PgServer
-
-    print(f"cpus: {os.cpu_count()} (affinity {len(os.sched_getaffinity(0))}), load {os.getloadavg()[0]:.1f}")
-    pg = PgServer().start()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            asyncio.run(run(a, Path(tmp), pg.create_db("scale")))
-    finally:
-        pg.stop()
+    print(machine_line())
+    with throwaway_pg("scale") as (url, tmp):
+        asyncio.run(run(a, tmp, url))
 
 
 if __name__ == "__main__":
