@@ -105,7 +105,7 @@ def test_an_upload_over_the_limit_is_refused_and_leaves_no_file(api, monkeypatch
 
 def test_imports_beyond_the_slots_get_503_with_retry_after(api, monkeypatch):
     c, h, v = api
-    slots = transfer.ImportSlots(2, wait_s=0.05, retry_after_s=7)
+    slots = transfer.ImportSlots(2, max_waiting=0, retry_after_s=7)  # no line: a third import is refused
     monkeypatch.setattr(transfer, "SLOTS", slots)
     up = {"file": ("c.csv", _csv(3))}
     with slots.slot():  # one import running: a second still has a slot

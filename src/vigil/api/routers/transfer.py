@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,25 +37,56 @@ DryRun = Annotated[bool, Query(description="check every row and report counts; s
 
 
 class ImportSlots:
-    """At most ``limit`` imports run at once in this server; another waits ``wait_s``, then is refused (503)."""
+    """At most ``limit`` imports run at once; the others wait in one line and start in the order they came.
 
-    def __init__(self, limit: int, wait_s: float = 5.0, retry_after_s: int = 30) -> None:
-        self.limit, self.wait_s, self.retry_after_s = limit, wait_s, retry_after_s
-        self._sem = threading.BoundedSemaphore(limit)
+    The line holds at most ``max_waiting`` imports: one that would be past it is refused at once (503 with
+    ``Retry-After``), as is one that waited ``wait_s`` without its turn. A waiting import holds an admitted
+    request (:mod:`vigil.api.admission`) and a worker thread, so the line stays short.
+    """
+
+    def __init__(self, limit: int, *, max_waiting: int = 4, wait_s: float = 600.0, retry_after_s: int = 30) -> None:
+        self.limit, self.max_waiting, self.wait_s, self.retry_after_s = limit, max_waiting, wait_s, retry_after_s
+        self._cond = threading.Condition()
+        self._line: deque[int] = deque()  # tickets of the waiting imports, first come first
+        self._running = 0
+        self._tickets = itertools.count()
+
+    @property
+    def waiting(self) -> int:
+        """Imports in line now."""
+        with self._cond:
+            return len(self._line)
+
+    def _busy(self, why: str) -> ImportBusy:
+        return ImportBusy(f"{why}; retry in {self.retry_after_s} s", retry_after=self.retry_after_s)
 
     @contextmanager
     def slot(self) -> Iterator[None]:
-        if not self._sem.acquire(timeout=self.wait_s):
-            raise ImportBusy(f"{self.limit} import(s) are running; retry in {self.retry_after_s} s",
-                             retry_after=self.retry_after_s)
+        """Wait for this import's turn (in arrival order), run it, then hand the slot to the next in line."""
+        with self._cond:
+            if (self._line or self._running >= self.limit) and len(self._line) >= self.max_waiting:
+                raise self._busy(f"{self._running} import(s) are running and {len(self._line)} waiting")
+            ticket = next(self._tickets)
+            self._line.append(ticket)
+            turn = self._cond.wait_for(lambda: self._line[0] == ticket and self._running < self.limit, self.wait_s)
+            self._line.remove(ticket)
+            if not turn:
+                self._cond.notify_all()
+                raise self._busy(f"no import slot came free in {self.wait_s:g} s")
+            self._running += 1
+            self._cond.notify_all()  # the next in line may start too when more slots are free
         try:
             yield
         finally:
-            self._sem.release()
+            with self._cond:
+                self._running -= 1
+                self._cond.notify_all()
 
 
-#: the server's import slots: ``VIGIL_IMPORT_SLOTS`` (default 1; each import holds < 500 MB for 200 MiB)
-SLOTS = ImportSlots(max(1, int(os.environ.get("VIGIL_IMPORT_SLOTS", "1") or 1)))
+#: the server's imports: ``VIGIL_IMPORT_SLOTS`` at once (default 1; each holds < 500 MB for 200 MiB), and a
+#: line of ``VIGIL_IMPORT_QUEUE`` more (default 4) served in arrival order
+SLOTS = ImportSlots(max(1, int(os.environ.get("VIGIL_IMPORT_SLOTS", "1") or 1)),
+                    max_waiting=max(0, int(os.environ.get("VIGIL_IMPORT_QUEUE", "4") or 0)))
 
 
 @contextmanager
@@ -91,8 +124,9 @@ def _importer(kind: str) -> Callable[..., dict[str, Any]]:
 
     handler.__name__ = f"import_{kind}"
     handler.__doc__ = _HELP[kind] + (" Any bad row rejects the whole file (problem+json with every row error). "
-                                     "Imports run one at a time (VIGIL_IMPORT_SLOTS); a busy server answers 503 "
-                                     "with Retry-After.")
+                                     "Imports run one at a time (VIGIL_IMPORT_SLOTS); others wait in line in the order "
+                                     "they came (VIGIL_IMPORT_QUEUE long); past it the server answers 503 with "
+                                     "Retry-After.")
     return handler
 
 
