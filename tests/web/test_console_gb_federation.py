@@ -174,6 +174,15 @@ def test_a_federated_camera_is_marked_remote_with_its_source_and_age(chrome, con
     _fresh(d)
     _sign_in(d, console)
     _wait(d, lambda x: _css(x, "#camera-table tbody tr[data-id]"))
+    # the region tree marks the regions holding the remote camera: the prefecture, the city, then (opened) its town
+    marked = "return [...document.querySelectorAll('.tree-row[data-remote]')].map(r => r.dataset.code).sort()"
+    _wait(d, lambda x: x.execute_script(marked) == ["5301", "530181"])
+    assert _text(d, ".tree-row[data-code='530181'] .tree-remote") == "1 remote"
+    _css(d, ".tree-row[data-code='530181'] .tree-toggle")[0].click()
+    _wait(d, lambda x: x.execute_script(marked) == ["5301", "530181", "53018102"])
+    assert _css(d, ".tree-row[data-code='53018101']"), "the town without remote cameras is shown, unmarked"
+    assert "jinfang-town/jinfang-village (1)" in _css(d, ".tree-row[data-code='53018102'] .tree-remote")[0] \
+        .get_attribute("title")
     d.get(console.base + "/ui/#/cameras?q=远端")
     _wait(d, lambda x: _css(x, f"#camera-table tr[data-id='{cid}'][data-remote]"))
     assert d.execute_script("return document.querySelectorAll('#camera-table tr[data-remote]').length") == 1
@@ -196,6 +205,8 @@ def test_a_federated_camera_is_marked_remote_with_its_source_and_age(chrome, con
     _lang(d, "zh-CN")
     d.get(console.base + "/ui/#/dashboard?region=530181")
     _wait(d, lambda x: _css(x, "#sources-section tbody tr"))
+    _wait(d, lambda x: _css(x, ".tree-row[data-code='530181'] .tree-remote"))
+    assert _text(d, ".tree-row[data-code='530181'] .tree-remote") == "下级 1"
     rows = d.execute_script("return [...document.querySelectorAll('#sources-section tbody tr')]"
                             ".map(r => [r.dataset.region, r.dataset.origin, [...r.cells].map(c => c.innerText)])")
     by = {(r, o): cells for r, o, cells in rows}

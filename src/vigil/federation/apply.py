@@ -16,17 +16,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vigil.access.guard import region_visible
 from vigil.core.ids import level_of_code
 from vigil.core.models import Camera, Region, Site, utcnow
+from vigil.coverage.models import SiteCoverage
+from vigil.federation.bulk import insert_rows
 from vigil.federation.changes import log_changes
 from vigil.federation.links import LinkPeer
 from vigil.federation.models import ChangeKind, FedLink, FedRemote
-from vigil.health.models import CameraStatus, QualityChange, StatusChange
+from vigil.health.models import CameraStatus, QualityChange, ReportedRepair, StatusChange
 
 __all__ = ["ApplyResult", "apply_batch"]
 
@@ -35,7 +37,9 @@ _ANCESTORS = (8, 6, 4, 2)
 _T_CAMERAS, _T_REMOTE, _T_STATUS = (cast(Table, m.__table__) for m in (Camera, FedRemote, CameraStatus))
 _T_STATUS_CHANGES, _T_QUALITY_CHANGES = (cast(Table, m.__table__) for m in (StatusChange, QualityChange))
 _DELETABLE: dict[str, tuple[type[Any], Any]] = {ChangeKind.CAMERA: (Camera, Camera.id), ChangeKind.SITE: (Site, Site.id),
-                                                ChangeKind.REGION: (Region, Region.code)}
+                                                ChangeKind.REGION: (Region, Region.code),
+                                                ChangeKind.REPAIR: (ReportedRepair, ReportedRepair.id)}
+_INT_KEYS = (ChangeKind.SITE, ChangeKind.REPAIR)  # local keys that are integer row ids
 _CAM_FIELDS = ("name", "region_code", "lon", "lat", "height_m", "heading_deg", "tilt_deg", "kind", "owner",
                "lifecycle")
 
@@ -55,9 +59,10 @@ class ApplyResult:
 class _Applier:
     def __init__(self, session: Session, link: FedLink) -> None:
         self.s, self.link = session, link
-        self.peer = LinkPeer(link.id, link.name, link.region_code or "")
+        self.scope = LinkPeer(link.id, link.name, link.region_code or "").scope  # the guard's scope, built once
         self.res = ApplyResult(link.seq, True)
         self.touched: dict[str, list[str]] = {}
+        self.fresh: set[str] = set()  # cameras whose current state came with their upsert in this batch
 
     def _remote(self, kind: str, keys: list[str]) -> dict[str, FedRemote]:
         q = select(FedRemote).where(FedRemote.link_id == self.link.id, FedRemote.kind == kind,
@@ -81,7 +86,7 @@ class _Applier:
 
     def region(self, d: dict[str, Any]) -> None:
         code = str(d.get("code", ""))
-        if not region_visible(self.peer, code):
+        if not region_visible(self.scope, code):
             return self._refuse(f"region {code} lies outside the link's subtree")
         r = self.s.get(Region, code)
         if r is None:
@@ -96,7 +101,7 @@ class _Applier:
 
     def site(self, d: dict[str, Any]) -> None:
         rid, region = str(d.get("id")), str(d.get("region_code", ""))
-        if not region_visible(self.peer, region):
+        if not region_visible(self.scope, region):
             return self._refuse(f"site {rid} lies outside the link's subtree")
         known = self._remote(ChangeKind.SITE, [rid]).get(rid)
         site = self.s.get(Site, int(known.local_key)) if known else None
@@ -128,7 +133,7 @@ class _Applier:
         new, upd, links, status = [], [], [], []
         for d in items:
             cid = str(d.get("id"))
-            if not region_visible(self.peer, d.get("region_code")) or len(cid) != 20:
+            if not region_visible(self.scope, d.get("region_code")) or len(cid) != 20:
                 self._refuse(f"camera {cid} lies outside the link's subtree")
                 continue
             if cid in taken:
@@ -149,9 +154,10 @@ class _Applier:
         upd_stmt = update(t).where(t.c.id == bindparam("b_id")).values(
             {c: bindparam(c) for c in (*_CAM_FIELDS, "site_id", "updated_at")})
         upd = [{"b_id": r.pop("id"), **r} for r in upd]
-        for rows, stmt in ((new, insert(t)), (links, insert(_T_REMOTE)), (upd, upd_stmt)):
-            for i in range(0, len(rows), 1000):
-                self.s.execute(stmt, rows[i:i + 1000])
+        insert_rows(self.s, t, new)
+        insert_rows(self.s, _T_REMOTE, links)
+        for i in range(0, len(upd), 1000):
+            self.s.execute(upd_stmt, upd[i:i + 1000])
         self._current_status(status)
         self.res.upserts += len(new) + len(upd)
 
@@ -166,8 +172,8 @@ class _Applier:
         new = [{"camera_id": c, "state": st.get("state", "unknown"), "reason": st.get("reason", ""),
                 "since": datetime.fromisoformat(st["since"]), "faults": st.get("faults", [])}
                for c, st in items if c not in have]
-        for i in range(0, len(new), 1000):
-            self.s.execute(insert(CameraStatus), new[i:i + 1000])
+        insert_rows(self.s, _T_STATUS, new)
+        self.fresh.update(r["camera_id"] for r in new)
 
     def events(self, events: list[dict[str, Any]], mine: set[str]) -> None:
         """Status and quality changes in order: history rows inserted, current state updated, in bulk."""
@@ -179,14 +185,17 @@ class _Applier:
             if cid not in mine:
                 continue
             ts = datetime.fromisoformat(e["ts"])
+            # a camera upserted in this batch already holds its current state (newer than any event here)
             if e["kind"] == ChangeKind.STATUS:
                 st, why = str(e.get("state"))[:10], str(e.get("reason", ""))[:20]
                 hist[ChangeKind.STATUS].append({"camera_id": cid, "ts": ts, "state": st, "reason": why})
-                state[cid] = {"b_id": cid, "state": st, "reason": why, "since": ts}
+                if cid not in self.fresh:
+                    state[cid] = {"b_id": cid, "state": st, "reason": why, "since": ts}
             else:
                 f = list(e.get("faults") or [])
                 hist[ChangeKind.QUALITY].append({"camera_id": cid, "ts": ts, "faults": f, "metrics": {}})
-                faults[cid] = {"b_id": cid, "faults": f, "faults_since": ts if f else None}
+                if cid not in self.fresh:
+                    faults[cid] = {"b_id": cid, "faults": f, "faults_since": ts if f else None}
         touched = sorted(set(state) | set(faults))
         have: set[str] = set()
         for i in range(0, len(touched), 500):
@@ -196,9 +205,10 @@ class _Applier:
                   "since": state[c]["since"] if c in state else faults[c]["faults_since"] or utcnow()}
                  for c in touched if c not in have]
         t = _T_STATUS
-        stmts = [(insert(_T_STATUS_CHANGES), hist[ChangeKind.STATUS]),
-                 (insert(_T_QUALITY_CHANGES), hist[ChangeKind.QUALITY]), (insert(t), fresh),
-                 (update(t).where(t.c.camera_id == bindparam("b_id")).values(
+        insert_rows(self.s, _T_STATUS_CHANGES, hist[ChangeKind.STATUS])
+        insert_rows(self.s, _T_QUALITY_CHANGES, hist[ChangeKind.QUALITY])
+        insert_rows(self.s, t, fresh)
+        stmts = [(update(t).where(t.c.camera_id == bindparam("b_id")).values(
                      state=bindparam("state"), reason=bindparam("reason"), since=bindparam("since")),
                   list(state.values())),
                  (update(t).where(t.c.camera_id == bindparam("b_id")).values(
@@ -208,24 +218,76 @@ class _Applier:
                 self.s.execute(stmt, rows[i:i + 1000])
         self.res.events += len(hist[ChangeKind.STATUS]) + len(hist[ChangeKind.QUALITY])
 
+    def coverage(self, items: list[dict[str, Any]]) -> None:
+        """Coverage measurements of the child's sites, stored as this instance's rows of those sites."""
+        mine = self._remote(ChangeKind.COVERAGE, [str(d.get("id")) for d in items])
+        sites = {k: int(v.local_key) for k, v in self._remote(
+            ChangeKind.SITE, [str(d["site_id"]) for d in items if d.get("site_id") is not None]).items()}
+        for d in items:
+            key, site = str(d.get("id")), d.get("site_id")
+            if not region_visible(self.scope, d.get("region_code")) or (site is not None and str(site) not in sites):
+                self._refuse(f"coverage {key} is of a site outside the link's subtree or unknown here")
+                continue
+            values = {"site_id": sites.get(str(site)), "region_code": str(d.get("region_code")),
+                      "site_name": str(d.get("site_name") or "")[:200], "level": str(d.get("level") or "")[:20],
+                      "targets": int(d.get("targets") or 0), "coverage": float(d["coverage"]),
+                      "measured_at": datetime.fromisoformat(d["measured_at"]), "source": "federated"}
+            if key in mine:
+                self.s.execute(update(SiteCoverage).where(SiteCoverage.id == int(mine[key].local_key)).values(values))
+            else:
+                row = SiteCoverage(**values)
+                self.s.add(row)
+                self.s.flush()
+                self.s.add(FedRemote(link_id=self.link.id, kind=ChangeKind.COVERAGE, remote_key=key,
+                                     local_key=str(row.id), origin=self.link.name))
+            self.res.upserts += 1
+
+    def repairs(self, items: list[dict[str, Any]]) -> None:
+        """Verified repairs of this link's cameras, kept for the repair-time KPI (and passed upward)."""
+        mine = self._remote(ChangeKind.REPAIR, [str(d.get("key")) for d in items])
+        cams = set(self._remote(ChangeKind.CAMERA, [str(d.get("camera_id")) for d in items]))
+        for d in items:
+            key, cid = str(d.get("key")), str(d.get("camera_id"))
+            if cid not in cams or not region_visible(self.scope, d.get("region_code")):
+                self._refuse(f"repair {key} is not of a camera of this link")
+                continue
+            values = {"camera_id": cid, "region_code": str(d.get("region_code")),
+                      "contractor": str(d.get("contractor") or "")[:100],
+                      "started_at": datetime.fromisoformat(d["started_at"]),
+                      "verified_at": datetime.fromisoformat(d["verified_at"])}
+            if key in mine:
+                local = int(mine[key].local_key)
+                self.s.execute(update(ReportedRepair).where(ReportedRepair.id == local).values(values))
+            else:
+                row = ReportedRepair(**values)
+                self.s.add(row)
+                self.s.flush()
+                local = row.id
+                self.s.add(FedRemote(link_id=self.link.id, kind=ChangeKind.REPAIR, remote_key=key,
+                                     local_key=str(local), origin=self.link.name))
+            self._touch(ChangeKind.REPAIR_IN, local)
+            self.res.upserts += 1
+
     def delete(self, kind: str, key: str) -> None:
         known = self._remote(kind, [key]).get(key)
         if known is None:
             return
         model, col = _DELETABLE[kind]
-        local = int(known.local_key) if kind == ChangeKind.SITE else known.local_key
+        local = int(known.local_key) if kind in _INT_KEYS else known.local_key
         try:
             with self.s.begin_nested():
                 if kind == ChangeKind.CAMERA:
-                    for m in (CameraStatus, StatusChange, QualityChange):
+                    for m in (CameraStatus, StatusChange, QualityChange, ReportedRepair):
                         self.s.execute(delete(m).where(m.camera_id == local))
+                elif kind == ChangeKind.SITE:
+                    self.s.execute(delete(SiteCoverage).where(SiteCoverage.site_id == local))
                 self.s.execute(delete(model).where(col == local))
                 self.s.delete(known)
                 self.s.flush()
         except IntegrityError:
             return self._refuse(f"{kind} {key} is still in use here and was kept")
         self.res.deletes += 1
-        self._touch(kind, local)
+        self._touch(ChangeKind.REPAIR_IN if kind == ChangeKind.REPAIR else kind, local)
 
 
 def apply_batch(session: Session, link: FedLink, batch: dict[str, Any]) -> ApplyResult:
@@ -252,8 +314,11 @@ def apply_batch(session: Session, link: FedLink, batch: dict[str, Any]) -> Apply
                 FedRemote.link_id == link.id, FedRemote.kind == ChangeKind.CAMERA,
                 FedRemote.local_key.in_({str(e.get("camera_id")) for e in events}))))
             a.events(events, mine)
+        for kind, fn in ((ChangeKind.COVERAGE, a.coverage), (ChangeKind.REPAIR, a.repairs)):
+            if items := [e.get("data") or {} for e in entries if e.get("op") == "upsert" and e.get("kind") == kind]:
+                fn(items)
         for e in entries:
-            if e.get("op") == "delete" and e.get("kind") in (ChangeKind.CAMERA, ChangeKind.SITE, ChangeKind.REGION):
+            if e.get("op") == "delete" and e.get("kind") in _DELETABLE:
                 a.delete(str(e["kind"]), str(e.get("key")))
         for kind, keys in a.touched.items():
             log_changes(session, kind, keys)

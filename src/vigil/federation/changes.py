@@ -15,34 +15,41 @@ changes are copied into the log by :func:`sweep_status` (their rows are immutabl
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, event, func, insert, select
+from sqlalchemy import Table, delete, event, func, select
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from vigil.core.models import Camera, Region, Site, utcnow
+from vigil.coverage.models import SiteCoverage
+from vigil.federation.bulk import insert_rows
 from vigil.federation.models import ChangeKind, FedChange, FedState
-from vigil.health.models import QualityChange, StatusChange
+from vigil.health.models import QualityChange, StatusChange, WorkOrder
 
 __all__ = ["install", "log_changes", "prune", "restart_sweep", "sweep_status"]
 
 _TABLES = {"regions": (ChangeKind.REGION, "code"), "sites": (ChangeKind.SITE, "id"),
-           "cameras": (ChangeKind.CAMERA, "id")}
-_MODELS = {Region: (ChangeKind.REGION, "code"), Site: (ChangeKind.SITE, "id"), Camera: (ChangeKind.CAMERA, "id")}
+           "cameras": (ChangeKind.CAMERA, "id"), "work_orders": (ChangeKind.REPAIR, "id")}
+_MODELS = {Region: (ChangeKind.REGION, "code"), Site: (ChangeKind.SITE, "id"), Camera: (ChangeKind.CAMERA, "id"),
+           WorkOrder: (ChangeKind.REPAIR, "id")}
+# append-only rows copied into the log by id (their inserts are bulk and carry no keys)
+_SWEPT = (("status", StatusChange, ChangeKind.STATUS), ("quality", QualityChange, ChangeKind.QUALITY),
+          ("coverage", SiteCoverage, ChangeKind.COVERAGE))
+_T_CHANGES = cast(Table, FedChange.__table__)
 _SKIP = "fed_no_log"  # session.info flag: this session logs its own changes
 _installed = False
 
 
 def log_changes(session: Session, kind: str, keys: Iterable[Any]) -> None:
     """Append one entry per key (in order). On PostgreSQL appends are serialised, so seq order is commit order."""
-    rows = [{"kind": str(kind), "key": str(k), "ts": utcnow()} for k in keys]
+    now, kind = utcnow(), str(kind)
+    rows = [{"kind": kind, "key": str(k), "ts": now} for k in keys]
     if not rows:
         return
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(7_283_001)))
-    for i in range(0, len(rows), 1000):
-        session.execute(insert(FedChange), rows[i:i + 1000])
+    insert_rows(session, _T_CHANGES, rows)
 
 
 def _before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
@@ -145,10 +152,9 @@ def _set_cursor(session: Session, name: str, value: int) -> None:
 
 
 def sweep_status(session: Session) -> int:
-    """Copy status and quality changes newer than the last sweep into the log; return how many."""
+    """Copy status, quality and coverage rows newer than the last sweep into the log; return how many."""
     n = 0
-    for name, model, kind in (("status", StatusChange, ChangeKind.STATUS),
-                              ("quality", QualityChange, ChangeKind.QUALITY)):
+    for name, model, kind in _SWEPT:
         last = _cursor(session, name)
         ids = list(session.scalars(select(model.id).where(model.id > last).order_by(model.id).limit(50_000)))
         if ids:
@@ -172,4 +178,4 @@ def prune(session: Session, upto: int | None = None) -> int:
 
 def restart_sweep(session: Session) -> None:
     """Copy the whole status and quality history again (a new parent gets all of it)."""
-    session.execute(delete(FedState).where(FedState.name.in_(("status", "quality"))))
+    session.execute(delete(FedState).where(FedState.name.in_([name for name, _, _ in _SWEPT])))

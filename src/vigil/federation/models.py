@@ -29,6 +29,9 @@ class ChangeKind(enum.StrEnum):
     CAMERA = "camera"
     STATUS = "status"  # a StatusChange row id
     QUALITY = "quality"  # a QualityChange row id
+    COVERAGE = "coverage"  # a SiteCoverage row id (a site's coverage measurement)
+    REPAIR = "repair"  # a WorkOrder id (published when verified); on the wire also a relayed repair
+    REPAIR_IN = "repair_in"  # a ReportedRepair id (a repair that came from below, passed upward)
 
 
 class FedLink(Base):

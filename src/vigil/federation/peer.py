@@ -5,6 +5,7 @@ The views go through the guard: a user sees only the links and remote cameras in
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -23,7 +24,22 @@ from vigil.federation.apply import apply_batch
 from vigil.federation.links import TOKEN_PREFIX, _check_url, link_for_token
 from vigil.federation.models import ChangeKind, Direction, FedLink, FedRemote
 
-__all__ = ["LinkPublic", "RemoteCameraPublic", "authenticate_link", "list_links", "list_remote", "receive_feed"]
+__all__ = ["MAX_FEED_BYTES", "LinkPublic", "RemoteCameraPublic", "authenticate_link", "gunzip_capped", "list_links",
+           "list_remote", "receive_feed"]
+
+MAX_FEED_BYTES = 64 * 1024 * 1024  # a gzipped batch may expand to this much, never more
+
+
+def gunzip_capped(data: bytes, cap: int) -> bytes:
+    """A gzip body, inflated to at most ``cap`` bytes (:class:`InputError` when larger or not gzip)."""
+    d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = d.decompress(data, cap)
+    except zlib.error:
+        raise InputError("the feed batch is not valid gzip") from None
+    if d.unconsumed_tail or not d.eof:
+        raise InputError(f"the feed batch is incomplete or inflates past {cap} bytes")
+    return out
 
 
 class LinkPublic(BaseModel):

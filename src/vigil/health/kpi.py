@@ -43,7 +43,15 @@ from vigil.core.ids import validate_region_code
 from vigil.core.models import Camera, Region, utcnow
 from vigil.core.regions import in_subtrees
 from vigil.coverage.models import SiteCoverage
-from vigil.health.models import Alarm, CameraStatus, MaintenanceTeam, QualityChange, StatusChange, WorkOrder
+from vigil.health.models import (
+    Alarm,
+    CameraStatus,
+    MaintenanceTeam,
+    QualityChange,
+    ReportedRepair,
+    StatusChange,
+    WorkOrder,
+)
 from vigil.registry.streams import in_service_population
 
 __all__ = [
@@ -338,7 +346,13 @@ def _repairs(session: Session, region_code: str, start: datetime, end: datetime)
         .outerjoin(MaintenanceTeam, MaintenanceTeam.id == WorkOrder.team_id)
         .where(WorkOrder.verified_at >= start, WorkOrder.verified_at < end,
                in_subtrees(WorkOrder.region_code, [region_code]))).all()
-    return [(r[0], r[1] or "", ((r[4] - (r[2] or r[3])).total_seconds()) / 3600) for r in rows]
+    out = [(r[0], r[1] or "", ((r[4] - (r[2] or r[3])).total_seconds()) / 3600) for r in rows]
+    reported = session.execute(  # verified on an instance below: the same start and end, reported by it
+        select(ReportedRepair.region_code, ReportedRepair.contractor, ReportedRepair.started_at,
+               ReportedRepair.verified_at)
+        .where(ReportedRepair.verified_at >= start, ReportedRepair.verified_at < end,
+               in_subtrees(ReportedRepair.region_code, [region_code]))).all()
+    return out + [(r[0], r[1] or "", (r[3] - r[2]).total_seconds() / 3600) for r in reported]
 
 
 def _counts(session: Session, region_code: str, now: datetime) -> dict[str, dict[str, int]]:

@@ -118,3 +118,20 @@ class WorkOrder(Base):
     closed_at: Mapped[datetime | None]
     breached: Mapped[bool] = mapped_column(Boolean, default=False)
     history: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class ReportedRepair(Base):
+    """A repair verified on an instance below (federation): what the repair-time KPI needs of it, no more.
+
+    The start is the alarm's raise (or the work order's opening, without an alarm), as for a local work order.
+    """
+
+    __tablename__ = "reported_repairs"
+    __table_args__ = (Index("ix_reported_repairs_region_verified", "region_code", "verified_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    camera_id: Mapped[str] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), index=True)
+    region_code: Mapped[str] = mapped_column(String(12))
+    contractor: Mapped[str] = mapped_column(String(100), default="")
+    started_at: Mapped[datetime]
+    verified_at: Mapped[datetime]

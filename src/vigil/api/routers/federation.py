@@ -15,15 +15,18 @@ from vigil.access.audit import record
 from vigil.access.users import Principal
 from vigil.api.contract import media
 from vigil.api.deps import SessionDep, VigilDep, require
+from vigil.api.inputs import nul_location
 from vigil.api.public.misc import FeedPublic, PeerRetrievalPublic, RemoteRetrievalPublic
 from vigil.api.routers.video import _live  # the app's one live manager (its packagers and folder)
 from vigil.api.security import request_token
 from vigil.core.errors import InputError
 from vigil.federation.models import Direction
 from vigil.federation.peer import (
+    MAX_FEED_BYTES,
     LinkPublic,
     RemoteCameraPublic,
     authenticate_link,
+    gunzip_capped,
     list_links,
     list_remote,
     receive_feed,
@@ -79,8 +82,13 @@ def sources(p: Reader, session: SessionDep, region: str | None = None) -> Source
 async def feed(request: Request, session: SessionDep, v: VigilDep) -> dict[str, Any]:
     """A child's publication (link token). Authenticated before its body is read."""
     link = await run_in_threadpool(authenticate_link, session, request_token(request)[0], Direction.CHILD)
+    raw = await request.body()
+    if request.headers.get("content-type", "").lower().startswith("application/gzip"):
+        raw = await run_in_threadpool(gunzip_capped, raw, MAX_FEED_BYTES)
+        if nul_location(raw, b"application/json") is not None:  # RefuseNul saw only the gzip bytes
+            raise InputError("the feed batch holds NUL characters")
     try:
-        body = json.loads(await request.body())
+        body = json.loads(raw)
     except ValueError:
         raise InputError("the feed batch is not JSON") from None
     rid = request.headers.get("x-request-id", "")[:64]

@@ -1,5 +1,5 @@
 // The region tree in the sidebar: roots are the user's scopes, children load when a node opens.
-import { api } from "./api.js";
+import { api, hasApi } from "./api.js";
 import { h, mount, toast } from "./dom.js";
 import { LEVELS, num } from "./labels.js";
 import { rememberRegion } from "./regions.js";
@@ -125,6 +125,7 @@ export class RegionTree {
       const kids = [...(node.children || [])].sort((a, b) => a.code.localeCompare(b.code));
       mount(sub, kids.map((k) => this.nodeItem(k)));
       r.loaded = true;
+      this.markRemote(code);
       if (!kids.length) {
         r.leaf = true;
         r.toggle.classList.add("leaf");
@@ -136,6 +137,23 @@ export class RegionTree {
       r.open = false;
       r.toggle.textContent = "▸";
       throw e;
+    }
+  }
+
+  /** Mark `code` and its children when some of their cameras live on an instance below (federation). */
+  async markRemote(code) {
+    if (!(await hasApi("/api/v1/federation/sources"))) return;
+    const out = await api("/federation/sources", { query: { region: code } }).catch(() => null);
+    for (const reg of out ? [out.region, ...out.children] : []) {
+      const r = this.rows.get(reg.code);
+      const far = reg.sources.filter((s) => s.origin);
+      if (!r || !far.length || r.row.querySelector(":scope > .tree-remote")) continue;
+      const n = far.reduce((sum, s) => sum + s.cameras, 0);
+      r.row.dataset.remote = String(n);
+      r.row.insertBefore(h("span", {
+        class: "tree-remote", title: t("Cameras from instances below: {{origins}}",
+          { origins: far.map((s) => `${s.origin} (${num(s.cameras)})`).join(", ") }),
+      }, t("{{count}} remote", { count: num(n) })), r.row.querySelector(":scope > .tree-count"));
     }
   }
 
