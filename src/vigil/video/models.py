@@ -18,12 +18,14 @@ from vigil.core.models import Base, utcnow
 
 __all__ = [
     "Export",
+    "MediaNode",
     "PrivacyMask",
     "RecordingSegment",
     "RetentionPolicy",
     "RetrievalKind",
     "RetrievalRequest",
     "RetrievalState",
+    "WallLayout",
     "validate_polygon",
 ]
 
@@ -32,7 +34,8 @@ class RecordingSegment(Base):
     """One closed (or, while being written, open) file of a camera's recording.
 
     ``start``/``end`` are wall-clock UTC; ``complete`` is False only for the file being
-    written or one recovered after a crash that could not be read to its end.
+    written or one recovered after a crash that could not be read to its end. ``node`` names the
+    scale-out worker whose storage holds the file ("": this process's own, the single-process case).
     """
 
     __tablename__ = "recording_segments"
@@ -50,10 +53,21 @@ class RecordingSegment(Base):
     bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     complete: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    node: Mapped[str] = mapped_column(String(120), default="", server_default="")
 
     @property
     def duration_s(self) -> float:
         return (self.end - self.start).total_seconds()
+
+
+class MediaNode(Base):
+    """A worker that holds recordings, and the URL where other nodes fetch its segments (``vigil.video.nodes``)."""
+
+    __tablename__ = "media_nodes"
+
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    url: Mapped[str] = mapped_column(String(300))
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class RetentionPolicy(Base):
@@ -155,3 +169,21 @@ def validate_polygon(points: Any) -> list[list[float]]:
             raise InputError(f"point {i}: coordinates must be normalised to 0..1, got [{x}, {y}]")
         out.append([x, y])
     return out
+
+
+class WallLayout(Base):
+    """A user's saved video-wall layout: its grid, the cameras in order, and the cycle period (0: none).
+
+    With more cameras than tiles and a cycle period, the wall shows them a page at a time.
+    """
+
+    __tablename__ = "wall_layouts"
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_wall_layouts_user_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)  # tiles: 1, 4, 9 or 16
+    cameras: Mapped[list[Any]] = mapped_column(JSON, default=list)  # camera ids (or null: an empty tile)
+    cycle_s: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

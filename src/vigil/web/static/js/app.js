@@ -20,6 +20,7 @@ import * as recordings from "./views/recordings.js";
 import * as alarms from "./views/alarms.js";
 import * as down from "./views/down.js";
 import * as users from "./views/users.js";
+import * as wall from "./views/wall.js";
 import * as workorders from "./views/workorders.js";
 
 applyTheme();
@@ -33,6 +34,7 @@ const ROUTES = {
   alarms: [alarms, "Alarms", "/api/v1/health/alarms", null],
   down: [down, "Cameras down", "/api/v1/health/status", null],
   events: [events, "Events", "/api/v1/events", null],
+  wall: [wall, "Video wall", "/api/v1/video/walls", ["admin", "duty_officer", "investigator"]],
   gb: [gb, "GB/T 28181", "/api/v1/gb/devices", null],
   recordings: [recordings, "Recordings", "/api/v1/video/retrievals", ["admin", "duty_officer", "investigator"]],
   plans: [plans, "Plans", "/api/v1/plans", ["admin", "planner"]],
