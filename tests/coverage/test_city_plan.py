@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import shapely
@@ -21,6 +22,7 @@ from vigil.coverage.city import CityOptions, run_city, site_curve
 from vigil.coverage.city_report import CITY_FILES
 from vigil.coverage.city_sites import CitySite, sites_from_folder
 from vigil.coverage.geo import Feature
+from vigil.coverage.models import PlanRecord
 
 runner = CliRunner()
 SMALL = ("23号庭院", "赢城洋楼")  # two real compounds of two buildings each
@@ -198,6 +200,11 @@ def test_api_city_plan_is_scoped_to_the_planners_region(vigil):
         f = c.get(f"/api/v1/city-plans/{plan['id']}/files/report.en.html", headers=a)
         assert f.status_code == 200 and "Community 1" in f.text
         assert c.get(f"/api/v1/city-plans/{plan['id']}/files/secret.txt", headers=a).status_code == 404
+        assert c.get(f"/api/v1/city-plans/{plan['id']}/files/report.html", headers=a).status_code == 404  # a plan's name
+        with vigil.db.session() as s:
+            (Path(s.get(PlanRecord, plan["id"]).out_dir) / "curve.en.png").unlink()
+        gone = c.get(f"/api/v1/city-plans/{plan['id']}/files/curve.en.png", headers=a)
+        assert gone.status_code == 404 and f"of city plan {plan['id']} is gone" in gone.text
         assert c.post("/api/v1/city-plans", json={**body, "area_name": "../../etc"}, headers=a).status_code == 404
         assert c.post("/api/v1/city-plans", json={**body, "budget": -1}, headers=a).status_code == 422
 

@@ -19,11 +19,10 @@ from vigil.core.errors import NotFoundError
 from vigil.core.models import Region
 from vigil.coverage.apply import record_plan
 from vigil.coverage.city import CityOptions, CityProgress, run_city
-from vigil.coverage.city_report import CITY_FILES
 from vigil.coverage.city_sites import sites_from_registry
 from vigil.coverage.models import PlanRecord
 
-__all__ = ["city_area", "city_file", "get_city_plan", "list_city_plans", "plan_region"]
+__all__ = ["city_area", "get_city_plan", "list_city_plans", "plan_region"]
 
 _LIST_WINDOW = 2000
 
@@ -77,13 +76,3 @@ def get_city_plan(session: Session, scope: Scope, plan_id: int) -> PlanRecord:
     if not _is_city(rec):
         raise NotFoundError(f"city plan {plan_id} not found")
     return rec
-
-
-def city_file(rec: PlanRecord, name: str) -> Path:
-    """One of the city report's files."""
-    if name not in CITY_FILES:
-        raise NotFoundError(f"no file {name!r}; one of {', '.join(CITY_FILES)}")
-    path = Path(rec.out_dir) / name
-    if not path.is_file():
-        raise NotFoundError(f"file {name} of city plan {rec.id} is gone")
-    return path

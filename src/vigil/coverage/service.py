@@ -7,6 +7,7 @@ Plans run as jobs (:mod:`vigil.coverage.jobs`); this module turns the API's opti
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -147,13 +148,13 @@ def get_plan(session: Session, p: Principal, plan_id: int) -> PlanRecord:
     return get_in_scope(session, PlanRecord, plan_id, p, what=f"plan {plan_id}")
 
 
-def plan_file(rec: PlanRecord, name: str) -> Path:
-    """A report file of a plan (only the known outputs are served)."""
-    if name not in PLAN_FILES:
-        raise NotFoundError(f"no file {name!r}; one of {', '.join(PLAN_FILES)}")
+def plan_file(rec: PlanRecord, name: str, *, files: Mapping[str, str] = PLAN_FILES, what: str = "plan") -> Path:
+    """A report file of a plan: only the known outputs (``files``: a city plan passes ``CITY_FILES``) are served."""
+    if name not in files:
+        raise NotFoundError(f"no file {name!r}; one of {', '.join(files)}")
     path = Path(rec.out_dir) / name
     if not path.is_file():
-        raise NotFoundError(f"file {name} of plan {rec.id} is gone")
+        raise NotFoundError(f"file {name} of {what} {rec.id} is gone")
     return path
 
 

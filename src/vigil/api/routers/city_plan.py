@@ -19,6 +19,7 @@ from vigil.coverage import jobs
 from vigil.coverage.city import CityOptions
 from vigil.coverage.city_report import CITY_FILES
 from vigil.coverage.models import PlanRecord
+from vigil.coverage.service import plan_file
 
 router = APIRouter()
 
@@ -112,5 +113,5 @@ def get_city_plan(city_plan_id: int, p: Planner, session: SessionDep) -> CityPla
             responses=media(*sorted(set(CITY_FILES.values())), description="the report file"))
 def get_city_plan_file(city_plan_id: int, file_name: str, p: Planner, session: SessionDep) -> FileResponse:
     """A report file: report.zh.html, report.en.pdf, map.zh.png, curve.en.png, packages.geojson, city.json..."""
-    path = svc.city_file(svc.get_city_plan(session, p.scope, city_plan_id), file_name)
+    path = plan_file(svc.get_city_plan(session, p.scope, city_plan_id), file_name, files=CITY_FILES, what="city plan")
     return FileResponse(path, media_type=CITY_FILES[file_name])
