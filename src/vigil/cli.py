@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 from vigil.cli_common import DbOpt, HomeOpt, console, err, open_instance, safe_db_url
 from vigil.cli_errors import report
 from vigil.core.private import PRIVATE_UMASK
+from vigil.i18n import cli_language, take_lang_option
 
 
 class _VigilGroup(TyperGroup):
@@ -30,6 +31,9 @@ class _VigilGroup(TyperGroup):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,  # type: ignore[no-untyped-def]
              **extra):
         try:
+            # --lang may stand anywhere; it sets the language of this run's messages and reports
+            args, lang = take_lang_option(list(sys.argv[1:] if args is None else args))
+            cli_language.start(lang)
             rv = super().main(args=args, prog_name="vigil", complete_var=complete_var, standalone_mode=False,
                               **extra)
             rc = rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
@@ -58,7 +62,10 @@ def _show_version(value: bool) -> None:
 
 @app.callback()
 def _root(version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
-                                               help="Print the version and exit")] = False) -> None:
+                                               help="Print the version and exit")] = False,
+          lang: Annotated[str | None, typer.Option("--lang", help="Language of messages and reports: zh-CN or en "
+                                                   "(anywhere on the line; default $VIGIL_LANG, then the instance's "
+                                                   "`vigil lang set`, then en)")] = None) -> None:
     """Vigil: city video-surveillance platform."""
 
 
@@ -193,6 +200,7 @@ _SUBAPPS: list[tuple[str, str, str]] = [
     ("vigil.health.cli", "alarm_app", "alarm"),
     ("vigil.health.cli", "webhook_app", "webhook"),
     ("vigil.notify.cli", "app", "notify"),
+    ("vigil.i18n.cli", "app", "lang"),
     ("vigil.analytics.cli", "analytics_app", "analytics"),
     ("vigil.gb28181.cli", "app", "gb"),
     ("vigil.federation.cli", "app", "link"),

@@ -17,6 +17,7 @@ from rich.console import Console
 from vigil.core.config import load_settings
 from vigil.core.context import Vigil
 from vigil.core.errors import InputError, NotReadyError
+from vigil.i18n import cli_language
 
 __all__ = ["DbOpt", "HomeOpt", "console", "db_error_line", "ensure_port_free", "err", "open_instance",
            "safe_db_url"]
@@ -44,7 +45,10 @@ def open_instance(db: str | None, home: str | None = None, *, create: bool = Fal
     try:
         if path is None and not url.startswith("sqlite"):
             _reach(url)  # a database server: before anything is written to the home folder
-        return Vigil.open(db, home)
+        v = Vigil.open(db, home)
+        with v.db.session() as s:
+            cli_language.adopt_instance(s)  # the instance's language, unless --lang or $VIGIL_LANG say otherwise
+        return v
     except DBAPIError as exc:
         raise NotReadyError(db_error_line(url, exc)) from None
 

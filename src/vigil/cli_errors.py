@@ -17,13 +17,15 @@ from rich.markup import escape
 
 from vigil.cli_common import err
 from vigil.core.errors import ImportRejected, VigilError
+from vigil.i18n import cli_language
 
 __all__ = ["report"]
 
 
 def _say(label: str, message: str) -> None:
-    """One line on stderr: no wrapping, no markup taken from the message."""
-    err.print(f"[red]{label}:[/] {escape(' '.join(message.split()))}", soft_wrap=True, highlight=False)
+    """One line on stderr in the run's language (:data:`vigil.i18n.cli_language`): no wrapping, no markup."""
+    label, message = cli_language.gettext(label), cli_language.line(" ".join(message.split()))
+    err.print(f"[red]{label}:[/] {escape(message)}", soft_wrap=True, highlight=False)
 
 
 def _click_types() -> tuple[type[BaseException], ...]:
@@ -46,8 +48,9 @@ def _usage(exc: BaseException) -> int:
             typer.echo(message)
         return 2
     code = int(getattr(exc, "exit_code", 2) or 2)
-    hint = f" (see '{ctx.command_path if ctx is not None else 'vigil'} --help')" if code == 2 else ""
-    _say("error", f"{message}{hint}")
+    where = ctx.command_path if ctx is not None else "vigil"
+    hint = cli_language.line(f"(see '{where} --help')") if code == 2 else ""
+    _say("error", cli_language.line(" ".join(message.split())) + (f" {hint}" if hint else ""))
     return code
 
 

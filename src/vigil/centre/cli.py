@@ -18,6 +18,7 @@ from vigil.centre.service import housekeeping_once
 from vigil.cli_common import DbOpt, HomeOpt, console, open_instance
 from vigil.core.errors import InputError
 from vigil.core.models import utcnow
+from vigil.i18n import cli_language
 
 __all__ = ["app"]
 
@@ -97,10 +98,9 @@ def tick(db: DbOpt = None, home: HomeOpt = None) -> None:
 
 @app.command("report")
 def report(region: str, month: Annotated[str | None, typer.Option(help="YYYY-MM (default: this month)")] = None,
-           lang: Annotated[str, typer.Option(help="zh or en")] = "zh",
            out: Annotated[Path, typer.Option(help="Output file (.html or .pdf)")] = Path("centre-report.html"),
            db: DbOpt = None, home: HomeOpt = None) -> None:
-    """Write the monthly performance report of a region."""
+    """Write the monthly performance report of a region (in the run's language: ``vigil --lang zh-CN|en``)."""
     if out.suffix not in (".html", ".pdf"):
         raise InputError("--out must end in .html or .pdf")
     with closing(open_instance(db, home)) as v, v.db.session() as s:
@@ -108,6 +108,7 @@ def report(region: str, month: Annotated[str | None, typer.Option(help="YYYY-MM 
         month = month or utcnow().astimezone(tz).strftime("%Y-%m")
         start, end = perf.month_range(month, tz)
         result = perf.summarise(perf.gather(s, scope=Scope.of([region]), start=start, end=end), tz)
+    lang = "en" if cli_language.lang == "en" else "zh"
     if out.suffix == ".pdf":
         out.write_bytes(perf.report_pdf(result, month=month, region=region, lang=lang))
     else:

@@ -18,6 +18,7 @@ from vigil.access.guard import Scope
 from vigil.cli_common import DbOpt, HomeOpt, open_instance
 from vigil.core.errors import InputError
 from vigil.coverage.city_cli import city
+from vigil.i18n import cli_language
 
 console = Console()
 
@@ -76,7 +77,7 @@ def run(area: Annotated[Path, typer.Argument(help="Building footprints: OSM XML/
                       level=level, must_level=must_level, profile=profile, target=tgt, budget=budget, k=k,
                       spacing=spacing, headings=headings, wall_spacing=wall_spacing, pole_spacing=pole_spacing,
                       crs=crs, solver=solver, time_limit=time_limit, mip_gap=gap, night=night,
-                      eagle_eye=eagle_eye)
+                      eagle_eye=eagle_eye, lang=cli_language.lang)
     cams: list[Any] = []
     if existing == "registry" or region:
         v = open_instance(db, home)

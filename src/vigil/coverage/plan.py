@@ -69,6 +69,7 @@ class PlanRequest:
     mip_gap: float = 1e-4
     night: bool = False
     name: str = ""
+    lang: str = "en"  # the language of report.html's headings (en, zh-CN)
 
 
 @dataclass

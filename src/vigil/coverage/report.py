@@ -17,6 +17,7 @@ from vigil.coverage.highpoints import EAGLE_MOUNTS, high_point_summary, high_poi
 from vigil.coverage.optics import dead_zone_m
 from vigil.coverage.optimize import gap_words
 from vigil.coverage.visibility import fov_wedge, visibility_polygon
+from vigil.i18n import translate_line, translator
 
 if TYPE_CHECKING:
     from vigil.coverage.plan import PlanRequest, PlanResult
@@ -108,7 +109,7 @@ def write_outputs(res: PlanResult, req: PlanRequest) -> None:
     with report_fonts():
         _tradeoff_png(curve, res, out / "tradeoff.png")
     res.summary["tradeoff"] = curve
-    (out / "report.html").write_text(_html(res), encoding="utf-8")
+    (out / "report.html").write_text(_html(res, req.lang), encoding="utf-8")
 
 
 _PALETTE = ["#ef5350", "#ffa726", "#66bb6a", "#42a5f5", "#9e9e9e", "#7e57c2", "#26a69a"]
@@ -225,7 +226,8 @@ def _tradeoff_png(curve: list[dict[str, float]], res: PlanResult, path: Path) ->
     plt.close(fig)
 
 
-def _html(res: PlanResult) -> str:
+def _html(res: PlanResult, lang: str = "en") -> str:
+    _ = translator(lang).gettext
     s = res.summary
     e = html.escape
     rows = "".join(f"<tr><td>{e(c['name'])}</td><td>{c['targets']}</td><td>{_pct(c['coverage_before'])}</td>"
@@ -234,18 +236,21 @@ def _html(res: PlanResult) -> str:
             "cameras_existing", "cameras_new", "cost_new", "lower_bound", "gap", "solver", "status", "greedy_cameras"]
     facts = "".join(f"<tr><th>{k}</th><td>{e(str(s.get(k)))}</td></tr>" for k in keys)
     warn = "".join(f"<li>{e(w)}</li>" for w in s.get("warnings", []))
-    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Coverage plan: {e(s['name'])}</title>
+    lead = translate_line(f"Coverage {_pct(s['coverage_before'])} → {_pct(s['coverage_after'])} with {s['cameras_new']} "
+                          f"new cameras (cost {s['cost_new']}); {s['blind_spots']} blind spot(s) no candidate can see.",
+                          lang)
+    return f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{_("Coverage plan")}: {e(s['name'])}</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse;margin:1em 0}}
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}img{{max-width:100%}}</style></head><body>
-<h1>Coverage plan: {e(s['name'])}</h1>
-<p>Coverage {_pct(s['coverage_before'])} → {_pct(s['coverage_after'])} with {s['cameras_new']} new cameras
-(cost {s['cost_new']}); {s['blind_spots']} blind spot(s) no candidate can see.</p>
+<h1>{_("Coverage plan")}: {e(s['name'])}</h1>
+<p>{e(lead)}</p>
 {_proof_html(s)}
-<img src="map.png" alt="map of the plan"><h2>Summary</h2><table>{facts}</table>
+<img src="map.png" alt="map of the plan"><h2>{_("Summary")}</h2><table>{facts}</table>
 {high_points_html(s)}
-<h2>Communities</h2><table><tr><th>name</th><th>targets</th><th>before</th><th>after</th></tr>{rows}</table>
+<h2>{_("Communities")}</h2><table><tr><th>{_("name")}</th><th>{_("targets")}</th><th>{_("before")}</th>
+<th>{_("after")}</th></tr>{rows}</table>
 <img src="tradeoff.png" alt="coverage against cameras and cost">
-<h2>Notes</h2><ul>{warn}</ul><p>Files: plan.geojson, targets.geojson, summary.json. {e(ATTRIBUTION)}.</p>
+<h2>{_("Notes")}</h2><ul>{warn}</ul><p>Files: plan.geojson, targets.geojson, summary.json. {e(ATTRIBUTION)}.</p>
 </body></html>"""
 
 

@@ -18,6 +18,7 @@ from vigil.access.guard import Scope
 from vigil.cli_common import DbOpt, HomeOpt, open_instance
 from vigil.core.errors import InputError, NotFoundError
 from vigil.core.models import Region
+from vigil.i18n import cli_language
 
 __all__ = ["alarm_app", "kpi", "report_app", "webhook_app", "workorder_app"]
 
@@ -115,8 +116,9 @@ def report_daily(region: Annotated[str, typer.Option("--region", help="Town regi
     except ValueError as exc:
         raise InputError(f"date {day!r}: expected YYYY-MM-DD") from exc
     v = open_instance(db, home)
-    files = daily_report(v, region, d, out)
-    console.print(f"HTML: {files.html}\nPDF:  {files.pdf}")
+    files = daily_report(v, region, d, out, lang=cli_language.lang)
+    console.print(cli_language.line(f"HTML: {files.html}") + "\n" + cli_language.line(f"PDF:  {files.pdf}"),
+                  highlight=False, soft_wrap=True)
 
 
 @workorder_app.command("list")

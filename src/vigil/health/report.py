@@ -28,6 +28,7 @@ from vigil.core.regions import in_subtrees
 from vigil.health.alarms import alarm_json
 from vigil.health.kpi import compute_kpis, kpi_timeline
 from vigil.health.models import Alarm, WorkOrder
+from vigil.i18n import normalize, translator
 
 __all__ = ["ReportFiles", "daily_report", "gather_daily"]
 
@@ -87,7 +88,7 @@ def _rate_chart(series: list[dict[str, Any]], title: str, fmt: str) -> Figure:
     return fig
 
 
-def _children_chart(children: list[Any]) -> Figure:
+def _children_chart(children: list[Any], title: str) -> Figure:
     fig = Figure(figsize=(8, 0.5 + 0.35 * max(3, len(children))), dpi=110)
     ax = fig.add_subplot()
     names = [f"{c.name} ({c.region_code})" for c in children]
@@ -98,17 +99,18 @@ def _children_chart(children: list[Any]) -> Figure:
     ax.set_yticks(list(ys), names, fontsize=8)
     ax.set_xlim(0, 100)
     ax.set_xlabel("%")
-    ax.set_title("Per sub-region")
+    ax.set_title(title)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def _figures(data: dict[str, Any]) -> list[tuple[str, Figure]]:
-    figs = [("hourly", _rate_chart(data["hourly"], "Hourly rates (UTC)", "%H:%M")),
-            ("week", _rate_chart(data["week"], "Last 7 days", "%m-%d"))]
+def _figures(data: dict[str, Any], lang: str = "en") -> list[tuple[str, Figure]]:
+    _ = translator(lang).gettext
+    figs = [("hourly", _rate_chart(data["hourly"], _("Hourly rates (UTC)"), "%H:%M")),
+            ("week", _rate_chart(data["week"], _("Last 7 days"), "%m-%d"))]
     if data["children"]:
-        figs.append(("children", _children_chart(data["children"])))
+        figs.append(("children", _children_chart(data["children"], _("Per sub-region"))))
     return figs
 
 
@@ -119,22 +121,25 @@ def _png(fig: Figure) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def _summary_rows(data: dict[str, Any]) -> list[tuple[str, str]]:
+def _summary_rows(data: dict[str, Any], lang: str = "en") -> list[tuple[str, str]]:
+    _ = translator(lang).gettext
     r = data["region"]
     hours = ("–" if r.repair_median_h is None else f"{r.repair_median_h:.1f} h / {r.repair_p90_h:.1f} h")
-    return [("Cameras in service", str(r.cameras)), ("Online rate (time-weighted)", _pct(r.online_rate)),
-            ("Online at end of day", _pct(r.online_now)), ("Integrity rate", _pct(r.integrity_rate)),
-            ("Coverage rate", _pct(r.coverage_rate)), ("Repairs verified", str(r.repairs)),
-            ("Repair time median / p90", hours), ("Active alarms", str(r.active_alarms)),
-            ("Open work orders", str(r.open_workorders)), ("Breached work orders", str(r.breached_workorders))]
+    return [(_("Cameras in service"), str(r.cameras)), (_("Online rate (time-weighted)"), _pct(r.online_rate)),
+            (_("Online at end of day"), _pct(r.online_now)), (_("Integrity rate"), _pct(r.integrity_rate)),
+            (_("Coverage rate"), _pct(r.coverage_rate)), (_("Repairs verified"), str(r.repairs)),
+            (_("Repair time median / p90"), hours), (_("Active alarms"), str(r.active_alarms)),
+            (_("Open work orders"), str(r.open_workorders)), (_("Breached work orders"), str(r.breached_workorders))]
 
 
-def _html(data: dict[str, Any], charts: dict[str, str]) -> str:
+def _html(data: dict[str, Any], charts: dict[str, str], lang: str = "en") -> str:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
-    env = Environment(loader=PackageLoader("vigil.health", "templates"), autoescape=select_autoescape(["html"]))
+    env = Environment(loader=PackageLoader("vigil.health", "templates"), autoescape=select_autoescape(["html"]),
+                      extensions=["jinja2.ext.i18n"])
+    env.install_gettext_translations(translator(lang), newstyle=True)  # type: ignore[attr-defined]
     return env.get_template("daily_report.html").render(
-        d=data, summary=_summary_rows(data), charts=charts, pct=_pct)
+        d=data, summary=_summary_rows(data, lang), charts=charts, pct=_pct, lang=lang)
 
 
 def _pdf_text_page(pdf: PdfPages, title: str, rows: list[list[str]], header: list[str]) -> None:
@@ -153,35 +158,37 @@ def _pdf_text_page(pdf: PdfPages, title: str, rows: list[list[str]], header: lis
     pdf.savefig(fig)
 
 
-def _write_pdf(path: Path, data: dict[str, Any], figs: list[tuple[str, Figure]]) -> None:
+def _write_pdf(path: Path, data: dict[str, Any], figs: list[tuple[str, Figure]], lang: str = "en") -> None:
+    _ = translator(lang).gettext
     r = data["region"]
     with PdfPages(path, metadata={"Title": f"Daily health report {r.name} {data['day']}", "Creator": "Vigil"}) as pdf:
         title = f"{r.name} ({r.region_code}) — {data['day']:%Y-%m-%d}"
         kids = [[c.region_code, c.name, str(c.cameras), _pct(c.online_rate), _pct(c.integrity_rate),
                  _pct(c.coverage_rate)] for c in data["children"]]
-        _pdf_text_page(pdf, f"Daily health report: {title}", [list(x) for x in _summary_rows(data)] + [["", ""]],
-                       ["KPI", "value"])
-        for _, fig in figs:
+        _pdf_text_page(pdf, f"{_('Daily health report')}: {title}",
+                       [list(x) for x in _summary_rows(data, lang)] + [["", ""]], ["KPI", _("value")])
+        for _name, fig in figs:
             pdf.savefig(fig)
-        _pdf_text_page(pdf, "Sub-regions", kids, ["code", "name", "cameras", "online", "integrity", "coverage"])
-        _pdf_text_page(pdf, "Alarms of the day", [[str(a["id"]), a["camera_id"], a["kind"], a["state"],
+        _pdf_text_page(pdf, _("Sub-regions"), kids, ["code", "name", "cameras", "online", "integrity", "coverage"])
+        _pdf_text_page(pdf, _("Alarms of the day"), [[str(a["id"]), a["camera_id"], a["kind"], a["state"],
                                                   a["raised_at"][:16]] for a in data["alarms"]],
                        ["id", "camera", "kind", "state", "raised (UTC)"])
-        _pdf_text_page(pdf, "Work orders", [[str(w["id"]), w["camera_id"], w["state"], w["assigned_to"],
+        _pdf_text_page(pdf, _("Work orders"), [[str(w["id"]), w["camera_id"], w["state"], w["assigned_to"],
                                             w["due_at"][:16], "yes" if w["breached"] else ""] for w in data["orders"]],
                        ["id", "camera", "state", "assigned to", "due (UTC)", "breached"])
 
 
-def daily_report(vigil: Vigil, region_code: str, day: date, out_dir: str | Path) -> ReportFiles:
-    """Write ``daily-<code>-<day>.html`` and ``.pdf`` into ``out_dir`` and return their paths."""
+def daily_report(vigil: Vigil, region_code: str, day: date, out_dir: str | Path, *, lang: str = "en") -> ReportFiles:
+    """Write ``daily-<code>-<day>.html`` and ``.pdf`` into ``out_dir`` (headings in ``lang``) and return their paths."""
+    lang = normalize(lang)
     data = gather_daily(vigil, region_code, day)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"daily-{data['region'].region_code}-{day:%Y-%m-%d}"
     with report_fonts():
-        figs = _figures(data)
+        figs = _figures(data, lang)
         charts = {name: _png(fig) for name, fig in figs}
         html, pdf = stem.with_suffix(".html"), stem.with_suffix(".pdf")
-        html.write_text(_html(data, charts), encoding="utf-8")
-        _write_pdf(pdf, data, figs)
+        html.write_text(_html(data, charts, lang), encoding="utf-8")
+        _write_pdf(pdf, data, figs, lang)
     return ReportFiles(html, pdf)

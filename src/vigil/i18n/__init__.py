@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,8 +22,8 @@ from sqlalchemy.orm import Session
 from vigil.core.errors import InputError
 from vigil.core.models import Secret
 
-__all__ = ["LANG_SETTING", "LANGUAGES", "compile_catalogue", "get_instance_lang", "normalize", "resolve_lang",
-           "set_instance_lang", "translator"]
+__all__ = ["LANG_SETTING", "LANGUAGES", "CliLanguage", "cli_language", "compile_catalogue", "get_instance_lang",
+           "normalize", "resolve_lang", "set_instance_lang", "take_lang_option", "translate_line", "translator"]
 
 #: Languages with a catalogue (``en`` is the source language).
 LANGUAGES = ("en", "zh-CN")
@@ -84,3 +85,91 @@ def resolve_lang(explicit: str | None = None, *, instance: str | None = None) ->
         if cand:
             return normalize(cand)
     return "en"
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+@lru_cache(maxsize=8)
+def _patterns(lang: str) -> tuple[tuple[re.Pattern[str], str], ...]:
+    """The catalogue's messages with ``{name}`` placeholders, as (regex over the English text, translation)."""
+    cat = translator(lang)
+    out = []
+    for msgid, msgstr in getattr(cat, "_catalog", {}).items():
+        if isinstance(msgid, str) and msgstr and _PLACEHOLDER.search(msgid):
+            parts = _PLACEHOLDER.split(msgid)  # literal, name, literal, name, ...
+            rx = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts))
+            out.append((re.compile(rx + r"\Z", re.S), msgstr))
+    return tuple(sorted(out, key=lambda x: -len(x[0].pattern)))  # the most specific first
+
+
+def translate_line(text: str, lang: str) -> str:
+    """``text`` in ``lang``: an exact catalogue entry, else one whose ``{name}`` placeholders match, else itself."""
+    if lang == "en" or not text:
+        return text
+    exact = translator(lang).gettext(text)
+    if exact != text:
+        return exact
+    for rx, msgstr in _patterns(lang):
+        m = rx.match(text)
+        if m:
+            return msgstr.format(**m.groupdict())
+    return text
+
+
+def take_lang_option(args: list[str]) -> tuple[list[str], str | None]:
+    """``args`` without ``--lang X`` / ``--lang=X`` (anywhere before ``--``), and the language it named."""
+    out: list[str] = []
+    lang = None
+    it = iter(args)
+    for a in it:
+        if a == "--":
+            out.append(a)
+            out.extend(it)
+            break
+        if a == "--lang":
+            lang = next(it, "")
+            if not lang:
+                raise InputError("--lang needs a value: zh-CN or en")
+        elif a.startswith("--lang="):
+            lang = a.split("=", 1)[1]
+        else:
+            out.append(a)
+    return out, lang
+
+
+class CliLanguage:
+    """The language of one ``vigil`` run: ``--lang``, else ``VIGIL_LANG``, else the instance setting, else English."""
+
+    def __init__(self) -> None:
+        self.explicit: str | None = None
+        self.instance: str | None = None
+
+    def start(self, explicit: str | None) -> None:
+        """Begin a run (each in-process run starts afresh); an unknown language is an :class:`InputError`."""
+        self.explicit, self.instance = None, None
+        self.explicit = normalize(explicit) if explicit else None
+        if os.environ.get("VIGIL_LANG"):
+            normalize(os.environ["VIGIL_LANG"])
+
+    def adopt_instance(self, session: Session) -> None:
+        """Take the instance's default language (used only when neither ``--lang`` nor ``VIGIL_LANG`` is set)."""
+        value = get_instance_lang(session)
+        self.instance = normalize(value) if value else None
+
+    @property
+    def lang(self) -> str:
+        """The language to speak now."""
+        return resolve_lang(self.explicit, instance=self.instance)
+
+    def gettext(self, text: str) -> str:
+        """``text`` translated into the run's language."""
+        return translator(self.lang).gettext(text)
+
+    def line(self, text: str) -> str:
+        """A message line (possibly with values in it) translated into the run's language."""
+        return translate_line(text, self.lang)
+
+
+#: The language of the running ``vigil`` command (one process, one command at a time).
+cli_language = CliLanguage()

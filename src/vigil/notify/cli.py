@@ -48,7 +48,7 @@ def add(name: str,
         region: Annotated[str, typer.Option(help="Only events of this region subtree")] = "",
         format: Annotated[str, typer.Option(help="Robots: markdown or text")] = "markdown",
         mention: Annotated[list[str] | None, typer.Option(help="Robots: a mobile number to @ (repeatable)")] = None,
-        lang: Annotated[str, typer.Option(help="Language of the messages (zh-CN or en)")] = "zh-CN",
+        message_lang: Annotated[str, typer.Option(help="Language of the messages sent (zh-CN or en)")] = "zh-CN",
         smtp_host: Annotated[str, typer.Option(help="E-mail: SMTP server")] = "",
         smtp_port: Annotated[int, typer.Option(help="E-mail: SMTP port")] = 25,
         smtp_user: Annotated[str, typer.Option(help="E-mail: SMTP login (the password is prompted)")] = "",
@@ -62,7 +62,7 @@ def add(name: str,
         kind, "signing secret (empty: none)")
     secret = typer.prompt(label, hide_input=True, default="", show_default=False)
     body = ChannelIn(name=name, kind=kind, url=url, secret=secret, events=event or [], region_code=region,
-                     format=format, mentions=mention or [], lang=lang, smtp_host=smtp_host, smtp_port=smtp_port,
+                     format=format, mentions=mention or [], lang=message_lang, smtp_host=smtp_host, smtp_port=smtp_port,
                      smtp_user=smtp_user, starttls=starttls, mail_from=mail_from, mail_to=mail_to or [])
     v = open_instance(db, home)
     with v.db.session() as s:
