@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -88,6 +90,7 @@ class CameraRecorder:
     url: str
     cfg: RecorderConfig
     on_write_error: asyncio.Event | None = None
+    node: str = ""  # the scale-out worker whose disk this is ("": the single process)
     sessions: int = 0
     segments: int = 0
     restarts: int = 0
@@ -181,7 +184,7 @@ class CameraRecorder:
 
     def _index(self, path: Path, start: datetime, end: datetime) -> None:
         with self.v.db.session() as s:
-            index_segment(s, self.camera_id, path, start, end)
+            index_segment(s, self.camera_id, path, start, end, node=self.node)
 
     async def _read_err(self, proc: asyncio.subprocess.Process) -> None:
         assert proc.stderr is not None
@@ -223,7 +226,7 @@ class CameraRecorder:
             rows = {r.path: r for r in s.scalars(
                 select(RecordingSegment).where(RecordingSegment.path.in_([str(p) for _, p, _ in files])))}
             if len(rows) < len(files):
-                repair_session(s, self.camera_id, files, rows)
+                repair_session(s, self.camera_id, files, rows, node=self.node)
 
 
 @dataclass
@@ -259,12 +262,16 @@ class Recorder:
     """Records a set of cameras (all in-service cameras with a URL by default) and enforces retention.
 
     The camera list is re-read at every retention tick: new cameras start recording, retired or
-    removed ones stop, and a changed stream URL restarts the camera's recorder.
+    removed ones stop, and a changed stream URL restarts the camera's recorder. On a scale-out
+    worker ``keep`` (camera id -> still ours?) follows the shards it holds, and ``node`` (its name)
+    goes into each segment row; repair and retention touch only that node's segments.
     """
 
     v: Vigil
     cfg: RecorderConfig = field(default_factory=RecorderConfig)
     camera_ids: list[str] | None = None
+    node: str = ""
+    keep: Callable[[str], bool] | None = None
     cameras: dict[str, CameraRecorder] = field(default_factory=dict)
     _running: dict[str, tuple[asyncio.Task[None], asyncio.Event]] = field(default_factory=dict)
 
@@ -278,6 +285,8 @@ class Recorder:
                 q = q.where(in_service_population())
             out, waiting = {}, 0
             for c in s.scalars(q):
+                if self.keep is not None and not self.keep(c.id):
+                    continue
                 try:
                     out[c.id] = camera_url(self.v, c)
                 except NotReadyError:  # a GB/T 28181 channel while no registrar runs: one line for them all
@@ -302,7 +311,7 @@ class Recorder:
                 await asyncio.gather(task, return_exceptions=True)
         for cam_id, url in wanted.items():
             if cam_id not in self._running:
-                rec = CameraRecorder(self.v, cam_id, url, self.cfg, on_write_error=self.write_error)
+                rec = CameraRecorder(self.v, cam_id, url, self.cfg, on_write_error=self.write_error, node=self.node)
                 self.cameras[cam_id] = rec
                 ev = asyncio.Event()
                 self._running[cam_id] = (asyncio.create_task(rec.run(ev)), ev)
@@ -311,7 +320,7 @@ class Recorder:
         """Repair the index, record every camera, and enforce retention until ``stop`` is set."""
         self.write_error = asyncio.Event()
         ids = list((await asyncio.to_thread(self._wanted)).keys())
-        report = await asyncio.to_thread(repair_index, self.v, ids)
+        report = await asyncio.to_thread(functools.partial(repair_index, self.v, ids, node=self.node))
         log.info("index repaired: %s", report)
         try:
             while not stop.is_set():
@@ -333,7 +342,7 @@ class Recorder:
     def enforce_retention(self) -> retention.RetentionReport | None:
         """One retention pass; errors are logged, never raised into the recording loop."""
         try:
-            return retention.enforce(self.v, min_free_bytes=self.cfg.min_free_bytes)
+            return retention.enforce(self.v, min_free_bytes=self.cfg.min_free_bytes, node=self.node)
         except Exception:
             log.exception("retention pass failed")
             telemetry().job_failed("retention")

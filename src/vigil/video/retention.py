@@ -117,31 +117,34 @@ def _delete(session: Session, rows: list[RecordingSegment], reason: str, actor: 
     session.flush()
 
 
-def _by_age(session: Session, now: datetime, actor: str, report: RetentionReport) -> None:
+def _by_age(session: Session, now: datetime, actor: str, report: RetentionReport, node: str) -> None:
     kinds = set(session.scalars(select(Camera.kind).distinct()))
     for kind in kinds:
         cutoff = now - timedelta(days=policy_for(session, kind).days)
         while True:
             rows = list(session.scalars(
                 select(RecordingSegment).join(Camera, Camera.id == RecordingSegment.camera_id)
-                .where(Camera.kind == kind, RecordingSegment.end < cutoff, _not_held(now))
+                .where(Camera.kind == kind, RecordingSegment.end < cutoff, RecordingSegment.node == node,
+                       _not_held(now))
                 .order_by(RecordingSegment.start).limit(_BATCH)))
             if not rows:
                 break
             _delete(session, rows, "age", actor, report)
 
 
-def _by_size(session: Session, now: datetime, actor: str, report: RetentionReport) -> None:
+def _by_size(session: Session, now: datetime, actor: str, report: RetentionReport, node: str) -> None:
     usage = session.execute(
         select(RecordingSegment.camera_id, Camera.kind, func.sum(RecordingSegment.bytes))
-        .join(Camera, Camera.id == RecordingSegment.camera_id).group_by(RecordingSegment.camera_id, Camera.kind))
+        .join(Camera, Camera.id == RecordingSegment.camera_id).where(RecordingSegment.node == node)
+        .group_by(RecordingSegment.camera_id, Camera.kind))
     for cam, kind, used in list(usage):
         cap = policy_for(session, kind).max_bytes
         excess = int(used or 0) - cap
         if cap <= 0 or excess <= 0:
             continue
         victims: list[RecordingSegment] = []
-        q = (select(RecordingSegment).where(RecordingSegment.camera_id == cam, _not_held(now))
+        q = (select(RecordingSegment).where(RecordingSegment.camera_id == cam, RecordingSegment.node == node,
+                                            _not_held(now))
              .order_by(RecordingSegment.start))
         for r in session.scalars(q):
             if excess <= 0:
@@ -151,12 +154,14 @@ def _by_size(session: Session, now: datetime, actor: str, report: RetentionRepor
         _delete(session, victims, "size", actor, report)
 
 
-def _by_pressure(session: Session, root: Path, reserve: int, actor: str, report: RetentionReport) -> None:
+def _by_pressure(session: Session, root: Path, reserve: int, actor: str, report: RetentionReport,
+                 node: str) -> None:
     target = int(reserve * 1.5)
     while (free := shutil.disk_usage(root).free) < target:
         need = target - free
         victims: list[RecordingSegment] = []
-        for r in session.scalars(select(RecordingSegment).order_by(RecordingSegment.start).limit(_BATCH)):
+        for r in session.scalars(select(RecordingSegment).where(RecordingSegment.node == node)
+                                 .order_by(RecordingSegment.start).limit(_BATCH)):
             victims.append(r)
             need -= r.bytes
             if need <= 0:
@@ -182,17 +187,21 @@ def _expire_playback(folder: Path, max_age_s: float = 86400.0) -> None:
 
 
 def enforce(v: Vigil, *, now: datetime | None = None, min_free_bytes: int | None = None,
-            actor: str = "retention") -> RetentionReport:
-    """One retention pass: age, then size per camera, then free space on the recordings disk."""
+            actor: str = "retention", node: str = "") -> RetentionReport:
+    """One retention pass: age, then size per camera, then free space on the recordings disk.
+
+    Only the segments ``node`` holds ("": this process's own disk) are considered: each worker
+    keeps its own disk.
+    """
     root = v.settings.recordings_dir
     root.mkdir(parents=True, exist_ok=True)
     report = RetentionReport()
     reserve = default_reserve(root) if min_free_bytes is None else min_free_bytes
     now = now or utcnow()
     with v.db.session() as s:
-        _by_age(s, now, actor, report)
-        _by_size(s, now, actor, report)
-        _by_pressure(s, root, reserve, actor, report)
+        _by_age(s, now, actor, report, node)
+        _by_size(s, now, actor, report, node)
+        _by_pressure(s, root, reserve, actor, report, node)
     _expire_playback(v.settings.home / "playback")
     report.free_bytes = shutil.disk_usage(root).free
     if report.deleted:

@@ -36,6 +36,7 @@ from vigil.video.models import (
     RetrievalRequest,
     RetrievalState,
 )
+from vigil.video.nodes import local_copies
 
 __all__ = [
     "MAX_RANGE",
@@ -190,10 +191,12 @@ def view(v: Vigil, p: Principal, request_id: int, *, audit: bool = True) -> Path
     with v.db.session() as s:
         segs = segments_for(s, req.camera_id, req.start, req.end)
         masks = mask_polygons(s, req.camera_id)
-        out = v.settings.home / "playback" / f"request-{req.id}-{_masks_tag(masks)}.mp4"
-        if not out.exists():  # a changed mask set gives another file: never an unmasked cached copy
-            clips.make_clip(segs, req.start, req.end, out, masks=masks)
-        if audit:
+    out = v.settings.home / "playback" / f"request-{req.id}-{_masks_tag(masks)}.mp4"
+    if not out.exists():  # a changed mask set gives another file: never an unmasked cached copy
+        # outside a transaction: fetching other nodes' segments and FFmpeg take seconds
+        clips.make_clip(local_copies(v, segs), req.start, req.end, out, masks=masks)
+    if audit:
+        with v.db.session() as s:
             record(s, p.name, "video.view", f"camera:{req.camera_id}", region=_region(s, req.camera_id),
                    request=req.id, start=req.start.isoformat(), end=req.end.isoformat(), segments=len(segs),
                    reason=req.reason)
@@ -208,12 +211,13 @@ def export(v: Vigil, p: Principal, request_id: int) -> Export:
     with v.db.session() as s:
         segs = segments_for(s, req.camera_id, req.start, req.end)
         masks = mask_polygons(s, req.camera_id)
-        name = f"{req.camera_id}_{req.start.strftime('%Y%m%dT%H%M%SZ')}.mp4"
-        try:
-            clip = clips.make_clip(segs, req.start, req.end, out_dir / name, masks=masks)
-        except Exception:
-            shutil.rmtree(out_dir, ignore_errors=True)
-            raise
+    name = f"{req.camera_id}_{req.start.strftime('%Y%m%dT%H%M%SZ')}.mp4"
+    try:  # outside a transaction: fetching other nodes' segments and FFmpeg take seconds
+        clip = clips.make_clip(local_copies(v, segs), req.start, req.end, out_dir / name, masks=masks)
+    except Exception:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    with v.db.session() as s:
         body = {
             "instance": str(v.settings.home.name), "request": req.id, "camera": req.camera_id,
             "start": req.start.isoformat(), "end": req.end.isoformat(), "reason": req.reason,

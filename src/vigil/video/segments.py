@@ -83,13 +83,13 @@ def probe_duration(path: Path) -> float | None:
 
 
 def index_segment(session: Session, camera_id: str, path: Path, start: datetime, end: datetime, *,
-                  complete: bool = True) -> RecordingSegment:
-    """Insert or update the index row of one file (keyed by its path)."""
+                  complete: bool = True, node: str = "") -> RecordingSegment:
+    """Insert or update the index row of one file (keyed by its path), held by ``node`` ("": this process)."""
     size = path.stat().st_size if path.exists() else 0
     row = session.scalar(select(RecordingSegment).where(RecordingSegment.path == str(path)))
     if row is None:
         row = RecordingSegment(camera_id=camera_id, path=str(path), start=start, end=end, bytes=size,
-                               complete=complete)
+                               complete=complete, node=node)
         session.add(row)
     else:
         row.start, row.end, row.bytes, row.complete = start, end, size, complete
@@ -116,7 +116,7 @@ def _session_files(cam_dir: Path) -> dict[str, list[tuple[int, Path, datetime]]]
 
 
 def repair_session(session: Session, camera_id: str, files: list[tuple[int, Path, datetime]],
-                   indexed: dict[str, RecordingSegment]) -> tuple[int, int]:
+                   indexed: dict[str, RecordingSegment], *, node: str = "") -> tuple[int, int]:
     """Index the files of one recording session that the index lacks; returns (added, dropped).
 
     A file's start is the session's origin plus the durations of the files before it. The
@@ -150,17 +150,19 @@ def repair_session(session: Session, camera_id: str, files: list[tuple[int, Path
             start = origin + timedelta(seconds=offset)
             # The last file of a session may have been cut short by a crash: mark it incomplete.
             complete = i < len(files) - 1
-            index_segment(session, camera_id, f, start, start + timedelta(seconds=d), complete=complete)
+            index_segment(session, camera_id, f, start, start + timedelta(seconds=d), complete=complete,
+                          node=node)
             added += 1
         offset += d or 0.0
     return added, dropped
 
 
 def repair_index(v: Vigil, camera_ids: list[str] | None = None, *, skip_sessions: set[str] | None = None,
-                 actor: str = "recorder") -> RepairReport:
+                 actor: str = "recorder", node: str = "") -> RepairReport:
     """Make the index match the files on disk: add unindexed files, drop rows whose file is gone.
 
-    ``skip_sessions`` names sessions still being written (left alone).
+    ``skip_sessions`` names sessions still being written (left alone). Only the rows of ``node``
+    (the files on this node's disk) are considered: another worker's segments are not ours to drop.
     """
     root = v.settings.recordings_dir
     skip = skip_sessions or set()
@@ -168,7 +170,8 @@ def repair_index(v: Vigil, camera_ids: list[str] | None = None, *, skip_sessions
     with v.db.session() as s:
         cams = camera_ids if camera_ids is not None else list(s.scalars(select(Camera.id)))
         for cam in cams:
-            rows = {r.path: r for r in s.scalars(select(RecordingSegment).where(RecordingSegment.camera_id == cam))}
+            rows = {r.path: r for r in s.scalars(select(RecordingSegment).where(
+                RecordingSegment.camera_id == cam, RecordingSegment.node == node))}
             for r in list(rows.values()):
                 if not Path(r.path).exists():
                     s.delete(r)
@@ -177,7 +180,7 @@ def repair_index(v: Vigil, camera_ids: list[str] | None = None, *, skip_sessions
             for sess, files in _session_files(camera_dir(root, cam)).items():
                 if sess in skip or all(str(f) in rows for _, f, _ in files):
                     continue
-                a, d = repair_session(s, cam, files, rows)
+                a, d = repair_session(s, cam, files, rows, node=node)
                 added, dropped = added + a, dropped + d
         if added or removed or dropped:
             record(s, actor, "video.index.repair", "recordings", added=added, removed=removed,

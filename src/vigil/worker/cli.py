@@ -13,6 +13,7 @@ import typer
 
 from vigil.cli_common import DbOpt, HomeOpt, console, open_instance
 from vigil.core.errors import InputError
+from vigil.video.recorder import RecorderConfig
 from vigil.worker.lease import MAX_TTL
 from vigil.worker.runner import Worker, default_name
 
@@ -83,11 +84,19 @@ def worker(db: DbOpt = None, home: HomeOpt = None, nats: NatsOpt = None,
            concurrency: Annotated[int, typer.Option(min=1, help="Probes in flight at once")] = 200,
            probe_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per probe")] = 3.0,
            sample_interval: Annotated[float, typer.Option(min=0.0, help="Seconds per picture-sample (VQD) cycle "
-                                                          "of the online cameras; 0: no sampling")] = 600.0) -> None:
-    """Own a share of the camera shards (JetStream KV leases) and probe their cameras."""
+                                                          "of the online cameras; 0: no sampling")] = 600.0,
+           record: Annotated[bool, typer.Option("--record/--no-record", help="Record the cameras of this worker's "
+                                                "shards to its own --home and serve the segments to the API "
+                                                "nodes")] = False,
+           media_host: Annotated[str, typer.Option(help="Address the segment server listens on (reachable by "
+                                                   "the API nodes)")] = "127.0.0.1",
+           media_port: Annotated[int, typer.Option(min=0, max=65535, help="Segment server port "
+                                                   "(0: any free one)")] = 0) -> None:
+    """Own a share of the camera shards (JetStream KV leases); probe, and optionally record, their cameras."""
     url = nats_url(nats)
     v = open_instance(db, home)
     w = Worker(v, nats_url=url, name=name or default_name(), ttl=lease_ttl(lease_ttl_s), probe_interval=probe_interval,
-               concurrency=concurrency, probe_timeout=probe_timeout, sample_interval=sample_interval)
+               concurrency=concurrency, probe_timeout=probe_timeout, sample_interval=sample_interval,
+               recording=RecorderConfig() if record else None, media_host=media_host, media_port=media_port)
     console.print(f"vigil worker {w.name}: leases on {url.split('@')[-1]}", highlight=False)
     run_until_signal([w])

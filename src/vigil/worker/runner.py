@@ -34,9 +34,11 @@ from vigil.health.models import CameraStatus
 from vigil.health.probe import ProbeResult, probe_targets
 from vigil.health.recheck import call_diagnose, camera_targets
 from vigil.registry.streams import in_service_population
+from vigil.video.recorder import RecorderConfig
 from vigil.worker.assign import DEFAULT_SHARDS, shard_of, shards_of
 from vigil.worker.bus import SUBJECT, ProbeBatch, connect, ensure_stream
 from vigil.worker.lease import Lease, LeaseTable, open_bucket
+from vigil.worker.recording import ShardRecording
 
 __all__ = ["Worker", "WorkerStats", "default_name"]
 
@@ -69,7 +71,8 @@ class Worker:
 
     def __init__(self, vigil: Vigil, *, nats_url: str, name: str | None = None, ttl: float = 9.0,
                  shards: int = DEFAULT_SHARDS, probe_interval: float = 30.0, concurrency: int = 200,
-                 probe_timeout: float = 3.0, sample_interval: float = 0.0) -> None:
+                 probe_timeout: float = 3.0, sample_interval: float = 0.0, recording: RecorderConfig | None = None,
+                 media_host: str = "127.0.0.1", media_port: int = 0) -> None:
         self.vigil = vigil
         self.nats_url = nats_url
         self.name = name or default_name()
@@ -79,6 +82,9 @@ class Worker:
         self.concurrency = concurrency
         self.probe_timeout = probe_timeout
         self.sample_interval = sample_interval
+        self.recording = recording  # None: this worker does not record
+        self.media_host, self.media_port = media_host, media_port
+        self.services: list[ShardRecording] = []
         self.stats = WorkerStats()
         self.leases: dict[int, Lease] = {}
         self._member: Lease | None = None
@@ -98,9 +104,22 @@ class Worker:
                        asyncio.create_task(self._probe_loop(), name="vigil-worker-probe")]
         if self.sample_interval > 0:
             self._tasks.append(asyncio.create_task(self._sample_loop(), name="vigil-worker-vqd"))
+        if self.recording is not None:
+            rec = ShardRecording(self.vigil, node=self.name, keep=self.holds, cfg=self.recording,
+                                 host=self.media_host, port=self.media_port)
+            await rec.start()
+            self.services.append(rec)
+
+    def holds(self, camera_id: str) -> bool:
+        """True while this worker holds the lease of the camera's shard."""
+        return shard_of(camera_id, self.shards) in self.leases
 
     async def stop(self) -> None:
-        """Stop the loops and give the leases back, so the other workers take over at once."""
+        """Stop recording and the loops, then give the leases back, so the other workers take over at once."""
+        for svc in reversed(self.services):
+            with contextlib.suppress(Exception):
+                await svc.stop()
+        self.services = []
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
