@@ -5,10 +5,13 @@ the camera count of the plan against greedy alone and against a uniform grid lay
 coverage (these ratios are the point), and the end-to-end time against the goal of the issue.
 
     .venv/bin/python bench/plan.py [--quick] [--cases kunming-community,shanghai-observe,...]
-    .venv/bin/python bench/plan.py --gaps [--areas community,kunming,...] [--limits 30,60]
+    .venv/bin/python bench/plan.py --gaps [--areas community,kunming,...] [--limits 30,60] [--solvers highs,cpsat]
+        [--variants lagrange,dive]
 
 ``--gaps`` prints the gap table instead: each area planned with the shipped multi-model catalog, the
-proven gap at each time limit with HiGHS and with CP-SAT, beside greedy alone and greedy + local search.
+proven gap at each time limit with HiGHS and with CP-SAT, beside greedy alone and greedy + local search,
+for the formulation before the LP dive (``lagrange``: Lagrangian bound and start per block) and with it
+(``dive``: also the LP bound and the LP dive's start, ``vigil.coverage.dive``).
 
 The discretisation is the prototype's (``data/README.md``): targets every 5 m, one 2560 px / 90°
 camera mounted at 4 m, 8 headings, wall and pole candidate sites.
@@ -177,8 +180,11 @@ GAP_AREAS: dict[str, dict] = {
 }
 
 
-def gap_rows(name: str, tmp: Path, limits: list[float]) -> dict:
-    """One area of the gap table: its matrix once, then HiGHS and CP-SAT at each time limit."""
+VARIANTS = {"lagrange": False, "dive": True}  # the formulation before the LP dive, and with it (solve(dive=...))
+
+
+def gap_rows(name: str, tmp: Path, limits: list[float], solvers: list[str], variants: list[str]) -> dict:
+    """One area of the gap table: its matrix once, then each variant and solver at each time limit."""
     opts = dict(GAP_AREAS[name])
     if opts["area"] == "community":
         opts["area"] = _community(tmp)
@@ -192,12 +198,13 @@ def gap_rows(name: str, tmp: Path, limits: list[float]) -> dict:
     alone = greedy(a[:, free], res.poses.cost[free], need, np.ones(len(need)))
     row = {"area": name, "targets": len(res.targets), "candidates": int(len(free)),
            "greedy_alone": float(res.poses.cost[free][alone].sum()), "greedy_ls": float(res.plan.cost), "runs": {}}
-    for solver in ("highs", "cpsat"):
-        for lim in limits:
-            t0 = time.perf_counter()
-            pl = solve(problem, solver=solver, time_limit=lim)  # type: ignore[arg-type]
-            row["runs"][f"{solver}@{lim:g}"] = {"cost": pl.cost, "bound": pl.lower_bound, "gap": pl.gap,
-                                               "status": pl.status, "wall_s": time.perf_counter() - t0}
+    for variant in variants:
+        for solver in solvers:
+            for lim in limits:
+                t0 = time.perf_counter()
+                pl = solve(problem, solver=solver, time_limit=lim, dive=VARIANTS[variant])  # type: ignore[arg-type]
+                row["runs"][f"{variant}:{solver}@{lim:g}"] = {"cost": pl.cost, "bound": pl.lower_bound, "gap": pl.gap,
+                                                             "status": pl.status, "wall_s": time.perf_counter() - t0}
     return row
 
 
@@ -205,22 +212,23 @@ def _gap_fmt(r: dict, keys: list[str]) -> str:
     best = min(v["cost"] for v in r["runs"].values())
     cells = "".join(f" {100 * r['runs'][k]['gap']:>6.2f}% {r['runs'][k]['cost']:>10,.0f}" for k in keys)
     last = keys[-1].split("@")[1]
-    ok = min(r["runs"][k]["gap"] for k in keys if k.endswith(f"@{last}")) <= 0.01
+    ok = min(r["runs"][k]["gap"] for k in keys if k.endswith(f"@{last}") and k.startswith(keys[-1].split(":")[0]))
+    ok = ok <= 0.01
     return (f"{r['area']:<17} {r['targets']:>6} {r['candidates']:>7} {r['greedy_alone']:>10,.0f} "
             f"{r['greedy_ls']:>10,.0f}{cells} {r['greedy_alone'] / best:>5.2f} "
             f"{'yes' if ok else 'NO':>4}")
 
 
-def gaps_main(areas: list[str], limits: list[float], as_json: bool) -> int:
+def gaps_main(areas: list[str], limits: list[float], as_json: bool, solvers: list[str], variants: list[str]) -> int:
     """Print the gap table (and the rows as JSON with --json)."""
-    keys = [f"{s}@{lim:g}" for s in ("highs", "cpsat") for lim in sorted(limits)]
+    keys = [f"{v}:{s}@{lim:g}" for v in variants for s in solvers for lim in sorted(limits)]
     head = "".join(f" {k:>18}" for k in keys)
     print(f"{'area':<17} {'targets':>6} {'cands':>7} {'greedy':>10} {'greedy+LS':>10}{head} {'g/bst':>5} "
           f"{'<=1%':>4}\n{'':<54}" + " gap     cost     " * len(keys), flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as d:
         for name in areas:
-            r = gap_rows(name, Path(d), limits)
+            r = gap_rows(name, Path(d), limits, solvers, variants)
             rows.append(r)
             print(_gap_fmt(r, keys), flush=True)
     if as_json:
@@ -235,6 +243,8 @@ def main() -> int:
     ap.add_argument("--gaps", action="store_true", help="the multi-model gap table (HiGHS and CP-SAT)")
     ap.add_argument("--areas", default=",".join(GAP_AREAS), help="gap table areas: " + ", ".join(GAP_AREAS))
     ap.add_argument("--limits", default="30,60", help="gap table time limits in seconds")
+    ap.add_argument("--solvers", default="highs,cpsat", help="gap table solvers")
+    ap.add_argument("--variants", default=",".join(VARIANTS), help="gap table formulations: " + ", ".join(VARIANTS))
     args = ap.parse_args()
     missing = [p for p in (KUNMING, DATA / "shanghai_shu/map.osm", DATA / "wuhan_tilezen/roads.geojson")
                if not p.is_file()]
@@ -243,7 +253,7 @@ def main() -> int:
         return 2
     if args.gaps:
         return gaps_main([a.strip() for a in args.areas.split(",")], [float(x) for x in args.limits.split(",")],
-                         args.json)
+                         args.json, args.solvers.split(","), args.variants.split(","))
     rows = []
     print(f"{'case':<18} {'targets':>6} {'cands':>7} {'vis s':>6} {'ms/st':>6} {'solve s':>7} {'status':>10} "
           f"{'gap':>7} {'cams':>6} {'greedy':>6} {'g/opt':>5} {'grid':>6} {'gr/op':>5} {'cover':>7} {'total':>7} "

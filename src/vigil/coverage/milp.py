@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -17,7 +15,9 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from vigil.coverage.bounds import Lagrange, lagrangian
+from vigil.coverage.dive import Dive, lp_dive
 from vigil.coverage.heuristics import lagrangian_greedy, local_search, prune
+from vigil.coverage.highs import quiet_highs
 
 __all__ = ["MilpResult", "solve_components", "solve_milp"]
 
@@ -81,27 +81,7 @@ def _model(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: n
 PRESOLVE_WITH_START = "off"
 HEURISTIC_EFFORT = 0.05  # HiGHS's default share of work on primal heuristics (sub-MIPs find most of the gain)
 LAGRANGE_SHARE, LAGRANGE_MAX_S = 0.1, 3.0  # the Lagrangian ascent's share of a block's time, and its cap
-_banner_lock = threading.Lock()
-_banner_shown = False
-
-
-def _highs() -> highspy.Highs:
-    """A quiet HiGHS instance (the first one of a process prints a banner on stdout; it is swallowed)."""
-    global _banner_shown
-    with _banner_lock:
-        if _banner_shown:
-            return highspy.Highs()
-        _banner_shown = True
-        sys.stdout.flush()
-        saved = os.dup(1)
-        try:
-            with open(os.devnull, "w") as null:
-                os.dup2(null.fileno(), 1)
-                h = highspy.Highs()
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-        return h
+DIVE_SHARE = 0.35  # the LP bound and LP dive's share of a block's time (docs/coverage.md)
 
 
 def solve_milp(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: np.ndarray, *,
@@ -112,7 +92,7 @@ def solve_milp(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weigh
     ``incumbent`` (feasible column indices) is passed to HiGHS as its starting solution.
     """
     n, m = b.shape
-    h = _highs()
+    h = quiet_highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(max(time_limit, 0.1)))
     h.setOptionValue("mip_rel_gap", float(mip_gap))
@@ -153,11 +133,12 @@ BlockSolver = Callable[..., MilpResult]
 
 
 def _block(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: np.ndarray,
-           inc: np.ndarray | None, seconds: float, mip_gap: float, block_solver: BlockSolver) -> MilpResult:
-    """One block: Lagrangian bound and primal heuristic first, then the exact solver from the best start.
+           inc: np.ndarray | None, seconds: float, mip_gap: float, block_solver: BlockSolver,
+           dive: bool = True) -> MilpResult:
+    """One block: Lagrangian and LP bounds and primal heuristics first, then the exact solver from the best start.
 
-    The answer is the cheaper of the solver's and the start; the bound the larger of the solver's and
-    Lagrange's (:mod:`vigil.coverage.bounds`).
+    The answer is the cheaper of the solver's and the start; the bound the largest of the solver's, Lagrange's
+    (:mod:`vigil.coverage.bounds`) and the LP's (:mod:`vigil.coverage.dive`).
     """
     if b.shape[0] == 1:  # one row: its ``demand`` cheapest columns
         x = np.sort(np.argsort(cost, kind="stable")[:int(demand[0])])
@@ -168,9 +149,12 @@ def _block(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: n
     upper = float(cost[inc].sum()) if inc is not None else float(cost.sum())
     lag = lagrangian(b, cost, demand, upper=upper, seconds=min(LAGRANGE_SHARE * seconds, LAGRANGE_MAX_S),
                      snapshots=2)
-    inc = _better_start(b, cost, demand, weight, inc, lag, min(LAGRANGE_SHARE * seconds, LAGRANGE_MAX_S))
-    if inc is not None and float(cost[inc].sum()) - lag.bound <= mip_gap * float(cost[inc].sum()):
-        return MilpResult(inc, lag.bound, "optimal")
+    dv = lp_dive(b, cost, demand, seconds=DIVE_SHARE * seconds,
+                 local_search_s=min(LAGRANGE_SHARE * seconds, LAGRANGE_MAX_S)) if dive else Dive(math.nan, None)
+    low = max(lag.bound, dv.bound) if math.isfinite(dv.bound) else lag.bound
+    inc = _better_start(b, cost, demand, weight, inc, lag, min(LAGRANGE_SHARE * seconds, LAGRANGE_MAX_S), dv.x)
+    if inc is not None and float(cost[inc].sum()) - low <= mip_gap * float(cost[inc].sum()):
+        return MilpResult(inc, low, "optimal")
     res = block_solver(b, cost, demand, weight, need=None, budget=None, target_mode=True,
                        time_limit=max(t_end - time.perf_counter(), 0.1), mip_gap=mip_gap, incumbent=inc)
     if res.status == "infeasible":
@@ -180,15 +164,18 @@ def _block(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: n
         x = inc
     if x is None:
         return MilpResult(None, math.nan, "time_limit")
-    bound = min(max(res.bound if math.isfinite(res.bound) else 0.0, lag.bound), float(cost[x].sum()))
+    bound = min(max(res.bound if math.isfinite(res.bound) else 0.0, low), float(cost[x].sum()))
     closed = res.status == "optimal" or float(cost[x].sum()) - bound <= 1e-9 * max(upper, 1.0)
     return MilpResult(x, bound, "optimal" if closed else "time_limit")
 
 
 def _better_start(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: np.ndarray,
-                  inc: np.ndarray | None, lag: Lagrange, seconds: float) -> np.ndarray | None:
-    """The cheapest of ``inc`` and Lagrangian-greedy covers (pruned), then improved by local search."""
+                  inc: np.ndarray | None, lag: Lagrange, seconds: float,
+                  dived: np.ndarray | None = None) -> np.ndarray | None:
+    """The cheapest of ``inc``, the LP dive's cover and Lagrangian-greedy covers (pruned), then local search."""
     best = inc
+    if dived is not None and (best is None or cost[dived].sum() < cost[best].sum()):
+        best = dived
     for u in lag.snapshots:
         x = prune(b, cost, demand, weight, lagrangian_greedy(b, cost, demand, u))
         if best is None or cost[x].sum() < cost[best].sum():
@@ -200,13 +187,14 @@ def _better_start(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, we
 
 def solve_components(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: np.ndarray, *,
                      incumbent: np.ndarray | None, time_limit: float, mip_gap: float,
-                     block_solver: BlockSolver = solve_milp, workers: int = 1) -> MilpResult:
+                     block_solver: BlockSolver = solve_milp, workers: int = 1, dive: bool = True) -> MilpResult:
     """A full (multi)cover split into independent blocks (no target shares a camera across them).
 
     Blocks are solved ``workers`` at a time, smallest first, each with a share of the remaining time
     proportional to its size (time a block does not use flows to the later ones); the bounds add up. Each
     block starts from the incumbent's columns in it and keeps them where the solver finds nothing better;
-    its bound is the larger of the solver's and the Lagrangian one (:mod:`vigil.coverage.bounds`).
+    its bound is the largest of the solver's, the Lagrangian one (:mod:`vigil.coverage.bounds`) and, with
+    ``dive``, the LP's (:mod:`vigil.coverage.dive`), whose dive also offers its cover as the start.
     """
     n, m = b.shape
     k, lab = connected_components(sparse.bmat([[None, b], [b.T, None]], format="csr"), directed=False)
@@ -227,7 +215,8 @@ def solve_components(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray,
             left[0] -= sizes[c]
         sub = b[rows][:, cols].tocsc()
         sub_inc = np.flatnonzero(inc[cols]) if incumbent is not None else None
-        return cols, _block(sub, cost[cols], demand[rows], weight[rows], sub_inc, share, mip_gap, block_solver)
+        return cols, _block(sub, cost[cols], demand[rows], weight[rows], sub_inc, share, mip_gap, block_solver,
+                            dive)
 
     if workers > 1 and len(order) > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:
