@@ -4,16 +4,14 @@ down, no video, starting), its language switch, and the playback timeline of rec
 from __future__ import annotations
 
 import socket
-import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
-from video_helpers import add_camera, free_port, make_segments, wait_for
+from video_helpers import add_camera, free_port, make_segments, serve_app, wait_for
 
 from vigil.access.users import add_user, issue_token, principal_of
 from vigil.analytics.models import Event
@@ -54,14 +52,8 @@ def world(sqlite_vigil, rtsp_server, tmp_path):
                                           OK, T0, T0 + timedelta(seconds=30), kind="view", reason="case 12").id
     app = create_app(v)
     app.state.video_live = LiveManager(LiveConfig(idle_s=5, start_timeout_s=2))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    th = threading.Thread(target=server.run, daemon=True)
-    th.start()
-    assert wait_for(lambda: server.started, 10)
-    yield v, f"http://127.0.0.1:{port}", token, req, app.state.video_live
-    server.should_exit = True
-    th.join(10)
+    with serve_app(app) as base:
+        yield v, base, token, req, app.state.video_live
     app.state.video_live.close()
     silent.close()
 

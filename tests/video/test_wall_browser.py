@@ -4,15 +4,13 @@ tile play (currentTime advances), save the layout on the server, get it back aft
 from __future__ import annotations
 
 import json
-import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
-from video_helpers import add_camera, free_port, wait_for
+from video_helpers import add_camera, console_as, serve_app, wait_for
 
 from vigil.access.users import add_user, issue_token
 from vigil.api.app import create_app
@@ -36,14 +34,8 @@ def served(sqlite_vigil, rtsp_server):
                   for name in ("watcher", "colleague")}
     app = create_app(v)
     app.state.video_live = LiveManager(LiveConfig(idle_s=5))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    th = threading.Thread(target=server.run, daemon=True)
-    th.start()
-    assert wait_for(lambda: server.started, 10)
-    yield v, f"http://127.0.0.1:{port}", tokens
-    server.should_exit = True
-    th.join(10)
+    with serve_app(app) as base:
+        yield v, base, tokens
     app.state.video_live.close()
 
 
@@ -66,10 +58,7 @@ def test_four_tile_wall_plays_saves_and_cycles(served) -> None:
     v, base, tokens = served
     browser = Chromium()
     try:
-        browser.goto(f"{base}/ui/login.html")
-        assert wait_for(lambda: browser.eval("document.readyState") == "complete", 20)
-        browser.eval(f"sessionStorage.setItem('vigil_token', {json.dumps(tokens['watcher'])})")
-        browser.goto(f"{base}/ui/#/wall")
+        console_as(browser, base, tokens["watcher"], "#/wall")
         assert wait_for(lambda: browser.eval("document.querySelectorAll('#wall-tree li[data-camera]').length") == 5,
                         30), browser.eval("document.body.innerText")
         assert browser.eval("document.querySelectorAll('#wall-grid .wall-tile').length") == 4  # 2 x 2 by default

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import uvicorn
 
 from vigil.core.ids import level_of_code
 from vigil.core.models import Camera, Region, Site
@@ -120,3 +127,26 @@ def make_segments(v, cam: str, media: Path, start, *, seconds: float = 8, seg_s:
             rows.append(index_segment(s, cam, out / name, start + timedelta(seconds=float(a)),
                                       start + timedelta(seconds=float(b))))
     return rows
+
+
+@contextmanager
+def serve_app(app: Any) -> Iterator[str]:
+    """Serve the ASGI ``app`` with uvicorn on a free loopback port; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    th = threading.Thread(target=server.run, daemon=True)
+    th.start()
+    assert wait_for(lambda: server.started, 10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        th.join(10)
+
+
+def console_as(browser: Any, base: str, token: str, page: str) -> None:
+    """Open console ``page`` (e.g. ``#/wall``) in ``browser`` signed in with ``token`` (kept for the tab)."""
+    browser.goto(f"{base}/ui/login.html")
+    assert wait_for(lambda: browser.eval("document.readyState") == "complete", 20)
+    browser.eval(f"sessionStorage.setItem('vigil_token', {json.dumps(token)})")
+    browser.goto(f"{base}/ui/{page}")

@@ -41,6 +41,7 @@ ROUTERS: list[tuple[str, str, str]] = [
     ("vigil.api.routers.health", "/api/v1/health", "health"),
     ("vigil.api.routers.video", "/api/v1/video", "video"),
     ("vigil.api.routers.walls", "/api/v1/video/walls", "video walls"),
+    ("vigil.api.routers.snapshots", "/api/v1/video/snapshots", "video snapshots"),
     ("vigil.api.routers.transfer", "/api/v1", "import and export"),
     ("vigil.api.routers.events", "/api/v1/events", "events"),
     ("vigil.api.routers.analytics", "/api/v1/analytics", "analytics"),

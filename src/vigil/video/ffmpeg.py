@@ -23,7 +23,7 @@ import numpy as np
 
 from vigil.core.errors import InputError
 
-__all__ = ["Polygons", "child_setup", "mask_args", "mask_image", "stream_input"]
+__all__ = ["Polygons", "child_setup", "mask_args", "mask_filter", "mask_image", "stream_input"]
 
 Polygons = Sequence[Sequence[Sequence[float]]]
 # What the concat demuxer may open for the one input it is given (RTSP over TCP/UDP/TLS, files, and
@@ -75,15 +75,22 @@ def mask_image(polygons: Polygons, width: int, height: int, out: Path) -> Path:
     return out
 
 
+def mask_filter(polygons: Polygons, png: Path) -> list[str]:
+    """Options that black out ``polygons`` on input 0's video into the stream ``[out]``; writes ``png``.
+
+    The mask image is the second input. Live view, exports and snapshots all mask through this one graph.
+    """
+    mask_image(polygons, *_MASK_SIZE, png)
+    graph = "[1:v][0:v]scale2ref=flags=neighbor[m][v];[v][m]overlay=format=auto,format=yuv420p[out]"
+    return ["-i", str(png), "-filter_complex", graph, "-map", "[out]"]
+
+
 def mask_args(polygons: Polygons, png: Path, *, keyframe_s: float | None = None) -> list[str]:
     """Output options that black out ``polygons`` on input 0's video (H.264 re-encode); writes ``png``.
 
     The mask image is the second input. ``keyframe_s`` forces a keyframe that often (live HLS cuts).
     """
-    mask_image(polygons, *_MASK_SIZE, png)
-    graph = "[1:v][0:v]scale2ref=flags=neighbor[m][v];[v][m]overlay=format=auto,format=yuv420p[out]"
-    args = ["-i", str(png), "-filter_complex", graph, "-map", "[out]",
-            "-c:v", "libx264", "-preset", "veryfast", "-crf", "20"]
+    args = [*mask_filter(polygons, png), "-c:v", "libx264", "-preset", "veryfast", "-crf", "20"]
     if keyframe_s:
         args += ["-tune", "zerolatency", "-force_key_frames", f"expr:gte(t,n_forced*{keyframe_s:g})"]
     return args

@@ -21,6 +21,7 @@ import * as alarms from "./views/alarms.js";
 import * as down from "./views/down.js";
 import * as users from "./views/users.js";
 import * as wall from "./views/wall.js";
+import * as zones from "./views/zones.js";
 import * as workorders from "./views/workorders.js";
 
 applyTheme();
@@ -42,6 +43,7 @@ const ROUTES = {
   audit: [audit, "Audit", "/api/v1/audit", ["admin", "auditor"]],
   users: [users, "Users", "/api/v1/users", ["admin"]],
   camera: [camera, null, null, null],
+  zones: [zones, null, "/api/v1/video/snapshots", null],
 };
 const DEFAULT = "cameras";
 // where a role lands when the address names no page: the maintenance engineer starts at the work-order queue

@@ -138,7 +138,10 @@ export async function render(el, route, ctx) {
       withVideo ? h("a", { class: "button-link secondary", id: "recordings-link",
         href: ctx.hashFor("recordings", { camera: c.id }) }, t("Recordings")) : null,
       withEvents ? h("a", { class: "button-link secondary", href: ctx.hashFor("events", { camera: c.id }) },
-        t("Events")) : null, edit),
+        t("Events")) : null,
+      withVideo && c.lifecycle === "in_service" && ["admin", "duty_officer"].includes(ctx.user.role)
+        ? h("a", { class: "button-link secondary", id: "zones-link", href: ctx.hashFor("zones", {}, c.id) },
+          t("Zones and masks")) : null, edit),
     editSlot,
     h("div", { class: "grid cols-2" },
       h("section", { class: "card" }, h("h2", {}, t("Identity")), fields([
