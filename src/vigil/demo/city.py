@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -220,7 +220,10 @@ def _anchors(kind: str, sites: list[Site], regions: list[dict[str, Any]]) -> lis
 
 
 def _camera_rows(rng: np.random.Generator, mix: dict[str, int], sites: list[Site], regions: list[dict[str, Any]],
-                 v: Vigil) -> list[dict[str, Any]]:
+                 v: Vigil, real: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Camera rows; those at a real community (town 1) are named after it, e.g. ``金色年华-小区出入口-1``."""
+    named = {s.id: s.name for s in sites if s.name in set(real)}
+    per_site: dict[int, int] = {}
     model_ids = {}
     serials: dict[str, int] = {}
     rows: list[dict[str, Any]] = []
@@ -239,8 +242,13 @@ def _camera_rows(rng: np.random.Generator, mix: dict[str, int], sites: list[Site
             cid = generate_device_id(region, serials[centre], industry=industry).value
             i = len(rows)
             host = f"127.{10 + i // 62500}.{(i // 250) % 250 + 1}.{i % 250 + 1}"
+            if site_id in named:
+                per_site[site_id] = per_site.get(site_id, 0) + 1
+                name = f"{named[site_id]}-{_KIND_LABEL[kind]}-{per_site[site_id]}"
+            else:
+                name = f"{_KIND_LABEL[kind]}-{region[-5:]}-{n + 1}"
             rows.append(dict(
-                id=cid, name=f"{_KIND_LABEL[kind]}-{region[-5:]}-{n + 1}", region_code=region, site_id=site_id,
+                id=cid, name=name, region_code=region, site_id=site_id,
                 lon=round(lon, 7), lat=round(lat, 7), height_m=float(rng.choice([3.5, 4.0, 5.0, 6.0, 8.0]))
                 if kind != "high_point" else 40.0, heading_deg=float(rng.integers(0, 360)),
                 tilt_deg=float(rng.integers(8, 30)), model_id=model_ids[_MODEL_FOR_KIND[kind]], kind=kind,
@@ -283,7 +291,7 @@ def build_demo_city(v: Vigil, *, cameras: int = sum(CAMERA_MIX.values()), seed: 
         s.add_all(sites)
         s.flush()
         say("sites", len(sites), len(sites))
-    rows = _camera_rows(rng, scaled_mix(cameras), sites, regions, v)
+    rows = _camera_rows(rng, scaled_mix(cameras), sites, regions, v, real)
     for r in rows:
         r["password_enc"] = v.box.seal(camera_password(r["id"]))
     with v.db.session() as s:
