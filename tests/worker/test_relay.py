@@ -20,12 +20,15 @@ from health.healthkit import T0, add_camera, add_regions
 from notifykit import Subscriber, hook_receiver, mosquitto
 from pgserver import free_port
 from vigil.analytics.events import AnalyticsEvent
+from vigil.analytics.models import Event
+from vigil.analytics.worker import AnalyticsService
 from vigil.notify.models import WebhookDelivery
 from vigil.notify.relay import Relay
 from vigil.notify.webhook import add_webhook, verify_signature
-from vigil.worker.bus import Note, connect, ensure_stream, publish_note
+from vigil.worker.bus import EVENTS_STREAM, Note, connect, ensure_stream, publish_note
 from vigil.worker.elect import Housekeeping, scheduler_services
 from vigil.worker.events import StreamSink
+from vigil.worker.runner import Worker
 
 SECRET = "relay-secret-0123456789"
 
@@ -154,3 +157,26 @@ def test_the_leader_runs_the_relay_and_leaves_the_outbox_to_it(sqlite_vigil):
     relay = next(s for s in services if isinstance(s, Relay))
     assert relay.mqtt == ("127.0.0.1", 1883) and relay.gate is holds
     assert [s.deliver_webhooks for s in services if isinstance(s, Housekeeping)] == [False]  # one sender
+
+
+async def test_a_workers_analytics_store_the_row_and_put_the_notification_on_the_stream(vigil, nats_server):
+    """On a worker an event is stored without queuing a webhook; its notification goes to the stream."""
+    with vigil.db.session() as s:
+        add_regions(s)
+        cam = add_camera(s, "53010201", 3)
+        add_webhook(s, vigil, name="all", url="http://127.0.0.1:9/hook", secret=SECRET)  # every event
+    w = Worker(vigil, nats_url=nats_server.url, name="w1", ttl=3.0, probe_interval=60.0, analytics_streams=2)
+    await w.start()
+    try:
+        (ana,) = [x for x in w.services if isinstance(x, AnalyticsService)]
+        assert ana.keep == w.holds and ana.mqtt == ""  # its shards' cameras; MQTT is the relay's
+        ev = _event(cam)
+        for sink in w.event_sinks(SimpleNamespace(region_code="53010201", camera_id=cam)):
+            await asyncio.to_thread(sink.publish, ev)
+        info = await w._js.stream_info(EVENTS_STREAM)
+    finally:
+        await w.stop()
+    assert info.state.messages == 1
+    with vigil.db.session() as s:
+        assert s.scalars(select(Event.uid)).all() == [ev.uid]
+        assert s.scalar(select(func.count()).select_from(WebhookDelivery)) == 0  # the relay queues it

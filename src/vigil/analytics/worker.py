@@ -236,13 +236,18 @@ class AnalyticsService:
     """Runs continuous analytics for every camera with analytics enabled (see the module docstring).
 
     ``cameras`` limits the service to these camera ids (None: every enabled camera); ``mqtt`` is a
-    ``host:port`` broker (None: ``$VIGIL_MQTT`` if set; "": none). The constructor only assigns.
+    ``host:port`` broker (None: ``$VIGIL_MQTT`` if set; "": none). On a scale-out worker ``keep``
+    (camera id -> still ours?) follows its shards and ``sinks`` (job -> sinks) replaces the
+    database-and-outbox sink (the events stream carries the notifications). The constructor only assigns.
     """
 
     def __init__(self, vigil: Vigil, *, cameras: Sequence[str] | None = None, max_streams: int = 8,
-                 detect_fps: float = 2.0, mqtt: str | None = None, config: WorkerConfig | None = None) -> None:
+                 detect_fps: float = 2.0, mqtt: str | None = None, config: WorkerConfig | None = None,
+                 keep: Callable[[str], bool] | None = None,
+                 sinks: Callable[[CameraAnalytics], list[EventSink]] | None = None) -> None:
         self.vigil = vigil
         self.cameras = list(cameras) if cameras is not None else None
+        self.keep, self.sinks = keep, sinks
         self.max_streams, self.detect_fps, self.mqtt = max_streams, detect_fps, mqtt
         self.config = config
         self.workers: dict[str, CameraWorker] = {}
@@ -332,7 +337,7 @@ class AnalyticsService:
             self._warn(f"analytics: {p}")
         if len(jobs) > self.max_streams:
             self._warn(f"analytics: {len(jobs)} cameras enabled, at most {self.max_streams} streams at once")
-        wanted = {j.camera_id: j for j in jobs}
+        wanted = {j.camera_id: j for j in jobs if self.keep is None or self.keep(j.camera_id)}
         for cam_id, w in list(self.workers.items()):
             if wanted.get(cam_id) != w.job or not w.alive:
                 w.stop()
@@ -345,7 +350,8 @@ class AnalyticsService:
                 w.start()
 
     def _worker(self, job: CameraAnalytics) -> CameraWorker:
-        sinks: list[EventSink] = [_Guarded(DatabaseSink(self.vigil, job.region_code), "database", job.camera_id)]
+        made = self.sinks(job) if self.sinks is not None else [DatabaseSink(self.vigil, job.region_code)]
+        sinks: list[EventSink] = [_Guarded(x, type(x).__name__, job.camera_id) for x in made]
         if self._mqtt is not None:
             sinks.append(_Guarded(_Live(self._mqtt, lambda: self._mqtt_up), "MQTT", job.camera_id))
         return CameraWorker(job, sinks=sinks, slots=self._slots, cfg=self.cfg, detect_fps=self.detect_fps,

@@ -91,12 +91,17 @@ def worker(db: DbOpt = None, home: HomeOpt = None, nats: NatsOpt = None,
            media_host: Annotated[str, typer.Option(help="Address the segment server listens on (reachable by "
                                                    "the API nodes)")] = "127.0.0.1",
            media_port: Annotated[int, typer.Option(min=0, max=65535, help="Segment server port "
-                                                   "(0: any free one)")] = 0) -> None:
+                                                   "(0: any free one)")] = 0,
+           analytics_streams: Annotated[int, typer.Option(min=0, help="Analyse the analytics-enabled cameras of "
+                                                          "this worker's shards, at most this many streams at "
+                                                          "once (0: no analytics); events go to the events "
+                                                          "stream")] = 0) -> None:
     """Own a share of the camera shards (JetStream KV leases); probe, and optionally record, their cameras."""
     url = nats_url(nats)
     v = open_instance(db, home)
     w = Worker(v, nats_url=url, name=name or default_name(), ttl=lease_ttl(lease_ttl_s), probe_interval=probe_interval,
                concurrency=concurrency, probe_timeout=probe_timeout, sample_interval=sample_interval,
-               recording=RecorderConfig() if record else None, media_host=media_host, media_port=media_port)
+               recording=RecorderConfig() if record else None, media_host=media_host, media_port=media_port,
+               analytics_streams=analytics_streams)
     console.print(f"vigil worker {w.name}: leases on {url.split('@')[-1]}", highlight=False)
     run_until_signal([w])

@@ -27,6 +27,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from vigil.analytics.events import DatabaseSink, EventSink
+from vigil.analytics.settings import CameraAnalytics
+from vigil.analytics.worker import AnalyticsService
 from vigil.core.context import Vigil
 from vigil.core.errors import InputError, NotReadyError
 from vigil.core.models import Camera, utcnow
@@ -37,6 +40,7 @@ from vigil.registry.streams import in_service_population
 from vigil.video.recorder import RecorderConfig
 from vigil.worker.assign import DEFAULT_SHARDS, shard_of, shards_of
 from vigil.worker.bus import SUBJECT, ProbeBatch, connect, ensure_stream
+from vigil.worker.events import StreamSink
 from vigil.worker.lease import Lease, LeaseTable, open_bucket
 from vigil.worker.recording import ShardRecording
 
@@ -72,7 +76,7 @@ class Worker:
     def __init__(self, vigil: Vigil, *, nats_url: str, name: str | None = None, ttl: float = 9.0,
                  shards: int = DEFAULT_SHARDS, probe_interval: float = 30.0, concurrency: int = 200,
                  probe_timeout: float = 3.0, sample_interval: float = 0.0, recording: RecorderConfig | None = None,
-                 media_host: str = "127.0.0.1", media_port: int = 0) -> None:
+                 media_host: str = "127.0.0.1", media_port: int = 0, analytics_streams: int = 0) -> None:
         self.vigil = vigil
         self.nats_url = nats_url
         self.name = name or default_name()
@@ -84,18 +88,21 @@ class Worker:
         self.sample_interval = sample_interval
         self.recording = recording  # None: this worker does not record
         self.media_host, self.media_port = media_host, media_port
-        self.services: list[ShardRecording] = []
+        self.analytics_streams = analytics_streams  # 0: no analytics on this worker
+        self.services: list[Any] = []
         self.stats = WorkerStats()
         self.leases: dict[int, Lease] = {}
         self._member: Lease | None = None
         self._nc: Any = None
         self._js: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._table: LeaseTable | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._seq = itertools.count(1)
         self._boot = int(utcnow().timestamp() * 1000)
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._nc = await connect(self.nats_url, name=f"vigil-worker-{self.name}")
         self._js = self._nc.jetstream()
         self._table = LeaseTable(await open_bucket(self._js, ttl=self.ttl), self.name, ttl=self.ttl)
@@ -109,6 +116,17 @@ class Worker:
                                  host=self.media_host, port=self.media_port)
             await rec.start()
             self.services.append(rec)
+        if self.analytics_streams > 0:
+            ana = AnalyticsService(self.vigil, max_streams=self.analytics_streams, mqtt="", keep=self.holds,
+                                   sinks=self.event_sinks)
+            await ana.start()
+            self.services.append(ana)
+
+    def event_sinks(self, job: CameraAnalytics) -> list[EventSink]:
+        """The row in the database (no outbox) and the notification on the events stream, for the relay."""
+        assert self._loop is not None, "the worker is not started"
+        return [DatabaseSink(self.vigil, job.region_code, webhooks=False),
+                StreamSink(self._js, self._loop, region_code=job.region_code)]
 
     def holds(self, camera_id: str) -> bool:
         """True while this worker holds the lease of the camera's shard."""
