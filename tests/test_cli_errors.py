@@ -164,10 +164,14 @@ def test_real_command_version(tmp_path):
     assert p.returncode == 0 and p.stdout.startswith("vigil ") and not p.stderr
 
 
-def test_only_init_creates_a_database(tmp_path):
+def test_only_init_creates_a_database(tmp_path, monkeypatch):
     missing_dir = tmp_path / "no" / "such" / "dir" / "v.db"
     line = _one_line(_run("audit", "verify", "--db", f"sqlite:///{missing_dir}", cwd=tmp_path), "no database at")
     assert str(missing_dir) in line and not (tmp_path / "no").exists()
+    # the rest in this process (one real process above is enough; each start costs seconds on 2 cores)
+    monkeypatch.chdir(tmp_path)
+    for name in ("VIGIL_DB", "VIGIL_HOME", "VIGIL_DEBUG"):
+        monkeypatch.delenv(name, raising=False)
     missing = tmp_path / "typo.db"
     for args in (["export", "cameras"], ["kpi"], ["record", "status"], ["analytics", "list"]):
         r = _invoke(*args, "--db", f"sqlite:///{missing}", "--home", str(tmp_path / "h"))
@@ -178,14 +182,14 @@ def test_only_init_creates_a_database(tmp_path):
     _check_one_line(_invoke("kpi", "--db", f"sqlite:///{not_db}", "--home", str(tmp_path / "h2")),
                     "cannot open the SQLite database", "not a database")
     # no --db at all: the default ./vigil-data/vigil.db is not made up either
-    _one_line(_run("export", "cameras", cwd=tmp_path), "no database at", "vigil init")
+    _check_one_line(_invoke("export", "cameras"), "no database at", "vigil init")
     assert not (tmp_path / "vigil-data").exists()
     # vigil init creates it; then the same command works
     real = tmp_path / "real.db"
-    ok = _run("init", "--db", f"sqlite:///{real}", "--home", str(tmp_path / "h"), cwd=tmp_path)
-    assert ok.returncode == 0 and real.is_file(), ok.stderr
-    again = _run("audit", "verify", "--db", f"sqlite:///{real}", "--home", str(tmp_path / "h"), cwd=tmp_path)
-    assert again.returncode == 0 and "intact" in again.stdout, again.stderr
+    ok = _invoke("init", "--db", f"sqlite:///{real}", "--home", str(tmp_path / "h"))
+    assert ok.exit_code == 0 and real.is_file(), ok.output
+    again = _invoke("audit", "verify", "--db", f"sqlite:///{real}", "--home", str(tmp_path / "h"))
+    assert again.exit_code == 0 and "intact" in again.stdout, again.output
 
 
 def test_unreachable_database_is_one_line_naming_the_host(tmp_path):

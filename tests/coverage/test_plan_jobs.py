@@ -38,7 +38,7 @@ def test_post_answers_202_at_once_and_the_runner_reports_every_stage(sqlite_vigi
     c = TestClient(create_app(sqlite_vigil), raise_server_exceptions=False)
     planner = {"Authorization": f"Bearer {w.tokens[f'planner-{TOWN1}']}"}
     other = {"Authorization": f"Bearer {w.tokens[f'planner-{TOWN2}']}"}
-    form = {"region_code": VILLAGE1, "name": "jinse", "spacing": "8", "time_limit": "5", "level": "detect"}
+    form = {"region_code": VILLAGE1, "name": "jinse", "spacing": "8", "time_limit": "2", "level": "detect"}
     r = c.post("/api/v1/plans", data=form, headers=planner,
                files={"area": ("jinse.geojson", kunming_community.read_bytes(), "application/geo+json")})
     assert r.status_code == 202, r.text

@@ -44,7 +44,7 @@ def test_full_disk_triggers_retention_without_crash(sqlite_vigil, small_disk, rt
     old = make_segments(v, old_cam, vtest_h264, utcnow() - timedelta(days=2), seconds=30, seg_s=2)
     ballast = small_disk / "ballast.bin"
     ballast.write_bytes(b"\0" * max(0, _free(small_disk) - MiB))  # leave 1 MiB: the disk is nearly full
-    cfg = RecorderConfig(segment_s=2, stall_s=6, backoff_min_s=0.3, backoff_max_s=1, retention_every_s=0.5,
+    cfg = RecorderConfig(segment_s=1, stall_s=6, backoff_min_s=0.3, backoff_max_s=1, retention_every_s=0.5,
                          min_free_bytes=MiB, io_timeout_s=3)
     run = Running(v, [cam], cfg)
     try:
