@@ -1,7 +1,8 @@
 // The console map on MapLibre GL JS (vendored from npm): a base map drawn from the instance's own vectors
 // (site polygons by protection class, camera points, field-of-view cones at close zoom), optionally over a
-// deployment's raster tiles (VIGIL_TILE_URL), with a metric scale bar. Works on a closed network: no style,
-// sprite, glyph or tile is fetched from anywhere unless a tile URL is configured.
+// deployment's raster tiles (VIGIL_TILE_URL: an XYZ URL, or a raster PMTiles archive read with range requests),
+// with a metric scale bar. Works on a closed network: no style, sprite, glyph or tile is fetched from anywhere
+// unless a tile URL is configured.
 // The same interface as the old canvas map: setData({cameras, sites}), fitBounds, focusCamera, destroy.
 import * as maplibregl from "../vendor/maplibre-gl/maplibre-gl.mjs";
 import { t } from "./i18n.js";
@@ -37,11 +38,36 @@ function fc(features) {
   return { type: "FeatureCollection", features };
 }
 
+/** True for a PMTiles archive: a URL whose path ends in .pmtiles ("https://maps.city.example/city.pmtiles"). */
+export function isPmtiles(url) {
+  return /\.pmtiles(\?.*)?$/i.test(url || "");
+}
+
+let pmtilesReady = null;
+/** Register MapLibre's pmtiles:// protocol once; the vendored reader loads on first use (raster archives). */
+function usePmtiles() {
+  if (pmtilesReady) return;
+  pmtilesReady = new Promise((resolve, reject) => {
+    const s = Object.assign(document.createElement("script"),
+      { src: new URL("../vendor/pmtiles/pmtiles.js", import.meta.url).href });
+    s.addEventListener("load", () => resolve(new window.pmtiles.Protocol()));
+    s.addEventListener("error", () => reject(new Error("the PMTiles reader did not load")));
+    document.head.append(s);
+  });
+  maplibregl.addProtocol("pmtiles", async (params, abort) => (await pmtilesReady).tile(params, abort));
+}
+
+function tileSource(tileUrl) {
+  if (!isPmtiles(tileUrl)) return { type: "raster", tiles: [tileUrl.replace("{s}", "a")], tileSize: 256, maxzoom: 19 };
+  usePmtiles();
+  return { type: "raster", url: `pmtiles://${tileUrl}`, tileSize: 256 };
+}
+
 function style(tileUrl) {
   const sources = {};
   const layers = [{ id: "bg", type: "background", paint: { "background-color": cssVar("--bg") || "#0d1520" } }];
-  if (tileUrl) {
-    sources.tiles = { type: "raster", tiles: [tileUrl.replace("{s}", "a")], tileSize: 256, maxzoom: 19 };
+  if (tileUrl) {  // a deployment's base layer under our vectors: XYZ tiles, or a PMTiles archive
+    sources.tiles = tileSource(tileUrl);
     layers.push({ id: "tiles", type: "raster", source: "tiles" });
   }
   for (const id of ["sites", "cones", "cameras", "points"]) sources[id] = { type: "geojson", data: fc([]) };
