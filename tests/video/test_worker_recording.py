@@ -77,8 +77,8 @@ async def test_workers_record_their_shards_and_an_api_node_plays_them(sqlite_vig
         for cid in cams.values():
             add_camera(s, rtsp_server.url, cam_id=cid)
         ivan = issue_token(s, add_user(s, "ivan", "a-long-password", "investigator", ["530102"]))
-    nats_srv = NatsServer(tmp_path / "nats").start()
     homes = {n: Vigil.open(v.settings.db_url, _node_home(v, tmp_path / n)) for n in NAMES}
+    nats_srv = NatsServer(tmp_path / "nats").start()
     workers = {n: Worker(homes[n], nats_url=nats_srv.url, name=n, ttl=3.0, probe_interval=60.0, recording=CFG)
                for n in NAMES}
     try:
