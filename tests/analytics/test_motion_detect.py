@@ -112,7 +112,8 @@ def test_detector_finds_the_people_on_the_plaza(detector, vtest_frame):
     assert det.scores.max() > 0.6
 
 
-def test_detect_regions_only_looks_at_the_regions(detector, vtest_frame):
+def test_detect_regions_only_looks_at_the_regions(vtest_frame):
+    detector = Detector.load(min_scale=0.0)  # whole-frame rounds are one inference (tiles: test_mounting.py)
     full = detector.detect(vtest_frame)
     person = full.boxes[np.argmax(full.scores * (full.labels == 0))]
     before, whole = detector.inferences, detector.full_frames
@@ -148,7 +149,7 @@ def _canned(detector: Detector, found: dict[tuple[int, int], list[list[float]]])
 
 def test_large_motion_and_cut_objects_use_the_whole_frame():
     frame = np.zeros((576, 768, 3), np.uint8)
-    det = Detector(object(), min_size=0.05)
+    det = Detector(object(), min_size=0.05, min_scale=0.0)
     calls = _canned(det, {(256, 256): [[100, 100, 140, 200]], (576, 768): [[10, 10, 60, 200], [0, 0, 5, 10]]})
     small = det.detect_regions(frame, np.array([[300, 200, 340, 260]]))      # a small region: one crop
     assert calls == [(256, 256)] and len(small) == 1 and det.full_frames == 0

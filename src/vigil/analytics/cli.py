@@ -55,7 +55,7 @@ def analyze_cmd(
     home: Annotated[str | None, typer.Option("--home", help="Data folder (with --camera)")] = None,
     tile_below: Annotated[float, typer.Option(
         min=0.0, max=2.0, help="Whole-frame rounds also run on tiles when the 416-px input would shrink the frame "
-        "below this scale (0.7 suits high views over roads; 0: never)")] = 0.0,
+        "below this scale (0: never; tiles add vehicles only)")] = 0.7,
 ) -> None:
     """Detect motion, people and vehicles, and zone events in a video; print the events."""
     from vigil.analytics.detect import Detector

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vigil.analytics.detect import Detector
+from vigil.analytics.detect import Detector, group
 from vigil.analytics.events import AnalyticsEvent, EventSink, save_snapshot
 from vigil.analytics.motion import MotionConfig, MotionDetector, Polygon, mask_image, polygon_mask
 from vigil.analytics.roadrules import MinuteMax, QueueMinute
@@ -47,7 +47,6 @@ class AnalyzeOptions:
             raise InputError("detect_fps and track_max_age_s must be > 0 and min_hits >= 1")
 
 
-_GROUPS = {"car": "vehicle", "truck": "vehicle", "bus": "vehicle"}  # labels a still vehicle flips between
 
 
 class Analyzer:
@@ -162,9 +161,9 @@ class Analyzer:
 
     def _parked_match(self, tr: Track) -> int | None:
         """Index of the remembered stationary object ``tr`` sits on, if any."""
-        group = _GROUPS.get(tr.label, tr.label)
+        mine = group(tr.label)
         for i, (g, box, _) in enumerate(self._parked):
-            if g == group and iou_matrix(box, tr.box)[0, 0] >= 0.6:
+            if g == mine and iou_matrix(box, tr.box)[0, 0] >= 0.6:
                 return i
         return None
 
@@ -173,7 +172,7 @@ class Analyzer:
         if tr.moved():
             return
         i = self._parked_match(tr)
-        entry = (_GROUPS.get(tr.label, tr.label), tr.box, tr.last_seen)
+        entry = (group(tr.label), tr.box, tr.last_seen)
         if i is None:
             self._parked.append(entry)
         else:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vigil.analytics.detect import group
 from vigil.core.errors import InputError
 
 __all__ = ["Track", "Tracker", "anchor", "iou_matrix"]
@@ -71,7 +72,10 @@ class Track:
 
 
 class Tracker:
-    """Greedy per-label matcher; a track ends ``max_age_s`` after it was last matched."""
+    """Greedy matcher per label group (:func:`group`); a track ends ``max_age_s`` after it was last matched.
+
+    A track keeps the label it was first seen with.
+    """
 
     def __init__(self, *, iou: float = 0.2, max_age_s: float = 2.0, max_jump: float = 1.5) -> None:
         self.iou = iou
@@ -86,9 +90,9 @@ class Tracker:
         if len(scores) != len(boxes) or len(labels) != len(boxes):
             raise InputError(f"expected {len(boxes)} scores and labels, got {len(scores)} and {len(labels)}")
         free = set(range(len(boxes)))
-        for label in sorted(set(labels)):
-            tracks = [tr for tr in self.tracks if tr.label == label and tr.last_seen < t]
-            dets = [i for i in sorted(free) if labels[i] == label]
+        for g in sorted({group(lb) for lb in labels}):
+            tracks = [tr for tr in self.tracks if group(tr.label) == g and tr.last_seen < t]
+            dets = [i for i in sorted(free) if group(labels[i]) == g]
             for ti, di in self._match(tracks, boxes, dets):
                 tracks[ti].observe(boxes[di], float(scores[di]), t)
                 free.discard(di)
