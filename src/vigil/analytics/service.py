@@ -78,7 +78,7 @@ def event_conditions(scope: Scope, f: EventFilter) -> list[ColumnElement[bool]]:
     return conds
 
 
-def events_query(scope: Scope, f: EventFilter) -> Select[tuple[Event]]:
+def events_query(scope: Scope, f: EventFilter) -> Select[Event]:
     """The page of events :func:`list_events` returns, newest first (for EXPLAIN in the tests)."""
     return (select(Event).where(*event_conditions(scope, f)).order_by(Event.start.desc(), Event.id.desc())
             .limit(f.limit).offset(f.offset))
