@@ -169,6 +169,26 @@ def bench_detect(runs: int) -> tuple[float, float]:
     return statistics.median(raw) * 1000, statistics.median(full) * 1000
 
 
+def bench_tiled_round(min_scale: float, runs: int = 5) -> None:
+    """CPU ms of one whole-frame round with and without tiles, at substream, D1 and 1080p sizes."""
+    plain, tiled = Detector.load(min_scale=0.0), Detector.load(min_scale=min_scale)
+    cap = cv2.VideoCapture(str(DATA / "vtest.avi"))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 100)
+    frame = cap.read()[1]
+    print(f"Whole-frame round, CPU ms (median of {runs}): plain / with tiles below {min_scale:g}x (inferences)")
+    for w, h in ((640, 360), (768, 576), (1920, 1080)):
+        img = cv2.resize(frame, (w, h))
+        out = []
+        for det in (plain, tiled):
+            spent = []
+            for _ in range(runs):
+                before, t0 = det.inferences, time.process_time()
+                det.detect(img)
+                spent.append(time.process_time() - t0)
+            out.append(f"{statistics.median(spent) * 1000:.0f} ({det.inferences - before})")
+        print(f"  {w}x{h}: {out[0]} / {out[1]}")
+
+
 def bench_events() -> None:
     det = Detector.load()
     for name in ("vtest.avi", "tree.avi"):
@@ -403,6 +423,7 @@ def main() -> None:
     raw, full = bench_detect(args.detect_runs)
     print(f"\nDetection NanoDet-m 416 (onnxruntime CPU, 1 thread): {raw:.1f} ms per inference, "
           f"{full:.1f} ms with letterbox + GFL decode + NMS (median of {args.detect_runs})")
+    bench_tiled_round(args.min_scale)
     bench_events()
     bench_recall(args.centernet, args.min_scale)
     bench_false_events()
