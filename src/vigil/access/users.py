@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import secrets
@@ -46,7 +47,10 @@ def _make_hasher() -> PasswordHasher:
 
 _hasher = _make_hasher()
 # Verifying against this keeps the timing of unknown-user logins like known-user ones.
-_DUMMY_HASH = _hasher.hash("vigil-timing-equaliser")
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against when the user is unknown, so both answers take the same time (made once, lazily)."""
+    return _hasher.hash("vigil-timing-equaliser")
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +220,7 @@ def authenticate(session: Session, name: str, password: str) -> User:
     user = session.scalar(select(User).where(User.name == name))
     if user is None or not user.active:
         with contextlib.suppress(VerificationError):
-            _hasher.verify(_DUMMY_HASH, password)
+            _hasher.verify(_dummy_hash(), password)
         raise AuthError("wrong user name or password")
     try:
         _hasher.verify(user.password_hash, password)

@@ -25,8 +25,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from matplotlib.backends.backend_pdf import PdfPages
-from matplotlib.figure import Figure
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -235,6 +233,9 @@ def report_html(perf: Performance, *, month: str, region: str, lang: str) -> str
 
 def report_pdf(perf: Performance, *, month: str, region: str, lang: str) -> bytes:
     """The monthly report as a PDF: one page per table, drawn by matplotlib."""
+    from matplotlib.backends.backend_pdf import PdfPages  # loaded here: every CLI start would pay for it
+    from matplotlib.figure import Figure
+
     _check_lang(lang)
     buf = io.BytesIO()
     with report_fonts(), PdfPages(buf) as pdf:
