@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,3 +93,80 @@ async def until(check, what: str, timeout: float = 60.0, every: float = 0.3):
             return last
         await asyncio.sleep(every)
     raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+class Proxy:
+    """A TCP proxy on 127.0.0.1 in front of ``target`` that a test cuts: the link between two instances.
+
+    ``mode``: ``pass`` forwards both ways; ``refuse`` closes each connection at once (a blocked network);
+    ``drop_answers`` forwards requests but drops the connection when the answer comes (the request was
+    applied, its answer lost).
+    """
+
+    def __init__(self, target: int) -> None:
+        self.target, self.mode = target, "pass"
+        self._sock: socket.socket | None = None
+        self._conns: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        assert self._sock is not None
+        return f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+
+    def start(self) -> Proxy:
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def cut(self, mode: str) -> None:
+        """Switch mode; connections open now are closed (none survives a change of the network)."""
+        self.mode = mode
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for c in conns:
+            _close(c)
+
+    def stop(self) -> None:
+        if self._sock is not None:
+            _close(self._sock)
+        self.cut("refuse")
+
+    def _accept(self) -> None:
+        assert self._sock is not None
+        while True:
+            try:
+                client, _ = self._sock.accept()
+            except OSError:
+                return
+            if self.mode == "refuse":
+                _close(client)
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target), timeout=5)
+            except OSError:
+                _close(client)
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._conns += [client, upstream]
+            threading.Thread(target=self._pipe, args=(client, upstream, False), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, True), daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, answers: bool) -> None:
+        try:
+            while data := src.recv(65536):
+                if answers and self.mode == "drop_answers":
+                    break  # the parent answered: the child never hears it
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            _close(src)
+            _close(dst)
+
+
+def _close(s: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        s.shutdown(socket.SHUT_RDWR)
+    s.close()

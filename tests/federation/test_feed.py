@@ -365,3 +365,18 @@ def test_log_is_pruned_after_acknowledgement_and_numbering_never_restarts(pair):
         assert s.scalar(select(func.max(FedChange.seq))) > acked
     sync(village, town, "village")
     assert ids[0] in _cams(town)
+
+
+def test_a_rename_beside_a_bulk_delete_in_one_session_goes_up_too(pair):
+    """The bulk statement's keys are logged at commit; the ORM change pending beside them is not lost."""
+    from sqlalchemy import delete
+
+    town, village, _ = pair
+    ids = add_cameras(village, VILLAGE_A, 2)
+    sync(village, town, "village")
+    with village.db.session() as s:
+        s.execute(delete(Camera).where(Camera.id == ids[1]))
+        s.get(Camera, ids[0]).name = "renamed"
+    sync(village, town, "village")
+    cams = _cams(town)
+    assert ids[1] not in cams and cams[ids[0]].name == "renamed"

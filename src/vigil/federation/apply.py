@@ -198,9 +198,14 @@ class _Applier:
                     faults[cid] = {"b_id": cid, "faults": f, "faults_since": ts if f else None}
         touched = sorted(set(state) | set(faults))
         have: set[str] = set()
-        for i in range(0, len(touched), 500):
-            have |= set(self.s.scalars(select(CameraStatus.camera_id).where(
-                CameraStatus.camera_id.in_(touched[i:i + 500]))))
+        for i in range(0, len(touched), 2000):
+            for cid, st, since in self.s.execute(select(CameraStatus.camera_id, CameraStatus.state,
+                                                        CameraStatus.since).where(
+                    CameraStatus.camera_id.in_(touched[i:i + 2000]))):
+                have.add(cid)
+                new = state.get(cid)
+                if new is not None and new["state"] == st and new["since"] == since:
+                    del state[cid]  # already current (the camera's upsert carried it): no update to write
         fresh: list[dict[str, Any]] = [{"camera_id": c, "state": "unknown", "reason": "", "faults": [],
                   "since": state[c]["since"] if c in state else faults[c]["faults_since"] or utcnow()}
                  for c in touched if c not in have]

@@ -114,6 +114,7 @@ def _after_bulk(session: Session, *_: Any) -> None:
     bulk = session.info.pop("fed_bulk", None)
     if not bulk:
         return
+    session.flush()  # ORM changes pending beside the bulk statements are logged by their own listener first
     session.info[_SKIP] = True
     try:
         for kind, keys in bulk:

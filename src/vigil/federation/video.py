@@ -33,7 +33,8 @@ from vigil.federation.publish import shared_ids
 from vigil.registry.streams import redact_text
 from vigil.video import retrieval
 
-__all__ = ["PEER_PLAYBACK", "PEER_RETRIEVALS", "PEER_VIDEO", "Fetched", "RemoteRequestIn", "check_file",
+__all__ = ["PEER_PLAYBACK", "PEER_RETRIEVALS", "PEER_VIDEO", "Fetched", "RemoteRequestIn", "audit_child_view",
+           "check_file",
            "child_camera", "child_retrieval", "link_principal", "parent_fetch", "relay", "remote_link", "parent_playback", "parent_retrieval"]
 
 PEER_VIDEO, PEER_RETRIEVALS, PEER_PLAYBACK = "/federation/v1/video", "/federation/v1/retrievals", \
@@ -187,6 +188,12 @@ def parent_playback(v: Vigil, p: Principal, camera_id: str, remote_request: int)
     r = _ask(v, link, "GET", PEER_PLAYBACK, params={"cam": cam_id, "req": str(remote_request), "user": p.name},
              rid=rid)
     return Fetched(r.content, "video/mp4")
+
+
+def audit_child_view(session: Session, who: Principal, camera: Camera, remote_request: int, request_id: str) -> None:
+    """The parent's playback call as this instance audits it, under the parent's request id (even if refused)."""
+    audit.record(session, who.name, "federation.view", f"camera:{camera.id}", region=camera.region_code,
+                 request_id=request_id, remote_request=remote_request)
 
 
 def child_retrieval(v: Vigil, session: Session, link: FedLink, body: RemoteRequestIn, request_id: str

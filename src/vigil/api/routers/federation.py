@@ -36,6 +36,7 @@ from vigil.federation.video import (
     PEER_PLAYBACK,
     PEER_VIDEO,
     RemoteRequestIn,
+    audit_child_view,
     check_file,
     child_camera,
     child_retrieval,
@@ -180,5 +181,6 @@ def peer_playback(request: Request, session: SessionDep, v: VigilDep, cam: str =
     if (down := relay(v, session, camera.id, "GET", PEER_PLAYBACK, params={"cam": cam, "req": str(req),
                                                                           "user": user}, rid=rid)) is not None:
         return Response(down.content, media_type="video/mp4")
+    audit_child_view(session, who, camera, req, rid)
     session.commit()
     return FileResponse(retrieval.view(v, who, req), media_type="video/mp4")
