@@ -16,7 +16,7 @@ from vigil.access.throttle import LoginThrottle
 from vigil.api import contract, docs, problems
 from vigil.api import metrics as api_metrics
 from vigil.api.admission import Admission
-from vigil.api.deps import CurrentPrincipal, SessionDep, VigilDep, get_principal
+from vigil.api.deps import CurrentPrincipal, VigilDep, get_principal
 from vigil.api.inputs import RefuseNul
 from vigil.api.public.common import ConfigPublic, ServicePublic
 from vigil.api.security import AuthBeforeBody, BodyLimit, SecurityHeaders, request_token, token_matches
@@ -54,12 +54,12 @@ ROUTERS: list[tuple[str, str, str]] = [
 _WEB = Path(__file__).resolve().parent.parent / "web" / "static"
 
 
-def metrics_reader(request: Request, session: SessionDep, v: VigilDep) -> None:
+def metrics_reader(request: Request, v: VigilDep) -> None:
     """``/metrics`` is for admins, or for a scraper holding ``VIGIL_METRICS_TOKEN`` (compared in constant time)."""
     token, source = request_token(request)
     if source == "header" and token_matches(token, v.settings.metrics_token):
         return
-    if get_principal(request, session, None).role != Role.ADMIN:
+    if get_principal(request, None).role != Role.ADMIN:
         raise AccessDenied("metrics need the admin role or the metrics token")
 
 

@@ -21,6 +21,7 @@ from vigil.core.errors import AccessDenied, AuthError
 
 __all__ = [
     "CurrentPrincipal",
+    "ReadSessionDep",
     "SessionDep",
     "VigilDep",
     "accepts_query_token",
@@ -49,7 +50,17 @@ def get_session(v: VigilDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_principal(request: Request, session: SessionDep,
+def get_read_session(v: VigilDep) -> Iterator[Session]:
+    """A read-only session per request (:meth:`~vigil.core.db.Database.read_session`): no write lock."""
+    with v.db.read_session() as s:
+        yield s
+
+
+#: for routes (or the read part of a route) that only look things up; writes go through SessionDep
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
+
+
+def get_principal(request: Request,
                   cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
     """Resolve the caller's token to a principal.
 
@@ -66,10 +77,10 @@ def get_principal(request: Request, session: SessionDep,
         raise AuthError("authentication required")
     if source == "cookie" and request.method not in SAFE_METHODS and not same_origin(request):
         raise AccessDenied("a cookie-authenticated change must come from this server's own pages")
-    p = principal_for_token(session, token)
-    # End the token lookup's transaction: on SQLite every transaction holds the write lock, and a
-    # handler that opens its own session (live view, re-probe) must not wait for this one.
-    session.commit()
+    # A lookup on a read session: on SQLite it takes no write lock, so requests do not queue behind the
+    # writers just to learn who is calling.
+    with request.app.state.vigil.db.read_session() as rs:
+        p = principal_for_token(rs, token)
     request.state.principal = p
     return p
 

@@ -167,7 +167,7 @@ class AuthBeforeBody:
         self.app, self.db, self.public = app, db, public
 
     def _principal(self, token: str) -> Principal:
-        with self.db.session() as s:
+        with self.db.read_session() as s:  # a lookup: no write lock taken
             return principal_for_token(s, token)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -78,6 +78,8 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
 
 
 _HOLDS = "vigil.writer"
+#: execution option of :meth:`Database.read_session` connections: a deferred BEGIN that takes no write lock
+READ_ONLY = "vigil_read_only"
 
 
 def _queue_writers(engine: Engine) -> None:
@@ -97,6 +99,9 @@ def _queue_writers(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")  # deferred: in WAL mode a reader waits for no writer, and no writer for it
+            return
         if not writers.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
             raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError(
                 "database is locked (this process's other transactions held it too long)"))
@@ -188,6 +193,16 @@ def schema_is_current(engine: Engine) -> bool:
     return set(metadata.tables) <= have
 
 
+class _ReadSession(Session):
+    """The session of :meth:`Database.read_session`: writing through it is a bug."""
+
+
+@event.listens_for(_ReadSession, "before_flush")
+def _no_writes(session: Session, *_: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("a read session does not write (use Database.session)")
+
+
 class Database:
     """An engine plus a session factory."""
 
@@ -196,6 +211,8 @@ class Database:
         self.info = dict(info or {})
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False, info=self.info)
+        self._reads = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), class_=_ReadSession,
+                                   expire_on_commit=False, info=self.info)
 
     @property
     def dialect(self) -> str:
@@ -212,6 +229,20 @@ class Database:
             s.rollback()
             raise
         finally:
+            s.close()
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A session for lookups only (a token, a page of rows): it never waits for the write lock.
+
+        On SQLite its transaction is a plain deferred ``BEGIN``, which in WAL mode runs beside the
+        writers; it always ends in a rollback, and a flush (a write) raises instead of queueing.
+        """
+        s = self._reads()
+        try:
+            yield s
+        finally:
+            s.rollback()
             s.close()
 
     def migrate(self) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from vigil.access.audit import record
 from vigil.access.guard import check_permission
-from vigil.api.deps import CurrentPrincipal, SessionDep, VigilDep
+from vigil.api.deps import CurrentPrincipal, ReadSessionDep, SessionDep, VigilDep
 from vigil.api.params import INT64_MAX, Offset
 from vigil.api.public.registry import CameraMapPublic
 from vigil.api.versioning import IfMatch, expected_versions, set_etag
@@ -65,7 +65,7 @@ def _query(region: str | None, site: int | None, kind: str | None, owner: str | 
 
 
 @router.get("")
-def list_cameras(p: CurrentPrincipal, session: SessionDep, region: str | None = None, site: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
+def list_cameras(p: CurrentPrincipal, session: ReadSessionDep, region: str | None = None, site: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
                  kind: str | None = None, owner: str | None = None, lifecycle: str | None = None, q: str = "",
                  bbox: str | None = None, sort: str = "id", limit: Annotated[int, Query(ge=1, le=1000)] = 50,
                  offset: Offset = 0) -> Page[CameraPublic]:
@@ -79,7 +79,7 @@ def list_cameras(p: CurrentPrincipal, session: SessionDep, region: str | None = 
 
 
 @router.get("/geojson", response_model=CameraMapPublic)
-def cameras_geojson(p: CurrentPrincipal, session: SessionDep, region: str | None = None, bbox: str | None = None,
+def cameras_geojson(p: CurrentPrincipal, session: ReadSessionDep, region: str | None = None, bbox: str | None = None,
                     limit: Annotated[int, Query(ge=1, le=50000)] = 5000) -> dict:
     """Cameras in scope as a GeoJSON FeatureCollection (for the map)."""
     check_permission(p, "registry.read")
@@ -95,13 +95,18 @@ def cameras_geojson(p: CurrentPrincipal, session: SessionDep, region: str | None
 
 
 @router.get("/{camera_id}")
-def get_camera(camera_id: str, p: CurrentPrincipal, session: SessionDep, response: Response) -> CameraDetailPublic:
-    """One camera with its stream URLs (the read is audited); its ETag is the version to send as If-Match."""
+def get_camera(camera_id: str, p: CurrentPrincipal, reads: ReadSessionDep, session: SessionDep,
+               response: Response) -> CameraDetailPublic:
+    """One camera with its stream URLs (the read is audited); its ETag is the version to send as If-Match.
+
+    The camera is read without the write lock; only the audit entry is written (a short transaction).
+    """
     check_permission(p, "registry.read")
-    c = svc.get_camera(session, p, camera_id)
+    c = svc.get_camera(reads, p, camera_id)
+    set_etag(response, reads, c)
+    out = camera_json(c, reads.get(CameraStatus, camera_id), detail=True)
     record(session, p.name, "camera.view", f"camera:{camera_id}", region=c.region_code)
-    set_etag(response, session, c)
-    return camera_json(c, session.get(CameraStatus, camera_id), detail=True)
+    return out
 
 
 @router.post("", status_code=201)
