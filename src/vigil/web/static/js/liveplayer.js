@@ -5,7 +5,7 @@
 import { cameraState } from "./player.js";
 
 const RETRY_STARTING_MS = 1000;
-const RETRY_NO_VIDEO_MS = 15000;
+const RETRY_NO_VIDEO_MS = [3000, 3000, 15000]; // soon after a first failure (a camera busy for a moment), then slower
 const MAX_STARTING = 30; // tries while "starting" before it says "no video"
 
 /** The playlist URL of a camera (a remote one is proxied through the instance below). */
@@ -21,6 +21,7 @@ export function playLive(video, cameraId, { token = "", remote = false, onState 
   let timer = 0;
   let hls = null;
   let tries = 0;
+  let failures = 0;
   const player = { state: "", hls: null, kind: "", stop };
 
   function say(state, detail = "") {
@@ -59,6 +60,11 @@ export function playLive(video, cameraId, { token = "", remote = false, onState 
     video.play().catch(() => {});
   }
 
+  function retryNoVideo() {
+    failures += 1;
+    return RETRY_NO_VIDEO_MS[Math.min(failures, RETRY_NO_VIDEO_MS.length) - 1];
+  }
+
   async function probe() {
     if (stopped) return;
     let res;
@@ -66,10 +72,11 @@ export function playLive(video, cameraId, { token = "", remote = false, onState 
       res = await fetch(url, { headers, credentials: "same-origin", cache: "no-store" });
     } catch {
       say("no_video");
-      later(probe, RETRY_NO_VIDEO_MS);
+      later(probe, retryNoVideo());
       return;
     }
     if (res.ok) {
+      failures = 0;
       attach();
       return;
     }
@@ -81,7 +88,7 @@ export function playLive(video, cameraId, { token = "", remote = false, onState 
     } else if (res.status === 503) {
       tries = 0;
       say("no_video", problem.detail || "");
-      later(probe, RETRY_NO_VIDEO_MS);
+      later(probe, retryNoVideo());
     } else {
       say("error", problem.detail || `HTTP ${res.status}`);
     }
