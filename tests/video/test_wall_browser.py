@@ -67,6 +67,8 @@ def test_four_tile_wall_plays_saves_and_cycles(served) -> None:
         tiles = lambda: browser.eval("JSON.stringify(window.vigilWall.tiles)")  # noqa: E731
         assert wait_for(lambda: [t["camera"] for t in json.loads(tiles())] == CAMS[:4], 10), tiles()
         assert wait_for(lambda: all(t["state"] == "live" for t in json.loads(tiles())), 60), tiles()
+        browser.send("Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1, mobile=False)
+        assert browser.eval("document.documentElement.scrollWidth <= document.documentElement.clientWidth")  # 1280 px
         cur = lambda i: browser.eval(f"window.vigilWall.tiles[{i}].video().currentTime")  # noqa: E731
         t1 = [cur(i) for i in range(4)]
         assert wait_for(lambda: all(cur(i) > t1[i] + 1.0 for i in range(4)), 30), (t1, [cur(i) for i in range(4)])

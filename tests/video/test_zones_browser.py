@@ -89,6 +89,8 @@ def test_draw_a_mask_zone_and_line_and_see_the_mask_applied(served) -> None:
         browser.eval("document.getElementById('zones-save').click()")
         assert wait_for(lambda: browser.eval("document.getElementById('zones-applied').naturalWidth") or 0, 40), \
             browser.eval("document.body.innerText")
+        browser.send("Emulation.setDeviceMetricsOverride", width=1280, height=1600, deviceScaleFactor=1, mobile=False)
+        assert browser.eval("document.documentElement.scrollWidth <= document.documentElement.clientWidth")  # 1280 px
         # The server's masked snapshot: black inside the mask, the plaza's picture outside it.
         assert _luma(browser, "zones-applied", 0.25, 0.25) < 12
         assert _luma(browser, "zones-img", 0.25, 0.25) > 30  # the same spot unmasked is not black
