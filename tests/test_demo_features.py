@@ -106,3 +106,25 @@ def test_demo_services_record_the_streaming_cameras(demo_city):
 
     assert asyncio.run(run()) >= set(rec.recorder.camera_ids)
     assert fleet.streaming == set(rec.recorder.camera_ids)
+
+
+@pytest.mark.slow  # builds, seeds and plans a 2,000-camera city (minutes on 2 cores): `make test-slow`
+def test_demo_quick_build_from_the_cli(tmp_path):
+    from typer.testing import CliRunner
+
+    from vigil.cli import app
+    from vigil.core.context import Vigil
+
+    home = str(tmp_path / "home")
+    r = CliRunner().invoke(app, ["demo", "--cameras", "2000", "--no-serve", "--home", home], terminal_width=200)
+    assert r.exit_code == 0, r.output
+    assert "Maintenance: 16 teams" in r.output and "zone on 3 camera(s)" in r.output
+    v = Vigil.open(None, home)
+    try:
+        enabled, _ = enabled_cameras(v)
+        assert sorted(c.camera_id for c in enabled) == sorted(demo_streaming_ids(v, sim=20547, streams=9)[:3])
+        with v.db.session() as s:
+            assert s.scalar(select(Camera.id).where(Camera.name.like("金色年华-%"))) is not None
+            assert s.scalar(select(WorkOrder.id).where(WorkOrder.team_id.is_(None))) is None
+    finally:
+        v.close()

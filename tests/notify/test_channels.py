@@ -187,11 +187,15 @@ def test_secrets_sealed_and_never_shown(vigil):
 
 @pytest.mark.parametrize(("kw", "msg"), [
     ({"kind": "wecom", "url": "ftp://x/cgi-bin/webhook/send?key=k"}, r"must be http\(s\)"),
+    ({"kind": "wecom", "url": "http://[::1/cgi-bin/webhook/send?key=k"}, "not a valid URL"),
+    ({"kind": "dingtalk", "url": "http://h:x/robot/send?access_token=t"}, "not a valid URL"),
+    ({"kind": "webhook", "url": "http://[/hook", "secret": "s" * 16}, "webhook URL is not a valid URL"),
     ({"kind": "wecom", "url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"}, "its key parameter"),
     ({"kind": "dingtalk", "url": "https://oapi.dingtalk.com/robot/send"}, "its access_token parameter"),
     ({"kind": "feishu", "url": "https://open.feishu.cn/open-apis/bot/v2/hook/"}, "/hook/<id>"),
     ({"kind": "email", "smtp_host": "127.0.0.1", "mail_from": "a@b"}, "at least one mail_to"),
     ({"kind": "email", "smtp_host": "h", "mail_from": "nobody", "mail_to": ["a@b"]}, "name@domain"),
+    ({"kind": "email", "smtp_host": "h", "mail_from": "a@b", "mail_to": ["c@d\nBcc:e@f"]}, "name@domain"),
     ({"kind": "email", "smtp_host": "h", "mail_from": "a@b", "mail_to": ["c@d"], "secret": "pw"}, "needs smtp_user"),
     ({"kind": "wecom", "url": "https://h/cgi-bin/webhook/send?key=k", "lang": "fr"}, "unknown language"),
 ])

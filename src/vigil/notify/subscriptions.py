@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -68,10 +69,20 @@ class ChannelPublic(BaseModel):
     options: dict[str, Any]
 
 
+def _check_url(body: ChannelIn) -> None:
+    what = "webhook URL" if body.kind == "webhook" else f"{body.kind} robot URL"
+    try:
+        parts = urlsplit(body.url)
+        _ = parts.port  # a port that is not a number raises here
+    except ValueError:
+        raise InputError(f"{what} is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(f"{what} must be http(s)://host/...")
+
+
 def _check(body: ChannelIn) -> None:
     if body.kind in ROBOT_KINDS:
-        if not body.url.startswith(("http://", "https://")):
-            raise InputError(f"{body.kind} robot URL must be http(s)://...")
+        _check_url(body)
         need = _ROBOT_PARAM.get(body.kind)
         if need and need not in body.url:
             raise InputError(f"{body.kind} robot URL must carry its {need.rstrip('=')} parameter")
@@ -80,7 +91,7 @@ def _check(body: ChannelIn) -> None:
     if body.kind == "email":
         if not body.smtp_host or not body.mail_from or not body.mail_to:
             raise InputError("an e-mail channel needs smtp_host, mail_from and at least one mail_to")
-        if any("@" not in a for a in (body.mail_from, *body.mail_to)):
+        if any("@" not in a or any(c in a for c in "\r\n,;<> ") for a in (body.mail_from, *body.mail_to)):
             raise InputError("e-mail addresses must look like name@domain")
         if body.secret and not body.smtp_user:
             raise InputError("an SMTP password needs smtp_user")
@@ -103,6 +114,7 @@ def add_channel(session: Session, vigil: Vigil, body: ChannelIn, *, scope: Scope
     elif not scope.all_regions:
         raise InputError("name a region_code inside your scope")
     if body.kind == "webhook":
+        _check_url(body)
         hook = add_webhook(session, vigil, name=body.name, url=body.url, secret=body.secret, events=body.events,
                            region_code=body.region_code, actor=actor)
         hook.options = _options(body)
