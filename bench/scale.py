@@ -85,12 +85,19 @@ async def _holders(table: LeaseTable) -> dict[int, str | None]:
     return out
 
 
-async def _wait(check, limit: float = 120.0, table: LeaseTable | None = None) -> float:  # type: ignore[no-untyped-def]
-    t0 = time.monotonic()
+async def _wait(check, limit: float = 120.0, table: LeaseTable | None = None,  # type: ignore[no-untyped-def]
+                tap: Tap | None = None) -> float:
+    t0 = last = time.monotonic()
     while time.monotonic() - t0 < limit:
         if await check():
             return time.monotonic() - t0
         await asyncio.sleep(0.2)
+        if tap is not None and time.monotonic() - last > 60:
+            last = time.monotonic()
+            print(f"  ... {time.monotonic() - t0:.0f} s: {len(tap.seen):,} cameras seen, {tap.count:,} results",
+                  flush=True)
+    if tap is not None:
+        print(f"seen {len(tap.seen):,} cameras, {tap.count:,} results in {limit:.0f} s")
     if table is not None:
         hs = list((await _holders(table)).values())
         print("holders:", {h: hs.count(h) for h in set(hs)})
@@ -142,12 +149,12 @@ async def run(a: argparse.Namespace, tmp: Path, db_url: str) -> None:
         await nc.subscribe("vigil.probe.>", cb=tap.on)
         w1 = _worker("w1", common, env, cores[0] if len(cores) > 1 else None, log)
         procs.append(w1)
-        await _wait(lambda: _all_seen(tap, cams))
+        await _wait(lambda: _all_seen(tap, cams), a.limit, tap=tap)
         thr1, cpp1 = await _window(tap, [w1.pid], a.window)
         print(f"1 worker : {thr1:,.0f} probes/s, {cpp1 * 1e3:.2f} ms CPU per probe; {await _lag(nc)}")
         w2 = _worker("w2", common, env, cores[1] if len(cores) > 1 else None, log)
         procs.append(w2)
-        await _wait(lambda: _both(table), table=table)
+        await _wait(lambda: _both(table), a.limit, table=table)
         await asyncio.sleep(2)
         thr2, cpp2 = await _window(tap, [w1.pid, w2.pid], a.window)
         print(f"2 workers: {thr2:,.0f} probes/s, {cpp2 * 1e3:.2f} ms CPU per probe; scaling efficiency "
@@ -157,8 +164,8 @@ async def run(a: argparse.Namespace, tmp: Path, db_url: str) -> None:
         lost = [c for c in cams if owners[shard_of(c)] == "w1"]
         w1.send_signal(signal.SIGKILL)
         t_kill = time.time()
-        own_s = await _wait(lambda: _only(table, "w2"))
-        seen_s = await _wait(lambda: _seen_since(tap, lost, t_kill))
+        own_s = await _wait(lambda: _only(table, "w2"), a.limit)
+        seen_s = await _wait(lambda: _seen_since(tap, lost, t_kill), a.limit)
         print(f"takeover : SIGKILL of w1 -> w2 owns every shard after {own_s:.1f} s, w1's {len(lost):,} cameras "
               f"probed again after {seen_s + own_s:.1f} s (lease TTL {a.ttl:.0f} s; goal < 20 s)")
         await _latency(v, fleet, cams)
@@ -276,7 +283,10 @@ def main() -> None:
     ap.add_argument("--window", type=float, default=20.0)
     ap.add_argument("--ttl", type=float, default=6.0)
     ap.add_argument("--log", action="store_true", help="print the tail of the processes' log")
+    ap.add_argument("--limit", type=float, default=None,
+                    help="seconds each phase may take (default: 120, or a full sweep at 50 probes/s if longer)")
     a = ap.parse_args()
+    a.limit = a.limit or max(120.0, a.cameras / 50)
     print(machine_line())
     with throwaway_pg("scale") as (url, tmp):
         asyncio.run(run(a, tmp, url))
