@@ -180,3 +180,32 @@ async def test_a_workers_analytics_store_the_row_and_put_the_notification_on_the
     with vigil.db.session() as s:
         assert s.scalars(select(Event.uid)).all() == [ev.uid]
         assert s.scalar(select(func.count()).select_from(WebhookDelivery)) == 0  # the relay queues it
+
+
+async def test_a_relay_that_does_not_lead_leaves_the_notes_to_the_leader(vigil, nats_server):
+    with vigil.db.session() as s:
+        add_regions(s)
+        cam = add_camera(s, "53010201", 4)
+        add_webhook(s, vigil, name="ops", url=f"http://127.0.0.1:{free_port()}/hook", secret=SECRET)
+    ev = _event(cam)
+    leading = False
+
+    async def gate():
+        return leading
+
+    nc = await connect(nats_server.url, name="test")
+    relay = Relay(vigil, nc.jetstream(), gate=gate)
+    try:
+        await ensure_stream(nc.jetstream())
+        await publish_note(nc.jetstream(), Note(f"{ev.uid}.start", "event.intrusion.start", "53010201", T0,
+                                                ev.to_json()))
+        await relay.start()
+        await asyncio.sleep(2.0)
+        assert relay.stats.relayed == 0
+        leading = True  # elected: the same note is now taken
+        await _until("the note relayed by the leader", lambda: relay.stats.relayed == 1)
+    finally:
+        await relay.stop()
+        await nc.close()
+    with vigil.db.session() as s:
+        assert s.scalars(select(WebhookDelivery.event)).all() == ["event.intrusion.start"]

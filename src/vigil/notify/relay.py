@@ -150,6 +150,10 @@ class Relay:
                 await m.term()
         if not good:
             return 0
+        if self.gate is not None and not await self.gate():  # not the leader: leave them to the one who is
+            for m in good:
+                await m.nak()
+            return 0
         fresh = await asyncio.to_thread(self._unseen, notes)
         try:
             await self._publish_mqtt(fresh)
@@ -157,10 +161,6 @@ class Relay:
             self.stats.last_error = str(exc)
             for m in good:
                 await m.nak(delay=2.0)
-            return 0
-        if self.gate is not None and not await self.gate():
-            for m in good:
-                await m.nak()
             return 0
         queued = await asyncio.to_thread(self._store, fresh)
         for m in good:
