@@ -72,11 +72,13 @@ def seed_city(v: Vigil) -> City:
 
 
 def browser_errors(driver) -> list[str]:  # type: ignore[no-untyped-def]
-    """Severe console messages (JS errors), ignoring expected 401s before sign-in and favicon misses."""
+    """Severe console messages (JS errors), ignoring expected 401s before sign-in, favicon misses, and a live
+    playlist's 503 (a camera "starting" or with "no video": an answer the page shows, not an error in it)."""
     out = []
     for e in driver.get_log("browser"):
         msg = e.get("message", "")
-        if e.get("level") == "SEVERE" and "401" not in msg and "favicon" not in msg:
+        live_503 = "/api/v1/video/live/" in msg and "status of 503" in msg
+        if e.get("level") == "SEVERE" and "401" not in msg and "favicon" not in msg and not live_503:
             out.append(msg)
     return out
 

@@ -5,6 +5,7 @@
 import { ApiError, api, setUnauthorizedHandler } from "./api.js";
 import { h, mount, toast } from "./dom.js";
 import { pickLanguage } from "./i18n.js";
+import { loadHls, playLive } from "./liveplayer.js";
 
 // This page's own words in Chinese (the console's shared catalogues stay with the console's pages).
 const ZH = {
@@ -13,6 +14,7 @@ const ZH = {
   "Snapshot reference": "截图编号", "no follow-up": "无后续", "open an incident": "立为事件",
   "open a work order": "派运维工单", Normal: "正常", Abnormal: "异常", "Finish round": "完成巡逻",
   Handover: "交接班", "Write handover": "写交接记录", Start: "开始", Acknowledge: "确认", live: "实时",
+  "starting…": "正在启动…", "camera down": "摄像机离线", "no video": "无视频", "cannot play": "无法播放",
   late: "迟到", due: "应巡", finished: "已完成", "acknowledged by": "确认人", "waiting for the next shift": "待接班确认",
   "(no leader on duty)": "（无值班长）", alarm: "告警", incident: "事件", "work order": "工单",
   normal: "正常", abnormal: "异常",
@@ -91,6 +93,23 @@ function current() {
   return state.run?.round.cameras[state.index];
 }
 
+// The camera being looked at plays inline in its tile (hls.js, as on the live page); the others wait their turn.
+const LIVE_WORDS = { starting: "starting…", live: "live", down: "camera down", no_video: "no video", error: "cannot play" };
+
+function currentVideo(cameraId) {
+  state.player?.stop();
+  const video = h("video", { class: "centre-video", muted: true, autoplay: true, playsinline: true });
+  video.muted = true;
+  const badge = h("span", { class: "muted centre-video-state" }, L("starting…"));
+  const box = h("div", { class: "centre-live", dataset: { state: "starting" } }, video, badge);
+  state.player = playLive(video, cameraId, { token: sessionStorage.getItem("vigil_token") || "",
+    onState: (s) => {
+      box.dataset.state = s;
+      badge.textContent = L(LIVE_WORDS[s] || s);
+    } });
+  return box;
+}
+
 function drawWall() {
   const run = state.run;
   const marked = new Map(run.views.map((v) => [v.camera_id, v.status]));
@@ -102,6 +121,7 @@ function drawWall() {
     class: `centre-tile ${i === state.index ? "current" : ""} ${marked.get(c.camera_id) || ""}`,
     dataset: { camera: c.camera_id },
   }, h("strong", {}, run.camera_names[c.camera_id] || c.camera_id), h("div", { class: "mono muted" }, c.camera_id),
+  i === state.index ? currentVideo(c.camera_id) : null,
   h("a", { href: `live.html?camera=${encodeURIComponent(c.camera_id)}`, target: "_blank", rel: "noopener" }, L("live")))));
   mount($("wall-checklist"), run.round.checklist.map((item) => h("label", {},
     h("input", { type: "checkbox", class: "check", dataset: { item } }), ` ${item}`)));
@@ -125,6 +145,7 @@ function advance() {
 }
 
 async function startRun(roundId) {
+  await loadHls().catch(fail);
   state.run = await api(`/centre/rounds/${roundId}/runs`, { method: "POST" });
   state.index = 0;
   state.left = state.run.round.dwell_s;
@@ -154,6 +175,7 @@ async function mark(status) {
 async function finishRun() {
   const done = await api(`/centre/runs/${state.run.id}/finish`, { method: "POST" });
   clearInterval(state.timer);
+  state.player?.stop();
   state.finished = done;
   $("wall-state").textContent = `${L("finished")} ${when(done.finished_at)}${done.late ? ` (${L("late")})` : ""}`;
 }

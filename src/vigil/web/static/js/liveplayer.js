@@ -8,6 +8,20 @@ const RETRY_STARTING_MS = 1000;
 const RETRY_NO_VIDEO_MS = [3000, 3000, 15000]; // soon after a first failure (a camera busy for a moment), then slower
 const MAX_STARTING = 30; // tries while "starting" before it says "no video"
 
+let hlsLoading = null;
+/** Load the vendored hls.js once, on pages that play video only when they need it. */
+export function loadHls() {
+  if (window.Hls) return Promise.resolve();
+  hlsLoading ||= new Promise((resolve, reject) => {
+    const s = Object.assign(document.createElement("script"),
+      { src: new URL("../vendor/hls.js/hls.min.js", import.meta.url).href });
+    s.addEventListener("load", resolve);
+    s.addEventListener("error", () => reject(new Error("hls.js did not load")));
+    document.head.append(s);
+  });
+  return hlsLoading;
+}
+
 /** The playlist URL of a camera (a remote one is proxied through the instance below). */
 export function playlistUrl(cameraId, { remote = false } = {}) {
   return `/api/v1/${remote ? "federation/live" : "video/live"}/${encodeURIComponent(cameraId)}/index.m3u8`;

@@ -6,26 +6,13 @@ import { api } from "../api.js";
 import { h, mount, toast } from "../dom.js";
 import { t } from "../i18n.js";
 import { statusInfo } from "../labels.js";
-import { playLive } from "../liveplayer.js";
+import { loadHls, playLive } from "../liveplayer.js";
 import { regionNames } from "../regions.js";
 
 export const regionAware = true;
 const SIZES = [1, 4, 9, 16];
 const STATE_TEXT = () => ({ starting: t("starting…"), live: t("live"), down: t("camera down"),
   no_video: t("no video"), error: t("cannot play") });
-
-let hlsLoading = null;
-/** hls.js is loaded when a wall is first opened (not on every console page). */
-function loadHls() {
-  if (window.Hls) return Promise.resolve();
-  hlsLoading ||= new Promise((resolve, reject) => {
-    const s = h("script", { src: "vendor/hls.js/hls.min.js" });
-    s.addEventListener("load", resolve);
-    s.addEventListener("error", () => reject(new Error("hls.js did not load")));
-    document.head.append(s);
-  });
-  return hlsLoading;
-}
 
 function cameraTree(cameras, names, onAdd) {
   const byRegion = new Map();
