@@ -86,3 +86,21 @@ def test_catalogue_compiles_and_placeholders_round_trip():
     assert translate_line("camera 5301 not found", "zh-CN") == "未找到摄像机 5301"
     assert translate_line("a line the catalogue lacks", "zh-CN") == "a line the catalogue lacks"
     assert take_lang_option(["a", "--lang", "zh", "b", "--", "--lang", "x"]) == (["a", "b", "--", "--lang", "x"], "zh")
+
+
+def test_api_daily_report_in_the_callers_language(sqlite_vigil):
+    from fastapi.testclient import TestClient
+
+    from factories import TOWN1, build_world
+    from vigil.api.app import create_app
+
+    w = build_world(sqlite_vigil)
+    client = TestClient(create_app(sqlite_vigil))
+    h = {"Authorization": f"Bearer {w.tokens[TOWN1]}"}
+    q = {"region": TOWN1, "date": "2026-01-01"}
+    assert "<h2>Key figures</h2>" in client.get("/api/v1/health/report/daily", params=q, headers=h).text
+    assert client.patch("/api/v1/auth/me", json={"locale": "zh-CN"}, headers=h).status_code == 200
+    assert "<h2>关键指标</h2>" in client.get("/api/v1/health/report/daily", params=q, headers=h).text
+    en = client.get("/api/v1/health/report/daily", params={**q, "lang": "en"}, headers=h)
+    assert "<h2>Key figures</h2>" in en.text
+    assert client.get("/api/v1/health/report/daily", params={**q, "lang": "fr"}, headers=h).status_code == 422

@@ -36,6 +36,7 @@ __all__ = [
     "revoke_token",
     "set_locale",
     "update_user",
+    "user_locale",
 ]
 
 def _make_hasher() -> PasswordHasher:
@@ -264,6 +265,12 @@ def principal_for_token(session: Session, token: str) -> Principal:
 
 
 LOCALES = ("zh-CN", "en")
+
+
+def user_locale(session: Session, user_id: int) -> str:
+    """The console language a user chose (``""``: none yet, the browser's is used)."""
+    user = session.get(User, user_id)
+    return user.locale if user is not None else ""
 
 
 def set_locale(session: Session, principal: Principal, locale: str) -> User:

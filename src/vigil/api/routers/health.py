@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from starlette.background import BackgroundTask
 
 from vigil.access.guard import Scope, ensure_visible, get_in_scope
-from vigil.access.users import Principal
+from vigil.access.users import Principal, user_locale
 from vigil.api.contract import media
 from vigil.api.deps import SessionDep, VigilDep, require
 from vigil.api.public.health import (
@@ -265,13 +265,18 @@ def add_team(body: TeamIn, p: HealthWrite, session: SessionDep) -> dict[str, Any
 def daily(p: KpiRead, v: VigilDep, region: str,
           day: Annotated[date, Query(alias="date", ge=FIRST_DAY, le=LAST_DAY, description="the day, 1970-01-01 .. "
                                      "9998-12-31")],
-          format: Annotated[str, Query(pattern="^(html|pdf)$")] = "html") -> HTMLResponse | FileResponse:
+          format: Annotated[str, Query(pattern="^(html|pdf)$")] = "html",
+          lang: Annotated[str | None, Query(pattern="^(en|zh-CN)$", description="headings' language (default: "
+                                            "the caller's console language)")] = None) -> HTMLResponse | FileResponse:
     """The daily report of a town as HTML or PDF."""
     from vigil.health.report import daily_report
 
     code = _region(p, region)
+    if lang is None:  # a short session of its own: the report opens its own ones (SQLite has one writer)
+        with v.db.session() as s:
+            lang = user_locale(s, p.user_id) or "en"
     tmp = Path(tempfile.mkdtemp(prefix="vigil-report-"))
-    files = daily_report(v, code, day, tmp)
+    files = daily_report(v, code, day, tmp, lang=lang)
     if format == "html":
         html = files.html.read_text(encoding="utf-8")
         _cleanup(tmp)
