@@ -1,22 +1,20 @@
 """Server-side translations: gettext catalogues (``.po``) for the CLI's messages, reports and notifications.
 
 The catalogues live in ``vigil/i18n/locale/<ll_CC>/LC_MESSAGES/vigil.po`` and are compiled in memory with
-Babel when first used (``make i18n-check`` compiles them the same way). Message ids are the English text,
+Babel when first used (the stdlib gettext reads the result). Message ids are the English text,
 so English needs no catalogue. The language is, in order: an explicit ``--lang``, ``VIGIL_LANG``, the
 instance setting (``vigil lang set``), then English.
 """
 
 from __future__ import annotations
 
+import gettext
 import io
 import os
 import re
 from functools import lru_cache
 from pathlib import Path
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import NullTranslations, Translations
 from sqlalchemy.orm import Session
 
 from vigil.core.errors import InputError
@@ -47,6 +45,10 @@ def compile_catalogue(lang: str) -> bytes:
     lang = normalize(lang)
     if lang == "en":
         return b""
+    # Babel only when a catalogue is compiled (once per process and language): English runs never load it
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
     po = _LOCALE_DIR / lang.replace("-", "_") / "LC_MESSAGES" / "vigil.po"
     with po.open("rb") as fh:
         catalog = read_po(fh, locale=lang.replace("-", "_"))
@@ -56,10 +58,10 @@ def compile_catalogue(lang: str) -> bytes:
 
 
 @lru_cache(maxsize=8)
-def translator(lang: str) -> NullTranslations:
+def translator(lang: str) -> gettext.NullTranslations:
     """The translations of ``lang`` (English: the identity)."""
     data = compile_catalogue(lang)
-    return Translations(io.BytesIO(data), domain="vigil") if data else NullTranslations()
+    return gettext.GNUTranslations(io.BytesIO(data)) if data else gettext.NullTranslations()
 
 
 def get_instance_lang(session: Session) -> str | None:
