@@ -11,14 +11,19 @@ import pytest
 from sqlalchemy import select
 from video_helpers import add_camera, console_as, free_port, serve_app, wait_for
 
+from vigil.access.guard import Scope
 from vigil.access.users import add_user, issue_token
 from vigil.analytics.models import AnalyticsSetting
+from vigil.analytics.settings import set_analytics
 from vigil.api.app import create_app
 from vigil.video.models import PrivacyMask
 
 pytestmark = pytest.mark.browser
 CAM, OTHER, DEAD = "53010200001320000201", "53010300001320000202", "53010200001320000203"
 MASK = [(0.1, 0.1), (0.4, 0.1), (0.4, 0.4), (0.1, 0.4)]
+# a lane zone with a queue rule: the editor does not draw lanes, and saving must keep it as it was
+LANE = {"name": "lane-1", "polygon": [[0.6, 0.1], [0.9, 0.1], [0.9, 0.3], [0.6, 0.3]],
+        "stop_line": [[0.6, 0.3], [0.9, 0.3]], "length_m": 30.0, "rules": [{"type": "queue", "threshold_m": 10.0}]}
 
 
 @pytest.fixture
@@ -28,6 +33,7 @@ def served(sqlite_vigil, rtsp_server):
         add_camera(s, rtsp_server.url, cam_id=CAM)
         add_camera(s, rtsp_server.url, cam_id=OTHER, region="530103")
         add_camera(s, f"rtsp://127.0.0.1:{free_port()}/cam", cam_id=DEAD)
+        set_analytics(s, CAM, enabled=False, zones={"zones": [LANE]}, actor="seed", scope=Scope.everything())
         tokens = {role: issue_token(s, add_user(s, f"u-{role}", "a-long-password", role, ["530102"]))
                   for role in ("admin", "duty_officer")}
     with serve_app(create_app(v)) as base:
@@ -101,7 +107,8 @@ def test_draw_a_mask_zone_and_line_and_see_the_mask_applied(served) -> None:
         (mask,) = s.scalars(select(PrivacyMask).where(PrivacyMask.camera_id == CAM))
         assert all(abs(a - b) < 0.01 for p, q in zip(mask.polygon, MASK, strict=True) for a, b in zip(p, q, strict=True))
         zones = s.get(AnalyticsSetting, CAM).zones
-    assert [(z["name"], z["rules"][0]["type"]) for z in zones["zones"]] == [("gate", "intrusion")]
+    assert [(z["name"], z["rules"][0]["type"]) for z in zones["zones"]] == [("lane-1", "queue"), ("gate", "intrusion")]
+    assert zones["zones"][0] == LANE
     assert [round(y, 2) for _x, y in zones["lines"][0]["points"]] == [0.1, 0.9]
 
 

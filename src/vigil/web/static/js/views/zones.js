@@ -12,28 +12,36 @@ const TOOLS = () => [["intrusion", t("Intrusion zone")], ["loitering", t("Loiter
   ["line", t("Crossing line")], ["mask", t("Privacy mask")]];
 const COLORS = { intrusion: "#ff5d5d", loitering: "#f5b341", line: "#4cc2ff", mask: "#000000" };
 
+/** A stored zone this editor draws: intrusion or loitering rules only, no lane (stop line). Others are kept. */
+export function editable(z) {
+  return !z.stop_line && (z.rules || []).every((r) => r.type === "intrusion" || r.type === "loitering");
+}
+
 /** Shapes from the stored documents: analytics zones and lines, and the camera's privacy masks. */
 export function shapesFrom(zonesDoc, masks) {
   const out = [];
-  for (const z of zonesDoc?.zones || []) {
+  for (const z of (zonesDoc?.zones || []).filter(editable)) {
     const rule = (z.rules || [])[0] || { type: "intrusion" };
     out.push({ kind: rule.type === "loitering" ? "loitering" : "intrusion", name: z.name, points: z.polygon,
       dwell_s: rule.dwell_s || 0 });
   }
-  for (const l of zonesDoc?.lines || []) out.push({ kind: "line", name: l.name, points: l.points });
+  for (const l of zonesDoc?.lines || []) out.push({ kind: "line", name: l.name, points: l.points, labels: l.labels });
   for (const m of masks || []) out.push({ kind: "mask", name: m.name || "", points: m.polygon });
   return out;
 }
 
-/** The analytics zones document and the privacy-mask list for the shapes. */
-export function documentsFor(shapes, keep = {}) {
+/** The analytics zones document and the privacy-mask list for the shapes. What the editor does not draw
+ *  (lane zones, stopped and queue rules, the document's other keys) is kept from `stored` as it was. */
+export function documentsFor(shapes, stored = {}) {
   const r4 = (pts) => pts.map(([x, y]) => [Math.round(x * 1e4) / 1e4, Math.round(y * 1e4) / 1e4]);
   const zones = shapes.filter((s) => s.kind === "intrusion" || s.kind === "loitering").map((s) => ({
     name: s.name, polygon: r4(s.points),
     rules: [s.kind === "loitering" ? { type: "loitering", dwell_s: Number(s.dwell_s) || 30 } : { type: "intrusion" }] }));
-  const lines = shapes.filter((s) => s.kind === "line").map((s) => ({ name: s.name, points: r4(s.points) }));
+  const lines = shapes.filter((s) => s.kind === "line").map((s) => ({ name: s.name, points: r4(s.points),
+    ...(s.labels ? { labels: s.labels } : {}) }));
   const masks = shapes.filter((s) => s.kind === "mask").map((s) => ({ name: s.name, polygon: r4(s.points) }));
-  return { zones: { ...keep, zones, lines }, masks };
+  const kept = (stored?.zones || []).filter((z) => !editable(z));
+  return { zones: { ...(stored || {}), zones: [...kept, ...zones], lines }, masks };
 }
 
 async function imageUrl(cameraId, masked) {
@@ -136,7 +144,7 @@ export async function render(el, route, ctx) {
   });
 
   async function save() {
-    const { zones, masks } = documentsFor(state.shapes, {});
+    const { zones, masks } = documentsFor(state.shapes, setting.zones);
     try {
       await api(`/video/cameras/${cid}/masks`, { method: "PUT", body: masks });
       await api(`/analytics/cameras/${cid}`, { method: "PUT", body: { enabled: setting.enabled, zones } });
