@@ -175,7 +175,7 @@ class Worker:
         if self._member is None or not await t.renew(self._member):
             self._member = await t.acquire(f"member.{self.name}")
         for s, lease in list(self.leases.items()):
-            if not await t.renew(lease):
+            if not await t.renew(lease) and self.leases.get(s) is lease:  # a fenced publish may have dropped it
                 del self.leases[s]
         members = {k.removeprefix("member.") for k in await t.keys("member.")}
         if self._member is None:  # not a member: own nothing rather than something twice
@@ -184,8 +184,10 @@ class Worker:
         else:
             want = shards_of(self.name, members, self.shards)
         for s in sorted(set(self.leases) - want):
-            await t.release(self.leases.pop(s))
-            self.stats.released += 1
+            gone = self.leases.pop(s, None)
+            if gone is not None:
+                await t.release(gone)
+                self.stats.released += 1
         for s in sorted(want - set(self.leases)):
             got = await t.acquire(f"shard.{s}")
             if got is not None:
