@@ -2,9 +2,11 @@
 
 The dive solves the LP, fixes every column at 0.5 or more to 1 (the largest one when none is), solves the LP
 of the rows still short and repeats; the rows still short when its rounds or its time run out are closed by
-the Lagrangian greedy on the first LP's duals. Pruned and improved by local search, this is the start the exact solver gets: on the shipped
-multi-model catalog it is 2–11 % cheaper than the Lagrangian-greedy start (docs/coverage.md, "Proofs with
-the multi-model catalog"). The LP optimum is a valid lower bound, at least as tight as the Lagrangian one.
+the Lagrangian greedy on the first LP's duals. Pruned and improved by local search, this is the start the
+exact solver gets: on the shipped multi-model catalog it is cheaper than the Lagrangian-greedy start (the
+community 213,800 against 220,100, a Kunming block 67,100 against 71,300; docs/coverage.md, "LP bound and
+LP dive per block"). The Lagrangian value of the LP's duals is a valid lower bound, the LP's own when they
+are optimal, so at least as tight as the subgradient ascent's.
 """
 
 from __future__ import annotations
