@@ -44,26 +44,3 @@ def test_a_read_session_refuses_to_write(vigil):
         rs.flush()
     with vigil.db.read_session() as rs:
         assert rs.get(Region, "5303") is None
-
-
-def test_wal_checkpoints_run_in_the_background(tmp_path):
-    from vigil.core.db import CHECKPOINT_EVERY, WAL_BACKSTOP_PAGES, Database
-
-    db = Database(f"sqlite:///{tmp_path / 't.db'}")
-    try:
-        with db.engine.begin() as c:
-            c.exec_driver_sql("CREATE TABLE blobs (id INTEGER PRIMARY KEY, body BLOB)")
-            assert c.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == WAL_BACKSTOP_PAGES
-        main = tmp_path / "t.db"
-        size = main.stat().st_size
-        for i in range(CHECKPOINT_EVERY + 10):  # each commit adds a page or two, far below the backstop
-            with db.engine.begin() as c:
-                c.exec_driver_sql("INSERT INTO blobs (id, body) VALUES (?, ?)", (i, b"x" * 3000))
-        stop = threading.Event()
-        for _ in range(600):  # until the pages reach the main file: only the background checkpoint moves them
-            if main.stat().st_size > size + 100 * 4096:
-                break
-            stop.wait(0.05)
-        assert main.stat().st_size > size + 100 * 4096, (size, main.stat().st_size)
-    finally:
-        db.dispose()

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from vigil.core.errors import InputError, PreconditionFailed
 __all__ = ["Database", "begin_immediate", "check_version", "is_locked", "make_engine", "migrate", "serialize"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
-log = logging.getLogger(__name__)
+
 
 # The API runs handlers on AnyIO's thread pool (40 threads): the pool can serve every one of them,
 # and a request that still finds it empty fails fast (503 + Retry-After) instead of stalling.
@@ -31,11 +30,6 @@ POOL_TIMEOUT_S = 2.0
 # SQLite: how long one BEGIN IMMEDIATE waits for the write lock, and how often it is tried again.
 BUSY_TIMEOUT_MS = 5000
 LOCK_RETRIES = 2
-# SQLite WAL checkpoints: a background PASSIVE checkpoint every CHECKPOINT_EVERY commits, so that no commit
-# (which holds the write lock) copies the log back and syncs the file itself; the automatic checkpoint
-# stays as a backstop at WAL_BACKSTOP_PAGES (about 80 MB of log).
-CHECKPOINT_EVERY = 200
-WAL_BACKSTOP_PAGES = 20000
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -77,44 +71,10 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cur.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
         cur.close()
 
-    _queue_writers(engine, _background_checkpoints(engine) if not memory else lambda: None)
+    _queue_writers(engine)
     return engine
-
-
-def _background_checkpoints(engine: Engine) -> Callable[[], None]:
-    """``note_commit()``: every :data:`CHECKPOINT_EVERY` commits, one PASSIVE checkpoint in a thread of its own.
-
-    A PASSIVE checkpoint runs beside readers and writers (it copies what no reader still needs); at most
-    one runs at a time, on a pooled connection used outside any transaction.
-    """
-    state = {"commits": 0, "running": False}
-    guard = threading.Lock()
-
-    def run() -> None:
-        try:
-            raw = engine.raw_connection()
-            try:
-                raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")  # type: ignore[union-attr]
-            finally:
-                raw.close()
-        except Exception as exc:  # the backstop checkpoint still bounds the log
-            log.warning("background WAL checkpoint failed: %s", exc)
-        finally:
-            with guard:
-                state["running"] = False
-
-    def note_commit() -> None:
-        with guard:
-            state["commits"] += 1
-            if state["commits"] < CHECKPOINT_EVERY or state["running"]:
-                return
-            state["commits"], state["running"] = 0, True
-        threading.Thread(target=run, name="vigil-wal-checkpoint", daemon=True).start()
-
-    return note_commit
 
 
 _HOLDS = "vigil.writer"
@@ -122,7 +82,7 @@ _HOLDS = "vigil.writer"
 READ_ONLY = "vigil_read_only"
 
 
-def _queue_writers(engine: Engine, note_commit: Callable[[], None]) -> None:
+def _queue_writers(engine: Engine) -> None:
     """Queue this process's transactions on a lock before ``BEGIN IMMEDIATE``.
 
     SQLite's busy handler polls with growing sleeps (up to 100 ms) and wakes waiters in no order,
@@ -154,8 +114,6 @@ def _queue_writers(engine: Engine, note_commit: Callable[[], None]) -> None:
 
     @event.listens_for(engine, "commit")
     def _commit(conn: Connection) -> None:
-        if conn.info.get(_HOLDS):
-            note_commit()
         release(conn.info)
 
     @event.listens_for(engine, "rollback")
