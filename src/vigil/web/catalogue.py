@@ -29,6 +29,7 @@ _PATTERNS = [
     re.compile(r"\bfilterSelect\(\s*\w+,\s*\w+,\s*\"\w+\",\s*" + _STR),  # list-page filters
     re.compile(r'\[\s*"[\w-]+",\s*' + _STR + r'\s*\]'),  # [value, "Label"] option pairs
     re.compile(r"\b(?:countedTitle|topTitle)\(\s*" + _STR),  # list headings
+    re.compile(r"^\s*\w+:\s*\[\s*\w+,\s*" + _STR, re.M),  # the nav: ROUTES = {name: [view, "Label", ...]}
 ]
 _HTML = re.compile(r'data-i18n(?:-title|-placeholder)?="([^"]+)"')
 _TABLE = re.compile(r"export const [A-Z_]+ = \{([^}]*)\}|const (?:TYPES|LABELS|STATES|SLA|FAULTS) = \{([^}]*)\}")
