@@ -30,6 +30,7 @@ _PATTERNS = [
     re.compile(r'\[\s*"[\w-]+",\s*' + _STR + r'\s*\]'),  # [value, "Label"] option pairs
     re.compile(r"\b(?:countedTitle|topTitle)\(\s*" + _STR),  # list headings
     re.compile(r"^\s*\w+:\s*\[\s*\w+,\s*" + _STR, re.M),  # the nav: ROUTES = {name: [view, "Label", ...]}
+    re.compile(r"\bitem\(\s*(?:[\w.]+|\"#[0-9a-fA-F]{3,8}\"),\s*" + _STR),  # legend items: item(colour, "Label")
 ]
 _HTML = re.compile(r'data-i18n(?:-title|-placeholder)?="([^"]+)"')
 _TABLE = re.compile(r"export const [A-Z_]+ = \{([^}]*)\}|const (?:TYPES|LABELS|STATES|SLA|FAULTS) = \{([^}]*)\}")
