@@ -9,8 +9,10 @@ Both work on one camera's short-lived tracks (no plate, no re-identification). T
 * **Queue**: a lane zone has a stop line (its downstream end) and a real length in metres. Each
   slow vehicle (under ``slow_mps``) in the lane is an interval of distance from the stop line; the queue
   is the run of such intervals contiguous from the stop line (gaps up to ``gap_m``). Distance is linear
-  along the lane's axis (perpendicular to the stop line): perspective is not corrected, so ``length_m`` is
-  best read as "the lane as the camera frames it".
+  along the lane's axis (perpendicular to the stop line). Without a calibration perspective is not
+  corrected, so ``length_m`` is best read as "the lane as the camera frames it"; with a ``ground``
+  calibration (:class:`vigil.analytics.ground.Ground`) points are mapped onto the road first and the
+  distance is true metres on the ground (the lane's length is measured, ``length_m`` only caps it).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from datetime import datetime
 
 import numpy as np
 
+from vigil.analytics.ground import Ground
 from vigil.analytics.tracks import Track
 from vigil.core.errors import InputError
 
@@ -30,29 +33,44 @@ __all__ = ["Lane", "MinuteMax", "QueueMinute", "QueueState", "SpeedMeter", "Stop
 
 @dataclass(frozen=True, eq=False)
 class Lane:
-    """A lane polygon measured from its stop line ``a``-``b``: :meth:`metres` of points along the lane."""
+    """A lane polygon measured from its stop line ``a``-``b``: :meth:`metres` of points along the lane.
+
+    With ``ground``, distances are taken on the road surface (metres) and ``length_m`` becomes the
+    measured length of the lane (capped by a given ``length_m``); without it they are scaled linearly.
+    """
 
     polygon: np.ndarray
     a: np.ndarray
     b: np.ndarray
     length_m: float
+    ground: Ground | None = None
 
     def __post_init__(self) -> None:
-        if not self.length_m > 0:
-            raise InputError("a lane with a stop line needs length_m > 0")
-        d = self.b - self.a
+        if self.ground is None and not self.length_m > 0:
+            raise InputError("a lane with a stop line needs length_m > 0 (or a ground calibration)")
+        poly, a, b = self.polygon, self.a, self.b
+        if self.ground is not None:
+            self.ground.check_covers(poly, "the lane")
+            poly, (a, b) = self.ground.metres(poly), self.ground.metres(np.array([a, b]))
+        d = b - a
         n = np.array([-d[1], d[0]]) / max(float(np.hypot(*d)), 1e-12)
-        if float(np.dot(self.polygon.mean(axis=0) - self.a, n)) < 0:
+        if float(np.dot(poly.mean(axis=0) - a, n)) < 0:
             n = -n  # point into the lane
-        extent = float(np.max((self.polygon - self.a) @ n))
+        extent = float(np.max((poly - a) @ n))
         if extent <= 1e-6:
             raise InputError("the stop line must lie at one end of the lane polygon")
+        if self.ground is not None:
+            object.__setattr__(self, "length_m", min(extent, self.length_m) if self.length_m > 0 else extent)
+        object.__setattr__(self, "_origin", a)
         object.__setattr__(self, "_axis", n)
         object.__setattr__(self, "_extent", extent)
 
     def metres(self, points: np.ndarray) -> np.ndarray:
         """Distance from the stop line, in metres, of ``points`` (N, 2), clipped to the lane."""
-        d = (np.asarray(points, np.float64).reshape(-1, 2) - self.a) @ self._axis  # type: ignore[attr-defined]
+        p = np.asarray(points, np.float64).reshape(-1, 2)
+        d = ((p if self.ground is None else self.ground.metres(p)) - self._origin) @ self._axis  # type: ignore[attr-defined]
+        if self.ground is not None:
+            return np.clip(d, 0.0, self.length_m)
         return np.clip(d / self._extent, 0.0, 1.0) * self.length_m  # type: ignore[attr-defined]
 
     def span(self, box: np.ndarray) -> tuple[float, float]:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from shapely.geometry import Polygon as ShapelyPolygon
 
 from vigil.analytics.detect import DEFAULT_LABELS
+from vigil.analytics.ground import Ground
 from vigil.analytics.roadrules import Lane, QueueState, SpeedMeter, StopState, queue_extent, stop_step
 from vigil.analytics.tracks import Track
 from vigil.core.errors import InputError
@@ -45,12 +46,14 @@ class Zone:
     """A named polygon; :meth:`contains` tells which points lie inside (even-odd rule).
 
     A lane zone also has a ``stop_line`` (two points at its downstream end) and its ``length_m``.
+    ``ground`` (optional) maps the zone's image points onto the road in metres (perspective correction).
     """
 
     name: str
     polygon: np.ndarray
     stop_line: np.ndarray | None = None
     length_m: float = 0.0
+    ground: Ground | None = None
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -59,13 +62,18 @@ class Zone:
         if not ShapelyPolygon(poly).is_valid or ShapelyPolygon(poly).area <= 0:
             raise InputError(f"zone {self.name!r}: the polygon crosses itself or has no area")
         object.__setattr__(self, "polygon", poly)
+        if self.ground is not None:
+            try:
+                self.ground.check_covers(poly, "the zone")
+            except InputError as exc:
+                raise InputError(f"zone {self.name!r}: {exc}") from None
         lane = None
         if self.stop_line is not None:
             ab = _points(self.stop_line, 2, f"zone {self.name!r} stop_line")
             if len(ab) != 2 or np.allclose(ab[0], ab[1]):
                 raise InputError(f"zone {self.name!r}: the stop line needs two different points")
             try:
-                lane = Lane(poly, ab[0], ab[1], float(self.length_m))
+                lane = Lane(poly, ab[0], ab[1], float(self.length_m), self.ground)
             except InputError as exc:
                 raise InputError(f"zone {self.name!r}: {exc}") from None
         object.__setattr__(self, "lane", lane)
@@ -118,7 +126,8 @@ class Line:
 class ZoneRule:
     """A rule on a zone (intrusion, loitering, stopped, queue) or a line (line_crossing), for some labels.
 
-    ``stopped``: still within ``radius`` (normalised) for ``dwell_s``. ``queue``: at least ``threshold_m``
+    ``stopped``: still within ``radius`` (normalised) for ``dwell_s``, or within ``radius_m`` metres on the
+    ground when the zone has a ground calibration. ``queue``: at least ``threshold_m``
     of queue, of vehicles slower than ``slow_mps`` with gaps up to ``gap_m``, for ``hold_s`` (and clears
     after ``hold_s`` below it).
     """
@@ -128,6 +137,7 @@ class ZoneRule:
     labels: frozenset[str] = frozenset(DEFAULT_LABELS)
     dwell_s: float = 0.0
     radius: float = 0.02
+    radius_m: float | None = None
     threshold_m: float = 0.0
     hold_s: float = 0.0
     slow_mps: float = 1.5
@@ -138,6 +148,8 @@ class ZoneRule:
             raise InputError(f"{self.type} rule on {self.target!r}: dwell_s must be > 0")
         if self.type == "stopped" and not 0 < self.radius < 1:
             raise InputError(f"stopped rule on {self.target!r}: radius must be between 0 and 1")
+        if self.radius_m is not None and (self.type != "stopped" or not self.radius_m > 0):
+            raise InputError(f"rule on {self.target!r}: radius_m (> 0) is for stopped rules only")
         if self.type == "queue" and (self.threshold_m <= 0 or self.hold_s < 0 or self.slow_mps <= 0 or self.gap_m < 0):
             raise InputError(f"queue rule on {self.target!r}: threshold_m and slow_mps must be > 0, "
                              "hold_s and gap_m >= 0")
@@ -166,6 +178,8 @@ class ZoneSet:
                 raise InputError(f"{r.type} rule: no {kind} named {r.target!r}")
             if r.type == "queue" and next(z for z in self.zones if z.name == r.target).lane is None:
                 raise InputError(f"queue rule on {r.target!r}: the zone needs a stop_line and length_m")
+            if r.radius_m is not None and next(z for z in self.zones if z.name == r.target).ground is None:
+                raise InputError(f"stopped rule on {r.target!r}: radius_m needs a ground calibration on the zone")
 
 
 @dataclass(frozen=True)
@@ -265,10 +279,14 @@ class RuleEngine:
         key = (i, tr.id)
         box = tuple(float(v) for v in tr.box)
         centre = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
-        if not bool(self._zones[r.target].contains(centre)[0]):
+        zone = self._zones[r.target]
+        if not bool(zone.contains(centre)[0]):
             self._stops.pop(key, None)
             return [_replace_end(self._open.pop(key), t)] if key in self._open else []
-        state, moved = stop_step(self._stops.get(key), centre, t, r.radius)
+        if r.radius_m is not None and zone.ground is not None:
+            state, moved = stop_step(self._stops.get(key), zone.ground.metres(centre)[0], t, r.radius_m)
+        else:
+            state, moved = stop_step(self._stops.get(key), centre, t, r.radius)
         self._stops[key] = state
         if moved and key in self._open:
             return [_replace_end(self._open.pop(key), t)]
@@ -353,10 +371,18 @@ class _RuleIn(BaseModel):
     labels: list[str] | None = Field(None, description="Default: every label; vehicles for stopped and queue")
     dwell_s: float = Field(0.0, ge=0, description="Loitering, stopped: seconds before the rule fires")
     radius: float = Field(0.02, gt=0, lt=1, description="Stopped: how far (normalised) the centre may wander")
+    radius_m: float | None = Field(None, gt=0, description="Stopped: how far (metres on the ground) the centre "
+                                   "may wander; needs the zone's ground calibration")
     threshold_m: float = Field(0.0, ge=0, description="Queue: metres of queue that raise the alert")
     hold_s: float = Field(0.0, ge=0, description="Queue: seconds above (or below) the threshold to raise (clear)")
     slow_mps: float = Field(1.5, gt=0, description="Queue: vehicles slower than this (m/s) are queued")
     gap_m: float = Field(8.0, ge=0, description="Queue: largest gap between queued vehicles")
+
+
+class _GroundIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    image: list[tuple[float, float]] = Field(description="Four image points (normalised 0..1)")
+    metres: list[tuple[float, float]] = Field(description="The same four points on the road, in metres")
 
 
 class _ZoneIn(BaseModel):
@@ -366,6 +392,8 @@ class _ZoneIn(BaseModel):
     stop_line: tuple[tuple[float, float], tuple[float, float]] | None = Field(
         None, description="Lane zones: the two ends of the stop line (the lane's downstream end)")
     length_m: float = Field(0.0, ge=0, description="Lane zones: the lane's length in metres from the stop line")
+    ground: _GroundIn | None = Field(None, description="Perspective correction: four image points and where "
+                                     "they lie on the road, in metres")
     rules: list[_RuleIn] = Field(default_factory=list)
 
 
@@ -386,8 +414,18 @@ class _FileIn(BaseModel):
 def _rule(zone: str, r: _RuleIn) -> ZoneRule:
     road = r.type in ("stopped", "queue")
     labels = r.labels if r.labels is not None else [x for x in DEFAULT_LABELS if not road or x in VEHICLE_LABELS]
-    return ZoneRule(r.type, zone, frozenset(labels), r.dwell_s, radius=r.radius, threshold_m=r.threshold_m,
+    return ZoneRule(r.type, zone, frozenset(labels), r.dwell_s, radius=r.radius, radius_m=r.radius_m,
+                    threshold_m=r.threshold_m,
                     hold_s=r.hold_s, slow_mps=r.slow_mps, gap_m=r.gap_m)
+
+
+def _ground(z: _ZoneIn) -> Ground | None:
+    if z.ground is None:
+        return None
+    try:
+        return Ground(np.asarray(z.ground.image), np.asarray(z.ground.metres))
+    except InputError as exc:
+        raise InputError(f"zone {z.name!r}: {exc}") from None
 
 
 def parse_zones(data: object) -> ZoneSet:
@@ -399,7 +437,7 @@ def parse_zones(data: object) -> ZoneSet:
         where = ".".join(str(p) for p in first["loc"])
         raise InputError(f"zones file: {where}: {first['msg']}") from None
     zones = tuple(Zone(z.name, np.asarray(z.polygon), None if z.stop_line is None else np.asarray(z.stop_line),
-                       z.length_m) for z in doc.zones)
+                       z.length_m, _ground(z)) for z in doc.zones)
     lines = tuple(Line(ln.name, np.asarray(ln.points[0]), np.asarray(ln.points[1])) for ln in doc.lines)
     rules = [_rule(z.name, r) for z in doc.zones for r in z.rules]
     rules += [ZoneRule("line_crossing", ln.name, frozenset(ln.labels)) for ln in doc.lines]
