@@ -269,6 +269,87 @@ def test_parent_kpis_equal_the_childs_for_its_cameras(tmp_path):
             v.close()
 
 
+def _coverage(*levels):
+    """The coverage rate and site count of the village as each instance computes it now."""
+    from vigil.core.models import utcnow
+    from vigil.health.kpi import compute_kpis
+
+    end = utcnow()
+    out = []
+    for v in levels:
+        with v.db.session() as s:
+            r = compute_kpis(s, VILLAGE_A, period="1d", end=end, now=end).regions[0]
+            out.append((r.coverage_rate, r.sites))
+    return out
+
+
+def test_a_deleted_coverage_measurement_leaves_the_parents_kpi_too(tmp_path):
+    """Coverage rows deleted at the village (with their plan, one by one, in bulk) leave both levels above."""
+    from datetime import timedelta
+
+    from sqlalchemy import delete
+
+    from vigil.core.models import utcnow
+    from vigil.coverage.models import PlanRecord, SiteCoverage
+    from vigil.federation.links import set_rules
+
+    city, town, village = (instance(tmp_path, n, c) for n, c in (("city", CITY), ("town", TOWN_A),
+                                                                   ("village", VILLAGE_A)))
+
+    def up():
+        sync(village, town, "village")
+        sync(town, city, "town")
+
+    try:
+        link(city, town, "town", TOWN_A)
+        link(town, village, "village", VILLAGE_A)
+        ids = add_cameras(village, VILLAGE_A, 4)
+        t0 = utcnow() - timedelta(hours=10)
+        _kpi_history(village, ids, t0)
+        with village.db.session() as s:  # a plan measured the site later than the other rows
+            site = s.scalar(select(Site).where(Site.region_code == VILLAGE_A))
+            plan = PlanRecord(name="plan", region_code=VILLAGE_A, summary={})
+            s.add(plan)
+            s.flush()
+            s.add(SiteCoverage(plan_id=plan.id, region_code=VILLAGE_A, site_id=site.id, site_name=site.name,
+                               coverage=0.9, targets=40, measured_at=t0 + timedelta(hours=4)))
+            plan_id, site_id, site_name = plan.id, site.id, site.name
+        up()
+        first = _coverage(village, town, city)
+        assert first[0] == (pytest.approx((0.9 * 40 + 0.25 * 10) / 50), 2) and first[1:] == [first[0]] * 2
+        with village.db.session() as s:  # the plan goes (its row by cascade), the market square's row alone
+            s.delete(s.get(PlanRecord, plan_id))
+            s.delete(s.scalar(select(SiteCoverage).where(SiteCoverage.site_name == "market square")))
+        up()
+        second = _coverage(village, town, city)
+        assert second[0] == (pytest.approx(0.71), 1) and second[1:] == [second[0]] * 2
+        with village.db.session() as s:  # the newest row in bulk; the next one may take its id (SQLite)
+            newest = s.scalar(select(func.max(SiteCoverage.id)))
+            s.execute(delete(SiteCoverage).where(SiteCoverage.id == newest))
+            s.add(SiteCoverage(region_code=VILLAGE_A, site_id=site_id, site_name=site_name, coverage=0.5,
+                               targets=40, measured_at=t0 + timedelta(hours=6)))
+        up()
+        third = _coverage(village, town, city)
+        assert third[0] == (pytest.approx(0.5), 1) and third[1:] == [third[0]] * 2
+        for v in (village, town, city):  # no measurement is left twice anywhere
+            with v.db.session() as s:
+                assert s.scalar(select(func.count()).select_from(SiteCoverage)) == 2
+        with village.db.session() as s:  # un-shared, the site's measurements leave with it; re-shared, they return
+            set_rules(s, ShareRules(regions=[TOWN_B]), actor="test")
+        up()
+        for v in (town, city):
+            with v.db.session() as s:
+                assert s.scalar(select(func.count()).select_from(SiteCoverage)) == 0
+                assert s.scalar(select(func.count()).select_from(FedRemote).where(FedRemote.kind == "coverage")) == 0
+        with village.db.session() as s:
+            set_rules(s, ShareRules(), actor="test")
+        up()
+        assert _coverage(village, town, city) == [third[0]] * 3
+    finally:
+        for v in (city, town, village):
+            v.close()
+
+
 def test_unshared_camera_takes_its_repairs_away(pair):
     """A repair goes up only with its camera: an excluded camera's repair leaves the parent's KPI."""
     from datetime import timedelta

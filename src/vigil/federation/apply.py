@@ -38,8 +38,9 @@ _T_CAMERAS, _T_REMOTE, _T_STATUS = (cast(Table, m.__table__) for m in (Camera, F
 _T_STATUS_CHANGES, _T_QUALITY_CHANGES = (cast(Table, m.__table__) for m in (StatusChange, QualityChange))
 _DELETABLE: dict[str, tuple[type[Any], Any]] = {ChangeKind.CAMERA: (Camera, Camera.id), ChangeKind.SITE: (Site, Site.id),
                                                 ChangeKind.REGION: (Region, Region.code),
-                                                ChangeKind.REPAIR: (ReportedRepair, ReportedRepair.id)}
-_INT_KEYS = (ChangeKind.SITE, ChangeKind.REPAIR)  # local keys that are integer row ids
+                                                ChangeKind.REPAIR: (ReportedRepair, ReportedRepair.id),
+                                                ChangeKind.COVERAGE: (SiteCoverage, SiteCoverage.id)}
+_INT_KEYS = (ChangeKind.SITE, ChangeKind.REPAIR, ChangeKind.COVERAGE)  # local keys that are integer row ids
 _CAM_FIELDS = ("name", "region_code", "lon", "lat", "height_m", "heading_deg", "tilt_deg", "kind", "owner",
                "lifecycle")
 
@@ -237,14 +238,19 @@ class _Applier:
                       "site_name": str(d.get("site_name") or "")[:200], "level": str(d.get("level") or "")[:20],
                       "targets": int(d.get("targets") or 0), "coverage": float(d["coverage"]),
                       "measured_at": datetime.fromisoformat(d["measured_at"]), "source": "federated"}
-            if key in mine:
-                self.s.execute(update(SiteCoverage).where(SiteCoverage.id == int(mine[key].local_key)).values(values))
-            else:
+            known = mine.get(key)
+            if known is None or not self.s.execute(update(SiteCoverage).where(
+                    SiteCoverage.id == int(known.local_key)).values(values)).rowcount:
                 row = SiteCoverage(**values)
                 self.s.add(row)
                 self.s.flush()
-                self.s.add(FedRemote(link_id=self.link.id, kind=ChangeKind.COVERAGE, remote_key=key,
-                                     local_key=str(row.id), origin=self.link.name))
+                if known is None:
+                    self.s.add(FedRemote(link_id=self.link.id, kind=ChangeKind.COVERAGE, remote_key=key,
+                                         local_key=str(row.id), origin=self.link.name))
+                else:  # our copy went with its site: the measurement comes again
+                    known.local_key = str(row.id)
+            else:  # a changed row (the child reused a deleted id) is not swept again here: log it
+                self._touch(ChangeKind.COVERAGE, known.local_key)
             self.res.upserts += 1
 
     def repairs(self, items: list[dict[str, Any]]) -> None:
@@ -284,8 +290,13 @@ class _Applier:
                 if kind == ChangeKind.CAMERA:
                     for m in (CameraStatus, StatusChange, QualityChange, ReportedRepair):
                         self.s.execute(delete(m).where(m.camera_id == local))
-                elif kind == ChangeKind.SITE:
+                elif kind == ChangeKind.SITE:  # its measurements go with it (and upward, as deletes)
+                    gone = [str(i) for i in self.s.scalars(select(SiteCoverage.id).where(SiteCoverage.site_id == local))]
+                    self.s.execute(delete(FedRemote).where(FedRemote.kind == ChangeKind.COVERAGE,
+                                                           FedRemote.local_key.in_(gone)))
                     self.s.execute(delete(SiteCoverage).where(SiteCoverage.site_id == local))
+                    for i in gone:
+                        self._touch(ChangeKind.COVERAGE, i)
                 self.s.execute(delete(model).where(col == local))
                 self.s.delete(known)
                 self.s.flush()

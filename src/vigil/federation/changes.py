@@ -9,7 +9,10 @@ process (federation may import the registry, never the reverse):
 
 Entries name keys only: the publisher reads each key's *current* state when it publishes, so an
 entry is never stale and a deleted or un-shared object goes out as a delete. Status and quality
-changes are copied into the log by :func:`sweep_status` (their rows are immutable).
+changes are copied into the log by :func:`sweep_status` (their rows are immutable). Coverage rows are
+swept the same way, but they can be deleted (one by one, in bulk, or with their plan): a delete logs
+the rows' ids so the publisher sends them as deletes, and rewinds the sweep below them (SQLite may give
+a deleted newest id to the next row).
 """
 
 from __future__ import annotations
@@ -17,11 +20,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, event, func, select
+from sqlalchemy import Table, delete, event, func, select, update
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from vigil.core.models import Camera, Region, Site, utcnow
-from vigil.coverage.models import SiteCoverage
+from vigil.coverage.models import PlanRecord, SiteCoverage
 from vigil.federation.bulk import insert_rows
 from vigil.federation.models import ChangeKind, FedChange, FedState
 from vigil.health.models import QualityChange, StatusChange, WorkOrder
@@ -50,6 +53,20 @@ def log_changes(session: Session, kind: str, keys: Iterable[Any]) -> None:
     if bind.dialect.name == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(7_283_001)))
     insert_rows(session, _T_CHANGES, rows)
+    if kind == ChangeKind.COVERAGE:  # a deleted id may come back (SQLite): sweep again from below it
+        below = min(int(r["key"]) for r in rows) - 1
+        session.execute(update(FedState).where(FedState.name == "coverage", FedState.value > below)
+                        .values(value=below).execution_options(synchronize_session=False))
+
+
+def _doomed_coverage(session: Session, table: str, where: Any) -> list[int]:
+    """The coverage rows a delete from ``table`` (``site_coverage`` or ``plans``, which cascades) removes."""
+    with session.no_autoflush:
+        if table == "plans":
+            plans = select(PlanRecord.id) if where is None else select(PlanRecord.id).where(where)
+            return list(session.scalars(select(SiteCoverage.id).where(SiteCoverage.plan_id.in_(plans))))
+        q = select(SiteCoverage.id)
+        return list(session.scalars(q if where is None else q.where(where)))
 
 
 def _before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
@@ -61,6 +78,12 @@ def _before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
         if spec is None or (obj in session.dirty and not session.is_modified(obj)):
             continue
         pending.append((spec[0], obj))
+    for obj in session.deleted:  # coverage inserts are swept; its deletes are logged here
+        if isinstance(obj, SiteCoverage) and obj.id is not None:
+            pending.append((ChangeKind.COVERAGE, obj.id))
+        elif isinstance(obj, PlanRecord) and obj.id is not None:
+            doomed = _doomed_coverage(session, "plans", PlanRecord.id == obj.id)
+            pending += [(ChangeKind.COVERAGE, i) for i in doomed]
     if pending:
         session.info.setdefault("fed_pending", []).extend(pending)
 
@@ -72,7 +95,7 @@ def _after_flush(session: Session, _ctx: Any) -> None:
     session.info[_SKIP] = True  # our own insert must not be logged again
     try:
         for kind, obj in pending:
-            key = obj.code if kind == ChangeKind.REGION else obj.id
+            key = obj if isinstance(obj, int) else obj.code if kind == ChangeKind.REGION else obj.id
             if key is not None:
                 log_changes(session, kind, [key])
     finally:
@@ -102,7 +125,13 @@ def _on_execute(state: ORMExecuteState) -> None:
     if state.session.info.get(_SKIP) or not (state.is_insert or state.is_update or state.is_delete):
         return
     table = getattr(state.statement, "table", None)
-    spec = _TABLES.get(getattr(table, "name", ""))
+    name = getattr(table, "name", "")
+    if state.is_delete and name in ("site_coverage", "plans"):
+        doomed = _doomed_coverage(state.session, name, getattr(state.statement, "whereclause", None))
+        if doomed:
+            state.session.info.setdefault("fed_bulk", []).append((ChangeKind.COVERAGE, doomed))
+        return
+    spec = _TABLES.get(name)
     if spec is None:
         return
     keys = _keys_from_statement(state, spec[1])

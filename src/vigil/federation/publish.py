@@ -144,11 +144,17 @@ class _Builder:
             self.events.append(ev)
 
     def coverage(self, ids: list[int]) -> None:
-        """Coverage measurements of sites this batch may publish (with the site; site-less ones by region)."""
+        """Coverage measurements of sites this batch may publish (with the site; site-less ones by region).
+
+        A measurement that is gone (deleted alone, in bulk or with its plan) goes as a delete.
+        """
         q = select(SiteCoverage.id, SiteCoverage.site_id, SiteCoverage.region_code, SiteCoverage.site_name,
                    SiteCoverage.level, SiteCoverage.targets, SiteCoverage.coverage,
                    SiteCoverage.measured_at).where(SiteCoverage.id.in_(ids))
-        for r in self.s.execute(q):
+        rows = self.s.execute(q).all()
+        found = {r.id for r in rows}
+        self.dels += [(ChangeKind.COVERAGE, str(i)) for i in dict.fromkeys(ids) if i not in found]
+        for r in rows:
             if not region_visible(self.scope, r.region_code):
                 continue
             if r.site_id is not None:
@@ -227,8 +233,12 @@ def pending_count(session: Session, after: int) -> int:
 
 
 def republish_all(session: Session) -> None:
-    """Append every region, site and camera to the log (after a rule change: un-shared ones go as deletes)."""
+    """Append every region, site, camera and coverage measurement to the log (after a rule change).
+
+    Un-shared ones go as deletes; a re-shared site's measurements go again with it.
+    """
     log_changes(session, ChangeKind.REGION, session.scalars(select(Region.code).order_by(func.length(Region.code))))
     log_changes(session, ChangeKind.SITE, session.scalars(select(Site.id)))
     log_changes(session, ChangeKind.CAMERA, session.scalars(select(Camera.id)))
+    log_changes(session, ChangeKind.COVERAGE, session.scalars(select(SiteCoverage.id).order_by(SiteCoverage.id)))
 
