@@ -50,6 +50,7 @@ def test_counts_per_lane_and_node_within_scope(vigil):
         assert lanes == {("north lane", "forward"): [2, 1], ("south lane", "backward"): [1, 0]}
         assert {x["camera_id"] for x in got.series} == {c1.id}
         assert [(n["node"], n["counts"]) for n in got.nodes] == [(f"site:{c1.site_id}", [3, 1])]
+        assert got.nodes[0]["directions"] == {"backward": [1, 0], "forward": [2, 1]}
         with pytest.raises(NotFoundError):
             traffic.traffic_counts(s, scope=Scope.of([TOWN1]), start=T0, end=T0 + timedelta(hours=2), camera=c2.id)
         every = traffic.traffic_counts(s, scope=Scope.everything(), start=T0, end=T0 + timedelta(hours=2),

@@ -303,6 +303,7 @@ class TrafficNodePublic(BaseModel):
     name: str
     counts: list[int]
     total: int
+    directions: dict[str, list[int]] = Field(default_factory=dict, description="The counts per direction")
 
 
 class TrafficPublic(BaseModel):

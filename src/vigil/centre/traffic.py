@@ -137,10 +137,14 @@ def _node_of(session: Session, cams: Iterable[str]) -> dict[str, tuple[str, str]
 
 
 def _nodes(session: Session, counts: dict[tuple[str, str, str], np.ndarray], n: int) -> list[dict[str, Any]]:
-    """Counts summed per road node (the cameras' sites; a camera with no site is its own node)."""
+    """Counts summed per road node (the cameras' sites; a camera with no site is its own node), also per direction."""
     node_of = _node_of(session, (c for c, _, _ in counts))
     sums: dict[tuple[str, str], np.ndarray] = {}
-    for (c, _, _), v in counts.items():
+    ways: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+    for (c, _, d), v in counts.items():
         sums[node_of[c]] = sums.get(node_of[c], np.zeros(n, dtype=np.int64)) + v
-    return [{"node": k, "name": name, "counts": v.tolist(), "total": int(v.sum())}
+        per = ways.setdefault(node_of[c], {})
+        per[d] = per.get(d, np.zeros(n, dtype=np.int64)) + v
+    return [{"node": k, "name": name, "counts": v.tolist(), "total": int(v.sum()),
+             "directions": {d: x.tolist() for d, x in sorted(ways[(k, name)].items())}}
             for (k, name), v in sorted(sums.items())]

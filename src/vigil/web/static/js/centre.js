@@ -6,6 +6,7 @@ import { ApiError, api, setUnauthorizedHandler } from "./api.js";
 import { h, mount, toast } from "./dom.js";
 import { pickLanguage } from "./i18n.js";
 import { loadHls, playLive } from "./liveplayer.js";
+import { drawTraffic } from "./trafficchart.js";
 
 // This page's own words in Chinese (the console's shared catalogues stay with the console's pages).
 const ZH = {
@@ -17,7 +18,10 @@ const ZH = {
   "starting…": "正在启动…", "camera down": "摄像机离线", "no video": "无视频", "cannot play": "无法播放",
   late: "迟到", due: "应巡", finished: "已完成", "acknowledged by": "确认人", "waiting for the next shift": "待接班确认",
   "(no leader on duty)": "（无值班长）", alarm: "告警", incident: "事件", "work order": "工单",
-  normal: "正常", abnormal: "异常",
+  normal: "正常", abnormal: "异常", Traffic: "交通", "Road node": "路口",
+  "Vehicles per hour and longest queue, last 24 hours": "近24小时每小时车流量与最长排队",
+  "No traffic counts in the last 24 hours": "近24小时无车流量数据", forward: "正向", backward: "反向",
+  "Longest queue": "最长排队",
 };
 const ZH_UI = pickLanguage().startsWith("zh");
 const L = (en) => (ZH_UI ? ZH[en] ?? en : en);
@@ -180,6 +184,34 @@ async function finishRun() {
   $("wall-state").textContent = `${L("finished")} ${when(done.finished_at)}${done.late ? ` (${L("late")})` : ""}`;
 }
 
+// ----------------------------------------------------------------------------- traffic per road node
+async function loadTraffic() {
+  const end = new Date();
+  end.setMinutes(60, 0, 0); // the end of the current hour: whole hours on the chart
+  const span = { start: new Date(end - 24 * 3600e3).toISOString(), end: end.toISOString() };
+  const qs = new URLSearchParams(span).toString();
+  const [counts, queues] = await Promise.all([api(`/centre/traffic?${qs}`), api(`/centre/traffic/queues?${qs}`)]);
+  state.traffic = { counts, queues };
+  const names = new Map([...counts.nodes, ...queues.nodes].map((n) => [n.node, n.name]));
+  const sel = $("traffic-node");
+  const keep = sel.value;
+  mount(sel, [...names].map(([node, name]) => h("option", { value: node }, name)));
+  if (names.has(keep)) sel.value = keep;
+  $("traffic-empty").hidden = names.size > 0;
+  drawNode();
+}
+
+function drawNode() {
+  const { counts, queues } = state.traffic;
+  const node = $("traffic-node").value;
+  const c = counts.nodes.find((n) => n.node === node);
+  const q = queues.nodes.find((n) => n.node === node);
+  $("traffic-chart").hidden = !node;
+  if (!node) return;
+  drawTraffic($("traffic-chart"), { buckets: counts.buckets, directions: c?.directions || {},
+    queue: q?.max_m || counts.buckets.map(() => null), words: L });
+}
+
 // ----------------------------------------------------------------------------- duty and handover
 async function signOn() {
   await api("/centre/duty/on", { method: "POST",
@@ -215,7 +247,8 @@ async function init() {
   $("mark-abnormal").addEventListener("click", () => mark("abnormal").catch(fail));
   $("finish-run").addEventListener("click", () => finishRun().catch(fail));
   $("write-handover").addEventListener("click", () => writeHandover().catch(fail));
-  await Promise.all([loadShifts(), loadDuty(), loadRounds(), loadHandovers()]);
+  $("traffic-node").addEventListener("change", () => drawNode());
+  await Promise.all([loadShifts(), loadDuty(), loadRounds(), loadHandovers(), loadTraffic()]);
   document.body.dataset.ready = "1";
 }
 
