@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from vigil.core.context import Vigil
 from vigil.core.errors import NotReadyError
@@ -91,7 +92,9 @@ class CameraRecorder:
     cfg: RecorderConfig
     on_write_error: asyncio.Event | None = None
     node: str = ""  # the scale-out worker whose disk this is ("": the single process)
+    fence: Callable[[Session, str], bool] | None = None  # (session, camera id) -> may we still index it?
     sessions: int = 0
+    refused: int = 0
     segments: int = 0
     restarts: int = 0
     current_session: str | None = None
@@ -184,7 +187,18 @@ class CameraRecorder:
 
     def _index(self, path: Path, start: datetime, end: datetime) -> None:
         with self.v.db.session() as s:
+            if self.fence is not None and not self.fence(s, self.camera_id):
+                self._refuse([path])
+                return
             index_segment(s, self.camera_id, path, start, end, node=self.node)
+
+    def _refuse(self, paths: list[Path]) -> None:
+        """A worker that lost the camera's shard: no row, and the file goes (the new owner records it)."""
+        self.refused += len(paths)
+        log.warning("camera %s: %d segment(s) refused: node %s no longer holds its shard",
+                    self.camera_id, len(paths), self.node)
+        for p in paths:
+            p.unlink(missing_ok=True)
 
     async def _read_err(self, proc: asyncio.subprocess.Process) -> None:
         assert proc.stderr is not None
@@ -226,6 +240,9 @@ class CameraRecorder:
             rows = {r.path: r for r in s.scalars(
                 select(RecordingSegment).where(RecordingSegment.path.in_([str(p) for _, p, _ in files])))}
             if len(rows) < len(files):
+                if self.fence is not None and not self.fence(s, self.camera_id):
+                    self._refuse([p for _, p, _ in files if str(p) not in rows])
+                    return
                 repair_session(s, self.camera_id, files, rows, node=self.node)
 
 
@@ -272,8 +289,11 @@ class Recorder:
     camera_ids: list[str] | None = None
     node: str = ""
     keep: Callable[[str], bool] | None = None
+    fence: Callable[[Session, str], bool] | None = None
     cameras: dict[str, CameraRecorder] = field(default_factory=dict)
     _running: dict[str, tuple[asyncio.Task[None], asyncio.Event]] = field(default_factory=dict)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _live: bool = False  # between the start and the end of run(): only then may sync_now start recorders
 
     def _wanted(self) -> dict[str, str]:
         """Camera id -> stream URL of every camera that should be recording now."""
@@ -298,8 +318,18 @@ class Recorder:
                             waiting)
             return out
 
+    async def sync_now(self) -> None:
+        """Follow ``keep`` now (a worker that lost or won a shard), not at the next retention tick."""
+        if self._live:
+            await self._sync()
+
     async def _sync(self) -> None:
+        async with self._lock:
+            await self._sync_locked()
+
+    async def _sync_locked(self) -> None:
         wanted = await asyncio.to_thread(self._wanted)
+        stopping = []
         for cam_id in list(self._running):
             task = self._running[cam_id][0]
             if task.done() and not task.cancelled() and task.exception() is not None:
@@ -308,10 +338,12 @@ class Recorder:
             if task.done() or cam_id not in wanted or wanted[cam_id] != self.cameras[cam_id].url:
                 task, ev = self._running.pop(cam_id)
                 ev.set()
-                await asyncio.gather(task, return_exceptions=True)
+                stopping.append(task)
+        await asyncio.gather(*stopping, return_exceptions=True)  # all at once: each closes its segment
         for cam_id, url in wanted.items():
             if cam_id not in self._running:
-                rec = CameraRecorder(self.v, cam_id, url, self.cfg, on_write_error=self.write_error, node=self.node)
+                rec = CameraRecorder(self.v, cam_id, url, self.cfg, on_write_error=self.write_error, node=self.node,
+                                     fence=self.fence)
                 self.cameras[cam_id] = rec
                 ev = asyncio.Event()
                 self._running[cam_id] = (asyncio.create_task(rec.run(ev)), ev)
@@ -322,6 +354,7 @@ class Recorder:
         ids = list((await asyncio.to_thread(self._wanted)).keys())
         report = await asyncio.to_thread(functools.partial(repair_index, self.v, ids, node=self.node))
         log.info("index repaired: %s", report)
+        self._live = True
         try:
             while not stop.is_set():
                 await self._sync()
@@ -333,6 +366,9 @@ class Recorder:
                     w.cancel()
                 self.write_error.clear()
         finally:
+            self._live = False
+            async with self._lock:  # a sync_now under way finishes first
+                pass
             for _, ev in self._running.values():
                 ev.set()
             await asyncio.gather(*(t for t, _ in self._running.values()), return_exceptions=True)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from vigil.analytics.events import DatabaseSink, EventSink
 from vigil.analytics.settings import CameraAnalytics
@@ -41,6 +42,7 @@ from vigil.video.recorder import RecorderConfig
 from vigil.worker.assign import DEFAULT_SHARDS, shard_of, shards_of
 from vigil.worker.bus import SUBJECT, ProbeBatch, connect, ensure_stream
 from vigil.worker.events import StreamSink
+from vigil.worker.fence import fence_holds, raise_fence
 from vigil.worker.lease import Lease, LeaseTable, open_bucket
 from vigil.worker.recording import ShardRecording
 
@@ -66,6 +68,7 @@ class WorkerStats:
     publish_retries: int = 0
     acquired: int = 0
     released: int = 0
+    lost: int = 0
     last_error: str = ""
     owned: set[int] = field(default_factory=set)
 
@@ -98,6 +101,8 @@ class Worker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._table: LeaseTable | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._bg: set[asyncio.Task[None]] = set()  # recorder syncs and hand-overs under way
+        self._rec: ShardRecording | None = None
         self._seq = itertools.count(1)
         self._boot = int(utcnow().timestamp() * 1000)
 
@@ -108,14 +113,16 @@ class Worker:
         self._table = LeaseTable(await open_bucket(self._js, ttl=self.ttl), self.name, ttl=self.ttl)
         await ensure_stream(self._js)
         self._tasks = [asyncio.create_task(self._leases_loop(), name="vigil-worker-leases"),
-                       asyncio.create_task(self._probe_loop(), name="vigil-worker-probe")]
+                       asyncio.create_task(self._probe_loop(), name="vigil-worker-probe"),
+                       asyncio.create_task(self._deadline_loop(), name="vigil-worker-deadlines")]
         if self.sample_interval > 0:
             self._tasks.append(asyncio.create_task(self._sample_loop(), name="vigil-worker-vqd"))
         if self.recording is not None:
             rec = ShardRecording(self.vigil, node=self.name, keep=self.holds, cfg=self.recording,
-                                 host=self.media_host, port=self.media_port)
+                                 host=self.media_host, port=self.media_port, fence=self.fence_holds)
             await rec.start()
             self.services.append(rec)
+            self._rec = rec
         if self.analytics_streams > 0:
             ana = AnalyticsService(self.vigil, max_streams=self.analytics_streams, mqtt="", keep=self.holds,
                                    sinks=self.event_sinks)
@@ -129,8 +136,46 @@ class Worker:
                 StreamSink(self._js, self._loop, region_code=job.region_code)]
 
     def holds(self, camera_id: str) -> bool:
-        """True while this worker holds the lease of the camera's shard."""
-        return shard_of(camera_id, self.shards) in self.leases
+        """True while this worker holds the lease of the camera's shard and its local deadline has not passed."""
+        lease = self.leases.get(shard_of(camera_id, self.shards))
+        return lease is not None and lease.alive()
+
+    def fence_holds(self, session: Session, camera_id: str) -> bool:
+        """The gate of a segment row: our lease is alive and no later owner has fenced the shard."""
+        shard = shard_of(camera_id, self.shards)
+        lease = self.leases.get(shard)
+        return lease is not None and lease.alive() and fence_holds(session, shard, lease.token)
+
+    def _follow(self) -> None:
+        """The shards held changed: the recorder starts and stops cameras now (in the background)."""
+        if self._rec is not None:
+            self._spawn(self._rec.follow())
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
+
+    def _drop(self, shard: int, lease: Lease) -> None:
+        """``lease`` is lost (not renewed, fenced, expired): stop everything written for its shard."""
+        if self.leases.get(shard) is lease:
+            del self.leases[shard]
+            self.stats.lost += 1
+            self._follow()
+
+    async def _hand_over(self, lease: Lease) -> None:
+        """Give a shard away: its cameras' last segments are indexed under our fence, then the key goes."""
+        assert self._table is not None
+        if self._rec is not None:
+            with contextlib.suppress(Exception):
+                await self._rec.follow()
+        await self._table.release(lease)
+
+    def _raise_fences(self, won: dict[int, Lease]) -> None:
+        with self.vigil.db.session() as s:
+            for shard, lease in won.items():
+                if not raise_fence(s, shard, lease.token, self.name):
+                    log.warning("worker %s: shard %d is fenced above token %d", self.name, shard, lease.token)
 
     async def stop(self) -> None:
         """Stop recording and the loops, then give the leases back, so the other workers take over at once."""
@@ -138,12 +183,12 @@ class Worker:
             with contextlib.suppress(Exception):
                 await svc.stop()
         self.services = []
-        for t in self._tasks:
+        for t in [*self._tasks, *self._bg]:
             t.cancel()
-        for t in self._tasks:
+        for t in [*self._tasks, *self._bg]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
-        self._tasks = []
+        self._tasks, self._rec = [], None
         if self._table is not None:
             for lease in [*self.leases.values(), *([self._member] if self._member else [])]:
                 with contextlib.suppress(Exception):
@@ -168,6 +213,15 @@ class Worker:
             self.stats.owned = set(self.leases)
             await asyncio.sleep(self._table.renew_every)
 
+    async def _deadline_loop(self) -> None:
+        """Drop a lease the moment its local deadline passes (a renewal late or failing, NATS away)."""
+        while True:
+            await asyncio.sleep(min(0.5, self.ttl / 6))
+            for s, lease in list(self.leases.items()):
+                if not lease.alive():
+                    log.warning("worker %s: lease of shard %d ran out; stopping its work", self.name, s)
+                    self._drop(s, lease)
+
     async def reconcile(self) -> None:
         """One round: renew, read the members, release what moved away, acquire what is ours."""
         t = self._table
@@ -175,8 +229,8 @@ class Worker:
         if self._member is None or not await t.renew(self._member):
             self._member = await t.acquire(f"member.{self.name}")
         for s, lease in list(self.leases.items()):
-            if not await t.renew(lease) and self.leases.get(s) is lease:  # a fenced publish may have dropped it
-                del self.leases[s]
+            if not await t.renew(lease):  # a fenced publish may have dropped it meanwhile
+                self._drop(s, lease)
         members = {k.removeprefix("member.") for k in await t.keys("member.")}
         if self._member is None:  # not a member: own nothing rather than something twice
             members.discard(self.name)
@@ -186,13 +240,23 @@ class Worker:
         for s in sorted(set(self.leases) - want):
             gone = self.leases.pop(s, None)
             if gone is not None:
-                await t.release(gone)
+                if self._rec is not None:
+                    self._spawn(self._hand_over(gone))
+                else:
+                    await t.release(gone)
                 self.stats.released += 1
+        won: dict[int, Lease] = {}
         for s in sorted(want - set(self.leases)):
             got = await t.acquire(f"shard.{s}")
             if got is not None:
-                self.leases[s] = got
+                self.leases[s] = won[s] = got
                 self.stats.acquired += 1
+        if won and self._rec is not None:
+            try:  # a stale owner's segment rows are refused from now on
+                await asyncio.to_thread(self._raise_fences, won)
+            except Exception as exc:  # the database away: the writer raises the fence with our first batch
+                log.warning("worker %s: raising the fences of %d shard(s): %s", self.name, len(won), exc)
+            self._follow()
 
     # ---------------------------------------------------------------- probing
 
@@ -263,6 +327,8 @@ class Worker:
         for cid in await asyncio.to_thread(self._online_ids):
             lease = self.leases.get(shard_of(cid, self.shards))
             if lease is None or not await self._table.check(lease):
+                if lease is not None:
+                    self._drop(shard_of(cid, self.shards), lease)
                 continue
             try:
                 await call_diagnose(self.vigil, cid)
@@ -281,8 +347,7 @@ class Worker:
             try:
                 if not await self._table.check(lease):  # lost the shard: stop writing for it
                     self.stats.fenced += 1
-                    if self.leases.get(shard) is lease:
-                        del self.leases[shard]
+                    self._drop(shard, lease)
                     return
                 await self._js.publish(f"{SUBJECT}.{shard}", data, timeout=2.0,
                                        headers={"Nats-Msg-Id": batch.msg_id})
