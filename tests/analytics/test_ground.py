@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
+from factories import TOWN1, build_world
+from vigil.access.guard import Scope
 from vigil.analytics.ground import Ground
 from vigil.analytics.roadrules import Lane, queue_extent
+from vigil.analytics.settings import get_setting
 from vigil.analytics.tracks import Track
 from vigil.analytics.zones import RuleEngine, parse_zones
+from vigil.api.app import create_app
 from vigil.core.errors import InputError
 
 HEIGHT, PITCH, FOCAL = 6.0, np.radians(20.0), 0.8  # a pole camera 6 m up, looking 20 degrees down the road
@@ -113,3 +118,18 @@ def test_radius_m_needs_a_calibration_and_the_lane_must_stay_below_the_horizon()
     doc["zones"][0]["polygon"] = [[0.4, 0.9], [0.6, 0.9], [0.6, 0.05], [0.4, 0.05]]  # above the horizon (v~0.21)
     with pytest.raises(InputError, match="beyond the horizon"):
         parse_zones(doc)
+
+
+def test_the_calibration_is_stored_with_the_camera_zones_and_a_bad_one_is_a_clear_error(sqlite_vigil):
+    w = build_world(sqlite_vigil)
+    client = TestClient(create_app(sqlite_vigil))
+    url = f"/api/v1/analytics/cameras/{w.cameras[TOWN1]}"
+    officer = {"Authorization": f"Bearer {w.tokens[f'duty_officer-{TOWN1}']}"}
+    doc = _doc(type="queue", threshold_m=30)
+    assert client.put(url, json={"enabled": True, "zones": doc}, headers=officer).status_code == 200
+    with sqlite_vigil.db.session() as s:
+        stored = get_setting(s, w.cameras[TOWN1], Scope.everything()).zones
+    assert parse_zones(stored).zones[0].lane.length_m == pytest.approx(60.0)
+    doc["zones"][0]["ground"]["metres"][3] = doc["zones"][0]["ground"]["metres"][2]
+    bad = client.put(url, json={"enabled": True, "zones": doc}, headers=officer)
+    assert bad.status_code in (400, 422) and "must be distinct" in bad.text and "Traceback" not in bad.text
