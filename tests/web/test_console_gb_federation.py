@@ -202,7 +202,19 @@ def test_a_federated_camera_is_marked_remote_with_its_source_and_age(chrome, con
           timeout=60)  # software WebGL on a loaded 2-core machine can be slow to draw the first frame
     assert d.execute_script("return document.querySelector('#map canvas').dataset.cameras") == "34"
     assert "Remote camera" in _text(d, ".map-legend")
+    with sqlite_vigil.db.session() as s:  # an entry the parent refused, counted on the link
+        link = s.query(FedLink).filter_by(name="jinfang-town").one()
+        link.errors, link.last_error = 2, "camera 53010000001320000001 lies outside the link's subtree"
+    d.get(console.base + "/ui/#/gb")  # the Vigil links: sharing rules and health
+    row = "#fed-links tr[data-name='jinfang-town'][data-direction='child']"
+    _wait(d, lambda x: _css(x, row))
+    cells = d.execute_script(f"return [...document.querySelector(\"{row}\").cells].map(c => c.innerText)")
+    assert cells[:4] == ["jinfang-town", "from a child", OTHER_TOWN, "everything"], cells
+    assert cells[4].endswith("min ago"), cells
+    assert cells[5:] == ["0", "2", "camera 53010000001320000001 lies outside the link's subtree", "1"], cells
     _lang(d, "zh-CN")
+    _wait(d, lambda x: "联网共享链路" in _text(x, "#fed-links"))  # (titles are shown upper-case)
+    assert "来自下级" in _text(d, row) and "积压（变更数）" in _text(d, "#fed-links thead")
     d.get(console.base + "/ui/#/dashboard?region=530181")
     _wait(d, lambda x: _css(x, "#sources-section tbody tr"))
     _wait(d, lambda x: _css(x, ".tree-row[data-code='530181'] .tree-remote"))

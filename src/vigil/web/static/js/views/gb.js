@@ -121,6 +121,27 @@ function uppersSection(uppers) {
       rowAttrs: (u) => ({ dataset: { id: u.id } }) }));
 }
 
+const DIRECTIONS = { parent: "to the parent", child: "from a child" };
+
+/** The Vigil-to-Vigil federation links: sharing rules and health (last contact, lag, errors). */
+function linksSection(links) {
+  const now = Date.now();
+  const body = Array.isArray(links) ? table([
+    ["Link", (l) => h("span", { class: "mono" }, l.name)],
+    ["Direction", (l) => label(DIRECTIONS, l.direction)],
+    ["Region", (l) => h("span", { class: "mono" }, l.region_code || "—")],
+    ["Sharing rules", (l) => rulesText(l.rules)],
+    ["Last contact", (l) => h("span", { title: when(l.last_contact) }, ago(l.last_contact, now))],
+    ["Lag (changes)", (l) => num(l.lag), "num"],
+    ["Errors", (l) => (l.errors ? h("span", { class: "error" }, num(l.errors)) : num(0)), "num"],
+    ["Last error", (l) => (l.last_error ? h("span", { class: "error" }, l.last_error) : "—")],
+    ["Remote cameras", (l) => num(l.cameras), "num"],
+  ], links, { cls: "fed-links", empty: "No Vigil link in your regions.",
+    rowAttrs: (l) => ({ dataset: { name: l.name, direction: l.direction } }) })
+    : message(t("Could not load the Vigil links: {{error}}", { error: links.message }), "error");
+  return h("section", { id: "fed-links" }, h("h2", { class: "section-title" }, t("Vigil links (federation)")), body);
+}
+
 /** Render the GB/T 28181 page; `route.arg` names the device whose channels are shown. */
 export async function render(el, route, ctx) {
   const region = route.params.get("region") || "";
@@ -128,8 +149,10 @@ export async function render(el, route, ctx) {
   mount(el, h("div", { class: "view-head" }, h("h1", {}, t("GB/T 28181 devices"))), message(t("Loading…")));
   let devices;
   let uppers;
+  let links;
   try {
-    [devices, uppers] = await Promise.all([api("/gb/devices"), api("/gb/uppers")]);
+    [devices, uppers, links] = await Promise.all([api("/gb/devices"), api("/gb/uppers"),
+      api("/federation/links").catch((e) => e)]);
   } catch (e) {
     mount(el, h("h1", {}, t("GB/T 28181 devices")), message(t("Could not load GB/T 28181 devices: {{error}}",
       { error: e.message }), "error"));
@@ -151,6 +174,7 @@ export async function render(el, route, ctx) {
     devicesTable(shown, names, selected?.id, view),
     selected ? Array.isArray(channels) ? channelsSection(selected, channels, view) : channels
       : shown.length ? message(t("Pick a device to see its channels.")) : null,
-    uppersSection(uppers));
+    uppersSection(uppers),
+    linksSection(links));
   return null;
 }
