@@ -288,7 +288,7 @@ def test_recordings_two_person_approval_and_playback(chrome, console: City, sqli
 
 
 def test_plan_page_map_and_apply(chrome, console: City, sqlite_vigil, shots: Path) -> None:
-    from console_world import seed_plan
+    from console_world import overflowing, seed_plan
 
     plan_id = seed_plan(sqlite_vigil)
     d = chrome
@@ -303,6 +303,8 @@ def test_plan_page_map_and_apply(chrome, console: City, sqlite_vigil, shots: Pat
           and _css(x, "#plan-map canvas")[0].get_attribute("data-points") == "120")
     assert _css(d, "#plan-coverage .value")[0].text == "94.0 %"
     assert "金色家园社区" in _css(d, "table.communities")[0].text
+    d.set_window_size(1280, 900)  # no card (the long solver name) overflows at 1280 px
+    assert overflowing(d) == []
     d.save_screenshot(str(shots / "console-plan.png"))
     _css(d, "#plan-apply")[0].click()
     d.switch_to.alert.accept()

@@ -94,7 +94,7 @@ function summaryCards(pl) {
     kpiCard("New cameras", num(s.cameras_new), t("{{n}} existing kept", { n: num(s.cameras_existing) }), { id: "plan-new-cams" }),
     kpiCard("Cost", money(s.cost_new), t("new cameras")),
     kpiCard("Targets", num(s.targets), t("{{n}} coverable · level {{level}}", { n: num(s.coverable), level: t(s.level || "—") })),
-    kpiCard("Solver", s.solver || "—", `${proofText(s)} · ${t("bound {{bound}}", { bound: s.lower_bound ?? "—" })}`),
+    kpiCard("Solver", (s.solver || "—").replaceAll("+", "+\u200b"), `${proofText(s)} · ${t("bound {{bound}}", { bound: s.lower_bound ?? "—" })}`),
     kpiCard("Time", duration(secs), Object.entries(s.seconds || {}).map(([k, v]) => `${t(k)} ${t("{{n}} s", { n: formatNumber(Number(v), { maximumFractionDigits: 1 }) })}`)
       .join(" · ")));
 }
