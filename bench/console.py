@@ -1,0 +1,71 @@
+"""Page load times of the console's main pages on the demo city, in a real headless Chromium.
+
+Builds the quick demo city (``vigil demo --cameras N --no-serve``: regions, sites, cameras, a week of health
+history, teams, zones and the town's coverage plans) in a temp folder, serves it on a free loopback port and
+times, for each main page, the navigation from a blank tab until its content is drawn (the page's own
+"ready" test, as in ``scripts/screenshots.py``). Baseline in the same run: the sign-in page (static HTML, one
+small script) timed the same way. Each page is loaded ``--rounds`` times; the median is printed.
+
+    nice -n 10 .venv/bin/python bench/console.py --cameras 2000 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from screenshots import Page, chromium, load, page_list, serve, sign_in  # noqa: E402
+
+from vigil.core.context import Vigil  # noqa: E402
+
+BASELINE = Page("sign-in (baseline)", "/ui/login.html", "document.getElementById('username')")
+
+
+def _build(db: str, home: Path, cameras: int) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([str(Path(sys.executable).parent / "vigil"), "demo", "--cameras", str(cameras), "--no-serve", "--db", db,
+                    "--home", str(home)], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the demo city, time each page, print the medians beside the baseline."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cameras", type=int, default=2000, help="cameras in the demo city (20547: the full city)")
+    ap.add_argument("--rounds", type=int, default=3, help="loads per page")
+    ap.add_argument("--lang", default="zh-CN", choices=["zh-CN", "en"])
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="vigil-bench-console-") as tmp:
+        home = Path(tmp) / "home"
+        db = f"sqlite:///{home}/vigil.db"
+        built = _build(db, home, args.cameras)
+        print(f"demo city of {args.cameras} cameras built in {built:.0f} s")
+        v = Vigil.open(db, str(home))
+        pages = page_list(v)
+        times: dict[str, list[float]] = {p.name: [] for p in [BASELINE, *pages]}
+        with serve(v) as c, chromium(Path(tmp) / "chromium", lang=args.lang) as d:
+            for r in range(args.rounds + 1):  # round 0 warms up: the browser's cache is filled like a user's
+                d.delete_all_cookies()  # the sign-in page, signed out
+                for p in [BASELINE, *pages]:
+                    t0 = time.perf_counter()
+                    load(d, c, p)
+                    if r:
+                        times[p.name].append(time.perf_counter() - t0)
+                    if p is BASELINE:
+                        sign_in(d, c)
+    base = statistics.median(times[BASELINE.name])
+    print(f"{'page':<20} {'median s':>9} {'max s':>7} {'× baseline':>11}")
+    for name, ts in times.items():
+        med = statistics.median(ts)
+        print(f"{name:<20} {med:>9.2f} {max(ts):>7.2f} {med / base:>11.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
