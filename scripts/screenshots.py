@@ -7,7 +7,7 @@ Build a demo city once, then take the shots::
 
 The instance is served on a free loopback port in this process; the admin password is reset to a random one
 that is never printed. Each page is loaded, waited on until its content is drawn, checked for horizontal
-overflow and saved as ``<page>-zh.png``. ``bench/console.py`` times the same pages.
+overflow and saved as ``demo-<page>-zh.png``. ``bench/console.py`` times the same pages.
 """
 
 from __future__ import annotations
@@ -179,11 +179,11 @@ def main(argv: list[str] | None = None) -> int:
         for page in page_list(v):
             load(d, c, page)
             time.sleep(1.0)  # let the map tiles and charts settle before the picture
-            d.save_screenshot(str(out / f"{page.name}-{suffix}.png"))
+            d.save_screenshot(str(out / f"demo-{page.name}-{suffix}.png"))
             over = _overflow(d)
             bad += bool(over)
-            size = (out / f"{page.name}-{suffix}.png").stat().st_size
-            print(f"{page.name:<11} {out / f'{page.name}-{suffix}.png'}  {size / 1024:.0f} KiB"
+            size = (out / f"demo-{page.name}-{suffix}.png").stat().st_size
+            print(f"{page.name:<11} {out / f'demo-{page.name}-{suffix}.png'}  {size / 1024:.0f} KiB"
                   + (f"  OVERFLOWS: {'; '.join(over)}" if over else ""))
     return 1 if bad else 0
 
