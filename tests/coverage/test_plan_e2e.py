@@ -102,3 +102,23 @@ def test_boundary_k_coverage_and_iec_profile(kunming_community, one_model, commu
     seen = r.plan.count[r.plan.coverable]
     avail = np.asarray(r.matrix.sum(axis=1)).ravel()[r.plan.coverable]
     assert np.all(seen >= np.minimum(2, avail))
+
+
+def test_map_png_has_a_metric_scale_bar_not_utm_axes(community_plan):
+    """map.png draws the community outline and buildings with a round metric scale bar; the UTM axes are gone."""
+    import matplotlib.pyplot as plt
+    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
+    from vigil.coverage.report import map_figure, scale_bar_m
+
+    assert [scale_bar_m(w) for w in (37, 480, 1300, 12_000)] == [5, 50, 200, 2000]
+    res, _, _ = community_plan
+    fig = map_figure(res)
+    ax = fig.axes[0]
+    bars = [a for a in ax.artists if isinstance(a, AnchoredSizeBar)]
+    x0, x1 = ax.get_xlim()
+    assert not ax.axison and len(bars) == 1
+    label = bars[0].txt_label.get_text()
+    assert label == f"{scale_bar_m(x1 - x0)} m" and 0 < scale_bar_m(x1 - x0) <= (x1 - x0) / 5
+    assert len(ax.collections[0].get_paths()) == len(res.communities)  # the community outline under the buildings
+    plt.close(fig)

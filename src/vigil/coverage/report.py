@@ -22,7 +22,7 @@ from vigil.i18n import translate_line, translator
 if TYPE_CHECKING:
     from vigil.coverage.plan import PlanRequest, PlanResult
 
-__all__ = ["summarise", "write_outputs"]
+__all__ = ["map_figure", "scale_bar_m", "summarise", "write_outputs"]
 
 ATTRIBUTION = "Map data © OpenStreetMap contributors, ODbL 1.0"
 
@@ -145,13 +145,40 @@ def _bands(res: PlanResult, j: int, levels: dict[str, float]) -> list[tuple[shap
     return out
 
 
-def _map_png(res: PlanResult, path: Path) -> None:
+def scale_bar_m(width_m: float) -> int:
+    """A round scale-bar length (1, 2 or 5 × 10^k metres) about a fifth of a map ``width_m`` wide."""
+    target = max(width_m / 5.0, 1.0)
+    k = 10 ** int(np.floor(np.log10(target)))
+    return int(max(m * k for m in (1, 2, 5) if m * k <= target))
+
+
+def _add_scale_bar(ax) -> None:  # type: ignore[no-untyped-def]
+    """Replace the raw UTM axes with a metric scale bar (the local frame is in metres)."""
+    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
+    x0, x1 = ax.get_xlim()
+    length = scale_bar_m(x1 - x0)
+    label = f"{length // 1000} km" if length >= 1000 else f"{length} m"
+    ax.add_artist(AnchoredSizeBar(ax.transData, length, label, "lower right", pad=0.6, sep=4, frameon=True,
+                                  size_vertical=(x1 - x0) / 300, color="#263238"))
+    ax.set_axis_off()
+
+
+def map_figure(res: PlanResult):  # type: ignore[no-untyped-def]
+    """The plan map (``map.png``) with a metric scale bar instead of UTM axes.
+
+    Drawn on the plan's own base map (community outlines, building footprints), with targets, cameras and fields
+    of view.
+    """
     import matplotlib.pyplot as plt
     from matplotlib.collections import PolyCollection
 
     from vigil.coverage.optics import PROFILES
 
     fig, ax = plt.subplots(figsize=(11, 11), dpi=110)
+    outlines = [np.asarray(part.exterior.coords) for c in res.communities for part in shapely.get_parts(c.polygon)
+                if part.geom_type == "Polygon"]
+    ax.add_collection(PolyCollection(outlines, fc="#eceff1", ec="#546e7a", lw=0.8, linestyle="--"))
     ax.add_collection(PolyCollection([np.asarray(q.exterior.coords) for q in shapely.get_parts(res.buildings.polygons)],
                                      fc="#cfd8dc", ec="#78909c", lw=0.4))
     t, p, poses = res.targets, res.plan, res.poses
@@ -183,6 +210,14 @@ def _map_png(res: PlanResult, path: Path) -> None:
     ax.set_title(f"{res.summary['name']}: {res.summary['level']} — coverage {res.summary['coverage_before']:.0%} → "
                  f"{res.summary['coverage_after']:.0%} with {len(p.chosen)} new cameras")
     ax.text(0.01, 0.01, ATTRIBUTION, transform=ax.transAxes, fontsize=7)
+    _add_scale_bar(ax)
+    return fig
+
+
+def _map_png(res: PlanResult, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = map_figure(res)
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
 
