@@ -195,6 +195,12 @@ def test_playback_of_a_class1_camera_waits_for_the_village_approval(world, tmp_p
         assert r.status_code == 200 and r.json()["state"] == "approved", r.text
         r = c.get(play, params={"req": filed["remote_request"]}, headers=h("tina"))
         assert r.status_code == 200 and r.headers["content-type"] == "video/mp4", r.text[:300]
+        # what the town's user got: no stream URL, user name or password of the village camera, anywhere
+        answers = [json.dumps(filed), json.dumps(dict(r.headers)),
+                   c.get("/api/v1/federation/retrievals", headers=h("tina")).text,
+                   c.get(f"/api/v1/cameras/{cam}", headers=h("tina")).text]
+        for secret in ("rtsp://", "pw-secret-", "8554/cam", '"admin"'):
+            assert not any(secret in a for a in answers), secret
     mp4 = tmp_path / "played.mp4"
     mp4.write_bytes(r.content)
     with av.open(str(mp4)) as f:  # the village's recording, proxied: its codec, size and length
