@@ -197,8 +197,9 @@ def test_playback_of_a_class1_camera_waits_for_the_village_approval(world, tmp_p
         assert r.status_code == 200 and r.headers["content-type"] == "video/mp4", r.text[:300]
         # what the town's user got: no stream URL, user name or password of the village camera, anywhere
         answers = [json.dumps(filed), json.dumps(dict(r.headers)),
-                   c.get("/api/v1/federation/retrievals", headers=h("tina")).text,
+                   c.get("/api/v1/federation/remote", params={"ids": cam}, headers=h("tina")).text,
                    c.get(f"/api/v1/cameras/{cam}", headers=h("tina")).text]
+        assert cam in answers[2] and cam in answers[3], answers[2:]  # the answers are about this camera
         for secret in ("rtsp://", "pw-secret-", "8554/cam", '"admin"'):
             assert not any(secret in a for a in answers), secret
     mp4 = tmp_path / "played.mp4"
