@@ -21,6 +21,8 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from scopekit import AREAS, MISSING, TAG, Ctx, plan_area
 
+from vigil.video.models import WallLayout
+
 # ----------------------------------------------------------------------------- path parameters
 _PENDING_ROUTES = ("/approve", "/deny")
 
@@ -41,6 +43,16 @@ def _order_id(ctx: Ctx, area: str, path: str, fresh: bool) -> str:
     return ctx.fresh_alarm(area, _ORDER_STATE.get(path.rsplit("/", 1)[1], "open"))[1]
 
 
+def _wall_id(ctx: Ctx, area: str, path: str, fresh: bool) -> str:
+    """A fresh wall layout of the area's admin (a layout belongs to its user: another user's is 404)."""
+    with ctx.v.db.session() as s:
+        row = WallLayout(user_id=ctx.w.users[AREAS[area][0]], name=f"{TAG[area]} wall {ctx.n()}", size=4,
+                         cameras=[ctx.objs[area]["camera_id"]], cycle_s=0)
+        s.add(row)
+        s.flush()
+        return str(row.id)
+
+
 PathFactory = Callable[[Ctx, str, str, bool], str]
 #: name -> factory(ctx, area, route path, fresh). ``fresh`` (every write) builds a new object of the area,
 #: so a write that succeeds by mistake cannot spoil the next route's world.
@@ -55,6 +67,7 @@ PATH: dict[str, PathFactory] = {
     "plan_id": lambda c, a, p, f: c.fresh_plan(a) if f else c.objs[a]["plan_id"],
     "alarm_id": lambda c, a, p, f: c.fresh_alarm(a)[0] if f else c.objs[a]["alarm_id"],
     "order_id": _order_id,
+    "wall_id": _wall_id,
 }
 #: Path parameters that name no object (the object is named by the other parameters).
 UNSCOPED_PATH = {"segment": "seg00001.ts", "name": "summary.json"}

@@ -95,6 +95,7 @@ SPEC: dict[str, Spec] = {
     "GET /api/v1/video/cameras/{camera_id}/recordings": _s("video.retrieve"),
     "GET /api/v1/video/cameras/{camera_id}/masks": _READ, "PUT /api/v1/video/cameras/{camera_id}/masks": _WRITE,
     "GET /api/v1/video/walls": _s("video.live"), "PUT /api/v1/video/walls": _s("video.live"),  # one's own layouts
+    "DELETE /api/v1/video/walls/{wall_id}": _s("video.live"),
     "GET /api/v1/video/snapshots/{camera_id}": _s("video.live", 503),  # the control camera has no stream
     "GET /api/v1/video/retrievals": _s("video.retrieve"), "POST /api/v1/video/retrievals": _s("video.retrieve"),
     "GET /api/v1/video/retrievals/{request_id}": _s("video.retrieve"),

@@ -43,3 +43,26 @@ def test_layouts_are_per_user_replaced_by_name_and_scoped(vigil) -> None:
     with vigil.db.session() as s:
         (w,) = list_walls(s, narrowed)
         assert w.cameras == [A2, None]
+
+
+def test_a_layout_is_deleted_by_its_owner_only_and_audited(vigil) -> None:
+    from vigil.core.models import AuditEntry
+    from vigil.video.walls import delete_wall
+
+    with vigil.db.session() as s:
+        add_camera(s, cam_id=A1)
+        me = principal_of(add_user(s, "desk1", "a-long-password", "duty_officer", ["530102"]))
+        other = principal_of(add_user(s, "desk2", "a-long-password", "duty_officer", ["530102"]))
+        fixer = principal_of(add_user(s, "fixer", "a-long-password", "maintenance", ["530102"]))
+        keep = save_wall(s, me, WallIn(name="day", size=1, cameras=[A1]))
+        gone = save_wall(s, me, WallIn(name="night", size=4, cameras=[A1]))
+        with pytest.raises(NotFoundError, match=f"wall layout {gone.id}"):
+            delete_wall(s, other, gone.id)  # someone else's layout: as if it did not exist
+        with pytest.raises(AccessDenied):
+            delete_wall(s, fixer, gone.id)
+        delete_wall(s, me, gone.id)
+        assert [w.name for w in list_walls(s, me)] == ["day"] and keep.id != gone.id
+        with pytest.raises(NotFoundError):
+            delete_wall(s, me, gone.id)  # already gone
+        assert s.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "video.wall.delete", AuditEntry.target == f"wall:{gone.id}")) == 1

@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 from vigil.access.audit import record
 from vigil.access.guard import check_permission, get_in_scope, region_visible
 from vigil.access.users import Principal
-from vigil.core.errors import InputError
+from vigil.core.errors import InputError, NotFoundError
 from vigil.core.models import Camera, utcnow
 from vigil.video.models import WallLayout
 
-__all__ = ["SIZES", "WallIn", "WallView", "list_walls", "save_wall"]
+__all__ = ["SIZES", "WallIn", "WallView", "delete_wall", "list_walls", "save_wall"]
 
 SIZES = (1, 4, 9, 16)
 MAX_CAMERAS = 256  # a cycled group: up to 16 pages of 16
@@ -85,3 +85,13 @@ def save_wall(session: Session, p: Principal, body: WallIn) -> WallView:
     record(session, p.name, "video.wall.save", f"wall:{row.id}", name=body.name, size=body.size,
            cameras=len([c for c in body.cameras if c]), cycle_s=body.cycle_s)
     return _view(session, p, row)
+
+
+def delete_wall(session: Session, p: Principal, wall_id: int) -> None:
+    """Delete the caller's layout ``wall_id``; another user's layout is not found, as for any other; audited."""
+    check_permission(p, "video.live")
+    row = session.get(WallLayout, wall_id)
+    if row is None or row.user_id != p.user_id:
+        raise NotFoundError(f"wall layout {wall_id} not found")
+    record(session, p.name, "video.wall.delete", f"wall:{row.id}", name=row.name)
+    session.delete(row)

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from vigil.access.users import Principal
 from vigil.api.deps import SessionDep, require
-from vigil.video.walls import WallIn, WallView, list_walls, save_wall
+from vigil.video.walls import WallIn, WallView, delete_wall, list_walls, save_wall
 
 router = APIRouter()
 LivePrincipal = Annotated[Principal, Depends(require("video.live"))]
@@ -46,3 +46,9 @@ def walls(p: LivePrincipal, session: SessionDep) -> WallListPublic:
 def put_wall(body: WallIn, p: LivePrincipal, session: SessionDep) -> WallPublic:
     """Save (create or replace) the caller's layout of that name; every camera must be in scope (else 404)."""
     return _public(save_wall(session, p, body))
+
+
+@router.delete("/{wall_id}", status_code=204)
+def remove_wall(wall_id: int, p: LivePrincipal, session: SessionDep) -> None:
+    """Delete one of the caller's saved layouts (another user's is 404)."""
+    delete_wall(session, p, wall_id)
