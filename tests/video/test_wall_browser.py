@@ -97,12 +97,23 @@ def test_four_tile_wall_plays_saves_and_cycles(served) -> None:
         first = browser.eval("window.vigilWall.tiles[0].camera")
         assert wait_for(lambda: browser.eval("window.vigilWall.tiles[0].camera") != first, 15)
         assert browser.eval("window.vigilWall.page") == 1
+        # A saved layout can be deleted from the wall page.
+        browser.eval("document.getElementById('wall-name').value = 'spare';"
+                     "document.getElementById('wall-save').click()")
+        assert wait_for(lambda: "spare" in browser.eval(
+            "[...document.querySelectorAll('#wall-layouts option')].map(o => o.value).join()"), 10)
+        browser.eval("document.getElementById('wall-layouts').value = 'spare';"
+                     "document.getElementById('wall-delete').click()")
+        assert wait_for(lambda: browser.eval(
+            "[...document.querySelectorAll('#wall-layouts option')].map(o => o.value).join()") == ",night desk", 10)
     finally:
         browser.close()
     with v.db.session() as s:
         row = s.scalar(select(WallLayout).where(WallLayout.name == "night desk"))
         assert (row.size, row.cameras, row.cycle_s) == (4, CAMS, 5)
         assert s.scalar(select(AuditEntry).where(AuditEntry.action == "video.wall.save")).actor == "watcher"
+        assert s.scalar(select(WallLayout).where(WallLayout.name == "spare")) is None
+        assert s.scalar(select(AuditEntry).where(AuditEntry.action == "video.wall.delete")).actor == "watcher"
 
 
 def test_wall_layouts_are_the_users_own_and_scoped(served) -> None:
@@ -118,3 +129,8 @@ def test_wall_layouts_are_the_users_own_and_scoped(served) -> None:
     assert [w["size"] for w in httpx.get(url, headers=me).json()["items"]] == [9]  # the refused saves changed nothing
     other = httpx.get(url, headers={"Authorization": f"Bearer {tokens['colleague']}"}).json()
     assert other["items"] == []  # a colleague does not see my layouts
+    wid = ok.json()["id"]
+    gone = httpx.delete(f"{url}/{wid}", headers={"Authorization": f"Bearer {tokens['colleague']}"})
+    assert gone.status_code == 404  # nor delete them
+    assert httpx.delete(f"{url}/{wid}", headers=me).status_code == 204
+    assert httpx.get(url, headers=me).json()["items"] == []

@@ -154,6 +154,21 @@ export async function render(el, route, ctx) {
     }
   }
 
+  async function remove() {
+    const w = (layouts.items || []).find((x) => x.name === layouts.value);
+    if (!w) {
+      toast(t("Pick a saved layout to delete"), 3000);
+      return;
+    }
+    try {
+      await api(`/video/walls/${w.id}`, { method: "DELETE" });
+      drawLayouts((await api("/video/walls")).items);
+      toast(t("Layout {{name}} deleted", { name: w.name }), 3000);
+    } catch (e) {
+      toast(t("Cannot delete the layout: {{error}}", { error: e.message }));
+    }
+  }
+
   sizeSel.addEventListener("change", () => {
     wall.size = Number(sizeSel.value);
     wall.page = 0;
@@ -173,7 +188,8 @@ export async function render(el, route, ctx) {
     h("div", { class: "view-head" }, h("h1", {}, t("Video wall")), pageText),
     h("div", { class: "filters wall-bar" }, sizeSel, layouts, nameBox,
       h("label", {}, t("Cycle every (s)"), " ", cycleBox),
-      h("button", { type: "button", class: "primary", id: "wall-save", onclick: save }, t("Save layout"))),
+      h("button", { type: "button", class: "primary", id: "wall-save", onclick: save }, t("Save layout")),
+      h("button", { type: "button", id: "wall-delete", onclick: remove }, t("Delete layout"))),
     hint, h("div", { class: "wall-layout" }, cameraTree(page.items, names, addCamera), grid));
   if (saved.items.length) {
     layouts.value = saved.items[0].name;
