@@ -207,7 +207,7 @@ def seed_plan(v: Vigil, region: str = "53018101001") -> int:
     # the longest solver name (its card must not overflow), stopped at its time limit (the page warns)
     summary = {"level": "observe", "ppm": 62.5, "targets": 120, "coverable": 118, "coverage_before": 0.33,
                "coverage_after": 0.94, "cameras_existing": 3, "cameras_new": 4, "cost_new": 3600.0,
-               "lower_bound": 4, "gap": 0.0, "solver": "greedy+prune+local-search", "status": "time_limit",
+               "lower_bound": 4, "gap": 0.004, "solver": "greedy+prune+local-search", "status": "time_limit",
                "seconds": {"visibility": 0.8, "solve": 0.2},
                "communities": [{"name": "金色家园社区", "targets": 120, "coverage_before": 0.33,
                                 "coverage_after": 0.94}]}

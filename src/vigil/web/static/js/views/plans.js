@@ -81,7 +81,7 @@ function proofNote(s) {
     warn = t("No bound was computed, so this plan may cost more than the cheapest possible one.");
   } else if (s.gap !== null && s.gap !== undefined && s.gap > GAP_WARN) {
     warn = t("The proven gap is {{pct}}, above 1 %: a cheaper plan may exist; a longer time limit can tighten the proof.", { pct: pct(s.gap, 1) });
-  } else if (s.status === "time_limit") {
+  } else if (s.status === "time_limit" && !(s.gap <= 1e-6)) {  // stopped early, not proven the cheapest
     warn = t("The solver stopped at its time limit before it finished: a longer time limit may find a cheaper plan.");
   }
   return [text, warn ? h("p", { class: "message error", id: "plan-gap-warning", role: "alert" }, warn) : null];
