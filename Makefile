@@ -4,8 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
-# Three pytest workers on 2 cores (most tests wait on servers, FFmpeg or Chromium), each taking whole files (module fixtures stay per file); tests use ephemeral ports and tmp dirs.
-XDIST ?= -n 3 --dist loadfile
+# Two pytest workers (one per core), each taking whole files (module fixtures stay per file); tests use ephemeral ports and tmp dirs.
+XDIST ?= -n 2 --dist loadfile
 
 .PHONY: demo test test-slow test-sqlite bench lint sysdeps venv clean
 
