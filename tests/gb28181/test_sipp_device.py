@@ -9,6 +9,7 @@ from gbkit import NVR, PASSWORD, PLATFORM, until
 from sippkit import HERE, SIPP, finish_sipp, free_udp_port, run_sipp, sipp_args, start_sipp
 from sqlalchemy import select
 
+from vigil.core.errors import NotReadyError
 from vigil.core.models import AuditEntry, Camera
 from vigil.federation.links import parse_rules
 from vigil.gb28181 import store
@@ -127,3 +128,41 @@ async def test_sipp_as_a_third_party_upper_platform_checks_our_digest(tmp_path, 
     finally:
         task.cancel()
         link.close()
+
+
+async def test_a_slow_device_that_said_100_trying_is_waited_for_past_the_query_timeout(gb_vigil, tmp_path):
+    """SIPp answers 100 at once and 200 after 2.5 s; the platform's 1 s query timeout must not cut it off."""
+    srv = GbServer(gb_vigil, GbConfig(port=0, query_on_register=False, query_timeout=1.0, invite_timeout=10.0))
+    await srv.start()
+    proc = await start_sipp(sipp_args(srv.port, NVR, PASSWORD, tmp_path, ooc="device_ooc_invite_slow.xml",
+                                      pause_ms=6000))
+    try:
+        assert await until(lambda: NVR in srv.registrar.sessions, 10)
+        t0 = asyncio.get_running_loop().time()
+        d = await srv.invite(NVR, "34020000001310000001", "127.0.0.1", 9)
+        assert asyncio.get_running_loop().time() - t0 >= 2.0  # it really waited past the 1 s query timeout
+        assert d.answer.ssrc == "0999999999"
+        assert await srv.bye(d)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await srv.stop()
+
+
+async def test_a_device_that_never_answers_an_invite_fails_after_the_query_timeout(gb_vigil, tmp_path):
+    """Without a provisional answer the INVITE gives up after the query timeout, not Timer B."""
+    srv = GbServer(gb_vigil, GbConfig(port=0, query_on_register=False, query_timeout=1.0, invite_timeout=30.0))
+    await srv.start()
+    proc = await start_sipp(sipp_args(srv.port, NVR, PASSWORD, tmp_path, pause_ms=6000))  # ignores INVITE
+    try:
+        assert await until(lambda: NVR in srv.registrar.sessions, 10)
+        t0 = asyncio.get_running_loop().time()
+        with pytest.raises(NotReadyError, match="no answer"):
+            await srv.invite(NVR, "34020000001310000001", "127.0.0.1", 9)
+        assert asyncio.get_running_loop().time() - t0 < 10  # not the 30 s an answered INVITE may take
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await srv.stop()

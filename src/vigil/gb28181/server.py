@@ -51,6 +51,7 @@ class GbConfig:
     query_on_register: bool = True
     catalog_idle: float = 10.0
     query_timeout: float = 5.0
+    invite_timeout: float = 32.0  # RFC 3261 Timer B (64 x T1): how long a proceeding INVITE may take
     max_tcp: int = 20_000
 
 
@@ -100,6 +101,7 @@ class GbServer:
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gb-db")
         self._waiters: dict[tuple[str, int, str], asyncio.Future[Any]] = {}
         self._calls: dict[str, asyncio.Future[SipMessage]] = {}
+        self._proceeding: set[str] = set()  # calls a provisional (1xx) answer said are being worked on
         self._media_watch: dict[str, tuple[str, Any]] = {}  # INVITE Call-ID -> (device host, watcher)
         self._ssrc_seq = 0
         self._audit_budget = RateLimiter(1.0, 60.0)
@@ -266,6 +268,9 @@ class GbServer:
     def _on_response(self, msg: SipMessage) -> None:
         """Final answers to INVITE/BYE wake their caller; for queries the content comes in a later MESSAGE."""
         if msg.status < 200:
+            key = f"{msg.call_id} {msg.get('CSeq')}"
+            if key in self._calls:
+                self._proceeding.add(key)
             return
         fut = self._calls.pop(f"{msg.call_id} {msg.get('CSeq')}", None)
         if fut is not None and not fut.done():
@@ -430,17 +435,35 @@ class GbServer:
                      len(result.items), result.missing, result.bad_items + result.bad_parts, applied)
 
     # ---- media sessions ----------------------------------------------------------------------
-    async def _transact(self, msg: SipMessage, peer: Peer, timeout: float) -> SipMessage | None:
+    async def _transact(self, msg: SipMessage, peer: Peer, timeout: float, *,
+                        proceeding: float = 0.0) -> SipMessage | None:
+        """Send ``msg``; its final answer, or None after ``timeout`` seconds.
+
+        A provisional answer (100 Trying) within ``timeout`` stretches the wait to ``proceeding`` seconds
+        in all, as RFC 3261 lets an INVITE take while the far end works on it (a relay asks further down).
+        """
         key = f"{msg.call_id} {msg.get('CSeq')}"
-        fut: asyncio.Future[SipMessage] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[SipMessage] = loop.create_future()
         self._calls[key] = fut
         self.send(msg, peer)
+        t0 = loop.time()
         try:
-            return await asyncio.wait_for(fut, timeout)
-        except TimeoutError:
-            return None
+            try:
+                return await asyncio.wait_for(asyncio.shield(fut), timeout)
+            except TimeoutError:
+                rest = proceeding - (loop.time() - t0)
+                if key not in self._proceeding or rest <= 0:
+                    return None
+            try:
+                return await asyncio.wait_for(fut, rest)
+            except TimeoutError:
+                return None
         finally:
             self._calls.pop(key, None)
+            self._proceeding.discard(key)
+            if not fut.done():
+                fut.cancel()
 
     async def invite(self, device_id: str, channel_id: str, media_ip: str, media_port: int, *,
                      tcp: str = "", start: int = 0, end: int = 0) -> Dialog:
@@ -460,7 +483,7 @@ class GbServer:
         sdp = offer(self.config.platform_id, channel_id, media_ip, media_port, ssrc, tcp=tcp, start=start, end=end)
         msg = sdp_invite(msg, platform_id=self.config.platform_id, channel_id=channel_id, ssrc=ssrc,
                          contact=self.address, sdp=sdp)
-        ok = await self._transact(msg, peer, self.config.query_timeout)
+        ok = await self._transact(msg, peer, self.config.query_timeout, proceeding=self.config.invite_timeout)
         if ok is None or ok.status != 200:
             why = "no answer" if ok is None else f"{ok.status} {ok.reason[:60]}"
             raise NotReadyError(f"channel {channel_id} of {device_id} did not start a stream: {why}")
