@@ -12,22 +12,25 @@ import sys
 import typing
 from pathlib import Path
 
+import click
 import pytest
 import typer
 import typer.main
 from typer.testing import CliRunner
 
-from vigil.cli import app
+from vigil.cli import _LAZY, app, load_command
 
 VIGIL = str(Path(sys.executable).with_name("vigil"))
 BAD_WORDS = ("Traceback", "internal error", "please report", "vigil-crash-")
 
 
 def _walk(cmd, path: tuple[str, ...] = ()):
-    """(path, command) of every group and command under ``cmd``."""
+    """(path, command) of every group and command under ``cmd`` (the lazy capability commands loaded)."""
     yield path, cmd
-    for name, sub in sorted(getattr(cmd, "commands", {}).items()):
-        yield from _walk(sub, (*path, name))
+    if hasattr(cmd, "commands"):
+        ctx = click.Context(cmd)
+        for name in sorted(cmd.list_commands(ctx)):
+            yield from _walk(cmd.get_command(ctx, name), (*path, name))
 
 
 ROOT = typer.main.get_command(app)
@@ -239,3 +242,20 @@ def test_an_existing_instance_opens_on_both_databases(vigil):
     """The checks above refuse only what is wrong: a reachable database (SQLite or PostgreSQL) opens."""
     r = _invoke("audit", "verify", "--db", vigil.settings.db_url, "--home", str(vigil.settings.home))
     assert r.exit_code == 0 and "audit chain intact" in r.output, r.output
+
+
+@pytest.mark.parametrize("name", sorted(_LAZY))
+def test_the_help_listing_of_a_lazy_command_is_its_own_help(name):
+    """`vigil --help` lists capability commands without importing them: the listed line must be theirs."""
+    assert load_command(name).get_short_help_str(200) == _LAZY[name][2]
+
+
+def test_a_mistyped_command_and_the_help_import_no_capability_module():
+    """The unknown-command answer and `vigil --help` come without loading video, NATS, solvers or the API."""
+    heavy = ["av", "cv2", "nats", "highspy", "fastapi", "matplotlib", "onnxruntime", *{m for m, _, _ in _LAZY.values()}]
+    probe = ("import sys\nfrom vigil.cli import main\ntry:\n    main()\nexcept SystemExit as e:\n    rc = e.code\n"
+             f"print('LOADED', [m for m in {heavy!r} if m in sys.modules], rc)")
+    for args in (["no-such-command"], ["--help"]):
+        out = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=120)
+        line = next(x for x in out.stdout.splitlines() if x.startswith("LOADED"))
+        assert line == f"LOADED [] {2 if args[0] == 'no-such-command' else 0}", (args, line, out.stderr[-500:])

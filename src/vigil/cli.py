@@ -12,7 +12,9 @@ import os
 import sys
 from typing import Annotated
 
+import click
 import typer
+import typer.main
 from typer.core import TyperGroup
 
 from vigil.cli_common import DbOpt, HomeOpt, console, err, open_instance, safe_db_url
@@ -26,7 +28,30 @@ class _VigilGroup(TyperGroup):
 
     Usage errors (unknown command or option, missing or bad value) exit 2; so do Vigil's own errors.
     This runs for the installed ``vigil`` script and for in-process ``CliRunner`` calls alike.
+    Capability commands (:data:`_LAZY`) are imported only when named.
     """
+
+    _listing = False  # while the help text is drawn: lazy commands show their one-line help unloaded
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*super().list_commands(ctx), *(n for n in _LAZY if n not in self.commands)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is not None or cmd_name not in _LAZY:
+            return cmd
+        if self._listing:
+            return click.Command(cmd_name, help=_LAZY[cmd_name][2])
+        cmd = load_command(cmd_name)
+        self.add_command(cmd, cmd_name)
+        return cmd
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,  # type: ignore[no-untyped-def]
              **extra):
@@ -187,45 +212,59 @@ def audit_verify(db: DbOpt = None, home: HomeOpt = None) -> None:
         raise typer.Exit(1)
 
 
-# Sub-command groups and single commands contributed by capability packages: (module, attribute, name).
-_SUBAPPS: list[tuple[str, str, str]] = [
-    ("vigil.coverage.cli", "app", "plan"),
-    ("vigil.registry.cli", "import_app", "import"),
-    ("vigil.registry.cli", "export_app", "export"),
-    ("vigil.sim.cli", "app", "sim"),
-    ("vigil.video.cli", "record_app", "record"),
-    ("vigil.video.cli", "retrieve_app", "retrieve"),
-    ("vigil.health.cli", "report_app", "report"),
-    ("vigil.health.cli", "workorder_app", "workorder"),
-    ("vigil.health.cli", "alarm_app", "alarm"),
-    ("vigil.health.cli", "webhook_app", "webhook"),
-    ("vigil.notify.cli", "app", "notify"),
-    ("vigil.i18n.cli", "app", "lang"),
-    ("vigil.analytics.cli", "analytics_app", "analytics"),
-    ("vigil.gb28181.cli", "app", "gb"),
-    ("vigil.federation.cli", "app", "link"),
-    ("vigil.centre.cli", "app", "centre"),
-    ("vigil.core.cli", "timeseries_app", "timeseries"),
-]
-_COMMANDS: list[tuple[str, str, str]] = [
-    ("vigil.api.cli", "serve", "serve"),
-    ("vigil.demo.cli", "demo", "demo"),
-    ("vigil.analytics.cli", "analyze_cmd", "analyze"),
-    ("vigil.health.probe_cli", "probe", "probe"),
-    ("vigil.health.cli", "kpi", "kpi"),
-    ("vigil.health.vqd_cli", "diagnose", "diagnose"),
-    ("vigil.worker.cli", "worker", "worker"),
-]
+# Sub-command groups and single commands contributed by capability packages: name -> (module, attribute,
+# one-line help for the `vigil --help` listing). They load only when the command line names them, so
+# `vigil --help`, a mistyped command and `vigil user list` never import video, NATS or the solvers.
+_LAZY: dict[str, tuple[str, str, str]] = {
+    "plan": ("vigil.coverage.cli", "app",
+             "Coverage planning: find the blind spots and choose new cameras (vigil plan AREA --out DIR)."),
+    "import": ("vigil.registry.cli", "import_app",
+               "Bulk-import regions, sites, camera models or cameras (CSV; GeoJSON for sites and cameras)."),
+    "export": ("vigil.registry.cli", "export_app", "Export the registry."),
+    "sim": ("vigil.sim.cli", "app", "Simulated camera fleet on loopback (RTSP + digest auth, H.264 streams, faults)."),
+    "record": ("vigil.video.cli", "record_app", "Record camera streams, repair the index, enforce retention."),
+    "retrieve": ("vigil.video.cli", "retrieve_app", "Retrieve recorded video: request, approve, view, export."),
+    "report": ("vigil.health.cli", "report_app", "Health reports."),
+    "workorder": ("vigil.health.cli", "workorder_app", "Maintenance work orders and teams."),
+    "alarm": ("vigil.health.cli", "alarm_app", "Camera alarms."),
+    "webhook": ("vigil.health.cli", "webhook_app", "Webhook endpoints for alarm and work-order events."),
+    "notify": ("vigil.notify.cli", "app",
+               "Notification channels: signed webhooks, WeCom/DingTalk/Feishu robots, e-mail."),
+    "lang": ("vigil.i18n.cli", "app", "The instance's default language (zh-CN or en) for messages and reports."),
+    "analytics": ("vigil.analytics.cli", "analytics_app", "Continuous analytics per camera (run by `vigil serve`)."),
+    "gb": ("vigil.gb28181.cli", "app", "GB/T 28181: devices register to Vigil over SIP."),
+    "link": ("vigil.federation.cli", "app",
+             "Vigil-to-Vigil links: share catalog, status and video with a parent instance."),
+    "centre": ("vigil.centre.cli", "app", "The monitoring centre: shifts, duty, handovers, patrol rounds, reports."),
+    "timeseries": ("vigil.core.cli", "timeseries_app", "Time series tables: partitions (PostgreSQL) and retention."),
+    "serve": ("vigil.api.cli", "serve",
+              "Serve the API and console; probe, analyse and record cameras in the background."),
+    "demo": ("vigil.demo.cli", "demo",
+             "Build (once) and serve a realistic county-level city of ~20,547 cameras on SQLite."),
+    "analyze": ("vigil.analytics.cli", "analyze_cmd",
+                "Detect motion, people and vehicles, and zone events in a video; print the events."),
+    "probe": ("vigil.health.probe_cli", "probe",
+              "Probe cameras once (RTSP OPTIONS + DESCRIBE with digest auth, ONVIF where declared)."),
+    "kpi": ("vigil.health.cli", "kpi",
+            "Online, integrity and coverage rates and repair time per region, rolled up the tree."),
+    "diagnose": ("vigil.health.vqd_cli", "diagnose", "Run the video-quality checks once and explain the verdict."),
+    "worker": ("vigil.worker.cli", "worker",
+               "Own a share of the camera shards (JetStream KV leases); probe, and optionally record, their cameras."),
+}
 
 
-def _register() -> None:
-    for mod, attr, name in _SUBAPPS:
-        app.add_typer(getattr(importlib.import_module(mod), attr), name=name)
-    for mod, attr, name in _COMMANDS:
-        app.command(name)(getattr(importlib.import_module(mod), attr))
-
-
-_register()
+def load_command(name: str) -> click.Command:
+    """The click command for lazy entry ``name``, importing its module."""
+    mod, attr, _ = _LAZY[name]
+    obj = getattr(importlib.import_module(mod), attr)
+    if isinstance(obj, typer.Typer):
+        cmd: click.Command = typer.main.get_group(obj)
+    else:
+        one = typer.Typer()
+        one.command(name)(obj)
+        cmd = typer.main.get_command(one)
+    cmd.name = name
+    return cmd
 
 
 def main() -> None:

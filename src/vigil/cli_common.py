@@ -9,15 +9,17 @@ from __future__ import annotations
 import errno
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from vigil.core.config import load_settings
-from vigil.core.context import Vigil
 from vigil.core.errors import InputError, NotReadyError
 from vigil.i18n import cli_language
+
+if TYPE_CHECKING:  # the database layer loads only when a command opens the instance
+    from vigil.core.context import Vigil
 
 __all__ = ["DbOpt", "HomeOpt", "console", "db_error_line", "ensure_port_free", "err", "open_instance",
            "safe_db_url"]
@@ -36,6 +38,8 @@ def open_instance(db: str | None, home: str | None = None, *, create: bool = Fal
     command refuses a path that does not exist, so a mistyped ``--db`` is an error, not a new, empty
     database. A database that cannot be reached is one line naming its host.
     """
+    from vigil.core.context import Vigil
+
     url = load_settings(db, home).db_url
     path = _sqlite_path(url)
     if path is not None and not create and not path.is_file():

@@ -14,11 +14,12 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from vigil.core.errors import InputError
-from vigil.core.models import Secret
+
+if TYPE_CHECKING:  # the database layer loads only when a command opens the instance
+    from sqlalchemy.orm import Session
 
 __all__ = ["LANG_SETTING", "LANGUAGES", "CliLanguage", "cli_language", "compile_catalogue", "get_instance_lang",
            "normalize", "resolve_lang", "set_instance_lang", "take_lang_option", "translate_line", "translator"]
@@ -66,12 +67,16 @@ def translator(lang: str) -> gettext.NullTranslations:
 
 def get_instance_lang(session: Session) -> str | None:
     """The instance's default language, if one is set."""
+    from vigil.core.models import Secret
+
     row = session.get(Secret, LANG_SETTING)
     return row.value if row else None
 
 
 def set_instance_lang(session: Session, lang: str) -> str:
     """Set the instance's default language; returns it normalised."""
+    from vigil.core.models import Secret
+
     lang = normalize(lang)
     row = session.get(Secret, LANG_SETTING)
     if row is None:
