@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from vigil.access.guard import Scope
+from vigil.access.users import add_user, issue_token
+from vigil.api import problems
+from vigil.api.routers import transfer
 from vigil.core.context import Vigil
 from vigil.core.models import AuditEntry, Camera, CameraModel, Region, Site
 from vigil.registry.io import import_models, import_regions, import_sites
@@ -60,3 +65,15 @@ def counts(v: Vigil) -> dict[str, int]:
     with v.db.session() as s:
         return {m.__tablename__: s.scalar(select(func.count()).select_from(m))
                 for m in (Region, Site, CameraModel, Camera, AuditEntry)}
+
+
+def transfer_client(v: Vigil) -> tuple[TestClient, dict[str, str]]:
+    """The seeded instance behind only the import/export router, and an admin's auth header."""
+    seed(v)
+    with v.db.session() as s:
+        tok = issue_token(s, add_user(s, "root", "a-long-password", "admin", ["5301"]))
+    app = FastAPI()
+    app.state.vigil = v
+    problems.install(app)
+    app.include_router(transfer.router, prefix="/api/v1")
+    return TestClient(app, raise_server_exceptions=False), {"Authorization": f"Bearer {tok}"}

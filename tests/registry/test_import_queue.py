@@ -5,13 +5,9 @@ from __future__ import annotations
 import threading
 
 import pytest
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
-from importkit import seed
+from importkit import transfer_client
 from sqlalchemy import select
 
-from vigil.access.users import add_user, issue_token
-from vigil.api import problems
 from vigil.api.routers import transfer
 from vigil.core.errors import ImportBusy
 from vigil.core.models import AuditEntry
@@ -68,16 +64,9 @@ def test_a_turn_that_never_comes_is_refused_and_leaves_the_line():
 
 @pytest.fixture
 def api(sqlite_vigil, monkeypatch):  # type: ignore[no-untyped-def]
-    seed(sqlite_vigil)
-    with sqlite_vigil.db.session() as s:
-        tok = issue_token(s, add_user(s, "root", "a-long-password", "admin", ["5301"]))
-    app = FastAPI()
-    app.state.vigil = sqlite_vigil
-    problems.install(app)
-    app.include_router(transfer.router, prefix="/api/v1")
     slots = transfer.ImportSlots(1, max_waiting=2, retry_after_s=7)
     monkeypatch.setattr(transfer, "SLOTS", slots)
-    return TestClient(app, raise_server_exceptions=False), {"Authorization": f"Bearer {tok}"}, sqlite_vigil, slots
+    return *transfer_client(sqlite_vigil), sqlite_vigil, slots
 
 
 def test_api_imports_queue_in_order(api):

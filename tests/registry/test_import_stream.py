@@ -5,12 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
-from importkit import CAMERA_HEADER, counts, seed
+from importkit import CAMERA_HEADER, counts, transfer_client
 
-from vigil.access.users import add_user, issue_token
-from vigil.api import problems
 from vigil.api.routers import transfer
 from vigil.core.models import Camera
 
@@ -30,14 +26,7 @@ def _csv(n: int, bad_line: int | None = None) -> bytes:
 
 @pytest.fixture
 def api(sqlite_vigil):
-    seed(sqlite_vigil)
-    with sqlite_vigil.db.session() as s:
-        tok = issue_token(s, add_user(s, "root", "a-long-password", "admin", ["5301"]))
-    app = FastAPI()
-    app.state.vigil = sqlite_vigil
-    problems.install(app)
-    app.include_router(transfer.router, prefix="/api/v1")
-    return TestClient(app, raise_server_exceptions=False), {"Authorization": f"Bearer {tok}"}, sqlite_vigil
+    return *transfer_client(sqlite_vigil), sqlite_vigil
 
 
 def _leftovers(v) -> list[str]:
