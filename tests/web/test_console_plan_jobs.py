@@ -1,4 +1,5 @@
-"""The plan form in a real Chromium: it queues a job, shows its progress bar, and opens the plan when done."""
+"""The plan form in a real Chromium: it queues a job, shows its progress bar, and opens the plan when done; a map
+that lies outside the region is refused with a message in the user's language."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
+import shapely
 from console_world import City, browser_errors
-from sqlalchemy import select
-from test_console import _css, _sign_in, _wait
+from shapely.geometry import mapping, shape
+from sqlalchemy import func, select
+from test_console import _css, _sign_in, _text, _wait
 
+from vigil.core.models import Site
 from vigil.coverage.models import PlanJob
 from vigil.coverage.runner import PlanJobService
 from vigil.demo.city import map_data_dir
@@ -25,22 +29,37 @@ def _area(tmp_path: Path) -> Path:
     return out
 
 
+def _register_community(v, area: Path, region: str) -> None:  # type: ignore[no-untyped-def]
+    """Register 金色年华 as a site of ``region``, so that the map of it lies in the region's extent."""
+    feats = json.loads(area.read_text(encoding="utf-8"))["features"]
+    hull = shapely.convex_hull(shapely.GeometryCollection([shape(f["geometry"]) for f in feats]))
+    with v.db.session() as s:
+        s.add(Site(name="金色年华", kind="residential", protection_class=2, region_code=region, geometry=mapping(hull)))
+
+
+def _submit(d, region: str, area: Path) -> None:  # type: ignore[no-untyped-def]
+    """Open the plan form, fill in the region, the buildings and a 5 s time limit, and submit it."""
+    _wait(d, lambda x: _css(x, "#plan-new"))
+    _css(d, "#plan-new")[0].click()
+    _wait(d, lambda x: _css(x, "#plan-form"))
+    box = _css(d, '#plan-form input[name="region_code"]')[0]
+    box.clear()
+    box.send_keys(region)
+    _css(d, '#plan-form input[name="area"]')[0].send_keys(str(area))
+    limit = _css(d, '#plan-form input[name="time_limit"]')[0]
+    limit.clear()
+    limit.send_keys("5")
+
+
 def test_plan_form_shows_the_jobs_progress_and_opens_the_plan(chrome, console: City, sqlite_vigil, tmp_path,
                                                              shots: Path) -> None:
     d = chrome
     _sign_in(d, console)
     _wait(d, lambda x: _css(x, '#nav a[data-route="plans"]'))
+    area = _area(tmp_path)
+    _register_community(sqlite_vigil, area, "53018101001")
     d.get(console.base + "/ui/#/plans")
-    _wait(d, lambda x: _css(x, "#plan-new"))
-    _css(d, "#plan-new")[0].click()
-    _wait(d, lambda x: _css(x, "#plan-form"))
-    region = _css(d, '#plan-form input[name="region_code"]')[0]
-    region.clear()
-    region.send_keys("53018101001")
-    _css(d, '#plan-form input[name="area"]')[0].send_keys(str(_area(tmp_path)))
-    limit = _css(d, '#plan-form input[name="time_limit"]')[0]
-    limit.clear()
-    limit.send_keys("5")
+    _submit(d, "53018101001", area)
     _css(d, "#plan-eagle-eye")[0].click()  # ticked: the job plans rooftop and tower high points too
     _css(d, "#plan-submit")[0].click()
     # no runner yet: the job waits in the queue, and the bar says so
@@ -62,3 +81,26 @@ def test_plan_form_shows_the_jobs_progress_and_opens_the_plan(chrome, console: C
     assert "of the cheapest possible plan" in _css(d, "#plan-proof")[0].text
     assert "above 1 %" in _css(d, "#plan-gap-warning")[0].text
     assert browser_errors(d) == []
+
+
+def test_a_map_outside_the_region_is_refused_in_chinese(chrome, console: City, sqlite_vigil, tmp_path,
+                                                        shots: Path) -> None:
+    d = chrome
+    _sign_in(d, console)
+    _wait(d, lambda x: _css(x, '#nav a[data-route="plans"]'))
+    d.execute_script("const s = document.getElementById('lang-switch'); s.value = 'zh-CN';"
+                     "s.dispatchEvent(new Event('change'));")
+    _wait(d, lambda x: _text(x, '#nav a[data-route="plans"]') == "规划方案")
+    d.get(console.base + "/ui/#/plans")
+    # 金色年华 lies some 25 km from 金方社区, the village it is given for
+    _submit(d, "53018102001", _area(tmp_path))
+    _css(d, "#plan-submit")[0].click()
+    _wait(d, lambda x: _text(x, "#plan-refused"))
+    msg = _text(d, "#plan-refused")
+    assert msg.startswith("地图不在金方社区 (53018102001)范围内：距该区域") and "最多允许 10 公里" in msg, msg
+    assert _css(d, "#plan-progress")[0].get_attribute("hidden") is not None  # nothing queued, no progress bar
+    d.save_screenshot(str(shots / "console-plan-refused-zh.png"))
+    with sqlite_vigil.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(PlanJob)) == 0
+    # the 422 is the answer the page shows, not an error in it
+    assert [e for e in browser_errors(d) if "/api/v1/plans" not in e] == []

@@ -7,23 +7,27 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from vigil.access.guard import ensure_visible
 from vigil.access.users import Principal
 from vigil.api.contract import media
 from vigil.api.deps import SessionDep, VigilDep, require
+from vigil.api.problems import problem
 from vigil.api.public.plans import AppliedPublic, JobListPublic, JobPublic, PlanListPublic, PlanPublic
 from vigil.core.context import Vigil
 from vigil.coverage import jobs
 from vigil.coverage import service as svc
+from vigil.coverage.area_check import check_plan_area
 from vigil.coverage.models import PlanJob
+from vigil.registry.extent import AreaOutsideRegion
 
 router = APIRouter()
 
@@ -32,8 +36,8 @@ PlanApplier = Annotated[Principal, Depends(require("plan.apply"))]
 OptFile = Annotated[UploadFile | None, File()]
 
 
-@router.post("", status_code=202)
-def create_plan(p: PlanRunner, session: SessionDep, v: VigilDep, response: Response,
+@router.post("", status_code=202, response_model=JobPublic)
+def create_plan(p: PlanRunner, session: SessionDep, v: VigilDep, request: Request, response: Response,
                       region_code: Annotated[str, Form()], area: OptFile = None,
                       area_name: Annotated[str | None, Form(description="a file under <home>/areas")] = None,
                       roads: OptFile = None, boundary: OptFile = None, must_watch: OptFile = None,
@@ -42,10 +46,12 @@ def create_plan(p: PlanRunner, session: SessionDep, v: VigilDep, response: Respo
                       budget: Annotated[float | None, Form()] = None, k: Annotated[int, Form()] = 1,
                       spacing: Annotated[float, Form()] = 5.0, solver: Annotated[str, Form()] = "auto",
                       eagle_eye: Annotated[bool, Form(description="rooftop and tower high points")] = False,
-                      time_limit: Annotated[float, Form()] = 30.0, existing: Annotated[str, Form()] = "registry") -> JobPublic:
+                      time_limit: Annotated[float, Form()] = 30.0,
+                      existing: Annotated[str, Form()] = "registry") -> JobPublic | JSONResponse:
     """Queue a plan (buildings uploaded as ``area`` or named by ``area_name``): 202 with the job at once.
 
     Follow it at ``events_url`` (server-sent events) or ``url``; its plan is at ``plan_url`` when done.
+    A map lying outside the region is refused at once: 422 ``area-outside-region`` (``vigil.registry.extent``).
     A sync handler (a worker thread): the area lookup and the job insert never stall the event loop.
     """
     ensure_visible(p, region_code, f"region {region_code}")  # before any upload is stored
@@ -58,9 +64,21 @@ def create_plan(p: PlanRunner, session: SessionDep, v: VigilDep, response: Respo
     for key, up in (("area", area), ("roads", roads), ("boundary", boundary), ("must_watch", must_watch)):
         if up is not None:
             files[key] = str(svc.save_upload(work / "input" / key, up.filename or f"{key}.geojson", up.file.read()))
+    try:
+        check_plan_area(session, region_code, files["area"])
+    except AreaOutsideRegion as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        return _outside(exc, request.url.path)
     job = jobs.submit_job(session, p, opts, files, work_dir=work)
     response.headers["Location"] = f"/api/v1/plans/jobs/{job.id}"
     return JobPublic.model_validate(jobs.job_json(job))
+
+
+def _outside(exc: AreaOutsideRegion, instance: str) -> JSONResponse:
+    """The problem document of a map outside its region, with the facts a console words in its own language."""
+    return problem(422, "area-outside-region", "Area outside the region", str(exc), instance,
+                   region_code=exc.region_code, region_name=exc.region_name,
+                   distance_km=round(exc.distance_m / 1000, 1), margin_km=round(exc.margin_m / 1000, 1))
 
 
 @router.get("/jobs")

@@ -29,13 +29,14 @@ export function planForm(region, onDone) {
   const eagle = h("input", { type: "checkbox", name: "eagle_eye", value: "true", id: "plan-eagle-eye" });
   const submit = h("button", { type: "submit", class: "primary", id: "plan-submit" }, t("Run plan"));
   const status = h("span", { class: "muted", role: "status" });
+  const refused = h("p", { class: "message error", id: "plan-refused", role: "alert", hidden: true });
   const form = h("form", { class: "card form-grid", id: "plan-form" }, h("h2", {}, t("New coverage plan")),
     field("Region", regionIn), field("Name", name), field("Buildings", area, "required"),
     field("Roads", file("roads")), field("Boundaries", file("boundary")), field("Must watch", file("must_watch")),
     field("Level", level), field("Target", target, "share of targets to cover"),
     field("Budget", budget, "instead of a target"), field("Time limit", limit, "seconds for the solver"),
     field("Eagle-eye high points", eagle, "panoramic and PTZ cameras on rooftops and towers (town centres)"),
-    h("div", { class: "actions" }, submit, status));
+    h("div", { class: "actions" }, submit, status), refused);
   const progress = h("div", { class: "plan-progress", id: "plan-progress", hidden: true });
   form.append(progress);
   form.addEventListener("submit", async (ev) => {
@@ -46,6 +47,7 @@ export function planForm(region, onDone) {
     }
     if (budget.value) data.delete("target");
     submit.disabled = true;
+    refused.hidden = true;
     status.textContent = t("Uploading…");
     try {
       const job = await api("/plans", { method: "POST", body: data });
@@ -58,10 +60,25 @@ export function planForm(region, onDone) {
     } catch (e) {
       submit.disabled = false;
       status.textContent = "";
-      toast(t("Plan failed: {{error}}", { error: e.message }), 10000);
+      const why = refusal(e);
+      if (why) {
+        refused.textContent = why;
+        refused.hidden = false;
+      } else {
+        toast(t("Plan failed: {{error}}", { error: e.message }), 10000);
+      }
     }
   });
   return form;
+}
+
+/** The server's refusal of the form in the user's language (a map outside the region), or null for others. */
+function refusal(e) {
+  const p = e.problem || {};
+  if (!String(p.type || "").endsWith("/area-outside-region")) return null;
+  const km = (v) => formatNumber(v, { maximumFractionDigits: 1 });
+  return t("The map lies outside {{region}}: it is {{km}} km from the region's sites and cameras (at most {{margin}} km). Pick the region the map belongs to, or a map of this region.",
+    { region: `${p.region_name} (${p.region_code})`, km: km(p.distance_km), margin: km(p.margin_km) });
 }
 
 const STAGE_TEXT = {

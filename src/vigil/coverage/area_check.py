@@ -1,0 +1,33 @@
+"""A plan's map checked against its region before the job is queued; :mod:`vigil.registry.extent` owns the rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import shapely
+from sqlalchemy.orm import Session
+
+from vigil.core.errors import InputError
+from vigil.coverage.geo import read_features
+from vigil.registry.extent import check_in_region
+
+__all__ = ["area_outline", "check_plan_area"]
+
+
+def area_outline(path: str | Path) -> shapely.Geometry | None:
+    """The convex hull (WGS84) of every feature of a map file; None for a file that cannot be read or is empty."""
+    try:
+        feats = read_features(path, osm_layer="multipolygons")
+    except InputError:
+        return None
+    return shapely.convex_hull(shapely.GeometryCollection([f.geom for f in feats])) if feats else None
+
+
+def check_plan_area(session: Session, region_code: str, path: str | Path) -> None:
+    """Refuse (:class:`~vigil.registry.extent.AreaOutsideRegion`) a map lying outside ``region_code``.
+
+    A map that cannot be read passes here: its job fails at reading it, with that error, as before.
+    """
+    outline = area_outline(path)
+    if outline is not None:
+        check_in_region(session, region_code, outline)

@@ -1,0 +1,98 @@
+"""Where a region lies on the ground: the one rule for "does this map belong to that region".
+
+Regions carry no outline, only an optional reference point. A region's extent is therefore what the registry
+places in its subtree (its child regions included, by the code prefix): the polygons and positions of its
+sites, the positions of its cameras, and the reference points of the region and of every region under it.
+The extent is the convex hull of those places, and a map belongs to the region when it comes within
+:data:`MARGIN_M` of that hull: what is registered only samples a region (a community to plan may lie beyond its
+last registered site), so the margin is wide enough for a neighbouring community and too narrow for another
+county. A region with nothing placed in it has no extent, and nothing is refused against it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from shapely.geometry import shape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vigil.core.errors import InputError
+from vigil.core.models import Camera, Region, Site
+from vigil.core.regions import in_subtree
+
+__all__ = ["MARGIN_M", "AreaOutsideRegion", "RegionExtent", "check_in_region", "region_extent"]
+
+#: how far (metres) a map may lie from what is registered in its region and still belong to it
+MARGIN_M = 10_000.0
+_M_PER_DEG_LAT = 110_574.0
+_M_PER_DEG_LON = 111_320.0  # at the equator; times cos(latitude)
+
+
+class AreaOutsideRegion(InputError):
+    """A map (a plan's area) lies outside the region it was given for."""
+
+    def __init__(self, region_code: str, region_name: str, distance_m: float, margin_m: float) -> None:
+        self.region_code, self.region_name = region_code, region_name
+        self.distance_m, self.margin_m = distance_m, margin_m
+        super().__init__(f"the map lies outside region {region_code} ({region_name}): it is "
+                         f"{distance_m / 1000:.1f} km from the region's sites and cameras (at most "
+                         f"{margin_m / 1000:g} km); pick the region the map belongs to, or a map of this region")
+
+
+@dataclass(frozen=True)
+class RegionExtent:
+    """A region's extent: the WGS84 convex hull of what is placed in its subtree, and the margin around it."""
+
+    region_code: str
+    region_name: str
+    hull: shapely.Geometry
+    margin_m: float = MARGIN_M
+
+    def distance_m(self, geom: shapely.Geometry) -> float:
+        """Metres from ``geom`` (WGS84) to the hull, 0 where they meet (a flat frame at the hull's latitude)."""
+        scale = np.array([_M_PER_DEG_LON * math.cos(math.radians(shapely.centroid(self.hull).y)), _M_PER_DEG_LAT])
+        hull, other = (shapely.transform(g, lambda xy: xy * scale) for g in (self.hull, geom))
+        return float(shapely.distance(hull, other))
+
+    def holds(self, geom: shapely.Geometry) -> bool:
+        """``geom`` comes within the margin of the hull."""
+        return self.distance_m(geom) <= self.margin_m
+
+
+def _places(session: Session, code: str) -> list[shapely.Geometry]:
+    """Every placed thing of the subtree: site polygons and points, camera points, region reference points."""
+    out: list[shapely.Geometry] = []
+    for geometry, lon, lat in session.execute(
+            select(Site.geometry, Site.lon, Site.lat).where(in_subtree(Site.region_code, code))):
+        if geometry:
+            out.append(shape(geometry))
+        if lon is not None and lat is not None:
+            out.append(shapely.Point(lon, lat))
+    for model, column in ((Camera, Camera.region_code), (Region, Region.code)):
+        rows = session.execute(select(model.lon, model.lat).where(in_subtree(column, code), model.lon.is_not(None),
+                                                                  model.lat.is_not(None))).all()
+        if rows:
+            out.append(shapely.MultiPoint(np.array(rows, dtype=float)))
+    return out
+
+
+def region_extent(session: Session, region_code: str, *, margin_m: float = MARGIN_M) -> RegionExtent | None:
+    """The extent of ``region_code`` (see the module), or None when nothing is placed in its subtree."""
+    region = session.get(Region, region_code)
+    places = _places(session, region_code)
+    if not places:
+        return None
+    hull = shapely.convex_hull(shapely.GeometryCollection(places))
+    return RegionExtent(region_code, region.name if region else region_code, hull, margin_m)
+
+
+def check_in_region(session: Session, region_code: str, geom: shapely.Geometry, *,
+                    margin_m: float = MARGIN_M) -> None:
+    """Refuse ``geom`` (WGS84) with :class:`AreaOutsideRegion` unless it belongs to ``region_code``'s extent."""
+    ext = region_extent(session, region_code, margin_m=margin_m)
+    if ext is not None and not ext.holds(geom):
+        raise AreaOutsideRegion(ext.region_code, ext.region_name, ext.distance_m(geom), margin_m)

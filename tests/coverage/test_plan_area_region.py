@@ -1,0 +1,42 @@
+"""POST /api/v1/plans refuses at once a map that lies outside the region (422 ``area-outside-region``, no job,
+no stored upload); a map of the region, or one that cannot be read (its job reports that), is queued."""
+
+from __future__ import annotations
+
+import pytest
+from covkit import mapdata
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from factories import TOWN1, VILLAGE1, build_world
+from vigil.api.app import create_app
+from vigil.coverage.models import PlanJob
+from vigil.coverage.service import plans_dir
+
+
+@pytest.mark.parametrize(("area", "status"), [
+    ("kunming", 202),   # 金色年华, a few km from the village's registered community
+    ("shanghai", 422),  # a Shanghai extract for a Kunming village
+    ("junk", 202),      # unreadable: queued, and its job fails at reading it
+])
+def test_a_map_outside_the_region_is_refused(sqlite_vigil, kunming_community, area, status) -> None:
+    w = build_world(sqlite_vigil)
+    c = TestClient(create_app(sqlite_vigil), raise_server_exceptions=False)
+    planner = {"Authorization": f"Bearer {w.tokens[f'planner-{TOWN1}']}"}
+    body = {"kunming": kunming_community.read_bytes(), "shanghai": mapdata("shanghai_shu/map.osm").read_bytes(),
+            "junk": b"not a map"}[area]
+    name = "area.osm" if area == "shanghai" else "area.geojson"
+    r = c.post("/api/v1/plans", data={"region_code": VILLAGE1, "time_limit": "5"}, headers=planner,
+               files={"area": (name, body, "application/octet-stream")})
+    assert r.status_code == status, r.text
+    with sqlite_vigil.db.session() as s:
+        queued = s.scalar(select(func.count()).select_from(PlanJob))
+    if status == 202:
+        assert queued == 1
+        return
+    p = r.json()
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert p["type"].endswith("/area-outside-region") and p["region_code"] == VILLAGE1
+    assert p["region_name"] == "Village 1" and p["distance_km"] > 1000 and p["margin_km"] == 10.0
+    assert p["detail"].startswith(f"the map lies outside region {VILLAGE1} (Village 1): it is ")
+    assert queued == 0 and not any(plans_dir(sqlite_vigil).iterdir())  # the upload is not kept

@@ -1,0 +1,85 @@
+"""A region's extent (vigil.registry.extent): the hull of its subtree's sites, cameras and reference points,
+with a margin; a map beyond it is refused, a region with nothing placed refuses nothing."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import shapely
+from shapely.geometry import shape
+
+from vigil.access.bootstrap import init_instance
+from vigil.core.ids import generate_device_id
+from vigil.core.models import Camera, Region, Site
+from vigil.registry.extent import MARGIN_M, AreaOutsideRegion, check_in_region, region_extent
+
+# 昆明: a town whose village has a site polygon; a town with one camera only; a town with nothing placed
+PREF, TOWN_SITE, VILLAGE, TOWN_CAM, TOWN_EMPTY = "5301", "53010101", "53010101001", "53010102", "53010103"
+LON, LAT = 102.70, 25.00
+
+
+def _square(lon: float, lat: float, d: float) -> dict:
+    ring = [[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d], [lon - d, lat - d]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+@pytest.fixture
+def tree(vigil):  # type: ignore[no-untyped-def]
+    init_instance(vigil, root_code=PREF, root_name="昆明市")
+    with vigil.db.session() as s:
+        for code, name in ((TOWN_SITE, "有站点的镇"), (TOWN_CAM, "只有摄像机的镇"), (TOWN_EMPTY, "空镇")):
+            s.add(Region(code=code, name=name, level=3, parent_code=PREF))
+        s.flush()
+        s.add(Region(code=VILLAGE, name="金色家园社区", level=4, parent_code=TOWN_SITE))
+        s.flush()
+        s.add(Site(name="金色家园", kind="residential", protection_class=1, region_code=VILLAGE,
+                   geometry=_square(LON, LAT, 0.01)))  # a polygon only: no point
+        s.add(Camera(id=generate_device_id(TOWN_CAM, 1).value, name="路口", region_code=TOWN_CAM,
+                     lon=LON + 0.5, lat=LAT, lifecycle="in_service", main_url="rtsp://127.0.0.1:9/x"))
+    return vigil
+
+
+def _km_east(km: float, lat: float = LAT) -> float:
+    """Degrees of longitude for ``km`` east at ``lat``."""
+    return km / (111.320 * math.cos(math.radians(lat)))
+
+
+def _point(east_km_of_square: float) -> shapely.Point:
+    """A point ``east_km_of_square`` km east of the site square's eastern edge."""
+    return shapely.Point(LON + 0.01 + _km_east(east_km_of_square), LAT)
+
+
+@pytest.mark.parametrize(("region", "geom", "refused"), [
+    (VILLAGE, shapely.Point(LON, LAT), False),                 # inside the site polygon
+    (VILLAGE, _point(9.5), False),                             # beyond the polygon, within the margin
+    (VILLAGE, _point(12.0), True),                             # a neighbouring county
+    (TOWN_SITE, _point(12.0), True),                           # a town's extent is its village's site
+    (PREF, _point(12.0), False),                               # the prefecture also holds the camera 0.5° east
+    (TOWN_CAM, shapely.Point(LON + 0.5, LAT + 0.05), False),   # 5.5 km from its only camera
+    (TOWN_CAM, shapely.Point(121.47, 31.23), True),            # Shanghai for a Kunming town
+    (TOWN_EMPTY, shapely.Point(121.47, 31.23), False),         # nothing placed: nothing to refuse against
+])
+def test_a_map_outside_the_regions_extent_is_refused(tree, region, geom, refused) -> None:
+    with tree.db.session() as s:
+        if not refused:
+            check_in_region(s, region, geom)
+            return
+        with pytest.raises(AreaOutsideRegion) as err:
+            check_in_region(s, region, geom)
+    exc = err.value
+    assert exc.region_code == region and exc.distance_m > MARGIN_M and exc.margin_m == MARGIN_M
+    assert f"outside region {region}" in str(exc) and "km from the region's sites and cameras" in str(exc)
+
+
+def test_the_extent_is_the_hull_of_the_subtree(tree) -> None:
+    with tree.db.session() as s:
+        assert region_extent(s, TOWN_EMPTY) is None
+        village = region_extent(s, VILLAGE)
+        pref = region_extent(s, PREF)
+    assert village is not None and village.region_name == "金色家园社区"
+    assert village.hull.equals(shape(_square(LON, LAT, 0.01)))
+    # the prefecture's hull reaches from the site square to the camera half a degree east
+    assert pref is not None and pref.hull.bounds == pytest.approx((LON - 0.01, LAT - 0.01, LON + 0.5, LAT + 0.01))
+    assert village.distance_m(shapely.Point(LON, LAT)) == 0.0
+    assert village.distance_m(_point(3.0)) == pytest.approx(3000.0, rel=0.01)
