@@ -9,8 +9,11 @@
    seconds from /proc. Then a second worker joins (each pinned to its own core when there are
    two), the shards rebalance, and the same window is measured: scaling efficiency =
    throughput(2) / (2 x throughput(1)). The baseline is the 1-worker figure of the same run.
-3. SIGKILL one worker: the time until the survivor holds every shard, and until every camera of
-   the dead worker appears on the stream again.
+3. SIGKILL one worker, and the phases of the takeover, each from the kill: the dead worker's
+   member key removed (the survivor noticed its missing heartbeats; without them, its TTL
+   expired), the survivor holds every shard, the first and the last of the dead worker's cameras
+   on the stream again ("probed again", the takeover). Printed with the longest heartbeat gap
+   seen before the kill (the margin against a false "dead") and the lease and heartbeat traffic.
 4. One camera is made to refuse connections; the delay from the probe that confirmed the change
    (its ``ts``) to the row visible in PostgreSQL is printed (median of several cameras). Then
    analytics events are published to the events stream as a worker does, and the delay until the
@@ -50,7 +53,8 @@ from vigil.sim.register import register_fleet
 from vigil.worker.assign import DEFAULT_SHARDS, shard_of
 from vigil.worker.bus import DURABLE, STREAM, publish_note
 from vigil.worker.events import event_note
-from vigil.worker.lease import LeaseTable, open_bucket
+from vigil.worker.lease import BUCKET, LeaseTable, open_bucket
+from vigil.worker.liveness import HEARTBEAT_SUBJECT, dead_after
 from vigil.worker.natsserver import NatsServer
 
 VIGIL = str(Path(sys.executable).parent / "vigil")
@@ -68,6 +72,16 @@ class Tap:
     def __init__(self) -> None:
         self.count = 0
         self.seen: dict[str, float] = {}
+        self.beats = 0
+        self.last_beat: dict[str, float] = {}
+        self.max_gap: dict[str, float] = {}
+
+    async def beat(self, msg) -> None:  # type: ignore[no-untyped-def]
+        name, now = msg.subject.removeprefix(HEARTBEAT_SUBJECT + "."), time.monotonic()
+        self.beats += 1
+        if name in self.last_beat:
+            self.max_gap[name] = max(self.max_gap.get(name, 0.0), now - self.last_beat[name])
+        self.last_beat[name] = now
 
     async def on(self, msg) -> None:  # type: ignore[no-untyped-def]
         rows = json.loads(msg.data)["results"]
@@ -147,6 +161,7 @@ async def run(a: argparse.Namespace, tmp: Path, db_url: str) -> None:
         table = LeaseTable(await open_bucket(nc.jetstream(), ttl=a.ttl), "bench", ttl=a.ttl)
         tap = Tap()
         await nc.subscribe("vigil.probe.>", cb=tap.on)
+        await nc.subscribe(HEARTBEAT_SUBJECT + ".>", cb=tap.beat)
         w1 = _worker("w1", common, env, cores[0] if len(cores) > 1 else None, log)
         procs.append(w1)
         await _wait(lambda: _all_seen(tap, cams), a.limit, tap=tap)
@@ -156,18 +171,21 @@ async def run(a: argparse.Namespace, tmp: Path, db_url: str) -> None:
         procs.append(w2)
         await _wait(lambda: _both(table), a.limit, table=table)
         await asyncio.sleep(2)
+        kv0, hb0, t0 = await _kv_seq(nc), tap.beats, time.monotonic()
         thr2, cpp2 = await _window(tap, [w1.pid, w2.pid], a.window)
+        kv_rate, hb_rate = ((await _kv_seq(nc) - kv0) / (time.monotonic() - t0),
+                            (tap.beats - hb0) / (time.monotonic() - t0))
         print(f"2 workers: {thr2:,.0f} probes/s, {cpp2 * 1e3:.2f} ms CPU per probe; scaling efficiency "
               f"{thr2 / (2 * thr1):.0%} (ratio vs 1 worker {thr2 / thr1:.2f}x; {len(cores)} cores here, "
               f"shared with the fleet, PostgreSQL and NATS); {await _lag(nc)}")
         owners = await _holders(table)
         lost = [c for c in cams if owners[shard_of(c)] == "w1"]
+        gaps = dict(tap.max_gap)
         w1.send_signal(signal.SIGKILL)
-        t_kill = time.time()
-        own_s = await _wait(lambda: _only(table, "w2"), a.limit)
-        seen_s = await _wait(lambda: _seen_since(tap, lost, t_kill), a.limit)
-        print(f"takeover : SIGKILL of w1 -> w2 owns every shard after {own_s:.1f} s, w1's {len(lost):,} cameras "
-              f"probed again after {seen_s + own_s:.1f} s (lease TTL {a.ttl:.0f} s; goal < 20 s)")
+        await _takeover(table, tap, lost, a)
+        print(f"  before the kill: longest heartbeat gap w1 {gaps.get('w1', 0):.2f} s, w2 {gaps.get('w2', 0):.2f} s "
+              f"(a worker unheard for {dead_after(a.ttl):.1f} s is taken for dead); lease writes "
+              f"{kv_rate:.0f}/s, heartbeats {hb_rate:.1f}/s for 2 workers")
         await _latency(v, fleet, cams)
         await _webhook_latency(v, nc, cams[0])
         cpp = statistics.mean([cpp1, cpp2])
@@ -191,6 +209,34 @@ async def run(a: argparse.Namespace, tmp: Path, db_url: str) -> None:
         srv.stop()
         log.close()
         v.close()
+
+
+async def _kv_seq(nc) -> int:  # type: ignore[no-untyped-def]
+    return int((await nc.jetstream().stream_info(f"KV_{BUCKET}")).state.last_seq)
+
+
+async def _takeover(table: LeaseTable, tap: Tap, lost: list[str], a: argparse.Namespace) -> None:
+    """The phases after the kill (each from the kill), then every shard held by exactly the survivor."""
+    t_kill, t0 = time.time(), time.monotonic()
+    at: dict[str, float] = {}
+    while len(at) < 3 and time.monotonic() - t0 < a.limit:
+        if "member" not in at and await table.holder("member.w1") is None:
+            at["member"] = time.monotonic() - t0
+        if "shards" not in at and await _only(table, "w2"):
+            at["shards"] = time.monotonic() - t0
+        if "probed" not in at and await _seen_since(tap, lost, t_kill):
+            at["probed"] = max(tap.seen[c] for c in lost) - t_kill
+        await asyncio.sleep(0.1)
+    if len(at) < 3:
+        print(f"takeover : not complete in {a.limit:.0f} s: {at}")
+        raise SystemExit("bench: a phase did not complete in time")
+    first = min(tap.seen[c] for c in lost) - t_kill
+    hs = list((await _holders(table)).values())
+    print(f"takeover : SIGKILL of w1 -> w1's {len(lost):,} cameras probed again after {at['probed']:.1f} s "
+          f"(lease TTL {a.ttl:.0f} s; goal < 20 s); phases from the kill: w1's member key gone "
+          f"{at['member']:.1f} s, w2 holds every shard {at['shards']:.1f} s, first of w1's cameras on the stream "
+          f"{first:.1f} s, last {at['probed']:.1f} s; shards unowned {hs.count(None)}, held by w2 "
+          f"{hs.count('w2')} of {DEFAULT_SHARDS}")
 
 
 async def _lag(nc) -> str:  # type: ignore[no-untyped-def]

@@ -64,3 +64,37 @@ async def test_members_listed_and_ttl_bounded(nats_server):
             await open_bucket(nc.jetstream(), ttl=30, bucket="too-long")
     finally:
         await nc.close()
+
+
+@pytest.fixture
+async def long_pair(nats_server):
+    """Holders ``a`` and ``b`` on a bucket whose TTL (15 s) outlasts the test: nothing expires by itself."""
+    nc, tables = await _tables(nats_server.url, "a", "b", ttl=15.0)
+    yield tables
+    await nc.close()
+
+
+async def test_take_over_from_a_dead_holder_fences_it(long_pair):
+    a, b = long_pair
+    la = await a.acquire("shard.4")
+    seen = await b.holder("shard.4")
+    assert await a.renew(la)  # the holder renews after b read it: alive, the swap must fail
+    assert await b.take_over("shard.4", seen) is None
+    assert await a.check(la)
+    lb = await b.take_over("shard.4", await b.holder("shard.4"))  # nobody renewed in between (a is dead)
+    assert lb is not None and lb.token > la.token
+    assert (await b.holder("shard.4")).owner == "b"
+    assert not await a.check(la) and not await a.renew(la)  # the former holder is fenced
+    assert await b.check(lb)
+
+
+async def test_evict_only_at_the_revision_read(long_pair):
+    a, b = long_pair
+    la = await a.acquire("member.a")
+    seen = await b.holder("member.a")
+    assert await a.renew(la)
+    assert not await b.evict("member.a", seen)  # it renewed: kept
+    assert await b.evict("member.a", await b.holder("member.a"))
+    assert await b.holder("member.a") is None
+    assert not await a.renew(la)
+    assert await a.acquire("member.a") is not None  # it may come back

@@ -14,20 +14,24 @@ than the highest they have seen for that key (:mod:`vigil.worker.writer`).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from nats.js.api import KeyValueConfig
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 __all__ = ["MAX_TTL", "Holder", "Lease", "LeaseTable", "open_bucket"]
 
 MAX_TTL = 15.0
 BUCKET = "vigil-leases"
+_WRONG_LAST = 10071  # JetStream's "wrong last sequence": a delete against a moved revision answers it as a 400
+
+
+def _moved(exc: BadRequestError) -> bool:
+    return getattr(exc, "err_code", None) == _WRONG_LAST
 
 
 @dataclass(slots=True)
@@ -84,6 +88,33 @@ class LeaseTable:
         lease = Lease(key, rev, rev, t0 + self.ttl)
         return lease if await self.renew(lease) else None  # record the token in the value for readers
 
+    async def take_over(self, key: str, holder: Holder) -> Lease | None:
+        """Take ``key`` from a ``holder`` known to be dead, before its TTL runs out; ``None`` if it moved on.
+
+        A compare-and-swap on the revision ``holder`` was read at: if the holder renewed meanwhile
+        (it is alive after all) the update fails and nothing changes. The new token is the revision
+        of this update, above every earlier one, so the former holder's writes are fenced off.
+        """
+        t0 = time.monotonic()
+        try:
+            rev = await self.kv.update(key, self._value(0), last=holder.revision)
+        except (KeyWrongLastSequenceError, KeyNotFoundError):
+            return None
+        lease = Lease(key, rev, rev, t0 + self.ttl)
+        return lease if await self.renew(lease) else None
+
+    async def evict(self, key: str, holder: Holder) -> bool:
+        """Delete ``key`` if it is still at ``holder``'s revision (a dead member's key); True if deleted."""
+        try:
+            await self.kv.delete(key, last=holder.revision)
+        except (KeyWrongLastSequenceError, KeyNotFoundError):
+            return False
+        except BadRequestError as exc:
+            if _moved(exc):
+                return False
+            raise
+        return True
+
     async def renew(self, lease: Lease) -> bool:
         """Extend ``lease``; False (and the lease is dead) if its key moved on without us."""
         t0 = time.monotonic()
@@ -111,8 +142,13 @@ class LeaseTable:
         """Give ``lease`` up at once (if it is still ours), so the next owner need not wait for the TTL."""
         alive, lease.deadline = lease.alive(), 0.0
         if alive:
-            with contextlib.suppress(KeyWrongLastSequenceError):
+            try:
                 await self.kv.delete(lease.key, last=lease.revision)
+            except KeyWrongLastSequenceError:
+                pass
+            except BadRequestError as exc:  # somebody took it meanwhile: nothing of ours to give up
+                if not _moved(exc):
+                    raise
 
     async def holder(self, key: str) -> Holder | None:
         """The current holder of ``key``, or ``None`` when it is free."""

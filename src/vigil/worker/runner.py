@@ -1,15 +1,24 @@
 """``vigil worker``: own a share of the camera shards through leases and probe their cameras.
 
 Every ``ttl/3`` seconds a worker renews its membership key (``member.<name>``) and its shard
-leases, reads the live members, and reconciles: it releases the shards that rendezvous hashing
-now gives to somebody else (so a newcomer gets them at once) and tries to ``create`` the shards
-it should own (a shard still leased by a dead worker becomes free when that lease expires).
+leases (all at once), reads the live members, and reconciles: it releases the shards that
+rendezvous hashing now gives to somebody else (so a newcomer gets them at once) and tries to
+``create`` the shards it should own.
 
-Every ``probe_interval`` seconds it probes the in-service cameras of its shards with
-:func:`vigil.health.probe.probe_targets` and publishes one :class:`~vigil.worker.bus.ProbeBatch`
-per shard, each only after :meth:`~vigil.worker.lease.LeaseTable.check` says the lease is still
-ours, carrying the lease's fencing token. A publish that fails (NATS restarting) is retried with
-the same message id while the lease lives.
+A dead worker is noticed by its heartbeats (:mod:`vigil.worker.liveness`), not by waiting for
+its leases to expire: when a member has been silent for ``dead_after`` seconds, the round runs at
+once, removes the member's key and takes each of its shards with a compare-and-swap on the
+revision read (:meth:`~vigil.worker.lease.LeaseTable.take_over`); a shard whose holder is no
+longer a member is taken the same way. Without heartbeats (a worker of an older release) a
+shard becomes free when its lease expires, as before.
+
+Every ``probe_interval`` seconds it probes the in-service cameras of its shards through its
+:class:`~vigil.worker.pool.ProbePool`; the cameras of shards it has just won are probed at once,
+ahead of the sweep under way. It publishes one :class:`~vigil.worker.bus.ProbeBatch` per shard as
+soon as that shard's cameras are probed, each only after
+:meth:`~vigil.worker.lease.LeaseTable.check` says the lease is still ours, carrying the lease's
+fencing token. A publish that fails (NATS restarting) is retried with the same message id while
+the lease lives.
 """
 
 from __future__ import annotations
@@ -20,7 +29,6 @@ import itertools
 import logging
 import os
 import socket
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +43,7 @@ from vigil.core.context import Vigil
 from vigil.core.errors import InputError, NotReadyError
 from vigil.core.models import Camera, utcnow
 from vigil.health.models import CameraStatus
-from vigil.health.probe import ProbeResult, probe_targets
+from vigil.health.probe import ProbeResult
 from vigil.health.recheck import call_diagnose, camera_targets
 from vigil.registry.streams import in_service_population
 from vigil.video.recorder import RecorderConfig
@@ -44,6 +52,8 @@ from vigil.worker.bus import SUBJECT, ProbeBatch, connect, ensure_stream
 from vigil.worker.events import StreamSink
 from vigil.worker.fence import fence_holds, raise_fence
 from vigil.worker.lease import Lease, LeaseTable, open_bucket
+from vigil.worker.liveness import Heartbeats, dead_after
+from vigil.worker.pool import ProbePool
 from vigil.worker.recording import ShardRecording
 
 __all__ = ["Worker", "WorkerStats", "default_name"]
@@ -67,6 +77,9 @@ class WorkerStats:
     fenced: int = 0
     publish_retries: int = 0
     acquired: int = 0
+    taken_over: int = 0
+    evicted: int = 0
+    urgent: int = 0
     released: int = 0
     lost: int = 0
     last_error: str = ""
@@ -103,6 +116,10 @@ class Worker:
         self._tasks: list[asyncio.Task[None]] = []
         self._bg: set[asyncio.Task[None]] = set()  # recorder syncs and hand-overs under way
         self._rec: ShardRecording | None = None
+        self._hb: Heartbeats | None = None
+        self._pool: ProbePool | None = None
+        self._wake: asyncio.Event | None = None  # set: run a reconcile round now (a member went silent)
+        self._members: set[str] = set()
         self._seq = itertools.count(1)
         self._boot = int(utcnow().timestamp() * 1000)
 
@@ -112,9 +129,15 @@ class Worker:
         self._js = self._nc.jetstream()
         self._table = LeaseTable(await open_bucket(self._js, ttl=self.ttl), self.name, ttl=self.ttl)
         await ensure_stream(self._js)
+        dead = dead_after(self.ttl)
+        self._hb = Heartbeats(self._nc, self.name, every=dead / 4, dead_after=dead, grace=self.ttl)
+        await self._hb.start()
+        self._pool = ProbePool(concurrency=self.concurrency, timeout=self.probe_timeout)
+        self._wake = asyncio.Event()
         self._tasks = [asyncio.create_task(self._leases_loop(), name="vigil-worker-leases"),
                        asyncio.create_task(self._probe_loop(), name="vigil-worker-probe"),
-                       asyncio.create_task(self._deadline_loop(), name="vigil-worker-deadlines")]
+                       asyncio.create_task(self._deadline_loop(), name="vigil-worker-deadlines"),
+                       asyncio.create_task(self._watch_loop(), name="vigil-worker-watch")]
         if self.sample_interval > 0:
             self._tasks.append(asyncio.create_task(self._sample_loop(), name="vigil-worker-vqd"))
         if self.recording is not None:
@@ -189,6 +212,10 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks, self._rec = [], None
+        for part in (self._pool, self._hb):
+            if part is not None:
+                with contextlib.suppress(Exception):
+                    await part.stop()
         if self._table is not None:
             for lease in [*self.leases.values(), *([self._member] if self._member else [])]:
                 with contextlib.suppress(Exception):
@@ -211,7 +238,21 @@ class Worker:
                 self.stats.last_error = f"leases: {type(exc).__name__}: {exc}"
                 log.warning("worker %s: %s", self.name, self.stats.last_error)
             self.stats.owned = set(self.leases)
-            await asyncio.sleep(self._table.renew_every)
+            wake = self._wake
+            if wake is None:
+                await asyncio.sleep(self._table.renew_every)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), self._table.renew_every)
+            wake.clear()
+
+    async def _watch_loop(self) -> None:
+        """Run a round at once when a member goes silent (killed), instead of waiting for its leases to expire."""
+        assert self._hb is not None and self._wake is not None
+        while True:
+            await asyncio.sleep(self._hb.every)
+            if self._hb.liveness.silent(self._members):
+                self._wake.set()
 
     async def _deadline_loop(self) -> None:
         """Drop a lease the moment its local deadline passes (a renewal late or failing, NATS away)."""
@@ -228,10 +269,12 @@ class Worker:
         assert t is not None
         if self._member is None or not await t.renew(self._member):
             self._member = await t.acquire(f"member.{self.name}")
-        for s, lease in list(self.leases.items()):
-            if not await t.renew(lease):  # a fenced publish may have dropped it meanwhile
+        held = list(self.leases.items())
+        for (s, lease), ok in zip(held, await asyncio.gather(*(t.renew(lease) for _, lease in held)), strict=True):
+            if not ok:  # a fenced publish may have dropped it meanwhile
                 self._drop(s, lease)
-        members = {k.removeprefix("member.") for k in await t.keys("member.")}
+        members = await self._live_members()
+        self._members = set(members)
         if self._member is None:  # not a member: own nothing rather than something twice
             members.discard(self.name)
             want: set[int] = set()
@@ -246,17 +289,51 @@ class Worker:
                     await t.release(gone)
                 self.stats.released += 1
         won: dict[int, Lease] = {}
-        for s in sorted(want - set(self.leases)):
-            got = await t.acquire(f"shard.{s}")
-            if got is not None:
+        claims = sorted(want - set(self.leases))
+        for s, got in zip(claims, await asyncio.gather(*(self._claim(s, members) for s in claims)), strict=True):
+            if got is not None and s not in self.leases:
                 self.leases[s] = won[s] = got
                 self.stats.acquired += 1
+        if won and self._pool is not None:
+            self._spawn(self.sweep_once(set(won), urgent=True))
         if won and self._rec is not None:
             try:  # a stale owner's segment rows are refused from now on
                 await asyncio.to_thread(self._raise_fences, won)
             except Exception as exc:  # the database away: the writer raises the fence with our first batch
                 log.warning("worker %s: raising the fences of %d shard(s): %s", self.name, len(won), exc)
             self._follow()
+
+    async def _live_members(self) -> set[str]:
+        """The member keys, less the silent members whose key we removed (or found gone)."""
+        t = self._table
+        assert t is not None
+        members = {k.removeprefix("member.") for k in await t.keys("member.")}
+        if self._hb is None:
+            return members
+        for m in self._hb.liveness.silent(members):
+            h = await t.holder(f"member.{m}")
+            if h is None or await t.evict(f"member.{m}", h):  # else it renewed meanwhile: alive after all
+                log.warning("worker %s: worker %s is silent; taking over its shards", self.name, m)
+                members.discard(m)
+                self._hb.liveness.forget(m)
+                self.stats.evicted += 1
+        return members
+
+    async def _claim(self, shard: int, members: set[str]) -> Lease | None:
+        """Take ``shard``: free, or held by a worker that is no longer a member (compare-and-swap)."""
+        t = self._table
+        assert t is not None
+        key = f"shard.{shard}"
+        got = await t.acquire(key)
+        if got is not None:
+            return got
+        h = await t.holder(key)
+        if h is None or h.owner in members or h.owner == self.name:
+            return None  # a live member holds it (it releases it to us), or it expired meanwhile: next round
+        got = await t.take_over(key, h)
+        if got is not None:
+            self.stats.taken_over += 1
+        return got
 
     # ---------------------------------------------------------------- probing
 
@@ -278,23 +355,32 @@ class Worker:
                 log.warning("worker %s: %s", self.name, self.stats.last_error)
             await asyncio.sleep(max(0.05, self.probe_interval - (loop.time() - t0)))
 
-    async def sweep_once(self) -> int:
-        """Probe the cameras of the shards held now and publish their results; return cameras probed."""
-        owned = dict(self.leases)
+    async def sweep_once(self, only: set[int] | None = None, *, urgent: bool = False) -> int:
+        """Probe the cameras of the shards held now (of ``only``) and publish each shard's results; return cameras.
+
+        ``urgent``: shards just won; their cameras go ahead of the sweep under way.
+        """
+        if self._pool is None:
+            self._pool = ProbePool(concurrency=self.concurrency, timeout=self.probe_timeout)
+        owned = {s: lease for s, lease in self.leases.items() if only is None or s in only}
         if not owned:
             return 0
         ids = await asyncio.to_thread(self._camera_ids)
         mine = [c for c in ids if shard_of(c, self.shards) in owned]
         targets = await asyncio.to_thread(camera_targets, self.vigil, mine)
         ts = utcnow()
-        results = await probe_targets(targets, concurrency=self.concurrency, timeout=self.probe_timeout)
-        by_shard: dict[int, list[ProbeResult]] = defaultdict(list)
-        for r in results:
-            by_shard[shard_of(r.key, self.shards)].append(r)
-        await asyncio.gather(*(self._publish(owned[s], s, rs, ts) for s, rs in sorted(by_shard.items())))
-        self.stats.sweeps += 1
-        self.stats.probed += len(results)
-        return len(results)
+
+        async def publish(shard: int, results: list[ProbeResult]) -> None:
+            await self._publish(owned[shard], shard, results, ts)
+
+        n = await self._pool.run(targets, group_of=lambda c: shard_of(c, self.shards), publish=publish,
+                                 urgent=urgent)
+        self.stats.probed += n
+        if urgent:
+            self.stats.urgent += n
+        else:
+            self.stats.sweeps += 1
+        return n
 
     def _online_ids(self) -> list[str]:
         q = (select(Camera.id).join(CameraStatus, CameraStatus.camera_id == Camera.id)

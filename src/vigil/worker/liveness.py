@@ -1,0 +1,105 @@
+"""Heartbeats: a worker that stops beating is known dead long before its leases expire.
+
+Every worker publishes an empty core-NATS message on ``vigil.worker.alive.<name>`` every
+``every`` seconds and listens to everybody's (:class:`Heartbeats`). :class:`Liveness` (pure) keeps
+the last time each name was heard and judges a member **silent** when we have heard *ourselves*
+more than ``dead_after`` seconds after the last time we heard it. Measuring against our own beat
+means that a pause of our own event loop, or of NATS (a restart loses core messages for everyone
+at once), makes nobody silent: only a worker that stopped while we kept going is. After a gap in
+our own beats (NATS restarting, our loop stalled) we judge nobody for ``grace`` seconds, so a
+worker that reconnects a little after us is not taken for dead; the leases' TTL decides meanwhile.
+
+A silent member is only a suspect: :mod:`vigil.worker.runner` removes its member key and takes its
+shards with a compare-and-swap on the revision it read, so a member that was alive after all
+(it renewed meanwhile) keeps them, and one that was merely paused is fenced by the higher tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["HEARTBEAT_SUBJECT", "Heartbeats", "Liveness", "dead_after"]
+
+HEARTBEAT_SUBJECT = "vigil.worker.alive"
+
+
+def dead_after(ttl: float) -> float:
+    """How long a member may go unheard before it is a suspect: a third of the TTL, at most 3 s."""
+    return min(3.0, ttl / 3)
+
+
+class Liveness:
+    """When each worker was last heard (monotonic seconds), and who has gone silent."""
+
+    def __init__(self, me: str, *, dead_after: float, grace: float) -> None:
+        self.me = me
+        self.dead_after = dead_after
+        self.grace = grace
+        self._last: dict[str, float] = {}
+        self._hold_until = 0.0
+        self.max_gap: dict[str, float] = {}  # the longest silence seen per worker (the margin left)
+
+    def heard(self, name: str, at: float) -> None:
+        prev = self._last.get(name)
+        if prev is None:
+            self._last[name] = at
+            return
+        gap = at - prev
+        self.max_gap[name] = max(self.max_gap.get(name, 0.0), gap)
+        if name == self.me and gap > self.dead_after:  # we were away ourselves: judge nobody for a while
+            self._hold_until = at + self.grace
+        self._last[name] = max(prev, at)
+
+    def silent(self, members: Iterable[str]) -> set[str]:
+        """The ``members`` unheard for ``dead_after`` of our own time; a newly seen member's clock starts now."""
+        mine = self._last.get(self.me)
+        if mine is None or mine < self._hold_until:  # not hearing ourselves, or just back: judge nobody
+            return set()
+        out = set()
+        for m in set(members) - {self.me}:
+            last = self._last.setdefault(m, mine)
+            if mine - last > self.dead_after:
+                out.add(m)
+        return out
+
+    def forget(self, name: str) -> None:
+        """``name`` left (its member key is gone): if it comes back, its clock starts again."""
+        self._last.pop(name, None)
+
+
+class Heartbeats:
+    """Beat on ``vigil.worker.alive.<name>`` and feed everybody's beats into :attr:`liveness`."""
+
+    def __init__(self, nc: Any, name: str, *, every: float, dead_after: float, grace: float) -> None:
+        self.nc = nc
+        self.name = name
+        self.every = every
+        self.liveness = Liveness(name, dead_after=dead_after, grace=grace)
+        self._sub: Any = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._sub = await self.nc.subscribe(HEARTBEAT_SUBJECT + ".>", cb=self._on)
+        self._task = asyncio.create_task(self._beat(), name="vigil-worker-heartbeat")
+
+    async def _on(self, msg: Any) -> None:
+        self.liveness.heard(msg.subject.removeprefix(HEARTBEAT_SUBJECT + "."), time.monotonic())
+
+    async def _beat(self) -> None:
+        while True:
+            with contextlib.suppress(Exception):  # not connected: the client buffers or drops it
+                await self.nc.publish(f"{HEARTBEAT_SUBJECT}.{self.name}", b"")
+            await asyncio.sleep(self.every)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()

@@ -1,0 +1,64 @@
+"""Heartbeat liveness (pure): who is silent, judged against our own beats."""
+
+from __future__ import annotations
+
+import pytest
+
+from vigil.worker.liveness import Liveness, dead_after
+
+
+def _heard(beats: list[tuple[str, float]], *, dead: float = 3.0, grace: float = 9.0) -> Liveness:
+    lv = Liveness("me", dead_after=dead, grace=grace)
+    for name, at in beats:
+        lv.heard(name, at)
+    return lv
+
+
+@pytest.mark.parametrize(("beats", "members", "silent"), [
+    # both beating: nobody silent
+    ([(n, t) for t in range(10) for n in ("me", "w2")], {"me", "w2"}, set()),
+    # w2 stopped at 2 s while we kept beating to 9 s: silent
+    ([("w2", 0), ("w2", 2)] + [("me", t) for t in range(10)], {"me", "w2"}, {"w2"}),
+    # exactly dead_after behind: not yet
+    ([("w2", 6)] + [("me", t) for t in range(10)], {"me", "w2"}, set()),
+    # we stopped hearing ourselves too (NATS away, our loop stalled): judge nobody
+    ([("me", 0), ("w2", 0)], {"me", "w2"}, set()),
+    # never heard ourselves: judge nobody
+    ([("w2", 0)], {"me", "w2"}, set()),
+    # a member never heard: its clock starts at this judgement
+    ([("me", t) for t in range(10)], {"me", "w3"}, set()),
+    # a silent worker that is not a member (its key gone) is nobody's business
+    ([("w2", 0)] + [("me", t) for t in range(10)], {"me"}, set()),
+])
+def test_silent(beats, members, silent):
+    assert _heard(beats).silent(members) == silent
+
+
+def test_a_new_members_clock_starts_when_first_judged():
+    lv = _heard([("me", t) for t in range(5)])
+    assert lv.silent({"me", "w3"}) == set()  # w3 first seen at 4 s
+    for t in range(5, 9):
+        lv.heard("me", t)
+    assert lv.silent({"me", "w3"}) == {"w3"}  # 4 s of our time without a beat from it
+
+
+def test_after_our_own_gap_nobody_is_judged_for_the_grace():
+    """NATS restarted: our beats stopped too; a worker reconnecting a little after us is not dead."""
+    lv = _heard([("me", 0), ("w2", 0), ("me", 5)], dead=2.0, grace=9.0)  # a 5 s gap of our own
+    for t in range(6, 14):
+        lv.heard("me", t)
+    assert lv.silent({"me", "w2"}) == set()  # held until 14 s
+    lv.heard("me", 14)
+    assert lv.silent({"me", "w2"}) == {"w2"}
+    assert lv.max_gap["me"] == 5
+
+
+def test_forget_restarts_the_clock():
+    lv = _heard([("w2", 0)] + [("me", t) for t in range(10)])
+    lv.forget("w2")
+    assert lv.silent({"me", "w2"}) == set()
+
+
+@pytest.mark.parametrize(("ttl", "dead"), [(15.0, 3.0), (9.0, 3.0), (6.0, 2.0), (3.0, 1.0)])
+def test_dead_after(ttl, dead):
+    assert dead_after(ttl) == dead
