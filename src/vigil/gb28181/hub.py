@@ -29,7 +29,7 @@ from typing import Any, Literal
 from vigil.core.errors import NotReadyError
 from vigil.gb28181 import store
 from vigil.gb28181.dialog import Dialog
-from vigil.gb28181.media import RtpPsReceiver, read_rtp_tcp, serve_rtp_tcp
+from vigil.gb28181.media import RtpPsReceiver, open_rtp_udp, read_rtp_tcp, serve_rtp_tcp
 from vigil.gb28181.server import GbServer
 
 __all__ = ["HUB_FILE", "MediaHub", "MediaTransport", "hub_url"]
@@ -205,9 +205,8 @@ class MediaHub:
         st = _Stream(channel, RtpPsReceiver(lambda b: st.fan_out(b)))
         host, loop = srv.config.host, asyncio.get_running_loop()
         if self.transport == "udp":
-            udp, _ = await loop.create_datagram_endpoint(lambda: st.receiver, local_addr=(host, 0))
+            udp, port = await open_rtp_udp(lambda: st.receiver, host)
             st.closers.append(udp)
-            port = udp.get_extra_info("sockname")[1]
         elif self.transport == "tcp-passive":
             tcp, port = await serve_rtp_tcp(st.receiver, host)
             st.closers.append(tcp)

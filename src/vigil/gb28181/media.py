@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import io
 import logging
+import socket
 import struct
 import threading
 from collections.abc import Callable
@@ -21,7 +22,7 @@ import av
 from av.bitstream import BitStreamFilterContext
 
 __all__ = ["PsSummary", "Rfc4571Framer", "RtpPacket", "RtpPsReceiver", "RtpPsWriter", "RtpRelay", "RtpTcpSender",
-           "demux_ps", "parse_rtp", "frame_rfc4571", "read_rtp_tcp", "rtsp_to_ps_rtp", "serve_rtp_tcp"]
+           "demux_ps", "parse_rtp", "frame_rfc4571", "open_rtp_udp", "read_rtp_tcp", "rtsp_to_ps_rtp", "serve_rtp_tcp"]
 
 log = logging.getLogger("vigil.gb28181")
 
@@ -147,6 +148,18 @@ async def read_rtp_tcp(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
         pass
     finally:
         writer.close()
+
+
+RTP_RCVBUF = 4 << 20  # an IDR frame arrives as a burst of ~100 packets: room for several in the kernel
+
+
+async def open_rtp_udp(protocol: Callable[[], asyncio.DatagramProtocol],
+                       host: str = "127.0.0.1") -> tuple[asyncio.DatagramTransport, int]:
+    """UDP media: a socket on a free port with a large receive buffer (a busy loop must not drop a burst)."""
+    transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(protocol, local_addr=(host, 0))
+    with contextlib.suppress(OSError):  # the kernel caps it at net.core.rmem_max
+        transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RTP_RCVBUF)
+    return transport, transport.get_extra_info("sockname")[1]
 
 
 async def serve_rtp_tcp(receiver: RtpPsReceiver, host: str = "127.0.0.1") -> tuple[asyncio.Server, int]:

@@ -28,7 +28,7 @@ from vigil.core.errors import InputError, NotFoundError, NotReadyError
 from vigil.core.models import Camera
 from vigil.gb28181 import store
 from vigil.gb28181.dialog import Dialog
-from vigil.gb28181.media import RtpRelay, RtpTcpSender, rtsp_to_ps_rtp
+from vigil.gb28181.media import RtpRelay, RtpTcpSender, open_rtp_udp, rtsp_to_ps_rtp
 from vigil.gb28181.server import GbServer
 from vigil.registry.streams import stream_url_with_credentials
 
@@ -115,11 +115,10 @@ async def start_relay(server: GbServer, channel_id: str, dest: tuple[str, int], 
     sender, setup = await _tcp_out(host, dest, tcp) if tcp else (None, "")
     if below:
         assert device_id is not None
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: RtpRelay(dest, ssrc, sender.send if sender is not None else None), local_addr=(host, 0))
+        transport, udp_port = await open_rtp_udp(
+            lambda: RtpRelay(dest, ssrc, sender.send if sender is not None else None), host)
         try:
-            d = await server.invite(device_id, channel_id, host, transport.get_extra_info("sockname")[1],
-                                    start=start, end=end)
+            d = await server.invite(device_id, channel_id, host, udp_port, start=start, end=end)
         except NotReadyError:
             transport.close()
             if sender is not None:
@@ -127,7 +126,7 @@ async def start_relay(server: GbServer, channel_id: str, dest: tuple[str, int], 
             raise
         if end and on_end is not None:
             server.watch_media_status(d, lambda kind: on_end() if kind == "121" else None)
-        port = sender.local_port if sender is not None else transport.get_extra_info("sockname")[1]
+        port = sender.local_port if sender is not None else udp_port
         return Relay(port, dialog=d, transport=transport, tcp=sender, setup=setup)
     assert url is not None
     stop = threading.Event()
