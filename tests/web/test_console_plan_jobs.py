@@ -13,9 +13,12 @@ from shapely.geometry import mapping, shape
 from sqlalchemy import func, select
 from test_console import _css, _sign_in, _text, _wait
 
-from vigil.core.models import Site
+from vigil.access.users import Principal
+from vigil.core.models import Role, Site
+from vigil.coverage import jobs
 from vigil.coverage.models import PlanJob
 from vigil.coverage.runner import PlanJobService
+from vigil.coverage.service import PlanOptions
 from vigil.demo.city import map_data_dir
 
 pytestmark = pytest.mark.browser
@@ -104,3 +107,22 @@ def test_a_map_outside_the_region_is_refused_in_chinese(chrome, console: City, s
         assert s.scalar(select(func.count()).select_from(PlanJob)) == 0
     # the 422 is the answer the page shows, not an error in it
     assert [e for e in browser_errors(d) if "/api/v1/plans" not in e] == []
+
+
+@pytest.mark.parametrize(("stage", "text"), [("visibility", "计算每台摄像机的可视范围"), ("curves", "为每个站点估价"),
+                                             ("queue", "服务器重启后已重新排队")])
+def test_a_running_jobs_stage_reads_in_chinese(chrome, console: City, sqlite_vigil, stage: str, text: str) -> None:
+    """The server sends the stage key; the console names it from its catalogue."""
+    p = Principal(1, "admin", Role.ADMIN, ("5301",))
+    with sqlite_vigil.db.session() as s:
+        job = jobs.submit_job(s, p, PlanOptions(region_code="53018101001", name="金色家园补点"), {"area": "/none"},
+                              work_dir=sqlite_vigil.settings.home / "plans" / "running")
+        job.state, job.stage, job.percent = "running", stage, 42.0
+    d = chrome
+    _sign_in(d, console)
+    _wait(d, lambda x: _css(x, '#nav a[data-route="plans"]'))
+    d.execute_script("const s = document.getElementById('lang-switch'); s.value = 'zh-CN';"
+                     "s.dispatchEvent(new Event('change'));")
+    _wait(d, lambda x: _text(x, '#nav a[data-route="plans"]') == "规划方案")
+    d.get(console.base + "/ui/#/plans")
+    _wait(d, lambda x: _text(x, f'.plan-job[data-job="{job.id}"] [role=status]') == f"{text} · 42 %")

@@ -11,6 +11,8 @@ from rich.console import Console
 from vigil.access.guard import Scope
 from vigil.cli_common import DbOpt, HomeOpt, open_instance
 from vigil.core.errors import InputError
+from vigil.coverage.progress import stage_name
+from vigil.i18n import cli_language, translator
 
 __all__ = ["city"]
 
@@ -26,7 +28,7 @@ def _steps(text: str) -> tuple[float, ...]:
 
 
 def _progress(stage: str, fraction: float) -> None:
-    console.print(f"{stage:>8} {100 * fraction:5.1f} %")
+    console.print(f"{stage_name(stage, translator(cli_language.lang)):>8} {100 * fraction:5.1f} %")
 
 
 def city(budget: Annotated[float, Opt(help="The city budget in yuan")],

@@ -18,7 +18,7 @@ from vigil.access.guard import Scope
 from vigil.cli_common import DbOpt, HomeOpt, open_instance
 from vigil.core.errors import InputError
 from vigil.coverage.city_cli import city
-from vigil.i18n import cli_language
+from vigil.i18n import cli_language, translator
 
 console = Console()
 
@@ -104,7 +104,7 @@ def _progress(time_limit: float) -> Any:
     """One line per stage and the run's percent, as a plan job reports them (``vigil.coverage.progress``)."""
     from contextlib import contextmanager
 
-    from vigil.coverage.progress import StageProgress
+    from vigil.coverage.progress import StageProgress, stage_name
 
     @contextmanager
     def cm() -> Any:
@@ -115,10 +115,14 @@ def _progress(time_limit: float) -> Any:
 
             def cb(stage: str, event: str) -> None:
                 pct = track.update(stage, event)
+                tr = translator(cli_language.lang)
+                name = stage_name(stage, tr)
                 if event == "start":
-                    tasks[stage] = prog.add_task(f"{stage} (from {pct:.0f} %)", total=1)
+                    tasks[stage] = prog.add_task(tr.gettext("{stage} (from {percent} %)").format(
+                        stage=name, percent=f"{pct:.0f}"), total=1)
                 else:
-                    prog.update(tasks[stage], completed=1, description=f"{stage} (to {pct:.0f} %)")
+                    prog.update(tasks[stage], completed=1, description=tr.gettext("{stage} (to {percent} %)").format(
+                        stage=name, percent=f"{pct:.0f}"))
 
             yield prog, cb
 

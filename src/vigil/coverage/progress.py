@@ -7,10 +7,12 @@ the optimiser runs, creeps through its share by the time spent against the solve
 
 from __future__ import annotations
 
+import gettext
 import time
 from dataclasses import dataclass, field
 
-__all__ = ["CITY_STAGE_WEIGHTS", "STAGE_WEIGHTS", "CityStageProgress", "StageProgress"]
+__all__ = ["CITY_STAGE_WEIGHTS", "STAGE_CONTEXT", "STAGE_KEYS", "STAGE_WEIGHTS", "CityStageProgress", "StageProgress",
+           "stage_name"]
 
 #: Share of a typical run spent in each stage of ``run_plan`` (they sum to 100).
 STAGE_WEIGHTS: dict[str, float] = {"read": 5, "targets": 5, "candidates": 10, "visibility": 30, "optimise": 45,
@@ -47,6 +49,19 @@ class StageProgress:
 
 #: Share of a typical city plan spent in each stage: reading the sites, then ``run_city``'s stages.
 CITY_STAGE_WEIGHTS: dict[str, float] = {"sites": 5, "curves": 85, "allocate": 3, "report": 7}
+
+
+#: Every stage key a plan job reports: ``run_plan``'s, a city plan's, and ``queue`` (queued again after a
+#: restart). The server sends only these keys; the console names them through its catalogue (``STAGE_TEXT``
+#: in ``plan_form.js``), the CLI through gettext (:func:`stage_name`).
+STAGE_KEYS: tuple[str, ...] = tuple(dict.fromkeys((*STAGE_WEIGHTS, *CITY_STAGE_WEIGHTS, "queue")))
+#: The gettext context of the stage names in the server's catalogues (``msgctxt "plan stage"``, ``msgid`` the key).
+STAGE_CONTEXT = "plan stage"
+
+
+def stage_name(stage: str, translations: gettext.NullTranslations) -> str:
+    """A stage's name in the language of ``translations`` (English: the key itself, as the CLI always printed)."""
+    return translations.pgettext(STAGE_CONTEXT, stage)
 
 
 @dataclass
