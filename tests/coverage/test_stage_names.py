@@ -9,8 +9,8 @@ import re
 import pytest
 from rich.console import Console
 
-from vigil.coverage import cli as plan_cli
 from vigil.coverage import city_cli
+from vigil.coverage import cli as plan_cli
 from vigil.coverage.plan import STAGES
 from vigil.coverage.progress import CITY_STAGE_WEIGHTS, STAGE_KEYS, stage_name
 from vigil.i18n import cli_language, translator
