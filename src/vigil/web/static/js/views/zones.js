@@ -3,8 +3,8 @@
 // or a double click). "Preview masks" blacks out the drafted masks on the picture as they will be applied;
 // after saving, the server's own masked snapshot (the FFmpeg mask graph of live view and exports) is shown.
 // Zones and lines go to the camera's analytics setting, masks to its privacy masks.
-import { api, apiUrl } from "../api.js";
-import { h, mount, toast } from "../dom.js";
+import { ApiError, api, apiUrl } from "../api.js";
+import { h, mount } from "../dom.js";
 import { t } from "../i18n.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -50,11 +50,25 @@ async function imageUrl(cameraId, masked) {
   if (token) headers.Authorization = `Bearer ${token}`;
   const res = await fetch(apiUrl(`/video/snapshots/${encodeURIComponent(cameraId)}`, { masked }),
     { headers, credentials: "same-origin", cache: "no-store" });
-  if (!res.ok) {
-    const p = await res.json().catch(() => ({}));
-    throw new Error(p.detail || `HTTP ${res.status}`);
-  }
+  if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => ({})));
   return URL.createObjectURL(await res.blob());
+}
+
+/** What went wrong, in the user's language, by the server's status (its English detail is kept in data-detail). */
+export function problemText(kind, status) {
+  const texts = kind === "picture" ? {
+    403: () => t("You may not see this camera's picture."),
+    404: () => t("This camera has no picture to show."),
+    503: () => t("The camera gives no picture now (down or still starting); shapes can still be drawn. Reload to try again."),
+  } : {
+    403: () => t("Only an administrator changes zones and masks."),
+    404: () => t("This camera is gone; nothing was saved."),
+    409: () => t("Someone changed this camera meanwhile; reload the page and save again."),
+    412: () => t("Someone changed this camera meanwhile; reload the page and save again."),
+    422: () => t("The server refused the shapes: a zone or mask needs three points, a line two, inside the picture."),
+  };
+  return (texts[status] || (() => kind === "picture" ? t("No picture (the server answered {{status}}).", { status })
+    : t("Not saved (the server answered {{status}}).", { status })))();
 }
 
 /** Render the editor of camera `route.arg` into `el`. */
@@ -79,7 +93,14 @@ export async function render(el, route, ctx) {
   const nameBox = h("input", { id: "zones-name", placeholder: t("Name"), "aria-label": t("Name"), maxlength: 100 });
   const dwellBox = h("input", { id: "zones-dwell", type: "number", min: 1, value: 30, "aria-label": t("Dwell (s)") });
   const previewBox = h("input", { type: "checkbox", id: "zones-preview" });
-  const status = h("span", { id: "zones-status", class: "muted" });
+  // the page's one message area: every error and confirmation of the editor, in the catalogue's words
+  const note = h("p", { id: "zones-message", class: "message zones-message", role: "status", hidden: true });
+  function say(text, cls = "muted", detail = "") {
+    note.textContent = text;
+    note.className = `message zones-message ${cls}`;
+    note.dataset.detail = detail;
+    note.hidden = !text;
+  }
 
   function poly(points, attrs) {
     const isLine = attrs.line;
@@ -112,7 +133,11 @@ export async function render(el, route, ctx) {
 
   function finish() {
     const need = state.tool === "line" ? 2 : 3;
-    if (state.draft.length < need) return;
+    if (state.draft.length < need) {
+      say(t("A line takes two points, a zone or mask three: click more points first."), "error");
+      return;
+    }
+    say("");
     const kind = state.tool;
     const n = state.shapes.filter((s) => s.kind === kind).length + 1;
     const name = nameBox.value.trim() || (kind === "mask" ? "" : `${kind}-${n}`);
@@ -148,12 +173,17 @@ export async function render(el, route, ctx) {
     try {
       await api(`/video/cameras/${cid}/masks`, { method: "PUT", body: masks });
       await api(`/analytics/cameras/${cid}`, { method: "PUT", body: { enabled: setting.enabled, zones } });
-      status.textContent = t("Saved");
       state.saved = true;
+      say(t("Saved"), "ok");
+    } catch (e) {
+      say(problemText("save", e.status), "error", e.message);
+      return;
+    }
+    try {
       applied.src = await imageUrl(id, true);
       applied.hidden = false;
     } catch (e) {
-      toast(t("Cannot save: {{error}}", { error: e.message }));
+      say(`${t("Saved")} · ${problemText("picture", e.status)}`, "error", e.message);
     }
   }
 
@@ -164,8 +194,9 @@ export async function render(el, route, ctx) {
       h("button", { type: "button", id: "zones-finish", onclick: finish }, t("Finish shape")),
       h("button", { type: "button", onclick: () => { state.draft = []; draw(); } }, t("Cancel shape")),
       h("label", {}, previewBox, " ", t("Preview masks")),
-      h("button", { type: "button", class: "primary", id: "zones-save", onclick: save }, t("Save")), status)
+      h("button", { type: "button", class: "primary", id: "zones-save", onclick: save }, t("Save")))
       : h("p", { class: "muted" }, t("Only an administrator changes zones and masks.")),
+    note,
     h("div", { class: "grid cols-2" },
       h("section", { class: "card" }, h("h2", {}, t("Snapshot")), stage,
         h("p", { class: "muted" }, t("Click to add points; a line takes two, a zone or mask ends with a double click or Finish shape."))),
@@ -176,7 +207,9 @@ export async function render(el, route, ctx) {
   try {
     img.src = await imageUrl(id, !canEdit);  // the editor sees the picture under the masks it places
   } catch (e) {
-    mount(stage, h("p", { class: "message error", id: "zones-no-picture" }, t("No picture: {{error}}", { error: e.message })));
+    img.removeAttribute("src");
+    img.alt = "";  // no alternative text drawn over the empty stage: the message area says why
+    say(problemText("picture", e.status), "error", e.message);
   }
   return { destroy() { for (const i of [img, applied]) if (i.src.startsWith("blob:")) URL.revokeObjectURL(i.src); } };
 }
