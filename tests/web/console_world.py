@@ -84,6 +84,12 @@ def browser_errors(driver) -> list[str]:  # type: ignore[no-untyped-def]
     return out
 
 
+def choose_language(driver, lang: str) -> None:  # type: ignore[no-untyped-def]
+    """Pick ``lang`` in the top bar's language switch (the console re-renders; remembered for the user)."""
+    driver.execute_script("const s = document.getElementById('lang-switch'); s.value = arguments[0];"
+                          "s.dispatchEvent(new Event('change'));", lang)
+
+
 def overflowing(driver) -> list[str]:  # type: ignore[no-untyped-def]
     """The boxes wider inside than out (document, scrolling panels, cards, the nav); see ``vigil.web.layoutcheck``."""
     return driver.execute_script(OVERFLOW_JS)

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from console_world import City, browser_errors, overflowing, seed_health, seed_plan
+from console_world import City, browser_errors, choose_language, overflowing, seed_health, seed_plan
 from test_console import _sign_in, _text, _wait
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
@@ -21,8 +21,7 @@ NAV = {"en": "Cameras", "zh-CN": "摄像机"}
 
 def _language(d, lang: str) -> None:  # type: ignore[no-untyped-def]
     """Switch the console's language with the top bar's switch (remembered for the user, so centre.html too)."""
-    d.execute_script("const s = document.getElementById('lang-switch'); s.value = arguments[0];"
-                     "s.dispatchEvent(new Event('change'));", lang)
+    choose_language(d, lang)
     _wait(d, lambda x: _text(x, '#nav a[data-route="cameras"]') == NAV[lang])
 
 

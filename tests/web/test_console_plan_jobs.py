@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import shapely
-from console_world import City, browser_errors
+from console_world import City, browser_errors, choose_language
 from shapely.geometry import mapping, shape
 from sqlalchemy import func, select
 from test_console import _css, _sign_in, _text, _wait
@@ -91,8 +91,7 @@ def test_a_map_outside_the_region_is_refused_in_chinese(chrome, console: City, s
     d = chrome
     _sign_in(d, console)
     _wait(d, lambda x: _css(x, '#nav a[data-route="plans"]'))
-    d.execute_script("const s = document.getElementById('lang-switch'); s.value = 'zh-CN';"
-                     "s.dispatchEvent(new Event('change'));")
+    choose_language(d, "zh-CN")
     _wait(d, lambda x: _text(x, '#nav a[data-route="plans"]') == "规划方案")
     d.get(console.base + "/ui/#/plans")
     # 金色年华 lies some 25 km from 金方社区, the village it is given for
@@ -121,8 +120,7 @@ def test_a_running_jobs_stage_reads_in_chinese(chrome, console: City, sqlite_vig
     d = chrome
     _sign_in(d, console)
     _wait(d, lambda x: _css(x, '#nav a[data-route="plans"]'))
-    d.execute_script("const s = document.getElementById('lang-switch'); s.value = 'zh-CN';"
-                     "s.dispatchEvent(new Event('change'));")
+    choose_language(d, "zh-CN")
     _wait(d, lambda x: _text(x, '#nav a[data-route="plans"]') == "规划方案")
     d.get(console.base + "/ui/#/plans")
     _wait(d, lambda x: _text(x, f'.plan-job[data-job="{job.id}"] [role=status]') == f"{text} · 42 %")

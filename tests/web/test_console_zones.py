@@ -5,23 +5,17 @@ words (the server's English detail is kept aside in data-detail), and nothing ov
 from __future__ import annotations
 
 import re
-import socket
 from pathlib import Path
 
 import pytest
-from console_world import City, browser_errors, overflowing
+from console_world import City, browser_errors, choose_language, overflowing
 from test_console import _css, _sign_in, _text, _wait
+from test_console_maintenance import _closed_port
 
 from vigil.core.models import Camera
 
 pytestmark = pytest.mark.browser
 LATIN_WORD = re.compile(r"[A-Za-z]{3,}")
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _messages(d) -> list[str]:  # type: ignore[no-untyped-def]
@@ -41,8 +35,7 @@ def test_zones_editor_messages_are_one_area_in_chinese(chrome, console: City, sq
     d.set_window_size(1280, 900)
     _sign_in(d, console)
     _wait(d, lambda x: _css(x, '#nav a[data-route="cameras"]'))
-    d.execute_script("const s = document.getElementById('lang-switch'); s.value = 'zh-CN';"
-                     "s.dispatchEvent(new Event('change'));")
+    choose_language(d, "zh-CN")
     _wait(d, lambda x: _text(x, '#nav a[data-route="cameras"]') == "摄像机")
     d.get(console.base + f"/ui/#/zones/{cam}")
     _wait(d, lambda x: _text(x, "#zones-message"), timeout=60)
