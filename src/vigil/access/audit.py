@@ -25,8 +25,9 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import bindparam, event, func, insert, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from vigil.core.config import Settings
 from vigil.core.crypto import load_or_create_key
@@ -40,9 +41,12 @@ GENESIS = "0" * 64
 REKEY = "audit.rekey"
 _HEAD_KEY = "audit_head"
 _PENDING = "vigil.audit.pending"
-_CHAIN = "vigil.audit.chain"
 _HOOKED = "vigil.audit.hooked"
 log = logging.getLogger(__name__)
+# The first entry (it names the chain) and the newest one (the next links to it), in one statement.
+_ENDS = select(AuditEntry.seq, AuditEntry.hash).where(
+    or_(AuditEntry.seq == 1, AuditEntry.seq == select(func.max(AuditEntry.seq)).scalar_subquery()))
+_SET_ANCHOR = update(Secret).where(Secret.key == _HEAD_KEY).values(value=bindparam("value"))
 
 
 def _canonical(seq: int, ts: datetime, actor: str, action: str, target: str, region: str | None,
@@ -95,31 +99,29 @@ def record(session: Session, actor: str, action: str, target: str = "", /, *, re
     """
     settings = _settings(session)
     key = load_or_create_key(settings.audit_key_file)
+    session.flush()  # the caller's pending objects first, as a query's autoflush would
     serialize(session, "vigil.audit.append")
-    stmt = select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
-    last = session.execute(stmt).first()
-    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    conn = session.connection()  # Core statements in the session's transaction: a fraction of the ORM's cost
+    ends = dict(conn.execute(_ENDS).all())  # {seq: hash} of the first and the newest entry
+    seq = max(ends, default=0) + 1
+    prev = ends.get(seq - 1, GENESIS)
     ts = utcnow()
     clean = json.loads(json.dumps(detail, default=str))
     h = _mac(key, prev, _canonical(seq, ts, actor, action, target, region, clean))
-    entry = AuditEntry(seq=seq, ts=ts, actor=actor, action=action, target=target, region_code=region,
-                       detail=clean, prev_hash=prev, hash=h)
-    session.add(entry)
-    anchor = session.get(Secret, _HEAD_KEY)
-    if anchor is None:
-        session.add(Secret(key=_HEAD_KEY, value=_anchor(key, seq, h)))
-    else:
-        anchor.value = _anchor(key, seq, h)
-    session.flush()
-    chain = h if seq == 1 else session.info.get(_CHAIN) or session.scalar(
-        select(AuditEntry.hash).where(AuditEntry.seq == 1))
-    session.info[_CHAIN] = chain
-    session.info[_PENDING] = (seq, h, chain or "")
+    values = {"seq": seq, "ts": ts, "actor": actor, "action": action, "target": target, "region_code": region,
+              "detail": clean, "prev_hash": prev, "hash": h}
+    conn.execute(insert(AuditEntry), values)
+    anchor = _anchor(key, seq, h)
+    if not conn.execute(_SET_ANCHOR, {"value": anchor}).rowcount:
+        conn.execute(insert(Secret), {"key": _HEAD_KEY, "value": anchor})
+    if (loaded := session.identity_map.get(identity_key(Secret, _HEAD_KEY))) is not None:
+        session.expire(loaded, ["value"])  # this session read the anchor before: it reads the new one next
+    session.info[_PENDING] = (seq, h, h if seq == 1 else ends.get(1, ""))
     if not session.info.get(_HOOKED):
         event.listen(session, "after_commit", _after_commit)
         event.listen(session, "after_soft_rollback", _after_rollback)
         session.info[_HOOKED] = True
-    return entry
+    return AuditEntry(**values)  # a detached copy: the row was written by the statement above
 
 
 def _after_commit(session: Session) -> None:
@@ -130,7 +132,6 @@ def _after_commit(session: Session) -> None:
 
 def _after_rollback(session: Session, _previous: Any) -> None:
     session.info.pop(_PENDING, None)  # a head not committed is never written out
-    session.info.pop(_CHAIN, None)
 
 
 def write_head(settings: Settings, seq: int, h: str, chain: str) -> None:
