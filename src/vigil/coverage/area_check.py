@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import shapely
+import shapely.errors
 from sqlalchemy.orm import Session
 
 from vigil.core.errors import InputError
@@ -18,7 +19,7 @@ def area_outline(path: str | Path) -> shapely.Geometry | None:
     """The convex hull (WGS84) of every feature of a map file; None for a file that cannot be read or is empty."""
     try:
         feats = read_features(path, osm_layer="multipolygons")
-    except InputError:
+    except (InputError, shapely.errors.GEOSException):  # a broken geometry too: the job reports it
         return None
     return shapely.convex_hull(shapely.GeometryCollection([f.geom for f in feats])) if feats else None
 
