@@ -210,7 +210,7 @@ def seed_plan(v: Vigil, region: str = "53018101001") -> int:
     summary = {"level": "observe", "ppm": 62.5, "targets": 120, "coverable": 118, "coverage_before": 0.33,
                "coverage_after": 0.94, "cameras_existing": 3, "cameras_new": 4, "cost_new": 3600.0,
                "lower_bound": 4, "gap": 0.004, "solver": "greedy+prune+local-search", "status": "time_limit",
-               "seconds": {"visibility": 0.8, "solve": 0.2},
+               "seconds": {"visibility": 0.8, "optimise": 0.2, "total": 1.0},
                "communities": [{"name": "金色家园社区", "targets": 120, "coverage_before": 0.33,
                                 "coverage_after": 0.94}]}
     (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False))

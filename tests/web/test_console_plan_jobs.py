@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import shapely
-from console_world import City, browser_errors, choose_language
+from console_world import City, browser_errors, choose_language, seed_plan
 from shapely.geometry import mapping, shape
 from sqlalchemy import func, select
 from test_console import _css, _sign_in, _text, _wait
@@ -124,3 +124,18 @@ def test_a_running_jobs_stage_reads_in_chinese(chrome, console: City, sqlite_vig
     _wait(d, lambda x: _text(x, '#nav a[data-route="plans"]') == "规划方案")
     d.get(console.base + "/ui/#/plans")
     _wait(d, lambda x: _text(x, f'.plan-job[data-job="{job.id}"] [role=status]') == f"{text} · 42 %")
+
+
+def test_the_plan_pages_stage_times_read_in_chinese(chrome, console: City, sqlite_vigil) -> None:
+    """The plan's time card: its total as the run measured it, each stage named from the catalogue, the level too."""
+    plan_id = seed_plan(sqlite_vigil)  # seconds: visibility 0.8, optimise 0.2, total 1.0
+    d = chrome
+    _sign_in(d, console)
+    _wait(d, lambda x: _css(x, '#nav a[data-route="plans"]'))
+    choose_language(d, "zh-CN")
+    _wait(d, lambda x: _text(x, '#nav a[data-route="plans"]') == "规划方案")
+    d.get(console.base + f"/ui/#/plans/{plan_id}")
+    _wait(d, lambda x: _text(x, "#plan-time .value"))
+    assert _text(d, "#plan-time .value") == "1 秒"  # not the stages and their total added up
+    assert _text(d, "#plan-time .sub") == "计算每台摄像机的可视范围 0.8 秒 · 选择摄像机（求解器） 0.2 秒"
+    assert "级别 观察（62.5 像素/米）" in _text(d, "#plan-cards")

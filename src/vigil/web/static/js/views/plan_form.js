@@ -88,6 +88,17 @@ const STAGE_TEXT = {
   sites: () => t("Reading the sites"), curves: () => t("Pricing every site"), allocate: () => t("Allocating the budget"),
 };
 
+/** A plan stage's name in the user's language: the server sends keys (vigil.coverage.progress.STAGE_KEYS). */
+export function stageName(key) {
+  return (STAGE_TEXT[key] || (() => key || ""))();
+}
+
+/** A DORI level's name in the user's language ("observe" → "Observe (62.5 px/m)"). */
+export function levelName(level) {
+  const known = LEVELS.find(([v]) => v === level);
+  return known ? t(known[1]) : level || "—";
+}
+
 /** Show a plan job's progress in `slot` (server-sent events; polling if the stream fails); `onEnd(end)` once. */
 export function followJob(slot, job, onEnd) {
   const bar = h("progress", { max: 100, value: job.percent || 0, "aria-label": t("Plan progress"), style: { width: "16rem" } });
@@ -100,7 +111,7 @@ export function followJob(slot, job, onEnd) {
   let timer = null;
   const show = (p) => {
     bar.value = p.percent || 0;
-    const what = p.state === "queued" ? t("Waiting in the queue") : (STAGE_TEXT[p.stage] || (() => p.stage || ""))();
+    const what = p.state === "queued" ? t("Waiting in the queue") : stageName(p.stage);
     label.textContent = `${what} · ${formatNumber(p.percent || 0, { maximumFractionDigits: 0 })} %`;
   };
   const end = (e) => {

@@ -7,7 +7,7 @@ import { GlMap } from "../mapgl.js";
 import { bounds } from "../mercator.js";
 import { consoleConfig } from "../geo.js";
 import { kpiCard, rateTone, table } from "../widgets.js";
-import { followJob, planForm } from "./plan_form.js";
+import { followJob, levelName, planForm, stageName } from "./plan_form.js";
 import { formatMoney, formatNumber, t } from "../i18n.js";
 
 export const regionAware = true;
@@ -89,16 +89,18 @@ function proofNote(s) {
 
 function summaryCards(pl) {
   const s = pl.summary || {};
-  const secs = Object.values(s.seconds || {}).reduce((a, b) => a + (Number(b) || 0), 0);
+  // the run's own total when it has one (summing every entry would count the stages twice)
+  const stages = Object.entries(s.seconds || {}).filter(([k]) => k !== "total");
+  const secs = Number(s.seconds?.total) || stages.reduce((a, [, v]) => a + (Number(v) || 0), 0);
   return h("div", { class: "grid cols-4", id: "plan-cards" },
     kpiCard("Coverage", pct(s.coverage_after), t("before {{pct}}", { pct: pct(s.coverage_before) }),
       { tone: rateTone(s.coverage_after, 0.95, 0.8), id: "plan-coverage" }),
     kpiCard("New cameras", num(s.cameras_new), t("{{n}} existing kept", { n: num(s.cameras_existing) }), { id: "plan-new-cams" }),
     kpiCard("Cost", money(s.cost_new), t("new cameras")),
-    kpiCard("Targets", num(s.targets), t("{{n}} coverable · level {{level}}", { n: num(s.coverable), level: t(s.level || "—") })),
+    kpiCard("Targets", num(s.targets), t("{{n}} coverable · level {{level}}", { n: num(s.coverable), level: levelName(s.level) })),
     kpiCard("Solver", (s.solver || "—").replaceAll("+", "+\u200b"), `${proofText(s)} · ${t("bound {{bound}}", { bound: s.lower_bound ?? "—" })}`),
-    kpiCard("Time", duration(secs), Object.entries(s.seconds || {}).map(([k, v]) => `${t(k)} ${t("{{n}} s", { n: formatNumber(Number(v), { maximumFractionDigits: 1 }) })}`)
-      .join(" · ")));
+    kpiCard("Time", duration(secs), stages.map(([k, v]) => `${stageName(k)} ${t("{{n}} s", { n: formatNumber(Number(v), { maximumFractionDigits: 1 }) })}`)
+      .join(" · "), { id: "plan-time" }));
 }
 
 function communities(pl) {
