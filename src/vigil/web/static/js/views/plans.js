@@ -55,7 +55,7 @@ async function listView(el, route, ctx) {
     ["admin", "planner"].includes(ctx.user.role) ? showForm : null), formSlot, jobs.nodes,
   table([
     ["Plan", (pl) => h("a", { href: ctx.hashFor("plans", {}, String(pl.id)), lang: "zh" }, pl.name || t("Plan {{id}}", { id: pl.id }))],
-    ["Region", (pl) => h("span", { class: "mono" }, pl.region_code || "—")], ["Level", (pl) => pl.level || "—"],
+    ["Region", (pl) => h("span", { class: "mono" }, pl.region_code || "—")], ["Level", (pl) => levelName(pl.level)],
     ["Coverage", gain], ["New cameras", (pl) => num(pl.cameras_new), "num"], ["Cost", (pl) => money(pl.cost_new), "num"],
     ["Solver", (pl) => `${pl.solver || "—"}${pl.gap !== null && pl.gap !== undefined ? ` · ${t("gap {{pct}}", { pct: pct(pl.gap, 2) })}${pl.gap > GAP_WARN ? " ⚠" : ""}` : ""}`],
     ["Created", (pl) => `${when(pl.created_at)} · ${pl.created_by}`],
