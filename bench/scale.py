@@ -181,10 +181,13 @@ async def run(a: argparse.Namespace, tmp: Path, db_url: str) -> None:
         owners = await _holders(table)
         lost = [c for c in cams if owners[shard_of(c)] == "w1"]
         gaps = dict(tap.max_gap)
+        log.flush()
+        suspected = (tmp / "procs.log").read_text(errors="replace").count(" is silent; ")  # a live worker taken for dead
         w1.send_signal(signal.SIGKILL)
         await _takeover(table, tap, lost, a)
         print(f"  before the kill: longest heartbeat gap w1 {gaps.get('w1', 0):.2f} s, w2 {gaps.get('w2', 0):.2f} s "
-              f"(a worker unheard for {dead_after(a.ttl):.1f} s is taken for dead); lease writes "
+              f"(a worker unheard for {dead_after(a.ttl):.1f} s is taken for dead; so taken before the kill: "
+              f"{suspected}); lease writes "
               f"{kv_rate:.0f}/s, heartbeats {hb_rate:.1f}/s for 2 workers")
         await _latency(v, fleet, cams)
         await _webhook_latency(v, nc, cams[0])

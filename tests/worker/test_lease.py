@@ -91,10 +91,11 @@ async def test_take_over_from_a_dead_holder_fences_it(long_pair):
 async def test_evict_only_at_the_revision_read(long_pair):
     a, b = long_pair
     la = await a.acquire("member.a")
-    seen = await b.holder("member.a")
+    seen = (await b.revisions("member."))["member.a"]
+    assert seen == la.revision
     assert await a.renew(la)
     assert not await b.evict("member.a", seen)  # it renewed: kept
-    assert await b.evict("member.a", await b.holder("member.a"))
+    assert await b.evict("member.a", (await b.holder("member.a")).revision)
     assert await b.holder("member.a") is None
     assert not await a.renew(la)
     assert await a.acquire("member.a") is not None  # it may come back

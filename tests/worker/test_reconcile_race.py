@@ -27,8 +27,11 @@ class _Table:
     async def acquire(self, key):
         return SimpleNamespace(key=key)
 
-    async def keys(self, prefix):
-        return ["member.w1", "member.w2"]
+    async def revisions(self, prefix):
+        return {"member.w1": 1, "member.w2": 2}
+
+    async def holder(self, key):
+        return None
 
     async def release(self, lease):
         self.released.append(lease.key)
@@ -37,7 +40,7 @@ class _Table:
 async def test_a_lease_dropped_during_the_round_is_not_dropped_twice(sqlite_vigil):
     w = Worker(sqlite_vigil, nats_url="nats://127.0.0.1:1", name="w1", shards=16)
     w._table = _Table(w)
-    w._member = SimpleNamespace(key="member.w1")
+    w._member = SimpleNamespace(key="member.w1", revision=1)
     w.leases = {s: SimpleNamespace(key=f"shard.{s}") for s in range(16)}
     await w.reconcile()  # raised KeyError before
     assert set(w.leases) == shards_of("w1", {"w1", "w2"}, 16)  # what is ours was taken again

@@ -85,8 +85,8 @@ class LeaseTable:
             rev = await self.kv.create(key, self._value(0))
         except (KeyWrongLastSequenceError, KeyNotFoundError):  # held, or expiring under our feet: next round
             return None
-        lease = Lease(key, rev, rev, t0 + self.ttl)
-        return lease if await self.renew(lease) else None  # record the token in the value for readers
+        # the value says token 0 until our first renewal: readers take the revision, which is the token
+        return Lease(key, rev, rev, t0 + self.ttl)
 
     async def take_over(self, key: str, holder: Holder) -> Lease | None:
         """Take ``key`` from a ``holder`` known to be dead, before its TTL runs out; ``None`` if it moved on.
@@ -100,13 +100,12 @@ class LeaseTable:
             rev = await self.kv.update(key, self._value(0), last=holder.revision)
         except (KeyWrongLastSequenceError, KeyNotFoundError):
             return None
-        lease = Lease(key, rev, rev, t0 + self.ttl)
-        return lease if await self.renew(lease) else None
+        return Lease(key, rev, rev, t0 + self.ttl)
 
-    async def evict(self, key: str, holder: Holder) -> bool:
-        """Delete ``key`` if it is still at ``holder``'s revision (a dead member's key); True if deleted."""
+    async def evict(self, key: str, revision: int) -> bool:
+        """Delete ``key`` if it is still at ``revision`` (a dead member's key); True if deleted."""
         try:
-            await self.kv.delete(key, last=holder.revision)
+            await self.kv.delete(key, last=revision)
         except (KeyWrongLastSequenceError, KeyNotFoundError):
             return False
         except BadRequestError as exc:
@@ -166,13 +165,18 @@ class LeaseTable:
 
     async def keys(self, prefix: str) -> list[str]:
         """The live keys under ``prefix`` (e.g. ``member.``)."""
+        return sorted(await self.revisions(prefix))
+
+    async def revisions(self, prefix: str) -> dict[str, int]:
+        """The live keys under ``prefix`` with the revision of each one's last write."""
         watcher = await self.kv.watch(prefix + ">", ignore_deletes=True, meta_only=True)
-        keys = []
+        out: dict[str, int] = {}
         try:
             async for entry in watcher:
                 if not entry:  # the end of the current values
                     break
-                keys.append(entry.key)
+                if entry.key.startswith(prefix):
+                    out[entry.key] = int(entry.revision or 0)
         finally:
             await watcher.stop()
-        return sorted(k for k in keys if k.startswith(prefix))
+        return out

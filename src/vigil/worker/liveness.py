@@ -1,7 +1,10 @@
 """Heartbeats: a worker that stops beating is known dead long before its leases expire.
 
 Every worker publishes an empty core-NATS message on ``vigil.worker.alive.<name>`` every
-``every`` seconds and listens to everybody's (:class:`Heartbeats`). :class:`Liveness` (pure) keeps
+``every`` seconds and listens to everybody's (:class:`Heartbeats`). The beats come from a thread
+of their own with its own connection, so a busy event loop (20,000 probes in flight) does not
+delay them: a beat says the process is alive; a worker whose loop is wedged is found by its
+leases, which it no longer renews. :class:`Liveness` (pure) keeps
 the last time each name was heard and judges a member **silent** when we have heard *ourselves*
 more than ``dead_after`` seconds after the last time we heard it. Measuring against our own beat
 means that a pause of our own event loop, or of NATS (a restart loses core messages for everyone
@@ -18,9 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from collections.abc import Iterable
 from typing import Any
+
+from vigil.worker.bus import connect
 
 __all__ = ["HEARTBEAT_SUBJECT", "Heartbeats", "Liveness", "dead_after"]
 
@@ -72,34 +78,51 @@ class Liveness:
 
 
 class Heartbeats:
-    """Beat on ``vigil.worker.alive.<name>`` and feed everybody's beats into :attr:`liveness`."""
+    """Beat on ``vigil.worker.alive.<name>`` (from a thread) and feed everybody's beats into :attr:`liveness`.
 
-    def __init__(self, nc: Any, name: str, *, every: float, dead_after: float, grace: float) -> None:
+    ``nc`` is the worker's connection, on which the beats are heard; ``url`` is where the beating
+    thread connects on its own.
+    """
+
+    def __init__(self, nc: Any, url: str, name: str, *, every: float, dead_after: float, grace: float) -> None:
         self.nc = nc
+        self.url = url
         self.name = name
         self.every = every
         self.liveness = Liveness(name, dead_after=dead_after, grace=grace)
         self._sub: Any = None
-        self._task: asyncio.Task[None] | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
 
     async def start(self) -> None:
         self._sub = await self.nc.subscribe(HEARTBEAT_SUBJECT + ".>", cb=self._on)
-        self._task = asyncio.create_task(self._beat(), name="vigil-worker-heartbeat")
+        self._stop.clear()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._beat()), daemon=True,
+                                        name=f"vigil-heartbeat-{self.name}")
+        self._thread.start()
 
     async def _on(self, msg: Any) -> None:
         self.liveness.heard(msg.subject.removeprefix(HEARTBEAT_SUBJECT + "."), time.monotonic())
 
     async def _beat(self) -> None:
-        while True:
-            with contextlib.suppress(Exception):  # not connected: the client buffers or drops it
-                await self.nc.publish(f"{HEARTBEAT_SUBJECT}.{self.name}", b"")
-            await asyncio.sleep(self.every)
+        """The beating thread's loop: its own connection, one empty message every ``every`` seconds."""
+        nc = await connect(self.url, name=f"vigil-heartbeat-{self.name}")
+        try:
+            while not self._stop.is_set():
+                with contextlib.suppress(Exception):  # not connected: the client buffers or drops it
+                    await nc.publish(f"{HEARTBEAT_SUBJECT}.{self.name}", b"")
+                    await nc.flush(timeout=self.every)
+                await asyncio.sleep(self.every)
+        finally:
+            with contextlib.suppress(Exception):
+                await nc.close()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        """Stop beating (the thread ends within ``every`` seconds) and listening."""
+        self._stop.set()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 5.0)
+            self._thread = None
         if self._sub is not None:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()

@@ -2,7 +2,8 @@
 
 :meth:`ProbePool.run` queues a sweep's targets and returns when all of them are probed. Each
 target belongs to a group (a shard); the moment a group's last target is probed its results go
-to ``publish``, so a shard's batch does not wait for the end of the whole sweep. A sweep run with
+to ``publish``, so a shard's batch does not wait for the end of the whole sweep (a sweep's
+targets are queued group by group, so its groups complete one after another). A sweep run with
 ``urgent=True`` (the cameras of shards just taken over from a dead worker) goes ahead of every
 target still queued: the slots take it as soon as the probes in flight finish.
 """
@@ -58,7 +59,7 @@ class ProbePool:
                            for _ in range(self.concurrency)]
         groups = [group_of(t.key) for t in targets]
         sweep = _Sweep(publish, Counter(groups))
-        items = list(zip(targets, groups, [sweep] * len(targets), strict=True))
+        items = sorted(zip(targets, groups, [sweep] * len(targets), strict=True), key=lambda it: it[1])
         if urgent:
             self._urgent.extend(items)
         else:

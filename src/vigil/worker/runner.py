@@ -61,6 +61,10 @@ __all__ = ["Worker", "WorkerStats", "default_name"]
 log = logging.getLogger("vigil.worker")
 
 
+async def _false() -> bool:
+    return False
+
+
 def default_name() -> str:
     """``<host>-<pid>``: unique among the workers of a deployment."""
     return f"{socket.gethostname()}-{os.getpid()}"
@@ -130,7 +134,7 @@ class Worker:
         self._table = LeaseTable(await open_bucket(self._js, ttl=self.ttl), self.name, ttl=self.ttl)
         await ensure_stream(self._js)
         dead = dead_after(self.ttl)
-        self._hb = Heartbeats(self._nc, self.name, every=dead / 4, dead_after=dead, grace=self.ttl)
+        self._hb = Heartbeats(self._nc, self.nats_url, self.name, every=dead / 4, dead_after=dead, grace=self.ttl)
         await self._hb.start()
         self._pool = ProbePool(concurrency=self.concurrency, timeout=self.probe_timeout)
         self._wake = asyncio.Event()
@@ -267,13 +271,16 @@ class Worker:
         """One round: renew, read the members, release what moved away, acquire what is ours."""
         t = self._table
         assert t is not None
-        if self._member is None or not await t.renew(self._member):
-            self._member = await t.acquire(f"member.{self.name}")
         held = list(self.leases.items())
-        for (s, lease), ok in zip(held, await asyncio.gather(*(t.renew(lease) for _, lease in held)), strict=True):
+        member_ok, revisions, *renewed = await asyncio.gather(
+            t.renew(self._member) if self._member is not None else _false(), t.revisions("member."),
+            *(t.renew(lease) for _, lease in held))
+        if not member_ok:
+            self._member = await t.acquire(f"member.{self.name}")
+        for (s, lease), ok in zip(held, renewed, strict=True):
             if not ok:  # a fenced publish may have dropped it meanwhile
                 self._drop(s, lease)
-        members = await self._live_members()
+        members = await self._live_members(revisions)
         self._members = set(members)
         if self._member is None:  # not a member: own nothing rather than something twice
             members.discard(self.name)
@@ -303,34 +310,37 @@ class Worker:
                 log.warning("worker %s: raising the fences of %d shard(s): %s", self.name, len(won), exc)
             self._follow()
 
-    async def _live_members(self) -> set[str]:
-        """The member keys, less the silent members whose key we removed (or found gone)."""
+    async def _live_members(self, revisions: dict[str, int]) -> set[str]:
+        """The members (``member.<name>`` keys at their revisions), less the silent ones whose key we removed."""
         t = self._table
         assert t is not None
-        members = {k.removeprefix("member.") for k in await t.keys("member.")}
-        if self._hb is None:
-            return members
-        for m in self._hb.liveness.silent(members):
-            h = await t.holder(f"member.{m}")
-            if h is None or await t.evict(f"member.{m}", h):  # else it renewed meanwhile: alive after all
+        members = {k.removeprefix("member."): rev for k, rev in revisions.items()}
+        if self._member is not None:
+            members.setdefault(self.name, self._member.revision)
+        hb = self._hb
+        if hb is None:
+            return set(members)
+        silent = sorted(hb.liveness.silent(members))
+        gone = await asyncio.gather(*(t.evict(f"member.{m}", members[m]) for m in silent))
+        for m, evicted in zip(silent, gone, strict=True):
+            if evicted:  # else it renewed meanwhile: alive after all
                 log.warning("worker %s: worker %s is silent; taking over its shards", self.name, m)
-                members.discard(m)
-                self._hb.liveness.forget(m)
+                del members[m]
+                hb.liveness.forget(m)
                 self.stats.evicted += 1
-        return members
+        return set(members)
 
     async def _claim(self, shard: int, members: set[str]) -> Lease | None:
-        """Take ``shard``: free, or held by a worker that is no longer a member (compare-and-swap)."""
+        """Take ``shard``: free (``create``), or held by a worker that is no longer a member (compare-and-swap)."""
         t = self._table
         assert t is not None
         key = f"shard.{shard}"
-        got = await t.acquire(key)
-        if got is not None:
-            return got
         h = await t.holder(key)
-        if h is None or h.owner in members or h.owner == self.name:
-            return None  # a live member holds it (it releases it to us), or it expired meanwhile: next round
-        got = await t.take_over(key, h)
+        if h is None:
+            return await t.acquire(key)
+        if h.owner in members and h.owner != self.name:
+            return None  # a live member holds it: it releases it to us when it sees us
+        got = await t.take_over(key, h)  # a dead worker's, or a stale one of ours (a renewal came too late)
         if got is not None:
             self.stats.taken_over += 1
         return got
