@@ -17,7 +17,7 @@ import numpy as np
 
 __all__ = ["ANALYSIS_WIDTH", "FrameMetrics", "analysis_gray", "block_chroma", "block_maps", "changed_fraction", "edge_map",
            "edge_correlation", "frame_difference", "frame_metrics", "image_shift", "layout_correlation",
-           "noise_sigma"]
+           "noise_sigma", "realign"]
 
 ANALYSIS_WIDTH = 320
 NOISE_WIDTH = 640
@@ -26,6 +26,11 @@ _FLAT_STD = 4.0
 _MOTION_WIDTH = 80
 _TILE = 32
 _BLUE_MIN = 80.0
+_LOW_WIDTH = 80                   # realign: the low-frequency copy, 80 px wide, blurred
+_LOW_SIGMA = 1.5
+_LOW_STEPS = (6, 4)               # ... translations of up to 6 x 2 px across and 4 x 2 px down, in 2-px steps
+_LOW_POSES = tuple((s, a) for s in (1.0, 1.07, 1.14, 1.21) for a in (-0.08, 0.0, 0.08))  # zoom, roll (rad)
+_LOW_KEEP = 0.6                   # the best-matching share of pixels that is scored (the rest may be foreground)
 _IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
 
 
@@ -208,3 +213,87 @@ def layout_correlation(a: np.ndarray, b: np.ndarray) -> float:
     a0, b0 = a - a.mean(), b - b.mean()
     den = float(np.sqrt((a0 * a0).sum() * (b0 * b0).sum()))
     return float((a0 * b0).sum() / den) if den > 1e-6 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Realignment:
+    """How a look lines up with the reference on their low-frequency layout (no feature points needed).
+
+    ``identity`` and ``best`` are robust residuals (grey levels, the best-matching 60 % of
+    pixels, gain removed) as the camera is, and after the best re-aim of the search
+    (zoom, roll and shift: ``pose``). ``ratio = best / identity`` is about 1 for a camera that
+    still points where it did (its moving foreground matches no re-aim either), well under 1
+    for one that moved. ``matched`` is the share of the frame that agrees with the
+    reference after that re-aim (within 2 grey levels).
+    """
+
+    identity: float
+    best: float
+    pose: tuple[float, float, int, int]   # zoom, roll (radians), shift x, y (analysis pixels)
+    matched: float
+
+    @property
+    def ratio(self) -> float:
+        return self.best / max(self.identity, 1e-3)
+
+    @property
+    def displacement(self) -> float:
+        """How far (analysis pixels) the frame's corners move under ``pose``."""
+        zoom, roll, dx, dy = self.pose
+        half = ANALYSIS_WIDTH / 2.0
+        return float(np.hypot(dx, dy) + abs(zoom - 1.0) * half + abs(roll) * half)
+
+
+def _low_frequency(gray: np.ndarray) -> np.ndarray:
+    h = max(1, round(gray.shape[0] * _LOW_WIDTH / gray.shape[1]))
+    small = cv2.resize(gray.astype(np.float32), (_LOW_WIDTH, h), interpolation=cv2.INTER_AREA)
+    return cv2.GaussianBlur(small, (0, 0), _LOW_SIGMA)
+
+
+def _residual(ref: np.ndarray, cur: np.ndarray, m: np.ndarray) -> float:
+    """The mean of the best-matching 60 % of |cur warped by m - ref| (median offset removed); inf if < half overlaps."""
+    h, w = ref.shape
+    warped = cv2.warpAffine(cur, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                            borderValue=float("nan"))
+    d = (warped - ref)[~np.isnan(warped)]
+    if d.size < 0.5 * ref.size:
+        return float("inf")
+    d = np.abs(d - np.median(d))
+    k = max(1, int(_LOW_KEEP * d.size))
+    return float(np.partition(d, k - 1)[:k].mean())
+
+
+def realign(reference: np.ndarray, gray: np.ndarray) -> Realignment:
+    """Search the re-aim (zoom, roll, shift) that best lines ``gray`` up with ``reference`` (analysis luma).
+
+    Both are shrunk to 80 px and blurred, so what is compared is the scene's low-frequency
+    layout (shading, large shapes, the frame's borders): it works on featureless views where
+    edges are too few. The residual is robust (the worst-matching 40 % of pixels, a moving
+    foreground, is left out), so objects moving in front of a fixed camera do not read as a
+    re-aim. About 0.1 s per look: it is run only where the edge check cannot judge.
+    """
+    if gray.shape != reference.shape:
+        reference = cv2.resize(reference.astype(np.float32), (gray.shape[1], gray.shape[0]),
+                               interpolation=cv2.INTER_AREA)
+    ref, cur = _low_frequency(reference), _low_frequency(gray)
+    h, w = ref.shape
+    identity = _residual(ref, cur, np.float32([[1, 0, 0], [0, 1, 0]]))
+    best, pose, best_m = identity, (1.0, 0.0, 0, 0), np.float32([[1, 0, 0], [0, 1, 0]])
+    sx, sy = _LOW_STEPS
+    for zoom, roll in _LOW_POSES:
+        c, s = np.cos(roll) * zoom, np.sin(roll) * zoom
+        for tx in range(-2 * sx, 2 * sx + 1, 2):
+            for ty in range(-2 * sy, 2 * sy + 1, 2):
+                # reference point p is seen at A p + t in the look: sample the look there
+                fwd = np.float32([[c, -s, w / 2 - c * w / 2 + s * h / 2 + tx],
+                                  [s, c, h / 2 - s * w / 2 - c * h / 2 + ty]])
+                m = cv2.invertAffineTransform(fwd)
+                r = _residual(ref, cur, m)
+                if r < best - 1e-6:
+                    best, best_m = r, m
+                    pose = (zoom, roll, round(tx * ANALYSIS_WIDTH / _LOW_WIDTH), round(ty * ANALYSIS_WIDTH / _LOW_WIDTH))
+    warped = cv2.warpAffine(cur, best_m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                            borderValue=float("nan"))
+    d = (warped - ref)[~np.isnan(warped)]
+    matched = float((np.abs(d - np.median(d)) < 2.0).sum() / ref.size) if d.size else 0.0
+    return Realignment(identity, best, pose, matched)

@@ -81,7 +81,10 @@ class Thresholds:
     moved_layout: float = 0.05      # ... with the layout correlation at least this far below its usual
     moved_shift: float = 4.0        # or a shift (analysis pixels) with an edge drop of at least moved_drop_shift
     moved_drop_shift: float = 0.1
-    moved_min_edges: float = 0.02   # moved is judged only on a reference with this share of edge pixels
+    moved_min_edges: float = 0.02   # below this share of edge pixels in the reference, moved is judged on the
+    #                                 low-frequency layout instead (vqd_metrics.realign):
+    moved_realign: float = 0.45     # re-aiming cuts the robust residual below this share of the residual as is (the
+    #                                 largest share among the tuning sources' moved looks is 0.44, healthy ones 1.0)
 
 
 @dataclass
@@ -177,8 +180,11 @@ def diagnose_frames(frames: list[np.ndarray], baseline: Baseline | None = None, 
     if len(known) >= 2 and max(known) - min(known) < 1e-3:
         faults.append("frozen")
         why.append(f"frozen: the stream's clock stalled ({len(known)} keyframes with the same timestamp)")
-    for check in (_covered, _exposure, _blur, _picture, _frozen, _moved):
+    for check in (_covered, _exposure, _blur, _picture, _frozen):
         check(m, b, t, faults, why)
+    if not faults and b is not None and b.reference is not None and m["ref_edges"] < t.moved_min_edges:
+        _realign(fm, b.reference, m)
+    _moved(m, b, t, faults, why)
     if not faults:
         why.append("verdict: no fault")
     if b is None:
@@ -420,7 +426,33 @@ def _frozen(m: dict[str, float], b: Baseline | None, t: Thresholds, faults: list
                    + (f" (usually {usual:.2%})" if usual is not None else "") + ": identical frames, no live noise")
 
 
+def _realign(fm: list[vm.FrameMetrics], reference: np.ndarray, m: dict[str, float]) -> None:
+    """The low-frequency re-aim search against the reference (into ``m``), for views with too few edges."""
+    gray = np.median(np.stack([x.gray for x in fm]), axis=0).astype(np.float32)
+    r = vm.realign(reference, gray)
+    zoom, roll, dx, dy = r.pose
+    m.update({"realign_ratio": r.ratio, "realign_shift": r.displacement, "realign_matched": r.matched,
+              "realign_zoom": zoom, "realign_roll": roll, "realign_dx": float(dx), "realign_dy": float(dy)})
+
+
+def _moved_low_texture(m: dict[str, float], t: Thresholds, faults: list[str], why: list[str]) -> None:
+    """A featureless view: moved when only a re-aim makes its low-frequency layout match the reference again."""
+    ratio, shift = m["realign_ratio"], m["realign_shift"]
+    if ratio < t.moved_realign and shift > t.moved_shift:
+        faults.append("moved")
+        why.append(f"moved: the view's low-frequency layout matches the reference only re-aimed (zoom "
+                   f"{m['realign_zoom']:.2f}, roll {m['realign_roll']:.2f} rad, shift {m['realign_dx']:+.0f}/"
+                   f"{m['realign_dy']:+.0f} px): the residual falls to {ratio:.0%} (limit {t.moved_realign:.0%}); "
+                   f"{m['realign_matched']:.0%} of the frame then agrees with it")
+    else:
+        why.append(f"moved: judged on the low-frequency layout (few edges): re-aiming leaves {ratio:.0%} of the "
+                   f"residual (limit {t.moved_realign:.0%})")
+
+
 def _moved(m: dict[str, float], b: Baseline | None, t: Thresholds, faults: list[str], why: list[str]) -> None:
+    if not faults and "realign_ratio" in m:
+        _moved_low_texture(m, t, faults, why)
+        return
     if faults or "ecorr" not in m or m["ref_edges"] < t.moved_min_edges:
         reason = "other faults" if faults else ("no reference picture yet" if "ecorr" not in m else
                                                  "too few edges in the reference picture")

@@ -1,0 +1,88 @@
+"""VQD "moved" on featureless views: the low-frequency re-aim search (no feature points, no edges needed)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from vigil.health import vqd_eval as ev
+from vigil.health import vqd_metrics as vm
+from vigil.health.vqd import diagnose_frames
+
+SOURCES, VARIANTS = ev.load_set()
+
+
+def variant(key: str) -> ev.Variant:
+    return next(v for v in VARIANTS if v.key == key)
+
+
+def wall(seed: int = 0) -> np.ndarray:
+    """A featureless wall: smooth shading, a darker patch in a corner, faint grain (analysis size, float32)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:180, 0:320].astype(np.float32)
+    img = 150 + 20 * np.sin(x / 90.0) + 12 * np.cos(y / 50.0)
+    img[:60, :45] -= 25
+    img = cv2.GaussianBlur(img, (0, 0), 4.0)
+    return (img + rng.normal(0, 0.7, img.shape)).astype(np.float32)
+
+
+def aimed(img: np.ndarray, *, zoom: float = 1.0, dx: float = 0.0, dy: float = 0.0) -> np.ndarray:
+    """``img`` as a camera re-aimed by ``zoom`` about the centre and shifted by (dx, dy) pixels would see it."""
+    h, w = img.shape
+    forward = np.float32([[zoom, 0, w / 2 * (1 - zoom) + dx], [0, zoom, h / 2 * (1 - zoom) + dy]])
+    return cv2.warpAffine(img, forward, (w, h), borderMode=cv2.BORDER_REFLECT)
+
+
+def test_a_featureless_wall_has_too_few_edges_for_the_edge_check():
+    assert (cv2.Canny(wall().astype(np.uint8), 50, 150) > 0).mean() < 0.02
+
+
+@pytest.mark.parametrize("zoom,dx,dy", [(1.0, 16, 0), (1.0, 0, 10), (1.07, -12, 6), (1.14, 0, 0)])
+def test_a_re_aimed_wall_lines_up_only_after_the_re_aim(zoom, dx, dy):
+    ref = wall()
+    r = vm.realign(ref, aimed(wall(1), zoom=zoom, dx=dx, dy=dy))
+    assert r.ratio < 0.45 and r.displacement > 4, r
+    assert r.pose[0] == pytest.approx(zoom, abs=0.04)
+
+
+def test_a_fixed_wall_with_something_moving_in_front_is_not_re_aimed():
+    ref = wall()
+    look = wall(2)
+    look[90:150, 150:260] = 60.0          # a dark object a fifth of the frame wide put on the table
+    r = vm.realign(ref, look)
+    assert r.ratio > 0.9 and r.pose == (1.0, 0.0, 0, 0), r
+    assert r.matched > 0.7
+
+
+def test_a_look_of_another_size_is_compared_at_the_reference_size():
+    ref = wall()
+    big = cv2.resize(aimed(wall(3), dx=16), (640, 360), interpolation=cv2.INTER_LINEAR)
+    assert vm.realign(ref, big).ratio < 0.45
+
+
+@pytest.fixture(scope="module")
+def table() -> tuple[ev.Source, object]:
+    """The held-out featureless table top and the baseline it learns from its own healthy segment."""
+    src = SOURCES["motion"]
+    return src, ev.camera_baseline(src)
+
+
+def test_a_re_aimed_featureless_camera_is_moved_and_says_how_it_was_judged(table):
+    src, base = table
+    frames = ev.looks(ev.clip(src, 3.0, variant("moved/shift12")), src.window)[1]
+    diag = diagnose_frames(frames, base)
+    assert diag.metrics["ref_edges"] < 0.02                       # the edge check could not judge this view
+    assert diag.faults == ("moved",), diag.explanation
+    line = next(x for x in diag.explanation if x.startswith("moved"))
+    assert "low-frequency layout" in line and "of the frame then agrees" in line
+    assert 0.0 < diag.metrics["realign_matched"] <= 1.0
+
+
+def test_the_healthy_featureless_table_is_not_moved(table):
+    src, base = table
+    for start in src.test:
+        for frames in ev.looks(ev.clip(src, start), src.window):
+            diag = diagnose_frames(frames, base)
+            assert diag.faults == (), diag.explanation
+            assert any(x.startswith("moved: judged on the low-frequency layout") for x in diag.explanation)
