@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from shapely.geometry import shape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -63,30 +62,35 @@ class RegionExtent:
         return self.distance_m(geom) <= self.margin_m
 
 
-def _places(session: Session, code: str) -> list[shapely.Geometry]:
-    """Every placed thing of the subtree: site polygons and points, camera points, region reference points."""
-    out: list[shapely.Geometry] = []
+def _outer_vertices(geometry: dict) -> list[tuple[float, float]]:
+    """The outer-ring vertices of a site's GeoJSON Polygon or MultiPolygon: their hull is the shape's hull."""
+    polygons = [geometry["coordinates"]] if geometry.get("type") == "Polygon" else geometry.get("coordinates") or []
+    return [(pt[0], pt[1]) for polygon in polygons if polygon for pt in polygon[0]]
+
+
+def _places(session: Session, code: str) -> np.ndarray:
+    """Every placed lon/lat of the subtree, ``(n, 2)``: site outlines and points, cameras, region reference points."""
+    out: list[tuple[float, float]] = []
     for geometry, lon, lat in session.execute(
             select(Site.geometry, Site.lon, Site.lat).where(in_subtree(Site.region_code, code))):
         if geometry:
-            out.append(shape(geometry))
+            out.extend(_outer_vertices(geometry))
         if lon is not None and lat is not None:
-            out.append(shapely.Point(lon, lat))
+            out.append((lon, lat))
     for model, column in ((Camera, Camera.region_code), (Region, Region.code)):
-        rows = session.execute(select(model.lon, model.lat).where(in_subtree(column, code), model.lon.is_not(None),
-                                                                  model.lat.is_not(None))).all()
-        if rows:
-            out.append(shapely.MultiPoint(np.array(rows, dtype=float)))
-    return out
+        rows = session.connection().execute(select(model.lon, model.lat).where(
+            in_subtree(column, code), model.lon.is_not(None), model.lat.is_not(None)))
+        out.extend((lon, lat) for lon, lat in rows)  # plain tuples: numpy reads a Row key by key
+    return np.asarray(out, dtype=float).reshape(-1, 2)
 
 
 def region_extent(session: Session, region_code: str, *, margin_m: float = MARGIN_M) -> RegionExtent | None:
     """The extent of ``region_code`` (see the module), or None when nothing is placed in its subtree."""
     region = session.get(Region, region_code)
     places = _places(session, region_code)
-    if not places:
+    if not len(places):
         return None
-    hull = shapely.convex_hull(shapely.GeometryCollection(places))
+    hull = shapely.convex_hull(shapely.multipoints(places))
     return RegionExtent(region_code, region.name if region else region_code, hull, margin_m)
 
 
