@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from _pg import machine_line
+
 from vigil.access.bootstrap import init_instance
 from vigil.core.context import Vigil
 from vigil.core.ids import generate_device_id
@@ -65,6 +67,7 @@ def main() -> None:
     ap.add_argument("--sites", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
+    print(machine_line())
     with tempfile.TemporaryDirectory(prefix="vigil-bench-area-") as tmp:
         v = _instance(Path(tmp), args.cameras, args.sites)
 
