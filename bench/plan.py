@@ -6,12 +6,14 @@ coverage (these ratios are the point), and the end-to-end time against the goal 
 
     .venv/bin/python bench/plan.py [--quick] [--cases kunming-community,shanghai-observe,...]
     .venv/bin/python bench/plan.py --gaps [--areas community,kunming,...] [--limits 30,60] [--solvers highs,cpsat]
-        [--variants lagrange,dive]
+        [--variants lagrange,dive,ruin] [--matrix-cache DIR]
 
 ``--gaps`` prints the gap table instead: each area planned with the shipped multi-model catalog, the
 proven gap at each time limit with HiGHS and with CP-SAT, beside greedy alone and greedy + local search,
-for the formulation before the LP dive (``lagrange``: Lagrangian bound and start per block) and with it
-(``dive``: also the LP bound and the LP dive's start, ``vigil.coverage.dive``).
+for the formulation before the LP dive (``lagrange``: Lagrangian bound and start per block), with it
+(``dive``: also the LP bound and the LP dive's start, ``vigil.coverage.dive``) and with the start improved
+by ruin-and-recreate local search as well (``ruin``, the default of ``solve``). ``--matrix-cache`` keeps
+the matrices, so that a later run solves the same instances without building them again.
 
 The discretisation is the prototype's (``data/README.md``): targets every 5 m, one 2560 px / 90°
 camera mounted at 4 m, 8 headings, wall and pole candidate sites.
@@ -29,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import shapely
+from scipy import sparse
 
 from vigil.coverage.heuristics import greedy
 from vigil.coverage.optics import catalog_from_dict, level_ppm
@@ -180,29 +183,50 @@ GAP_AREAS: dict[str, dict] = {
 }
 
 
-VARIANTS = {"lagrange": False, "dive": True}  # the formulation before the LP dive, and with it (solve(dive=...))
+# the formulation before the LP dive, with it, and with ruin-and-recreate on each block's start as well
+VARIANTS: dict[str, dict[str, bool]] = {"lagrange": {"dive": False, "ruin": False},
+                                        "dive": {"dive": True, "ruin": False}, "ruin": {"dive": True, "ruin": True}}
 
 
-def gap_rows(name: str, tmp: Path, limits: list[float], solvers: list[str], variants: list[str]) -> dict:
-    """One area of the gap table: its matrix once, then each variant and solver at each time limit."""
+def _gap_matrix(name: str, tmp: Path, cache: Path | None) -> tuple[sparse.csc_matrix, np.ndarray, np.ndarray]:
+    """An area's coverage matrix, column costs and fixed columns, from ``cache`` if saved there.
+
+    Otherwise built and saved there, so that runs at different times solve the very same instances.
+    """
+    if cache is not None and (cache / f"{name}_a.npz").is_file():
+        meta = np.load(cache / f"{name}_meta.npz")
+        return sparse.load_npz(cache / f"{name}_a.npz").tocsc(), meta["cost"], meta["fixed"]
     opts = dict(GAP_AREAS[name])
     if opts["area"] == "community":
         opts["area"] = _community(tmp)
     elif opts["area"] == "town":
         opts["area"], opts["roads"] = _town(tmp)
     res = run_plan(PlanRequest(**opts, solver="greedy", time_limit=1), tmp / f"gap-{name}")
-    problem = CoverageProblem.from_matrix(res.matrix, res.poses.cost, fixed=res.poses.fixed)
-    a = res.matrix.tocsc()
-    free = np.flatnonzero(~res.poses.fixed)
-    need = ((res.plan.count_before == 0) & res.plan.coverable).astype(np.int64)
-    alone = greedy(a[:, free], res.poses.cost[free], need, np.ones(len(need)))
-    row = {"area": name, "targets": len(res.targets), "candidates": int(len(free)),
-           "greedy_alone": float(res.poses.cost[free][alone].sum()), "greedy_ls": float(res.plan.cost), "runs": {}}
+    a = sparse.csc_matrix(res.matrix)
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        sparse.save_npz(cache / f"{name}_a.npz", a)
+        np.savez(cache / f"{name}_meta.npz", cost=res.poses.cost, fixed=res.poses.fixed)
+    return a, np.asarray(res.poses.cost, float), np.asarray(res.poses.fixed, bool)
+
+
+def gap_rows(name: str, tmp: Path, limits: list[float], solvers: list[str], variants: list[str],
+             cache: Path | None = None) -> dict:
+    """One area of the gap table: its matrix once, then each variant and solver at each time limit."""
+    a, cost, fixed = _gap_matrix(name, tmp, cache)
+    problem = CoverageProblem.from_matrix(a, cost, fixed=fixed)
+    free = np.flatnonzero(~fixed)
+    seen = np.asarray(a.sum(axis=1)).ravel() > 0
+    need = ((np.asarray(a[:, np.flatnonzero(fixed)].sum(axis=1)).ravel() == 0) & seen).astype(np.int64)
+    alone = greedy(a[:, free], cost[free], need, np.ones(len(need)))
+    row = {"area": name, "targets": int(a.shape[0]), "candidates": int(len(free)),
+           "greedy_alone": float(cost[free][alone].sum()), "greedy_ls": float(solve(problem, solver="greedy").cost),
+           "runs": {}}
     for variant in variants:
         for solver in solvers:
             for lim in limits:
                 t0 = time.perf_counter()
-                pl = solve(problem, solver=solver, time_limit=lim, dive=VARIANTS[variant])  # type: ignore[arg-type]
+                pl = solve(problem, solver=solver, time_limit=lim, **VARIANTS[variant])  # type: ignore[arg-type]
                 row["runs"][f"{variant}:{solver}@{lim:g}"] = {"cost": pl.cost, "bound": pl.lower_bound, "gap": pl.gap,
                                                              "status": pl.status, "wall_s": time.perf_counter() - t0}
     return row
@@ -219,7 +243,8 @@ def _gap_fmt(r: dict, keys: list[str]) -> str:
             f"{'yes' if ok else 'NO':>4}")
 
 
-def gaps_main(areas: list[str], limits: list[float], as_json: bool, solvers: list[str], variants: list[str]) -> int:
+def gaps_main(areas: list[str], limits: list[float], as_json: bool, solvers: list[str], variants: list[str],
+              cache: Path | None = None) -> int:
     """Print the gap table (and the rows as JSON with --json)."""
     keys = [f"{v}:{s}@{lim:g}" for v in variants for s in solvers for lim in sorted(limits)]
     head = "".join(f" {k:>18}" for k in keys)
@@ -228,7 +253,7 @@ def gaps_main(areas: list[str], limits: list[float], as_json: bool, solvers: lis
     rows = []
     with tempfile.TemporaryDirectory() as d:
         for name in areas:
-            r = gap_rows(name, Path(d), limits, solvers, variants)
+            r = gap_rows(name, Path(d), limits, solvers, variants, cache)
             rows.append(r)
             print(_gap_fmt(r, keys), flush=True)
     if as_json:
@@ -245,6 +270,8 @@ def main() -> int:
     ap.add_argument("--limits", default="30,60", help="gap table time limits in seconds")
     ap.add_argument("--solvers", default="highs,cpsat", help="gap table solvers")
     ap.add_argument("--variants", default=",".join(VARIANTS), help="gap table formulations: " + ", ".join(VARIANTS))
+    ap.add_argument("--matrix-cache", type=Path, default=None,
+                    help="gap table: read each area's matrix from this folder if saved there, else build and save it")
     args = ap.parse_args()
     missing = [p for p in (KUNMING, DATA / "shanghai_shu/map.osm", DATA / "wuhan_tilezen/roads.geojson")
                if not p.is_file()]
@@ -253,7 +280,7 @@ def main() -> int:
         return 2
     if args.gaps:
         return gaps_main([a.strip() for a in args.areas.split(",")], [float(x) for x in args.limits.split(",")],
-                         args.json, args.solvers.split(","), args.variants.split(","))
+                         args.json, args.solvers.split(","), args.variants.split(","), args.matrix_cache)
     rows = []
     print(f"{'case':<18} {'targets':>6} {'cands':>7} {'vis s':>6} {'ms/st':>6} {'solve s':>7} {'status':>10} "
           f"{'gap':>7} {'cams':>6} {'greedy':>6} {'g/opt':>5} {'grid':>6} {'gr/op':>5} {'cover':>7} {'total':>7} "

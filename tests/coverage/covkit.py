@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+from scipy import sparse
+
+from vigil.coverage.milp import solve_milp
 from vigil.demo.city import map_data_dir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,3 +39,11 @@ def poly(coords: list[tuple[float, float]], **props) -> dict:
 
 def point(x: float, y: float, **props) -> dict:
     return {"type": "Feature", "properties": props, "geometry": {"type": "Point", "coordinates": [x, y]}}
+
+
+def exact_cover_cost(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray) -> float:
+    """The least cost of covering every row of ``b`` ``demand`` times, proven by the MILP."""
+    res = solve_milp(b, cost, demand, np.ones(b.shape[0]), need=None, budget=None, target_mode=True,
+                     time_limit=30, mip_gap=0.0)
+    assert res.status == "optimal"
+    return float(cost[res.x].sum())

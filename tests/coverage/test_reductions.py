@@ -9,11 +9,11 @@ import itertools
 
 import numpy as np
 import pytest
+from covkit import exact_cover_cost
 from scipy import sparse
 from scipy.optimize import linprog
 
 from vigil.coverage.dive import lp_dive
-from vigil.coverage.milp import solve_milp
 from vigil.coverage.optimize import CoverageProblem, _reduce, solve
 
 
@@ -42,13 +42,6 @@ def _brute(a: np.ndarray, cost: np.ndarray, demand: np.ndarray, fixed: np.ndarra
     return float(best)
 
 
-def _milp(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray) -> float:
-    res = solve_milp(b, cost, demand, np.ones(b.shape[0]), need=None, budget=None, target_mode=True,
-                     time_limit=30, mip_gap=0.0)
-    assert res.status == "optimal"
-    return float(cost[res.x].sum())
-
-
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("k", [1, 2])
 def test_reduced_model_keeps_the_optimum(seed, k):
@@ -64,11 +57,11 @@ def test_reduced_model_keeps_the_optimum(seed, k):
         assert stats["cols"] < (~fixed).sum()
     demand = np.minimum(k, total)
     best = _brute(a, cost, demand, fixed)
-    assert _milp(red.b, red.cost, red.demand) == pytest.approx(best)
+    assert exact_cover_cost(red.b, red.cost, red.demand) == pytest.approx(best)
     free = np.flatnonzero(~fixed)
     open_rows = demand - before > 0
     unreduced = sparse.csc_matrix(a[open_rows][:, free])
-    assert _milp(unreduced, cost[free], (demand - before)[open_rows]) == pytest.approx(best)
+    assert exact_cover_cost(unreduced, cost[free], (demand - before)[open_rows]) == pytest.approx(best)
     plan = solve(p, solver="highs", mip_gap=0.0)
     assert plan.cost == pytest.approx(best) and plan.status == "optimal"
     assert np.all(plan.count >= demand)
@@ -81,7 +74,7 @@ def test_lp_dive_bound_is_the_lp_and_its_cover_is_feasible(seed):
     b = sparse.csc_matrix(a[keep])
     demand = np.ones(b.shape[0], np.int64)
     lp = linprog(cost, A_ub=-b.toarray().astype(float), b_ub=-demand, bounds=(0, 1), method="highs").fun
-    opt = _milp(b, cost, demand)
+    opt = exact_cover_cost(b, cost, demand)
     dive = lp_dive(b, cost, demand, seconds=10.0)
     assert dive.bound == pytest.approx(lp, rel=1e-7) and dive.bound <= opt + 1e-6
     assert dive.x is not None and np.all(np.asarray(b[:, dive.x].sum(axis=1)).ravel() >= 1)
@@ -95,4 +88,4 @@ def test_lp_dive_multicover_meets_every_demand():
     demand = np.minimum(2, total[total > 0])
     dive = lp_dive(b, cost, demand, seconds=10.0)
     assert dive.x is not None and np.all(np.asarray(b[:, dive.x].sum(axis=1)).ravel() >= demand)
-    assert dive.bound <= _milp(b, cost, demand) + 1e-6
+    assert dive.bound <= exact_cover_cost(b, cost, demand) + 1e-6

@@ -1,4 +1,4 @@
-"""Fast heuristics for covering problems: lazy greedy, redundancy pruning and add-and-prune local search.
+"""Fast heuristics for covering problems: greedy, pruning, add-and-prune and ruin-and-recreate local search.
 
 All work on a reduced problem: ``b`` (rows x cols, CSC, boolean), column ``cost``, row ``demand``
 (cameras still needed) and row ``weight``. They are the incumbent the MILP must beat and the answer for
@@ -13,7 +13,7 @@ import time
 import numpy as np
 from scipy import sparse
 
-__all__ = ["greedy", "lagrangian_greedy", "local_search", "prune"]
+__all__ = ["greedy", "lagrangian_greedy", "local_search", "prune", "ruin_and_recreate"]
 
 
 def _col(b: sparse.csc_matrix, j: int) -> np.ndarray:
@@ -166,3 +166,111 @@ def local_search(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, cho
 
 def _row_cols(br: sparse.csr_matrix, i: int) -> np.ndarray:
     return br.indices[br.indptr[i]:br.indptr[i + 1]]
+
+
+def _cols_of_rows(br: sparse.csr_matrix, rows: np.ndarray) -> np.ndarray:
+    """Every column entry of ``rows`` (a column appears once per row it serves there)."""
+    starts, ends = br.indptr[rows], br.indptr[rows + 1]
+    if len(rows) == 0:
+        return np.zeros(0, br.indices.dtype)
+    return np.concatenate([br.indices[a:e] for a, e in zip(starts, ends, strict=True)])
+
+
+class _Cover:
+    """A cover under change: chosen columns and each row's count, with moves that can be undone."""
+
+    def __init__(self, b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, chosen: np.ndarray) -> None:
+        self.b, self.br, self.cost, self.demand = b, b.tocsr(), cost, demand
+        self.row_len = np.diff(self.br.indptr)
+        self.inset = np.zeros(b.shape[1], bool)
+        self.inset[chosen] = True
+        self.cnt = _counts(b, chosen)
+        self.log: list[tuple[int, int]] = []  # (column, +1 added | -1 dropped)
+
+    def flip(self, j: int, sign: int) -> None:
+        self.inset[j] = sign > 0
+        self.cnt[_col(self.b, j)] += sign
+        self.log.append((j, sign))
+
+    def undo(self) -> None:
+        for j, sign in reversed(self.log):
+            self.inset[j] = sign < 0
+            self.cnt[_col(self.b, j)] -= sign
+        self.log = []
+
+    def delta(self) -> float:
+        return float(sum(sign * self.cost[j] for j, sign in self.log))
+
+    def repair(self, rows: np.ndarray, u: np.ndarray, banned: np.ndarray, rng: np.random.Generator) -> None:
+        """Re-cover ``rows`` left short, best Lagrangian score first (as :func:`lagrangian_greedy`)."""
+        short = rows[self.cnt[rows] < self.demand[rows]]
+        while len(short):
+            occ = _cols_of_rows(self.br, short)
+            price = np.repeat(u[short], self.row_len[short])
+            cand, inv = np.unique(occ, return_inverse=True)
+            mu = np.bincount(inv, minlength=len(cand)).astype(float)
+            gamma = self.cost[cand] - np.bincount(inv, weights=price, minlength=len(cand))
+            score = np.where(gamma > 0, gamma / mu, gamma * mu) + REPAIR_NOISE * rng.random(len(cand)) * self.cost[cand] / mu
+            score[self.inset[cand] | banned[cand]] = np.inf
+            if not np.isfinite(score).any():  # only the dropped columns serve these rows
+                score = np.where(self.inset[cand], np.inf, gamma / mu)
+            self.flip(int(cand[int(np.argmin(score))]), +1)
+            short = short[self.cnt[short] < self.demand[short]]
+
+    def prune_near(self, cols: list[int]) -> None:
+        """Drop chosen columns that share a row with ``cols`` and are redundant, dearest first."""
+        if not cols:
+            return
+        rows = np.unique(np.concatenate([_col(self.b, j) for j in cols]))
+        near = np.unique(_cols_of_rows(self.br, rows))
+        near = near[self.inset[near]]
+        for p in near[np.argsort(-self.cost[near], kind="stable")]:
+            pr = _col(self.b, p)
+            if np.all(self.cnt[pr] - 1 >= self.demand[pr]):
+                self.flip(int(p), -1)
+
+
+RUIN_MAX = 3  # columns dropped per move, at most
+REPAIR_NOISE = 0.05  # random share of a column's cost per row added to its repair score
+STALL_MOVES = 3000  # the search stops once it has gone this many moves, and as many as it took to its best, without a gain
+
+
+def ruin_and_recreate(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, chosen: np.ndarray, *,
+                      u: np.ndarray | None = None, seconds: float = 2.0, seed: int = 0) -> np.ndarray:
+    """Iterated local search for full (multi)cover; the cheapest cover met, never dearer than ``chosen``.
+
+    Each move drops 1 to :data:`RUIN_MAX` chosen columns around a random one, re-covers the rows they leave short by the Lagrangian score on prices ``u`` (zero prices: cost per
+    row), prunes what became redundant nearby, and is kept unless it costs more (sideways moves let the
+    search drift across plateaus). It stops at ``seconds`` or when it stalls (:data:`STALL_MOVES`), so a block
+    whose start is already good leaves its time to the exact solver.
+    """
+    rng = np.random.default_rng(seed)
+    u = np.zeros(b.shape[0]) if u is None else np.asarray(u, float)
+    cov = _Cover(b, cost, demand, np.asarray(chosen, np.int64))
+    cur = best = float(cost[cov.inset].sum())
+    best_x = cov.inset.copy()
+    banned = np.zeros(b.shape[1], bool)
+    t_end = time.perf_counter() + seconds
+    moves = at_best = 0
+    while time.perf_counter() < t_end and cov.inset.any() and moves - at_best <= max(STALL_MOVES, at_best):
+        moves += 1
+        ch = np.flatnonzero(cov.inset)
+        p0 = int(ch[rng.integers(len(ch))])
+        near = np.unique(_cols_of_rows(cov.br, _col(b, p0)))
+        near = near[cov.inset[near]]
+        drop = rng.choice(near, size=min(len(near), int(rng.integers(1, RUIN_MAX + 1))), replace=False)
+        for p in drop:
+            cov.flip(int(p), -1)
+        banned[drop] = True
+        rows = np.unique(np.concatenate([_col(b, int(p)) for p in drop]))
+        cov.repair(rows, u, banned, rng)
+        banned[drop] = False
+        cov.prune_near([j for j, sign in cov.log if sign > 0])
+        d = cov.delta()
+        if d > 1e-9:
+            cov.undo()
+            continue
+        cov.log, cur = [], cur + d
+        if cur < best - 1e-9:
+            best, best_x, at_best = cur, cov.inset.copy(), moves
+    return np.flatnonzero(best_x)

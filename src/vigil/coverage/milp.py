@@ -16,7 +16,7 @@ from scipy.sparse.csgraph import connected_components
 
 from vigil.coverage.bounds import Lagrange, lagrangian
 from vigil.coverage.dive import Dive, lp_dive
-from vigil.coverage.heuristics import lagrangian_greedy, local_search, prune
+from vigil.coverage.heuristics import lagrangian_greedy, local_search, prune, ruin_and_recreate
 from vigil.coverage.highs import quiet_highs
 
 __all__ = ["MilpResult", "solve_components", "solve_milp"]
@@ -82,6 +82,8 @@ PRESOLVE_WITH_START = "off"
 HEURISTIC_EFFORT = 0.05  # HiGHS's default share of work on primal heuristics (sub-MIPs find most of the gain)
 LAGRANGE_SHARE, LAGRANGE_MAX_S = 0.1, 3.0  # the Lagrangian ascent's share of a block's time, and its cap
 DIVE_SHARE = 0.35  # the LP bound and LP dive's share of a block's time (docs/coverage.md)
+SMALL_BLOCK = 50  # rows: a block this small goes to the exact solver first (a town has hundreds of them)
+RUIN_SHARE = 0.5  # the most of a block's time the ruin-and-recreate search takes (it stops when it stalls)
 
 
 def solve_milp(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: np.ndarray, *,
@@ -134,8 +136,12 @@ BlockSolver = Callable[..., MilpResult]
 
 def _block(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: np.ndarray,
            inc: np.ndarray | None, seconds: float, mip_gap: float, block_solver: BlockSolver,
-           dive: bool = True) -> MilpResult:
+           dive: bool = True, ruin: bool = True) -> MilpResult:
     """One block: Lagrangian and LP bounds and primal heuristics first, then the exact solver from the best start.
+
+    A block of at most :data:`SMALL_BLOCK` rows first gets half its time in the exact solver alone. With
+    ``ruin`` the best start is improved by :func:`~vigil.coverage.heuristics.ruin_and_recreate` on the
+    Lagrangian prices for :data:`RUIN_SHARE` of the block's time before the solver gets it.
 
     The answer is the cheaper of the solver's and the start; the bound the largest of the solver's, Lagrange's
     (:mod:`vigil.coverage.bounds`) and the LP's (:mod:`vigil.coverage.dive`).
@@ -146,6 +152,14 @@ def _block(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: n
             return MilpResult(None, math.nan, "infeasible")
         return MilpResult(x, float(cost[x].sum()), "optimal")
     t_end = time.perf_counter() + seconds
+    if b.shape[0] <= SMALL_BLOCK:  # usually proven at once; the bounds and heuristics below would cost more
+        res = block_solver(b, cost, demand, weight, need=None, budget=None, target_mode=True,
+                           time_limit=seconds / 2, mip_gap=mip_gap, incumbent=inc)
+        if res.status != "time_limit":
+            return res
+        if res.x is not None and (inc is None or cost[res.x].sum() < cost[inc].sum()):
+            inc = res.x
+        seconds = max(t_end - time.perf_counter(), 0.1)
     upper = float(cost[inc].sum()) if inc is not None else float(cost.sum())
     lag = lagrangian(b, cost, demand, upper=upper, seconds=min(LAGRANGE_SHARE * seconds, LAGRANGE_MAX_S),
                      snapshots=2)
@@ -153,7 +167,9 @@ def _block(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: n
                  local_search_s=min(LAGRANGE_SHARE * seconds, LAGRANGE_MAX_S)) if dive else Dive(math.nan, None)
     low = max(lag.bound, dv.bound) if math.isfinite(dv.bound) else lag.bound
     inc = _better_start(b, cost, demand, weight, inc, lag, min(LAGRANGE_SHARE * seconds, LAGRANGE_MAX_S), dv.x)
-    if inc is not None and float(cost[inc].sum()) - low <= mip_gap * float(cost[inc].sum()):
+    if ruin and inc is not None and not _closed(cost, inc, low, mip_gap):
+        inc = ruin_and_recreate(b, cost, demand, inc, u=lag.u, seconds=RUIN_SHARE * seconds)
+    if inc is not None and _closed(cost, inc, low, mip_gap):
         return MilpResult(inc, low, "optimal")
     res = block_solver(b, cost, demand, weight, need=None, budget=None, target_mode=True,
                        time_limit=max(t_end - time.perf_counter(), 0.1), mip_gap=mip_gap, incumbent=inc)
@@ -167,6 +183,12 @@ def _block(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: n
     bound = min(max(res.bound if math.isfinite(res.bound) else 0.0, low), float(cost[x].sum()))
     closed = res.status == "optimal" or float(cost[x].sum()) - bound <= 1e-9 * max(upper, 1.0)
     return MilpResult(x, bound, "optimal" if closed else "time_limit")
+
+
+def _closed(cost: np.ndarray, x: np.ndarray, low: float, mip_gap: float) -> bool:
+    """The cover ``x`` is within ``mip_gap`` of the bound ``low``."""
+    paid = float(cost[x].sum())
+    return paid - low <= mip_gap * paid
 
 
 def _better_start(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: np.ndarray,
@@ -187,14 +209,16 @@ def _better_start(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, we
 
 def solve_components(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: np.ndarray, *,
                      incumbent: np.ndarray | None, time_limit: float, mip_gap: float,
-                     block_solver: BlockSolver = solve_milp, workers: int = 1, dive: bool = True) -> MilpResult:
+                     block_solver: BlockSolver = solve_milp, workers: int = 1, dive: bool = True,
+                     ruin: bool = True) -> MilpResult:
     """A full (multi)cover split into independent blocks (no target shares a camera across them).
 
     Blocks are solved ``workers`` at a time, smallest first, each with a share of the remaining time
     proportional to its size (time a block does not use flows to the later ones); the bounds add up. Each
     block starts from the incumbent's columns in it and keeps them where the solver finds nothing better;
     its bound is the largest of the solver's, the Lagrangian one (:mod:`vigil.coverage.bounds`) and, with
-    ``dive``, the LP's (:mod:`vigil.coverage.dive`), whose dive also offers its cover as the start.
+    ``dive``, the LP's (:mod:`vigil.coverage.dive`), whose dive also offers its cover as the start; with
+    ``ruin`` the start is improved by ruin-and-recreate local search first.
     """
     n, m = b.shape
     k, lab = connected_components(sparse.bmat([[None, b], [b.T, None]], format="csr"), directed=False)
@@ -216,7 +240,7 @@ def solve_components(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray,
         sub = b[rows][:, cols].tocsc()
         sub_inc = np.flatnonzero(inc[cols]) if incumbent is not None else None
         return cols, _block(sub, cost[cols], demand[rows], weight[rows], sub_inc, share, mip_gap, block_solver,
-                            dive)
+                            dive, ruin)
 
     if workers > 1 and len(order) > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -112,13 +112,16 @@ class _Reduced:
 
 
 def solve(problem: CoverageProblem, *, solver: Solver = "auto", time_limit: float = 60.0,
-          mip_gap: float = 1e-4, local_search_s: float = 2.0, workers: int | None = None, dive: bool = True) -> Plan:
+          mip_gap: float = 1e-4, local_search_s: float = 2.0, workers: int | None = None, dive: bool = True,
+          ruin: bool = True) -> Plan:
     """Solve ``problem``; raise :class:`InfeasiblePlanError` when the target cannot be met within the budget.
 
     ``solver``: ``highs`` (the MILP), ``cpsat`` (OR-Tools CP-SAT on the same model), ``greedy`` (heuristics
     only) or ``auto`` (HiGHS unless the instance is too large). ``workers``: independent blocks solved at
     once (default: the CPU count, at most 4). ``dive``: full covers also get the LP bound and the LP dive's
     start in each block (:mod:`vigil.coverage.dive`; off only to compare against the formulation without it).
+    ``ruin``: full covers improve each block's start by ruin-and-recreate local search before the solver
+    (:func:`vigil.coverage.heuristics.ruin_and_recreate`; off only to compare).
     """
     if solver not in SOLVERS:
         raise InputError(f"solver: expected one of {', '.join(SOLVERS)}, got {solver!r}")
@@ -139,7 +142,7 @@ def solve(problem: CoverageProblem, *, solver: Solver = "auto", time_limit: floa
     if use_milp and red.b.shape[1] > 0:
         left = max(time_limit - (time.perf_counter() - t0), 0.5)
         chosen_red, lb, status, name = _exact(red, p, g, left, mip_gap, "cpsat" if solver == "cpsat" else "highs",
-                                              workers or min(os.cpu_count() or 1, 4), dive)
+                                              workers or min(os.cpu_count() or 1, 4), dive, ruin)
     else:
         if g is None:
             raise InfeasiblePlanError(_infeasible_msg(p, red))
@@ -161,7 +164,8 @@ def solve(problem: CoverageProblem, *, solver: Solver = "auto", time_limit: floa
 
 
 def _exact(red: _Reduced, p: CoverageProblem, g: np.ndarray | None, time_limit: float,
-           mip_gap: float, engine: str, workers: int, dive: bool = True) -> tuple[np.ndarray, float, str, str]:
+           mip_gap: float, engine: str, workers: int, dive: bool = True,
+           ruin: bool = True) -> tuple[np.ndarray, float, str, str]:
     """The exact answer (per independent block for full covers), or the heuristic's if better."""
     from vigil.coverage.milp import solve_components, solve_milp
 
@@ -174,7 +178,7 @@ def _exact(red: _Reduced, p: CoverageProblem, g: np.ndarray | None, time_limit: 
         one = solve_milp  # type: ignore[assignment]
     if red.need is None and p.budget is None and p.target is not None:
         res = solve_components(red.b, red.cost, red.demand, red.weight, incumbent=g, time_limit=time_limit,
-                               mip_gap=mip_gap, block_solver=one, workers=workers, dive=dive)
+                               mip_gap=mip_gap, block_solver=one, workers=workers, dive=dive, ruin=ruin)
     else:
         res = one(red.b, red.cost, red.demand, red.weight, need=red.need, budget=p.budget,
                   target_mode=p.target is not None, time_limit=time_limit, mip_gap=mip_gap)
