@@ -83,8 +83,9 @@ class Thresholds:
     moved_drop_shift: float = 0.1
     moved_min_edges: float = 0.02   # below this share of edge pixels in the reference, moved is judged on the
     #                                 low-frequency layout instead (vqd_metrics.realign):
-    moved_realign: float = 0.45     # re-aiming cuts the robust residual below this share of the residual as is (the
-    #                                 largest share among the tuning sources' moved looks is 0.44, healthy ones 1.0)
+    moved_realign: float = 0.45     # re-aiming cuts the robust residual below this share of the residual as is: the
+    #                                 largest share among the tuning sources' moved looks (vtest, tree and the
+    #                                 featureless vtest-fog) is 0.445, their healthy looks give 1.0
 
 
 @dataclass
