@@ -85,7 +85,7 @@ class Thresholds:
     #                                 low-frequency layout instead (vqd_metrics.realign):
     moved_realign: float = 0.45     # re-aiming cuts the robust residual below this share of the residual as is: the
     #                                 largest share among the tuning sources' moved looks (vtest, tree and the
-    #                                 featureless vtest-fog) is 0.445, their healthy looks give 1.0
+    #                                 featureless vtest-fog) is 0.43, their healthy looks give 1.0
 
 
 @dataclass
