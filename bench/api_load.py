@@ -109,8 +109,15 @@ def _client(n: int, base: str, token: str, ids: list[str], stop: float, run: Run
                 run.statuses[r.status_code] = run.statuses.get(r.status_code, 0) + 1
 
 
-def _measure(base: str, token: str, ids: list[str], clients: int, seconds: float) -> dict[str, float]:
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process ``pid`` has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measure(base: str, token: str, ids: list[str], clients: int, seconds: float, pid: int) -> dict[str, float]:
     run = Run()
+    cpu0 = _cpu_s(pid)
     stop = time.monotonic() + seconds
     threads = [threading.Thread(target=_client, args=(n, base, token, ids, stop, run)) for n in range(clients)]
     t0 = time.perf_counter()
@@ -119,6 +126,7 @@ def _measure(base: str, token: str, ids: list[str], clients: int, seconds: float
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
+    cpu = _cpu_s(pid) - cpu0
     lat = sorted(run.latencies) or [0.0]
     q = statistics.quantiles(lat, n=100) if len(lat) > 1 else [lat[0]] * 99
     st = run.statuses
@@ -126,7 +134,7 @@ def _measure(base: str, token: str, ids: list[str], clients: int, seconds: float
             "n": len(lat), "5xx": sum(v for s, v in st.items() if s >= 500),
             "races": st.get(409, 0) + st.get(412, 0),
             "other": sum(v for s, v in st.items() if s not in (200, 201, 409, 412) and s < 500),
-            "conn": run.conn_errors}
+            "conn": run.conn_errors, "cpu_ms": 1000 * cpu / max(1, len(run.latencies))}
 
 
 def bench(name: str, url: str, args: argparse.Namespace) -> None:
@@ -137,15 +145,17 @@ def bench(name: str, url: str, args: argparse.Namespace) -> None:
         token = httpx.post(base + "/api/v1/auth/login", json={"username": "admin", "password": password}).json()["token"]
         ids = [generate_device_id(ROOT, i).value for i in range(1, args.cameras + 1)]
         base_row = None
-        print(f"\n{name}: {args.cameras} cameras, {args.seconds:.0f} s per row")
+        load = os.getloadavg()[0]
+        print(f"\n{name}: {args.cameras} cameras, {args.seconds:.0f} s per row (load average {load:.1f} on "
+              f"{os.cpu_count()} CPUs at the start)")
         print(f"{'clients':>7} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'x rps':>6} {'x p95':>6} "
-              f"{'5xx':>4} {'other':>5} {'409/412':>7} {'conn':>4}")
+              f"{'5xx':>4} {'other':>5} {'409/412':>7} {'conn':>4} {'srv CPU ms/req':>14}")
         for n in args.clients:
-            m = _measure(base, token, ids, n, args.seconds)
+            m = _measure(base, token, ids, n, args.seconds, proc.pid)
             base_row = base_row or m
             print(f"{n:>7} {m['rps']:>8.0f} {m['p50']:>7.1f} {m['p95']:>7.1f} {m['p99']:>7.1f} "
                   f"{m['rps'] / base_row['rps']:>6.2f} {m['p95'] / base_row['p95']:>6.2f} {m['5xx']:>4} "
-                  f"{m['other']:>5} {m['races']:>7} {m['conn']:>4}")
+                  f"{m['other']:>5} {m['races']:>7} {m['conn']:>4} {m['cpu_ms']:>14.2f}")
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)

@@ -54,12 +54,12 @@ ROUTERS: list[tuple[str, str, str]] = [
 _WEB = Path(__file__).resolve().parent.parent / "web" / "static"
 
 
-def metrics_reader(request: Request, v: VigilDep) -> None:
+async def metrics_reader(request: Request, v: VigilDep) -> None:
     """``/metrics`` is for admins, or for a scraper holding ``VIGIL_METRICS_TOKEN`` (compared in constant time)."""
     token, source = request_token(request)
     if source == "header" and token_matches(token, v.settings.metrics_token):
         return
-    if get_principal(request, None).role != Role.ADMIN:
+    if (await get_principal(request, None)).role != Role.ADMIN:
         raise AccessDenied("metrics need the admin role or the metrics token")
 
 

@@ -2,16 +2,25 @@
 
 Nothing is built at import: :func:`vigil.api.app.create_app` stores the instance on
 ``app.state.vigil`` and tests may use ``dependency_overrides``.
+
+The dependencies are ``async`` where they do no I/O, and hand only their database work to a thread:
+FastAPI runs every plain ``def`` dependency on AnyIO's thread pool, and under load each such hop
+waits for the GIL and for a thread (a camera read took eight of them). The sessions are opened on
+the event loop (no connection is made before the first statement) and committed or rolled back in
+a thread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractContextManager, asynccontextmanager
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from vigil.access.guard import check_permission
 from vigil.access.users import Principal, principal_for_token
@@ -31,7 +40,7 @@ __all__ = [
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_vigil(request: Request) -> Vigil:
+async def get_vigil(request: Request) -> Vigil:
     """The instance this app serves."""
     return request.app.state.vigil
 
@@ -39,9 +48,31 @@ def get_vigil(request: Request) -> Vigil:
 VigilDep = Annotated[Vigil, Depends(get_vigil)]
 
 
-def get_session(v: VigilDep) -> Iterator[Session]:
+@asynccontextmanager
+async def _exit_in_thread(cm: AbstractContextManager[Session]) -> AsyncIterator[Session]:
+    """Enter ``cm`` here (it makes no connection) and leave it in a thread: commit or rollback, then close.
+
+    As FastAPI does for a ``def`` generator: the exit is shielded from cancellation (a session always
+    ends, and on SQLite gives the write lock back) and does not wait for a free thread of the pool.
+    """
+    session = cm.__enter__()
+    own_thread = anyio.CapacityLimiter(1)
+    try:
+        yield session
+    except BaseException as exc:
+        with anyio.CancelScope(shield=True):
+            swallowed = await anyio.to_thread.run_sync(cm.__exit__, type(exc), exc, exc.__traceback__,
+                                                       limiter=own_thread)
+        if not swallowed:
+            raise
+    else:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(cm.__exit__, None, None, None, limiter=own_thread)
+
+
+async def get_session(v: VigilDep) -> AsyncIterator[Session]:
     """A session per request: committed on success, rolled back on error."""
-    with v.db.session() as s:
+    async with _exit_in_thread(v.db.session()) as s:
         yield s
 
 
@@ -50,9 +81,9 @@ def get_session(v: VigilDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_read_session(v: VigilDep) -> Iterator[Session]:
+async def get_read_session(v: VigilDep) -> AsyncIterator[Session]:
     """A read-only session per request (:meth:`~vigil.core.db.Database.read_session`): no write lock."""
-    with v.db.read_session() as s:
+    async with _exit_in_thread(v.db.read_session()) as s:
         yield s
 
 
@@ -60,8 +91,8 @@ def get_read_session(v: VigilDep) -> Iterator[Session]:
 ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 
 
-def get_principal(request: Request,
-                  cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+async def get_principal(request: Request,
+                        cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
     """Resolve the caller's token to a principal.
 
     The token comes from the ``Authorization`` header or the console's ``vigil_token`` cookie;
@@ -77,24 +108,28 @@ def get_principal(request: Request,
         raise AuthError("authentication required")
     if source == "cookie" and request.method not in SAFE_METHODS and not same_origin(request):
         raise AccessDenied("a cookie-authenticated change must come from this server's own pages")
-    # A lookup on a read session: on SQLite it takes no write lock, so requests do not queue behind the
-    # writers just to learn who is calling.
-    with request.app.state.vigil.db.read_session() as rs:
-        p = principal_for_token(rs, token)
+    p = await run_in_threadpool(_lookup, request.app.state.vigil, token)
     request.state.principal = p
     return p
+
+
+def _lookup(v: Vigil, token: str) -> Principal:
+    # A lookup on a read session: on SQLite it takes no write lock, so requests do not queue behind the
+    # writers just to learn who is calling.
+    with v.db.read_session() as rs:
+        return principal_for_token(rs, token)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def require(permission: str) -> Callable[[Principal], Principal]:
+def require(permission: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that checks, through the guard, that the caller's role grants ``permission``.
 
     Region scope is decided by the guard too (:mod:`vigil.access.guard`), in the library call.
     """
 
-    def _check(p: CurrentPrincipal) -> Principal:
+    async def _check(p: CurrentPrincipal) -> Principal:
         check_permission(p, permission)
         return p
 

@@ -121,7 +121,7 @@ def _queue_writers(engine: Engine) -> None:
         release(conn.info)
 
     @event.listens_for(engine.pool, "reset")
-    def _reset(_dbapi: Any, record: Any, *_: Any) -> None:
+    def _reset(_dbapi: Any, record: Any, _state: Any) -> None:  # the 2.0 signature: the old one warns per checkin
         release(record.info)
 
     @event.listens_for(engine.pool, "invalidate")
