@@ -1,5 +1,6 @@
 """POST /api/v1/plans refuses at once a map that lies outside the region (422 ``area-outside-region``, no job,
-no stored upload); a map of the region, or one that cannot be read (its job reports that), is queued."""
+no stored upload); a map of the region, or one that cannot be read (its job reports that), is queued.
+``vigil plan --region`` refuses it too, in one line in the run's language."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import pytest
 from covkit import mapdata
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from factories import TOWN1, VILLAGE1, build_world
 from vigil.api.app import create_app
+from vigil.cli import app as cli_app
 from vigil.coverage.models import PlanJob
 from vigil.coverage.service import plans_dir
 
@@ -40,3 +43,17 @@ def test_a_map_outside_the_region_is_refused(sqlite_vigil, kunming_community, ar
     assert p["region_name"] == "Village 1" and p["distance_km"] > 1000 and p["margin_km"] == 10.0
     assert p["detail"].startswith(f"the map lies outside region {VILLAGE1} (Village 1): it is ")
     assert queued == 0 and not any(plans_dir(sqlite_vigil).iterdir())  # the upload is not kept
+
+
+@pytest.mark.parametrize(("lang", "line"), [
+    ("en", f"the map lies outside region {VILLAGE1} (Village 1): it is "),
+    ("zh-CN", f"地图不在区域 {VILLAGE1}（Village 1）范围内：距该区域已登记的站点和摄像机 "),
+])
+def test_the_cli_refuses_it_too_in_the_runs_language(sqlite_vigil, tmp_path, lang, line) -> None:
+    build_world(sqlite_vigil)
+    url, home = sqlite_vigil.settings.db_url, str(sqlite_vigil.settings.home)
+    r = CliRunner().invoke(cli_app, ["plan", str(mapdata("shanghai_shu/map.osm")), "--out", str(tmp_path / "out"),
+                                     "--region", VILLAGE1, "--db", url, "--home", home, "--lang", lang])
+    assert r.exit_code == 2, r.output
+    assert line in r.output and "Traceback" not in r.output, r.output
+    assert not (tmp_path / "out").exists()  # refused before planning

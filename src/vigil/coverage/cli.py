@@ -81,6 +81,11 @@ def run(area: Annotated[Path, typer.Argument(help="Building footprints: OSM XML/
     cams: list[Any] = []
     if existing == "registry" or region:
         v = open_instance(db, home)
+        if region:  # a map outside the region is refused before it is planned (vigil.registry.extent)
+            from vigil.coverage.area_check import check_plan_area
+
+            with v.db.session() as s:
+                check_plan_area(s, region, area)
         if existing == "registry":
             from vigil.coverage.apply import registry_cameras
 
