@@ -1,5 +1,6 @@
 """A region's extent (vigil.registry.extent): the hull of its subtree's sites, cameras and reference points,
-with a margin; a map beyond it is refused, a region with nothing placed refuses nothing."""
+with a margin; a map beyond it is refused; a region with nothing placed is judged by its nearest placed ancestor,
+and a tree with nothing placed refuses nothing."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from shapely.geometry import shape
 from vigil.access.bootstrap import init_instance
 from vigil.core.ids import generate_device_id
 from vigil.core.models import Camera, Region, Site
-from vigil.registry.extent import MARGIN_M, AreaOutsideRegion, check_in_region, region_extent
+from vigil.registry.extent import MARGIN_M, AreaOutsideRegion, check_in_region, nearest_extent, region_extent
 
 # 昆明: a town whose village has a site polygon; a town with one camera only; a town with nothing placed
 PREF, TOWN_SITE, VILLAGE, TOWN_CAM, TOWN_EMPTY = "5301", "53010101", "53010101001", "53010102", "53010103"
@@ -50,26 +51,36 @@ def _point(east_km_of_square: float) -> shapely.Point:
     return shapely.Point(LON + 0.01 + _km_east(east_km_of_square), LAT)
 
 
-@pytest.mark.parametrize(("region", "geom", "refused"), [
-    (VILLAGE, shapely.Point(LON, LAT), False),                 # inside the site polygon
-    (VILLAGE, _point(9.5), False),                             # beyond the polygon, within the margin
-    (VILLAGE, _point(12.0), True),                             # a neighbouring county
-    (TOWN_SITE, _point(12.0), True),                           # a town's extent is its village's site
-    (PREF, _point(12.0), False),                               # the prefecture also holds the camera 0.5° east
-    (TOWN_CAM, shapely.Point(LON + 0.5, LAT + 0.05), False),   # 5.5 km from its only camera
-    (TOWN_CAM, shapely.Point(121.47, 31.23), True),            # Shanghai for a Kunming town
-    (TOWN_EMPTY, shapely.Point(121.47, 31.23), False),         # nothing placed: nothing to refuse against
+@pytest.mark.parametrize(("region", "geom", "refused_by"), [
+    (VILLAGE, shapely.Point(LON, LAT), None),                  # inside the site polygon
+    (VILLAGE, _point(9.5), None),                              # beyond the polygon, within the margin
+    (VILLAGE, _point(12.0), VILLAGE),                          # a neighbouring county
+    (TOWN_SITE, _point(12.0), TOWN_SITE),                      # a town's extent is its village's site
+    (PREF, _point(12.0), None),                                # the prefecture also holds the camera 0.5° east
+    (TOWN_CAM, shapely.Point(LON + 0.5, LAT + 0.05), None),    # 5.5 km from its only camera
+    (TOWN_CAM, shapely.Point(121.47, 31.23), TOWN_CAM),        # Shanghai for a Kunming town
+    (TOWN_EMPTY, _point(12.0), None),                          # nothing placed: judged by the prefecture
+    (TOWN_EMPTY, shapely.Point(121.47, 31.23), PREF),          # ... which refuses Shanghai
 ])
-def test_a_map_outside_the_regions_extent_is_refused(tree, region, geom, refused) -> None:
+def test_a_map_outside_the_regions_extent_is_refused(tree, region, geom, refused_by) -> None:
     with tree.db.session() as s:
-        if not refused:
+        if refused_by is None:
             check_in_region(s, region, geom)
             return
         with pytest.raises(AreaOutsideRegion) as err:
             check_in_region(s, region, geom)
     exc = err.value
-    assert exc.region_code == region and exc.distance_m > MARGIN_M and exc.margin_m == MARGIN_M
-    assert f"outside region {region}" in str(exc) and "km from the region's sites and cameras" in str(exc)
+    assert exc.region_code == refused_by and exc.distance_m > MARGIN_M and exc.margin_m == MARGIN_M
+    assert f"outside region {refused_by}" in str(exc) and "km from the region's sites and cameras" in str(exc)
+
+
+def test_a_tree_with_nothing_placed_refuses_nothing(vigil) -> None:
+    init_instance(vigil, root_code=PREF, root_name="昆明市")
+    with vigil.db.session() as s:
+        s.add(Region(code=TOWN_EMPTY, name="空镇", level=3, parent_code=PREF))
+        s.flush()
+        assert nearest_extent(s, TOWN_EMPTY) is None
+        check_in_region(s, TOWN_EMPTY, shapely.Point(121.47, 31.23))
 
 
 def test_the_extent_is_the_hull_of_the_subtree(tree) -> None:

@@ -6,7 +6,8 @@ sites, the positions of its cameras, and the reference points of the region and 
 The extent is the convex hull of those places, and a map belongs to the region when it comes within
 :data:`MARGIN_M` of that hull: what is registered only samples a region (a community to plan may lie beyond its
 last registered site), so the margin is wide enough for a neighbouring community and too narrow for another
-county. A region with nothing placed in it has no extent, and nothing is refused against it.
+county. A region with nothing placed in it yet (a new village) is judged by its nearest ancestor that has
+something placed; when no region up the tree has anything, nothing is refused.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from vigil.core.errors import InputError
 from vigil.core.models import Camera, Region, Site
 from vigil.core.regions import in_subtree
 
-__all__ = ["MARGIN_M", "AreaOutsideRegion", "RegionExtent", "check_in_region", "region_extent"]
+__all__ = ["MARGIN_M", "AreaOutsideRegion", "RegionExtent", "check_in_region", "nearest_extent", "region_extent"]
 
 #: how far (metres) a map may lie from what is registered in its region and still belong to it
 MARGIN_M = 10_000.0
@@ -94,9 +95,27 @@ def region_extent(session: Session, region_code: str, *, margin_m: float = MARGI
     return RegionExtent(region_code, region.name if region else region_code, hull, margin_m)
 
 
+def nearest_extent(session: Session, region_code: str, *, margin_m: float = MARGIN_M) -> RegionExtent | None:
+    """The extent of ``region_code``, else of its nearest ancestor with something placed, else None.
+
+    A new village with no site yet is judged by its town.
+    """
+    code: str | None = region_code
+    while code:
+        ext = region_extent(session, code, margin_m=margin_m)
+        if ext is not None:
+            return ext
+        region = session.get(Region, code)
+        code = region.parent_code if region else None
+    return None
+
+
 def check_in_region(session: Session, region_code: str, geom: shapely.Geometry, *,
                     margin_m: float = MARGIN_M) -> None:
-    """Refuse ``geom`` (WGS84) with :class:`AreaOutsideRegion` unless it belongs to ``region_code``'s extent."""
-    ext = region_extent(session, region_code, margin_m=margin_m)
+    """Refuse ``geom`` (WGS84) with :class:`AreaOutsideRegion` unless it belongs to ``region_code``'s extent.
+
+    When nothing is placed in the region yet, its nearest placed ancestor's extent is used (the error names it).
+    """
+    ext = nearest_extent(session, region_code, margin_m=margin_m)
     if ext is not None and not ext.holds(geom):
         raise AreaOutsideRegion(ext.region_code, ext.region_name, ext.distance_m(geom), margin_m)
