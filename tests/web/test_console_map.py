@@ -4,6 +4,11 @@ cones appear at close zoom only, a metric scale bar, no horizontal overflow at 1
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 from console_world import City, browser_errors, seed_health
 from test_console import _css, _sign_in, _text, _wait
@@ -60,13 +65,41 @@ def test_map_filters_cones_and_scale(chrome, console: City, sqlite_vigil) -> Non
     assert browser_errors(d) == []
 
 
+@contextlib.contextmanager
+def base_map_server(v, handler: type[BaseHTTPRequestHandler], path: str):  # type: ignore[no-untyped-def]
+    """Serve ``handler`` on 127.0.0.1 and point the instance's tile URL at ``path`` on it."""
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    v.settings = dataclasses.replace(v.settings, tile_url=f"http://127.0.0.1:{srv.server_address[1]}{path}")
+    try:
+        yield
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def map_edge_shows(d, console: City, channel: int) -> None:  # type: ignore[no-untyped-def]
+    """Open the map signed in; wait until its left edge (no site there) is the base map's colour.
+
+    ``channel`` (0 red, 1 green, 2 blue) is the one colour the test's tiles are painted in.
+    """
+    _fresh(d)
+    _sign_in(d, console)
+    _wait(d, lambda x: _css(x, "#camera-table tbody tr"))
+    d.get(console.base + "/ui/#/map?region=530181")
+    _wait(d, lambda x: _data(x, "cameras") == str(len(console.cameras)))
+    probe = f"""
+        const gl = document.querySelector('#map canvas');
+        const c = Object.assign(document.createElement('canvas'), {{ width: gl.width, height: gl.height }});
+        c.getContext('2d').drawImage(gl, 0, 0);
+        const px = c.getContext('2d').getImageData(4, Math.round(gl.height / 2), 1, 1).data;
+        return [0, 1, 2].every(i => i === {channel} ? px[i] > 150 : px[i] < 60);"""
+    _wait(d, lambda x: x.execute_script(probe))
+
+
 @pytest.fixture
 def tile_server(sqlite_vigil):  # type: ignore[no-untyped-def]
-    """A loopback XYZ tile server of plain red PNG tiles, configured as the instance's VIGIL_TILE_URL."""
-    import dataclasses
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
+    """A loopback XYZ tile server: every tile plain red."""
     import cv2
     import numpy as np
 
@@ -88,29 +121,12 @@ def tile_server(sqlite_vigil):  # type: ignore[no-untyped-def]
         def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
             pass
 
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Tiles)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{srv.server_address[1]}/{{z}}/{{x}}/{{y}}.png"
-    sqlite_vigil.settings = dataclasses.replace(sqlite_vigil.settings, tile_url=url)
-    yield hits
-    srv.shutdown()
-    srv.server_close()
+    with base_map_server(sqlite_vigil, Tiles, "/{z}/{x}/{y}.png"):
+        yield hits
 
 
 def test_map_draws_configured_tiles_under_vectors(chrome, tile_server, console: City) -> None:
     """With VIGIL_TILE_URL the map fetches the tiles (allowed by the CSP) and paints them under our vectors."""
-    d = chrome
-    _fresh(d)
-    _sign_in(d, console)
-    _wait(d, lambda x: _css(x, "#camera-table tbody tr"))
-    d.get(console.base + "/ui/#/map?region=530181")
-    _wait(d, lambda x: _data(x, "cameras") == str(len(console.cameras)))
-    red = """
-        const gl = document.querySelector('#map canvas');
-        const c = Object.assign(document.createElement('canvas'), { width: gl.width, height: gl.height });
-        c.getContext('2d').drawImage(gl, 0, 0);
-        const px = c.getContext('2d').getImageData(4, Math.round(gl.height / 2), 1, 1).data;  // left edge: no site
-        return px[0] > 150 && px[1] < 60 && px[2] < 60;"""
-    _wait(d, lambda x: x.execute_script(red))
+    map_edge_shows(chrome, console, 0)
     assert tile_server and all(p.endswith(".png") for p in tile_server)
-    assert browser_errors(d) == []
+    assert browser_errors(chrome) == []

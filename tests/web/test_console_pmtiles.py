@@ -3,19 +3,15 @@ test, with HTTP range requests), the console's map reads it and paints its tiles
 
 from __future__ import annotations
 
-import dataclasses
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import cv2
 import numpy as np
 import pytest
 from console_world import City, browser_errors
 from pmtileskit import one_tile_archive
-from test_console import _css, _sign_in, _wait
-from test_console_maintenance import _fresh
-from test_console_map import _data
+from test_console_map import base_map_server, map_edge_shows
 
 pytestmark = pytest.mark.browser
 
@@ -58,29 +54,12 @@ def pmtiles_server(sqlite_vigil):  # type: ignore[no-untyped-def]
         def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
             pass
 
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Archive)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{srv.server_address[1]}/city.pmtiles"
-    sqlite_vigil.settings = dataclasses.replace(sqlite_vigil.settings, tile_url=url)
-    yield ranges
-    srv.shutdown()
-    srv.server_close()
+    with base_map_server(sqlite_vigil, Archive, "/city.pmtiles"):
+        yield ranges
 
 
 def test_map_draws_a_pmtiles_base_layer(chrome, pmtiles_server, console: City) -> None:
-    d = chrome
-    _fresh(d)
-    _sign_in(d, console)
-    _wait(d, lambda x: _css(x, "#camera-table tbody tr"))
-    d.get(console.base + "/ui/#/map?region=530181")
-    _wait(d, lambda x: _data(x, "cameras") == str(len(console.cameras)))
-    green = """
-        const gl = document.querySelector('#map canvas');
-        const c = Object.assign(document.createElement('canvas'), { width: gl.width, height: gl.height });
-        c.getContext('2d').drawImage(gl, 0, 0);
-        const px = c.getContext('2d').getImageData(4, Math.round(gl.height / 2), 1, 1).data;  // left edge: no site
-        return px[1] > 150 && px[0] < 60 && px[2] < 60;"""
-    _wait(d, lambda x: x.execute_script(green))
+    map_edge_shows(chrome, console, 1)
     assert pmtiles_server[0].startswith("0-")  # the header and root directory first, then the tile's bytes
     assert len(pmtiles_server) >= 2
-    assert browser_errors(d) == []
+    assert browser_errors(chrome) == []
