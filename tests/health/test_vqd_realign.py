@@ -86,3 +86,30 @@ def test_the_healthy_featureless_table_is_not_moved(table):
             diag = diagnose_frames(frames, base)
             assert diag.faults == (), diag.explanation
             assert any(x.startswith("moved: judged on the low-frequency layout") for x in diag.explanation)
+
+
+@pytest.fixture(scope="module")
+def fog() -> tuple[ev.Source, object]:
+    """The tuning plaza in fog: featureless (too few edges) while people walk through it."""
+    src = SOURCES["vtest-fog"]
+    if not src.available:
+        pytest.skip("Debian opencv-doc is not installed")
+    return src, ev.camera_baseline(src)
+
+
+def test_the_foggy_plaza_is_judged_on_its_low_frequency_layout(fog):
+    src, base = fog
+    healthy = ev.looks(ev.clip(src, 25.0), src.window)[1]
+    diag = diagnose_frames(healthy, base)
+    assert diag.faults == () and diag.metrics["ref_edges"] < 0.02, diag.explanation
+    moved = diagnose_frames(ev.looks(ev.clip(src, 25.0, variant("moved/shift6")), src.window)[1], base)
+    assert moved.faults == ("moved",) and moved.metrics["realign_ratio"] < 0.45, moved.explanation
+
+
+def test_a_foggy_scene_dimmed_to_a_flat_picture_is_dark_not_signal_loss(fog):
+    src, base = fog
+    dim = ev.looks(ev.clip(src, 25.0, variant("dark/x0.18")), src.window)[1]
+    black = ev.looks(ev.clip(src, 25.0, variant("signal_loss/black-grain")), src.window)[1]
+    diag = diagnose_frames(dim, base)
+    assert diag.metrics["std_y"] < 3.0 and diag.faults == ("dark",), diag.explanation
+    assert diagnose_frames(black, base).faults == ("signal_loss",)
