@@ -182,9 +182,14 @@ async def run(a: argparse.Namespace, tmp: Path, db_url: str) -> None:
         lost = [c for c in cams if owners[shard_of(c)] == "w1"]
         gaps = dict(tap.max_gap)
         log.flush()
-        suspected = (tmp / "procs.log").read_text(errors="replace").count(" is silent; ")  # a live worker taken for dead
+        before = (tmp / "procs.log").read_text(errors="replace")
+        suspected = before.count(" is silent (")  # a live worker taken for dead
         w1.send_signal(signal.SIGKILL)
         await _takeover(table, tap, lost, a)
+        await asyncio.sleep(1.0)  # the survivor logs its sweep of the taken-over cameras once it has published
+        for line in (tmp / "procs.log").read_text(errors="replace")[len(before):].splitlines():
+            if " is silent (" in line or " probed first: " in line:
+                print("  w2 log: " + line.split("worker w2: ", 1)[-1])
         print(f"  before the kill: longest heartbeat gap w1 {gaps.get('w1', 0):.2f} s, w2 {gaps.get('w2', 0):.2f} s "
               f"(a worker unheard for {dead_after(a.ttl):.1f} s is taken for dead; so taken before the kill: "
               f"{suspected}); lease writes "

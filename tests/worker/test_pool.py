@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from vigil.health.probe import ProbeTarget
 from vigil.sim.fleet import Fleet
-from vigil.worker.pool import ProbePool
+from vigil.worker.pool import ProbePool, whole_groups
 
 
 async def test_urgent_sweep_goes_ahead_and_groups_publish_when_complete():
@@ -31,3 +33,13 @@ async def test_urgent_sweep_goes_ahead_and_groups_publish_when_complete():
     # group 0 (c0, c1) was under way; the urgent groups came next, then the rest of the sweep
     assert [g for g, _, _ in published] == [10, 11, 0, 1, 2]
     assert published[2][1] == ["c0", "c1"] and all(ok for _, _, ok in published)
+
+
+@pytest.mark.parametrize(("keys", "size", "chunks"), [
+    ([], 3, []),
+    (["a1", "b1", "a2"], 10, [["a1", "a2", "b1"]]),  # one chunk, ordered by group
+    (["a1", "b1", "a2", "c1", "b2"], 2, [["a1", "a2"], ["b1", "b2"], ["c1"]]),
+    (["a1", "a2", "a3", "b1"], 2, [["a1", "a2", "a3"], ["b1"]]),  # a group is never split
+])
+def test_whole_groups(keys, size, chunks):
+    assert whole_groups(keys, lambda k: ord(k[0]), size=size) == chunks

@@ -60,21 +60,22 @@ class Liveness:
             self._hold_until = at + self.grace
         self._last[name] = max(prev, at)
 
-    def silent(self, members: Iterable[str]) -> set[str]:
-        """The ``members`` unheard for ``dead_after`` of our own time; a newly seen member's clock starts now."""
+    def silent(self, names: Iterable[str]) -> set[str]:
+        """The ``names`` once heard and now unheard for ``dead_after`` of our own time.
+
+        A worker never heard is never silent: it may be of a release without heartbeats, whose
+        leases only their TTL ends.
+        """
         mine = self._last.get(self.me)
         if mine is None or mine < self._hold_until:  # not hearing ourselves, or just back: judge nobody
             return set()
-        out = set()
-        for m in set(members) - {self.me}:
-            last = self._last.setdefault(m, mine)
-            if mine - last > self.dead_after:
-                out.add(m)
-        return out
+        return {m for m in set(names) - {self.me} if m in self._last and mine - self._last[m] > self.dead_after}
 
-    def forget(self, name: str) -> None:
-        """``name`` left (its member key is gone): if it comes back, its clock starts again."""
-        self._last.pop(name, None)
+    def unheard_for(self, name: str) -> float:
+        """Seconds of our own time since ``name`` was last heard (0 when never)."""
+        mine, last = self._last.get(self.me), self._last.get(name)
+        return 0.0 if mine is None or last is None else max(0.0, mine - last)
+
 
 
 class Heartbeats:

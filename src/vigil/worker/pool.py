@@ -18,9 +18,24 @@ from dataclasses import dataclass, field
 
 from vigil.health.probe import ProbeResult, ProbeTarget, probe_targets
 
-__all__ = ["ProbePool", "Publish"]
+__all__ = ["ProbePool", "Publish", "whole_groups"]
 
 Publish = Callable[[int, list[ProbeResult]], Awaitable[None]]
+
+
+def whole_groups(keys: Sequence[str], group_of: Callable[[str], int], *, size: int) -> list[list[str]]:
+    """``keys`` ordered by group and cut into chunks of about ``size``, never splitting a group."""
+    by: dict[int, list[str]] = {}
+    for k in keys:
+        by.setdefault(group_of(k), []).append(k)
+    out: list[list[str]] = []
+    cur: list[str] = []
+    for g in sorted(by):
+        cur += by[g]
+        if len(cur) >= size:
+            out.append(cur)
+            cur = []
+    return [*out, cur] if cur else out
 
 
 @dataclass

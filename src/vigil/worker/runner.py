@@ -53,16 +53,13 @@ from vigil.worker.events import StreamSink
 from vigil.worker.fence import fence_holds, raise_fence
 from vigil.worker.lease import Lease, LeaseTable, open_bucket
 from vigil.worker.liveness import Heartbeats, dead_after
-from vigil.worker.pool import ProbePool
+from vigil.worker.pool import ProbePool, whole_groups
 from vigil.worker.recording import ShardRecording
 
 __all__ = ["Worker", "WorkerStats", "default_name"]
 
 log = logging.getLogger("vigil.worker")
-
-
-async def _false() -> bool:
-    return False
+TARGETS_AT_ONCE = 1000  # cameras whose probe targets are read in one go (a sweep starts probing after the first)
 
 
 def default_name() -> str:
@@ -232,29 +229,31 @@ class Worker:
     # ---------------------------------------------------------------- leases
 
     async def _leases_loop(self) -> None:
-        assert self._table is not None
+        """A round every TTL/3; a woken round in between (a member went silent) skips the renewals."""
+        assert self._table is not None and self._wake is not None
+        loop = asyncio.get_running_loop()
+        due = 0.0  # when the next round with renewals is due
         while True:
+            renew = loop.time() >= due
+            if renew:
+                due = loop.time() + self._table.renew_every
             try:
-                await self.reconcile()
+                await self.reconcile(renew=renew)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # NATS away: leases run out on their own deadline
                 self.stats.last_error = f"leases: {type(exc).__name__}: {exc}"
                 log.warning("worker %s: %s", self.name, self.stats.last_error)
             self.stats.owned = set(self.leases)
-            wake = self._wake
-            if wake is None:
-                await asyncio.sleep(self._table.renew_every)
-                continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), self._table.renew_every)
-            wake.clear()
+                await asyncio.wait_for(self._wake.wait(), max(0.0, due - loop.time()))
+            self._wake.clear()
 
     async def _watch_loop(self) -> None:
         """Run a round at once when a member goes silent (killed), instead of waiting for its leases to expire."""
         assert self._hb is not None and self._wake is not None
         while True:
-            await asyncio.sleep(self._hb.every)
+            await asyncio.sleep(min(0.25, self._hb.every))
             if self._hb.liveness.silent(self._members):
                 self._wake.set()
 
@@ -267,14 +266,18 @@ class Worker:
                     log.warning("worker %s: lease of shard %d ran out; stopping its work", self.name, s)
                     self._drop(s, lease)
 
-    async def reconcile(self) -> None:
-        """One round: renew, read the members, release what moved away, acquire what is ours."""
+    async def reconcile(self, *, renew: bool = True) -> None:
+        """One round: renew (unless ``renew`` is False), read the members, release what moved away, take what is ours."""
         t = self._table
         assert t is not None
-        held = list(self.leases.items())
-        member_ok, revisions, *renewed = await asyncio.gather(
-            t.renew(self._member) if self._member is not None else _false(), t.revisions("member."),
-            *(t.renew(lease) for _, lease in held))
+        held = list(self.leases.items()) if renew else []
+        member = self._member
+
+        async def keep_member() -> bool:
+            return member is not None and (not renew or await t.renew(member))
+
+        member_ok, revisions, *renewed = await asyncio.gather(keep_member(), t.revisions("member."),
+                                                              *(t.renew(lease) for _, lease in held))
         if not member_ok:
             self._member = await t.acquire(f"member.{self.name}")
         for (s, lease), ok in zip(held, renewed, strict=True):
@@ -324,22 +327,23 @@ class Worker:
         gone = await asyncio.gather(*(t.evict(f"member.{m}", members[m]) for m in silent))
         for m, evicted in zip(silent, gone, strict=True):
             if evicted:  # else it renewed meanwhile: alive after all
-                log.warning("worker %s: worker %s is silent; taking over its shards", self.name, m)
+                log.warning("worker %s: worker %s is silent (unheard for %.1f s); taking over its shards", self.name,
+                            m, hb.liveness.unheard_for(m))
                 del members[m]
-                hb.liveness.forget(m)
                 self.stats.evicted += 1
         return set(members)
 
     async def _claim(self, shard: int, members: set[str]) -> Lease | None:
-        """Take ``shard``: free (``create``), or held by a worker that is no longer a member (compare-and-swap)."""
+        """Take ``shard``: free (``create``), or held by a silent non-member or by a stale lease of ours (swap)."""
         t = self._table
         assert t is not None
         key = f"shard.{shard}"
         h = await t.holder(key)
         if h is None:
             return await t.acquire(key)
-        if h.owner in members and h.owner != self.name:
-            return None  # a live member holds it: it releases it to us when it sees us
+        dead = self._hb is not None and h.owner not in members and h.owner in self._hb.liveness.silent({h.owner})
+        if not dead and h.owner != self.name:
+            return None  # a member holds it (it releases it to us), or one we cannot judge: its TTL ends it
         got = await t.take_over(key, h)  # a dead worker's, or a stale one of ours (a renewal came too late)
         if got is not None:
             self.stats.taken_over += 1
@@ -375,19 +379,34 @@ class Worker:
         owned = {s: lease for s, lease in self.leases.items() if only is None or s in only}
         if not owned:
             return 0
+        loop = asyncio.get_running_loop()
+        t0, ts = loop.time(), utcnow()
         ids = await asyncio.to_thread(self._camera_ids)
-        mine = [c for c in ids if shard_of(c, self.shards) in owned]
-        targets = await asyncio.to_thread(camera_targets, self.vigil, mine)
-        ts = utcnow()
+
+        def group_of(camera_id: str) -> int:
+            return shard_of(camera_id, self.shards)
 
         async def publish(shard: int, results: list[ProbeResult]) -> None:
             await self._publish(owned[shard], shard, results, ts)
 
-        n = await self._pool.run(targets, group_of=lambda c: shard_of(c, self.shards), publish=publish,
-                                 urgent=urgent)
+        runs: list[asyncio.Task[int]] = []
+        first = 0.0
+        try:  # the first shards are probed while the targets of the next ones are read
+            for chunk in whole_groups([c for c in ids if group_of(c) in owned], group_of, size=TARGETS_AT_ONCE):
+                targets = await asyncio.to_thread(camera_targets, self.vigil, chunk)
+                first = first or loop.time() - t0
+                runs.append(asyncio.create_task(self._pool.run(targets, group_of=group_of, publish=publish,
+                                                               urgent=urgent)))
+            n = sum(await asyncio.gather(*runs))
+        finally:
+            for r in runs:
+                r.cancel()
         self.stats.probed += n
         if urgent:
             self.stats.urgent += n
+            log.warning("worker %s: %d camera(s) of %d shard(s) just won probed first: the first targets read in "
+                        "%.1f s, all probed and published in %.1f s", self.name, n, len(owned), first,
+                        loop.time() - t0)
         else:
             self.stats.sweeps += 1
         return n
