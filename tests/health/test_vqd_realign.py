@@ -55,6 +55,13 @@ def test_a_fixed_wall_with_something_moving_in_front_is_not_re_aimed():
     assert r.matched > 0.7
 
 
+def test_the_reference_itself_needs_no_re_aim():
+    ref = wall()
+    r = vm.realign(ref, ref.copy())
+    assert (r.ratio, r.pose, r.displacement) == (1.0, (1.0, 0.0, 0, 0), 0.0)
+    assert r.matched > 0.95            # the outermost ring of pixels has no neighbour to interpolate with
+
+
 def test_a_look_of_another_size_is_compared_at_the_reference_size():
     ref = wall()
     big = cv2.resize(aimed(wall(3), dx=16), (640, 360), interpolation=cv2.INTER_LINEAR)

@@ -240,7 +240,7 @@ class Realignment:
 
     @property
     def ratio(self) -> float:
-        return self.best / max(self.identity, 1e-3)
+        return 1.0 if self.best >= self.identity else self.best / self.identity
 
     @property
     def displacement(self) -> float:
