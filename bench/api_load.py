@@ -6,8 +6,10 @@ Starts a real ``vigil serve`` (uvicorn, one process, on 127.0.0.1) on a city of 
 client threads, each with its own keep-alive connection, for a fixed time with the issue's mix:
 15 % creates (server-generated IDs), 25 % PATCHes of a camera's name and tilt, 60 % reads (audited
 camera detail, searches). The 1-client run is the baseline, measured in the same run; each row
-prints its throughput and p95 against it, and counts 5xx, other unexpected answers, 409/412 (lost
-races, retryable) and connection errors.
+prints its throughput and p95 against it, and counts 5xx (503 apart: busy, answered with Retry-After),
+other unexpected answers, 409/412 (lost races, retryable) and connection errors. The last column is the
+server process's CPU time per request (user + system, from /proc): on a shared machine it moves less
+with the other jobs than the latencies do. The load average at the start is printed above the table.
 """
 
 from __future__ import annotations
@@ -131,7 +133,7 @@ def _measure(base: str, token: str, ids: list[str], clients: int, seconds: float
     q = statistics.quantiles(lat, n=100) if len(lat) > 1 else [lat[0]] * 99
     st = run.statuses
     return {"rps": len(run.latencies) / wall, "p50": q[49] * 1000, "p95": q[94] * 1000, "p99": q[98] * 1000,
-            "n": len(lat), "5xx": sum(v for s, v in st.items() if s >= 500),
+            "n": len(lat), "5xx": sum(v for s, v in st.items() if s >= 500 and s != 503), "503": st.get(503, 0),
             "races": st.get(409, 0) + st.get(412, 0),
             "other": sum(v for s, v in st.items() if s not in (200, 201, 409, 412) and s < 500),
             "conn": run.conn_errors, "cpu_ms": 1000 * cpu / max(1, len(run.latencies))}
@@ -149,12 +151,12 @@ def bench(name: str, url: str, args: argparse.Namespace) -> None:
         print(f"\n{name}: {args.cameras} cameras, {args.seconds:.0f} s per row (load average {load:.1f} on "
               f"{os.cpu_count()} CPUs at the start)")
         print(f"{'clients':>7} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'x rps':>6} {'x p95':>6} "
-              f"{'5xx':>4} {'other':>5} {'409/412':>7} {'conn':>4} {'srv CPU ms/req':>14}")
+              f"{'5xx':>4} {'503':>4} {'other':>5} {'409/412':>7} {'conn':>4} {'srv CPU ms/req':>14}")
         for n in args.clients:
             m = _measure(base, token, ids, n, args.seconds, proc.pid)
             base_row = base_row or m
             print(f"{n:>7} {m['rps']:>8.0f} {m['p50']:>7.1f} {m['p95']:>7.1f} {m['p99']:>7.1f} "
-                  f"{m['rps'] / base_row['rps']:>6.2f} {m['p95'] / base_row['p95']:>6.2f} {m['5xx']:>4} "
+                  f"{m['rps'] / base_row['rps']:>6.2f} {m['p95'] / base_row['p95']:>6.2f} {m['5xx']:>4} {m['503']:>4} "
                   f"{m['other']:>5} {m['races']:>7} {m['conn']:>4} {m['cpu_ms']:>14.2f}")
     finally:
         proc.send_signal(signal.SIGTERM)
