@@ -267,7 +267,11 @@ class Worker:
                     self._drop(s, lease)
 
     async def reconcile(self, *, renew: bool = True) -> None:
-        """One round: renew (unless ``renew`` is False), read the members, release what moved away, take what is ours."""
+        """One round: renew, read the members, release what moved away, take what is ours.
+
+        ``renew=False`` (a round woken by a silent member): no renewals, and the members of the
+        last round stand in for a fresh read; only the silent ones are read again, to evict them.
+        """
         t = self._table
         assert t is not None
         held = list(self.leases.items()) if renew else []
@@ -276,7 +280,10 @@ class Worker:
         async def keep_member() -> bool:
             return member is not None and (not renew or await t.renew(member))
 
-        member_ok, revisions, *renewed = await asyncio.gather(keep_member(), t.revisions("member."),
+        async def read_members() -> dict[str, int] | None:
+            return await t.revisions("member.") if renew or not self._members else None
+
+        member_ok, revisions, *renewed = await asyncio.gather(keep_member(), read_members(),
                                                               *(t.renew(lease) for _, lease in held))
         if not member_ok:
             self._member = await t.acquire(f"member.{self.name}")
@@ -313,18 +320,22 @@ class Worker:
                 log.warning("worker %s: raising the fences of %d shard(s): %s", self.name, len(won), exc)
             self._follow()
 
-    async def _live_members(self, revisions: dict[str, int]) -> set[str]:
-        """The members (``member.<name>`` keys at their revisions), less the silent ones whose key we removed."""
+    async def _live_members(self, revisions: dict[str, int] | None) -> set[str]:
+        """The members (``member.<name>`` keys at their revisions), less the silent ones whose key we removed.
+
+        ``revisions`` None: the last round's members, revisions unknown (0).
+        """
         t = self._table
         assert t is not None
-        members = {k.removeprefix("member."): rev for k, rev in revisions.items()}
+        members: dict[str, int] = (dict.fromkeys(self._members, 0) if revisions is None else
+                                   {k.removeprefix("member."): rev for k, rev in revisions.items()})
         if self._member is not None:
-            members.setdefault(self.name, self._member.revision)
+            members[self.name] = self._member.revision
         hb = self._hb
         if hb is None:
             return set(members)
         silent = sorted(hb.liveness.silent(members))
-        gone = await asyncio.gather(*(t.evict(f"member.{m}", members[m]) for m in silent))
+        gone = await asyncio.gather(*(self._evict(m, members[m]) for m in silent))
         for m, evicted in zip(silent, gone, strict=True):
             if evicted:  # else it renewed meanwhile: alive after all
                 log.warning("worker %s: worker %s is silent (unheard for %.1f s); taking over its shards", self.name,
@@ -332,6 +343,17 @@ class Worker:
                 del members[m]
                 self.stats.evicted += 1
         return set(members)
+
+    async def _evict(self, member: str, revision: int) -> bool:
+        """Remove a silent member's key at ``revision`` (0: read it first); True if it is gone now."""
+        t = self._table
+        assert t is not None
+        if not revision:
+            h = await t.holder(f"member.{member}")
+            if h is None:
+                return True  # expired, or another survivor removed it
+            revision = h.revision
+        return await t.evict(f"member.{member}", revision)
 
     async def _claim(self, shard: int, members: set[str]) -> Lease | None:
         """Take ``shard``: free (``create``), or held by a silent non-member or by a stale lease of ours (swap)."""
