@@ -129,13 +129,14 @@ def main() -> int:
     real = real_1080p()
     print(f"  diagnoses/s on a real 1080p phone clip (dog-1080p):       {real:7.1f}")
     flat = featureless_1080p()
-    print(f"  diagnoses/s on a featureless view (table top at 1080p):  {flat:7.1f}   (moved by the re-aim search)")
+    print(f"  diagnoses/s on a featureless view (table top at 1080p):  {flat:7.1f}   goal >= 25 (moved by the "
+          "low-frequency re-aim search)")
     print("\n" + split_check())
     t0 = time.time()
     report("tuning")
     goals, clean = report("held-out")
     print(f"\n(accuracy runs took {time.time() - t0:.0f} s)")
-    ok = r["fast"] >= 25 and goals and clean and "SHARE" not in split_check()
+    ok = r["fast"] >= 25 and not flat < 25 and goals and clean and "SHARE" not in split_check()
     print("goals met" if ok else "goals NOT met")
     return 0 if ok else 1
 
