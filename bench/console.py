@@ -5,13 +5,18 @@ history, teams, zones and the town's coverage plans) in a temp folder, serves it
 times, for each main page, the navigation from a blank tab until its content is drawn (the page's own
 "ready" test, as in ``scripts/screenshots.py``). Baseline in the same run: the sign-in page (static HTML, one
 small script) timed the same way. Each page is loaded ``--rounds`` times; the median is printed.
+``--pages map`` times only the pages named (and the baseline); ``--requests`` then lists, for the last load of
+each, the API answers it fetched: when asked (ms from navigation), the server's time to first byte, the bytes
+on the wire and decoded.
 
     nice -n 10 .venv/bin/python bench/console.py --cameras 2000 --rounds 3
+    nice -n 10 .venv/bin/python bench/console.py --pages map --requests
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -25,6 +30,17 @@ from screenshots import Page, chromium, load, page_list, serve, sign_in  # noqa:
 from vigil.core.context import Vigil  # noqa: E402
 
 BASELINE = Page("sign-in (baseline)", "/ui/login.html", "document.getElementById('username')")
+#: the API answers of the page now open: path, start ms, server ms to first byte, bytes on the wire, decoded
+REQUESTS_JS = """return performance.getEntriesByType('resource').filter(e => new URL(e.name).pathname.startsWith('/api/'))
+  .map(e => [e.name.slice(location.origin.length), e.startTime, e.responseStart - e.requestStart, e.transferSize,
+             e.decodedBodySize])"""
+
+
+def _print_requests(name: str, rows: list[list]) -> None:
+    print(f"\n{name}: API answers of the last load")
+    print(f"{'start ms':>9} {'server ms':>9} {'wire KB':>8} {'body KB':>8}  path")
+    for path, start, ttfb, wire, body in rows:
+        print(f"{start:>9.0f} {ttfb:>9.0f} {wire / 1024:>8.1f} {body / 1024:>8.1f}  {path}")
 
 
 def _build(db: str, home: Path, cameras: int) -> float:
@@ -40,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cameras", type=int, default=2000, help="cameras in the demo city (20547: the full city)")
     ap.add_argument("--rounds", type=int, default=3, help="loads per page")
     ap.add_argument("--lang", default="zh-CN", choices=["zh-CN", "en"])
+    ap.add_argument("--pages", nargs="*", default=None, help="time only these pages (by name: map, dashboard...)")
+    ap.add_argument("--requests", action="store_true", help="list the API answers of each page's last load")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="vigil-bench-console-") as tmp:
         home = Path(tmp) / "home"
@@ -47,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         built = _build(db, home, args.cameras)
         print(f"demo city of {args.cameras} cameras built in {built:.0f} s")
         v = Vigil.open(db, str(home))
-        pages = page_list(v)
+        pages = [p for p in page_list(v) if args.pages is None or p.name in args.pages]
+        requests: dict[str, list[list]] = {}
         times: dict[str, list[float]] = {p.name: [] for p in [BASELINE, *pages]}
         with serve(v) as c, chromium(Path(tmp) / "chromium", lang=args.lang) as d:
             for r in range(args.rounds + 1):  # round 0 warms up: the browser's cache is filled like a user's
@@ -57,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
                     load(d, c, p)
                     if r:
                         times[p.name].append(time.perf_counter() - t0)
+                        if args.requests:
+                            requests[p.name] = d.execute_script(REQUESTS_JS)
                     if p is BASELINE:
                         sign_in(d, c)
     base = statistics.median(times[BASELINE.name])
@@ -64,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, ts in times.items():
         med = statistics.median(ts)
         print(f"{name:<20} {med:>9.2f} {max(ts):>7.2f} {med / base:>11.1f}")
+    for name, rows in requests.items():
+        _print_requests(name, rows)
+    print("load average:", " ".join(f"{x:.2f}" for x in os.getloadavg()))
     return 0
 
 

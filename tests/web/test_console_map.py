@@ -9,6 +9,7 @@ import dataclasses
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 from console_world import City, browser_errors, seed_health
 from test_console import _css, _sign_in, _text, _wait
@@ -63,6 +64,32 @@ def test_map_filters_cones_and_scale(chrome, console: City, sqlite_vigil) -> Non
     assert scale.split(" ")[-1] in ("m", "km") and float(scale.split(" ")[0]) > 0, scale
     _no_overflow(d, "map")
     assert browser_errors(d) == []
+
+
+def test_map_layers_cached_and_compressed(console: City) -> None:
+    """The sites layer comes in one answer with an ETag: asked again unchanged it is a bodiless 304, and a changed
+    site changes the tag; the camera layer comes gzipped to a browser that accepts it (three sites are too few)."""
+    with httpx.Client(base_url=console.base) as cl:
+        r = cl.post("/api/v1/auth/login", json={"username": "admin", "password": console.admin_password})
+        assert r.status_code == 200, r.text
+        cl.headers["Authorization"] = f"Bearer {r.json()['token']}"  # a bearer, not the cookie: no CSRF check
+        cl.cookies.clear()
+        r = cl.get("/api/v1/sites/geojson", params={"region": "530181"})
+        assert r.status_code == 200
+        assert r.headers["cache-control"] == "private, no-cache"
+        tag, feats = r.headers["etag"], r.json()["features"]
+        assert len(feats) == 3 and all(f["geometry"]["type"] == "Polygon" for f in feats)
+        assert {"id", "name", "kind", "protection_class", "sensitive"} <= set(feats[0]["properties"])
+        again = cl.get("/api/v1/sites/geojson", params={"region": "530181"}, headers={"If-None-Match": tag})
+        assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == tag
+        renamed = feats[0]["properties"]["name"] + " (renamed)"
+        assert cl.patch(f"/api/v1/sites/{feats[0]['id']}", json={"name": renamed}).status_code == 200
+        changed = cl.get("/api/v1/sites/geojson", params={"region": "530181"}, headers={"If-None-Match": tag})
+        assert changed.status_code == 200 and changed.headers["etag"] != tag
+        assert changed.json()["features"][0]["properties"]["name"] == renamed
+        cams = cl.get("/api/v1/cameras/geojson", params={"region": "530181"}, headers={"Accept-Encoding": "gzip"})
+        assert cams.status_code == 200 and cams.headers["content-encoding"] == "gzip"
+        assert len(cams.json()["features"]) == len(console.cameras)
 
 
 @contextlib.contextmanager

@@ -10,7 +10,7 @@ from vigil.api.public.common import Stamp
 
 __all__ = ["AuditEntryPublic", "AuditPagePublic", "AuditVerifyPublic", "CameraFeaturePublic", "CameraMapPublic",
            "CameraModelListPublic", "CameraModelPublic", "LoginPublic", "MePublic", "RegionNodePublic",
-           "RollupPublic", "RollupsPublic"]
+           "RollupPublic", "RollupsPublic", "SiteFeaturePublic", "SiteMapPublic"]
 
 
 class MePublic(BaseModel):
@@ -79,6 +79,31 @@ class CameraMapPublic(BaseModel):
 
     type: Literal["FeatureCollection"]
     features: list[CameraFeaturePublic]
+
+
+class _SiteProps(BaseModel):
+    id: int
+    name: str
+    kind: str
+    protection_class: int
+    sensitive: bool
+    region_code: str
+
+
+class SiteFeaturePublic(BaseModel):
+    """A site as a GeoJSON feature (its polygon, coordinates to 1e-6 degree)."""
+
+    type: Literal["Feature"]
+    id: int
+    geometry: dict[str, Any]
+    properties: _SiteProps
+
+
+class SiteMapPublic(BaseModel):
+    """Sites as a GeoJSON FeatureCollection (the map's base layer)."""
+
+    type: Literal["FeatureCollection"]
+    features: list[SiteFeaturePublic]
 
 
 class _RegionRef(BaseModel):

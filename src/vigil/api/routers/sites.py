@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 
-from vigil.api.deps import CurrentPrincipal, SessionDep
+from vigil.access.guard import check_permission
+from vigil.api.deps import CurrentPrincipal, ReadSessionDep, SessionDep
 from vigil.api.params import Offset, RowId
+from vigil.api.public.registry import SiteMapPublic
 from vigil.api.versioning import IfMatch, expected_versions, set_etag
 from vigil.core.models import Site
 from vigil.registry import service as svc
 from vigil.registry.schemas import Page, SiteIn, SitePatch, SitePublic
+from vigil.registry.site_layer import site_layer_json, site_layer_tag
 
 router = APIRouter()
 
@@ -30,6 +33,22 @@ def list_sites(p: CurrentPrincipal, session: SessionDep, region: str | None = No
     """Search sites in scope."""
     items, total = svc.list_sites(session, p, region=region, kind=kind, q=q, limit=limit, offset=offset)
     return {"items": [site_json(s) for s in items], "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/geojson", response_model=SiteMapPublic, responses={304: {"description": "the layer is unchanged"}})
+def sites_geojson(p: CurrentPrincipal, session: ReadSessionDep, region: str | None = None,
+                  if_none_match: Annotated[str | None, Header()] = None) -> Response:
+    """Sites in scope with a geometry as one GeoJSON FeatureCollection (the map's base layer).
+
+    Its ETag follows the sites' changes and it is sent ``Cache-Control: private, no-cache``: a browser holding
+    the layer asks again with If-None-Match and gets 304, without the polygons being read or encoded again.
+    """
+    check_permission(p, "registry.read")
+    tag = site_layer_tag(session, p, region)
+    headers = {"ETag": tag, "Cache-Control": "private, no-cache", "Vary": "Cookie, Authorization"}
+    if if_none_match and tag in (t.strip() for t in if_none_match.split(",")):
+        return Response(status_code=304, headers=headers)
+    return Response(site_layer_json(session, p, region), media_type="application/json", headers=headers)
 
 
 @router.get("/{site_id}")

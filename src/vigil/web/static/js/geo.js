@@ -27,9 +27,12 @@ export async function fetchPaged(path, query, { max = 5000, signal } = {}) {
   return { items, total };
 }
 
-/** Sites of a region with their geometry. */
-export async function loadSites(region, { signal, max = 3000 } = {}) {
-  return fetchPaged("/sites", { region }, { signal, max });
+/** Sites of a region with their geometry, as {items, total}: the map's base layer in one answer, which the
+ *  browser keeps and revalidates (ETag), so an unchanged layer is not sent again. */
+export async function loadSites(region, { signal } = {}) {
+  const fc = await api("/sites/geojson", { query: { region }, signal });
+  const items = (fc.features || []).map((f) => ({ ...f.properties, id: f.properties?.id ?? f.id, geometry: f.geometry }));
+  return { items, total: items.length };
 }
 
 /** Camera points of a region (optionally in a bbox) as flat objects {id, lon, lat, ...properties}. */

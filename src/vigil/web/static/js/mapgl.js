@@ -94,6 +94,7 @@ export class GlMap {
     this.sites = [];
     this.points = [];
     this.highlight = null;
+    this.conesOf = null; // the camera list the cones source was built from (null: empty)
   }
 
   /** Create the map (work starts here, not in the constructor). Resolves once the style is loaded. */
@@ -117,6 +118,7 @@ export class GlMap {
     });
     this.map.on("moveend", () => {
       canvas.dataset.zoom = this.map.getZoom().toFixed(2);
+      this.paintCones();
       const b = this.map.getBounds();
       this.onViewChange?.([b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]);
     });
@@ -138,30 +140,54 @@ export class GlMap {
     }
   }
 
-  /** Replace any of the layers' data. */
+  /** Replace any of the layers' data; only the layers given are sent to the map again. */
   setData({ cameras, sites, points } = {}) {
     if (cameras) this.cameras = cameras.filter((c) => Number.isFinite(c.lon) && Number.isFinite(c.lat));
     if (sites) this.sites = sites.filter((s) => s.geometry);
     if (points) this.points = points;
-    this.paint();
+    this.paint({ cameras: !!cameras, sites: !!sites, points: !!points });
   }
 
-  paint() {
+  /** Send the layers' features to the map (all of them unless told which); cones only when they can show. */
+  paint({ cameras = true, sites = true, points = true } = {}) {
     const src = (id) => this.map?.getSource(id);
     if (!src("cameras")) return;
-    const cams = this.cameras.map((c) => ({ c, color: this.colorOf(c) }));
-    src("cameras").setData(fc(cams.map(({ c, color }) => ({ type: "Feature",
-      geometry: { type: "Point", coordinates: [c.lon, c.lat] },
-      properties: { id: c.id, color, hl: c.id === this.highlight, remote: !!c.remote } }))));
-    src("cones").setData(fc(cams.filter(({ c }) => Number.isFinite(c.heading_deg)).map(({ c, color }) => ({
-      type: "Feature", properties: { color },
+    if (cameras) {
+      src("cameras").setData(fc(this.cameras.map((c) => ({ type: "Feature",
+        geometry: { type: "Point", coordinates: [c.lon, c.lat] },
+        properties: { id: c.id, color: this.colorOf(c), hl: c.id === this.highlight, remote: !!c.remote } }))));
+      this.paintCones();
+    }
+    if (sites) {
+      src("sites").setData(fc(this.sites.map((s) => ({ type: "Feature", geometry: s.geometry,
+        properties: { id: s.id, color: CLASS_COLORS[s.protection_class] || "#8ea3bb" } }))));
+    }
+    if (points) {
+      src("points").setData(fc(this.points.map((p) => ({ type: "Feature",
+        geometry: { type: "Point", coordinates: [p.lon, p.lat] }, properties: { color: p.color || "#ff5d5d" } }))));
+    }
+    if (this.wedges) this.map.setLayerZoomRange("cones", 0, 24);
+    this.mark();
+  }
+
+  /** The cones of the cameras shown, built once the view is close enough to draw them (or always, with wedges):
+   * a whole city's cones are thousands of polygons nobody sees at city zoom. */
+  paintCones() {
+    const src = this.map?.getSource("cones");
+    if (!src) return;
+    const close = this.wedges || this.map.getZoom() >= CONE_ZOOM - 1;
+    // far out: keep cones that are still right, drop those of cameras no longer shown
+    const want = close ? this.cameras : this.conesOf === this.cameras ? this.conesOf : null;
+    if (want === this.conesOf) return;
+    this.conesOf = want;
+    src.setData(fc((want || []).filter((c) => Number.isFinite(c.heading_deg)).map((c) => ({
+      type: "Feature", properties: { color: this.colorOf(c) },
       geometry: { type: "Polygon", coordinates: [coneRing(c.lon, c.lat, c.heading_deg, c.hfov_deg || 60,
         c.range_m || CONE_M)] } }))));
-    src("sites").setData(fc(this.sites.map((s) => ({ type: "Feature", geometry: s.geometry,
-      properties: { id: s.id, color: CLASS_COLORS[s.protection_class] || "#8ea3bb" } }))));
-    src("points").setData(fc(this.points.map((p) => ({ type: "Feature",
-      geometry: { type: "Point", coordinates: [p.lon, p.lat] }, properties: { color: p.color || "#ff5d5d" } }))));
-    if (this.wedges) this.map.setLayerZoomRange("cones", 0, 24);
+  }
+
+  /** What is in the layers, on the canvas's data attributes (for people reading the page's state, and tests). */
+  mark() {
     Object.assign(this.canvas.dataset, { cameras: String(this.cameras.length), sites: String(this.sites.length),
       points: String(this.points.length), highlight: this.highlight || "",
       remote: String(this.cameras.filter((c) => c.remote).length) });
@@ -180,7 +206,7 @@ export class GlMap {
     const hit = this.cameras.find((x) => x.id === c.id);
     if (!hit || !this.map) return;
     this.highlight = hit.id;
-    this.paint();
+    this.paint({ sites: false, points: false });
     this.map.jumpTo({ center: [hit.lon, hit.lat], zoom: Math.max(this.map.getZoom(), z) });
     this.canvas.dataset.zoom = this.map.getZoom().toFixed(2);
   }

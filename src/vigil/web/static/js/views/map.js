@@ -42,6 +42,29 @@ function inBox(b, c) {
   return b && c.lon >= b[0] && c.lon <= b[2] && c.lat >= b[1] && c.lat <= b[3];
 }
 
+const CELL = 0.01; // degrees: the grid cell of sitesHolding (about 1 km)
+
+/** The sites whose box holds one of `cams`: the cameras hashed into a grid once, each site looks in its cells
+ *  (not every site against every camera: a whole city filtered was 2,000 × 20,000 tests). */
+function sitesHolding(sites, cams) {
+  const grid = new Map();
+  for (const c of cams) {
+    const k = `${Math.floor(c.lon / CELL)},${Math.floor(c.lat / CELL)}`;
+    if (!grid.has(k)) grid.set(k, []);
+    grid.get(k).push(c);
+  }
+  return sites.filter((s) => {
+    const b = siteBox(s);
+    if (!b) return false;
+    for (let x = Math.floor(b[0] / CELL); x <= Math.floor(b[2] / CELL); x += 1) {
+      for (let y = Math.floor(b[1] / CELL); y <= Math.floor(b[3] / CELL); y += 1) {
+        if (grid.get(`${x},${y}`)?.some((c) => inBox(b, c))) return true;
+      }
+    }
+    return false;
+  });
+}
+
 /** One map page: loads a region's layers, follows pans when the layer is truncated, refreshes states. */
 class MapPage {
   constructor(el, region, ctx, config) {
@@ -79,7 +102,7 @@ class MapPage {
       && (!this.kind.value || c.kind === this.kind.value) && (!this.lifecycle.value || c.lifecycle === this.lifecycle.value);
     const filtered = this.onlyDown.checked || this.kind.value || this.lifecycle.value;
     const cams = filtered ? this.all.filter(keep) : this.all;
-    const sites = filtered ? this.allSites.filter((s) => cams.some((c) => inBox(siteBox(s), c))) : this.allSites;
+    const sites = filtered ? sitesHolding(this.allSites, cams) : this.allSites;
     this.map.setData({ cameras: cams, sites });
     this.shown = { cameras: cams.length, sites: sites.length };
     if (this.lastRes) this.showStatus(this.lastRes);
@@ -144,8 +167,9 @@ class MapPage {
       Object.assign(this, { truncated: cams.truncated, sites: sites.items.length, all: cams.cameras,
         allSites: sites.items, remote });
       this.markRemote();
-      this.show();
+      // the view first: the layers are then cut into tiles once, at the zoom they are seen at
       this.map.fitBounds(bounds(cams.cameras.map((c) => [c.lon, c.lat]), sites.items.map((s) => s.geometry)));
+      this.show();
       this.showStatus(cams);
     } catch (e) {
       if (e.name !== "AbortError") this.status.textContent = t("Could not load the map: {{error}}", { error: e.message });
