@@ -12,7 +12,6 @@ import sys
 import typing
 from pathlib import Path
 
-import click
 import pytest
 import typer
 import typer.main
@@ -28,7 +27,7 @@ def _walk(cmd, path: tuple[str, ...] = ()):
     """(path, command) of every group and command under ``cmd`` (the lazy capability commands loaded)."""
     yield path, cmd
     if hasattr(cmd, "commands"):
-        ctx = click.Context(cmd)
+        ctx = typer.Context(cmd)
         for name in sorted(cmd.list_commands(ctx)):
             yield from _walk(cmd.get_command(ctx, name), (*path, name))
 

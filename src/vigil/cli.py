@@ -12,10 +12,10 @@ import os
 import sys
 from typing import Annotated
 
-import click
 import typer
+import typer._click as click  # typer 0.29 vendors its own click: its types, not the click package's
 import typer.main
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from vigil.cli_common import DbOpt, HomeOpt, console, err, open_instance, safe_db_url
 from vigil.cli_errors import report
@@ -41,10 +41,10 @@ class _VigilGroup(TyperGroup):
         if cmd is not None or cmd_name not in _LAZY:
             return cmd
         if self._listing:
-            return click.Command(cmd_name, help=_LAZY[cmd_name][2])
-        cmd = load_command(cmd_name)
-        self.add_command(cmd, cmd_name)
-        return cmd
+            return TyperCommand(cmd_name, help=_LAZY[cmd_name][2])
+        loaded = load_command(cmd_name)
+        self.add_command(loaded, cmd_name)
+        return loaded
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         self._listing = True
