@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 # Two pytest workers (one per core), each taking whole files (module fixtures stay per file); tests use ephemeral ports and tmp dirs.
 XDIST ?= -n 2 --dist loadfile
 
-.PHONY: demo test test-slow test-sqlite bench lint sysdeps venv clean
+.PHONY: demo test test-slow test-sqlite bench lint typecheck sysdeps venv clean
 
 sysdeps:
 	@bash scripts/install-system-deps.sh
@@ -36,8 +36,12 @@ test-slow: sysdeps venv
 bench: sysdeps venv
 	@for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-lint: venv
+lint: venv typecheck
 	$(BIN)/ruff check src tests bench
+
+# mypy with the [tool.mypy] settings in pyproject.toml (files = src/vigil).
+typecheck: venv
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) vigil-data .pytest_cache
