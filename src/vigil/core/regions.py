@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, and_, false, or_
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, false, or_
 
 __all__ = ["in_subtree", "in_subtrees"]
 
 
-def in_subtree(column: ColumnElement[str], code: str) -> ColumnElement[bool]:
-    """A SQL condition: ``column`` (a region code) lies in the subtree of ``code``."""
+def in_subtree(column: SQLColumnExpression[str], code: str) -> ColumnElement[bool]:
+    """A SQL condition: ``column`` (a region code column or mapped attribute) lies in the subtree of ``code``."""
     return and_(column >= code, column < code + ":")
 
 
-def in_subtrees(column: ColumnElement[str], scopes: Iterable[str]) -> ColumnElement[bool]:
+def in_subtrees(column: SQLColumnExpression[str], scopes: Iterable[str]) -> ColumnElement[bool]:
     """A SQL condition: ``column`` (a region code) lies in one of the ``scopes`` subtrees."""
     conds = [in_subtree(column, s) for s in scopes]
     if not conds:
