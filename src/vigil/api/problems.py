@@ -27,6 +27,7 @@ from vigil.core.errors import (
     PreconditionFailed,
     VigilError,
 )
+from vigil.i18n import normalize, translate_line
 
 log = logging.getLogger("vigil.api")
 #: seconds a client should wait before retrying a request the database could not take now
@@ -60,6 +61,49 @@ def problem(status: int, slug: str, title: str, detail: str, instance: str = "",
                         media_type="application/problem+json", headers=headers or None)
 
 
+def request_lang(accept_language: str | None) -> str:
+    """The caller's language from an ``Accept-Language`` header: the most preferred one Vigil speaks, else ``en``.
+
+    ``zh``, ``zh-CN`` and ``zh-Hans`` read as ``zh-CN``; ``q=0`` ranges and languages without a catalogue are skipped.
+    """
+    ranked: list[tuple[float, int, str]] = []
+    for i, item in enumerate((accept_language or "").split(",")):
+        tag, _, params = item.partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if tag.strip() and q > 0:
+            ranked.append((-q, i, tag.strip()))
+    for _, _, tag in sorted(ranked):
+        try:
+            return normalize(tag)
+        except InputError:
+            continue
+    return "en"
+
+
+def localised(detail: str, lang: str) -> dict[str, str]:
+    """``detail`` in ``lang``, with the English kept as ``detail_en`` when it was translated."""
+    said = translate_line(detail, lang)
+    return {"detail": said} if said == detail else {"detail": said, "detail_en": detail}
+
+
+def _lang(request: Request) -> str:
+    return request_lang(request.headers.get("accept-language"))
+
+
+def _problem_in(request: Request, status: int, slug: str, title: str, detail: str, *,
+                headers: dict[str, str] | None = None, **extra: object) -> JSONResponse:
+    """:func:`problem` with ``detail`` in the language the request's ``Accept-Language`` asks for."""
+    body = {**extra, **localised(detail, _lang(request))}
+    return problem(status, slug, title, str(body.pop("detail")), request.url.path, headers=headers, **body)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
 
@@ -72,69 +116,70 @@ def install(app: FastAPI) -> None:
                     extra["errors"] = [{"line": e.line, "field": e.field, "reason": e.reason} for e in exc.errors]
                 headers = {"Retry-After": str(exc.retry_after)} \
                     if isinstance(exc, TooManyAttempts | ImportBusy) else None
-                return problem(status, slug, slug.replace("-", " ").capitalize(), str(exc), request.url.path,
-                               headers=headers, **extra)
-        return problem(400, "error", "Error", str(exc), request.url.path)
+                return _problem_in(request, status, slug, slug.replace("-", " ").capitalize(), str(exc),
+                                   headers=headers, **extra)
+        return _problem_in(request, 400, "error", "Error", str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
-        return problem(422, "invalid-input", "Invalid input", "the request is not valid", request.url.path,
-                       errors=errors)
+        return _problem_in(request, 422, "invalid-input", "Invalid input", "the request is not valid", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(exc.status_code, "http", str(exc.detail), str(exc.detail), request.url.path)
+        return _problem_in(request, exc.status_code, "http", str(exc.detail), str(exc.detail))
 
     @app.exception_handler(StaleDataError)
     async def _stale(request: Request, exc: StaleDataError) -> JSONResponse:
-        return problem(409, "conflict", "Conflict", "the object was changed by another request meanwhile; "
-                       "read it again and retry", request.url.path)
+        return _problem_in(request, 409, "conflict", "Conflict", "the object was changed by another request "
+                           "meanwhile; read it again and retry")
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
         log.warning("integrity error on %s: %s", request.url.path, type(exc.orig).__name__)
-        return problem(409, "conflict", "Conflict", "the change conflicts with stored data", request.url.path)
+        return _problem_in(request, 409, "conflict", "Conflict", "the change conflicts with stored data")
 
     @app.exception_handler(DataError)
     async def _data(request: Request, exc: DataError) -> JSONResponse:
-        return out_of_range(request.url.path)
+        return out_of_range(request.url.path, _lang(request))
 
     @app.exception_handler(OverflowError)
     async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
-        return out_of_range(request.url.path)
+        return out_of_range(request.url.path, _lang(request))
 
     @app.exception_handler(PoolTimeout)
     async def _pool(request: Request, exc: PoolTimeout) -> JSONResponse:
-        return busy(request.url.path)
+        return busy(request.url.path, _lang(request))
 
     @app.exception_handler(OperationalError)
     async def _operational(request: Request, exc: OperationalError) -> JSONResponse:
         if is_locked(exc):
-            return busy(request.url.path)
-        return internal(request.url.path, exc)
+            return busy(request.url.path, _lang(request))
+        return internal(request.url.path, exc, _lang(request))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        return internal(request.url.path, exc)
+        return internal(request.url.path, exc, _lang(request))
 
 
-def out_of_range(path: str) -> JSONResponse:
+def out_of_range(path: str, lang: str = "en") -> JSONResponse:
     """422 for a value the database cannot hold (a safety net: the routes bound their numbers themselves)."""
-    return problem(422, "invalid-input", "Invalid input", "a number or date in the request is out of range",
-                   path)
+    said = localised("a number or date in the request is out of range", lang)
+    return problem(422, "invalid-input", "Invalid input", said.pop("detail"), path, **said)
 
 
-def busy(path: str) -> JSONResponse:
+def busy(path: str, lang: str = "en") -> JSONResponse:
     """503 + Retry-After: the database (pool or write lock) cannot take the request now."""
-    return problem(503, "busy", "Busy", "the server is busy; retry shortly", path,
-                   headers={"Retry-After": str(RETRY_AFTER_S)})
+    said = localised("the server is busy; retry shortly", lang)
+    return problem(503, "busy", "Busy", said.pop("detail"), path, headers={"Retry-After": str(RETRY_AFTER_S)},
+                   **said)
 
 
-def internal(path: str, exc: BaseException) -> JSONResponse:
+def internal(path: str, exc: BaseException, lang: str = "en") -> JSONResponse:
     """500, logged with its traceback, never shown to the caller."""
     log.error("unhandled error on %s", path, exc_info=exc)
-    return problem(500, "internal", "Internal error", "an unexpected error occurred; it has been logged", path)
+    said = localised("an unexpected error occurred; it has been logged", lang)
+    return problem(500, "internal", "Internal error", said.pop("detail"), path, **said)
 
 
 class CatchAll:

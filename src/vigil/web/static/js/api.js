@@ -2,6 +2,8 @@
 // Auth rides on the HttpOnly `vigil_token` cookie set at login. If a browser refuses that cookie
 // (e.g. a Secure cookie over plain http), the token from the login answer is kept for this tab only.
 
+import { lang } from "./i18n.js";
+
 const BASE = "/api/v1";
 const TOKEN_KEY = "vigil_token";
 
@@ -39,7 +41,8 @@ export function apiUrl(path, query) {
 /** Call the API and return the decoded JSON body (or null for 204). Throws ApiError.
  *  A FormData `body` goes as multipart (file uploads); anything else as JSON. */
 export async function api(path, { method = "GET", query, body, signal, quiet401 = false } = {}) {
-  const headers = { Accept: "application/json, application/problem+json" };
+  // the console's language, so that a problem's `detail` comes back in it (`detail_en` keeps the English)
+  const headers = { Accept: "application/json, application/problem+json", "Accept-Language": lang() };
   const form = body instanceof FormData;
   if (body !== undefined && !form) headers["Content-Type"] = "application/json";
   const token = sessionStorage.getItem(TOKEN_KEY);

@@ -1,0 +1,94 @@
+"""Error messages in the caller's language: the zh-CN catalogue's library errors, problem+json ``detail`` by
+``Accept-Language`` (the English kept as ``detail_en``) and the CLI's error line under ``--lang zh-CN``."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from babel.messages.pofile import read_po
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from factories import TOWN1, build_world
+from vigil.api.app import create_app
+from vigil.api.problems import request_lang
+from vigil.cli import app
+from vigil.i18n import translate_line
+
+_NAME = re.compile(r"\{(\w+)\}")
+
+
+def _catalogue():
+    from vigil import i18n
+
+    path = i18n._LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / "vigil.po"
+    with path.open("rb") as fh:
+        return [m for m in read_po(fh, locale="zh_CN") if m.id and isinstance(m.id, str)]
+
+
+def test_every_msgid_and_msgstr_carry_the_same_placeholders():
+    messages = _catalogue()
+    assert len(messages) > 250
+    for m in messages:
+        assert m.string, m.id
+        names = sorted(_NAME.findall(m.id))
+        assert sorted(_NAME.findall(m.string)) == names, m.id
+        m.string.format(**dict.fromkeys(names, "x"))  # no stray braces
+        if names:  # a pattern needs enough literal text not to swallow unrelated lines
+            assert len(re.sub(r"\W", "", _NAME.sub("", m.id))) >= 2, m.id
+
+
+@pytest.mark.parametrize(("english", "chinese"), [
+    ("cams.csv: the file is empty", "cams.csv：文件为空"),
+    ("user 'bob' already exists", "用户 'bob' 已存在"),
+    ("cams.csv: missing column(s) lon, lat in the header (is this the right file?); columns: id, name, lon, lat",
+     "cams.csv：表头缺少列 lon, lat（是否选错了文件？）；应有的列：id, name, lon, lat"),
+    ("cannot listen on 127.0.0.1:8000: Address already in use (another program is listening there; choose "
+     "another --port)", "无法在 127.0.0.1:8000 上监听：Address already in use（已有其他程序在该端口监听；请换一个 --port）"),
+    ("plan job 7 is already done", "规划任务 7 已处于 done 状态"),
+])
+def test_library_errors_translate_with_their_values(english, chinese):
+    assert translate_line(english, "zh-CN") == chinese
+    assert translate_line(english, "en") == english
+
+
+@pytest.mark.parametrize(("header", "lang"), [
+    (None, "en"), ("", "en"), ("zh-CN,zh;q=0.9,en;q=0.8", "zh-CN"), ("zh", "zh-CN"), ("zh-Hans", "zh-CN"),
+    ("en-US,en;q=0.9", "en"), ("fr, zh;q=0.5", "zh-CN"), ("zh;q=0, en", "en"), ("zh-TW", "en"), ("de;q=x", "en"),
+])
+def test_accept_language_picks_the_best_language_vigil_speaks(header, lang):
+    assert request_lang(header) == lang
+
+
+def test_problem_detail_follows_accept_language(sqlite_vigil):
+    w = build_world(sqlite_vigil)
+    client = TestClient(create_app(sqlite_vigil))
+    h = {"Authorization": f"Bearer {w.tokens[TOWN1]}"}
+    missing = f"/api/v1/cameras/{TOWN1}001310099999"  # a well-formed camera ID nobody registered
+    en = client.get(missing, headers=h)
+    assert en.status_code == 404 and "detail_en" not in en.json()
+    zh = client.get(missing, headers={**h, "Accept-Language": "zh-CN,zh;q=0.9"})
+    assert zh.status_code == 404
+    body = zh.json()
+    assert body["detail_en"] == en.json()["detail"] and body["detail"] != body["detail_en"]
+    assert "未找到" in body["detail"] and body["type"] == en.json()["type"] and body["title"] == en.json()["title"]
+    refused = {"username": "admin", "password": "not-the-password"}
+    bad = client.post("/api/v1/auth/login", json=refused, headers={"Accept-Language": "zh"})
+    assert bad.status_code == 401 and bad.json()["detail"] == "用户名或密码错误"
+    assert bad.json()["detail_en"] == "wrong user name or password"
+    assert client.post("/api/v1/auth/login", json=refused).json()["detail"] == "wrong user name or password"
+    unrouted = client.get("/api/v1/no-such-route", headers={**h, "Accept-Language": "zh-CN"}).json()
+    assert unrouted["status"] == 404 and unrouted["detail"] == "未找到" and unrouted["detail_en"] == "Not Found"
+
+
+def test_cli_error_line_in_chinese(sqlite_vigil, tmp_path):
+    v = sqlite_vigil
+    runner = CliRunner()
+    args = ["import", "regions", str(tmp_path / "nope.csv"), "--db", v.settings.db_url, "--home",
+            str(v.settings.home)]
+    zh = runner.invoke(app, ["--lang", "zh-CN", *args])
+    assert zh.exit_code == 2 and "Traceback" not in zh.output
+    assert " ".join(zh.output.split()) == f"错误: {tmp_path / 'nope.csv'}：文件不存在"
+    en = runner.invoke(app, args)
+    assert " ".join(en.output.split()) == f"error: {tmp_path / 'nope.csv'}: no such file"
