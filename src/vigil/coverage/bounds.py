@@ -56,7 +56,8 @@ def lagrangian(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, *, up
     bt, br = bf.T.tocsr(), bf.tocsr()
     d = demand.astype(float)
     u = _start(bf, cost)
-    best, best_u, lam, stall, snaps = 0.0, u, 2.0, 0, []
+    best, best_u, lam, stall = 0.0, u, 2.0, 0
+    snaps: list[np.ndarray] = []
     t_end = time.perf_counter() + seconds
     for _ in range(max_iter):
         rc = cost - bt @ u

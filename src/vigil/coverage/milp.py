@@ -147,10 +147,10 @@ def _block(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: n
     (:mod:`vigil.coverage.bounds`) and the LP's (:mod:`vigil.coverage.dive`).
     """
     if b.shape[0] == 1:  # one row: its ``demand`` cheapest columns
-        x = np.sort(np.argsort(cost, kind="stable")[:int(demand[0])])
-        if len(x) < demand[0]:
+        cheapest = np.sort(np.argsort(cost, kind="stable")[:int(demand[0])])
+        if len(cheapest) < demand[0]:
             return MilpResult(None, math.nan, "infeasible")
-        return MilpResult(x, float(cost[x].sum()), "optimal")
+        return MilpResult(cheapest, float(cost[cheapest].sum()), "optimal")
     t_end = time.perf_counter() + seconds
     if b.shape[0] <= SMALL_BLOCK:  # usually proven at once; the bounds and heuristics below would cost more
         res = block_solver(b, cost, demand, weight, need=None, budget=None, target_mode=True,

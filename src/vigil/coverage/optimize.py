@@ -133,10 +133,11 @@ def solve(problem: CoverageProblem, *, solver: Solver = "auto", time_limit: floa
     coverable = total > 0
     red, stats = _reduce(p, before, total)
     stats["reduce_s"] = time.perf_counter() - t0
-    g = _heuristic(red, p, local_search_s)
-    stats["greedy_cost"] = float(red.cost[g].sum())
-    stats["greedy_count"] = float(len(g))
-    if p.budget is not None and p.target is not None and red.cost[g].sum() > p.budget + 1e-9:
+    heur = _heuristic(red, p, local_search_s)
+    stats["greedy_cost"] = float(red.cost[heur].sum())
+    stats["greedy_count"] = float(len(heur))
+    g: np.ndarray | None = heur
+    if p.budget is not None and p.target is not None and red.cost[heur].sum() > p.budget + 1e-9:
         g = None  # greedy overspent; the MILP decides feasibility
     use_milp = solver in ("highs", "cpsat") or (solver == "auto" and red.b.nnz <= AUTO_MILP_MAX_NNZ)
     if use_milp and red.b.shape[1] > 0:
@@ -277,7 +278,7 @@ def _merge_rows(b: sparse.csc_matrix, d: np.ndarray, w: np.ndarray) -> tuple[spa
         return b, d, w
     br = b.tocsr()
     br.sort_indices()
-    keys = {}
+    keys: dict[tuple[int, bytes], int] = {}
     group = np.empty(br.shape[0], np.int64)
     for i in range(br.shape[0]):
         key = (int(d[i]), br.indices[br.indptr[i]:br.indptr[i + 1]].tobytes())
