@@ -92,3 +92,14 @@ def test_cli_error_line_in_chinese(sqlite_vigil, tmp_path):
     assert " ".join(zh.output.split()) == f"错误: {tmp_path / 'nope.csv'}：文件不存在"
     en = runner.invoke(app, args)
     assert " ".join(en.output.split()) == f"error: {tmp_path / 'nope.csv'}: no such file"
+
+
+def test_the_fixed_problems_speak_the_language_asked_for():
+    import json
+
+    from vigil.api import problems
+
+    busy = json.loads(problems.busy("/x", "zh-CN").body)
+    assert busy["detail"] == "服务器繁忙，请稍后重试" and busy["detail_en"] == "the server is busy; retry shortly"
+    assert "detail_en" not in json.loads(problems.out_of_range("/x").body)
+    assert json.loads(problems.out_of_range("/x", "zh-CN").body)["detail"] == "请求中的数字或日期超出范围"

@@ -87,10 +87,10 @@ def request_lang(accept_language: str | None) -> str:
     return "en"
 
 
-def localised(detail: str, lang: str) -> dict[str, str]:
-    """``detail`` in ``lang``, with the English kept as ``detail_en`` when it was translated."""
+def localised(detail: str, lang: str) -> tuple[str, dict[str, object]]:
+    """``detail`` in ``lang``, and the extra members: ``detail_en`` (the English) when it was translated."""
     said = translate_line(detail, lang)
-    return {"detail": said} if said == detail else {"detail": said, "detail_en": detail}
+    return said, ({} if said == detail else {"detail_en": detail})
 
 
 def _lang(request: Request) -> str:
@@ -100,8 +100,8 @@ def _lang(request: Request) -> str:
 def _problem_in(request: Request, status: int, slug: str, title: str, detail: str, *,
                 headers: dict[str, str] | None = None, **extra: object) -> JSONResponse:
     """:func:`problem` with ``detail`` in the language the request's ``Accept-Language`` asks for."""
-    body = {**extra, **localised(detail, _lang(request))}
-    return problem(status, slug, title, str(body.pop("detail")), request.url.path, headers=headers, **body)
+    said, english = localised(detail, _lang(request))
+    return problem(status, slug, title, said, request.url.path, headers=headers, **extra, **english)
 
 
 def install(app: FastAPI) -> None:
@@ -164,22 +164,21 @@ def install(app: FastAPI) -> None:
 
 def out_of_range(path: str, lang: str = "en") -> JSONResponse:
     """422 for a value the database cannot hold (a safety net: the routes bound their numbers themselves)."""
-    said = localised("a number or date in the request is out of range", lang)
-    return problem(422, "invalid-input", "Invalid input", said.pop("detail"), path, **said)
+    said, english = localised("a number or date in the request is out of range", lang)
+    return problem(422, "invalid-input", "Invalid input", said, path, headers=None, **english)
 
 
 def busy(path: str, lang: str = "en") -> JSONResponse:
     """503 + Retry-After: the database (pool or write lock) cannot take the request now."""
-    said = localised("the server is busy; retry shortly", lang)
-    return problem(503, "busy", "Busy", said.pop("detail"), path, headers={"Retry-After": str(RETRY_AFTER_S)},
-                   **said)
+    said, english = localised("the server is busy; retry shortly", lang)
+    return problem(503, "busy", "Busy", said, path, headers={"Retry-After": str(RETRY_AFTER_S)}, **english)
 
 
 def internal(path: str, exc: BaseException, lang: str = "en") -> JSONResponse:
     """500, logged with its traceback, never shown to the caller."""
     log.error("unhandled error on %s", path, exc_info=exc)
-    said = localised("an unexpected error occurred; it has been logged", lang)
-    return problem(500, "internal", "Internal error", said.pop("detail"), path, **said)
+    said, english = localised("an unexpected error occurred; it has been logged", lang)
+    return problem(500, "internal", "Internal error", said, path, headers=None, **english)
 
 
 class CatchAll:
