@@ -29,13 +29,14 @@ Definitions and choices (the city is judged on these; see docs/health-kpis-and-m
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import Row, String, cast, func, select
 from sqlalchemy.orm import Session
 
 from vigil.core.errors import InputError, NotFoundError
@@ -271,7 +272,7 @@ def _in_service(region_code: str) -> Any:
 
 
 def _load_changes(session: Session, table: Any, col: Any, region_code: str, start: datetime,
-                  end: datetime) -> tuple[list[Any], list[Any]]:
+                  end: datetime) -> tuple[Sequence[Row[*tuple[Any, ...]]], Sequence[Row[*tuple[Any, ...]]]]:
     """(last change at or before ``start`` per camera, changes inside ``(start, end)``) as rows."""
     rn = func.row_number().over(partition_by=table.camera_id, order_by=(table.ts.desc(), table.id.desc()))
     sub = (select(table.camera_id.label("cid"), col.label("v"), rn.label("rn"))
@@ -285,7 +286,7 @@ def _load_changes(session: Session, table: Any, col: Any, region_code: str, star
     return before, inside
 
 
-def _series(ids: NDArray[np.str_], before: list[Any], inside: list[Any], truth: Any,
+def _series(ids: NDArray[np.str_], before: Sequence[Row[*tuple[Any, ...]]], inside: Sequence[Row[*tuple[Any, ...]]], truth: Any,
             default: bool) -> StepSeries:
     initial = np.full(len(ids), default, dtype=bool)
     if before:
@@ -337,6 +338,12 @@ def _coverage(session: Session, region_code: str, end: datetime,
     return {c: (num[c][0], den[c][0], num[c][1]) for c in num}
 
 
+def _hours(start: datetime, end: datetime | None) -> float:
+    """Hours from ``start`` to ``end`` (a repair's verification, never None once verified)."""
+    assert end is not None
+    return (end - start).total_seconds() / 3600
+
+
 def _repairs(session: Session, region_code: str, start: datetime, end: datetime) -> list[tuple[str, str, float]]:
     """``(region_code, contractor, hours)`` for work orders verified in ``[start, end)``."""
     rows = session.execute(
@@ -346,7 +353,7 @@ def _repairs(session: Session, region_code: str, start: datetime, end: datetime)
         .outerjoin(MaintenanceTeam, MaintenanceTeam.id == WorkOrder.team_id)
         .where(WorkOrder.verified_at >= start, WorkOrder.verified_at < end,
                in_subtrees(WorkOrder.region_code, [region_code]))).all()
-    out = [(r[0], r[1] or "", ((r[4] - (r[2] or r[3])).total_seconds()) / 3600) for r in rows]
+    out = [(r[0], r[1] or "", _hours(r[2] or r[3], r[4])) for r in rows]
     reported = session.execute(  # verified on an instance below: the same start and end, reported by it
         select(ReportedRepair.region_code, ReportedRepair.contractor, ReportedRepair.started_at,
                ReportedRepair.verified_at)

@@ -213,12 +213,13 @@ def load_targets(vigil: Vigil, *, region: str | None = None,
     q = select(Camera.id, Camera.main_url, Camera.sub_url, Camera.username, Camera.password_enc,
                Camera.onvif_url, Camera.allow_basic_auth).where(in_service_population(region))
     wanted = None if ids is None else sorted(set(ids))
-    rows = []
+    rows: list[Any] = []
     with vigil.db.session() as s:
         if wanted is None:
-            rows = s.execute(q.order_by(Camera.id)).all()
-        for i in range(0, len(wanted or ()), 500):
-            rows += s.execute(q.where(Camera.id.in_(wanted[i:i + 500])).order_by(Camera.id)).all()
+            rows = list(s.execute(q.order_by(Camera.id)).all())
+        else:
+            for i in range(0, len(wanted), 500):
+                rows += s.execute(q.where(Camera.id.in_(wanted[i:i + 500])).order_by(Camera.id)).all()
     targets, skipped = [], 0
     for cid, main, sub, user, pw_enc, onvif, basic in rows:
         url = main or sub

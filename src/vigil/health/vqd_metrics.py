@@ -288,8 +288,8 @@ def _poses(w: int, h: int) -> tuple[tuple[tuple[float, float, int, int], np.ndar
         c, s = math.cos(roll) * zoom, math.sin(roll) * zoom
         for tx in range(-2 * sx, 2 * sx + 1, 2):
             for ty in range(-2 * sy, 2 * sy + 1, 2):
-                fwd = np.float32([[c, -s, w / 2 - c * w / 2 + s * h / 2 + tx],
-                                  [s, c, h / 2 - s * w / 2 - c * h / 2 + ty]])
+                fwd = np.array([[c, -s, w / 2 - c * w / 2 + s * h / 2 + tx],
+                                [s, c, h / 2 - s * w / 2 - c * h / 2 + ty]], dtype=np.float32)
                 out.append(((zoom, roll, round(tx * k), round(ty * k)), cv2.invertAffineTransform(fwd)))
     return tuple(out)
 
@@ -333,7 +333,7 @@ def realign(reference: np.ndarray, gray: np.ndarray) -> Realignment:
     full, cur = _low_frequency(reference), _low_frequency(gray)
     h, w = full.shape
     ref = np.ascontiguousarray(full[::_LOW_SAMPLE, ::_LOW_SAMPLE])
-    still = np.float32([[1, 0, 0], [0, 1, 0]])
+    still = np.array([[1, 0, 0], [0, 1, 0]], dtype=np.float32)
     identity = _residual(ref, cur, still)
     best, pose, best_m = identity, (1.0, 0.0, 0, 0), still
     if identity >= _LOW_STILL:

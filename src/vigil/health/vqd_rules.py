@@ -211,8 +211,9 @@ def learn(baseline: Baseline | None, diagnosis: Diagnosis, *, horizon: int = 20)
         stats[key] = v if key not in stats else (1 - alpha) * stats[key] + alpha * v
     gray = np.median(np.stack([x.gray for x in diagnosis.frames]), axis=0)
     ab = None
-    if all(x.ab is not None for x in diagnosis.frames):
-        ab = np.median(np.stack([x.ab for x in diagnosis.frames]), axis=0) + 128.0
+    abs_ = [x.ab for x in diagnosis.frames if x.ab is not None]
+    if len(abs_) == len(diagnosis.frames):
+        ab = np.median(np.stack(abs_), axis=0) + 128.0
     return Baseline(samples=n, stats=stats, reference=_blend(b.reference, gray, alpha),
                     reference_ab=None if ab is None else _blend(b.reference_ab, ab, alpha))
 
@@ -237,17 +238,18 @@ def _compare(fm: list[vm.FrameMetrics], b: Baseline, m: dict[str, float]) -> Non
     """Block-by-block and layout comparison of a look with the camera's reference picture (into ``m``)."""
     assert b.reference is not None
     size = (fm[0].gray.shape[1], fm[0].gray.shape[0])
-    ref = b.reference.astype(np.float32)
+    ref: np.ndarray = b.reference.astype(np.float32)
     if ref.shape != fm[0].gray.shape:
         ref = cv2.resize(ref, size, interpolation=cv2.INTER_AREA)
     r = vm.block_maps(ref)
     c = np.median(np.stack([vm.block_maps(x.gray) for x in fm]), axis=0)
     tint = None
-    if b.reference_ab is not None and all(x.ab is not None for x in fm):
-        ref_ab = b.reference_ab.astype(np.float32) - 128.0
+    abs_ = [x.ab for x in fm if x.ab is not None]
+    if b.reference_ab is not None and len(abs_) == len(fm):
+        ref_ab: np.ndarray = b.reference_ab.astype(np.float32) - 128.0
         if ref_ab.shape[:2] != fm[0].gray.shape:
             ref_ab = cv2.resize(ref_ab, size, interpolation=cv2.INTER_AREA)
-        now = np.median(np.stack([vm.block_chroma(x.ab) for x in fm]), axis=0)
+        now = np.median(np.stack([vm.block_chroma(ab) for ab in abs_]), axis=0)
         tint = np.hypot(*(now - vm.block_chroma(ref_ab)))
     lost, intact = _cover_blocks(c, r, tint)
     kept = (c[1] >= 4.0) & (r[1] >= 4.0)
@@ -267,7 +269,7 @@ def _compare(fm: list[vm.FrameMetrics], b: Baseline, m: dict[str, float]) -> Non
     m["shift"] = float(np.hypot(dx, dy))
     if m["shift"] > 2.0 and m["cover_frac"] > 0:
         # Does re-aiming explain the change? Then the "cover" is the scene seen from elsewhere.
-        back = cv2.warpAffine(gray, np.float32([[1, 0, -dx], [0, 1, -dy]]), (gray.shape[1], gray.shape[0]),
+        back = cv2.warpAffine(gray, np.array([[1, 0, -dx], [0, 1, -dy]], dtype=np.float32), (gray.shape[1], gray.shape[0]),
                               borderMode=cv2.BORDER_REPLICATE)
         lost_back, _ = _cover_blocks(vm.block_maps(back), r, None)
         m["cover_aligned"] = float(lost_back.mean())
