@@ -103,3 +103,24 @@ def test_the_fixed_problems_speak_the_language_asked_for():
     assert busy["detail"] == "服务器繁忙，请稍后重试" and busy["detail_en"] == "the server is busy; retry shortly"
     assert "detail_en" not in json.loads(problems.out_of_range("/x").body)
     assert json.loads(problems.out_of_range("/x", "zh-CN").body)["detail"] == "请求中的数字或日期超出范围"
+
+
+def test_bad_import_rows_in_chinese(sqlite_vigil):
+    w = build_world(sqlite_vigil)
+    client = TestClient(create_app(sqlite_vigil))
+    h = {"Authorization": f"Bearer {w.tokens['root']}"}
+    rows = b"code,name,parent\n530198,,5301\n53019701,Far,530197\n53019601,Near,5301\n"
+    up = {"file": ("towns.csv", rows)}
+    en = client.post("/api/v1/import/regions", files=up, headers=h)
+    zh = client.post("/api/v1/import/regions", files=up, headers={**h, "Accept-Language": "zh-CN"})
+    assert en.status_code == zh.status_code == 422
+    assert [e["reason"] for e in en.json()["errors"]] == [
+        "is required", "region 530197 does not exist in the database or the file",
+        "5301 is not the parent of 53019601; by its code the parent is 530196"]
+    assert "reason_en" not in en.json()["errors"][0] and "detail_en" not in en.json()
+    assert [e["reason"] for e in zh.json()["errors"]] == [
+        "为必填项", "区域 530197 在数据库和文件中都不存在", "5301 不是 53019601 的上级区域；按编码，其上级区域应为 530196"]
+    assert [e["reason_en"] for e in zh.json()["errors"]] == [e["reason"] for e in en.json()["errors"]]
+    assert zh.json()["detail_en"] == en.json()["detail"]
+    assert zh.json()["detail"].startswith("towns.csv：3 行有误，未保存任何数据：第 2 行 name：为必填项；"
+                                          "第 3 行 parent：区域 530197 在数据库和文件中都不存在；第 4 行 parent：")

@@ -104,6 +104,26 @@ def _problem_in(request: Request, status: int, slug: str, title: str, detail: st
     return problem(status, slug, title, said, request.url.path, headers=headers, **extra, **english)
 
 
+def _rejected(request: Request, exc: ImportRejected, status: int, slug: str, title: str,
+              headers: dict[str, str] | None) -> JSONResponse:
+    """An import's bad rows: each ``reason`` in the caller's language (``reason_en`` keeps the English)."""
+    lang = _lang(request)
+    errors: list[dict[str, object]] = []
+    for e in exc.errors:
+        reason = translate_line(e.reason, lang)
+        errors.append({"line": e.line, "field": e.field, "reason": reason,
+                       **({"reason_en": e.reason} if reason != e.reason else {})})
+    detail, english = str(exc), {}
+    if lang != "en":  # the same sentence as ImportRejected's, built from the translated rows
+        rows = "；".join(translate_line(f"line {e['line']}: {e['field']}: {e['reason']}", lang) for e in errors[:5])
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        said = translate_line(f"{exc.source or 'import'}: {len(errors)} bad row(s), nothing stored: {rows}{more}",
+                              lang)
+        if said != detail:
+            detail, english = said, {"detail_en": str(exc)}
+    return problem(status, slug, title, detail, request.url.path, headers=headers, errors=errors, **english)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
 
@@ -111,13 +131,12 @@ def install(app: FastAPI) -> None:
     async def _vigil(request: Request, exc: VigilError) -> JSONResponse:
         for cls, status, slug in _STATUS:
             if isinstance(exc, cls):
-                extra = {}
-                if isinstance(exc, ImportRejected):
-                    extra["errors"] = [{"line": e.line, "field": e.field, "reason": e.reason} for e in exc.errors]
                 headers = {"Retry-After": str(exc.retry_after)} \
                     if isinstance(exc, TooManyAttempts | ImportBusy) else None
-                return _problem_in(request, status, slug, slug.replace("-", " ").capitalize(), str(exc),
-                                   headers=headers, **extra)
+                title = slug.replace("-", " ").capitalize()
+                if isinstance(exc, ImportRejected):
+                    return _rejected(request, exc, status, slug, title, headers)
+                return _problem_in(request, status, slug, title, str(exc), headers=headers)
         return _problem_in(request, 400, "error", "Error", str(exc))
 
     @app.exception_handler(RequestValidationError)
