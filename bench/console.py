@@ -4,7 +4,8 @@ Builds the quick demo city (``vigil demo --cameras N --no-serve``: regions, site
 history, teams, zones and the town's coverage plans) in a temp folder, serves it on a free loopback port and
 times, for each main page, the navigation from a blank tab until its content is drawn (the page's own
 "ready" test, as in ``scripts/screenshots.py``). Baseline in the same run: the sign-in page (static HTML, one
-small script) timed the same way. Each page is loaded ``--rounds`` times; the median is printed.
+small script) timed the same way; the map is timed twice, until its cameras are in their layer and until
+MapLibre has drawn them and come to rest ("map (drawn)"). Each page is loaded ``--rounds`` times; the median is printed.
 ``--pages map`` times only the pages named (and the baseline); ``--requests`` then lists, for the last load of
 each, the API answers it fetched: when asked (ms from navigation), the server's time to first byte, the bytes
 on the wire and decoded.
@@ -30,6 +31,8 @@ from screenshots import Page, chromium, load, page_list, serve, sign_in  # noqa:
 from vigil.core.context import Vigil  # noqa: E402
 
 BASELINE = Page("sign-in (baseline)", "/ui/login.html", "document.getElementById('username')")
+#: the map once MapLibre has come to rest with the cameras in their layer (tiles cut and painted), timed after "map"
+MAP_DRAWN = Page("map (drawn)", "/ui/#/map", "+(document.querySelector('#map canvas')?.dataset.drawn || 0) > 0")
 #: the API answers of the page now open: path, start ms, server ms to first byte, bytes on the wire, decoded
 REQUESTS_JS = """return performance.getEntriesByType('resource').filter(e => new URL(e.name).pathname.startsWith('/api/'))
   .map(e => [e.name.slice(location.origin.length), e.startTime, e.responseStart - e.requestStart, e.transferSize,
@@ -65,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         built = _build(db, home, args.cameras)
         print(f"demo city of {args.cameras} cameras built in {built:.0f} s")
         v = Vigil.open(db, str(home))
-        pages = [p for p in page_list(v) if args.pages is None or p.name in args.pages]
+        pages = [q for p in page_list(v) if args.pages is None or p.name in args.pages
+                 for q in ([p, MAP_DRAWN] if p.name == "map" else [p])]
         requests: dict[str, list[list]] = {}
         times: dict[str, list[float]] = {p.name: [] for p in [BASELINE, *pages]}
         with serve(v) as c, chromium(Path(tmp) / "chromium", lang=args.lang) as d:

@@ -115,6 +115,7 @@ export class GlMap {
     // what is really drawn, for people reading the page's state (and tests): the cones on screen
     this.map.on("idle", () => {
       canvas.dataset.cones = String(this.map.queryRenderedFeatures({ layers: ["cones"] }).length);
+      canvas.dataset.drawn = canvas.dataset.cameras || "0"; // the cameras in the layer when the map came to rest
     });
     this.map.on("moveend", () => {
       canvas.dataset.zoom = this.map.getZoom().toFixed(2);
@@ -122,7 +123,8 @@ export class GlMap {
       const b = this.map.getBounds();
       this.onViewChange?.([b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]);
     });
-    this.loaded = new Promise((resolve) => this.map.on("load", resolve)).then(() => this.paint());
+    // the sources exist once the style is in: hand them the layers then, not after a first empty render ("load")
+    this.loaded = new Promise((resolve) => this.map.once("style.load", resolve)).then(() => this.paint());
     return this.loaded;
   }
 
