@@ -102,6 +102,7 @@ def _camera_setup(camera: str, source: str | None, db: str | None, home: str | N
         region = camera_region(s, camera)
         masks = camera_masks(s, camera)
         cam = s.get(Camera, camera)
+        assert cam is not None  # camera_region raised NotFoundError otherwise
         source = source or stream_url_with_credentials(cam, v.box, sub=True)
     return source, masks, DatabaseSink(v, region), v.settings.home / "events"
 

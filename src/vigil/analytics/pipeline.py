@@ -9,7 +9,8 @@ and in snapshots, and ignored by motion.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import functools
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -230,7 +231,7 @@ def _luma(frame: object) -> np.ndarray:
 
 
 def frames(source: str, *, max_seconds: float | None = None, timeout_s: float = 10.0
-           ) -> Iterator[tuple[float, np.ndarray, Callable[[], np.ndarray]]]:
+           ) -> Generator[tuple[float, np.ndarray, Callable[[], np.ndarray]]]:
     """Decode ``source`` (a file or an rtsp(s) URL): yields (seconds from start, luma, bgr getter)."""
     import av
 
@@ -255,7 +256,7 @@ def frames(source: str, *, max_seconds: float | None = None, timeout_s: float = 
             t0 = t if t0 is None else t0
             if max_seconds is not None and t - t0 > max_seconds:
                 break
-            yield t - t0, _luma(frame), (lambda f=frame: f.to_ndarray(format="bgr24"))
+            yield t - t0, _luma(frame), functools.partial(frame.to_ndarray, format="bgr24")
 
 
 def analyze(source: str, detector: Detector, zoneset: ZoneSet | None = None, *,

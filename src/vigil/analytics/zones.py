@@ -10,13 +10,14 @@ A zones file (YAML or JSON) is read with :func:`load_zones`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import yaml
+from numpy.typing import ArrayLike
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from shapely.geometry import Polygon as ShapelyPolygon
 
@@ -32,7 +33,7 @@ RuleType = Literal["intrusion", "loitering", "line_crossing", "stopped", "queue"
 VEHICLE_LABELS = frozenset({"car", "truck", "bus", "motorcycle"})
 
 
-def _points(points: Sequence[Sequence[float]], n_min: int, what: str) -> np.ndarray:
+def _points(points: ArrayLike, n_min: int, what: str) -> np.ndarray:
     arr = np.asarray(points, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] != 2 or len(arr) < n_min:
         raise InputError(f"{what}: expected shape (n>={n_min}, 2), got {arr.shape}")
@@ -54,6 +55,7 @@ class Zone:
     stop_line: np.ndarray | None = None
     length_m: float = 0.0
     ground: Ground | None = None
+    lane: Lane | None = field(default=None, init=False, repr=False, compare=False)  # set from stop_line
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -242,10 +244,10 @@ class RuleEngine:
         for key in [k for k in self._open if k[1] == track_id]:
             ev = self._open.pop(key)
             out.append(_replace_end(ev, t))
-        for key in [k for k in self._inside_since if k[1] == track_id]:
-            del self._inside_since[key]
-        for key in [k for k in self._stops if k[1] == track_id]:
-            del self._stops[key]
+        for zone_key in [k for k in self._inside_since if k[1] == track_id]:
+            del self._inside_since[zone_key]
+        for stop_key in [k for k in self._stops if k[1] == track_id]:
+            del self._stops[stop_key]
         self._speeds.forget(track_id)
         return out
 
@@ -302,7 +304,8 @@ class RuleEngine:
             if r.type != "queue":
                 continue
             zone = self._zones[r.target]
-            lane: Lane = zone.lane  # type: ignore[attr-defined]
+            lane = zone.lane
+            assert lane is not None  # ZoneSet refuses a queue rule on a zone without a lane
             slow = []
             for tr in seen:
                 if tr.label not in r.labels or not bool(zone.contains(tr.anchor)[0]):
