@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from vigil.access.audit import record
 from vigil.access.guard import check_permission, get_in_scope
@@ -30,8 +30,9 @@ _LIFECYCLE_NEXT: dict[str, set[str]] = {
     Lifecycle.IN_SERVICE: {Lifecycle.INSTALLED, Lifecycle.RETIRED},
     Lifecycle.RETIRED: set(),
 }
-_SORTABLE = {"id": Camera.id, "name": Camera.name, "region": Camera.region_code, "kind": Camera.kind,
-             "lifecycle": Camera.lifecycle, "updated": Camera.updated_at}
+_SORTABLE: dict[str, InstrumentedAttribute[Any]] = {
+    "id": Camera.id, "name": Camera.name, "region": Camera.region_code, "kind": Camera.kind,
+    "lifecycle": Camera.lifecycle, "updated": Camera.updated_at}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +68,10 @@ def _camera_stmt(p: Principal, f: CameraQuery) -> Select[Any]:
     if f.ids:
         stmt = stmt.where(Camera.id.in_(f.ids))
     desc = f.sort.startswith("-")
-    col = _SORTABLE.get(f.sort.lstrip("-"))
-    if col is None:
+    sort_col = _SORTABLE.get(f.sort.lstrip("-"))
+    if sort_col is None:
         raise InputError(f"cannot sort by {f.sort!r}; use one of {', '.join(sorted(_SORTABLE))}")
-    return stmt.order_by(col.desc() if desc else col, Camera.id)
+    return stmt.order_by(sort_col.desc() if desc else sort_col, Camera.id)
 
 
 def list_cameras(session: Session, p: Principal, f: CameraQuery) -> tuple[list[Camera], int]:

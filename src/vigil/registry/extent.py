@@ -81,7 +81,8 @@ def _places(session: Session, code: str) -> np.ndarray:
     for model, column in ((Camera, Camera.region_code), (Region, Region.code)):
         rows = session.connection().execute(select(model.lon, model.lat).where(
             in_subtree(column, code), model.lon.is_not(None), model.lat.is_not(None)))
-        out.extend((lon, lat) for lon, lat in rows)  # plain tuples: numpy reads a Row key by key
+        # plain tuples: numpy reads a Row key by key (the None test only narrows: the query skips them)
+        out.extend((lon, lat) for lon, lat in rows if lon is not None and lat is not None)
     return np.asarray(out, dtype=float).reshape(-1, 2)
 
 

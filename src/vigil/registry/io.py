@@ -8,6 +8,8 @@ in ``docs/formats.md``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from vigil.registry.io_cameras import CAMERA_COLUMNS, CAMERA_FIELDS, import_cameras
 from vigil.registry.io_common import ImportReport, Progress, Source
 from vigil.registry.io_export import EXPORT_FORMATS, ExportFormat, export_cameras
@@ -40,4 +42,4 @@ __all__ = [
 ]
 
 #: The importable kinds, in the order a fresh instance needs them.
-IMPORTERS = {"regions": import_regions, "sites": import_sites, "models": import_models, "cameras": import_cameras}
+IMPORTERS: dict[str, Callable[..., ImportReport]] = {"regions": import_regions, "sites": import_sites, "models": import_models, "cameras": import_cameras}

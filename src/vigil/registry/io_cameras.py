@@ -29,6 +29,7 @@ from vigil.registry.io_common import (
     finish,
     read_rows,
     reject_if_bad,
+    table_of,
 )
 from vigil.registry.streams import validate_stream_url
 
@@ -314,7 +315,7 @@ def import_cameras(session: Session, rows_or_path: Source, *, box: CredentialBox
         _password(v, old, box)
         plan.merge(old, v, DEFAULTS)
         regions.add(v["region_code"])
-        plan.flush(session, Camera.__table__, "id", dry_run=dry_run)
-    plan.flush(session, Camera.__table__, "id", dry_run=dry_run, at=1)
+        plan.flush(session, table_of(Camera), "id", dry_run=dry_run)
+    plan.flush(session, table_of(Camera), "id", dry_run=dry_run, at=1)
     return finish(session, "cameras", rows, plan, actor=actor, dry_run=dry_run, t0=t0, generated=generated,
                   regions=regions)

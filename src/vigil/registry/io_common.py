@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
@@ -386,6 +386,11 @@ class Plan:
             self.updates.append(existing | values)
         else:
             self.unchanged += 1
+
+
+def table_of(model: type[Any]) -> Table:
+    """The Core table of a mapped class (declarative classes type ``__table__`` as any ``FromClause``)."""
+    return cast(Table, model.__table__)
 
 
 def write(session: Session, table: Table, key: str, plan: Plan, progress: Progress | None) -> None:

@@ -26,6 +26,7 @@ from vigil.registry.io_common import (
     finish,
     read_rows,
     reject_if_bad,
+    table_of,
     write,
 )
 from vigil.registry.service import model_users
@@ -113,7 +114,7 @@ def import_regions(session: Session, rows_or_path: Source, *, actor: str, scope:
     for _, v in sorted(good, key=lambda lv: lv[1]["level"]):  # parents before children
         plan.merge(existing.get(v["code"]), v, {"lon": None, "lat": None})
     if not dry_run:
-        write(session, Region.__table__, "code", plan, progress)
+        write(session, table_of(Region), "code", plan, progress)
     return finish(session, "regions", rows, plan, actor=actor, dry_run=dry_run, t0=t0,
                   regions=[v["code"] for _, v in good])
 
@@ -170,7 +171,7 @@ def import_sites(session: Session, rows_or_path: Source, *, actor: str, scope: S
     for _, v in good:
         plan.merge(existing.get((v["region_code"], v["name"])), v, defaults)
     if not dry_run:
-        write(session, Site.__table__, "id", plan, progress)
+        write(session, table_of(Site), "id", plan, progress)
     return finish(session, "sites", rows, plan, actor=actor, dry_run=dry_run, t0=t0,
                   regions=[v["region_code"] for _, v in good])
 
@@ -221,7 +222,7 @@ def import_models(session: Session, rows_or_path: Source, *, actor: str, scope: 
     for _, v in good:
         plan.merge(existing.get(v["name"]), v, defaults)
     if not dry_run:
-        write(session, CameraModel.__table__, "id", plan, progress)
+        write(session, table_of(CameraModel), "id", plan, progress)
     return finish(session, "models", rows, plan, actor=actor, dry_run=dry_run, t0=t0)
 
 

@@ -127,8 +127,9 @@ def region_tree(session: Session, p: Principal, *, root: str | None = None, dept
     for code in roots:
         regions = session.scalars(select(Region).where(in_subtree(Region.code, code))
                                   .where(Region.level <= level_of_code(code) + depth)).all()
-        parents = set(session.scalars(select(Region.parent_code).where(in_subtree(Region.code, code))
-                                      .where(Region.level == level_of_code(code) + depth + 1).distinct()))
+        parents = {p for p in session.scalars(select(Region.parent_code).where(in_subtree(Region.code, code))
+                                              .where(Region.level == level_of_code(code) + depth + 1).distinct())
+                   if p is not None}
         out.append(_nest(code, {r.code: r for r in regions}, counts, scope, parents))
     return out
 
