@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVarTuple
 
 import numpy as np
 from sqlalchemy import Select, select
@@ -29,6 +29,7 @@ __all__ = ["VEHICLES", "TrafficSeries", "bucket_counts", "bucket_max", "queue_le
 
 VEHICLES = ("car", "truck", "bus", "motorcycle", "bicycle", "vehicle")
 MAX_BUCKETS = 24 * 62
+_Cols = TypeVarTuple("_Cols")  # the column types of a query that _scoped narrows
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +115,8 @@ def traffic_counts(session: Session, *, scope: Scope, start: datetime, end: date
     return TrafficSeries(buckets, series, _nodes(session, counts, len(buckets)))
 
 
-def _scoped(session: Session, q: Select[Any], table: type[Event] | type[QueueSample], *, scope: Scope,
-            camera: str | None, region: str | None) -> Select[Any]:
+def _scoped(session: Session, q: Select[*_Cols], table: type[Event] | type[QueueSample], *, scope: Scope,
+            camera: str | None, region: str | None) -> Select[*_Cols]:
     """``q`` narrowed to ``scope`` and optionally one camera (404 outside) or one visible region's subtree."""
     if camera:
         get_in_scope(session, Camera, camera, scope, what=f"camera {camera}")
