@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy import CursorResult, Table, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -239,8 +239,8 @@ class _Applier:
                       "targets": int(d.get("targets") or 0), "coverage": float(d["coverage"]),
                       "measured_at": datetime.fromisoformat(d["measured_at"]), "source": "federated"}
             known = mine.get(key)
-            if known is None or not self.s.execute(update(SiteCoverage).where(
-                    SiteCoverage.id == int(known.local_key)).values(values)).rowcount:
+            if known is None or not cast(CursorResult[Any], self.s.execute(update(SiteCoverage).where(
+                    SiteCoverage.id == int(known.local_key)).values(values))).rowcount:
                 row = SiteCoverage(**values)
                 self.s.add(row)
                 self.s.flush()
@@ -336,8 +336,8 @@ def apply_batch(session: Session, link: FedLink, batch: dict[str, Any]) -> Apply
         for e in entries:
             if e.get("op") == "delete" and e.get("kind") in _DELETABLE:
                 a.delete(str(e["kind"]), str(e.get("key")))
-        for kind, keys in a.touched.items():
-            log_changes(session, kind, keys)
+        for touched_kind, keys in a.touched.items():
+            log_changes(session, touched_kind, keys)
     finally:
         session.info.pop("fed_no_log", None)
     link.seq = a.res.seq = last

@@ -46,7 +46,7 @@ _installed = False
 def log_changes(session: Session, kind: str, keys: Iterable[Any]) -> None:
     """Append one entry per key (in order). On PostgreSQL appends are serialised, so seq order is commit order."""
     now, kind = utcnow(), str(kind)
-    rows = [{"kind": kind, "key": str(k), "ts": now} for k in keys]
+    rows: list[dict[str, Any]] = [{"kind": kind, "key": str(k), "ts": now} for k in keys]
     if not rows:
         return
     bind = session.get_bind()
