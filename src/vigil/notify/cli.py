@@ -61,9 +61,10 @@ def add(name: str,
     label = {"webhook": "HMAC secret (16+ characters)", "email": "SMTP password (empty: none)"}.get(
         kind, "signing secret (empty: none)")
     secret = typer.prompt(label, hide_input=True, default="", show_default=False)
-    body = ChannelIn(name=name, kind=kind, url=url, secret=secret, events=event or [], region_code=region,
-                     format=format, mentions=mention or [], lang=message_lang, smtp_host=smtp_host, smtp_port=smtp_port,
-                     smtp_user=smtp_user, starttls=starttls, mail_from=mail_from, mail_to=mail_to or [])
+    body = ChannelIn.model_validate(dict(  # kind and format are checked against their Literal types here
+        name=name, kind=kind, url=url, secret=secret, events=event or [], region_code=region, format=format,
+        mentions=mention or [], lang=message_lang, smtp_host=smtp_host, smtp_port=smtp_port, smtp_user=smtp_user,
+        starttls=starttls, mail_from=mail_from, mail_to=mail_to or []))
     v = open_instance(db, home)
     with v.db.session() as s:
         shown = channel_public(add_channel(s, v, body, scope=Scope.everything(), actor=_ACTOR))

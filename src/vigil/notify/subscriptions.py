@@ -176,8 +176,9 @@ async def send_test(vigil: Vigil, channel_id: int, *, scope: Scope) -> TestResul
         did = d.id
     await deliver_pending(vigil, now=now, only=[did], retries=1)
     with vigil.db.session() as s:
-        d = s.get(WebhookDelivery, did)
-        return TestResult("delivered" if d.state == "delivered" else "not delivered", d.last_error)
+        done = s.get(WebhookDelivery, did)
+        assert done is not None  # the delivery added above
+        return TestResult("delivered" if done.state == "delivered" else "not delivered", done.last_error)
 
 
 def remove_channel(session: Session, channel_id: int, *, scope: Scope, actor: str) -> None:
