@@ -35,6 +35,7 @@ def test_map_filters_cones_and_scale(chrome, console: City, sqlite_vigil) -> Non
     _wait(d, lambda x: _css(x, "#camera-table tbody tr"))
     d.get(console.base + "/ui/#/map?region=530181")
     _wait(d, lambda x: _data(x, "cameras") == str(len(console.cameras)) and _data(x, "sites") == "3")
+    _wait(d, lambda x: _data(x, "drawn") == str(len(console.cameras)))  # MapLibre came to rest with them
     assert d.execute_script("return !!document.querySelector('#map canvas').getContext('webgl2')")
     fetched = d.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert all(u.startswith(console.base) for u in fetched), fetched   # offline: nothing from outside
