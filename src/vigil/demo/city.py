@@ -205,7 +205,8 @@ def _anchors(kind: str, sites: list[Site], regions: list[dict[str, Any]]) -> lis
     villages = [r for r in regions if r["level"] == 4]
 
     def of(*kinds: str, spread: float) -> list[tuple[int | None, str, float, float, float]]:
-        return [(s.id, s.region_code, s.lon, s.lat, spread) for k in kinds for s in by_kind.get(k, [])]
+        return [(s.id, s.region_code, s.lon, s.lat, spread) for k in kinds for s in by_kind.get(k, [])
+                if s.lon is not None and s.lat is not None]  # every demo site is placed: this only narrows
 
     return {
         "community_entrance": lambda: of("residential", spread=90),

@@ -7,7 +7,7 @@ import os
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn
 
 from vigil.cli_common import DbOpt, HomeOpt, console, ensure_port_free, open_instance, safe_db_url
 from vigil.core.context import Vigil
@@ -70,7 +70,7 @@ def demo(cameras: Annotated[int, typer.Option(help="Number of cameras in the dem
         console.print("Using the demo city already in this database.")
     else:
         with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), console=console) as bar:
-            tasks: dict[str, int] = {}
+            tasks: dict[str, TaskID] = {}
 
             def step(stage: str, done: int, total: int) -> None:
                 if stage not in tasks:

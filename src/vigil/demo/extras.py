@@ -11,9 +11,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from vigil.access.guard import Scope
 from vigil.analytics.settings import set_analytics
@@ -53,9 +53,9 @@ def seed_teams(v: Vigil, *, actor: str = "vigil-demo") -> dict[str, int]:
                 made += 1
         spread = 0
         for code, team_id in have.items():
-            spread += s.execute(update(WorkOrder).where(WorkOrder.team_id.is_(None),
-                                                        WorkOrder.region_code.startswith(code))
-                                .values(team_id=team_id)).rowcount or 0
+            spread += cast(CursorResult[Any], s.execute(update(WorkOrder).where(
+                WorkOrder.team_id.is_(None), WorkOrder.region_code.startswith(code))
+                .values(team_id=team_id))).rowcount or 0
     return {"teams": made, "orders_assigned": spread}
 
 

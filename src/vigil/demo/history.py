@@ -26,7 +26,7 @@ _FAULTS = ["blur", "dark", "covered", "color_cast", "noise", "frozen", "moved"]
 
 def _outages(rng: np.random.Generator, start: datetime, end: datetime, n: int) -> list[tuple[datetime, datetime]]:
     span = (end - start).total_seconds()
-    out = []
+    out: list[tuple[datetime, datetime]] = []
     for t in sorted(rng.uniform(0.02, 0.95, n)):
         t0 = start + timedelta(seconds=float(t * span))
         dur = float(np.clip(rng.lognormal(np.log(3 * 3600), 1.0), 600, 60 * 3600))
