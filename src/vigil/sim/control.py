@@ -22,7 +22,7 @@ _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Al
 
 
 async def _answer(fleet: Fleet, method: str, path: str, body: bytes,
-                  on_change: Callable[[], None] | None) -> tuple[int, Any]:
+                  on_change: Callable[[], object] | None) -> tuple[int, Any]:
     if path == "/manifest" and method == "GET":
         return 200, fleet.manifest()
     m = re.fullmatch(r"/cameras/(\d+)(/faults)?", path)
@@ -44,7 +44,7 @@ async def _answer(fleet: Fleet, method: str, path: str, body: bytes,
 
 
 async def serve_control(fleet: Fleet, port: int = 0, *,
-                        on_change: Callable[[], None] | None = None) -> asyncio.Server:
+                        on_change: Callable[[], object] | None = None) -> asyncio.Server:
     """Serve the control API on 127.0.0.1:``port`` (0 picks a free port); ``on_change`` runs after each change."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

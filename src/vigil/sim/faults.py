@@ -86,9 +86,9 @@ def parse_spec(spec: str, n: int, *, seed: int = 0) -> dict[int, frozenset[str]]
             raise InputError(f"bad fault item {item!r}: use KIND:N, KIND:P%, mix:P% or INDEX=KIND")
         kind, value = item.split(":", 1)
         count = _count(value, n)
-        kinds = list(FAULTS) if kind.strip().lower() == "mix" else sorted(check_faults([kind]))
+        chosen = list(FAULTS) if kind.strip().lower() == "mix" else sorted(check_faults([kind]))
         if count > len(free):
             raise InputError(f"{item!r} asks for {count} cameras but only {len(free)} are left without a fault")
         for k in range(count):
-            out.setdefault(free.pop(), set()).add(kinds[k % len(kinds)])
+            out.setdefault(free.pop(), set()).add(chosen[k % len(chosen)])
     return {i: frozenset(f) for i, f in out.items()}

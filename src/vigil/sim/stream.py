@@ -115,7 +115,7 @@ def load_clip(path: str | Path) -> Clip:
     if not p.exists():
         raise InputError(f"clip {p} does not exist")
     with av.open(str(p)) as box:
-        vs = next((s for s in box.streams if s.type == "video"), None)
+        vs = next(iter(box.streams.video), None)  # the first video stream
         if vs is None or vs.codec_context.name != "h264":
             raise InputError(f"{p} has no H.264 video stream")
         ext = bytes(vs.codec_context.extradata or b"")
