@@ -26,7 +26,8 @@ def upgrade() -> None:
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('created_by', sa.Integer(), nullable=True))
         batch_op.create_foreign_key('fk_users_created_by', 'users', ['created_by'], ['id'], ondelete='SET NULL')
-    settings = op.get_context().config.attributes.get("settings") or load_settings()
+    config = op.get_context().config
+    settings = (config.attributes.get("settings") if config is not None else None) or load_settings()
     with Session(bind=op.get_bind(), info={"settings": settings}) as s:
         seal_legacy(s)
         s.flush()
