@@ -298,3 +298,15 @@ def test_console_images_may_come_from_the_configured_tile_server_only(tile_url, 
     r = _asgi(SecurityHeaders(app, tile_url=tile_url), lambda cl: cl.get("/ui/"))
     img = next(d for d in r.headers["content-security-policy"].split("; ") if d.startswith("img-src"))
     assert img.split()[1:] == ["'self'", "data:", "blob:", *([source] if source else [])]
+
+
+def test_the_openapi_document_is_revalidated_by_its_etag(api):
+    """Every console page fetches /openapi.json at start: while it is unchanged the answer is a bodiless 304."""
+    c, _, _ = api
+    first = c.get("/openapi.json")
+    assert first.status_code == 200 and first.headers["Cache-Control"] == "no-cache"
+    assert first.json()["paths"]["/api/v1/cameras"]  # the document itself, as FastAPI builds it
+    tag = first.headers["ETag"]
+    again = c.get("/openapi.json", headers={"If-None-Match": tag})
+    assert again.status_code == 304 and again.content == b"" and again.headers["ETag"] == tag
+    assert c.get("/openapi.json", headers={"If-None-Match": '"stale"'}).status_code == 200

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request, Response
@@ -65,7 +67,7 @@ async def metrics_reader(request: Request, v: VigilDep) -> None:
 
 def create_app(vigil: Vigil) -> FastAPI:
     """Build the API for ``vigil``; nothing global is touched."""
-    app = FastAPI(title="Vigil API", version=__version__, docs_url=None, redoc_url=None,
+    app = FastAPI(title="Vigil API", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,
                   description="City video-surveillance platform. Every route needs a bearer token.")
     app.state.vigil = vigil
     app.state.login_throttle = LoginThrottle()
@@ -82,6 +84,19 @@ def create_app(vigil: Vigil) -> FastAPI:
     app.state.metrics_registry = api_metrics.install(app, vigil.db.engine)  # outermost: every answer is counted
     for mod, prefix, tag in ROUTERS:
         app.include_router(importlib.import_module(mod).router, prefix=prefix, tags=[tag])
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi_document(request: Request) -> Response:
+        """The OpenAPI document, serialised once, with an ETag: every console page asks for it at start."""
+        cached = getattr(app.state, "openapi_bytes", None)
+        if cached is None:
+            body = json.dumps(app.openapi(), separators=(",", ":")).encode()
+            cached = app.state.openapi_bytes = (body, f'"{hashlib.sha256(body).hexdigest()[:32]}"')
+        body, tag = cached
+        headers = {"ETag": tag, "Cache-Control": "no-cache"}  # the browser revalidates: a 304 while unchanged
+        if tag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type="application/json", headers=headers)
 
     @app.get("/metrics", include_in_schema=False, dependencies=[Depends(metrics_reader)])
     def metrics() -> Response:
