@@ -95,13 +95,13 @@ def _high_sites(b: Buildings, per_community: int, extra: float) -> tuple[np.ndar
             if b.heights[i] < HIGH_POINT_MIN_M:
                 continue
             hull = shapely.convex_hull(b.polygons[i])
-            c = np.asarray(hull.exterior.coords)[:-1]
+            corners = np.asarray(hull.exterior.coords)[:-1]
             centre = np.asarray(hull.centroid.coords)[0]
-            away = c - centre
+            away = corners - centre
             away /= np.maximum(np.hypot(away[:, 0], away[:, 1]), 1e-9)[:, None]
-            step = max(len(c) // 4, 1)
-            xy.append(c[::step] + away[::step] * WALL_OFFSET_M)
-            h.append(np.full(len(c[::step]), float(b.heights[i]) + extra))
+            step = max(len(corners) // 4, 1)
+            xy.append(corners[::step] + away[::step] * WALL_OFFSET_M)
+            h.append(np.full(len(corners[::step]), float(b.heights[i]) + extra))
     return (np.vstack(xy), np.concatenate(h)) if xy else (np.zeros((0, 2)), np.zeros(0))
 
 

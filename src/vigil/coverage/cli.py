@@ -6,9 +6,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -20,13 +19,16 @@ from vigil.core.errors import InputError
 from vigil.coverage.city_cli import city
 from vigil.i18n import cli_language, translator
 
+if TYPE_CHECKING:
+    from typer._click.core import Context  # typer vendors click: TyperGroup.parse_args takes this Context
+
 console = Console()
 
 
 class _PlanGroup(TyperGroup):
     """A group whose first argument, when it is not a sub-command, is the AREA of ``run``."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["run", *args]
         return super().parse_args(ctx, args)
@@ -94,15 +96,15 @@ def run(area: Annotated[Path, typer.Argument(help="Building footprints: OSM XML/
                 cams = registry_cameras(s, area, scope=scope)
     with _progress(time_limit) as (prog, cb):
         res = run_plan(req, out, existing=cams, progress=cb)
-    s = res.summary
+    summary = res.summary
     if region:
         from vigil.coverage.apply import record_plan
         from vigil.coverage.service import request_inputs
 
         with v.db.session() as sess:
-            rec = record_plan(sess, s, out, region_code=region, created_by="cli", inputs=request_inputs(req))
+            rec = record_plan(sess, summary, out, region_code=region, created_by="cli", inputs=request_inputs(req))
             console.print(f"recorded as plan {rec.id}")
-    _print_summary(s, out)
+    _print_summary(summary, out)
 
 
 def _progress(time_limit: float) -> Any:

@@ -63,7 +63,7 @@ def high_point_summary(res: PlanResult, ids: dict[int, str]) -> dict[str, Any]:
 
 def _raster(res: PlanResult, a: sparse.csc_matrix, poses: list[int]) -> HeightMap:
     """The height raster over the checked cameras and the targets they claim, coarser if it is very large."""
-    rows = np.unique(np.concatenate([a.indices[a.indptr[j]:a.indptr[j + 1]] for j in poses])) if poses else []
+    rows: np.ndarray | list[int] = np.unique(np.concatenate([a.indices[a.indptr[j]:a.indptr[j + 1]] for j in poses])) if poses else []
     pts = np.vstack([res.poses.xy[poses], res.targets.xy[rows]]) if len(poses) else np.zeros((1, 2))
     (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
     cell = max(LOS_CELL_M, float(np.sqrt((x1 - x0 + 10) * (y1 - y0 + 10) / MAX_CELLS)))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import shapely
+from scipy import sparse
 
 from vigil.coverage.candidates import CandidateOptions, existing_poses, make_candidates
 from vigil.coverage.geo import (
@@ -84,7 +85,7 @@ class PlanResult:
     targets: Targets
     poses: Poses
     specs: list
-    matrix: object
+    matrix: sparse.csc_matrix  # targets x poses, from coverage_matrix
     ranges: np.ndarray
     tilts: np.ndarray
     plan: Plan
