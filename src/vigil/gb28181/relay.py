@@ -143,6 +143,10 @@ async def start_relay(server: GbServer, channel_id: str, dest: tuple[str, int], 
         return Relay(sender.local_port, stop=stop, worker=worker, tcp=sender, setup=setup)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind((host, 0))
+
+    def send_udp(pkt: bytes) -> None:
+        sock.sendto(pkt, dest)
+
     worker = loop.run_in_executor(None, functools.partial(
-        rtsp_to_ps_rtp, url, lambda pkt: sock.sendto(pkt, dest), ssrc, stop, done=sock.close))
+        rtsp_to_ps_rtp, url, send_udp, ssrc, stop, done=sock.close))
     return Relay(sock.getsockname()[1], stop=stop, worker=worker)
