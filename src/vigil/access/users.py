@@ -9,10 +9,11 @@ import os
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, cast
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import CursorResult, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from vigil.access.audit import record
@@ -172,8 +173,9 @@ def update_user(session: Session, actor: Principal | str, user: User, *, role: R
     if regions is not None:
         if not regions:
             raise InputError("a user needs at least one region")
-        changes["regions"] = sorted({validate_region_code(c) for c in regions})
-        for c in changes["regions"]:  # type: ignore[attr-defined]
+        codes = sorted({validate_region_code(c) for c in regions})
+        changes["regions"] = codes
+        for c in codes:
             if session.get(Region, c) is None:
                 raise NotFoundError(f"region {c} does not exist")
     if team is not None:
@@ -182,7 +184,7 @@ def update_user(session: Session, actor: Principal | str, user: User, *, role: R
         changes["active"] = active
     check_user_change(session, actor, user, role=role, active=active)
     if "regions" in changes:
-        user.regions = [UserRegion(region_code=c) for c in changes["regions"]]  # type: ignore[union-attr]
+        user.regions = [UserRegion(region_code=c) for c in codes]
     for k in ("role", "team", "active"):
         if k in changes:
             setattr(user, k, changes[k])
@@ -210,8 +212,9 @@ def set_password(session: Session, name: str, password: str, *, actor: str) -> N
     if user is None:
         raise NotFoundError(f"user {name!r} does not exist")
     user.password_hash = _hasher.hash(password)
-    revoked = session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked.is_(False))
-                              .values(revoked=True)).rowcount
+    done = session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked.is_(False))
+                           .values(revoked=True))
+    revoked = cast(CursorResult[Any], done).rowcount
     record(session, actor, "user.password", f"user:{name}", region=user.region_codes[0] if user.regions else None,
            tokens_revoked=revoked)
 

@@ -6,7 +6,7 @@ import os
 import socket
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -125,7 +125,7 @@ def serve(db: DbOpt = None, home: HomeOpt = None,
     if role is Role.API:  # stateless nodes share the plan queue (claims are atomic); the rest is the scheduler's
         from vigil.coverage.runner import PlanJobService
 
-        services = [PlanJobService(v, workers=plan_workers, runner=runner)]
+        services: list[Any] = [PlanJobService(v, workers=plan_workers, runner=runner)]
     else:
         services = background_services(
             v, probe_interval=probe_interval, sample_interval=sample_interval, scheduler=not no_scheduler,

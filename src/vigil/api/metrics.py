@@ -56,7 +56,7 @@ class HttpMetrics:
             return "unmatched"
         if self._templates is None:  # routes are all included once the app serves
             self._templates = full_templates(self.fastapi)
-        return self._templates.get(id(route)) or getattr(route, "path", "unmatched")
+        return self._templates.get(id(route)) or str(getattr(route, "path", "unmatched"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

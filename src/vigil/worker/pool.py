@@ -13,14 +13,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from vigil.health.probe import ProbeResult, ProbeTarget, probe_targets
 
 __all__ = ["ProbePool", "Publish", "whole_groups"]
 
-Publish = Callable[[int, list[ProbeResult]], Awaitable[None]]
+Publish = Callable[[int, list[ProbeResult]], Coroutine[Any, Any, None]]
 
 
 def whole_groups(keys: Sequence[str], group_of: Callable[[str], int], *, size: int) -> list[list[str]]:

@@ -283,8 +283,8 @@ class Worker:
         async def read_members() -> dict[str, int] | None:
             return await t.revisions("member.") if renew or not self._members else None
 
-        member_ok, revisions, *renewed = await asyncio.gather(keep_member(), read_members(),
-                                                              *(t.renew(lease) for _, lease in held))
+        member_ok, revisions, renewed = await asyncio.gather(
+            keep_member(), read_members(), asyncio.gather(*(t.renew(lease) for _, lease in held)))
         if not member_ok:
             self._member = await t.acquire(f"member.{self.name}")
         for (s, lease), ok in zip(held, renewed, strict=True):

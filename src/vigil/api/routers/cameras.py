@@ -65,11 +65,11 @@ def _query(region: str | None, site: int | None, kind: str | None, owner: str | 
                            bbox=_bbox(bbox), sort=sort, limit=limit, offset=offset)
 
 
-@router.get("")
+@router.get("", response_model=Page[CameraPublic])
 def list_cameras(p: CurrentPrincipal, session: ReadSessionDep, region: str | None = None, site: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
                  kind: str | None = None, owner: str | None = None, lifecycle: str | None = None, q: str = "",
                  bbox: str | None = None, sort: str = "id", limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-                 offset: Offset = 0) -> Page[CameraPublic]:
+                 offset: Offset = 0) -> dict[str, Any]:
     """Search cameras in scope, filtered and paginated."""
     check_permission(p, "registry.read")
     f = _query(region, site, kind, owner, lifecycle, q, bbox, sort, limit, offset)
@@ -100,9 +100,9 @@ def cameras_geojson(p: CurrentPrincipal, session: ReadSessionDep, region: str | 
                                separators=(",", ":")), media_type="application/json")
 
 
-@router.get("/{camera_id}")
+@router.get("/{camera_id}", response_model=CameraDetailPublic)
 def get_camera(camera_id: str, p: CurrentPrincipal, reads: ReadSessionDep, session: SessionDep,
-               response: Response) -> CameraDetailPublic:
+               response: Response) -> dict[str, Any]:
     """One camera with its stream URLs (the read is audited); its ETag is the version to send as If-Match.
 
     The camera is read without the write lock; only the audit entry is written (a short transaction).
@@ -115,15 +115,15 @@ def get_camera(camera_id: str, p: CurrentPrincipal, reads: ReadSessionDep, sessi
     return out
 
 
-@router.post("", status_code=201)
-def create_camera(body: CameraIn, p: CurrentPrincipal, session: SessionDep, v: VigilDep) -> CameraDetailPublic:
+@router.post("", status_code=201, response_model=CameraDetailPublic)
+def create_camera(body: CameraIn, p: CurrentPrincipal, session: SessionDep, v: VigilDep) -> dict[str, Any]:
     """Register a camera (admin; planners may add planned cameras)."""
     return camera_json(svc.create_camera(session, p, body, v.box), None, detail=True)
 
 
-@router.patch("/{camera_id}")
+@router.patch("/{camera_id}", response_model=CameraDetailPublic)
 def update_camera(camera_id: str, body: CameraPatch, p: CurrentPrincipal, session: SessionDep,
-                  v: VigilDep, response: Response, if_match: IfMatch = None) -> CameraDetailPublic:
+                  v: VigilDep, response: Response, if_match: IfMatch = None) -> dict[str, Any]:
     """Change a camera (with If-Match: only if it is still at that version, else 412)."""
     c = svc.update_camera(session, p, camera_id, body, v.box, versions=expected_versions(if_match))
     set_etag(response, session, c)

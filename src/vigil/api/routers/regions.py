@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
@@ -23,10 +23,10 @@ def region_json(r: Region) -> dict:
             "lon": r.lon, "lat": r.lat}
 
 
-@router.get("")
+@router.get("", response_model=Page[RegionPublic])
 def list_regions(p: CurrentPrincipal, session: SessionDep, parent: str | None = None, level: int | None = None,
                  q: str = "", limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                 offset: Offset = 0) -> Page[RegionPublic]:
+                 offset: Offset = 0) -> dict[str, Any]:
     """Search regions in scope."""
     items, total = svc.list_regions(session, p, parent=parent, level=level, q=q, limit=limit, offset=offset)
     return {"items": [region_json(r) for r in items], "total": total, "limit": limit, "offset": offset}
@@ -39,23 +39,23 @@ def tree(p: CurrentPrincipal, session: SessionDep, root: str | None = None,
     return svc.region_tree(session, p, root=root, depth=depth)
 
 
-@router.get("/{code}")
-def get_region(code: RegionCode, p: CurrentPrincipal, session: SessionDep, response: Response) -> RegionPublic:
+@router.get("/{code}", response_model=RegionPublic)
+def get_region(code: RegionCode, p: CurrentPrincipal, session: SessionDep, response: Response) -> dict[str, Any]:
     """One region; its ETag is the version to send as If-Match."""
     r = svc.get_region(session, p, code)
     set_etag(response, session, r)
     return region_json(r)
 
 
-@router.post("", status_code=201)
-def create_region(body: RegionIn, p: CurrentPrincipal, session: SessionDep) -> RegionPublic:
+@router.post("", status_code=201, response_model=RegionPublic)
+def create_region(body: RegionIn, p: CurrentPrincipal, session: SessionDep) -> dict[str, Any]:
     """Add a region (admin)."""
     return region_json(svc.create_region(session, p, body))
 
 
-@router.patch("/{code}")
+@router.patch("/{code}", response_model=RegionPublic)
 def update_region(code: RegionCode, body: RegionPatch, p: CurrentPrincipal, session: SessionDep, response: Response,
-                  if_match: IfMatch = None) -> RegionPublic:
+                  if_match: IfMatch = None) -> dict[str, Any]:
     """Rename or move a region (admin; with If-Match: only if it is still at that version, else 412)."""
     r = svc.update_region(session, p, code, body, versions=expected_versions(if_match))
     set_etag(response, session, r)

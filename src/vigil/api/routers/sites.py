@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 
@@ -26,10 +26,10 @@ def site_json(s: Site) -> dict:
             "lon": s.lon, "lat": s.lat}
 
 
-@router.get("")
+@router.get("", response_model=Page[SitePublic])
 def list_sites(p: CurrentPrincipal, session: SessionDep, region: str | None = None, kind: str | None = None,
                q: str = "", limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-               offset: Offset = 0) -> Page[SitePublic]:
+               offset: Offset = 0) -> dict[str, Any]:
     """Search sites in scope."""
     items, total = svc.list_sites(session, p, region=region, kind=kind, q=q, limit=limit, offset=offset)
     return {"items": [site_json(s) for s in items], "total": total, "limit": limit, "offset": offset}
@@ -51,23 +51,23 @@ def sites_geojson(p: CurrentPrincipal, session: ReadSessionDep, region: str | No
     return Response(site_layer_json(session, p, region), media_type="application/json", headers=headers)
 
 
-@router.get("/{site_id}")
-def get_site(site_id: RowId, p: CurrentPrincipal, session: SessionDep, response: Response) -> SitePublic:
+@router.get("/{site_id}", response_model=SitePublic)
+def get_site(site_id: RowId, p: CurrentPrincipal, session: SessionDep, response: Response) -> dict[str, Any]:
     """One site; its ETag is the version to send as If-Match."""
     s = svc.get_site(session, p, site_id)
     set_etag(response, session, s)
     return site_json(s)
 
 
-@router.post("", status_code=201)
-def create_site(body: SiteIn, p: CurrentPrincipal, session: SessionDep) -> SitePublic:
+@router.post("", status_code=201, response_model=SitePublic)
+def create_site(body: SiteIn, p: CurrentPrincipal, session: SessionDep) -> dict[str, Any]:
     """Add a site (admin)."""
     return site_json(svc.create_site(session, p, body))
 
 
-@router.patch("/{site_id}")
+@router.patch("/{site_id}", response_model=SitePublic)
 def update_site(site_id: RowId, body: SitePatch, p: CurrentPrincipal, session: SessionDep, response: Response,
-                if_match: IfMatch = None) -> SitePublic:
+                if_match: IfMatch = None) -> dict[str, Any]:
     """Change a site (admin; with If-Match: only if it is still at that version, else 412)."""
     s = svc.update_site(session, p, site_id, body, versions=expected_versions(if_match))
     set_etag(response, session, s)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -89,8 +90,8 @@ def _get(session: SessionDep, p: Principal, user_id: int) -> User:
     return u
 
 
-@router.get("")
-def list_users(session: SessionDep, p: Principal = Admin) -> UserList:
+@router.get("", response_model=UserList)
+def list_users(session: SessionDep, p: Principal = Admin) -> dict[str, Any]:
     """Users whose regions lie inside the caller's scope."""
     ids = select(UserRegion.user_id).where(p.scope.clause(UserRegion.region_code))
     users = [u for u in session.scalars(select(User).where(User.id.in_(ids)).order_by(User.name))
@@ -98,16 +99,16 @@ def list_users(session: SessionDep, p: Principal = Admin) -> UserList:
     return {"items": [user_json(u) for u in users], "total": len(users)}
 
 
-@router.get("/{user_id}")
-def get_user(user_id: RowId, session: SessionDep, response: Response, p: Principal = Admin) -> UserPublic:
+@router.get("/{user_id}", response_model=UserPublic)
+def get_user(user_id: RowId, session: SessionDep, response: Response, p: Principal = Admin) -> dict[str, Any]:
     """One user; its ETag is the version to send as If-Match."""
     u = _get(session, p, user_id)
     set_etag(response, session, u)
     return user_json(u)
 
 
-@router.post("", status_code=201)
-def create_user(body: UserIn, session: SessionDep, p: Principal = Admin) -> NewUserPublic:
+@router.post("", status_code=201, response_model=NewUserPublic)
+def create_user(body: UserIn, session: SessionDep, p: Principal = Admin) -> dict[str, Any]:
     """Add a user inside the caller's scope; a generated password is returned once."""
     regions = [validate_region_code(c) for c in body.regions]
     for c in regions:
@@ -117,9 +118,9 @@ def create_user(body: UserIn, session: SessionDep, p: Principal = Admin) -> NewU
     return user_json(u) | ({"password": password} if body.password is None else {})
 
 
-@router.patch("/{user_id}")
+@router.patch("/{user_id}", response_model=UserPublic)
 def update_user(user_id: RowId, body: UserPatch, session: SessionDep, response: Response, if_match: IfMatch = None,
-                p: Principal = Admin) -> UserPublic:
+                p: Principal = Admin) -> dict[str, Any]:
     """Change a user's role, regions, team or active flag (with If-Match: only from that version, else 412)."""
     u = _get(session, p, user_id)
     check_version(u, expected_versions(if_match), f"user {user_id}")
