@@ -25,6 +25,7 @@ demo: sysdeps venv
 
 test: sysdeps venv
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
 	$(BIN)/pytest -m "not slow" $(XDIST) --durations=30 $(PYTEST_ARGS)
 
 test-sqlite: sysdeps venv
