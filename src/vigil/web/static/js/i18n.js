@@ -5,7 +5,7 @@
 
 export const LANGUAGES = [["zh-CN", "中文"], ["en", "English"]];
 const KEY = "vigil_locale";
-const i18n = window.i18next;
+const i18n = window.i18next; // absent on a page that keeps its own words (centre.html)
 let timeZone;
 
 /** zh-CN for any Chinese browser or saved choice, else en. */
@@ -46,11 +46,12 @@ export async function initI18n(lang) {
 
 /** Translate `key` (English text) with {{placeholders}} from `vars`. */
 export function t(key, vars) {
-  return i18n.isInitialized ? i18n.t(key, vars) : key;
+  return i18n?.isInitialized ? i18n.t(key, vars) : key;
 }
 
-/** The current language ("zh-CN" or "en"). */
+/** The current language ("zh-CN" or "en"); on a page without i18next, the one it picks for itself. */
 export function lang() {
+  if (!i18n) return pickLanguage();
   return i18n.isInitialized ? i18n.language : "en";
 }
 
