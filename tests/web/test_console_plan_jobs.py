@@ -86,14 +86,19 @@ def test_plan_form_shows_the_jobs_progress_and_opens_the_plan(chrome, console: C
     assert browser_errors(d) == []
 
 
-def test_a_map_outside_the_region_is_refused_in_chinese(chrome, console: City, sqlite_vigil, tmp_path,
-                                                        shots: Path) -> None:
-    d = chrome
+def _plans_in_chinese(d, console: City) -> None:  # type: ignore[no-untyped-def]
+    """Sign in, switch the console to Chinese and open the planning page."""
     _sign_in(d, console)
     _wait(d, lambda x: _css(x, '#nav a[data-route="plans"]'))
     choose_language(d, "zh-CN")
     _wait(d, lambda x: _text(x, '#nav a[data-route="plans"]') == "规划方案")
     d.get(console.base + "/ui/#/plans")
+
+
+def test_a_map_outside_the_region_is_refused_in_chinese(chrome, console: City, sqlite_vigil, tmp_path,
+                                                        shots: Path) -> None:
+    d = chrome
+    _plans_in_chinese(d, console)
     # 金色年华 lies some 25 km from 金方社区, the village it is given for
     _submit(d, "53018102001", _area(tmp_path))
     _css(d, "#plan-submit")[0].click()
@@ -118,11 +123,7 @@ def test_a_running_jobs_stage_reads_in_chinese(chrome, console: City, sqlite_vig
                               work_dir=sqlite_vigil.settings.home / "plans" / "running")
         job.state, job.stage, job.percent = "running", stage, 42.0
     d = chrome
-    _sign_in(d, console)
-    _wait(d, lambda x: _css(x, '#nav a[data-route="plans"]'))
-    choose_language(d, "zh-CN")
-    _wait(d, lambda x: _text(x, '#nav a[data-route="plans"]') == "规划方案")
-    d.get(console.base + "/ui/#/plans")
+    _plans_in_chinese(d, console)
     _wait(d, lambda x: _text(x, f'.plan-job[data-job="{job.id}"] [role=status]') == f"{text} · 42 %")
 
 
