@@ -100,7 +100,12 @@ def test_unexpected_errors_never_show_a_traceback(tmp_path, monkeypatch, capfd):
 
     monkeypatch.setattr(cli, "app", lambda **kw: boom())
     monkeypatch.delenv("VIGIL_DEBUG", raising=False)
+    monkeypatch.delenv("VIGIL_LANG", raising=False)
     import pytest
+
+    from vigil.i18n import cli_language
+
+    cli_language.start("en")  # the app that would start the run is replaced: no earlier test's language lingers
 
     with pytest.raises(SystemExit) as ex:
         cli.main()
