@@ -65,6 +65,7 @@ SPEC: dict[str, Spec] = {
     "GET /api/v1/city-plans/{city_plan_id}/files/{file_name}": _s("plan.run"),
     "POST /api/v1/auth/logout": _s(None), "GET /api/v1/auth/me": _s(None), "PATCH /api/v1/auth/me": _s(None),
     "GET /api/v1/regions": _READ, "GET /api/v1/regions/tree": _READ, "GET /api/v1/regions/{code}": _READ,
+    "GET /api/v1/regions/geojson": _READ,
     "POST /api/v1/regions": _WRITE, "PATCH /api/v1/regions/{code}": _WRITE, "DELETE /api/v1/regions/{code}": _WRITE,
     "GET /api/v1/sites": _READ, "GET /api/v1/sites/geojson": _READ, "GET /api/v1/sites/{site_id}": _READ,
     "POST /api/v1/sites": _WRITE,

@@ -137,6 +137,8 @@ class Region(Base):
     parent_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"), index=True)
     lon: Mapped[float | None] = mapped_column(Float)
     lat: Mapped[float | None] = mapped_column(Float)
+    # where the region lies: a GeoJSON (Multi)Polygon in WGS84, checked by the site rule (vigil.registry.geometry)
+    outline: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # None: SQL NULL
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # optimistic versioning: every ORM update checks and bumps it (a lost update is a StaleDataError)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -22,6 +22,7 @@ REGION_CODE = r"^(\d{4}|\d{6}|\d{8}|\d{11})$"
 DEVICE_ID = r"^\d{20}$"
 _GEOMETRY = (f"GeoJSON Polygon or MultiPolygon in WGS84 (lon -180..180, lat -90..90), valid (no self-crossing), "
              f"at most {MAX_VERTICES} vertices")
+_OUTLINE = f"where the region lies (optional; null clears it): {_GEOMETRY}"
 
 
 def not_null(v: Any, info: ValidationInfo) -> Any:
@@ -56,19 +57,23 @@ class RegionIn(BaseModel):
     name: str = Field(min_length=1, max_length=120)
     lon: float | None = Field(None, ge=-180, le=180)
     lat: float | None = Field(None, ge=-90, le=90)
+    outline: dict[str, Any] | None = Field(None, description=_OUTLINE)
 
     _v = field_validator("code")(_region)
+    _g = field_validator("outline")(_geometry)
 
 
 class RegionPatch(BaseModel):
-    """Fields of a region that may change."""
+    """Fields of a region that may change (an outline sent as null is cleared)."""
 
     model_config = _FORBID
     name: str | None = Field(None, min_length=1, max_length=120)
     lon: float | None = Field(None, ge=-180, le=180)
     lat: float | None = Field(None, ge=-90, le=90)
+    outline: dict[str, Any] | None = Field(None, description=_OUTLINE)
 
     _nn = field_validator("name", mode="before")(not_null)
+    _g = field_validator("outline")(_geometry)
 
 
 class SiteIn(BaseModel):
@@ -184,7 +189,7 @@ class CameraPatch(BaseModel):
 
 # ----------------------------------------------------------------------------- public shapes (answers)
 class RegionPublic(BaseModel):
-    """A region as the API answers it."""
+    """A region in a list: whether it has an outline, not the outline itself."""
 
     code: str = Field(pattern=REGION_CODE)
     name: str
@@ -192,6 +197,38 @@ class RegionPublic(BaseModel):
     parent_code: str | None
     lon: float | None
     lat: float | None
+    has_outline: bool
+
+
+class RegionDetailPublic(RegionPublic):
+    """One region, with its outline."""
+
+    outline: dict[str, Any] | None = Field(description=_OUTLINE)
+
+
+class _RegionProps(BaseModel):
+    code: str = Field(pattern=REGION_CODE)
+    name: str
+    level: int = Field(ge=1, le=4)
+    parent_code: str | None
+    label: list[float] = Field(description="[lon, lat] of a point inside the outline, where its name goes",
+                               min_length=2, max_length=2)
+
+
+class RegionFeaturePublic(BaseModel):
+    """One region outline of the map's base layer."""
+
+    type: Literal["Feature"]
+    id: str
+    geometry: dict[str, Any] = Field(description=_GEOMETRY)
+    properties: _RegionProps
+
+
+class RegionMapPublic(BaseModel):
+    """Region outlines as a GeoJSON FeatureCollection (a base layer of the map)."""
+
+    type: Literal["FeatureCollection"]
+    features: list[RegionFeaturePublic]
 
 
 class SitePublic(BaseModel):

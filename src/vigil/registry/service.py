@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
+import shapely
+from shapely.geometry import shape
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -84,10 +86,18 @@ def create_region(session: Session, p: Principal, data: RegionIn) -> Region:
     if session.get(Region, data.code) is not None:
         raise ConflictError(f"region {data.code} already exists")
     r = Region(code=data.code, name=data.name, level=int(level_of_code(data.code)), parent_code=parent,
-               lon=data.lon, lat=data.lat)
+               lon=data.lon, lat=data.lat, outline=data.outline)
     session.add(r)
-    record(session, p.name, "region.create", f"region:{data.code}", region=data.code, name=data.name)
+    record(session, p.name, "region.create", f"region:{data.code}", region=data.code, name=data.name,
+           **_outline_note(data.outline, given=data.outline is not None))
     return r
+
+
+def _outline_note(outline: dict[str, Any] | None, *, given: bool) -> dict[str, str]:
+    """What the audit keeps of an outline change: its size, not its vertices (an outline may have thousands)."""
+    if not given:
+        return {}
+    return {"outline": "cleared" if outline is None else f"{shapely.get_num_coordinates(shape(outline))} vertices"}
 
 
 def update_region(session: Session, p: Principal, code: str, patch: RegionPatch, *,
@@ -99,7 +109,9 @@ def update_region(session: Session, p: Principal, code: str, patch: RegionPatch,
     changes = patch.model_dump(exclude_unset=True)
     for k, v in changes.items():
         setattr(r, k, v)
-    record(session, p.name, "region.update", f"region:{code}", region=code, **changes)
+    outline = changes.pop("outline", None)
+    record(session, p.name, "region.update", f"region:{code}", region=code, **changes,
+           **_outline_note(outline, given="outline" in patch.model_fields_set))
     return r
 
 

@@ -1,26 +1,40 @@
-"""Regions: the four-level administrative tree."""
+"""Regions: the four-level administrative tree, and their outlines as a map layer."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 
-from vigil.api.deps import CurrentPrincipal, SessionDep
+from vigil.access.guard import check_permission
+from vigil.api.deps import CurrentPrincipal, ReadSessionDep, SessionDep
 from vigil.api.params import Offset, RegionCode
 from vigil.api.public.registry import RegionNodePublic
 from vigil.api.versioning import IfMatch, expected_versions, set_etag
 from vigil.core.models import Region
 from vigil.registry import service as svc
-from vigil.registry.schemas import Page, RegionIn, RegionPatch, RegionPublic
+from vigil.registry.region_layer import region_layer_json, region_layer_tag
+from vigil.registry.schemas import (
+    Page,
+    RegionDetailPublic,
+    RegionIn,
+    RegionMapPublic,
+    RegionPatch,
+    RegionPublic,
+)
 
 router = APIRouter()
 
 
 def region_json(r: Region) -> dict:
-    """Public shape of a region."""
+    """Public shape of a region in a list (whether it has an outline, not the outline)."""
     return {"code": r.code, "name": r.name, "level": r.level, "parent_code": r.parent_code,
-            "lon": r.lon, "lat": r.lat}
+            "lon": r.lon, "lat": r.lat, "has_outline": r.outline is not None}
+
+
+def region_detail_json(r: Region) -> dict:
+    """Public shape of one region, with its outline."""
+    return {**region_json(r), "outline": r.outline}
 
 
 @router.get("", response_model=Page[RegionPublic])
@@ -39,27 +53,49 @@ def tree(p: CurrentPrincipal, session: SessionDep, root: str | None = None,
     return svc.region_tree(session, p, root=root, depth=depth)
 
 
-@router.get("/{code}", response_model=RegionPublic)
+@router.get("/geojson", response_model=RegionMapPublic, responses={304: {"description": "the layer is unchanged"}})
+def regions_geojson(p: CurrentPrincipal, session: ReadSessionDep, region: str | None = None,
+                    ancestors: Annotated[bool, Query(description="also the outlines of the region's ancestors "
+                                                                 "in scope")] = False,
+                    if_none_match: Annotated[str | None, Header()] = None) -> Response:
+    """Outlines of the regions in scope (in ``region``'s subtree) as one GeoJSON FeatureCollection (a map layer).
+
+    Like ``/sites/geojson``: an ETag that follows the outlines, ``Cache-Control: private, no-cache``, and 304 for
+    an If-None-Match that still holds.
+    """
+    check_permission(p, "registry.read")
+    tag = region_layer_tag(session, p, region, ancestors=ancestors)
+    headers = {"ETag": tag, "Cache-Control": "private, no-cache", "Vary": "Cookie, Authorization"}
+    if if_none_match and tag in (t.strip() for t in if_none_match.split(",")):
+        return Response(status_code=304, headers=headers)
+    return Response(region_layer_json(session, p, region, ancestors=ancestors), media_type="application/json",
+                    headers=headers)
+
+
+@router.get("/{code}", response_model=RegionDetailPublic)
 def get_region(code: RegionCode, p: CurrentPrincipal, session: SessionDep, response: Response) -> dict[str, Any]:
-    """One region; its ETag is the version to send as If-Match."""
+    """One region with its outline; its ETag is the version to send as If-Match."""
     r = svc.get_region(session, p, code)
     set_etag(response, session, r)
-    return region_json(r)
+    return region_detail_json(r)
 
 
-@router.post("", status_code=201, response_model=RegionPublic)
+@router.post("", status_code=201, response_model=RegionDetailPublic)
 def create_region(body: RegionIn, p: CurrentPrincipal, session: SessionDep) -> dict[str, Any]:
-    """Add a region (admin)."""
-    return region_json(svc.create_region(session, p, body))
+    """Add a region (admin), optionally with its outline."""
+    return region_detail_json(svc.create_region(session, p, body))
 
 
-@router.patch("/{code}", response_model=RegionPublic)
+@router.patch("/{code}", response_model=RegionDetailPublic)
 def update_region(code: RegionCode, body: RegionPatch, p: CurrentPrincipal, session: SessionDep, response: Response,
                   if_match: IfMatch = None) -> dict[str, Any]:
-    """Rename or move a region (admin; with If-Match: only if it is still at that version, else 412)."""
+    """Rename, move or outline a region (admin; with If-Match: only if it is still at that version, else 412).
+
+    ``outline: null`` clears the outline.
+    """
     r = svc.update_region(session, p, code, body, versions=expected_versions(if_match))
     set_etag(response, session, r)
-    return region_json(r)
+    return region_detail_json(r)
 
 
 @router.delete("/{code}", status_code=204)
