@@ -1,6 +1,6 @@
-"""A region's extent (vigil.registry.extent): the hull of its subtree's sites, cameras and reference points,
-with a margin; a map beyond it is refused; a region with nothing placed is judged by its nearest placed ancestor,
-and a tree with nothing placed refuses nothing."""
+"""A region's extent (vigil.registry.extent): the nearest outline up the tree, else the hull of its subtree's sites,
+cameras and reference points, with a margin; a map beyond it is refused; a region with nothing placed is judged by
+its nearest placed ancestor, and a tree with nothing placed refuses nothing."""
 
 from __future__ import annotations
 
@@ -13,7 +13,15 @@ from shapely.geometry import shape
 from vigil.access.bootstrap import init_instance
 from vigil.core.ids import generate_device_id
 from vigil.core.models import Camera, Region, Site
-from vigil.registry.extent import MARGIN_M, AreaOutsideRegion, check_in_region, nearest_extent, region_extent
+from vigil.registry.extent import (
+    MARGIN_M,
+    AreaOutsideRegion,
+    ExtentBasis,
+    check_in_region,
+    nearest_extent,
+    outline_extent,
+    region_extent,
+)
 
 # 昆明: a town whose village has a site polygon; a town with one camera only; a town with nothing placed
 PREF, TOWN_SITE, VILLAGE, TOWN_CAM, TOWN_EMPTY = "5301", "53010101", "53010101001", "53010102", "53010103"
@@ -89,8 +97,55 @@ def test_the_extent_is_the_hull_of_the_subtree(tree) -> None:
         village = region_extent(s, VILLAGE)
         pref = region_extent(s, PREF)
     assert village is not None and village.region_name == "金色家园社区"
-    assert village.hull.equals(shape(_square(LON, LAT, 0.01)))
+    assert village.area.equals(shape(_square(LON, LAT, 0.01)))
     # the prefecture's hull reaches from the site square to the camera half a degree east
-    assert pref is not None and pref.hull.bounds == pytest.approx((LON - 0.01, LAT - 0.01, LON + 0.5, LAT + 0.01))
+    assert pref is not None and pref.area.bounds == pytest.approx((LON - 0.01, LAT - 0.01, LON + 0.5, LAT + 0.01))
     assert village.distance_m(shapely.Point(LON, LAT)) == 0.0
     assert village.distance_m(_point(3.0)) == pytest.approx(3000.0, rel=0.01)
+
+
+def _outline(s, code: str, outline: dict | None) -> None:  # type: ignore[no-untyped-def]
+    s.get(Region, code).outline = outline
+    s.flush()
+
+
+def _east_of_outline(km: float) -> shapely.Point:
+    """A point ``km`` east of the town outline's eastern edge (``_square(LON, LAT, 0.05)``)."""
+    return shapely.Point(LON + 0.05 + _km_east(km), LAT)
+
+
+@pytest.mark.parametrize(("region", "geom", "refused_by"), [
+    (VILLAGE, _point(12.0), None),                     # beyond the village's site hull, within the town's outline
+    (VILLAGE, _east_of_outline(9.5), None),            # the margin around the outline
+    (VILLAGE, _east_of_outline(11.0), TOWN_SITE),      # the town's outline refuses it, for its village
+    (TOWN_SITE, _east_of_outline(11.0), TOWN_SITE),
+    (TOWN_CAM, shapely.Point(121.47, 31.23), TOWN_CAM),  # no outline up its tree: its hull, as before
+])
+def test_the_nearest_outline_up_the_tree_is_the_extent(tree, region, geom, refused_by) -> None:
+    with tree.db.session() as s:
+        _outline(s, TOWN_SITE, _square(LON, LAT, 0.05))
+        ext = nearest_extent(s, region)
+        assert ext is not None and ext.basis == (ExtentBasis.OUTLINE if refused_by != TOWN_CAM else ExtentBasis.PLACES)
+        if refused_by is None:
+            check_in_region(s, region, geom)
+            return
+        with pytest.raises(AreaOutsideRegion) as err:
+            check_in_region(s, region, geom)
+    assert err.value.region_code == refused_by and err.value.distance_m > MARGIN_M
+    said = "from the region's outline" if refused_by == TOWN_SITE else "from the region's sites and cameras"
+    assert said in str(err.value)
+
+
+def test_an_ancestors_outline_judges_the_whole_tree_and_clearing_it_restores_the_hull(tree) -> None:
+    with tree.db.session() as s:
+        _outline(s, PREF, {"type": "MultiPolygon", "coordinates": [_square(LON, LAT, 0.05)["coordinates"],
+                                                                   _square(LON + 0.5, LAT, 0.05)["coordinates"]]})
+        town = nearest_extent(s, TOWN_EMPTY)
+        assert town is not None and (town.region_code, town.basis) == (PREF, ExtentBasis.OUTLINE)
+        check_in_region(s, TOWN_EMPTY, shapely.Point(LON + 0.5, LAT + 0.05))  # in the second part
+        with pytest.raises(AreaOutsideRegion, match="outside region 5301"):
+            check_in_region(s, TOWN_CAM, shapely.Point(LON + 0.25, LAT + 0.3))  # 33 km north, between the parts
+        _outline(s, PREF, None)
+        assert nearest_extent(s, TOWN_EMPTY).basis == ExtentBasis.PLACES  # type: ignore[union-attr]
+        check_in_region(s, TOWN_CAM, shapely.Point(LON + 0.5, LAT + 0.05))
+        assert outline_extent(s, "12") is None  # not a region code: nothing says where it lies
