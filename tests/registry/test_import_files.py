@@ -25,7 +25,8 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01"
     ("extra.csv", b"code,name,level,parent,colour\n5301,x,1,,red\n", "unknown column(s) colour"),
     ("semicolons.csv", b"code;name;level;parent\n5301;x;1;\n", "separated by commas"),
     ("twice.csv", b"code,name,name\n5301,x,y\n", "more than once"),
-    ("regions.geojson", b'{"type": "FeatureCollection", "features": []}', "CSV only"),
+    ("regions.geojson", b'{"type": "FeatureCollection", "features": [], "crs": {"type": "name", '
+                        b'"properties": {"name": "EPSG:3857"}}}', "WGS84"),
     ("missing.csv", None, "no such file"),
 ])
 def test_malformed_region_files(sqlite_vigil, tmp_path, name, data, message):

@@ -14,12 +14,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from vigil.access.guard import Scope
 from vigil.cli_common import DbOpt, HomeOpt, open_instance
-from vigil.registry.io import EXPORT_FORMATS, IMPORTERS, ImportReport, export_cameras
+from vigil.registry.io import EXPORT_FORMATS, IMPORTERS, ImportReport, export_cameras, export_regions
 
 __all__ = ["export_app", "import_app"]
 
-import_app = typer.Typer(help="Bulk-import regions, sites, camera models or cameras (CSV; GeoJSON for sites "
-                              "and cameras). Columns: docs/formats.md.", no_args_is_help=True)
+import_app = typer.Typer(help="Bulk-import regions, sites, camera models or cameras (CSV; GeoJSON for regions, "
+                              "sites and cameras). Columns: docs/formats.md.", no_args_is_help=True)
 export_app = typer.Typer(help="Export the registry.", no_args_is_help=True)
 
 out = Console()
@@ -79,7 +79,7 @@ def _run_import(kind: str, file: Path, dry_run: bool, db: str | None, home: str 
 
 
 _HELP = {
-    "regions": "Regions: code,name,level,parent[,lon,lat] (rows in any order).",
+    "regions": "Regions: code,name,level,parent[,lon,lat] (rows in any order), or GeoJSON with outlines.",
     "sites": "Sites: name,region,kind,protection_class,sensitive,lon,lat,geometry (or GeoJSON polygons).",
     "models": "Camera models: name,vendor,h_res_px,v_res_px,hfov_deg,vfov_deg,ir_range_m,form_factor,unit_cost.",
     "cameras": "Cameras: id,name,region,site,lon,lat,... (or GeoJSON points); an empty id is generated.",
@@ -117,9 +117,28 @@ def export_cameras_cmd(
                               include_secrets=include_secrets, actor=_actor())
     if out_file is None and fmt == "gpkg":
         out_file = Path("cameras" + EXPORT_FORMATS["gpkg"][1])
+    _write_out(data, out_file)
+
+
+def _write_out(data: bytes, out_file: Path | None) -> None:
     if out_file is None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
     out_file.write_bytes(data)
     err.print(f"wrote {len(data):,} bytes to {out_file}")
+
+
+@export_app.command("regions")
+def export_regions_cmd(
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv, or geojson (with the outlines)")] = "csv",
+    region: Annotated[str | None, typer.Option(help="Only this region's subtree")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="File to write (default: stdout)")] = None,
+    db: DbOpt = None, home: HomeOpt = None,
+) -> None:
+    """Export regions in the import's columns (CSV), or as GeoJSON features whose geometry is the outline."""
+    v = open_instance(db, home)
+    with v.db.session() as s:
+        data = export_regions(s, scope=Scope.everything(), fmt=fmt.lower(), region=region,  # type: ignore[arg-type]
+                              actor=_actor())
+    _write_out(data, out_file)

@@ -1,7 +1,7 @@
 """Bulk import and export of the registry: the public surface.
 
-Imports read CSV (UTF-8, with or without BOM) for every kind, and GeoJSON for sites
-(polygons) and cameras (points). They upsert, check every row before writing anything,
+Imports read CSV (UTF-8, with or without BOM) for every kind, and GeoJSON for regions
+(outlines), sites (polygons) and cameras (points). They upsert, check every row before writing anything,
 and reject a bad file as a whole with every bad row listed. The columns are documented
 in ``docs/formats.md``.
 """
@@ -13,6 +13,7 @@ from collections.abc import Callable
 from vigil.registry.io_cameras import CAMERA_COLUMNS, CAMERA_FIELDS, import_cameras
 from vigil.registry.io_common import ImportReport, Progress, Source
 from vigil.registry.io_export import EXPORT_FORMATS, ExportFormat, export_cameras
+from vigil.registry.io_export_regions import REGION_EXPORT_FORMATS, RegionExportFormat, export_regions
 from vigil.registry.io_registry import (
     MODEL_COLUMNS,
     REGION_COLUMNS,
@@ -29,12 +30,15 @@ __all__ = [
     "IMPORTERS",
     "MODEL_COLUMNS",
     "REGION_COLUMNS",
+    "REGION_EXPORT_FORMATS",
     "SITE_COLUMNS",
     "ExportFormat",
     "ImportReport",
     "Progress",
+    "RegionExportFormat",
     "Source",
     "export_cameras",
+    "export_regions",
     "import_cameras",
     "import_models",
     "import_regions",

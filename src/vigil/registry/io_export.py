@@ -25,7 +25,7 @@ from vigil.registry.io_cameras import CAMERA_FIELDS
 from vigil.registry.io_common import common_region, defuse_formula
 from vigil.registry.streams import redact_url
 
-__all__ = ["EXPORT_FORMATS", "ExportFormat", "export_cameras"]
+__all__ = ["EXPORT_FORMATS", "ExportFormat", "check_export_region", "export_cameras"]
 
 ExportFormat = Literal["csv", "geojson", "gpkg"]
 #: format -> (media type, file extension)
@@ -41,7 +41,8 @@ _QUERY = (Camera.id, Camera.name, Camera.region_code.label("region"), Site.name.
           Camera.username, Camera.password_enc)
 
 
-def _check_region(session: Session, region: str, scope: Scope) -> str:
+def check_export_region(session: Session, region: str, scope: Scope) -> str:
+    """The code of ``region`` to export, if the caller may see it; else NotFoundError."""
     try:
         code = validate_region_code(region)
     except InputError:
@@ -87,7 +88,7 @@ def export_cameras(session: Session, *, scope: Scope, fmt: ExportFormat = "csv",
         raise InputError(f"unknown export format {fmt!r}; use csv, geojson or gpkg")
     if include_secrets and box is None:
         raise InputError("exporting passwords needs the instance's credential box")
-    code = _check_region(session, region, scope) if region else None
+    code = check_export_region(session, region, scope) if region else None
     rows = _rows(session, code, scope, box, include_secrets)
     fields = CAMERA_FIELDS if include_secrets else CAMERA_FIELDS[:-1]
     data = {"csv": _csv, "geojson": _geojson, "gpkg": _gpkg}[fmt](rows, fields)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -13,7 +14,7 @@ from vigil.access.guard import Scope, check_shared_edit
 from vigil.core.errors import AccessDenied, InputError, RowError
 from vigil.core.ids import RegionLevel, level_of_code, parent_code
 from vigil.core.models import CameraModel, FormFactor, Region, Site, SiteKind
-from vigil.registry.geometry import parse_polygon
+from vigil.registry.geometry import parse_polygon, validate_polygon
 from vigil.registry.io_common import (
     Columns,
     Format,
@@ -69,14 +70,33 @@ def _check_level(r: RowReader, code: str) -> int | None:
     return level
 
 
+def _outline(r: RowReader, values: dict[str, Any]) -> None:
+    """A GeoJSON feature's geometry is the region's outline, checked by the site rule (a CSV has no outline)."""
+    if r.cells.get("geometry"):
+        try:
+            values["outline"] = validate_polygon(json.loads(r.cells["geometry"]))
+        except InputError as exc:
+            r.err("geometry", str(exc))
+
+
+def _stored_outlines(session: Session, codes: list[str]) -> dict[str, Any]:
+    """The outlines stored for ``codes`` (read only for the regions a file outlines: an outline may be large)."""
+    out: dict[str, Any] = {}
+    for i in range(0, len(codes), 500):
+        out.update(session.execute(select(Region.code, Region.outline).where(Region.code.in_(codes[i:i + 500]))).all())
+    return out
+
+
 def import_regions(session: Session, rows_or_path: Source, *, actor: str, scope: Scope, dry_run: bool = False,
                    progress: Progress | None = None, fmt: Format = "auto", name: str = "") -> ImportReport:
-    """Upsert regions from a CSV file (``code,name,level,parent[,lon,lat]``); rows may come in any order.
+    """Upsert regions from CSV (``code,name,level,parent[,lon,lat]``) or GeoJSON; rows may come in any order.
 
-    Only regions inside ``scope`` may be created or changed (the instance's own is ``Scope.everything()``).
+    A GeoJSON feature has the same properties and the region's outline as its geometry (a (Multi)Polygon, or null
+    to leave the stored outline as it is). Only regions inside ``scope`` may be created or changed (the instance's
+    own is ``Scope.everything()``).
     """
     t0 = time.perf_counter()
-    rows = read_rows(rows_or_path, REGION_COLUMNS, fmt=fmt, name=name)
+    rows = read_rows(rows_or_path, REGION_COLUMNS, geo="polygon", fmt=fmt, name=name)
     existing = {r.code: {"code": r.code, "name": r.name, "level": r.level, "parent_code": r.parent_code,
                          "lon": r.lon, "lat": r.lat}
                 for r in session.execute(select(Region.code, Region.name, Region.level, Region.parent_code,
@@ -102,6 +122,7 @@ def import_regions(session: Session, rows_or_path: Source, *, actor: str, scope:
             r.err("parent", f"is required: region {code} belongs under {implied}")
         values["parent_code"] = implied if given else None
         _position(r, values)
+        _outline(r, values)
         return values
 
     good = check_rows(rows, progress, check)
@@ -110,9 +131,15 @@ def import_regions(session: Session, rows_or_path: Source, *, actor: str, scope:
         if p and p not in existing and p not in in_file:
             rows.errors.append(RowError(line, "parent", f"region {p} does not exist in the database or the file"))
     reject_if_bad(rows)
+    # a file that outlines some regions: every stored row it updates keeps its outline unless the row gives one
+    outlined = _stored_outlines(session, [v["code"] for _, v in good if v["code"] in existing]) \
+        if any("outline" in v for _, v in good) else None
     plan = Plan()
     for _, v in sorted(good, key=lambda lv: lv[1]["level"]):  # parents before children
-        plan.merge(existing.get(v["code"]), v, {"lon": None, "lat": None})
+        old = existing.get(v["code"])
+        if old is not None and outlined is not None:
+            old = old | {"outline": outlined.get(v["code"])}
+        plan.merge(old, v, {"lon": None, "lat": None, "outline": None})
     if not dry_run:
         write(session, table_of(Region), "code", plan, progress)
     return finish(session, "regions", rows, plan, actor=actor, dry_run=dry_run, t0=t0,
