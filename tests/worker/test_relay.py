@@ -170,6 +170,10 @@ async def test_a_workers_analytics_store_the_row_and_put_the_notification_on_the
     try:
         (ana,) = [x for x in w.services if isinstance(x, AnalyticsService)]
         assert ana.keep == w.holds and ana.mqtt == ""  # its shards' cameras; MQTT is the relay's
+        for _ in range(120):  # a worker stores events only for the cameras of the shards it holds (fenced)
+            if w.holds(cam):
+                break
+            await asyncio.sleep(0.25)
         ev = _event(cam)
         for sink in w.event_sinks(SimpleNamespace(region_code="53010201", camera_id=cam)):
             await asyncio.to_thread(sink.publish, ev)

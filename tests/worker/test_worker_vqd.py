@@ -27,7 +27,7 @@ async def test_worker_samples_only_cameras_it_still_owns(sqlite_vigil, nats_serv
     v = sqlite_vigil
     init_instance(v, root_code="5301", root_name="Pref")
     nc = await nats.connect(nats_server.url)
-    w = Worker(v, nats_url=nats_server.url, name="w1", ttl=3.0, probe_interval=0.5, probe_timeout=2.0)
+    w = Worker(v, nats_url=nats_server.url, name="w1", ttl=15.0, probe_interval=0.5, probe_timeout=2.0)
     writer = Writer(v, nc.jetstream())
     async with Fleet(2, streams=2) as fleet:
         cams = register_fleet(v, fleet.manifest()["cameras"])
@@ -48,7 +48,7 @@ async def test_worker_samples_only_cameras_it_still_owns(sqlite_vigil, nats_serv
             await w._table.release(lost)
             lost.deadline = float("inf")  # the stalled worker still believes it holds the shard
             w.leases[shard_of(cams[1])] = lost
-            other = LeaseTable(w._table.kv, "w2", ttl=3.0)
+            other = LeaseTable(w._table.kv, "w2", ttl=15.0)  # TTL 15 s: the stalled worker keeps its other keys meanwhile
             assert await other.acquire(f"shard.{shard_of(cams[1])}") is not None
             assert await w.sample_once() == 1
             st = await asyncio.to_thread(_states, v)

@@ -4,6 +4,8 @@
 threads): it hands each phase of an event to the worker's event loop as a :class:`~vigil.worker.bus.Note`
 (id ``<uid>.<phase>``) and waits for the stream's acknowledgement. Beside it the worker stores the
 event row itself with ``DatabaseSink(..., webhooks=False)``, so no webhook is queued twice.
+:class:`StoreThenNotify` puts the two in order: the note goes out only once the row is stored, so
+a row refused by the shard's fence (:mod:`vigil.worker.fence`) is announced by nobody.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import asyncio
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from vigil.analytics.events import AnalyticsEvent
+from vigil.analytics.events import AnalyticsEvent, DatabaseSink
+from vigil.analytics.roadrules import QueueMinute
 from vigil.core.errors import NotReadyError
 from vigil.worker.bus import Note, publish_note
 
-__all__ = ["StreamSink", "event_note"]
+__all__ = ["StoreThenNotify", "StreamSink", "event_note"]
 
 
 def event_note(event: AnalyticsEvent, region_code: str) -> Note:
@@ -43,3 +46,19 @@ class StreamSink:
         except FutureTimeout:
             fut.cancel()
             raise NotReadyError(f"the events stream did not take event {event.uid}") from None
+
+
+class StoreThenNotify:
+    """Store an event's row with ``store``, then (only if that worked) publish its note with ``notify``."""
+
+    def __init__(self, store: DatabaseSink, notify: StreamSink) -> None:
+        self.store = store
+        self.notify = notify
+
+    def publish(self, event: AnalyticsEvent) -> None:
+        self.store.publish(event)  # FencedOff, or the database away: no note for a row that is not there
+        self.notify.publish(event)
+
+    def record_queue(self, sample: QueueMinute) -> None:
+        """Queue lengths are rows only (no note)."""
+        self.store.record_queue(sample)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import os
@@ -49,8 +50,8 @@ from vigil.registry.streams import in_service_population
 from vigil.video.recorder import RecorderConfig
 from vigil.worker.assign import DEFAULT_SHARDS, shard_of, shards_of
 from vigil.worker.bus import SUBJECT, ProbeBatch, connect, ensure_stream
-from vigil.worker.events import StreamSink
-from vigil.worker.fence import fence_holds, raise_fence
+from vigil.worker.events import StoreThenNotify, StreamSink
+from vigil.worker.fence import FencedOff, fence_holds, fenced_vigil, raise_fence
 from vigil.worker.lease import Lease, LeaseTable, open_bucket
 from vigil.worker.liveness import Heartbeats, dead_after
 from vigil.worker.pool import ProbePool, whole_groups
@@ -121,6 +122,7 @@ class Worker:
         self._pool: ProbePool | None = None
         self._wake: asyncio.Event | None = None  # set: run a reconcile round now (a member went silent)
         self._members: set[str] = set()
+        self._fenced: dict[int, Vigil] = {}  # per shard: the instance whose writes check the shard's fence
         self._seq = itertools.count(1)
         self._boot = int(utcnow().timestamp() * 1000)
 
@@ -156,8 +158,8 @@ class Worker:
     def event_sinks(self, job: CameraAnalytics) -> list[EventSink]:
         """The row in the database (no outbox) and the notification on the events stream, for the relay."""
         assert self._loop is not None, "the worker is not started"
-        return [DatabaseSink(self.vigil, job.region_code, webhooks=False),
-                StreamSink(self._js, self._loop, region_code=job.region_code)]
+        return [StoreThenNotify(DatabaseSink(self.camera_vigil(job.camera_id), job.region_code, webhooks=False),
+                                StreamSink(self._js, self._loop, region_code=job.region_code))]
 
     def holds(self, camera_id: str) -> bool:
         """True while this worker holds the lease of the camera's shard and its local deadline has not passed."""
@@ -166,9 +168,22 @@ class Worker:
 
     def fence_holds(self, session: Session, camera_id: str) -> bool:
         """The gate of a segment row: our lease is alive and no later owner has fenced the shard."""
-        shard = shard_of(camera_id, self.shards)
+        return self._shard_holds(shard_of(camera_id, self.shards), session)
+
+    def _shard_holds(self, shard: int, session: Session) -> bool:
         lease = self.leases.get(shard)
         return lease is not None and lease.alive() and fence_holds(session, shard, lease.token)
+
+    def camera_vigil(self, camera_id: str) -> Vigil:
+        """The instance for the camera's writes: each transaction first checks the lease and fence of its shard.
+
+        A write after a later owner raised the fence raises :class:`~vigil.worker.fence.FencedOff`.
+        """
+        shard = shard_of(camera_id, self.shards)
+        v = self._fenced.get(shard)
+        if v is None:
+            v = self._fenced[shard] = fenced_vigil(self.vigil, functools.partial(self._shard_holds, shard))
+        return v
 
     def _follow(self) -> None:
         """The shards held changed: the recorder starts and stops cameras now (in the background)."""
@@ -313,8 +328,8 @@ class Worker:
                 self.stats.acquired += 1
         if won and self._pool is not None:
             self._spawn(self.sweep_once(set(won), urgent=True))
-        if won and self._rec is not None:
-            try:  # a stale owner's segment rows are refused from now on
+        if won:
+            try:  # a stale owner's samples, events and segment rows are refused from now on
                 await asyncio.to_thread(self._raise_fences, won)
             except Exception as exc:  # the database away: the writer raises the fence with our first batch
                 log.warning("worker %s: raising the fences of %d shard(s): %s", self.name, len(won), exc)
@@ -457,7 +472,8 @@ class Worker:
     async def sample_once(self) -> int:
         """Diagnose the picture of each online camera whose shard is still ours; return cameras sampled.
 
-        The lease is checked right before each sample, which stores through the health package.
+        The lease is checked right before each sample, which stores through the health package in
+        transactions fenced by the shard (a later owner's fence refuses it: :class:`FencedOff`).
         """
         assert self._table is not None
         n = 0
@@ -468,8 +484,11 @@ class Worker:
                     self._drop(shard_of(cid, self.shards), lease)
                 continue
             try:
-                await call_diagnose(self.vigil, cid)
+                await call_diagnose(self.camera_vigil(cid), cid)
                 n += 1
+            except FencedOff:  # a later owner took the shard while we sampled: nothing stored
+                self.stats.fenced += 1
+                self._drop(shard_of(cid, self.shards), lease)
             except (NotReadyError, InputError) as exc:  # an outage or no stream: the probe reports it
                 log.info("worker %s: VQD sample of %s: %s", self.name, cid, exc)
         self.stats.sampled += n
