@@ -1,6 +1,6 @@
 """The MapLibre map in a real Chromium (WebGL through SwiftShader): drawn from the instance's own vectors with no
 outside request, filters by kind, lifecycle and state update the cameras, the sites and the counts, field-of-view
-cones appear at close zoom only, a metric scale bar, no horizontal overflow at 1280 px."""
+cones appear at close zoom only, a metric scale bar, no horizontal overflow at 1280 px, region outlines with names."""
 
 from __future__ import annotations
 
@@ -12,8 +12,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 from console_world import City, browser_errors, seed_health
+from sqlalchemy import select
 from test_console import _css, _sign_in, _text, _wait
 from test_console_maintenance import _fresh, _no_overflow
+
+from vigil.core.models import Region
 
 pytestmark = pytest.mark.browser
 
@@ -91,6 +94,36 @@ def test_map_layers_cached_and_compressed(console: City) -> None:
         cams = cl.get("/api/v1/cameras/geojson", params={"region": "530181"}, headers={"Accept-Encoding": "gzip"})
         assert cams.status_code == 200 and cams.headers["content-encoding"] == "gzip"
         assert len(cams.json()["features"]) == len(console.cameras)
+
+
+def _outline_towns(v) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Give both towns of the console city an outline around their villages; code -> name."""
+    with v.db.session() as s:
+        towns = {r.code: r for r in s.scalars(select(Region).where(Region.level == 3))}
+        for code, (lon, lat, d) in {"53018101": (102.475, 24.912, 0.012), "53018102": (102.49, 24.918, 0.006)}.items():
+            ring = [[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d], [lon - d, lat - d]]
+            towns[code].outline = {"type": "Polygon", "coordinates": [ring]}
+        return {c: r.name for c, r in towns.items()}
+
+
+def test_map_draws_region_outlines_with_labels(chrome, console: City, sqlite_vigil) -> None:
+    """The towns' outlines come from GET /regions/geojson and are drawn under the sites, named by HTML labels
+    (no glyph is fetched)."""
+    names = _outline_towns(sqlite_vigil)
+    d = chrome
+    _fresh(d)
+    _sign_in(d, console)
+    _wait(d, lambda x: _css(x, "#camera-table tbody tr"))
+    d.get(console.base + "/ui/#/map?region=530181")
+    _wait(d, lambda x: _data(x, "regions") == "2" and _data(x, "cameras") == str(len(console.cameras)))
+    _wait(d, lambda x: _data(x, "outlines") == "2")  # both outlines rendered in the region-line layer
+    labels = d.execute_script("return [...document.querySelectorAll('#map .map-region-label')]"
+                              ".filter(e => !e.hidden).map(e => [e.dataset.code, e.textContent])")
+    assert sorted(labels) == sorted([list(kv) for kv in names.items()])
+    fetched = d.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert any("/api/v1/regions/geojson" in u for u in fetched)
+    assert all(u.startswith(console.base) for u in fetched), fetched  # still nothing from outside
+    assert browser_errors(d) == []
 
 
 @contextlib.contextmanager

@@ -1,5 +1,5 @@
-// Loading map data from the API: site polygons, camera points and the deployment's tile URL.
-import { api, apiOptional, serverPaths } from "./api.js";
+// Loading map data from the API: region outlines, site polygons, camera points and the deployment's tile URL.
+import { api, apiOptional, hasApi, serverPaths } from "./api.js";
 
 const PAGE = 500;
 let configPromise = null;
@@ -46,4 +46,12 @@ export async function loadCameraPoints(region, { bbox = null, limit = 5000, sign
   }));
   const total = fc.total ?? fc.properties?.total ?? fc.numberMatched ?? null;
   return { cameras: cams, total, truncated: cams.length >= limit || (total !== null && total > cams.length) };
+}
+
+/** Region outline features of a region's subtree (with `ancestors`, also those above it), as GeoJSON features:
+ *  one answer with an ETag, like the sites. An older server without the layer gives none. */
+export async function loadRegionOutlines(region, { ancestors = false, signal } = {}) {
+  if (!(await hasApi("/api/v1/regions/geojson"))) return [];
+  const fc = await api("/regions/geojson", { query: { region, ancestors: ancestors || null }, signal });
+  return fc.features || [];
 }

@@ -1,10 +1,12 @@
 // The console map on MapLibre GL JS (vendored from npm): a base map drawn from the instance's own vectors
-// (site polygons by protection class, camera points, field-of-view cones at close zoom), optionally over a
+// (region outlines with their names, site polygons by protection class, camera points, field-of-view cones at
+// close zoom), optionally over a
 // deployment's raster tiles (VIGIL_TILE_URL: an XYZ URL, or a raster PMTiles archive read with range requests),
 // with a metric scale bar. Works on a closed network: no style, sprite, glyph or tile is fetched from anywhere
 // unless a tile URL is configured.
-// The same interface as the old canvas map: setData({cameras, sites}), fitBounds, focusCamera, destroy.
+// The same interface as the old canvas map: setData({cameras, sites, regions}), fitBounds, focusCamera, destroy.
 import * as maplibregl from "../vendor/maplibre-gl/maplibre-gl.mjs";
+import { h } from "./dom.js";
 import { t } from "./i18n.js";
 import { cssVar } from "./theme.js";
 import { LIFECYCLE_COLORS, STATE_COLORS, statusInfo } from "./labels.js";
@@ -13,6 +15,9 @@ const CLASS_COLORS = { 1: "#ff5d5d", 2: "#f5b341", 3: "#4cc2ff" };
 const CONE_ZOOM = 16; // field-of-view cones from this zoom on (a street block fills the screen)
 const CONE_M = 35; // the cone's length when the camera's range is unknown
 export const REMOTE_RING = "#c9b8ff"; // the ring of a camera that lives on an instance below (federation)
+const REGION_LINE = "#9fb3c8";
+// a region's name shows from this zoom on, by level (prefecture, city, town, village): no clutter far out
+const LABEL_ZOOM = { 1: 0, 2: 0, 3: 9, 4: 13 };
 
 /** A camera's marker colour: live state first (down, online), then lifecycle. */
 export function cameraColor(c) {
@@ -70,8 +75,11 @@ function style(tileUrl) {
     sources.tiles = tileSource(tileUrl);
     layers.push({ id: "tiles", type: "raster", source: "tiles" });
   }
-  for (const id of ["sites", "cones", "cameras", "points"]) sources[id] = { type: "geojson", data: fc([]) };
+  for (const id of ["regions", "sites", "cones", "cameras", "points"]) sources[id] = { type: "geojson", data: fc([]) };
   layers.push(
+    { id: "region-fill", type: "fill", source: "regions", paint: { "fill-color": REGION_LINE, "fill-opacity": 0.04 } },
+    { id: "region-line", type: "line", source: "regions", paint: { "line-color": REGION_LINE, "line-opacity": 0.8,
+      "line-width": ["match", ["get", "level"], 1, 2.5, 2, 2, 3, 1.5, 1], "line-dasharray": [3, 2] } },
     { id: "site-fill", type: "fill", source: "sites", paint: { "fill-color": ["get", "color"], "fill-opacity": 0.16 } },
     { id: "site-line", type: "line", source: "sites", paint: { "line-color": ["get", "color"], "line-width": 1.5 } },
     { id: "cones", type: "fill", source: "cones", minzoom: CONE_ZOOM,
@@ -93,6 +101,8 @@ export class GlMap {
     this.cameras = [];
     this.sites = [];
     this.points = [];
+    this.regions = [];
+    this.labels = [];
     this.highlight = null;
     this.conesOf = null; // the camera list the cones source was built from (null: empty)
   }
@@ -112,13 +122,16 @@ export class GlMap {
       canvas.style.cursor = this.map.queryRenderedFeatures(ev.point, { layers: ["cameras", "site-fill"] }).length
         ? "pointer" : "";
     });
-    // what is really drawn, for people reading the page's state (and tests): the cones on screen
+    // what is really drawn, for people reading the page's state (and tests): the cones and outlines on screen
     this.map.on("idle", () => {
       canvas.dataset.cones = String(this.map.queryRenderedFeatures({ layers: ["cones"] }).length);
+      canvas.dataset.outlines = String(new Set(this.map.queryRenderedFeatures({ layers: ["region-line"] })
+        .map((f) => f.properties.code)).size);
       canvas.dataset.drawn = canvas.dataset.cameras || "0"; // the cameras in the layer when the map came to rest
     });
     this.map.on("moveend", () => {
       canvas.dataset.zoom = this.map.getZoom().toFixed(2);
+      this.showLabels();
       this.paintCones();
       const b = this.map.getBounds();
       this.onViewChange?.([b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]);
@@ -142,18 +155,43 @@ export class GlMap {
     }
   }
 
-  /** Replace any of the layers' data; only the layers given are sent to the map again. */
-  setData({ cameras, sites, points } = {}) {
+  /** Replace any of the layers' data; only the layers given are sent to the map again. `regions` are the outline
+   * features of GET /regions/geojson. */
+  setData({ cameras, sites, points, regions } = {}) {
     if (cameras) this.cameras = cameras.filter((c) => Number.isFinite(c.lon) && Number.isFinite(c.lat));
     if (sites) this.sites = sites.filter((s) => s.geometry);
     if (points) this.points = points;
-    this.paint({ cameras: !!cameras, sites: !!sites, points: !!points });
+    if (regions) this.regions = regions.filter((f) => f.geometry);
+    this.paint({ cameras: !!cameras, sites: !!sites, points: !!points, regions: !!regions });
+  }
+
+  /** The region outlines and their name labels (HTML markers: no glyphs to fetch on a closed network). */
+  paintRegions() {
+    this.map.getSource("regions").setData(fc(this.regions));
+    for (const m of this.labels) m.remove();
+    this.labels = this.regions.filter((f) => Array.isArray(f.properties?.label)).map((f) => {
+      const el = h("div", { class: "map-region-label", lang: "zh", dataset: { code: f.properties.code },
+        style: { color: REGION_LINE, font: "12px sans-serif", pointerEvents: "none",
+          textShadow: "0 0 3px #000, 0 0 2px #000", whiteSpace: "nowrap" } }, f.properties.name);
+      const marker = new maplibregl.Marker({ element: el }).setLngLat(f.properties.label).addTo(this.map);
+      marker.level = f.properties.level;
+      return marker;
+    });
+    this.showLabels();
+  }
+
+  /** Show each region's name from its level's zoom on. */
+  showLabels() {
+    const z = this.map?.getZoom() ?? 0;
+    for (const m of this.labels) m.getElement().hidden = z < (LABEL_ZOOM[m.level] ?? 13);
+    if (this.canvas) this.canvas.dataset.labels = String(this.labels.filter((m) => !m.getElement().hidden).length);
   }
 
   /** Send the layers' features to the map (all of them unless told which); cones only when they can show. */
-  paint({ cameras = true, sites = true, points = true } = {}) {
+  paint({ cameras = true, sites = true, points = true, regions = true } = {}) {
     const src = (id) => this.map?.getSource(id);
     if (!src("cameras")) return;
+    if (regions) this.paintRegions();
     if (cameras) {
       src("cameras").setData(fc(this.cameras.map((c) => ({ type: "Feature",
         geometry: { type: "Point", coordinates: [c.lon, c.lat] },
@@ -191,7 +229,7 @@ export class GlMap {
   /** What is in the layers, on the canvas's data attributes (for people reading the page's state, and tests). */
   mark() {
     Object.assign(this.canvas.dataset, { cameras: String(this.cameras.length), sites: String(this.sites.length),
-      points: String(this.points.length), highlight: this.highlight || "",
+      points: String(this.points.length), regions: String(this.regions.length), highlight: this.highlight || "",
       remote: String(this.cameras.filter((c) => c.remote).length) });
   }
 
@@ -208,7 +246,7 @@ export class GlMap {
     const hit = this.cameras.find((x) => x.id === c.id);
     if (!hit || !this.map) return;
     this.highlight = hit.id;
-    this.paint({ sites: false, points: false });
+    this.paint({ sites: false, points: false, regions: false });
     this.map.jumpTo({ center: [hit.lon, hit.lat], zoom: Math.max(this.map.getZoom(), z) });
     this.canvas.dataset.zoom = this.map.getZoom().toFixed(2);
   }

@@ -1,11 +1,11 @@
-// The map page: site polygons and camera points of the selected region, drawn from our own vectors.
+// The map page: region outlines, site polygons and camera points of the selected region, drawn from our own vectors.
 import { api, hasApi } from "../api.js";
 import { debounce, h, mount, toast } from "../dom.js";
 import { KINDS, LIFECYCLE_COLORS, LIFECYCLES, SITE_KINDS, STATE_COLORS, label, num, options, statusInfo } from "../labels.js";
 import { GlMap, REMOTE_RING } from "../mapgl.js";
 import { select } from "../dom.js";
 import { bounds } from "../mercator.js";
-import { consoleConfig, loadCameraPoints, loadSites } from "../geo.js";
+import { consoleConfig, loadCameraPoints, loadRegionOutlines, loadSites } from "../geo.js";
 import { regionName } from "../regions.js";
 import { t } from "../i18n.js";
 
@@ -154,7 +154,7 @@ class MapPage {
     return this.ctrl.signal;
   }
 
-  /** Load the region: sites and cameras, then fit the view. */
+  /** Load the region: outlines, sites and cameras, then fit the view. */
   async load(region) {
     this.region = region;
     const signal = this.abort();
@@ -162,13 +162,18 @@ class MapPage {
     this.title.textContent = region ? (this.ctx.tree?.nameOf(region) || (await regionName(region)) || region)
       : t("All regions");
     try {
-      const [sites, cams, remote] = await Promise.all([loadSites(region, { signal }),
-        loadCameraPoints(region, { limit: LIMIT, signal }), remoteIn(region, signal)]);
+      const [sites, cams, remote, outlines] = await Promise.all([loadSites(region, { signal }),
+        loadCameraPoints(region, { limit: LIMIT, signal }), remoteIn(region, signal),
+        loadRegionOutlines(region, { signal })]);
       Object.assign(this, { truncated: cams.truncated, sites: sites.items.length, all: cams.cameras,
         allSites: sites.items, remote });
       this.markRemote();
-      // the view first: the layers are then cut into tiles once, at the zoom they are seen at
-      this.map.fitBounds(bounds(cams.cameras.map((c) => [c.lon, c.lat]), sites.items.map((s) => s.geometry)));
+      // the view first: the layers are then cut into tiles once, at the zoom they are seen at (a region with
+      // nothing placed yet is framed by its outlines)
+      const placed = [...cams.cameras, ...sites.items].length;
+      this.map.fitBounds(bounds(cams.cameras.map((c) => [c.lon, c.lat]),
+        placed ? sites.items.map((s) => s.geometry) : outlines.map((f) => f.geometry)));
+      this.map.setData({ regions: outlines });
       this.show();
       this.showStatus(cams);
     } catch (e) {

@@ -5,7 +5,7 @@ import { h, message, mount, toast } from "../dom.js";
 import { duration, num, pct, when } from "../labels.js";
 import { GlMap } from "../mapgl.js";
 import { bounds } from "../mercator.js";
-import { consoleConfig } from "../geo.js";
+import { consoleConfig, loadRegionOutlines } from "../geo.js";
 import { kpiCard, rateTone, table } from "../widgets.js";
 import { followJob, levelName, planForm, stageName } from "./plan_form.js";
 import { formatMoney, formatNumber, t } from "../i18n.js";
@@ -115,8 +115,9 @@ function communities(pl) {
 }
 
 async function planMap(slot, pl) {
-  const [plan, targets, config] = await Promise.all([apiOptional(`/plans/${pl.id}/files/plan.geojson`),
-    apiOptional(`/plans/${pl.id}/files/targets.geojson`), consoleConfig()]);
+  const [plan, targets, config, outlines] = await Promise.all([apiOptional(`/plans/${pl.id}/files/plan.geojson`),
+    apiOptional(`/plans/${pl.id}/files/targets.geojson`), consoleConfig(),
+    pl.region_code ? loadRegionOutlines(pl.region_code, { ancestors: true }).catch(() => []) : []]);
   const cams = (plan?.features || []).map((f, i) => ({ ...f.properties, id: String(f.properties?.id ?? `new-${i}`),
     name: `${f.properties?.status || ""} ${f.properties?.model || ""}`.trim(), lifecycle: f.properties?.status,
     lon: f.geometry.coordinates[0], lat: f.geometry.coordinates[1] }));
@@ -125,7 +126,7 @@ async function planMap(slot, pl) {
   const map = new GlMap(slot, { tileUrl: config.tile_url || null, wedges: true,
     colorOf: (c) => PLAN_COLORS[c.status] || "#8ea3bb" });
   map.start();
-  map.setData({ cameras: cams, points: pts });
+  map.setData({ cameras: cams, points: pts, regions: outlines }); // the region's outline (or its town's), if any
   map.fitBounds(bounds([...cams, ...pts].map((c) => [c.lon, c.lat])));
   return map;
 }
