@@ -16,7 +16,7 @@ from scipy.sparse.csgraph import connected_components
 
 from vigil.coverage.bounds import Lagrange, lagrangian
 from vigil.coverage.dive import Dive, lp_dive
-from vigil.coverage.heuristics import lagrangian_greedy, local_search, prune, ruin_and_recreate
+from vigil.coverage.heuristics import greedy, lagrangian_greedy, local_search, prune, ruin_and_recreate
 from vigil.coverage.highs import quiet_highs
 
 __all__ = ["MilpResult", "solve_components", "solve_milp"]
@@ -83,6 +83,9 @@ HEURISTIC_EFFORT = 0.05  # HiGHS's default share of work on primal heuristics (s
 LAGRANGE_SHARE, LAGRANGE_MAX_S = 0.1, 3.0  # the Lagrangian ascent's share of a block's time, and its cap
 DIVE_SHARE = 0.35  # the LP bound and LP dive's share of a block's time (docs/coverage.md)
 SMALL_BLOCK = 50  # rows: a block this small goes to the exact solver first (a town has hundreds of them)
+BLOCK_FLOOR_S = 0.2  # the least time a block gets while the limit allows it
+SOLVER_MIN_S = 0.5  # a block's exact solver is not started with less left (it needs that to set up)
+MIN_BLOCK_S = 0.05  # a block offered less time than this keeps its start (the limit is spent)
 RUIN_SHARE = 0.5  # the most of a block's time the ruin-and-recreate search takes (it stops when it stalls)
 
 
@@ -166,11 +169,15 @@ def _block(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: n
     dv = lp_dive(b, cost, demand, seconds=DIVE_SHARE * seconds,
                  local_search_s=min(LAGRANGE_SHARE * seconds, LAGRANGE_MAX_S)) if dive else Dive(math.nan, None)
     low = max(lag.bound, dv.bound) if math.isfinite(dv.bound) else lag.bound
-    inc = _better_start(b, cost, demand, weight, inc, lag, min(LAGRANGE_SHARE * seconds, LAGRANGE_MAX_S), dv.x)
-    if ruin and inc is not None and not _closed(cost, inc, low, mip_gap):
-        inc = ruin_and_recreate(b, cost, demand, inc, u=lag.u, seconds=RUIN_SHARE * seconds)
+    inc = _better_start(b, cost, demand, weight, inc, lag, min(LAGRANGE_SHARE * seconds, LAGRANGE_MAX_S), dv.x,
+                        until=t_end)
+    ruin_s = min(RUIN_SHARE * seconds, t_end - time.perf_counter())
+    if ruin and inc is not None and ruin_s > 0 and not _closed(cost, inc, low, mip_gap):
+        inc = ruin_and_recreate(b, cost, demand, inc, u=lag.u, seconds=ruin_s)
     if inc is not None and _closed(cost, inc, low, mip_gap):
         return MilpResult(inc, low, "optimal")
+    if inc is not None and t_end - time.perf_counter() < SOLVER_MIN_S:  # too little left to start a solver
+        return MilpResult(inc, min(low, float(cost[inc].sum())), "time_limit")
     res = block_solver(b, cost, demand, weight, need=None, budget=None, target_mode=True,
                        time_limit=max(t_end - time.perf_counter(), 0.1), mip_gap=mip_gap, incumbent=inc)
     if res.status == "infeasible":
@@ -185,6 +192,16 @@ def _block(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: n
     return MilpResult(x, bound, "optimal" if closed else "time_limit")
 
 
+def _expired(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: np.ndarray,
+             inc: np.ndarray | None) -> MilpResult:
+    """A block reached when the time is spent: its start (greedy if none) and one Lagrangian step's bound."""
+    if inc is None:
+        inc = prune(b, cost, demand, weight, greedy(b, cost, demand, weight))
+    paid = float(cost[inc].sum())
+    low = min(lagrangian(b, cost, demand, upper=paid, seconds=0.0, max_iter=1, snapshots=1).bound, paid)
+    return MilpResult(inc, low, "optimal" if paid - low <= 1e-9 * max(paid, 1.0) else "time_limit")
+
+
 def _closed(cost: np.ndarray, x: np.ndarray, low: float, mip_gap: float) -> bool:
     """The cover ``x`` is within ``mip_gap`` of the bound ``low``."""
     paid = float(cost[x].sum())
@@ -193,18 +210,26 @@ def _closed(cost: np.ndarray, x: np.ndarray, low: float, mip_gap: float) -> bool
 
 def _better_start(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: np.ndarray,
                   inc: np.ndarray | None, lag: Lagrange, seconds: float,
-                  dived: np.ndarray | None = None) -> np.ndarray | None:
-    """The cheapest of ``inc``, the LP dive's cover and Lagrangian-greedy covers (pruned), then local search."""
+                  dived: np.ndarray | None = None, *, until: float | None = None) -> np.ndarray | None:
+    """The cheapest of ``inc``, the LP dive's cover and Lagrangian-greedy covers (pruned), then local search.
+
+    Past ``until`` (a ``time.perf_counter()`` value) no further Lagrangian-greedy cover is built (one is, when
+    there is no start at all) and the local search gets what is left of ``seconds`` before it.
+    """
     best = inc
     if dived is not None and (best is None or cost[dived].sum() < cost[best].sum()):
         best = dived
     for u in lag.snapshots:
+        if best is not None and until is not None and time.perf_counter() > until:
+            break
         x = prune(b, cost, demand, weight, lagrangian_greedy(b, cost, demand, u))
         if best is None or cost[x].sum() < cost[best].sum():
             best = x
     if best is None:
         return None
-    return local_search(b, cost, demand, best, seconds=seconds)
+    if until is not None:
+        seconds = min(seconds, max(until - time.perf_counter(), 0.0))
+    return local_search(b, cost, demand, best, seconds=seconds) if seconds > 0 else best
 
 
 def solve_components(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: np.ndarray, *,
@@ -224,7 +249,12 @@ def solve_components(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray,
     k, lab = connected_components(sparse.bmat([[None, b], [b.T, None]], format="csr"), directed=False)
     row_lab, col_lab = lab[:n], lab[n:]
     sizes = np.bincount(lab, minlength=k)
-    order = [int(c) for c in np.argsort(sizes, kind="stable") if np.any(row_lab == c)]
+    # rows and columns sorted by block once, so that each block is a contiguous slice (a town has hundreds)
+    row_of, col_of = np.argsort(row_lab, kind="stable"), np.argsort(col_lab, kind="stable")
+    row_at = np.searchsorted(row_lab[row_of], np.arange(k + 1))
+    col_at = np.searchsorted(col_lab[col_of], np.arange(k + 1))
+    by_block = b[row_of][:, col_of].tocsc()
+    order = [int(c) for c in np.argsort(sizes, kind="stable") if row_at[c + 1] > row_at[c]]
     deadline = time.perf_counter() + time_limit
     inc = np.zeros(m, bool)
     if incumbent is not None:
@@ -233,12 +263,15 @@ def solve_components(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray,
     left = [float(sum(sizes[c] for c in order))]
 
     def run(c: int) -> tuple[np.ndarray, MilpResult]:
-        rows, cols = np.flatnonzero(row_lab == c), np.flatnonzero(col_lab == c)
+        rows, cols = row_of[row_at[c]:row_at[c + 1]], col_of[col_at[c]:col_at[c + 1]]
         with lock:
-            share = max((deadline - time.perf_counter()) * min(workers * sizes[c] / left[0], 1.0), 0.2)
+            now_left = deadline - time.perf_counter()
+            share = min(max(now_left * min(workers * sizes[c] / left[0], 1.0), BLOCK_FLOOR_S), now_left)
             left[0] -= sizes[c]
-        sub = b[rows][:, cols].tocsc()
+        sub = by_block[:, col_at[c]:col_at[c + 1]][row_at[c]:row_at[c + 1]].tocsc()
         sub_inc = np.flatnonzero(inc[cols]) if incumbent is not None else None
+        if share < MIN_BLOCK_S:  # the limit is (nearly) spent: keep the start, with a quick bound
+            return cols, _expired(sub, cost[cols], demand[rows], weight[rows], sub_inc)
         return cols, _block(sub, cost[cols], demand[rows], weight[rows], sub_inc, share, mip_gap, block_solver,
                             dive, ruin)
 

@@ -21,13 +21,16 @@ from scipy import sparse
 
 from vigil.core.errors import InputError, VigilError
 from vigil.coverage.heuristics import greedy, local_search, prune
+from vigil.coverage.presolve import merge_rows, undominated_cols, undominated_rows
+from vigil.coverage.steps import Step, StepLog
 
-__all__ = ["GAP_WARN", "SOLVERS", "CoverageProblem", "InfeasiblePlanError", "Plan", "gap_words", "solve"]
+__all__ = ["GAP_WARN", "SOLVERS", "CoverageProblem", "InfeasiblePlanError", "Plan", "Step", "gap_words", "solve"]
 
 Solver = Literal["auto", "highs", "cpsat", "greedy"]
 SOLVERS = ("auto", "highs", "cpsat", "greedy")
 AUTO_MILP_MAX_NNZ = 3_000_000
 CPSAT_WORKERS = 8  # CP-SAT's LP and core-based bounds run only in a portfolio of 4 workers or more
+MIN_EXACT_S = 0.05  # less time than this left after the heuristic: the exact solver is not started
 GAP_WARN = 0.01  # a plan proven only within more than 1 % of the cheapest is flagged in the report
 
 
@@ -94,6 +97,8 @@ class Plan:
     status: str  # optimal | within_gap | time_limit | heuristic
     seconds: float
     stats: dict[str, float] = field(default_factory=dict)
+    time_limit_hit: bool = False  # the limit stopped a reduction, the local search or the solver
+    log: tuple[Step, ...] = ()  # the solve's steps in order, each with its time and whether the limit cut it
 
     @property
     def blind_spots(self) -> np.ndarray:
@@ -126,27 +131,32 @@ def solve(problem: CoverageProblem, *, solver: Solver = "auto", time_limit: floa
     if solver not in SOLVERS:
         raise InputError(f"solver: expected one of {', '.join(SOLVERS)}, got {solver!r}")
     t0 = time.perf_counter()
+    log = StepLog(t0 + time_limit)
     p = problem
     fixed_cols = np.flatnonzero(p.fixed)
     before = np.asarray(p.a[:, fixed_cols].sum(axis=1)).ravel().astype(np.int64)
     total = np.asarray(p.a.sum(axis=1)).ravel().astype(np.int64)
     coverable = total > 0
-    red, stats = _reduce(p, before, total)
+    red, stats = _reduce(p, before, total, log)
     stats["reduce_s"] = time.perf_counter() - t0
-    heur = _heuristic(red, p, local_search_s)
+    heur = _heuristic(red, p, local_search_s, log)
     stats["greedy_cost"] = float(red.cost[heur].sum())
     stats["greedy_count"] = float(len(heur))
     g: np.ndarray | None = heur
     if p.budget is not None and p.target is not None and red.cost[heur].sum() > p.budget + 1e-9:
         g = None  # greedy overspent; the MILP decides feasibility
     use_milp = solver in ("highs", "cpsat") or (solver == "auto" and red.b.nnz <= AUTO_MILP_MAX_NNZ)
-    if use_milp and red.b.shape[1] > 0:
-        left = max(time_limit - (time.perf_counter() - t0), 0.5)
-        chosen_red, lb, status, name = _exact(red, p, g, left, mip_gap, "cpsat" if solver == "cpsat" else "highs",
-                                              workers or min(os.cpu_count() or 1, 4), dive, ruin)
+    engine = "cpsat" if solver == "cpsat" else "highs"
+    if use_milp and red.b.shape[1] > 0 and (log.left() >= MIN_EXACT_S or g is None):
+        with log.step(engine):
+            chosen_red, lb, status, name = _exact(red, p, g, max(log.left(), MIN_EXACT_S), mip_gap, engine,
+                                                  workers or min(os.cpu_count() or 1, 4), dive, ruin)
+    elif g is None:
+        raise InfeasiblePlanError(_infeasible_msg(p, red))
+    elif use_milp and red.b.shape[1] > 0:
+        log.skip(engine, "no time left")
+        chosen_red, lb, status, name = g, math.nan, "time_limit", f"greedy+prune (no time left for {engine})"
     else:
-        if g is None:
-            raise InfeasiblePlanError(_infeasible_msg(p, red))
         chosen_red, lb, status, name = g, math.nan, "heuristic", "greedy+prune+local-search"
     chosen = red.cols[chosen_red]
     x = p.fixed.astype(float)
@@ -160,8 +170,9 @@ def solve(problem: CoverageProblem, *, solver: Solver = "auto", time_limit: floa
         status = "optimal"  # the bound meets the plan's cost: proven, whatever stopped the solver
     elif status == "optimal" and gap > 1e-6 and not _integral_gap_closed(cost, lb, p.cost):
         status = "within_gap"  # HiGHS stopped at mip_gap, not at a proof of optimality
+    hit = log.cut or status == "time_limit"
     return Plan(np.sort(chosen), cost, count, before, coverable, lb, gap, name, status,
-                time.perf_counter() - t0, stats)
+                time.perf_counter() - t0, stats, time_limit_hit=hit, log=tuple(log.steps))
 
 
 def _exact(red: _Reduced, p: CoverageProblem, g: np.ndarray | None, time_limit: float,
@@ -240,8 +251,13 @@ def _infeasible_msg(p: CoverageProblem, red: _Reduced) -> str:
     return "no plan meets the request"
 
 
-def _reduce(p: CoverageProblem, before: np.ndarray, total: np.ndarray) -> tuple[_Reduced, dict[str, float]]:
-    """Keep rows still in need and free columns; merge identical rows; drop dominated rows and columns."""
+def _reduce(p: CoverageProblem, before: np.ndarray, total: np.ndarray,
+            log: StepLog | None = None) -> tuple[_Reduced, dict[str, float]]:
+    """Keep rows still in need and free columns; merge identical rows; drop dominated rows and columns.
+
+    The two dominance checks stop at ``log``'s deadline (what they did not reach stays in the model).
+    """
+    log = log if log is not None else StepLog(math.inf)
     free = np.flatnonzero(~p.fixed)
     avail = total - before
     if p.target is None:  # maximal coverage: rows not yet covered count by weight
@@ -261,77 +277,41 @@ def _reduce(p: CoverageProblem, before: np.ndarray, total: np.ndarray) -> tuple[
     stats = {"rows_in": float(len(rows)), "cols_in": float(len(free))}
     keep_c = np.flatnonzero(np.diff(b.indptr) > 0)
     b, cols = b[:, keep_c], cols[keep_c]
-    b, d, w = _merge_rows(b, d, w)
+    with log.step("merge rows") as note:
+        n0 = b.shape[0]
+        b, d, w = merge_rows(b, d, w)
+        note(f"{n0} rows into {b.shape[0]}")
     if p.k == 1:
-        for _ in range(2):
-            kc = _undominated_cols(b, p.cost[cols])
+        for rnd in (1, 2):
+            with log.step(f"dominated columns {rnd}") as note:
+                kc, check = undominated_cols(b, p.cost[cols], deadline=log.deadline)
+                note(f"checked {check.checked} of {check.total}, kept {len(kc)}", cut=check.cut)
             b, cols = b[:, kc], cols[kc]
             if need is None and p.target is not None:
-                kr = _undominated_rows(b)
+                with log.step(f"dominated rows {rnd}") as note:
+                    kr, check = undominated_rows(b, deadline=log.deadline)
+                    note(f"checked {check.checked} of {check.total}, kept {len(kr)}", cut=check.cut)
                 b, d, w = b[kr], d[kr], w[kr]
     stats.update(rows=float(b.shape[0]), cols=float(b.shape[1]), nnz=float(b.nnz))
     return _Reduced(b.tocsc(), cols, p.cost[cols], d, w, need), stats
 
 
-def _merge_rows(b: sparse.csc_matrix, d: np.ndarray, w: np.ndarray) -> tuple[sparse.csc_matrix, np.ndarray, np.ndarray]:
-    if b.shape[0] == 0:
-        return b, d, w
-    br = b.tocsr()
-    br.sort_indices()
-    keys: dict[tuple[int, bytes], int] = {}
-    group = np.empty(br.shape[0], np.int64)
-    for i in range(br.shape[0]):
-        key = (int(d[i]), br.indices[br.indptr[i]:br.indptr[i + 1]].tobytes())
-        group[i] = keys.setdefault(key, len(keys))
-    first = np.full(len(keys), -1, np.int64)
-    for i in range(len(group) - 1, -1, -1):
-        first[group[i]] = i
-    wsum = np.bincount(group, weights=w, minlength=len(keys))
-    return br[first].tocsc(), d[first], wsum
+def _heuristic(red: _Reduced, p: CoverageProblem, ls_seconds: float, log: StepLog) -> np.ndarray:
+    """Greedy, pruned, then local search for what is left of ``ls_seconds`` before the deadline.
 
-
-def _undominated_cols(b: sparse.csc_matrix, cost: np.ndarray) -> np.ndarray:
-    """Columns not dominated: no other column covers a superset at no greater cost (ties: lower index wins).
-
-    "k dominates j" is a strict partial order, so every dominated column has an undominated dominator.
+    Greedy and pruning always finish: without them there is no plan at all.
     """
-    m = b.shape[1]
-    if m == 0:
-        return np.arange(0)
-    bi = b.astype(np.int32)
-    col_len = np.diff(b.indptr)
-    c = (bi.T @ bi).tocoo()
-    j, k, v = c.row, c.col, c.data
-    sub = (j != k) & (v == col_len[j]) & (cost[k] <= cost[j])
-    j, k = j[sub], k[sub]
-    strict = (col_len[k] > col_len[j]) | (cost[k] < cost[j]) | (k < j)
-    alive = col_len > 0
-    alive[j[strict]] = False
-    return np.flatnonzero(alive)
-
-
-def _undominated_rows(b: sparse.csc_matrix) -> np.ndarray:
-    """Rows whose columns are a strict superset of another row's are dropped (covering that row covers them)."""
-    n = b.shape[0]
-    if n == 0:
-        return np.arange(0)
-    br = b.tocsr().astype(np.int32)
-    row_len = np.diff(br.indptr)
-    d = (br @ br.T).tocoo()
-    i, r, v = d.row, d.col, d.data
-    drop = (i != r) & (v == row_len[r]) & (row_len[i] > row_len[r])
-    alive = np.ones(n, bool)
-    alive[i[drop]] = False
-    return np.flatnonzero(alive)
-
-
-def _heuristic(red: _Reduced, p: CoverageProblem, ls_seconds: float) -> np.ndarray:
     if red.b.shape[1] == 0:
         return np.zeros(0, np.int64)
-    if p.target is None:
-        return greedy(red.b, red.cost, red.demand, red.weight, need=float(red.weight.sum()), budget=p.budget)
-    g = greedy(red.b, red.cost, red.demand, red.weight, need=red.need)
-    g = prune(red.b, red.cost, red.demand, red.weight, g, need=red.need)
+    with log.step("greedy"):
+        if p.target is None:
+            return greedy(red.b, red.cost, red.demand, red.weight, need=float(red.weight.sum()), budget=p.budget)
+        g = greedy(red.b, red.cost, red.demand, red.weight, need=red.need)
+        g = prune(red.b, red.cost, red.demand, red.weight, g, need=red.need)
     if red.need is None and ls_seconds > 0:
-        g = local_search(red.b, red.cost, red.demand, g, seconds=ls_seconds)
+        seconds = min(ls_seconds, log.left())
+        with log.step("local search") as note:
+            if seconds > 0:
+                g = local_search(red.b, red.cost, red.demand, g, seconds=seconds)
+            note(f"{seconds:.2f} s", cut=seconds < ls_seconds)
     return g

@@ -52,6 +52,7 @@ def summarise(res: PlanResult, req: PlanRequest, ppm: float) -> dict[str, Any]:
         "cameras_existing": int(res.poses.fixed.sum()), "cameras_new": len(p.chosen), "cost_new": _f(p.cost, 2),
         "lower_bound": _f(p.lower_bound, 3), "gap": _f(p.gap, 5), "solver": p.solver, "status": p.status,
         "gap_words": gap_words(p.gap, p.status)[0], "gap_warning": gap_words(p.gap, p.status)[1],
+        "time_limit_hit": p.time_limit_hit, "solve_log": [step.as_dict() for step in p.log],
         "greedy_cameras": int(p.stats.get("greedy_count", 0)), "greedy_cost": _f(p.stats.get("greedy_cost", 0), 2),
         "candidates": int((~res.poses.fixed).sum()), "buildings": len(res.buildings),
         "seconds": {}, "communities": comms, "warnings": list(res.buildings.warnings),
