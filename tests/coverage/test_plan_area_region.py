@@ -57,3 +57,37 @@ def test_the_cli_refuses_it_too_in_the_runs_language(sqlite_vigil, tmp_path, lan
     assert r.exit_code == 2, r.output
     assert line in r.output and "Traceback" not in r.output, r.output
     assert not (tmp_path / "out").exists()  # refused before planning
+
+
+@pytest.mark.parametrize(("layer", "status"), [
+    (["kunming"], 202),              # a building file of the region
+    (["shanghai"], 422),             # a Shanghai extract for a Kunming town
+    (["kunming", "shanghai"], 422),  # a folder: every area in it is checked, one outside refuses the plan
+    (["kunming", "sites.json"], 202),  # a folder's sidecar is not an area
+])
+def test_a_city_plan_with_an_area_outside_the_region_is_refused(sqlite_vigil, kunming_community, layer,
+                                                                status) -> None:
+    w = build_world(sqlite_vigil)
+    c = TestClient(create_app(sqlite_vigil), raise_server_exceptions=False)
+    planner = {"Authorization": f"Bearer {w.tokens[f'planner-{TOWN1}']}"}
+    files = {"kunming": ("kunming.geojson", kunming_community.read_bytes()),
+             "shanghai": ("shanghai.osm", mapdata("shanghai_shu/map.osm").read_bytes()),
+             "sites.json": ("sites.json", b"{}")}
+    areas = sqlite_vigil.settings.home / "areas"
+    root = areas / "layer" if len(layer) > 1 else areas
+    root.mkdir(parents=True)
+    for key in layer:
+        (root / files[key][0]).write_bytes(files[key][1])
+    name = "layer" if len(layer) > 1 else files[layer[0]][0]
+    r = c.post("/api/v1/city-plans", json={"region_code": TOWN1, "budget": 20000, "area_name": name}, headers=planner)
+    assert r.status_code == status, r.text
+    with sqlite_vigil.db.session() as s:
+        queued = s.scalar(select(func.count()).select_from(PlanJob))
+    if status == 202:
+        assert queued == 1 and r.json()["kind"] == "city"
+        return
+    p = r.json()
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert p["type"].endswith("/area-outside-region") and p["region_code"] == TOWN1
+    assert p["distance_km"] > 1000 and p["margin_km"] == 10.0
+    assert p["detail"].startswith(f"the map lies outside region {TOWN1} (") and queued == 0

@@ -9,10 +9,11 @@ import shapely.errors
 from sqlalchemy.orm import Session
 
 from vigil.core.errors import InputError
+from vigil.coverage.city_sites import area_files
 from vigil.coverage.geo import read_features
 from vigil.registry.extent import check_in_region
 
-__all__ = ["area_outline", "check_plan_area"]
+__all__ = ["area_outline", "check_city_area", "check_plan_area"]
 
 
 def area_outline(path: str | Path) -> shapely.Geometry | None:
@@ -32,3 +33,9 @@ def check_plan_area(session: Session, region_code: str, path: str | Path) -> Non
     outline = area_outline(path)
     if outline is not None:
         check_in_region(session, region_code, outline)
+
+
+def check_city_area(session: Session, region_code: str, path: str | Path) -> None:
+    """Refuse a city plan's building layer when any of its areas (the file, or each area of a folder) lies outside."""
+    for area in area_files(path):
+        check_plan_area(session, region_code, area)

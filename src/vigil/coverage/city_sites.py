@@ -25,7 +25,7 @@ from vigil.core.regions import in_subtree
 from vigil.coverage.apply import registry_cameras
 from vigil.coverage.geo import Feature, read_features
 
-__all__ = ["AREA_SUFFIXES", "CitySite", "Skipped", "sites_from_folder", "sites_from_registry"]
+__all__ = ["AREA_SUFFIXES", "CitySite", "Skipped", "area_files", "sites_from_folder", "sites_from_registry"]
 
 AREA_SUFFIXES = (".geojson", ".json", ".osm", ".pbf", ".gpkg")
 _SIDECAR = "sites.json"
@@ -88,6 +88,14 @@ def _entry(p: Path) -> tuple[Path, Path | None] | None:
                 roads = p / "roads.geojson"
                 return p / name, roads if roads.is_file() else None
     return None
+
+
+def area_files(path: str | Path) -> list[Path]:
+    """The area files of a building layer: the file itself, or each area entry of a folder (as the planner reads it)."""
+    src = Path(path)
+    if not src.is_dir():
+        return [src]
+    return [e[0] for e in (_entry(q) for q in sorted(src.iterdir())) if e]
 
 
 def _meta_value(meta: dict[str, Any], key: str, kind: type, where: str) -> Any:
@@ -157,8 +165,7 @@ def sites_from_registry(session: Session, *, scope: Scope, region_code: str, bui
     within about 20 m of its polygon, written under ``work``, and its in-service cameras in ``scope``.
     """
     src = Path(buildings)
-    entries = [_entry(q) for q in sorted(src.iterdir())] if src.is_dir() else [(src, None)]
-    feats = [f for e in entries if e for f in read_features(e[0], osm_layer="multipolygons")
+    feats = [f for area in area_files(src) for f in read_features(area, osm_layer="multipolygons")
              if f.geom.geom_type in ("Polygon", "MultiPolygon")]
     if not feats:
         raise InputError(f"{src}: no building polygons")

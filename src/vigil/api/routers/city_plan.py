@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.access.guard import ensure_visible
@@ -14,12 +14,15 @@ from vigil.access.users import Principal
 from vigil.api.contract import media
 from vigil.api.deps import SessionDep, VigilDep, require
 from vigil.api.public.plans import JobPublic
+from vigil.api.routers.plan import _outside as outside_problem  # the one problem document for it
 from vigil.coverage import city_service as svc
 from vigil.coverage import jobs
+from vigil.coverage.area_check import check_city_area
 from vigil.coverage.city import CityOptions
 from vigil.coverage.city_report import CITY_FILES
 from vigil.coverage.models import PlanRecord
 from vigil.coverage.service import plan_file
+from vigil.registry.extent import AreaOutsideRegion
 
 router = APIRouter()
 
@@ -80,16 +83,22 @@ def _public(rec: PlanRecord, *, full: bool = False) -> CityPlanPublic:
 
 
 @router.post("", status_code=202, response_model=JobPublic)
-def create_city_plan(body: CityPlanIn, p: Planner, session: SessionDep, v: VigilDep, response: Response) -> dict:
+def create_city_plan(body: CityPlanIn, p: Planner, session: SessionDep, v: VigilDep, request: Request,
+                     response: Response) -> dict | JSONResponse:
     """Queue a city plan: every site of the region with building data, one budget: 202 with the job at once.
 
     The job runs in the plan job queue; follow it at ``events_url`` (server-sent events) or ``url``; its city
-    plan is at ``plan_url`` when done.
+    plan is at ``plan_url`` when done. A building layer with an area outside the region is refused at once,
+    as for one plan: 422 ``area-outside-region`` (``vigil.registry.extent``), no job.
     """
     ensure_visible(p, body.region_code, f"region {body.region_code}")
     opts = CityOptions(budget=body.budget, name=body.name, level=body.level, profile=body.profile,
                        spacing=body.spacing, steps=tuple(body.steps), point_time_limit=body.point_time_limit)
     area = svc.city_area(v, body.area_name)
+    try:
+        check_city_area(session, body.region_code, area)
+    except AreaOutsideRegion as exc:
+        return outside_problem(exc, request.url.path)
     job = jobs.submit_city_job(session, p, body.region_code, opts, area,
                                work_dir=v.settings.home / "plans" / f"city-{uuid.uuid4().hex}")
     response.headers["Location"] = f"/api/v1/plans/jobs/{job.id}"
