@@ -6,7 +6,8 @@ reference mix, with GB/T 28181 IDs consistent with the regions.
 Town 1 (锦江街道) sits on the real map shipped in ``vigil/demo/data/kunming_jinjiang`` (OpenStreetMap
 data, ODbL 1.0; see ``data/README.md`` and ``NOTICE``): its 16 named
 residential compounds become sites with polygons (the convex hull of their buildings) and
-their entrance cameras stand at the compounds' edges.
+their entrance cameras stand at the compounds' edges. Each town gets an outline drawn around its sites
+(:mod:`vigil.demo.outlines`), which the console map draws.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from typing import Any
 import numpy as np
 from shapely.geometry import mapping, shape
 from shapely.ops import unary_union
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from vigil.core.context import Vigil
 from vigil.core.errors import ConflictError, VigilError
 from vigil.core.ids import generate_device_id
 from vigil.core.models import Camera, CameraModel, Region, Site, utcnow
+from vigil.demo.outlines import town_outlines
 
 __all__ = ["CAMERA_MIX", "DemoCity", "build_demo_city", "map_data_dir"]
 
@@ -291,6 +293,8 @@ def build_demo_city(v: Vigil, *, cameras: int = sum(CAMERA_MIX.values()), seed: 
         sites, real = _sites(rng, regions, villages, data)
         s.add_all(sites)
         s.flush()
+        for code, outline in town_outlines([r for r in regions if r["level"] == 3], sites).items():
+            s.execute(update(Region).where(Region.code == code).values(outline=outline))
         say("sites", len(sites), len(sites))
     rows = _camera_rows(rng, scaled_mix(cameras), sites, regions, v, real)
     for r in rows:
