@@ -9,10 +9,15 @@ import subprocess
 import sys
 
 import pytest
+from fastapi.testclient import TestClient
 from importkit import REGIONS_CSV
 from sqlalchemy import select
 
+from factories import TOWN1 as FTOWN1
+from factories import TOWN2 as FTOWN2
+from factories import build_world
 from vigil.access.guard import Scope
+from vigil.api.app import create_app
 from vigil.core.errors import ImportRejected, InputError, NotFoundError
 from vigil.core.models import AuditEntry, Region
 from vigil.registry.io import export_regions, import_regions
@@ -141,3 +146,16 @@ def test_the_cli_exports_regions_as_geojson(sqlite_vigil, tmp_path) -> None:
     assert r.returncode == 0, r.stderr
     feats = json.loads(out.read_text())["features"]
     assert [f["id"] for f in feats] == [TOWN1, VILLAGE] and feats[0]["geometry"] == square(102.7, 25.0, 0.05)
+
+
+def test_the_api_imports_outlined_regions_within_the_callers_scope(vigil) -> None:
+    w = build_world(vigil)
+    c = TestClient(create_app(vigil), raise_server_exceptions=False)
+    auth = {"Authorization": f"Bearer {w.tokens[FTOWN1]}"}
+    mine = _collection(_feature(FTOWN1, "Town 1", 3, "530181", square(102.7, 25.0, 0.05)))
+    r = c.post("/api/v1/import/regions", headers=auth, files={"file": ("towns.geojson", mine, "application/geo+json")})
+    assert r.status_code == 200, r.text
+    assert r.json()["updated"] == 1 and _outlines(vigil)[FTOWN1] == square(102.7, 25.0, 0.05)
+    theirs = _collection(_feature(FTOWN2, "Town 2", 3, "530181", square(102.8, 25.0, 0.05)))
+    r = c.post("/api/v1/import/regions", headers=auth, files={"file": ("t.geojson", theirs, "application/geo+json")})
+    assert r.status_code == 404 and _outlines(vigil)[FTOWN2] is None  # another town's region: not found
