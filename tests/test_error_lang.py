@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import re
+import typing
 
 import pytest
 from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
+from pydantic_core import PydanticKnownError
+from pydantic_core.core_schema import ErrorType
 from typer.testing import CliRunner
 
 from factories import TOWN1, build_world
@@ -15,6 +18,7 @@ from vigil.api.app import create_app
 from vigil.api.problems import request_lang
 from vigil.cli import app
 from vigil.i18n import translate_line
+from vigil.i18n.validation import VALIDATION_CONTEXT
 
 _NAME = re.compile(r"\{(\w+)\}")
 
@@ -27,11 +31,29 @@ def _catalogue():
         return [m for m in read_po(fh, locale="zh_CN") if m.id and isinstance(m.id, str)]
 
 
+def _pydantic_names(kind: str) -> set[str]:
+    """The ``ctx`` names pydantic's own template of the error type ``kind`` shows."""
+    ctx: dict[str, object] = {}
+    while True:
+        try:
+            return set(_NAME.findall(PydanticKnownError(kind, ctx or None).message_template))  # type: ignore[arg-type]
+        except TypeError as exc:  # "StringTooLong: 'max_length' required in context" (or "must be a String")
+            name = re.search(r"'(\w+)' (required in context|context value must be)", str(exc))
+            assert name, exc
+            ctx[name.group(1)] = "1" if name.group(2).startswith("context") else 1
+
+
 def test_every_msgid_and_msgstr_carry_the_same_placeholders():
     messages = _catalogue()
     assert len(messages) > 250
+    kinds = set(typing.get_args(ErrorType))
     for m in messages:
         assert m.string, m.id
+        if m.context == VALIDATION_CONTEXT:  # msgid a pydantic error type, msgstr some of its ctx values
+            assert m.id in kinds or m.id == "or", m.id
+            if m.id != "or":
+                assert set(_NAME.findall(m.string)) <= _pydantic_names(m.id), m.id
+            continue
         names = sorted(_NAME.findall(m.id))
         assert sorted(_NAME.findall(m.string)) == names, m.id
         m.string.format(**dict.fromkeys(names, "x"))  # no stray braces
@@ -46,7 +68,14 @@ def test_every_msgid_and_msgstr_carry_the_same_placeholders():
      "cams.csv：表头缺少列 lon, lat（是否选错了文件？）；应有的列：id, name, lon, lat"),
     ("cannot listen on 127.0.0.1:8000: Address already in use (another program is listening there; choose "
      "another --port)", "无法在 127.0.0.1:8000 上监听：Address already in use（已有其他程序在该端口监听；请换一个 --port）"),
-    ("plan job 7 is already done", "规划任务 7 已处于 done 状态"),
+    ("plan job 7 is already done", "规划任务 7 已处于 完成 状态"),  # a job state: a closed set, translated
+    ("work order 12 is resolved; it cannot become in_progress", "工单 12 当前为 已修复 状态，不能变为 处理中"),
+    ("zone 'gate': the polygon crosses itself or has no area", "区域 'gate'：多边形自相交或面积为零"),
+    ("zones file: zones[2]: zone 'gate': the stop line needs two different points",  # a message inside a message
+     "区域文件：zones[2]：区域 'gate'：停止线需要两个不同的点"),
+    ("cams.csv: a reason no catalogue knows", "cams.csv: a reason no catalogue knows"),
+    ("camera 34020000001310000001: MQTT sink is not started", "摄像机 34020000001310000001：MQTT 输出尚未启动"),
+    ("user 'done' already exists", "用户 'done' 已存在"),  # a name that reads like a state stays a name
 ])
 def test_library_errors_translate_with_their_values(english, chinese):
     assert translate_line(english, "zh-CN") == chinese

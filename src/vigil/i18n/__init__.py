@@ -22,7 +22,8 @@ if TYPE_CHECKING:  # the database layer loads only when a command opens the inst
     from sqlalchemy.orm import Session
 
 __all__ = ["LANG_SETTING", "LANGUAGES", "CliLanguage", "cli_language", "compile_catalogue", "get_instance_lang",
-           "normalize", "resolve_lang", "set_instance_lang", "take_lang_option", "translate_line", "translator"]
+           "normalize", "resolve_lang", "set_instance_lang", "take_lang_option", "translate_line", "translate_value",
+           "translator", "VALUE_CONTEXT"]
 
 #: Languages with a catalogue (``en`` is the source language).
 LANGUAGES = ("en", "zh-CN")
@@ -110,8 +111,31 @@ def _patterns(lang: str) -> tuple[tuple[re.Pattern[str], str], ...]:
     return tuple(sorted(out, key=lambda x: -len(x[0].pattern)))  # the most specific first
 
 
+#: The gettext context of the closed sets of words that appear as values inside messages (states, roles,
+#: lifecycles: ``msgctxt "value"``, ``msgid`` the word the server stores).
+VALUE_CONTEXT = "value"
+
+
+def translate_value(value: str, lang: str) -> str:
+    """A value from a message in ``lang``: a word of a closed set, a message of its own, else itself.
+
+    The closed sets are the catalogue's ``msgctxt "value"`` words (``done``, ``resolved``, ``admin``); a message
+    is a reason inside another (``zone 'a': {why}``). IDs, names and numbers are left alone.
+    """
+    if lang == "en" or not value:
+        return value
+    word = translator(lang).pgettext(VALUE_CONTEXT, value)
+    if word != value:
+        return word
+    return translate_line(value, lang) if " " in value.strip() else value
+
+
 def translate_line(text: str, lang: str) -> str:
-    """``text`` in ``lang``: an exact catalogue entry, else one whose ``{name}`` placeholders match, else itself."""
+    """``text`` in ``lang``: a catalogue entry, exact or by its ``{name}`` placeholders, else ``text`` itself.
+
+    The values a placeholder matched go through :func:`translate_value`; a line no entry matches whole may
+    still be ``where: message`` with a message the catalogue has.
+    """
     if lang == "en" or not text:
         return text
     exact = translator(lang).gettext(text)
@@ -120,8 +144,10 @@ def translate_line(text: str, lang: str) -> str:
     for rx, msgstr in _patterns(lang):
         m = rx.match(text)
         if m:
-            return msgstr.format(**m.groupdict())
-    return text
+            return msgstr.format(**{k: translate_value(v, lang) for k, v in m.groupdict().items()})
+    where, colon, what = text.partition(": ")  # "where: message", the message one of the catalogue's
+    said = translate_line(what, lang) if colon else what
+    return f"{where}：{said}" if said != what else text
 
 
 def take_lang_option(args: list[str]) -> tuple[list[str], str | None]:

@@ -1,0 +1,94 @@
+"""A request pydantic refuses, in the caller's language: each ``errors[].msg`` translated by the error's type and
+ctx (``msg_en`` keeps pydantic's English, ``loc`` unchanged) and the ``detail`` naming the fields; and a problem a
+route or a middleware builds itself (``problem()``) answers in the request's language too."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from factories import TOWN1, build_world
+from vigil.api.app import create_app
+from vigil.i18n.validation import field_message, field_where
+
+ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
+
+
+@pytest.fixture()
+def world(sqlite_vigil):
+    w = build_world(sqlite_vigil)
+    client = TestClient(create_app(sqlite_vigil))
+    return client, {"Authorization": f"Bearer {w.tokens['root']}"}
+
+
+def _by_field(body: dict) -> dict[str, dict]:
+    return {field_where(e["loc"]): e for e in body["errors"]}
+
+
+def test_a_refused_body_names_each_field_in_chinese(world):
+    client, h = world
+    bad = {"name": "", "role": "chief", "regions": [], "password": "short", "colour": "red"}
+    en = client.post("/api/v1/users", json=bad, headers=h)
+    zh = client.post("/api/v1/users", json=bad, headers={**h, **ZH})
+    assert en.status_code == zh.status_code == 422
+    assert en.headers["content-type"] == zh.headers["content-type"] == "application/problem+json"
+    english, chinese = _by_field(en.json()), _by_field(zh.json())
+    assert [e["loc"] for e in en.json()["errors"]] == [e["loc"] for e in zh.json()["errors"]]  # loc as is
+    assert english["name"]["msg"] == "String should have at least 1 character" and "msg_en" not in english["name"]
+    assert {k: e["msg"] for k, e in chinese.items()} == {
+        "name": "至少 1 个字符", "role": "应为 'admin', 'duty_officer', 'investigator', 'maintenance', 'auditor' 或 "
+        "'planner'", "regions": "至少需要 1 项，实际为 0 项", "password": "至少 10 个字符", "colour": "不允许的额外字段"}
+    assert {k: e["msg_en"] for k, e in chinese.items()} == {k: e["msg"] for k, e in english.items()}
+    assert en.json()["detail"].startswith("the request is not valid: name: String should have at least 1 character; ")
+    assert zh.json()["detail"].startswith("请求无效：name：至少 1 个字符；role：应为 'admin'")
+    assert zh.json()["detail_en"] == en.json()["detail"] and "detail_en" not in en.json()
+    assert zh.json()["type"] == en.json()["type"] and zh.json()["title"] == en.json()["title"]
+    assert int(zh.headers["content-length"]) == len(zh.content)
+
+
+def test_query_numbers_json_and_our_own_validators(world):
+    client, h = world
+    zh = client.get("/api/v1/plans/jobs", params={"limit": "0"}, headers={**h, **ZH}).json()
+    assert zh["errors"] == [{"loc": ["query", "limit"], "msg": "应大于或等于 1",
+                             "msg_en": "Input should be greater than or equal to 1"}]
+    assert zh["detail"] == "请求无效：limit：应大于或等于 1"
+    word = client.get("/api/v1/plans/jobs", params={"limit": "many"}, headers={**h, **ZH}).json()
+    assert word["errors"][0]["msg"] == "应为整数，无法把该字符串解析为整数"
+    broken = client.post("/api/v1/users", content=b'{"name": "bob",}', headers={**h, **ZH,
+                                                                                "Content-Type": "application/json"})
+    assert broken.status_code == 422 and broken.json()["errors"][0]["msg"] == "JSON 无效：此处应有用双引号括起的属性名"
+    # a value_error carries one of Vigil's own messages: translated as a library message is
+    null = client.patch("/api/v1/users/1", json={"team": None}, headers={**h, **ZH, "If-Match": '"1"'}).json()
+    team = _by_field(null)["team"]
+    assert team["msg"] == "team 可以省略，但不能为 null" and team["msg_en"] == "Value error, team may be omitted but not null"
+
+
+@pytest.mark.parametrize(("error", "chinese"), [
+    ({"type": "string_too_long", "msg": "String should have at most 5 characters", "ctx": {"max_length": 5}},
+     "最多 5 个字符"),
+    ({"type": "literal_error", "msg": "Input should be 'csv' or 'geojson'", "ctx": {"expected": "'csv' or 'geojson'"}},
+     "应为 'csv' 或 'geojson'"),
+    ({"type": "datetime_from_date_parsing", "msg": "Input should be a valid datetime or date, input is too short",
+      "ctx": {"error": "input is too short"}}, "应为日期时间（ISO 8601）：输入太短"),
+    ({"type": "string_pattern_mismatch", "msg": "String should match pattern '^\\d{20}$'",
+      "ctx": {"pattern": "^\\d{20}$"}}, "格式不符，应匹配 ^\\d{20}$"),
+    ({"type": "no_such_type_yet", "msg": "Something new"}, "Something new"),  # no template: pydantic's English
+    ({"type": "value_error", "msg": "Value error, a reason of a library", "ctx": {"error": ValueError("a reason")}},
+     "Value error, a reason of a library"),  # an own message the catalogue lacks stays whole
+])
+def test_field_messages_by_type_and_ctx(error, chinese):
+    assert field_message(error, "zh-CN") == chinese
+    assert field_message(error, "en") == error["msg"]
+
+
+def test_a_problem_a_middleware_builds_answers_in_chinese(world):
+    client, h = world
+    body = b'{"name": "bo\\u0000b", "role": "planner", "regions": ["' + TOWN1.encode() + b'"]}'
+    sent = {**h, "Content-Type": "application/json"}
+    en = client.post("/api/v1/users", content=body, headers=sent)
+    zh = client.post("/api/v1/users", content=body, headers={**sent, **ZH})
+    assert en.status_code == zh.status_code == 422
+    assert en.json()["detail"] == "body.name: NUL characters are not allowed" and "detail_en" not in en.json()
+    assert zh.json()["detail"] == "body.name：不允许包含 NUL 字符" and zh.json()["detail_en"] == en.json()["detail"]
+    assert zh.json()["errors"] == [{"loc": en.json()["errors"][0]["loc"], "msg": "不允许包含 NUL 字符",
+                                    "msg_en": "NUL characters are not allowed"}]
