@@ -33,3 +33,35 @@ def test_a_refused_camera_listing_reads_in_chinese(chrome, console: City) -> Non
                      "s.dispatchEvent(new Event('change'));")  # the next test starts in English
     _wait(d, lambda x: _text(x, "#nav a[data-route=cameras]") == "Cameras")
     assert [e for e in browser_errors(d) if "422" not in e] == []
+
+
+def test_a_refused_form_names_the_field_in_chinese(chrome, console: City) -> None:
+    """A name of blanks passes the form's `required` and is trimmed to nothing: the server's 422 names the field,
+    in the console's language (pydantic's message translated by its type and ctx)."""
+    d = chrome
+    _sign_in(d, console)
+    _wait(d, lambda x: _css(x, "#nav a[data-route=users]"))
+    d.get(console.base + "/ui/#/users")
+    _wait(d, lambda x: _css(x, "#user-name"))
+
+    def refuse() -> str:
+        _css(d, "#user-name")[0].clear()
+        _css(d, "#user-name")[0].send_keys("   ")
+        _css(d, "#user-regions")[0].clear()
+        _css(d, "#user-regions")[0].send_keys("53018102")
+        _css(d, "#user-add")[0].click()
+        _wait(d, lambda x: "name" in _text(x, "#toast"))
+        said = _text(d, "#toast")
+        d.execute_script("document.getElementById('toast').textContent = ''")
+        return said
+
+    assert refuse() == "Not added: the request is not valid: name: String should have at least 1 character"
+    d.execute_script("const s = document.getElementById('lang-switch'); s.value = 'zh-CN';"
+                     "s.dispatchEvent(new Event('change'));")
+    _wait(d, lambda x: _css(x, "#user-add") and _text(x, "#user-add") != "Add")
+    said = refuse()
+    assert said.endswith("请求无效：name：至少 1 个字符") and "String should" not in said
+    d.execute_script("const s = document.getElementById('lang-switch'); s.value = 'en';"
+                     "s.dispatchEvent(new Event('change'));")  # the next test starts in English
+    _wait(d, lambda x: _text(x, "#user-add") == "Add")
+    assert [e for e in browser_errors(d) if "422" not in e] == []
