@@ -8,7 +8,7 @@ import pytest
 
 from vigil.health import vqd_eval as ev
 from vigil.health import vqd_metrics as vm
-from vigil.health.vqd import diagnose_frames
+from vigil.health.vqd import diagnose_frames, learn
 
 SOURCES, VARIANTS = ev.load_set()
 
@@ -120,3 +120,40 @@ def test_a_foggy_scene_dimmed_to_a_flat_picture_is_dark_not_signal_loss(fog):
     diag = diagnose_frames(dim, base)
     assert diag.metrics["std_y"] < 3.0 and diag.faults == ("dark",), diag.explanation
     assert diagnose_frames(black, base).faults == ("signal_loss",)
+
+
+def test_an_exposure_change_of_a_featureless_wall_is_no_re_aim():
+    """Auto exposure scales the whole picture; on a shaded wall a median offset alone would leave its shading."""
+    ref = wall()
+    for gain in (0.9, 1.08, 1.15):
+        r = vm.realign(ref, wall(4) * gain)
+        assert r.ratio > 0.9, (gain, r)
+    assert vm.exposure_gain(ref, ref * 1.1) == pytest.approx(1 / 1.1, rel=0.01)
+    assert vm.exposure_gain(ref, ref * 3.0) == 0.67     # beyond any auto-exposure step: bounded
+
+
+def _keyframe(img: np.ndarray, seed: int) -> np.ndarray:
+    """A BGR keyframe of an analysis-size luma picture, with live sensor noise (so it is not frozen)."""
+    noisy = img + np.random.default_rng(seed).normal(0, 2.0, img.shape)
+    return cv2.cvtColor(np.clip(noisy, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+
+
+@pytest.fixture(scope="module")
+def wall_camera():
+    """A fixed camera on the featureless wall and the baseline it learned from two healthy looks."""
+    base = None
+    for seeds in ((10, 11, 12), (13, 14, 15)):
+        base = learn(base, diagnose_frames([_keyframe(wall(s), s) for s in seeds], base))
+    return base
+
+
+def test_a_re_aim_in_every_keyframe_is_moved_one_keyframe_alone_is_not(wall_camera):
+    def aimed_key(seed: int) -> np.ndarray:
+        return _keyframe(aimed(wall(seed), zoom=1.07, dx=-12, dy=6), seed)
+
+    still = diagnose_frames([_keyframe(wall(s), s) for s in (20, 21, 22)], wall_camera)
+    assert still.faults == () and "realign_ratio" in still.metrics, still.explanation
+    moved = diagnose_frames([aimed_key(s) for s in (23, 24, 25)], wall_camera)
+    assert moved.faults == ("moved",), moved.explanation
+    one = diagnose_frames([_keyframe(wall(26), 26), aimed_key(27), _keyframe(wall(28), 28)], wall_camera)
+    assert one.faults == (), one.explanation        # the middle keyframe by ratio speaks for the look

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 __all__ = ["ANALYSIS_WIDTH", "FrameMetrics", "analysis_gray", "block_chroma", "block_maps", "changed_fraction", "edge_map",
-           "edge_correlation", "frame_difference", "frame_metrics", "image_shift", "layout_correlation",
+           "edge_correlation", "exposure_gain", "frame_difference", "frame_metrics", "image_shift", "layout_correlation",
            "noise_sigma", "realign"]
 
 ANALYSIS_WIDTH = 320
@@ -37,6 +37,7 @@ _LOW_SAMPLE = 2                   # the residual is taken on every 2nd pixel acr
 _LOW_SHORTLIST = 12               # ... first scored on every 4th pixel; the best 12 poses are scored on every 2nd
 _LOW_STILL = 0.25                 # a look within this residual (grey levels) of its reference as it is needs no
 #                                   search (the tuning sources' moved looks start at 2.8)
+_GAIN_RANGE = (0.67, 1.5)        # realign: the exposure gain taken out before the search, at most 1.5x either way
 _IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
 
 
@@ -274,6 +275,18 @@ def _residual(ref: np.ndarray, cur: np.ndarray, m: np.ndarray, step: int = _LOW_
     return float(np.partition(d, k - 1)[:k].sum()) / k
 
 
+def exposure_gain(reference: np.ndarray, gray: np.ndarray) -> float:
+    """The gain that brings ``gray`` to the exposure of ``reference``: the ratio of their medians, within 0.67-1.5.
+
+    Auto exposure scales the whole picture: on a featureless view with vignetting or a shaded
+    corner, a brighter look differs from its reference by a gain that a median offset does not
+    remove, and a re-aim can then seem to explain part of it. A re-aim barely moves the median
+    of such a view, so the ratio of medians is the exposure change alone.
+    """
+    g = float(np.median(reference)) / max(float(np.median(gray)), 1.0)
+    return min(max(g, _GAIN_RANGE[0]), _GAIN_RANGE[1])
+
+
 @cache
 def _poses(w: int, h: int) -> tuple[tuple[tuple[float, float, int, int], np.ndarray], ...]:
     """The re-aims searched, each with the warpAffine matrix that lines such a look up with a w x h reference.
@@ -331,6 +344,7 @@ def realign(reference: np.ndarray, gray: np.ndarray) -> Realignment:
         reference = cv2.resize(reference.astype(np.float32), (gray.shape[1], gray.shape[0]),
                                interpolation=cv2.INTER_AREA)
     full, cur = _low_frequency(reference), _low_frequency(gray)
+    cur *= exposure_gain(full, cur)
     h, w = full.shape
     ref = np.ascontiguousarray(full[::_LOW_SAMPLE, ::_LOW_SAMPLE])
     still = np.array([[1, 0, 0], [0, 1, 0]], dtype=np.float32)
