@@ -122,6 +122,11 @@ def request_lang(accept_language: str | None) -> str:
     return "en"
 
 
+def caller_lang(request: Request) -> str:
+    """The language the request asks for (:func:`request_lang` of its ``Accept-Language``)."""
+    return request_lang(request.headers.get("accept-language"))
+
+
 def localised(detail: str, lang: str) -> tuple[str, dict[str, object]]:
     """``detail`` in ``lang``, and the extra members: ``detail_en`` (the English) when it was translated."""
     said = translate_line(detail, lang)

@@ -20,13 +20,14 @@ from vigil.access.guard import ensure_visible
 from vigil.access.users import Principal
 from vigil.api.contract import media
 from vigil.api.deps import SessionDep, VigilDep, require
-from vigil.api.problems import problem
+from vigil.api.problems import caller_lang, problem
 from vigil.api.public.plans import AppliedPublic, JobListPublic, JobPublic, PlanListPublic, PlanPublic
 from vigil.core.context import Vigil
 from vigil.coverage import jobs
 from vigil.coverage import service as svc
 from vigil.coverage.area_check import check_plan_area
 from vigil.coverage.models import PlanJob
+from vigil.i18n import translate_line
 from vigil.registry.extent import AreaOutsideRegion
 
 router = APIRouter()
@@ -81,18 +82,24 @@ def _outside(exc: AreaOutsideRegion, instance: str) -> JSONResponse:
                    distance_km=round(exc.distance_m / 1000, 1), margin_km=round(exc.margin_m / 1000, 1))
 
 
+def _said(job: dict, lang: str) -> dict:
+    """A job's public shape with its stored error (English) in the caller's language."""
+    return {**job, "error": translate_line(job["error"], lang)} if job.get("error") else job
+
+
 @router.get("/jobs")
-def list_jobs(p: PlanRunner, session: SessionDep, active: bool = False,
+def list_jobs(p: PlanRunner, session: SessionDep, request: Request, active: bool = False,
               limit: Annotated[int, Query(ge=1, le=500)] = 100) -> JobListPublic:
     """Plan jobs in the caller's scope, newest first (``active``: queued and running only)."""
+    lang = caller_lang(request)
     return JobListPublic.model_validate(
-        {"items": [jobs.job_json(j) for j in jobs.list_jobs(session, p, active=active, limit=limit)]})
+        {"items": [_said(jobs.job_json(j), lang) for j in jobs.list_jobs(session, p, active=active, limit=limit)]})
 
 
 @router.get("/jobs/{job_id}")
-def get_job(job_id: int, p: PlanRunner, session: SessionDep) -> JobPublic:
+def get_job(job_id: int, p: PlanRunner, session: SessionDep, request: Request) -> JobPublic:
     """One plan job: state, stage, percent, the stages so far and, when done, its plan."""
-    return JobPublic.model_validate(jobs.job_json(jobs.get_job(session, p, job_id)))
+    return JobPublic.model_validate(_said(jobs.job_json(jobs.get_job(session, p, job_id)), caller_lang(request)))
 
 
 @router.get("/jobs/{job_id}/events", response_class=StreamingResponse,
@@ -122,7 +129,8 @@ async def _stream(v: Vigil, job_id: int, request: Request) -> AsyncIterator[str]
             yield _sse("progress", now)
             last, idle = now, 0
         if job["state"] in jobs.TERMINAL:
-            yield _sse("end", {k: job[k] for k in ("state", "plan_id", "plan_url", "error")})
+            said = _said(job, caller_lang(request))
+            yield _sse("end", {k: said[k] for k in ("state", "plan_id", "plan_url", "error")})
             return
         idle += 1
         if idle % 30 == 0:
