@@ -157,3 +157,9 @@ def test_a_re_aim_in_every_keyframe_is_moved_one_keyframe_alone_is_not(wall_came
     assert moved.faults == ("moved",), moved.explanation
     one = diagnose_frames([_keyframe(wall(26), 26), aimed_key(27), _keyframe(wall(28), 28)], wall_camera)
     assert one.faults == (), one.explanation        # the middle keyframe by ratio speaks for the look
+
+
+def test_a_re_aim_between_the_grid_steps_is_found_by_the_finer_steps():
+    r = vm.realign(wall(), aimed(wall(5), zoom=1.105, dx=-10, dy=6))
+    assert r.pose[0] == pytest.approx(1.105, abs=0.02), r    # the grid alone has 1.07 or 1.14
+    assert r.ratio < 0.3, r

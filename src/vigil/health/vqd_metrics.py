@@ -35,6 +35,7 @@ _LOW_POSES = tuple((s, a) for s in (1.0, 1.07, 1.14, 1.21) for a in (-0.08, 0.0,
 _LOW_KEEP = 0.6                   # the best-matching share of pixels that is scored (the rest may be foreground)
 _LOW_SAMPLE = 2                   # the residual is taken on every 2nd pixel across and down
 _LOW_SHORTLIST = 12               # ... first scored on every 4th pixel; the best 12 poses are scored on every 2nd
+_LOW_REFINE = (0.07, 0.08)        # ... then refined about the best: zoom and roll grid steps, halved, then quartered
 _LOW_STILL = 0.25                 # a look within this residual (grey levels) of its reference as it is needs no
 #                                   search (the tuning sources' moved looks start at 2.8)
 _GAIN_RANGE = (0.67, 1.5)        # realign: the exposure gain taken out before the search, at most 1.5x either way
@@ -287,22 +288,29 @@ def exposure_gain(reference: np.ndarray, gray: np.ndarray) -> float:
     return min(max(g, _GAIN_RANGE[0]), _GAIN_RANGE[1])
 
 
+def _forward(zoom: float, roll: float, tx: float, ty: float, w: int, h: int) -> np.ndarray:
+    """The 2 x 3 map p -> A p + t: where a re-aimed camera sees the reference point p of a w x h picture.
+
+    A is the zoom and roll about the centre, t the shift (tx, ty) in low-frequency pixels.
+    """
+    c, s = math.cos(roll) * zoom, math.sin(roll) * zoom
+    return np.array([[c, -s, w / 2 - c * w / 2 + s * h / 2 + tx],
+                     [s, c, h / 2 - s * w / 2 - c * h / 2 + ty]], dtype=np.float32)
+
+
 @cache
 def _poses(w: int, h: int) -> tuple[tuple[tuple[float, float, int, int], np.ndarray], ...]:
     """The re-aims searched, each with the warpAffine matrix that lines such a look up with a w x h reference.
 
-    A re-aimed camera sees the reference point p at A p + t (A: zoom and roll about the centre);
-    the pose keeps the shift t in analysis pixels.
+    The pose keeps the shift in analysis pixels.
     """
     sx, sy = _LOW_STEPS
     k = ANALYSIS_WIDTH / _LOW_WIDTH
     out = []
     for zoom, roll in _LOW_POSES:
-        c, s = math.cos(roll) * zoom, math.sin(roll) * zoom
         for tx in range(-2 * sx, 2 * sx + 1, 2):
             for ty in range(-2 * sy, 2 * sy + 1, 2):
-                fwd = np.array([[c, -s, w / 2 - c * w / 2 + s * h / 2 + tx],
-                                [s, c, h / 2 - s * w / 2 - c * h / 2 + ty]], dtype=np.float32)
+                fwd = _forward(zoom, roll, tx, ty, w, h)
                 out.append(((zoom, roll, round(tx * k), round(ty * k)), cv2.invertAffineTransform(fwd)))
     return tuple(out)
 
@@ -329,6 +337,31 @@ def _rough_residuals(full: np.ndarray, cur: np.ndarray, forwards: np.ndarray, st
     return np.where(n >= 0.5 * xs.size, trimmed, np.inf)
 
 
+def _refine(full: np.ndarray, cur: np.ndarray, pose: tuple[float, float, int, int],
+            best: float) -> tuple[float, tuple[float, float, int, int], np.ndarray | None]:
+    """Finer steps about the best pose of the grid (the coarse-to-fine search's second scale).
+
+    Two rounds of half and then quarter grid steps in zoom, roll and shift (3 x 3 x 3 x 3 poses
+    each, scored at once like the rough pass, on every 2nd pixel).
+
+    Returns the residual, the pose and its warpAffine matrix (``None`` when no finer pose beat ``best``).
+    """
+    h, w = full.shape
+    k = ANALYSIS_WIDTH / _LOW_WIDTH
+    zoom, roll, tx, ty = pose[0], pose[1], pose[2] / k, pose[3] / k
+    found: np.ndarray | None = None
+    for step in (0.5, 0.25):
+        grid = [(zoom + dz * _LOW_REFINE[0] * step, roll + da * _LOW_REFINE[1] * step, tx + dx * 2 * step,
+                 ty + dy * 2 * step) for dz in (-1, 0, 1) for da in (-1, 0, 1) for dx in (-1, 0, 1) for dy in (-1, 0, 1)]
+        forwards = np.stack([_forward(*p, w, h) for p in grid])
+        scores = _rough_residuals(full, cur, forwards, _LOW_SAMPLE)
+        i = int(np.argmin(scores))
+        if scores[i] < best - 1e-6:
+            best, found = float(scores[i]), cv2.invertAffineTransform(forwards[i])
+            zoom, roll, tx, ty = grid[i]
+    return best, (round(zoom, 3), round(roll, 3), round(tx * k), round(ty * k)), found
+
+
 def realign(reference: np.ndarray, gray: np.ndarray) -> Realignment:
     """Search the re-aim (zoom, roll, shift) that best lines ``gray`` up with ``reference`` (analysis luma).
 
@@ -336,9 +369,10 @@ def realign(reference: np.ndarray, gray: np.ndarray) -> Realignment:
     layout (shading, large shapes, the frame's borders): it works on featureless views where
     edges are too few. The residual is robust (the worst-matching 40 % of pixels, a moving
     foreground, is left out), so objects moving in front of a fixed camera do not read as a
-    re-aim. A look that already matches within 0.25 grey levels is not searched; otherwise the
-    search (every pose on a sparse sample in one remap, the best 12 rescored) costs about 10 ms; it
-    is run only where the edge check cannot judge.
+    re-aim, and the exposure gain is taken out first (:func:`exposure_gain`). A look that already
+    matches within 0.25 grey levels is not searched; otherwise the search (every pose on a sparse
+    sample in one remap, the best 12 rescored, then finer steps about the best) costs about 10 ms;
+    it is run only where the edge check cannot judge.
     """
     if gray.shape != reference.shape:
         reference = cv2.resize(reference.astype(np.float32), (gray.shape[1], gray.shape[0]),
@@ -359,6 +393,9 @@ def realign(reference: np.ndarray, gray: np.ndarray) -> Realignment:
             r = _residual(ref, cur, m)
             if r < best - 1e-6:
                 best, pose, best_m = r, p, m
+        if best < identity:
+            best, pose, finer = _refine(full, cur, pose, best)
+            best_m = best_m if finer is None else finer
     warped = cv2.warpAffine(cur, best_m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                             borderValue=float("nan"))
     d = (warped - full)[~np.isnan(warped)]
