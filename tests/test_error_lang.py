@@ -76,6 +76,8 @@ def test_every_msgid_and_msgstr_carry_the_same_placeholders():
     ("cams.csv: a reason no catalogue knows", "cams.csv: a reason no catalogue knows"),
     ("camera 34020000001310000001: MQTT sink is not started", "摄像机 34020000001310000001：MQTT 输出尚未启动"),
     ("user 'done' already exists", "用户 'done' 已存在"),  # a name that reads like a state stays a name
+    ("user admin not found", "未找到用户 admin"),  # even unquoted: only {state}, {old}, {new}, {role} are words
+    ("role planner may not users.manage", "角色 规划员 无权执行 users.manage"),
 ])
 def test_library_errors_translate_with_their_values(english, chinese):
     assert translate_line(english, "zh-CN") == chinese

@@ -21,7 +21,7 @@ from vigil.core.errors import InputError
 if TYPE_CHECKING:  # the database layer loads only when a command opens the instance
     from sqlalchemy.orm import Session
 
-__all__ = ["LANG_SETTING", "LANGUAGES", "CliLanguage", "cli_language", "compile_catalogue", "get_instance_lang",
+__all__ = ["CLOSED_SET_PLACEHOLDERS", "LANG_SETTING", "LANGUAGES", "CliLanguage", "cli_language", "compile_catalogue", "get_instance_lang",
            "normalize", "resolve_lang", "set_instance_lang", "take_lang_option", "translate_line", "translate_value",
            "translator", "VALUE_CONTEXT"]
 
@@ -114,19 +114,24 @@ def _patterns(lang: str) -> tuple[tuple[re.Pattern[str], str], ...]:
 #: The gettext context of the closed sets of words that appear as values inside messages (states, roles,
 #: lifecycles: ``msgctxt "value"``, ``msgid`` the word the server stores).
 VALUE_CONTEXT = "value"
+#: The placeholders of the catalogue's messages that hold such a word (``plan job {job} is already {state}``);
+#: any other value (a user's name, an ID) is never read as one, even when it is spelt ``admin``.
+CLOSED_SET_PLACEHOLDERS = frozenset({"state", "old", "new", "role"})
 
 
-def translate_value(value: str, lang: str) -> str:
+def translate_value(value: str, lang: str, *, closed_set: bool = False) -> str:
     """A value from a message in ``lang``: a word of a closed set, a message of its own, else itself.
 
-    The closed sets are the catalogue's ``msgctxt "value"`` words (``done``, ``resolved``, ``admin``); a message
-    is a reason inside another (``zone 'a': {why}``). IDs, names and numbers are left alone.
+    With ``closed_set`` the value is a word of the catalogue's ``msgctxt "value"`` (``done``, ``resolved``,
+    ``admin``); a value with spaces may be a message inside another (``zone 'a': {why}``). IDs, names and
+    numbers are left alone.
     """
     if lang == "en" or not value:
         return value
-    word = translator(lang).pgettext(VALUE_CONTEXT, value)
-    if word != value:
-        return word
+    if closed_set:
+        word = translator(lang).pgettext(VALUE_CONTEXT, value)
+        if word != value:
+            return word
     return translate_line(value, lang) if " " in value.strip() else value
 
 
@@ -144,7 +149,8 @@ def translate_line(text: str, lang: str) -> str:
     for rx, msgstr in _patterns(lang):
         m = rx.match(text)
         if m:
-            return msgstr.format(**{k: translate_value(v, lang) for k, v in m.groupdict().items()})
+            return msgstr.format(**{k: translate_value(v, lang, closed_set=k in CLOSED_SET_PLACEHOLDERS)
+                                    for k, v in m.groupdict().items()})
     where, colon, what = text.partition(": ")  # "where: message", the message one of the catalogue's
     said = translate_line(what, lang) if colon else what
     return f"{where}：{said}" if said != what else text
