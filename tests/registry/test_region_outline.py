@@ -149,3 +149,12 @@ def test_the_outline_is_in_the_openapi_document(api) -> None:
     assert "outline" in schemas["RegionPatch"]["properties"] and "outline" in schemas["RegionIn"]["properties"]
     get = doc["paths"]["/api/v1/regions/geojson"]["get"]
     assert get["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("RegionMapPublic")
+
+
+def test_a_site_without_geometry_stays_out_of_the_sites_layer(api) -> None:
+    """A site created with no geometry is stored as a JSON null, which the layer query cannot tell from a polygon."""
+    c, w, _ = api
+    t = _h(w.tokens[TOWN1])
+    assert c.post("/api/v1/sites", headers=t, json={"name": "无边界", "region_code": VILLAGE1}).status_code == 201
+    r = c.get("/api/v1/sites/geojson", headers=t)
+    assert r.status_code == 200 and "无边界" not in r.text
