@@ -5,10 +5,12 @@ route or a middleware builds itself (``problem()``) answers in the request's lan
 from __future__ import annotations
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from factories import TOWN1, build_world
 from vigil.api.app import create_app
+from vigil.api.problems import problem
 from vigil.i18n.validation import field_message, field_where
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
@@ -92,3 +94,21 @@ def test_a_problem_a_middleware_builds_answers_in_chinese(world):
     assert zh.json()["detail"] == "body.name：不允许包含 NUL 字符" and zh.json()["detail_en"] == en.json()["detail"]
     assert zh.json()["errors"] == [{"loc": en.json()["errors"][0]["loc"], "msg": "不允许包含 NUL 字符",
                                     "msg_en": "NUL characters are not allowed"}]
+
+
+def test_a_problem_built_in_english_is_sent_in_the_callers_language():
+    """What the live view's 503 does (``problem()`` with the library's English message, no language in sight)."""
+    app = FastAPI()
+
+    @app.get("/live")
+    def live():
+        return problem(503, "not-ready", "Not ready", "camera 53018110001310000001: live stream not ready yet, retry",
+                       "/live", headers={"Retry-After": "1"}, live_state="starting")
+
+    client = TestClient(app)
+    en, zh = client.get("/live"), client.get("/live", headers={"Accept-Language": "zh"})
+    assert en.status_code == zh.status_code == 503 and zh.headers["retry-after"] == "1"
+    assert en.json()["detail"] == "camera 53018110001310000001: live stream not ready yet, retry"
+    assert zh.json()["detail"] == "摄像机 53018110001310000001：实时流尚未就绪，请重试"
+    assert zh.json()["live_state"] == "starting" and zh.json()["detail_en"] == en.json()["detail"]
+    assert int(zh.headers["content-length"]) == len(zh.content)
