@@ -13,6 +13,7 @@ from shapely.geometry import shape
 from vigil.access.bootstrap import init_instance
 from vigil.core.ids import generate_device_id
 from vigil.core.models import Camera, Region, Site
+from vigil.i18n import translate_line
 from vigil.registry.extent import (
     MARGIN_M,
     AreaOutsideRegion,
@@ -149,3 +150,11 @@ def test_an_ancestors_outline_judges_the_whole_tree_and_clearing_it_restores_the
         assert nearest_extent(s, TOWN_EMPTY).basis == ExtentBasis.PLACES  # type: ignore[union-attr]
         check_in_region(s, TOWN_CAM, shapely.Point(LON + 0.5, LAT + 0.05))
         assert outline_extent(s, "12") is None  # not a region code: nothing says where it lies
+
+
+def test_an_outline_refusal_reads_in_chinese(tree) -> None:
+    with tree.db.session() as s, pytest.raises(AreaOutsideRegion) as err:
+        _outline(s, TOWN_SITE, _square(LON, LAT, 0.05))
+        check_in_region(s, VILLAGE, _east_of_outline(30.0))
+    said = translate_line(str(err.value), "zh-CN")
+    assert said.startswith(f"地图不在区域 {TOWN_SITE}（有站点的镇）范围内：距该区域边界 30.0 公里"), said
