@@ -171,8 +171,8 @@ export class GlMap {
     for (const m of this.labels) m.remove();
     this.labels = this.regions.filter((f) => Array.isArray(f.properties?.label)).map((f) => {
       const el = h("div", { class: "map-region-label", lang: "zh", dataset: { code: f.properties.code },
-        style: { color: REGION_LINE, font: "12px sans-serif", pointerEvents: "none",
-          textShadow: "0 0 3px #000, 0 0 2px #000", whiteSpace: "nowrap" } }, f.properties.name);
+        style: { color: "#e3ebf3", font: `${f.properties.level < 4 ? 600 : 400} 13px sans-serif`, pointerEvents: "none",
+          textShadow: "0 0 4px #000, 0 0 2px #000, 0 0 1px #000", whiteSpace: "nowrap" } }, f.properties.name);
       const marker = new maplibregl.Marker({ element: el }).setLngLat(f.properties.label).addTo(this.map);
       marker.level = f.properties.level;
       return marker;
