@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-from console_world import City, browser_errors, seed_health
+from console_world import City, browser_errors, seed_health, seed_plan
 from sqlalchemy import select
 from test_console import _css, _sign_in, _text, _wait
 from test_console_maintenance import _fresh, _no_overflow
@@ -123,6 +123,22 @@ def test_map_draws_region_outlines_with_labels(chrome, console: City, sqlite_vig
     fetched = d.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert any("/api/v1/regions/geojson" in u for u in fetched)
     assert all(u.startswith(console.base) for u in fetched), fetched  # still nothing from outside
+    assert browser_errors(d) == []
+
+
+def test_the_plan_map_draws_its_regions_outline(chrome, console: City, sqlite_vigil) -> None:
+    """A plan of a village is drawn inside its town's outline (the village has none: the nearest one above it)."""
+    _outline_towns(sqlite_vigil)
+    plan_id = seed_plan(sqlite_vigil)  # region 53018101001, in town 53018101
+    d = chrome
+    _fresh(d)
+    _sign_in(d, console)
+    _wait(d, lambda x: _css(x, "#camera-table tbody tr"))
+    d.get(console.base + f"/ui/#/plans/{plan_id}")
+    plan = "return document.querySelector('#plan-map canvas')?.dataset[arguments[0]] ?? ''"
+    _wait(d, lambda x: x.execute_script(plan, "regions") == "1" and x.execute_script(plan, "cameras") == "7")
+    _wait(d, lambda x: x.execute_script(plan, "outlines") == "1")  # drawn: the plan lies inside the outline
+    assert d.execute_script("return document.querySelector('#plan-map .map-region-label').dataset.code") == "53018101"
     assert browser_errors(d) == []
 
 

@@ -125,7 +125,7 @@ export class GlMap {
     // what is really drawn, for people reading the page's state (and tests): the cones and outlines on screen
     this.map.on("idle", () => {
       canvas.dataset.cones = String(this.map.queryRenderedFeatures({ layers: ["cones"] }).length);
-      canvas.dataset.outlines = String(new Set(this.map.queryRenderedFeatures({ layers: ["region-line"] })
+      canvas.dataset.outlines = String(new Set(this.map.queryRenderedFeatures({ layers: ["region-fill", "region-line"] })
         .map((f) => f.properties.code)).size);
       canvas.dataset.drawn = canvas.dataset.cameras || "0"; // the cameras in the layer when the map came to rest
     });
