@@ -26,8 +26,9 @@ from vigil.notify.models import WebhookDelivery
 from vigil.notify.relay import Relay
 from vigil.notify.webhook import add_webhook, verify_signature
 from vigil.worker.bus import EVENTS_STREAM, Note, connect, ensure_stream, publish_note
-from vigil.worker.elect import Housekeeping, scheduler_services
+from vigil.worker.elect import Housekeeping, LeaderFence, scheduler_services
 from vigil.worker.events import StreamSink
+from vigil.worker.fence import FencedDatabase
 from vigil.worker.runner import Worker
 
 SECRET = "relay-secret-0123456789"
@@ -153,9 +154,12 @@ def test_the_leader_runs_the_relay_and_leaves_the_outbox_to_it(sqlite_vigil):
     async def holds():
         return True
 
-    services = scheduler_services(sqlite_vigil, mqtt=("127.0.0.1", 1883))(SimpleNamespace(js=object(), holds=holds))
+    elector = SimpleNamespace(js=object(), holds=holds, fence_holds=lambda session: True)
+    services = scheduler_services(sqlite_vigil, mqtt=("127.0.0.1", 1883))(elector)
     relay = next(s for s in services if isinstance(s, Relay))
     assert relay.mqtt == ("127.0.0.1", 1883) and relay.gate is holds
+    assert isinstance(services[0], LeaderFence)  # the fence is raised before anything writes
+    assert isinstance(relay.vigil.db, FencedDatabase) and relay.vigil.db.gate == elector.fence_holds
     assert [s.deliver_webhooks for s in services if isinstance(s, Housekeeping)] == [False]  # one sender
 
 

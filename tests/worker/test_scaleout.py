@@ -11,9 +11,7 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import nats
@@ -32,14 +30,10 @@ from vigil.worker.elect import LEADER_KEY
 from vigil.worker.lease import LeaseTable, open_bucket
 from vigil.worker.models import ShardFence
 from vigil.worker.natsserver import NatsServer
+from vigil.worker.procs import spawn_vigil, stop_all
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # 2 workers, 2 schedulers, 2 API nodes: `make test-slow`
 TTL = 3.0
-VIGIL = str(Path(sys.executable).parent / "vigil")
-
-
-def _spawn(args, env, log):
-    return subprocess.Popen([VIGIL, *args], env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
 
 async def _until(what, check, limit=60.0, step=0.25):
@@ -92,12 +86,13 @@ async def test_workers_schedulers_and_nats_fail_over(pg_server, tmp_path):
             cams = register_fleet(v, fleet.manifest()["cameras"])
             index = dict(zip(cams, range(len(cams)), strict=True))
             for _ in range(2):
-                procs.append(_spawn(["serve", "--role", "scheduler", *common], env, log))
+                procs.append(spawn_vigil(["serve", "--role", "scheduler", *common], env, log))
             apis = [f"http://127.0.0.1:{free_port()}" for _ in range(2)]
             for base in apis:
-                procs.append(_spawn(["serve", "--role", "api", "--port", base.rsplit(":", 1)[1], *common], env, log))
-            workers = {n: _spawn(["worker", "--name", n, "--probe-interval", "1", "--probe-timeout", "1", *common],
-                                 env, log) for n in ("w1", "w2")}
+                port = base.rsplit(":", 1)[1]
+                procs.append(spawn_vigil(["serve", "--role", "api", "--port", port, *common], env, log))
+            workers = {n: spawn_vigil(["worker", "--name", n, "--probe-interval", "1", "--probe-timeout", "1",
+                                       *common], env, log) for n in ("w1", "w2")}
             procs += workers.values()
             nc = await nats.connect(srv.url, max_reconnect_attempts=-1, reconnect_time_wait=0.3)
             table = LeaseTable(await open_bucket(nc.jetstream(), ttl=TTL), "test", ttl=TTL)
@@ -164,14 +159,7 @@ async def test_workers_schedulers_and_nats_fail_over(pg_server, tmp_path):
             # 5. the two API nodes answer alike (one login works on both: they share only the database)
             await asyncio.to_thread(_api_nodes_agree, apis, admin.password, {victim, other})
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs)
         if nc is not None:
             await nc.close()
         srv.stop()

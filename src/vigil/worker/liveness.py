@@ -28,9 +28,10 @@ from typing import Any
 
 from vigil.worker.bus import connect
 
-__all__ = ["HEARTBEAT_SUBJECT", "Heartbeats", "Liveness", "dead_after"]
+__all__ = ["HEARTBEAT_SUBJECT", "SCHEDULER_SUBJECT", "Heartbeats", "Liveness", "dead_after"]
 
 HEARTBEAT_SUBJECT = "vigil.worker.alive"
+SCHEDULER_SUBJECT = "vigil.scheduler.alive"  # the scheduler candidates beat and listen on their own subject
 
 
 def dead_after(ttl: float) -> float:
@@ -71,6 +72,10 @@ class Liveness:
             return set()
         return {m for m in set(names) - {self.me} if m in self._last and mine - self._last[m] > self.dead_after}
 
+    def heard_of(self, name: str) -> bool:
+        """True once ``name`` has been heard (only such a member can ever be judged silent)."""
+        return name in self._last
+
     def unheard_for(self, name: str) -> float:
         """Seconds of our own time since ``name`` was last heard (0 when never)."""
         mine, last = self._last.get(self.me), self._last.get(name)
@@ -79,16 +84,19 @@ class Liveness:
 
 
 class Heartbeats:
-    """Beat on ``vigil.worker.alive.<name>`` (from a thread) and feed everybody's beats into :attr:`liveness`.
+    """Beat on ``<subject>.<name>`` (from a thread) and feed everybody's beats into :attr:`liveness`.
 
-    ``nc`` is the worker's connection, on which the beats are heard; ``url`` is where the beating
-    thread connects on its own.
+    ``nc`` is the process's connection, on which the beats are heard; ``url`` is where the beating
+    thread connects on its own. Workers beat on :data:`HEARTBEAT_SUBJECT`, scheduler candidates
+    on :data:`SCHEDULER_SUBJECT`.
     """
 
-    def __init__(self, nc: Any, url: str, name: str, *, every: float, dead_after: float, grace: float) -> None:
+    def __init__(self, nc: Any, url: str, name: str, *, every: float, dead_after: float, grace: float,
+                 subject: str = HEARTBEAT_SUBJECT) -> None:
         self.nc = nc
         self.url = url
         self.name = name
+        self.subject = subject
         self.every = every
         self.liveness = Liveness(name, dead_after=dead_after, grace=grace)
         self._sub: Any = None
@@ -96,22 +104,23 @@ class Heartbeats:
         self._stop = threading.Event()
 
     async def start(self) -> None:
-        self._sub = await self.nc.subscribe(HEARTBEAT_SUBJECT + ".>", cb=self._on)
+        self._sub = await self.nc.subscribe(self.subject + ".>", cb=self._on)
         self._stop.clear()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._beat()), daemon=True,
                                         name=f"vigil-heartbeat-{self.name}")
         self._thread.start()
 
     async def _on(self, msg: Any) -> None:
-        self.liveness.heard(msg.subject.removeprefix(HEARTBEAT_SUBJECT + "."), time.monotonic())
+        self.liveness.heard(msg.subject.removeprefix(self.subject + "."), time.monotonic())
 
     async def _beat(self) -> None:
         """The beating thread's loop: its own connection, one empty message every ``every`` seconds."""
         nc = await connect(self.url, name=f"vigil-heartbeat-{self.name}")
+        subject = f"{self.subject}.{self.name}"
         try:
             while not self._stop.is_set():
                 with contextlib.suppress(Exception):  # not connected: the client buffers or drops it
-                    await nc.publish(f"{HEARTBEAT_SUBJECT}.{self.name}", b"")
+                    await nc.publish(subject, b"")
                     await nc.flush(timeout=self.every)
                 await asyncio.sleep(self.every)
         finally:
