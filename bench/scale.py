@@ -31,7 +31,6 @@ import os
 import signal
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -56,8 +55,8 @@ from vigil.worker.events import event_note
 from vigil.worker.lease import BUCKET, LeaseTable, open_bucket
 from vigil.worker.liveness import HEARTBEAT_SUBJECT, dead_after
 from vigil.worker.natsserver import NatsServer
+from vigil.worker.procs import VIGIL, stop_all
 
-VIGIL = str(Path(sys.executable).parent / "vigil")
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -184,8 +183,11 @@ async def run(a: argparse.Namespace, tmp: Path, db_url: str) -> None:
         log.flush()
         before = (tmp / "procs.log").read_text(errors="replace")
         suspected = before.count(" is silent (")  # a live worker taken for dead
+        load = os.getloadavg()[0]
         w1.send_signal(signal.SIGKILL)
         await _takeover(table, tap, lost, a)
+        print(f"  load average {load:.1f} at the kill, {os.getloadavg()[0]:.1f} after the takeover "
+              f"(the bench runs niced: a busy host leaves the workers less of their core)")
         await asyncio.sleep(1.0)  # the survivor logs its sweep of the taken-over cameras once it has published
         for line in (tmp / "procs.log").read_text(errors="replace")[len(before):].splitlines():
             if " is silent (" in line or " probed first: " in line:
@@ -205,14 +207,7 @@ async def run(a: argparse.Namespace, tmp: Path, db_url: str) -> None:
     finally:
         if a.log:
             print((tmp / "procs.log").read_text()[-3000:])
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs)
         await fleet.stop()
         srv.stop()
         log.close()

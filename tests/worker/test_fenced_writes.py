@@ -91,8 +91,8 @@ async def stale(vigil, nats_server):
         assert shard_of(cams[0]) != shard_of(cams[1])
         await w.start()
         try:
-            for _ in range(120):
-                if all(shard_of(c) in w.leases for c in cams):
+            for _ in range(240):  # its shards won and the first sweep published (no other publish for 600 s)
+                if all(shard_of(c) in w.leases for c in cams) and w.stats.published >= len(cams):
                     break
                 await asyncio.sleep(0.25)
             w._tasks[0].cancel()  # the lease loop stalls: w1 still believes it holds every shard

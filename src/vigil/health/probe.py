@@ -37,8 +37,8 @@ from vigil.registry.streams import in_service_population, redact_url, validate_s
 if TYPE_CHECKING:
     from vigil.core.context import Vigil
 
-__all__ = ["REASONS", "ProbeResult", "ProbeTarget", "SweepReport", "load_targets", "probe_one", "probe_onvif",
-           "probe_targets", "public_url", "sweep", "targets_from_rows"]
+__all__ = ["REASONS", "ProbeResult", "ProbeTarget", "SweepReport", "load_targets", "probe_guarded", "probe_one",
+           "probe_onvif", "probe_targets", "public_url", "sweep", "targets_from_rows"]
 
 _RETRYABLE = {"refused", "protocol", "unreachable"}
 
@@ -94,8 +94,12 @@ class ProbeResult:
         return out
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def public_url(url: str) -> str:
-    """``url`` without user:password (safe to print and log): the registry's :func:`redact_url`."""
+    """``url`` without user:password (safe to print and log): the registry's :func:`redact_url`.
+
+    Cached: a sweep asks again for every camera's same URL (the RTSP client caches its split likewise).
+    """
     return redact_url(url)
 
 
@@ -171,6 +175,16 @@ async def probe_one(target: ProbeTarget, *, timeout: float = 3.0, retries: int =
                        "online" if ans.online else "down", ans.reason, ms, ans.detail, onvif, device)
 
 
+async def probe_guarded(target: ProbeTarget, *, timeout: float = 3.0, retries: int = 1,
+                        backoff: float = 0.2) -> ProbeResult:
+    """:func:`probe_one` that never raises: a bug reports this camera as unreadable instead of stopping a sweep."""
+    try:
+        return await probe_one(target, timeout=timeout, retries=retries, backoff=backoff)
+    except Exception as exc:
+        url = public_url(target.url)
+        return ProbeResult(target.key or url, url, "down", "protocol", 0.0, f"probe error: {type(exc).__name__}")
+
+
 async def probe_targets(targets: Sequence[ProbeTarget], *, concurrency: int = 500, timeout: float = 3.0,
                         retries: int = 1, backoff: float = 0.2) -> list[ProbeResult]:
     """Probe every target, at most ``concurrency`` at a time; results come back in input order."""
@@ -180,11 +194,7 @@ async def probe_targets(targets: Sequence[ProbeTarget], *, concurrency: int = 50
 
     async def worker() -> None:
         for i, t in todo:
-            try:
-                results[i] = await probe_one(t, timeout=timeout, retries=retries, backoff=backoff)
-            except Exception as exc:  # a bug must not stop the sweep: report this camera as unreadable
-                results[i] = ProbeResult(t.key or public_url(t.url), public_url(t.url), "down", "protocol",
-                                         0.0, f"probe error: {type(exc).__name__}")
+            results[i] = await probe_guarded(t, timeout=timeout, retries=retries, backoff=backoff)
 
     await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(targets))))))
     return [r for r in results if r is not None]

@@ -17,7 +17,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from vigil.health.probe import ProbeResult, ProbeTarget, probe_targets
+from vigil.health.probe import ProbeResult, ProbeTarget, probe_guarded
 
 __all__ = ["ProbePool", "Publish", "whole_groups"]
 
@@ -92,8 +92,8 @@ class ProbePool:
                 await self._more.wait()
                 continue
             target, group, sweep = (self._urgent or self._queue).popleft()
-            got = await probe_targets([target], concurrency=1, timeout=self.timeout)
-            sweep.results.setdefault(group, []).extend(got)
+            got = await probe_guarded(target, timeout=self.timeout)  # in this slot's task: no task per probe
+            sweep.results.setdefault(group, []).append(got)
             sweep.left[group] -= 1
             if sweep.left[group] == 0:
                 sweep.publishing.append(asyncio.create_task(sweep.publish(group, sweep.results.pop(group))))
