@@ -112,3 +112,14 @@ def test_a_problem_built_in_english_is_sent_in_the_callers_language():
     assert zh.json()["detail"] == "摄像机 53018110001310000001：实时流尚未就绪，请重试"
     assert zh.json()["live_state"] == "starting" and zh.json()["detail_en"] == en.json()["detail"]
     assert int(zh.headers["content-length"]) == len(zh.content)
+
+
+def test_one_answer_sent_twice_speaks_to_each_caller():
+    shared = problem(409, "conflict", "Conflict", "the change conflicts with stored data", "/x")
+    app = FastAPI()
+    app.get("/x")(lambda: shared)
+    client = TestClient(app)
+    assert client.get("/x", headers={"Accept-Language": "zh-CN"}).json()["detail"] == "此修改与已存储的数据冲突"
+    en = client.get("/x")
+    assert en.json()["detail"] == "the change conflicts with stored data" and "detail_en" not in en.json()
+    assert int(en.headers["content-length"]) == len(en.content)

@@ -75,15 +75,15 @@ class ProblemResponse(JSONResponse):
         super().__init__(document, status_code=status, headers=headers)
         self.document = document
         self.localise = localise or (lambda lang: _localised_document(document, lang))
+        self.english = self.body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Send the document in the caller's language."""
+        """Send the document in the caller's language (an answer sent twice speaks to each caller)."""
         lang = request_lang(Headers(scope=scope).get("accept-language"))
         said = self.localise(lang) if lang != "en" else None
-        if said is not None:
-            self.body = self.render(said)
-            self.raw_headers = [(k, str(len(self.body)).encode() if k == b"content-length" else v)
-                                for k, v in self.raw_headers]
+        self.body = self.english if said is None else self.render(said)
+        self.raw_headers = [(k, str(len(self.body)).encode() if k == b"content-length" else v)
+                            for k, v in self.raw_headers]
         await super().__call__(scope, receive, send)
 
 
