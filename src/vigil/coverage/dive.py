@@ -22,7 +22,7 @@ from scipy import sparse
 from vigil.coverage.heuristics import lagrangian_greedy, local_search, prune
 from vigil.coverage.highs import quiet_highs
 
-__all__ = ["Dive", "lagrangian_value", "lp_dive"]
+__all__ = ["Dive", "lagrangian_value", "lp_dive", "lp_model"]
 
 FIX_AT = 0.5  # columns at or above this LP value are fixed to 1 in a round
 MAX_ROUNDS = 30  # then the rows still short are closed greedily
@@ -35,9 +35,11 @@ class Dive:
 
     bound: float
     x: np.ndarray | None
+    lp: highspy.Highs | None = None  # the first round's solved LP (the whole block's), for the cut rounds
+    lp_x: np.ndarray | None = None  # its optimal point
 
 
-def _lp(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, seconds: float) -> highspy.Highs:
+def lp_model(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, seconds: float) -> highspy.Highs:
     """A quiet HiGHS holding the LP min cost·x, B x >= demand, 0 <= x <= 1."""
     n, m = b.shape
     a = sparse.csc_matrix(b, dtype=float)
@@ -68,7 +70,7 @@ def lp_dive(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, *, secon
     """
     t_end = time.perf_counter() + seconds
     chosen = np.zeros(b.shape[1], bool)
-    bound, u = math.nan, None
+    bound, u, first = math.nan, None, None
     for _ in range(MAX_ROUNDS):
         short = np.clip(demand - np.asarray(b @ chosen.astype(float)).astype(np.int64), 0, None)
         rows, cols = np.flatnonzero(short > 0), np.flatnonzero(~chosen)
@@ -76,11 +78,11 @@ def lp_dive(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, *, secon
         if len(rows) == 0 or left <= 0:
             break
         sub = b[rows][:, cols].tocsc()
-        x, su = _relax(sub, cost[cols], short[rows], left)
+        x, su, h = _relax(sub, cost[cols], short[rows], left)
         if x is None:
             break
         if u is None:
-            u = su
+            u, first = su, (h, x) if len(rows) == b.shape[0] else None
             bound = lagrangian_value(b, cost, demand, u)
         pick = x >= FIX_AT
         if not pick.any():
@@ -90,20 +92,21 @@ def lp_dive(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, *, secon
         return Dive(math.nan, None)
     x = _complete(b, cost, demand, np.flatnonzero(chosen), u)
     x = prune(b, cost, demand, np.ones(b.shape[0]), x)
-    return Dive(bound, local_search(b, cost, demand, x, seconds=local_search_s))
+    lp, lp_x = first if first is not None else (None, None)
+    return Dive(bound, local_search(b, cost, demand, x, seconds=local_search_s), lp, lp_x)
 
 
 def _relax(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray,
-           seconds: float) -> tuple[np.ndarray | None, np.ndarray]:
+           seconds: float) -> tuple[np.ndarray | None, np.ndarray, highspy.Highs]:
     """The LP's column values and row duals (clipped at 0), or (None, _) when it did not finish in time."""
-    h = _lp(b, cost, demand, seconds)
+    h = lp_model(b, cost, demand, seconds)
     h.setOptionValue("solver", "ipm")
     h.setOptionValue("run_crossover", CROSSOVER)
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return None, np.zeros(0)
+        return None, np.zeros(0), h
     sol = h.getSolution()
-    return np.asarray(sol.col_value), np.maximum(np.asarray(sol.row_dual), 0.0)
+    return np.asarray(sol.col_value), np.maximum(np.asarray(sol.row_dual), 0.0), h
 
 
 def lagrangian_value(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, u: np.ndarray) -> float:

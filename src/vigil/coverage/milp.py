@@ -15,6 +15,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from vigil.coverage.bounds import Lagrange, lagrangian
+from vigil.coverage.cuts import cut_bound
 from vigil.coverage.dive import Dive, lp_dive
 from vigil.coverage.heuristics import greedy, lagrangian_greedy, local_search, prune, ruin_and_recreate
 from vigil.coverage.highs import quiet_highs
@@ -86,6 +87,7 @@ SMALL_BLOCK = 50  # rows: a block this small goes to the exact solver first (a t
 BLOCK_FLOOR_S = 0.2  # the least time a block gets while the limit allows it
 SOLVER_MIN_S = 0.5  # a block's exact solver is not started with less left (it needs that to set up)
 MIN_BLOCK_S = 0.05  # a block offered less time than this keeps its start (the limit is spent)
+CUT_SHARE = 0.2  # the {0, 1/2}-cut rounds' share of a block's time (vigil.coverage.cuts)
 RUIN_SHARE = 0.5  # the most of a block's time the ruin-and-recreate search takes (it stops when it stalls)
 
 
@@ -139,7 +141,7 @@ BlockSolver = Callable[..., MilpResult]
 
 def _block(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: np.ndarray,
            inc: np.ndarray | None, seconds: float, mip_gap: float, block_solver: BlockSolver,
-           dive: bool = True, ruin: bool = True) -> MilpResult:
+           dive: bool = True, ruin: bool = True, cuts: bool = True) -> MilpResult:
     """One block: Lagrangian and LP bounds and primal heuristics first, then the exact solver from the best start.
 
     A block of at most :data:`SMALL_BLOCK` rows first gets half its time in the exact solver alone. With
@@ -169,6 +171,10 @@ def _block(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: n
     dv = lp_dive(b, cost, demand, seconds=DIVE_SHARE * seconds,
                  local_search_s=min(LAGRANGE_SHARE * seconds, LAGRANGE_MAX_S)) if dive else Dive(math.nan, None)
     low = max(lag.bound, dv.bound) if math.isfinite(dv.bound) else lag.bound
+    if cuts and dv.lp is not None:
+        cb = cut_bound(b, cost, demand, seconds=min(CUT_SHARE * seconds, max(t_end - time.perf_counter(), 0.0)),
+                       solved=dv.lp)
+        low = max(low, cb.bound) if math.isfinite(cb.bound) else low
     inc = _better_start(b, cost, demand, weight, inc, lag, min(LAGRANGE_SHARE * seconds, LAGRANGE_MAX_S), dv.x,
                         until=t_end)
     ruin_s = min(RUIN_SHARE * seconds, t_end - time.perf_counter())
@@ -235,7 +241,7 @@ def _better_start(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, we
 def solve_components(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: np.ndarray, *,
                      incumbent: np.ndarray | None, time_limit: float, mip_gap: float,
                      block_solver: BlockSolver = solve_milp, workers: int = 1, dive: bool = True,
-                     ruin: bool = True) -> MilpResult:
+                     ruin: bool = True, cuts: bool = True) -> MilpResult:
     """A full (multi)cover split into independent blocks (no target shares a camera across them).
 
     Blocks are solved ``workers`` at a time, smallest first, each with a share of the remaining time
@@ -273,7 +279,7 @@ def solve_components(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray,
         if share < MIN_BLOCK_S:  # the limit is (nearly) spent: keep the start, with a quick bound
             return cols, _expired(sub, cost[cols], demand[rows], weight[rows], sub_inc)
         return cols, _block(sub, cost[cols], demand[rows], weight[rows], sub_inc, share, mip_gap, block_solver,
-                            dive, ruin)
+                            dive, ruin, cuts)
 
     if workers > 1 and len(order) > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:

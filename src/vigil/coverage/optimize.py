@@ -30,6 +30,7 @@ Solver = Literal["auto", "highs", "cpsat", "greedy"]
 SOLVERS = ("auto", "highs", "cpsat", "greedy")
 AUTO_MILP_MAX_NNZ = 3_000_000
 CPSAT_WORKERS = 8  # CP-SAT's LP and core-based bounds run only in a portfolio of 4 workers or more
+LOCAL_SEARCH_SHARE = 0.25  # the most of the time left that the first local search takes
 MIN_EXACT_S = 0.05  # less time than this left after the heuristic: the exact solver is not started
 GAP_WARN = 0.01  # a plan proven only within more than 1 % of the cheapest is flagged in the report
 
@@ -118,7 +119,7 @@ class _Reduced:
 
 def solve(problem: CoverageProblem, *, solver: Solver = "auto", time_limit: float = 60.0,
           mip_gap: float = 1e-4, local_search_s: float = 2.0, workers: int | None = None, dive: bool = True,
-          ruin: bool = True) -> Plan:
+          ruin: bool = True, cuts: bool = True) -> Plan:
     """Solve ``problem``; raise :class:`InfeasiblePlanError` when the target cannot be met within the budget.
 
     ``solver``: ``highs`` (the MILP), ``cpsat`` (OR-Tools CP-SAT on the same model), ``greedy`` (heuristics
@@ -126,7 +127,8 @@ def solve(problem: CoverageProblem, *, solver: Solver = "auto", time_limit: floa
     once (default: the CPU count, at most 4). ``dive``: full covers also get the LP bound and the LP dive's
     start in each block (:mod:`vigil.coverage.dive`; off only to compare against the formulation without it).
     ``ruin``: full covers improve each block's start by ruin-and-recreate local search before the solver
-    (:func:`vigil.coverage.heuristics.ruin_and_recreate`; off only to compare).
+    (:func:`vigil.coverage.heuristics.ruin_and_recreate`; off only to compare). ``cuts``: with ``dive``, each
+    block's LP bound is raised by rounds of {0, 1/2}-cuts on row triples (:mod:`vigil.coverage.cuts`).
     """
     if solver not in SOLVERS:
         raise InputError(f"solver: expected one of {', '.join(SOLVERS)}, got {solver!r}")
@@ -150,7 +152,7 @@ def solve(problem: CoverageProblem, *, solver: Solver = "auto", time_limit: floa
     if use_milp and red.b.shape[1] > 0 and (log.left() >= MIN_EXACT_S or g is None):
         with log.step(engine):
             chosen_red, lb, status, name = _exact(red, p, g, max(log.left(), MIN_EXACT_S), mip_gap, engine,
-                                                  workers or min(os.cpu_count() or 1, 4), dive, ruin)
+                                                  workers or min(os.cpu_count() or 1, 4), dive, ruin, cuts)
     elif g is None:
         raise InfeasiblePlanError(_infeasible_msg(p, red))
     elif use_milp and red.b.shape[1] > 0:
@@ -177,7 +179,7 @@ def solve(problem: CoverageProblem, *, solver: Solver = "auto", time_limit: floa
 
 def _exact(red: _Reduced, p: CoverageProblem, g: np.ndarray | None, time_limit: float,
            mip_gap: float, engine: str, workers: int, dive: bool = True,
-           ruin: bool = True) -> tuple[np.ndarray, float, str, str]:
+           ruin: bool = True, cuts: bool = True) -> tuple[np.ndarray, float, str, str]:
     """The exact answer (per independent block for full covers), or the heuristic's if better."""
     from vigil.coverage.milp import solve_components, solve_milp
 
@@ -190,7 +192,8 @@ def _exact(red: _Reduced, p: CoverageProblem, g: np.ndarray | None, time_limit: 
         one = solve_milp  # type: ignore[assignment]
     if red.need is None and p.budget is None and p.target is not None:
         res = solve_components(red.b, red.cost, red.demand, red.weight, incumbent=g, time_limit=time_limit,
-                               mip_gap=mip_gap, block_solver=one, workers=workers, dive=dive, ruin=ruin)
+                               mip_gap=mip_gap, block_solver=one, workers=workers, dive=dive, ruin=ruin,
+                               cuts=cuts)
     else:
         res = one(red.b, red.cost, red.demand, red.weight, need=red.need, budget=p.budget,
                   target_mode=p.target is not None, time_limit=time_limit, mip_gap=mip_gap)
@@ -297,7 +300,7 @@ def _reduce(p: CoverageProblem, before: np.ndarray, total: np.ndarray,
 
 
 def _heuristic(red: _Reduced, p: CoverageProblem, ls_seconds: float, log: StepLog) -> np.ndarray:
-    """Greedy, pruned, then local search for what is left of ``ls_seconds`` before the deadline.
+    """Greedy, pruned, then local search for ``ls_seconds``, at most a quarter of the time left.
 
     Greedy and pruning always finish: without them there is no plan at all.
     """
@@ -309,7 +312,7 @@ def _heuristic(red: _Reduced, p: CoverageProblem, ls_seconds: float, log: StepLo
         g = greedy(red.b, red.cost, red.demand, red.weight, need=red.need)
         g = prune(red.b, red.cost, red.demand, red.weight, g, need=red.need)
     if red.need is None and ls_seconds > 0:
-        seconds = min(ls_seconds, log.left())
+        seconds = min(ls_seconds, LOCAL_SEARCH_SHARE * log.left())
         with log.step("local search") as note:
             if seconds > 0:
                 g = local_search(red.b, red.cost, red.demand, g, seconds=seconds)
