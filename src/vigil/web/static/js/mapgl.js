@@ -253,5 +253,6 @@ export class GlMap {
 
   destroy() {
     this.map?.remove();
+    this.map = null; // data that comes after (a late layer) is dropped, not sent to a removed map
   }
 }

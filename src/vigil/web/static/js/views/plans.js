@@ -115,9 +115,8 @@ function communities(pl) {
 }
 
 async function planMap(slot, pl) {
-  const [plan, targets, config, outlines] = await Promise.all([apiOptional(`/plans/${pl.id}/files/plan.geojson`),
-    apiOptional(`/plans/${pl.id}/files/targets.geojson`), consoleConfig(),
-    pl.region_code ? loadRegionOutlines(pl.region_code, { ancestors: true }).catch(() => []) : []]);
+  const [plan, targets, config] = await Promise.all([apiOptional(`/plans/${pl.id}/files/plan.geojson`),
+    apiOptional(`/plans/${pl.id}/files/targets.geojson`), consoleConfig()]);
   const cams = (plan?.features || []).map((f, i) => ({ ...f.properties, id: String(f.properties?.id ?? `new-${i}`),
     name: `${f.properties?.status || ""} ${f.properties?.model || ""}`.trim(), lifecycle: f.properties?.status,
     lon: f.geometry.coordinates[0], lat: f.geometry.coordinates[1] }));
@@ -126,7 +125,11 @@ async function planMap(slot, pl) {
   const map = new GlMap(slot, { tileUrl: config.tile_url || null, wedges: true,
     colorOf: (c) => PLAN_COLORS[c.status] || "#8ea3bb" });
   map.start();
-  map.setData({ cameras: cams, points: pts, regions: outlines }); // the region's outline (or its town's), if any
+  map.setData({ cameras: cams, points: pts });
+  // the region's outline (or its town's), if any: drawn when it comes, the map does not wait for it
+  if (pl.region_code) {
+    loadRegionOutlines(pl.region_code, { ancestors: true }).then((regions) => map.setData({ regions }), () => {});
+  }
   map.fitBounds(bounds([...cams, ...pts].map((c) => [c.lon, c.lat])));
   return map;
 }
