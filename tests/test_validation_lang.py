@@ -123,3 +123,20 @@ def test_one_answer_sent_twice_speaks_to_each_caller():
     en = client.get("/x")
     assert en.json()["detail"] == "the change conflicts with stored data" and "detail_en" not in en.json()
     assert int(en.headers["content-length"]) == len(en.content)
+
+
+def test_answers_sent_before_the_route_speak_the_callers_language(world):
+    """The body-limit and sign-in middlewares answer before FastAPI: in Chinese too, the English kept."""
+    client, h = world
+    zh = client.post("/api/v1/users", json={"name": "bob"}, headers=ZH)  # no token: AuthBeforeBody
+    assert zh.status_code == 401 and zh.headers["www-authenticate"] == "Bearer"
+    assert zh.json()["detail"] == "需要登录" and zh.json()["detail_en"] == "authentication required"
+    assert int(zh.headers["content-length"]) == len(zh.content)
+    assert client.post("/api/v1/users", json={}).json()["detail"] == "authentication required"
+    stale = client.post("/api/v1/users", json={}, headers={"Authorization": "Bearer nope", **ZH}).json()
+    assert stale["detail"] == "令牌无效或已过期" and stale["detail_en"] == "invalid or expired token"
+    big = client.post("/api/v1/users", content=b"x" * (3 << 20), headers={**h, **ZH,
+                                                                         "Content-Type": "application/json"})
+    assert big.status_code == 413 and big.json()["detail"].startswith("请求体最多 ")
+    assert big.json()["detail_en"].startswith("the body may have at most ")
+    assert big.json()["type"].endswith("/too-large")

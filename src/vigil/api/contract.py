@@ -36,6 +36,7 @@ class FieldError(BaseModel):
 
     loc: list[str | int] = Field(description='where, e.g. ["body", "tilt_deg"] or ["query", "offset"]')
     msg: str
+    msg_en: str | None = Field(None, description="the English of `msg`, when `msg` was sent in another language")
 
 
 class Problem(BaseModel):
@@ -45,6 +46,8 @@ class Problem(BaseModel):
     title: str
     status: int = Field(ge=400, le=599)
     detail: str
+    detail_en: str | None = Field(None, description="the English of `detail`, when it was sent in the language "
+                                                    "of the request's Accept-Language (zh-CN)")
     instance: str = ""
     errors: list[FieldError | dict[str, Any]] | None = Field(None, description="per-field errors (422)")
 

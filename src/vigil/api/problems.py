@@ -139,6 +139,12 @@ def _translated(entry: dict[str, object], key: str, said: str) -> dict[str, obje
     return entry if said == english else {**entry, key: said, f"{key}_en": english}
 
 
+def document_for(document: dict[str, object], accept_language: str | None) -> dict[str, object]:
+    """``document`` in the language an ``Accept-Language`` header asks for (for answers sent before FastAPI)."""
+    lang = request_lang(accept_language)
+    return (_localised_document(document, lang) if lang != "en" else None) or document
+
+
 def _localised_document(document: dict[str, object], lang: str) -> dict[str, object] | None:
     """The document with ``detail`` and each ``errors[].msg`` in ``lang`` (``None`` when nothing reads otherwise).
 

@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from vigil.access.users import Principal, principal_for_token
-from vigil.api.problems import problem_body
+from vigil.api.problems import document_for, problem_body
 from vigil.core.db import Database
 from vigil.core.errors import AuthError
 
@@ -97,8 +97,11 @@ def token_matches(given: str, expected: str) -> bool:
     return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
 
 
-async def _answer(send: Send, status: int, slug: str, title: str, detail: str, path: str) -> None:
-    body = json.dumps(problem_body(status, slug, title, detail, path)).encode()
+async def _answer(send: Send, status: int, slug: str, title: str, detail: str, scope: Scope) -> None:
+    """A problem+json answer sent before FastAPI sees the request, in the caller's language."""
+    accept = dict(scope["headers"]).get(b"accept-language", b"").decode("latin-1")
+    body = json.dumps(document_for(problem_body(status, slug, title, detail, scope["path"]), accept),
+                      ensure_ascii=False).encode()
     headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode()),
                (b"connection", b"close")]
     if status == 401:
@@ -125,11 +128,10 @@ class BodyLimit:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None:
             if not declared.isdigit():
-                return await _answer(send, 400, "bad-request", "Bad request", "invalid Content-Length",
-                                     scope["path"])
+                return await _answer(send, 400, "bad-request", "Bad request", "invalid Content-Length", scope)
             if int(declared) > limit:
                 return await _answer(send, 413, "too-large", "Request body too large",
-                                     f"the body may have at most {limit} bytes", scope["path"])
+                                     f"the body may have at most {limit} bytes", scope)
         seen, refused, started = 0, False, False
 
         async def counted() -> MutableMapping[str, Any]:
@@ -146,7 +148,7 @@ class BodyLimit:
                     refused = True
                     if not started:
                         await _answer(send, 413, "too-large", "Request body too large",
-                                      f"the body may have at most {limit} bytes", scope["path"])
+                                      f"the body may have at most {limit} bytes", scope)
                     return {"type": "http.disconnect"}
             return message
 
@@ -177,16 +179,14 @@ class AuthBeforeBody:
         request = Request(scope)
         token, source = request_token(request)
         if not token:
-            return await _answer(send, 401, "unauthenticated", "Unauthenticated", "authentication required",
-                                 scope["path"])
+            return await _answer(send, 401, "unauthenticated", "Unauthenticated", "authentication required", scope)
         try:
             principal = await run_in_threadpool(self._principal, token)
         except AuthError as exc:
-            return await _answer(send, 401, "unauthenticated", "Unauthenticated", str(exc), scope["path"])
+            return await _answer(send, 401, "unauthenticated", "Unauthenticated", str(exc), scope)
         if source == "cookie" and not same_origin(request):
             return await _answer(send, 403, "forbidden", "Forbidden",
-                                 "a cookie-authenticated change must come from this server's own pages",
-                                 scope["path"])
+                                 "a cookie-authenticated change must come from this server's own pages", scope)
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
 
