@@ -140,3 +140,22 @@ def test_answers_sent_before_the_route_speak_the_callers_language(world):
     assert big.status_code == 413 and big.json()["detail"].startswith("请求体最多 ")
     assert big.json()["detail_en"].startswith("the body may have at most ")
     assert big.json()["type"].endswith("/too-large")
+
+
+@pytest.mark.parametrize(("doc", "zh"), [
+    ({"zones": [{"polygon": [[0, 0], [1, 0], [1, 1]]}]}, "区域文件：zones.0.name：缺少此字段"),
+    ({"zones": "x"}, "区域文件：zones：应为列表"),
+    ({"zones": [{"name": "a", "polygon": [[0, 0], [1, 0], [1, 1]], "rules": [{"type": "intrusion", "dwell_s": -1}]}]},
+     "区域文件：zones.0.rules.0.dwell_s：应大于或等于 0"),
+])
+def test_a_pydantic_message_inside_a_zones_error_reads_in_chinese(doc, zh):
+    """parse_zones puts pydantic's English inside its own line: read back by pydantic's templates, then translated."""
+    from vigil.analytics.zones import parse_zones
+    from vigil.core.errors import InputError
+    from vigil.i18n import translate_line
+
+    with pytest.raises(InputError) as err:
+        parse_zones(doc)
+    assert translate_line(str(err.value), "zh-CN") == zh
+    assert translate_line(str(err.value), "en") == str(err.value)
+    assert translate_line("zones file: zones.0.name: Field required, they said", "zh-CN").endswith("they said")

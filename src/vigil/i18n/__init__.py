@@ -153,7 +153,11 @@ def translate_line(text: str, lang: str) -> str:
                                     for k, v in m.groupdict().items()})
     where, colon, what = text.partition(": ")  # "where: message", the message one of the catalogue's
     said = translate_line(what, lang) if colon else what
-    return f"{where}：{said}" if said != what else text
+    if said != what:
+        return f"{where}：{said}"
+    from vigil.i18n.validation import english_message  # a pydantic message inside one of Vigil's lines
+
+    return english_message(text, lang) or text
 
 
 def take_lang_option(args: list[str]) -> tuple[list[str], str | None]:

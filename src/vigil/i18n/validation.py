@@ -2,17 +2,21 @@
 
 The catalogue holds one template per error type (``msgctxt "validation"``, ``msgid`` the type, the ``msgstr``
 naming the ``ctx`` values it shows: ``最多 {max_length} 个字符``). A ``value_error`` carries one of Vigil's own
-messages, which is translated as any library message is. pydantic's English ``msg`` is never parsed.
+messages, which is translated as any library message is. A 422's English ``msg`` is never parsed; only a
+pydantic message that already sits inside one of Vigil's own lines (a zones file's "zones.0.name: Field
+required") is read back into its type and ctx by pydantic's own templates (:func:`english_message`).
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from vigil.i18n import translate_line, translator
 
-__all__ = ["VALIDATION_CONTEXT", "field_message", "field_where"]
+__all__ = ["VALIDATION_CONTEXT", "english_message", "field_message", "field_where"]
 
 #: The gettext context of the per-type templates.
 VALIDATION_CONTEXT = "validation"
@@ -57,3 +61,31 @@ def field_where(loc: list[Any] | tuple[Any, ...]) -> str:
     if len(parts) > 1 and parts[0] in _SOURCES:
         parts = parts[1:]
     return ".".join(parts)
+
+
+@functools.cache
+def _english_forms() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """Pydantic's English message templates as patterns (most specific first), each with its error type."""
+    try:
+        from pydantic_core._pydantic_core import list_all_errors
+    except ImportError:  # pragma: no cover - a pydantic-core without its error list: nothing is read back
+        return ()
+    forms: list[tuple[int, re.Pattern[str], str]] = []
+    for e in list_all_errors():
+        parts = re.split(r"\{(\w+)\}", str(e["message_template_python"]))
+        if len(set(parts[1::2])) != len(parts[1::2]):
+            continue  # a value named twice: not read back
+        rx = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts))
+        forms.append((sum(map(len, parts[::2])), re.compile(rx + r"\Z", re.S), str(e["type"])))
+    forms.sort(key=lambda f: -f[0])  # the most fixed words first: "a valid list" before "{expected}"
+    return tuple((rx, kind) for _, rx, kind in forms)
+
+
+def english_message(text: str, lang: str) -> str | None:
+    """A pydantic English message (``Input should be greater than or equal to 0``) in ``lang``; None if it is none."""
+    for rx, kind in _english_forms():
+        m = rx.match(text)
+        if m:
+            said = field_message({"type": kind, "msg": text, "ctx": m.groupdict()}, lang)
+            return None if said == text else said
+    return None
