@@ -41,8 +41,28 @@ def test_a_map_outside_the_region_is_refused(sqlite_vigil, kunming_community, ar
     assert r.headers["content-type"].startswith("application/problem+json")
     assert p["type"].endswith("/area-outside-region") and p["region_code"] == VILLAGE1
     assert p["region_name"] == "Village 1" and p["distance_km"] > 1000 and p["margin_km"] == 10.0
+    assert p["basis"] == "places"  # no outline up the tree: judged by what is placed
     assert p["detail"].startswith(f"the map lies outside region {VILLAGE1} (Village 1): it is ")
     assert queued == 0 and not any(plans_dir(sqlite_vigil).iterdir())  # the upload is not kept
+
+
+def test_a_refusal_by_an_outline_says_so(sqlite_vigil, kunming_community) -> None:
+    """The town's outline (an ancestor's) judges the village's plan: the document names that basis for the console."""
+    from vigil.core.models import Region
+
+    w = build_world(sqlite_vigil)
+    with sqlite_vigil.db.session() as s:
+        town = s.get(Region, TOWN1)
+        assert town is not None
+        town.outline = {"type": "Polygon", "coordinates": [[[102.6, 24.9], [102.8, 24.9], [102.8, 25.1],
+                                                             [102.6, 25.1], [102.6, 24.9]]]}
+    c = TestClient(create_app(sqlite_vigil), raise_server_exceptions=False)
+    r = c.post("/api/v1/plans", data={"region_code": VILLAGE1, "time_limit": "5"},
+               headers={"Authorization": f"Bearer {w.tokens[f'planner-{TOWN1}']}"},
+               files={"area": ("area.osm", mapdata("shanghai_shu/map.osm").read_bytes(), "application/octet-stream")})
+    assert r.status_code == 422, r.text
+    p = r.json()
+    assert p["basis"] == "outline" and "from the region's outline" in p["detail"] and p["distance_km"] > 1000
 
 
 @pytest.mark.parametrize(("lang", "line"), [

@@ -78,7 +78,7 @@ def create_plan(p: PlanRunner, session: SessionDep, v: VigilDep, request: Reques
 def _outside(exc: AreaOutsideRegion, instance: str) -> JSONResponse:
     """The problem document of a map outside its region, with the facts a console words in its own language."""
     return problem(422, "area-outside-region", "Area outside the region", str(exc), instance,
-                   region_code=exc.region_code, region_name=exc.region_name,
+                   region_code=exc.region_code, region_name=exc.region_name, basis=exc.basis.value,
                    distance_km=round(exc.distance_m / 1000, 1), margin_km=round(exc.margin_m / 1000, 1))
 
 

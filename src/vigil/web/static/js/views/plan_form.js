@@ -77,8 +77,10 @@ function refusal(e) {
   const p = e.problem || {};
   if (!String(p.type || "").endsWith("/area-outside-region")) return null;
   const km = (v) => formatNumber(v, { maximumFractionDigits: 1 });
-  return t("The map lies outside {{region}}: it is {{km}} km from the region's sites and cameras (at most {{margin}} km). Pick the region the map belongs to, or a map of this region.",
-    { region: `${p.region_name} (${p.region_code})`, km: km(p.distance_km), margin: km(p.margin_km) });
+  const facts = { region: `${p.region_name} (${p.region_code})`, km: km(p.distance_km), margin: km(p.margin_km) };
+  return p.basis === "outline"  // judged by the region's (or its nearest ancestor's) outline
+    ? t("The map lies outside {{region}}: it is {{km}} km from the region's outline (at most {{margin}} km). Pick the region the map belongs to, or a map of this region.", facts)
+    : t("The map lies outside {{region}}: it is {{km}} km from the region's sites and cameras (at most {{margin}} km). Pick the region the map belongs to, or a map of this region.", facts);
 }
 
 const STAGE_TEXT = {
