@@ -219,7 +219,7 @@ _LAZY: dict[str, tuple[str, str, str]] = {
     "plan": ("vigil.coverage.cli", "app",
              "Coverage planning: find the blind spots and choose new cameras (vigil plan AREA --out DIR)."),
     "import": ("vigil.registry.cli", "import_app",
-               "Bulk-import regions, sites, camera models or cameras (CSV; GeoJSON for sites and cameras)."),
+               "Bulk-import regions, sites, camera models or cameras (CSV; GeoJSON for regions, sites and cameras)."),
     "export": ("vigil.registry.cli", "export_app", "Export the registry."),
     "sim": ("vigil.sim.cli", "app", "Simulated camera fleet on loopback (RTSP + digest auth, H.264 streams, faults)."),
     "record": ("vigil.video.cli", "record_app", "Record camera streams, repair the index, enforce retention."),

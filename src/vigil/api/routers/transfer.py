@@ -26,7 +26,7 @@ router = APIRouter()
 
 MAX_UPLOAD = 200 * 2**20
 _HELP = {
-    "regions": "Regions from CSV: code,name,level,parent[,lon,lat].",
+    "regions": "Regions from CSV (code,name,level,parent[,lon,lat]) or GeoJSON features whose geometry is the outline.",
     "sites": "Sites from CSV (name,region,kind,protection_class,sensitive,lon,lat,geometry) or GeoJSON polygons.",
     "models": "Camera models from CSV: name,vendor,h_res_px,v_res_px,hfov_deg,vfov_deg,ir_range_m,form_factor,"
               "unit_cost.",
