@@ -48,7 +48,7 @@ async def test_worker_samples_only_cameras_it_still_owns(sqlite_vigil, nats_serv
             await w._table.release(lost)
             lost.deadline = float("inf")  # the stalled worker still believes it holds the shard
             w.leases[shard_of(cams[1])] = lost
-            other = LeaseTable(w._table.kv, "w2", ttl=15.0)  # TTL 15 s: the stalled worker keeps its other keys meanwhile
+            other = LeaseTable(w._table.kv, "w2", ttl=15.0)  # 15 s: the stalled worker keeps its other keys
             assert await other.acquire(f"shard.{shard_of(cams[1])}") is not None
             assert await w.sample_once() == 1
             st = await asyncio.to_thread(_states, v)
