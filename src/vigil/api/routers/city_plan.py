@@ -14,7 +14,7 @@ from vigil.access.users import Principal
 from vigil.api.contract import media
 from vigil.api.deps import SessionDep, VigilDep, require
 from vigil.api.public.plans import JobPublic
-from vigil.api.routers.plan import _outside as outside_problem  # the one problem document for it
+from vigil.api.routers.plan import outside_problem  # the one problem document for it
 from vigil.coverage import city_service as svc
 from vigil.coverage import jobs
 from vigil.coverage.area_check import check_city_area

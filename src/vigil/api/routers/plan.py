@@ -69,13 +69,13 @@ def create_plan(p: PlanRunner, session: SessionDep, v: VigilDep, request: Reques
         check_plan_area(session, region_code, files["area"])
     except AreaOutsideRegion as exc:
         shutil.rmtree(work, ignore_errors=True)
-        return _outside(exc, request.url.path)
+        return outside_problem(exc, request.url.path)
     job = jobs.submit_job(session, p, opts, files, work_dir=work)
     response.headers["Location"] = f"/api/v1/plans/jobs/{job.id}"
     return JobPublic.model_validate(jobs.job_json(job))
 
 
-def _outside(exc: AreaOutsideRegion, instance: str) -> JSONResponse:
+def outside_problem(exc: AreaOutsideRegion, instance: str) -> JSONResponse:
     """The problem document of a map outside its region, with the facts a console words in its own language."""
     return problem(422, "area-outside-region", "Area outside the region", str(exc), instance,
                    region_code=exc.region_code, region_name=exc.region_name, basis=exc.basis.value,
