@@ -124,15 +124,17 @@ def test_sign_in_tree_filter_detail_map(chrome, console: City, shots: Path) -> N
     _wait(d, lambda x: _css(x, "#map canvas") and
           _css(x, "#map canvas")[0].get_attribute("data-cameras") == str(len(console.cameras)))
     assert _css(d, "#map canvas")[0].get_attribute("data-sites") == "3"
-    coloured = d.execute_script("""
+    painted = """
         const gl = document.querySelector('#map canvas');  // WebGL: copy it onto a 2D canvas to read pixels
         const c = Object.assign(document.createElement('canvas'), { width: gl.width, height: gl.height });
         c.getContext('2d').drawImage(gl, 0, 0);
         const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let n = 0;
         for (let i = 0; i < px.length; i += 4) if (px[i + 1] > 150 && px[i + 2] > 200 && px[i] < 120) n++;
-        return n;""")
-    assert coloured > 50  # in-service markers (#4cc2ff) are really painted
+        return n;"""
+    # in-service markers (#4cc2ff) are really painted: the count is set when the data is in, the paint is a
+    # frame later (CI once read the canvas between the two on a loaded machine)
+    assert _wait(d, lambda x: (n := x.execute_script(painted)) > 50 and n)
     d.save_screenshot(str(shots / "console-map.png"))
     fetched = d.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert fetched and all(u.startswith(console.base) for u in fetched)  # no CDN, no internet tiles
