@@ -9,12 +9,13 @@ the client re-reads and retries; an update is never lost silently.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Protocol
 
 from fastapi import Header, Response
 from sqlalchemy.orm import Session
 
-__all__ = ["IfMatch", "Versioned", "etag", "expected_versions", "set_etag"]
+__all__ = ["IfMatch", "Versioned", "etag", "expected_versions", "layer_response", "set_etag"]
 
 IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=200,
                                        description="the ETag of the version this change is based on; "
@@ -50,3 +51,14 @@ def set_etag(response: Response, session: Session, obj: Versioned) -> None:
     """Put ``obj``'s ETag on ``response``, flushing first so that a change's new version is the one sent."""
     session.flush()
     response.headers["ETag"] = etag(obj)
+
+
+def layer_response(tag: str, if_none_match: str | None, body: Callable[[], bytes]) -> Response:
+    """A map layer answered under its ETag: 304 while ``If-None-Match`` still holds (``body`` is not built), else JSON.
+
+    ``Cache-Control: private, no-cache``: the browser keeps the layer and asks again with If-None-Match.
+    """
+    headers = {"ETag": tag, "Cache-Control": "private, no-cache", "Vary": "Cookie, Authorization"}
+    if if_none_match and tag in (t.strip() for t in if_none_match.split(",")):
+        return Response(status_code=304, headers=headers)
+    return Response(body(), media_type="application/json", headers=headers)

@@ -25,6 +25,7 @@ __all__ = [
     "INDUSTRY_CODES",
     "NETWORK_CODES",
     "TYPE_CODES",
+    "ancestor_codes",
     "DeviceId",
     "RegionLevel",
     "centre_code_for_region",
@@ -169,6 +170,16 @@ def parent_code(code: str) -> str | None:
     if level == RegionLevel.PREFECTURE:
         return None
     return code[: _LEN_BY_LEVEL[RegionLevel(level - 1)]]
+
+
+def ancestor_codes(code: str) -> list[str]:
+    """The codes above ``code`` by the GB/T 2260 prefix rule, nearest first (``53018101`` → 530181, 5301)."""
+    out: list[str] = []
+    up = parent_code(code)
+    while up:
+        out.append(up)
+        up = parent_code(up)
+    return out
 
 
 def centre_code_for_region(code: str) -> str:

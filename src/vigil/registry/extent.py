@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigil.core.errors import InputError
-from vigil.core.ids import parent_code
+from vigil.core.ids import ancestor_codes
 from vigil.core.models import Camera, Region, Site
 from vigil.core.regions import in_subtree
 
@@ -118,14 +118,10 @@ def region_extent(session: Session, region_code: str, *, margin_m: float = MARGI
 
 def outline_extent(session: Session, region_code: str, *, margin_m: float = MARGIN_M) -> RegionExtent | None:
     """The outline of ``region_code``, else of its nearest ancestor with one (by the code prefix), else None."""
-    chain: list[str] = []
-    up: str | None = region_code
-    while up:
-        chain.append(up)
-        try:
-            up = parent_code(up)
-        except InputError:  # not a region code: no region, no outline
-            break
+    try:
+        chain = [region_code, *ancestor_codes(region_code)]
+    except InputError:  # not a region code: no region, no outline
+        chain = [region_code]
     rows = session.execute(select(Region.code, Region.name, Region.outline)
                            .where(Region.code.in_(chain), Region.outline.is_not(None))).all()
     nearest = max((r for r in rows if r.outline), key=lambda r: len(r.code), default=None)

@@ -16,23 +16,13 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from vigil.access.users import Principal
-from vigil.core.ids import parent_code
+from vigil.core.ids import ancestor_codes
 from vigil.core.models import Region
 from vigil.core.regions import in_subtree
 from vigil.registry.service import get_region
 from vigil.registry.site_layer import COORD_DIGITS, layer_json, layer_tag, rounded
 
-__all__ = ["ancestor_codes", "region_layer_json", "region_layer_tag"]
-
-
-def ancestor_codes(code: str) -> list[str]:
-    """The codes above ``code`` by the GB/T 2260 prefix rule, nearest first (``53018101`` → 530181, 5301)."""
-    out: list[str] = []
-    up = parent_code(code)
-    while up:
-        out.append(up)
-        up = parent_code(up)
-    return out
+__all__ = ["region_layer_json", "region_layer_tag"]
 
 
 def _where(p: Principal, region: str | None, ancestors: bool) -> list[Any]:

@@ -10,7 +10,7 @@ from vigil.access.guard import check_permission
 from vigil.api.deps import CurrentPrincipal, ReadSessionDep, SessionDep
 from vigil.api.params import Offset, RegionCode
 from vigil.api.public.registry import RegionNodePublic
-from vigil.api.versioning import IfMatch, expected_versions, set_etag
+from vigil.api.versioning import IfMatch, expected_versions, layer_response, set_etag
 from vigil.core.models import Region
 from vigil.registry import service as svc
 from vigil.registry.region_layer import region_layer_json, region_layer_tag
@@ -64,12 +64,8 @@ def regions_geojson(p: CurrentPrincipal, session: ReadSessionDep, region: str | 
     an If-None-Match that still holds.
     """
     check_permission(p, "registry.read")
-    tag = region_layer_tag(session, p, region, ancestors=ancestors)
-    headers = {"ETag": tag, "Cache-Control": "private, no-cache", "Vary": "Cookie, Authorization"}
-    if if_none_match and tag in (t.strip() for t in if_none_match.split(",")):
-        return Response(status_code=304, headers=headers)
-    return Response(region_layer_json(session, p, region, ancestors=ancestors), media_type="application/json",
-                    headers=headers)
+    return layer_response(region_layer_tag(session, p, region, ancestors=ancestors), if_none_match,
+                          lambda: region_layer_json(session, p, region, ancestors=ancestors))
 
 
 @router.get("/{code}", response_model=RegionDetailPublic)

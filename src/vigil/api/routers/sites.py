@@ -10,7 +10,7 @@ from vigil.access.guard import check_permission
 from vigil.api.deps import CurrentPrincipal, ReadSessionDep, SessionDep
 from vigil.api.params import Offset, RowId
 from vigil.api.public.registry import SiteMapPublic
-from vigil.api.versioning import IfMatch, expected_versions, set_etag
+from vigil.api.versioning import IfMatch, expected_versions, layer_response, set_etag
 from vigil.core.models import Site
 from vigil.registry import service as svc
 from vigil.registry.schemas import Page, SiteIn, SitePatch, SitePublic
@@ -44,11 +44,8 @@ def sites_geojson(p: CurrentPrincipal, session: ReadSessionDep, region: str | No
     the layer asks again with If-None-Match and gets 304, without the polygons being read or encoded again.
     """
     check_permission(p, "registry.read")
-    tag = site_layer_tag(session, p, region)
-    headers = {"ETag": tag, "Cache-Control": "private, no-cache", "Vary": "Cookie, Authorization"}
-    if if_none_match and tag in (t.strip() for t in if_none_match.split(",")):
-        return Response(status_code=304, headers=headers)
-    return Response(site_layer_json(session, p, region), media_type="application/json", headers=headers)
+    return layer_response(site_layer_tag(session, p, region), if_none_match,
+                          lambda: site_layer_json(session, p, region))
 
 
 @router.get("/{site_id}", response_model=SitePublic)
