@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session
 
 from vigil.access.audit import record
 from vigil.access.guard import check_permission
+from vigil.api.answers import model_response
 from vigil.api.deps import CurrentPrincipal, ReadSessionDep, SessionDep, VigilDep
 from vigil.api.params import INT64_MAX, Offset
 from vigil.api.public.registry import CameraMapPublic
-from vigil.api.versioning import IfMatch, expected_versions, set_etag
+from vigil.api.versioning import IfMatch, etag, expected_versions
 from vigil.core.errors import InputError
 from vigil.core.models import Camera
 from vigil.health.models import CameraStatus
@@ -66,17 +67,20 @@ def _query(region: str | None, site: int | None, kind: str | None, owner: str | 
 
 
 @router.get("", response_model=Page[CameraPublic])
-def list_cameras(p: CurrentPrincipal, session: ReadSessionDep, region: str | None = None, site: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
+def list_cameras(p: CurrentPrincipal, v: VigilDep, region: str | None = None,
+                 site: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
                  kind: str | None = None, owner: str | None = None, lifecycle: str | None = None, q: str = "",
                  bbox: str | None = None, sort: str = "id", limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-                 offset: Offset = 0) -> dict[str, Any]:
+                 offset: Offset = 0) -> Response:
     """Search cameras in scope, filtered and paginated."""
     check_permission(p, "registry.read")
     f = _query(region, site, kind, owner, lifecycle, q, bbox, sort, limit, offset)
-    items, total = svc.list_cameras(session, p, f)
-    st = _statuses(session, [c.id for c in items])
-    return {"items": [camera_json(c, st.get(c.id)) for c in items], "total": total, "limit": limit,
-            "offset": offset}
+    with v.db.read_session() as session:  # in this thread: no second hop to end it (see vigil.api.answers)
+        items, total = svc.list_cameras(session, p, f)
+        st = _statuses(session, [c.id for c in items])
+        out = {"items": [camera_json(c, st.get(c.id)) for c in items], "total": total, "limit": limit,
+               "offset": offset}
+    return model_response(Page[CameraPublic], out)
 
 
 @router.get("/geojson", response_model=CameraMapPublic)
@@ -101,33 +105,40 @@ def cameras_geojson(p: CurrentPrincipal, session: ReadSessionDep, region: str | 
 
 
 @router.get("/{camera_id}", response_model=CameraDetailPublic)
-def get_camera(camera_id: str, p: CurrentPrincipal, reads: ReadSessionDep, session: SessionDep,
-               response: Response) -> dict[str, Any]:
+def get_camera(camera_id: str, p: CurrentPrincipal, v: VigilDep) -> Response:
     """One camera with its stream URLs (the read is audited); its ETag is the version to send as If-Match.
 
     The camera is read without the write lock; only the audit entry is written (a short transaction).
+    Both sessions begin and end in this thread, and the answer is encoded here (:mod:`vigil.api.answers`).
     """
     check_permission(p, "registry.read")
-    c = svc.get_camera(reads, p, camera_id)
-    set_etag(response, reads, c)
-    out = camera_json(c, reads.get(CameraStatus, camera_id), detail=True)
-    record(session, p.name, "camera.view", f"camera:{camera_id}", region=c.region_code)
-    return out
+    with v.db.read_session() as reads:
+        c = svc.get_camera(reads, p, camera_id)
+        out = camera_json(c, reads.get(CameraStatus, camera_id), detail=True)
+        tag = etag(c)  # read before the read session's rollback expires the camera
+    with v.db.session() as session:
+        record(session, p.name, "camera.view", f"camera:{camera_id}", region=out["region_code"])
+    return model_response(CameraDetailPublic, out, headers={"ETag": tag})
 
 
 @router.post("", status_code=201, response_model=CameraDetailPublic)
-def create_camera(body: CameraIn, p: CurrentPrincipal, session: SessionDep, v: VigilDep) -> dict[str, Any]:
+def create_camera(body: CameraIn, p: CurrentPrincipal, v: VigilDep) -> Response:
     """Register a camera (admin; planners may add planned cameras)."""
-    return camera_json(svc.create_camera(session, p, body, v.box), None, detail=True)
+    with v.db.session() as session:  # committed in this thread, before the answer leaves
+        out = camera_json(svc.create_camera(session, p, body, v.box), None, detail=True)
+    return model_response(CameraDetailPublic, out, status_code=201)
 
 
 @router.patch("/{camera_id}", response_model=CameraDetailPublic)
-def update_camera(camera_id: str, body: CameraPatch, p: CurrentPrincipal, session: SessionDep,
-                  v: VigilDep, response: Response, if_match: IfMatch = None) -> dict[str, Any]:
+def update_camera(camera_id: str, body: CameraPatch, p: CurrentPrincipal, v: VigilDep,
+                  if_match: IfMatch = None) -> Response:
     """Change a camera (with If-Match: only if it is still at that version, else 412)."""
-    c = svc.update_camera(session, p, camera_id, body, v.box, versions=expected_versions(if_match))
-    set_etag(response, session, c)
-    return camera_json(c, session.get(CameraStatus, camera_id), detail=True)
+    with v.db.session() as session:  # committed in this thread, before the answer leaves
+        c = svc.update_camera(session, p, camera_id, body, v.box, versions=expected_versions(if_match))
+        session.flush()  # the new version is the one answered
+        out = camera_json(c, session.get(CameraStatus, camera_id), detail=True)
+        tag = etag(c)
+    return model_response(CameraDetailPublic, out, headers={"ETag": tag})
 
 
 @router.delete("/{camera_id}", status_code=204)
