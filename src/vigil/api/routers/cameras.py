@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from vigil.access.audit import record
 from vigil.access.guard import check_permission
 from vigil.api.answers import model_response
-from vigil.api.deps import CurrentPrincipal, ReadSessionDep, SessionDep, VigilDep
+from vigil.api.deps import CallerDep, CurrentPrincipal, ReadSessionDep, SessionDep, VigilDep
 from vigil.api.params import INT64_MAX, Offset
 from vigil.api.public.registry import CameraMapPublic
 from vigil.api.versioning import IfMatch, etag, expected_versions
@@ -67,12 +67,13 @@ def _query(region: str | None, site: int | None, kind: str | None, owner: str | 
 
 
 @router.get("", response_model=Page[CameraPublic])
-def list_cameras(p: CurrentPrincipal, v: VigilDep, region: str | None = None,
+def list_cameras(caller: CallerDep, v: VigilDep, region: str | None = None,
                  site: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
                  kind: str | None = None, owner: str | None = None, lifecycle: str | None = None, q: str = "",
                  bbox: str | None = None, sort: str = "id", limit: Annotated[int, Query(ge=1, le=1000)] = 50,
                  offset: Offset = 0) -> Response:
     """Search cameras in scope, filtered and paginated."""
+    p = caller.principal()
     check_permission(p, "registry.read")
     f = _query(region, site, kind, owner, lifecycle, q, bbox, sort, limit, offset)
     with v.db.read_session() as session:  # in this thread: no second hop to end it (see vigil.api.answers)
@@ -105,12 +106,14 @@ def cameras_geojson(p: CurrentPrincipal, session: ReadSessionDep, region: str | 
 
 
 @router.get("/{camera_id}", response_model=CameraDetailPublic)
-def get_camera(camera_id: str, p: CurrentPrincipal, v: VigilDep) -> Response:
+def get_camera(camera_id: str, caller: CallerDep, v: VigilDep) -> Response:
     """One camera with its stream URLs (the read is audited); its ETag is the version to send as If-Match.
 
     The camera is read without the write lock; only the audit entry is written (a short transaction).
-    Both sessions begin and end in this thread, and the answer is encoded here (:mod:`vigil.api.answers`).
+    The token lookup and both sessions run in this thread, and the answer is encoded here
+    (:mod:`vigil.api.answers`).
     """
+    p = caller.principal()
     check_permission(p, "registry.read")
     with v.db.read_session() as reads:
         c = svc.get_camera(reads, p, camera_id)
@@ -122,17 +125,19 @@ def get_camera(camera_id: str, p: CurrentPrincipal, v: VigilDep) -> Response:
 
 
 @router.post("", status_code=201, response_model=CameraDetailPublic)
-def create_camera(body: CameraIn, p: CurrentPrincipal, v: VigilDep) -> Response:
+def create_camera(body: CameraIn, caller: CallerDep, v: VigilDep) -> Response:
     """Register a camera (admin; planners may add planned cameras)."""
+    p = caller.principal()
     with v.db.session() as session:  # committed in this thread, before the answer leaves
         out = camera_json(svc.create_camera(session, p, body, v.box), None, detail=True)
     return model_response(CameraDetailPublic, out, status_code=201)
 
 
 @router.patch("/{camera_id}", response_model=CameraDetailPublic)
-def update_camera(camera_id: str, body: CameraPatch, p: CurrentPrincipal, v: VigilDep,
+def update_camera(camera_id: str, body: CameraPatch, caller: CallerDep, v: VigilDep,
                   if_match: IfMatch = None) -> Response:
     """Change a camera (with If-Match: only if it is still at that version, else 412)."""
+    p = caller.principal()
     with v.db.session() as session:  # committed in this thread, before the answer leaves
         c = svc.update_camera(session, p, camera_id, body, v.box, versions=expected_versions(if_match))
         session.flush()  # the new version is the one answered
