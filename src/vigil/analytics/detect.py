@@ -204,7 +204,7 @@ class Detector:
 
     def __init__(self, session: object, *, labels: Sequence[str] = DEFAULT_LABELS, score: float = 0.4,
                  vehicle_score: float = 0.35, iou: float = 0.5, min_size: float = 0.015, full_share: float = 0.3,
-                 min_scale: float = 0.7, tile_labels: Sequence[str] = VEHICLES) -> None:
+                 min_scale: float = 0.7, tile_labels: Sequence[str] = VEHICLES, flip: bool = False) -> None:
         unknown = [lb for lb in (*labels, *tile_labels) if lb not in COCO_LABELS]
         if unknown:
             raise InputError(f"unknown labels: {', '.join(unknown)}")
@@ -222,13 +222,14 @@ class Detector:
         if not 0.0 <= min_scale <= 2.0:
             raise InputError("min_scale must be in [0, 2] (0: whole-frame rounds are never tiled)")
         self.min_scale = min_scale    # whole frames shrunk more than this are also detected on tiles
+        self.flip = flip              # also run on the mirror image of each input (test-time augmentation)
         self.inferences = 0
         self.full_frames = 0          # how many detection rounds used the whole frame
 
     @classmethod
     def load(cls, model: str | Path = MODEL_PATH, *, threads: int = 1, labels: Sequence[str] = DEFAULT_LABELS,
              score: float = 0.4, vehicle_score: float = 0.35, iou: float = 0.5, min_size: float = 0.015,
-             full_share: float = 0.3, min_scale: float = 0.7) -> Detector:
+             full_share: float = 0.3, min_scale: float = 0.7, flip: bool = False) -> Detector:
         """Open the ONNX model on the CPU with ``threads`` intra-op threads (1 by default)."""
         import onnxruntime as ort
 
@@ -238,9 +239,22 @@ class Detector:
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         session = ort.InferenceSession(str(model), sess_options=opts, providers=["CPUExecutionProvider"])
         return cls(session, labels=labels, score=score, vehicle_score=vehicle_score, iou=iou, min_size=min_size,
-                   full_share=full_share, min_scale=min_scale)
+                   full_share=full_share, min_scale=min_scale, flip=flip)
 
     def _infer(self, image: np.ndarray) -> Detections:
+        """One inference on ``image`` (and one on its mirror image with ``flip``); boxes in ``image`` pixels.
+
+        The mirrored boxes are flipped back and kept beside the others: the caller's NMS merges them.
+        """
+        det = self._infer_once(image)
+        if not self.flip:
+            return det
+        w = image.shape[1]
+        m = self._infer_once(np.ascontiguousarray(image[:, ::-1]))
+        back = np.stack([w - m.boxes[:, 2], m.boxes[:, 1], w - m.boxes[:, 0], m.boxes[:, 3]], axis=1)
+        return Detections.concat([det, Detections(back.reshape(-1, 4), m.scores, m.labels)])
+
+    def _infer_once(self, image: np.ndarray) -> Detections:
         blob, scale = letterbox(image)
         outputs = self.session.run(None, {"input_1:0": blob})  # type: ignore[attr-defined]
         self.inferences += 1

@@ -72,6 +72,7 @@ class _State:
     contrast: np.ndarray | None = None
     contrast_n: int = 0
     calibrating: bool = True
+    global_change: bool = False  # the last frame changed over ``lightning_threshold`` of the picture
 
 
 class MotionDetector:
@@ -82,6 +83,11 @@ class MotionDetector:
         self.masks = [list(map(list, m)) for m in masks]
         self._s = _State()
         self._kernel = np.ones((3, 3), np.uint8)
+
+    @property
+    def global_change(self) -> bool:
+        """True when the last frame changed over most of the picture (lights, IR switch, or an object filling it)."""
+        return self._s.global_change
 
     def small_size(self, shape: tuple[int, ...]) -> tuple[int, int]:
         """(width, height) of the picture motion runs on, for a frame of ``shape``."""
@@ -111,6 +117,7 @@ class MotionDetector:
         if luma.ndim != 2:
             raise InputError(f"luma: expected a 2-D grey frame, got shape {luma.shape}")
         cfg, s = self.config, self._s
+        s.global_change = False
         size = self.small_size(luma.shape)
         small = cv2.resize(luma, size, interpolation=cv2.INTER_LINEAR)
         if cfg.improve_contrast:
@@ -135,7 +142,7 @@ class MotionDetector:
             return np.zeros((0, 4), np.float32)
         xywh = np.asarray(boxes, np.float32)
         if (xywh[:, 2] * xywh[:, 3]).sum() > cfg.lightning_threshold * small.size:
-            s.calibrating = True  # a sudden global change: relearn the background next frame
+            s.calibrating = s.global_change = True  # a sudden global change: relearn the background next frame
             return np.zeros((0, 4), np.float32)
         fx, fy = luma.shape[1] / size[0], luma.shape[0] / size[1]
         return np.stack([xywh[:, 0] * fx, xywh[:, 1] * fy, (xywh[:, 0] + xywh[:, 2]) * fx,

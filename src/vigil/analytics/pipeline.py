@@ -40,6 +40,9 @@ class AnalyzeOptions:
     region_margin: float = 0.1  # tracked boxes are widened by this share when used as detection regions
     motion: MotionConfig = field(default_factory=MotionConfig)
     parked_memory_s: float = 600.0  # how long a stationary object is remembered (not re-reported)
+    # A change over most of the picture (motion finds no region: it relearns the background) also judged on the
+    # whole frame once, for a bus or a van close to the camera. Off: on the tuning crossings it found none more.
+    detect_on_global_change: bool = False
     snapshot_dir: Path | None = None
     max_seconds: float | None = None
 
@@ -65,7 +68,7 @@ class Analyzer:
         self.tracker = Tracker(max_age_s=self.options.track_max_age_s)
         self.rules = RuleEngine(self.zoneset)
         self.events: list[AnalyticsEvent] = []  # every finished event
-        self.stats = {"frames": 0, "motion_frames": 0, "detect_rounds": 0}
+        self.stats = {"frames": 0, "motion_frames": 0, "detect_rounds": 0, "global_changes": 0}
         self.queue_minutes = MinuteMax(self.options.camera)
         self.queue_samples: list[QueueMinute] = []  # every closed minute of every lane's queue
         self._open: dict[tuple[str, int, str], AnalyticsEvent] = {}  # (kind, track id, zone) -> open event
@@ -80,9 +83,12 @@ class Analyzer:
         """Analyse the frame at ``t`` seconds: ``luma`` its grey plane, ``bgr()`` its colour picture on demand."""
         self.stats["frames"] += 1
         moving = self.motion.detect(luma)
+        h, w = luma.shape[:2]
+        if self.motion.global_change and self.options.detect_on_global_change:
+            moving = np.array([[0.0, 0.0, w, h]])
+            self.stats["global_changes"] += 1
         if len(moving):
             self.stats["motion_frames"] += 1
-        h, w = luma.shape[:2]
         regions = [moving] + [self._widen(tr.box, w, h) for tr in self.tracker.tracks]
         boxes = np.concatenate(regions).reshape(-1, 4) if regions else np.zeros((0, 4))
         due = t - self._last_detect >= 1.0 / self.options.detect_fps
