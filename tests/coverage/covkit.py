@@ -47,3 +47,13 @@ def exact_cover_cost(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray)
                      time_limit=30, mip_gap=0.0)
     assert res.status == "optimal"
     return float(cost[res.x].sum())
+
+
+def open_ground(seed: int, n: int = 40, m: int = 70) -> tuple[sparse.csc_matrix, np.ndarray]:
+    """Targets seen by cameras that each see two or three of them (odd cycles everywhere), three prices."""
+    rng = np.random.default_rng(seed)
+    a = np.zeros((n, m), bool)
+    for j in range(m):
+        a[rng.choice(n, rng.integers(2, 4), replace=False), j] = True
+    a[np.arange(n), rng.integers(0, m, n)] = True  # every target seen
+    return sparse.csc_matrix(a), np.array([1100.0, 1800.0, 2600.0])[rng.integers(0, 3, m)]

@@ -5,7 +5,7 @@ References: scipy's ``linprog`` for the LP and the proven MILP (``covkit.exact_c
 
 import numpy as np
 import pytest
-from covkit import exact_cover_cost
+from covkit import exact_cover_cost, open_ground
 from scipy import sparse
 from scipy.optimize import linprog
 
@@ -33,19 +33,9 @@ def test_a_column_seeing_all_three_counts_twice():
     assert triple_cuts(b, np.array([0.0, 0.0, 0.0, 1.0])).shape[0] == 0  # an integral point violates nothing
 
 
-def _open_ground(seed: int, n: int = 40, m: int = 70) -> tuple[sparse.csc_matrix, np.ndarray]:
-    """Targets seen by cameras that each see two or three of them (odd cycles everywhere), three prices."""
-    rng = np.random.default_rng(seed)
-    a = np.zeros((n, m), bool)
-    for j in range(m):
-        a[rng.choice(n, rng.integers(2, 4), replace=False), j] = True
-    a[np.arange(n), rng.integers(0, m, n)] = True  # every target seen
-    return sparse.csc_matrix(a), np.array([1100.0, 1800.0, 2600.0])[rng.integers(0, 3, m)]
-
-
 @pytest.mark.parametrize("seed", range(6))
 def test_the_cut_bound_lies_between_the_lp_and_the_optimum(seed):
-    b, cost = _open_ground(seed)
+    b, cost = open_ground(seed)
     demand = np.ones(b.shape[0], np.int64)
     lp = linprog(cost, A_ub=-b.toarray().astype(float), b_ub=-demand, bounds=(0, 1), method="highs").fun
     opt = exact_cover_cost(b, cost, demand)
@@ -58,7 +48,7 @@ def test_the_cut_bound_lies_between_the_lp_and_the_optimum(seed):
 
 
 def test_solve_with_cuts_still_reaches_the_optimum():
-    b, cost = _open_ground(7, n=60, m=110)
+    b, cost = open_ground(7, n=60, m=110)
     opt = exact_cover_cost(b, cost, np.ones(b.shape[0], np.int64))
     for cuts in (False, True):
         plan = solve(CoverageProblem.from_matrix(b, cost), solver="highs", mip_gap=0.0, time_limit=30, cuts=cuts)
@@ -68,7 +58,7 @@ def test_solve_with_cuts_still_reaches_the_optimum():
 def test_cuts_raise_the_bound_where_the_lp_is_fractional():
     raised = []
     for seed in range(6):
-        b, cost = _open_ground(seed)
+        b, cost = open_ground(seed)
         res = cut_bound(b, cost, np.ones(b.shape[0], np.int64), seconds=10)
         raised.append(res.bound > res.lp + 1e-6)
     assert any(raised)

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import math
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
 
+from vigil.coverage.cuts import CutRows
 from vigil.coverage.milp import MilpResult
+
+if TYPE_CHECKING:
+    from ortools.sat.python import cp_model
 
 __all__ = ["SCALE", "solve_cpsat"]
 
@@ -32,10 +37,25 @@ def _rows(b: sparse.csc_matrix) -> list[np.ndarray]:
     return [br.indices[br.indptr[i]:br.indptr[i + 1]] for i in range(br.shape[0])]
 
 
+def _add_cuts(md: cp_model.CpModel, x: list, cuts: CutRows) -> None:
+    """Each cut ``a_r @ x >= lower_r`` as a linear constraint (integer coefficients, the bound rounded up)."""
+    from ortools.sat.python import cp_model  # heavy: loaded only when CP-SAT is asked for
+
+    a = sparse.csr_matrix(cuts.a)
+    for r in range(a.shape[0]):
+        cols = a.indices[a.indptr[r]:a.indptr[r + 1]]
+        coef = [int(v) for v in np.round(a.data[a.indptr[r]:a.indptr[r + 1]])]
+        md.add(cp_model.LinearExpr.weighted_sum([x[j] for j in cols], coef) >= int(math.ceil(cuts.lower[r] - 1e-9)))
+
+
 def solve_cpsat(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: np.ndarray, *,
                 need: float | None, budget: float | None, target_mode: bool, time_limit: float, mip_gap: float,
-                incumbent: np.ndarray | None = None, workers: int | None = None) -> MilpResult:
-    """Solve the covering model of :func:`vigil.coverage.milp.solve_milp` with CP-SAT; same answer shape."""
+                incumbent: np.ndarray | None = None, workers: int | None = None,
+                cuts: CutRows | None = None) -> MilpResult:
+    """Solve the covering model of :func:`vigil.coverage.milp.solve_milp` with CP-SAT; same answer shape.
+
+    ``cuts`` (valid inequalities of a full cover) become linear constraints, so that its LP starts from them.
+    """
     from ortools.sat.python import cp_model  # heavy: loaded only when CP-SAT is asked for
 
     n, m = b.shape
@@ -52,6 +72,8 @@ def solve_cpsat(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weig
                 md.add_bool_or([x[j] for j in r])
             else:
                 md.add(cp_model.LinearExpr.sum([x[j] for j in r]) >= int(demand[i]))
+        if cuts is not None:
+            _add_cuts(md, x, cuts)
         md.minimize(spend)
     else:
         y = [md.new_bool_var(f"y{i}") for i in range(n)]

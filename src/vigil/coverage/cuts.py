@@ -27,7 +27,7 @@ from scipy import sparse
 
 from vigil.coverage.dive import lp_model
 
-__all__ = ["CutBound", "cut_bound", "triple_cuts"]
+__all__ = ["CutBound", "CutRows", "cut_bound", "triple_cuts"]
 
 TIGHT = 1.5  # rows covered less than this by the LP point take part in triples
 CUTS_PER_ROUND = 400
@@ -39,6 +39,18 @@ LHS_CHUNK = 100_000
 
 
 @dataclass(frozen=True)
+class CutRows:
+    """Valid inequalities ``a @ x >= lower`` over a block's columns, passed to the exact solvers as rows."""
+
+    a: sparse.csr_matrix
+    lower: np.ndarray
+
+    def __post_init__(self) -> None:
+        if self.a.shape[0] != len(self.lower):
+            raise ValueError(f"cut rows: expected {self.a.shape[0]} lower bounds, got {len(self.lower)}")
+
+
+@dataclass(frozen=True)
 class CutBound:
     """The LP bound with cuts (NaN when the first LP did not finish), and the cuts (CSR rows, each ``>= 2``)."""
 
@@ -46,6 +58,10 @@ class CutBound:
     lp: float  # the bound before any cut
     cuts: sparse.csr_matrix
     rounds: int
+
+    def rows(self) -> CutRows:
+        """The cuts as solver rows (each ``>= 2``)."""
+        return CutRows(self.cuts, np.full(self.cuts.shape[0], 2.0))
 
 
 def triple_cuts(b: sparse.csc_matrix, x: np.ndarray, *, limit: int = CUTS_PER_ROUND) -> sparse.csr_matrix:

@@ -15,7 +15,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from vigil.coverage.bounds import Lagrange, lagrangian
-from vigil.coverage.cuts import cut_bound
+from vigil.coverage.cuts import CutRows, cut_bound
 from vigil.coverage.dive import Dive, lp_dive
 from vigil.coverage.heuristics import greedy, lagrangian_greedy, local_search, prune, ruin_and_recreate
 from vigil.coverage.highs import quiet_highs
@@ -93,10 +93,13 @@ RUIN_SHARE = 0.5  # the most of a block's time the ruin-and-recreate search take
 
 def solve_milp(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: np.ndarray, *,
                need: float | None, budget: float | None, target_mode: bool,
-               time_limit: float, mip_gap: float, incumbent: np.ndarray | None = None) -> MilpResult:
+               time_limit: float, mip_gap: float, incumbent: np.ndarray | None = None,
+               cuts: CutRows | None = None) -> MilpResult:
     """Solve the covering MILP within ``time_limit`` seconds to a relative gap of ``mip_gap``.
 
-    ``incumbent`` (feasible column indices) is passed to HiGHS as its starting solution.
+    ``incumbent`` (feasible column indices) is passed to HiGHS as its starting solution. ``cuts`` (valid
+    inequalities of a full cover, such as the block's {0, 1/2}-cuts) become rows of the model before it runs, so
+    that its branch and bound starts from the cut LP; they are ignored in the share and budget modes.
     """
     n, m = b.shape
     h = quiet_highs()
@@ -106,6 +109,10 @@ def solve_milp(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weigh
     h.setOptionValue("threads", 1)
     h.setOptionValue("mip_heuristic_effort", HEURISTIC_EFFORT)
     h.passModel(_model(b, cost, demand, weight, need=need, budget=budget, target_mode=target_mode))
+    if cuts is not None and cuts.a.shape[0] and target_mode and need is None:
+        a = sparse.csr_matrix(cuts.a, dtype=float)
+        h.addRows(a.shape[0], np.asarray(cuts.lower, float), np.full(a.shape[0], highspy.kHighsInf), a.nnz,
+                  a.indptr[:-1].astype(np.int32), a.indices.astype(np.int32), a.data)
     if incumbent is not None and target_mode and need is None:
         x0 = np.zeros(h.getNumCol())
         x0[incumbent] = 1.0
@@ -171,10 +178,12 @@ def _block(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: n
     dv = lp_dive(b, cost, demand, seconds=DIVE_SHARE * seconds,
                  local_search_s=min(LAGRANGE_SHARE * seconds, LAGRANGE_MAX_S)) if dive else Dive(math.nan, None)
     low = max(lag.bound, dv.bound) if math.isfinite(dv.bound) else lag.bound
+    rows: CutRows | None = None
     if cuts and dv.lp is not None:
         cb = cut_bound(b, cost, demand, seconds=min(CUT_SHARE * seconds, max(t_end - time.perf_counter(), 0.0)),
                        solved=dv.lp)
         low = max(low, cb.bound) if math.isfinite(cb.bound) else low
+        rows = cb.rows() if cb.cuts.shape[0] else None
     inc = _better_start(b, cost, demand, weight, inc, lag, min(LAGRANGE_SHARE * seconds, LAGRANGE_MAX_S), dv.x,
                         until=t_end)
     ruin_s = min(RUIN_SHARE * seconds, t_end - time.perf_counter())
@@ -185,7 +194,7 @@ def _block(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: n
     if inc is not None and t_end - time.perf_counter() < SOLVER_MIN_S:  # too little left to start a solver
         return MilpResult(inc, min(low, float(cost[inc].sum())), "time_limit")
     res = block_solver(b, cost, demand, weight, need=None, budget=None, target_mode=True,
-                       time_limit=max(t_end - time.perf_counter(), 0.1), mip_gap=mip_gap, incumbent=inc)
+                       time_limit=max(t_end - time.perf_counter(), 0.1), mip_gap=mip_gap, incumbent=inc, cuts=rows)
     if res.status == "infeasible":
         return res
     x = res.x
