@@ -107,10 +107,14 @@ class Caller:
     def __init__(self, vigil: Vigil, token: str, principal: Principal | None = None) -> None:
         self._vigil, self._token, self._principal = vigil, token, principal
 
-    def principal(self) -> Principal:
-        """The caller's principal (one lookup per request: it blocks, so call it in a worker thread)."""
+    def principal(self, session: Session | None = None) -> Principal:
+        """The caller's principal (one lookup per request: it blocks, so call it in a worker thread).
+
+        The lookup runs in ``session`` when given (a read session the route opened anyway), else in its own.
+        """
         if self._principal is None:
-            self._principal = _lookup(self._vigil, self._token)
+            self._principal = (principal_for_token(session, self._token) if session is not None
+                               else _lookup(self._vigil, self._token))
         return self._principal
 
 

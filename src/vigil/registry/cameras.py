@@ -6,23 +6,23 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Row, RowMapping, Select, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from vigil.access.audit import record
-from vigil.access.guard import check_permission, get_in_scope
+from vigil.access.guard import check_permission, ensure_visible, get_in_scope
 from vigil.access.users import Principal
 from vigil.core.crypto import CredentialBox
 from vigil.core.db import check_version, serialize
-from vigil.core.errors import AccessDenied, ConflictError, InputError
+from vigil.core.errors import AccessDenied, ConflictError, InputError, NotFoundError
 from vigil.core.ids import DeviceId, centre_code_for_region, generate_device_id
-from vigil.core.models import Camera, Lifecycle, Region, Site
+from vigil.core.models import Camera, CameraModel, Lifecycle, Region, Site
 from vigil.core.regions import in_subtree
 from vigil.registry.schemas import CameraIn, CameraPatch
-from vigil.registry.service import _count_and_page, _model_id, _page, _scope_roots, _shown, get_region
+from vigil.registry.service import _model_id, _page, _scope_roots, _shown, get_region
 
-__all__ = ["CameraQuery", "camera_points", "create_camera", "delete_camera", "get_camera", "list_cameras", "next_serial",
-           "rollup", "update_camera"]
+__all__ = ["LIST_COLUMNS", "CameraQuery", "camera_detail", "camera_points", "create_camera",
+           "delete_camera", "get_camera", "list_cameras", "next_serial", "rollup", "update_camera"]
 
 _LIFECYCLE_NEXT: dict[str, set[str]] = {
     Lifecycle.PLANNED: {Lifecycle.INSTALLED, Lifecycle.IN_SERVICE, Lifecycle.RETIRED},
@@ -33,6 +33,15 @@ _LIFECYCLE_NEXT: dict[str, set[str]] = {
 _SORTABLE: dict[str, InstrumentedAttribute[Any]] = {
     "id": Camera.id, "name": Camera.name, "region": Camera.region_code, "kind": Camera.kind,
     "lifecycle": Camera.lifecycle, "updated": Camera.updated_at}
+
+#: a camera as a list shows it (the fields of ``CameraPublic`` but its status), its model's name as ``model``
+LIST_COLUMNS = (Camera.id, Camera.name, Camera.region_code, Camera.site_id, Camera.lon, Camera.lat, Camera.height_m,
+                Camera.heading_deg, Camera.tilt_deg, Camera.kind, Camera.owner, Camera.lifecycle,
+                CameraModel.name.label("model"))
+#: and as its detail view shows it (stream URLs not yet redacted, whether a password is stored), with its version
+_DETAIL_COLUMNS = (*LIST_COLUMNS, Camera.main_url, Camera.sub_url, Camera.onvif_url, Camera.username,
+                   Camera.password_enc.is_not(None).label("has_password"), Camera.allow_basic_auth,
+                   Camera.created_at, Camera.updated_at, Camera.version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +83,18 @@ def _camera_stmt(p: Principal, f: CameraQuery) -> Select[Any]:
     return stmt.order_by(sort_col.desc() if desc else sort_col, Camera.id)
 
 
-def list_cameras(session: Session, p: Principal, f: CameraQuery) -> tuple[list[Camera], int]:
-    """One page of cameras in scope and the total matching."""
+def list_cameras(session: Session, p: Principal, f: CameraQuery) -> tuple[list[RowMapping], int]:
+    """One page of cameras in scope as rows of :data:`LIST_COLUMNS`, and the total matching.
+
+    Core rows, not ORM objects: a page decodes only the columns a list shows.
+    """
     _page(f.limit, f.offset)
     if f.region:
         get_region(session, p, f.region)
-    return _count_and_page(session, _camera_stmt(p, f), f.limit, f.offset)
+    stmt = (_camera_stmt(p, f).with_only_columns(*LIST_COLUMNS)
+            .outerjoin(CameraModel, CameraModel.id == Camera.model_id))
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    return list(session.execute(stmt.limit(f.limit).offset(f.offset)).mappings()), total
 
 
 def camera_points(session: Session, p: Principal, f: CameraQuery, limit: int) -> list[Any]:
@@ -94,6 +109,18 @@ def camera_points(session: Session, p: Principal, f: CameraQuery, limit: int) ->
 def get_camera(session: Session, p: Principal, camera_id: str) -> Camera:
     """One camera in scope."""
     return get_in_scope(session, Camera, camera_id, p, what=f"camera {camera_id}")
+
+
+def camera_detail(session: Session, p: Principal, camera_id: str) -> Row[*tuple[Any, ...]]:
+    """One camera in scope as the columns of its detail view, in one Core statement (404 as :func:`get_camera`)."""
+    what = f"camera {camera_id}"
+    row: Row[*tuple[Any, ...]] | None = session.execute(
+        select(*_DETAIL_COLUMNS).outerjoin(CameraModel, CameraModel.id == Camera.model_id)
+        .where(Camera.id == camera_id)).first()
+    if row is None:
+        raise NotFoundError(f"{what} not found")
+    ensure_visible(p, row.region_code, what)  # the guard's rule and message: hidden reads as missing
+    return row
 
 
 def next_serial(session: Session, region_code: str, type_code: int = 132) -> int:

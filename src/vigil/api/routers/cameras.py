@@ -6,11 +6,12 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy import select
+from sqlalchemy import RowMapping, select
 from sqlalchemy.orm import Session
 
 from vigil.access.audit import record
 from vigil.access.guard import check_permission
+from vigil.access.users import Principal
 from vigil.api.answers import model_response
 from vigil.api.deps import CallerDep, CurrentPrincipal, ReadSessionDep, SessionDep, VigilDep
 from vigil.api.params import INT64_MAX, Offset
@@ -25,29 +26,34 @@ from vigil.registry.streams import redact_url
 
 router = APIRouter()
 
-_FIELDS = ("id", "name", "region_code", "site_id", "lon", "lat", "height_m", "heading_deg", "tilt_deg", "kind",
-           "owner", "lifecycle")
+#: a camera's status as its public view shows it
+_STATUS = (CameraStatus.camera_id, CameraStatus.state, CameraStatus.reason, CameraStatus.since, CameraStatus.faults)
+_URLS = ("main_url", "sub_url", "onvif_url")
 
 
-def _statuses(session: Session, ids: list[str]) -> dict[str, CameraStatus]:
+def _statuses(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
     if not ids:
         return {}
-    rows = session.scalars(select(CameraStatus).where(CameraStatus.camera_id.in_(ids)))
-    return {r.camera_id: r for r in rows}
+    rows = session.execute(select(*_STATUS).where(CameraStatus.camera_id.in_(ids))).mappings()
+    return {r["camera_id"]: {"state": r["state"], "reason": r["reason"], "since": r["since"], "faults": r["faults"]}
+            for r in rows}
 
 
-def camera_json(c: Camera, st: CameraStatus | None, *, detail: bool = False) -> dict[str, Any]:
-    """Public shape of a camera; stream URLs only in the detail view, passwords never."""
-    out: dict[str, Any] = {k: getattr(c, k) for k in _FIELDS}
-    out["model"] = c.model.name if c.model else None
-    out["status"] = None if st is None else {"state": st.state, "reason": st.reason, "since": st.since,
-                                             "faults": st.faults}
-    if detail:
-        out |= {"main_url": redact_url(c.main_url), "sub_url": redact_url(c.sub_url),
-                "onvif_url": redact_url(c.onvif_url), "username": c.username,
-                "has_password": c.password_enc is not None, "allow_basic_auth": c.allow_basic_auth,
-                "created_at": c.created_at, "updated_at": c.updated_at}
+def camera_json(row: RowMapping, st: dict[str, Any] | None) -> dict[str, Any]:
+    """Public shape of a camera row (:data:`vigil.registry.cameras.LIST_COLUMNS`, or a detail row).
+
+    Stream URLs are in the detail rows only and are answered redacted; passwords never leave.
+    """
+    out = {k: redact_url(v) if k in _URLS else v for k, v in row.items() if k != "version"}
+    out["status"] = st
     return out
+
+
+def _detail(session: Session, p: Principal, camera_id: str, *, status: bool = True) -> tuple[dict[str, Any], str]:
+    """A camera's detail answer and its ETag."""
+    row = svc.camera_detail(session, p, camera_id)
+    st = _statuses(session, [camera_id]).get(camera_id) if status else None
+    return camera_json(row._mapping, st), etag(row)
 
 
 def _bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
@@ -73,13 +79,13 @@ def list_cameras(caller: CallerDep, v: VigilDep, region: str | None = None,
                  bbox: str | None = None, sort: str = "id", limit: Annotated[int, Query(ge=1, le=1000)] = 50,
                  offset: Offset = 0) -> Response:
     """Search cameras in scope, filtered and paginated."""
-    p = caller.principal()
-    check_permission(p, "registry.read")
-    f = _query(region, site, kind, owner, lifecycle, q, bbox, sort, limit, offset)
     with v.db.read_session() as session:  # in this thread: no second hop to end it (see vigil.api.answers)
+        p = caller.principal(session)
+        check_permission(p, "registry.read")
+        f = _query(region, site, kind, owner, lifecycle, q, bbox, sort, limit, offset)
         items, total = svc.list_cameras(session, p, f)
-        st = _statuses(session, [c.id for c in items])
-        out = {"items": [camera_json(c, st.get(c.id)) for c in items], "total": total, "limit": limit,
+        st = _statuses(session, [c["id"] for c in items])
+        out = {"items": [camera_json(c, st.get(c["id"])) for c in items], "total": total, "limit": limit,
                "offset": offset}
     return model_response(Page[CameraPublic], out)
 
@@ -109,16 +115,14 @@ def cameras_geojson(p: CurrentPrincipal, session: ReadSessionDep, region: str | 
 def get_camera(camera_id: str, caller: CallerDep, v: VigilDep) -> Response:
     """One camera with its stream URLs (the read is audited); its ETag is the version to send as If-Match.
 
-    The camera is read without the write lock; only the audit entry is written (a short transaction).
-    The token lookup and both sessions run in this thread, and the answer is encoded here
+    The caller and the camera are read in one read session (no write lock); only the audit entry is
+    written (a short transaction). Both run in this thread and the answer is encoded here
     (:mod:`vigil.api.answers`).
     """
-    p = caller.principal()
-    check_permission(p, "registry.read")
     with v.db.read_session() as reads:
-        c = svc.get_camera(reads, p, camera_id)
-        out = camera_json(c, reads.get(CameraStatus, camera_id), detail=True)
-        tag = etag(c)  # read before the read session's rollback expires the camera
+        p = caller.principal(reads)
+        check_permission(p, "registry.read")
+        out, tag = _detail(reads, p, camera_id)
     with v.db.session() as session:
         record(session, p.name, "camera.view", f"camera:{camera_id}", region=out["region_code"])
     return model_response(CameraDetailPublic, out, headers={"ETag": tag})
@@ -129,7 +133,8 @@ def create_camera(body: CameraIn, caller: CallerDep, v: VigilDep) -> Response:
     """Register a camera (admin; planners may add planned cameras)."""
     p = caller.principal()
     with v.db.session() as session:  # committed in this thread, before the answer leaves
-        out = camera_json(svc.create_camera(session, p, body, v.box), None, detail=True)
+        cam = svc.create_camera(session, p, body, v.box)
+        out, _ = _detail(session, p, cam.id, status=False)
     return model_response(CameraDetailPublic, out, status_code=201)
 
 
@@ -139,10 +144,9 @@ def update_camera(camera_id: str, body: CameraPatch, caller: CallerDep, v: Vigil
     """Change a camera (with If-Match: only if it is still at that version, else 412)."""
     p = caller.principal()
     with v.db.session() as session:  # committed in this thread, before the answer leaves
-        c = svc.update_camera(session, p, camera_id, body, v.box, versions=expected_versions(if_match))
+        svc.update_camera(session, p, camera_id, body, v.box, versions=expected_versions(if_match))
         session.flush()  # the new version is the one answered
-        out = camera_json(c, session.get(CameraStatus, camera_id), detail=True)
-        tag = etag(c)
+        out, tag = _detail(session, p, camera_id)
     return model_response(CameraDetailPublic, out, headers={"ETag": tag})
 
 
