@@ -38,7 +38,7 @@ def test_the_set_is_split_by_source_and_labels_every_class():
     splits = {s.name: s.split for s in SOURCES.values()}
     tuning = {n for n, s in splits.items() if s == "tuning"}
     held = {n for n, s in splits.items() if s == "held-out"}
-    assert tuning == {"vtest", "tree", "vtest-fog"} and len(held) >= 4 and not tuning & held
+    assert tuning == {"vtest", "tree", "vtest-fog", "vtest-ir"} and len(held) >= 4 and not tuning & held
     # no footage is shared: a held-out camera is never a tuning camera seen through another filter
     assert not {SOURCES[n].path for n in tuning} & {SOURCES[n].path for n in held}
     assert all(SOURCES[n].available for n in held)    # the held-out clips are in the repository
@@ -166,3 +166,4 @@ def test_a_lorry_passing_under_an_overhead_camera_is_no_fault():
         assert diagnose_frames(frames).faults == ()
         judged = diagnose_frames(frames, base)
         assert judged.faults == (), judged.explanation
+
