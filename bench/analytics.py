@@ -326,6 +326,12 @@ class CenterNet:
         return nms(Detections(boxes, out[:, 4].astype(np.float32), out[:, 5].astype(np.int64)), 0.5, self.score)
 
 
+def _two_scales(coarse: Detector, fine: Detector, frame: np.ndarray) -> Detections:
+    """The whole frame with tiles at two scales (``coarse`` and ``fine`` min_scale), merged by NMS."""
+    both = Detections.concat([coarse.detect(frame), fine.detect(frame)])
+    return nms(both, coarse.iou, coarse.score)
+
+
 def bench_recall(centernet: Path | None = None, min_scale: float = 0.7) -> None:
     """Recall and false positives per class for each policy on the labelled frames, per split, and CPU ms per frame."""
     import json
@@ -333,10 +339,14 @@ def bench_recall(centernet: Path | None = None, min_scale: float = 0.7) -> None:
     spec = json.loads(LABELS.read_text())
     det = Detector.load(min_scale=0.0, vehicle_score=0.4)  # the detector before tiles and the vehicle threshold
     tiled = Detector.load(min_scale=min_scale)
+    flip = Detector.load(min_scale=min_scale, flip=True)
+    low = Detector.load(min_scale=min_scale, score=0.3, vehicle_score=0.25)
+    fine = Detector.load(min_scale=1.0)  # tiles of 416 px: a second, finer scale beside the 0.7x ones
     policies: dict[str, Callable[[np.ndarray, np.ndarray], Detections]] = {
         "crops": lambda f, b: _crops_only(det, f, b), "before": det.detect_regions,
         "full": lambda f, b: det.detect(f), "vigil": tiled.detect_regions,
-        "full+tile": lambda f, b: tiled.detect(f), "hog": lambda f, b: hog_people(f)}
+        "full+tile": lambda f, b: tiled.detect(f), "flip": flip.detect_regions, "low": low.detect_regions,
+        "2 scales": lambda f, b: _two_scales(tiled, fine, f), "hog": lambda f, b: hog_people(f)}
     cn = CenterNet(centernet) if centernet else None
     if cn is not None:
         policies["centernet"] = lambda f, b: cn(f)
@@ -349,11 +359,12 @@ def bench_recall(centernet: Path | None = None, min_scale: float = 0.7) -> None:
         spent, infer = collections.Counter(), collections.Counter()
         for _, _, frame, boxes, item in chosen:
             for name, run in policies.items():
-                before = det.inferences + tiled.inferences + (cn.inferences if cn else 0)
+                before = sum(d.inferences for d in (det, tiled, flip, low, fine)) + (cn.inferences if cn else 0)
                 t0 = time.process_time()
                 found = run(frame, boxes)
                 spent[name] += time.process_time() - t0
-                infer[name] += det.inferences + tiled.inferences + (cn.inferences if cn else 0) - before
+                infer[name] += sum(d.inferences for d in (det, tiled, flip, low, fine)) + (cn.inferences if cn else 0) \
+                    - before
                 tot, h, f = _match(item["objects"], found, frame.shape, item.get("min_h", 0.0))
                 hit[name] += h
                 fp[name] += f
