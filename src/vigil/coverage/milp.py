@@ -178,17 +178,19 @@ def _block(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: n
     dv = lp_dive(b, cost, demand, seconds=DIVE_SHARE * seconds,
                  local_search_s=min(LAGRANGE_SHARE * seconds, LAGRANGE_MAX_S)) if dive else Dive(math.nan, None)
     low = max(lag.bound, dv.bound) if math.isfinite(dv.bound) else lag.bound
+    inc = _better_start(b, cost, demand, weight, inc, lag, min(LAGRANGE_SHARE * seconds, LAGRANGE_MAX_S), dv.x,
+                        until=t_end)
+    ruin_s = min(RUIN_SHARE * seconds, t_end - time.perf_counter())
+    if ruin and inc is not None and ruin_s > 0 and not _closed(cost, inc, low, mip_gap):
+        inc = ruin_and_recreate(b, cost, demand, inc, u=lag.u, seconds=ruin_s)
+    # the cut rounds after the search: it stops when it stalls (seconds on a community), while on a large block
+    # whose plan is far above its bound (Kunming's 7,000-row blocks) it is the better use of the time
     rows: CutRows | None = None
     if cuts and dv.lp is not None:
         cb = cut_bound(b, cost, demand, seconds=min(CUT_SHARE * seconds, max(t_end - time.perf_counter(), 0.0)),
                        solved=dv.lp)
         low = max(low, cb.bound) if math.isfinite(cb.bound) else low
         rows = cb.rows() if cb.cuts.shape[0] else None
-    inc = _better_start(b, cost, demand, weight, inc, lag, min(LAGRANGE_SHARE * seconds, LAGRANGE_MAX_S), dv.x,
-                        until=t_end)
-    ruin_s = min(RUIN_SHARE * seconds, t_end - time.perf_counter())
-    if ruin and inc is not None and ruin_s > 0 and not _closed(cost, inc, low, mip_gap):
-        inc = ruin_and_recreate(b, cost, demand, inc, u=lag.u, seconds=ruin_s)
     if inc is not None and _closed(cost, inc, low, mip_gap):
         return MilpResult(inc, low, "optimal")
     if inc is not None and t_end - time.perf_counter() < SOLVER_MIN_S:  # too little left to start a solver
