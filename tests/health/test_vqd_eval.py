@@ -158,7 +158,7 @@ def test_cameras_cut_from_a_clip_of_several_shots_stay_within_one_shot():
         assert all(b <= c for (_, b), (c, _) in zip(segments, segments[1:], strict=False)), src.name
 
 
-def test_a_lorry_passing_under_an_overhead_camera_is_no_fault():
+def test_a_bus_passing_under_an_overhead_camera_is_no_fault():
     street = SOURCES["street-overhead"]
     base = ev.camera_baseline(street)
     assert base is not None and base.samples == 2
