@@ -20,6 +20,7 @@ import json
 import logging
 import logging.handlers
 import os
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -41,7 +42,6 @@ GENESIS = "0" * 64
 REKEY = "audit.rekey"
 _HEAD_KEY = "audit_head"
 _PENDING = "vigil.audit.pending"
-_HOOKED = "vigil.audit.hooked"
 log = logging.getLogger(__name__)
 # The first entry (it names the chain) and the newest one (the next links to it), in one statement.
 _ENDS = select(AuditEntry.seq, AuditEntry.hash).where(
@@ -117,11 +117,27 @@ def record(session: Session, actor: str, action: str, target: str = "", /, *, re
     if (loaded := session.identity_map.get(identity_key(Secret, _HEAD_KEY))) is not None:
         session.expire(loaded, ["value"])  # this session read the anchor before: it reads the new one next
     session.info[_PENDING] = (seq, h, h if seq == 1 else ends.get(1, ""))
-    if not session.info.get(_HOOKED):
-        event.listen(session, "after_commit", _after_commit)
-        event.listen(session, "after_soft_rollback", _after_rollback)
-        session.info[_HOOKED] = True
+    _hook(type(session))
     return AuditEntry(**values)  # a detached copy: the row was written by the statement above
+
+
+_HOOKED_CLASSES: set[type[Session]] = set()
+_HOOKING = threading.Lock()
+
+
+def _hook(cls: type[Session]) -> None:
+    """Write the head after commit, for every session of ``cls`` that appended (registered once per class).
+
+    Once per session class rather than once per session: registering on each new session cost about
+    as much as the append's own statements. The hooks do nothing in a session that appended nothing.
+    """
+    if cls in _HOOKED_CLASSES:
+        return
+    with _HOOKING:  # two first appends at once register the hooks once
+        if cls not in _HOOKED_CLASSES:
+            event.listen(cls, "after_commit", _after_commit)
+            event.listen(cls, "after_soft_rollback", _after_rollback)
+            _HOOKED_CLASSES.add(cls)
 
 
 def _after_commit(session: Session) -> None:
