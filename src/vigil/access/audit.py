@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 _ENDS = select(AuditEntry.seq, AuditEntry.hash).where(
     or_(AuditEntry.seq == 1, AuditEntry.seq == select(func.max(AuditEntry.seq)).scalar_subquery()))
 _SET_ANCHOR = update(Secret).where(Secret.key == _HEAD_KEY).values(value=bindparam("value"))
+_ADD_ENTRY, _ADD_ANCHOR = insert(AuditEntry), insert(Secret)  # built once, as their cache keys
 
 
 def _canonical(seq: int, ts: datetime, actor: str, action: str, target: str, region: str | None,
@@ -110,10 +111,10 @@ def record(session: Session, actor: str, action: str, target: str = "", /, *, re
     h = _mac(key, prev, _canonical(seq, ts, actor, action, target, region, clean))
     values = {"seq": seq, "ts": ts, "actor": actor, "action": action, "target": target, "region_code": region,
               "detail": clean, "prev_hash": prev, "hash": h}
-    conn.execute(insert(AuditEntry), values)
+    conn.execute(_ADD_ENTRY, values)
     anchor = _anchor(key, seq, h)
     if not conn.execute(_SET_ANCHOR, {"value": anchor}).rowcount:
-        conn.execute(insert(Secret), {"key": _HEAD_KEY, "value": anchor})
+        conn.execute(_ADD_ANCHOR, {"key": _HEAD_KEY, "value": anchor})
     if (loaded := session.identity_map.get(identity_key(Secret, _HEAD_KEY))) is not None:
         session.expire(loaded, ["value"])  # this session read the anchor before: it reads the new one next
     session.info[_PENDING] = (seq, h, h if seq == 1 else ends.get(1, ""))

@@ -6,7 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Row, RowMapping, Select, func, or_, select
+from sqlalchemy import Row, RowMapping, Select, bindparam, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from vigil.access.audit import record
@@ -42,6 +42,10 @@ LIST_COLUMNS = (Camera.id, Camera.name, Camera.region_code, Camera.site_id, Came
 _DETAIL_COLUMNS = (*LIST_COLUMNS, Camera.main_url, Camera.sub_url, Camera.onvif_url, Camera.username,
                    Camera.password_enc.is_not(None).label("has_password"), Camera.allow_basic_auth,
                    Camera.created_at, Camera.updated_at, Camera.version)
+
+# Built once: a statement's cache key is computed once per object, and building this one cost as much as running it.
+_DETAIL = (select(*_DETAIL_COLUMNS).outerjoin(CameraModel, CameraModel.id == Camera.model_id)
+           .where(Camera.id == bindparam("camera_id")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,9 +118,7 @@ def get_camera(session: Session, p: Principal, camera_id: str) -> Camera:
 def camera_detail(session: Session, p: Principal, camera_id: str) -> Row[*tuple[Any, ...]]:
     """One camera in scope as the columns of its detail view, in one Core statement (404 as :func:`get_camera`)."""
     what = f"camera {camera_id}"
-    row: Row[*tuple[Any, ...]] | None = session.execute(
-        select(*_DETAIL_COLUMNS).outerjoin(CameraModel, CameraModel.id == Camera.model_id)
-        .where(Camera.id == camera_id)).first()
+    row: Row[*tuple[Any, ...]] | None = session.execute(_DETAIL, {"camera_id": camera_id}).first()
     if row is None:
         raise NotFoundError(f"{what} not found")
     ensure_visible(p, row.region_code, what)  # the guard's rule and message: hidden reads as missing

@@ -6,7 +6,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy import RowMapping, select
+from sqlalchemy import RowMapping, bindparam, select
 from sqlalchemy.orm import Session
 
 from vigil.access.audit import record
@@ -27,14 +27,16 @@ from vigil.registry.streams import redact_url
 router = APIRouter()
 
 #: a camera's status as its public view shows it
-_STATUS = (CameraStatus.camera_id, CameraStatus.state, CameraStatus.reason, CameraStatus.since, CameraStatus.faults)
+_STATUS = (select(CameraStatus.camera_id, CameraStatus.state, CameraStatus.reason, CameraStatus.since,
+                  CameraStatus.faults)
+           .where(CameraStatus.camera_id.in_(bindparam("ids", expanding=True))))  # built once (its cache key too)
 _URLS = ("main_url", "sub_url", "onvif_url")
 
 
 def _statuses(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
     if not ids:
         return {}
-    rows = session.execute(select(*_STATUS).where(CameraStatus.camera_id.in_(ids))).mappings()
+    rows = session.execute(_STATUS, {"ids": ids}).mappings()
     return {r["camera_id"]: {"state": r["state"], "reason": r["reason"], "since": r["since"], "faults": r["faults"]}
             for r in rows}
 
