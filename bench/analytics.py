@@ -436,7 +436,7 @@ def analyze_with_paths(path: Path, det: Detector, opts: AnalyzeOptions) -> tuple
         for tr in an.tracker.tracks:
             if tr.last_seen == t:
                 points[tr.id].append((t, *anchor(tr.box)))
-        owner |= {ev.uid: key[1] for key, ev in an._open.items() if key[0] == "object"}
+        owner |= {ev.uid: key[1] for key, ev in an._open.items() if key[0] == "object"}  # open events: (kind, track id)
     an.finish(t)
     return an, {uid: points[tid] for uid, tid in owner.items()}
 
@@ -475,6 +475,7 @@ def bench_crossings(min_scale: float = 0.7) -> None:
         found = {p: collections.Counter() for p in policies}
         extra, spent, frames_n, infer = collections.Counter(), collections.Counter(), collections.Counter(), \
             collections.Counter()
+        per_source: dict[str, dict[str, str]] = collections.defaultdict(dict)
         for name, lab in chosen.items():
             path = _source_path(spec["sources"][name])
             for p, (make, opts) in policies.items():
@@ -487,6 +488,7 @@ def bench_crossings(min_scale: float = 0.7) -> None:
                 tot, hit, left = match_crossings(lab["objects"], lab["fps"], an.events, paths)
                 found[p] += hit
                 extra[p] += left
+                per_source[name][p] = ", ".join(f"{g} {hit[g]}/{n}" for g, n in sorted(tot.items()))
             total += tot
         print(f"\n{split} sources ({', '.join(chosen)}): per-crossing recall of the pipeline, object events of the "
               f"crossing's group overlapping it in time (one event per crossing)")
@@ -496,6 +498,8 @@ def bench_crossings(min_scale: float = 0.7) -> None:
         print(f"{'events on no labelled one':<26}" + "".join(f"{extra[p]:>17d}" for p in policies))
         print(f"{'CPU ms/frame':<26}" + "".join(f"{spent[p] / max(frames_n[p], 1) * 1000:>17.1f}" for p in policies))
         print(f"{'inferences/frame':<26}" + "".join(f"{infer[p] / max(frames_n[p], 1):>17.2f}" for p in policies))
+        for name, row in per_source.items():
+            print(f"  {name}: " + "; ".join(f"{p} {v}" for p, v in row.items()))
     false = {p: _false_events(make, opts) for p, (make, opts) in policies.items()}
     seconds = next(iter(false.values()))[1]
     print(f"{f'false events ({seconds:.0f} s)':<26}" + "".join(f"{n:>17d}" for n, _ in false.values()))
