@@ -88,3 +88,14 @@ def test_a_block_hands_its_cuts_to_the_solver(engine):
     best = float(cost[opt.x].sum())
     assert res.bound <= best + 1e-6 <= float(cost[res.x].sum()) + 2e-6  # a valid bound and a real cover
     assert np.all(b[:, res.x].sum(axis=1) >= 1)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_binding_cuts_alone_keep_the_cut_bound(seed):
+    b, cost = open_ground(seed, n=60, m=110)
+    res = cut_bound(b, cost, np.ones(60, np.int64), seconds=10)
+    rows = res.rows()
+    assert rows.a.shape[0] <= res.cuts.shape[0]
+    a_ub = -sparse.vstack([b.astype(float), rows.a]).toarray()
+    lp = linprog(cost, A_ub=a_ub, b_ub=-np.concatenate([np.ones(60), rows.lower]), bounds=(0, 1), method="highs")
+    assert lp.fun == pytest.approx(res.bound, rel=1e-7)  # the slack cuts dropped, the LP optimum stays

@@ -36,6 +36,7 @@ VIOLATION = 1e-3
 MIN_OVERLAP = 0.05  # pairs of rows sharing less LP mass than this are not joined into triples
 MAX_WEDGES = 20_000_000
 LHS_CHUNK = 100_000
+BINDING_TOL = 1e-6  # a cut whose left side at the LP optimum is within this of 2 is passed on to the solvers
 
 
 @dataclass(frozen=True)
@@ -58,10 +59,12 @@ class CutBound:
     lp: float  # the bound before any cut
     cuts: sparse.csr_matrix
     rounds: int
+    binding: np.ndarray | None = None  # the cuts that hold with equality at the last LP's optimum (None: all)
 
     def rows(self) -> CutRows:
-        """The cuts as solver rows (each ``>= 2``)."""
-        return CutRows(self.cuts, np.full(self.cuts.shape[0], 2.0))
+        """The binding cuts as solver rows (each ``>= 2``): the slack ones only make the solver's LPs larger."""
+        a = self.cuts if self.binding is None else self.cuts[np.flatnonzero(self.binding)]
+        return CutRows(sparse.csr_matrix(a), np.full(a.shape[0], 2.0))
 
 
 def triple_cuts(b: sparse.csc_matrix, x: np.ndarray, *, limit: int = CUTS_PER_ROUND) -> sparse.csr_matrix:
@@ -169,4 +172,7 @@ def cut_bound(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, *, sec
         rounds += 1
         bound = max(bound, float(h.getInfo().objective_function_value))
         x = np.asarray(h.getSolution().col_value)
-    return CutBound(bound, lp, sparse.vstack([empty, *added]).tocsr() if added else empty, rounds)
+    if not added:
+        return CutBound(bound, lp, empty, rounds)
+    every = sparse.vstack(added).tocsr()
+    return CutBound(bound, lp, every, rounds, binding=np.asarray(every @ x) <= 2 + BINDING_TOL)
