@@ -9,7 +9,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -22,6 +22,9 @@ from vigil.access.policy import has_permission
 from vigil.core.errors import AuthError, ConflictError, InputError, NotFoundError
 from vigil.core.ids import validate_region_code
 from vigil.core.models import ApiToken, Region, Role, User, UserRegion, utcnow
+
+if TYPE_CHECKING:
+    from vigil.core.db import Database
 
 __all__ = [
     "LOCALES",
@@ -275,6 +278,16 @@ def principal_for_token(session: Session, token: str) -> Principal:
     first = rows[0]
     codes = sorted(r.region_code for r in rows if r.region_code is not None)
     return Principal(first.id, first.name, Role(first.role), tuple(codes), first.team)
+
+
+def lookup_principal(db: Database, token: str) -> Principal:
+    """:func:`principal_for_token` in a read session of its own (blocking: call it in a worker thread).
+
+    A read session takes no write lock on SQLite, so requests do not queue behind the writers just to
+    learn who is calling.
+    """
+    with db.read_session() as rs:
+        return principal_for_token(rs, token)
 
 
 LOCALES = ("zh-CN", "en")

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from vigil.access.guard import check_permission
-from vigil.access.users import Principal, principal_for_token
+from vigil.access.users import Principal, lookup_principal, principal_for_token
 from vigil.api.security import SAFE_METHODS, accepts_query_token, request_token, same_origin
 from vigil.core.context import Vigil
 from vigil.core.errors import AccessDenied, AuthError
@@ -114,7 +114,7 @@ class Caller:
         """
         if self._principal is None:
             self._principal = (principal_for_token(session, self._token) if session is not None
-                               else _lookup(self._vigil, self._token))
+                               else lookup_principal(self._vigil.db, self._token))
         return self._principal
 
 
@@ -150,13 +150,6 @@ async def get_principal(request: Request,
     p = await run_in_threadpool(caller.principal)
     request.state.principal = p
     return p
-
-
-def _lookup(v: Vigil, token: str) -> Principal:
-    # A lookup on a read session: on SQLite it takes no write lock, so requests do not queue behind the
-    # writers just to learn who is calling.
-    with v.db.read_session() as rs:
-        return principal_for_token(rs, token)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

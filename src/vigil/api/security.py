@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from vigil.access.users import Principal, principal_for_token
+from vigil.access.users import lookup_principal
 from vigil.api.problems import document_for, problem_body
 from vigil.core.db import Database
 from vigil.core.errors import AuthError
@@ -168,10 +168,6 @@ class AuthBeforeBody:
     def __init__(self, app: ASGIApp, *, db: Database, public: frozenset[str] = PUBLIC_WRITES) -> None:
         self.app, self.db, self.public = app, db, public
 
-    def _principal(self, token: str) -> Principal:
-        with self.db.read_session() as s:  # a lookup: no write lock taken
-            return principal_for_token(s, token)
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] != "http" or scope["method"] in SAFE_METHODS or not scope["path"].startswith("/api/")
                 or scope["path"] in self.public):
@@ -181,7 +177,7 @@ class AuthBeforeBody:
         if not token:
             return await _answer(send, 401, "unauthenticated", "Unauthenticated", "authentication required", scope)
         try:
-            principal = await run_in_threadpool(self._principal, token)
+            principal = await run_in_threadpool(lookup_principal, self.db, token)
         except AuthError as exc:
             return await _answer(send, 401, "unauthenticated", "Unauthenticated", str(exc), scope)
         if source == "cookie" and not same_origin(request):
