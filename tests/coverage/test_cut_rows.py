@@ -76,7 +76,7 @@ def test_a_block_hands_its_cuts_to_the_solver(engine):
         seen.append(cuts)
         return engine(*args, cuts=cuts, **kw)
 
-    res = solve_components(b, cost, demand, np.ones(b.shape[0]), incumbent=None, time_limit=20, mip_gap=0.0,
+    res = solve_components(b, cost, demand, np.ones(b.shape[0]), incumbent=None, time_limit=5, mip_gap=0.0,
                            block_solver=spy, ruin=False)
     opt = solve_milp(b, cost, demand, np.ones(b.shape[0]), need=None, budget=None, target_mode=True,
                      time_limit=30, mip_gap=0.0)
