@@ -56,6 +56,13 @@ async def _request(layer: Admission, name: str, prefix: str = "/api") -> tuple[i
     return start["status"], headers, body
 
 
+async def _occupy(app: Held, layer: Admission, name: str) -> asyncio.Task[tuple[int, dict[str, str], bytes]]:
+    """Request ``name`` and wait until it is inside the app (held there until ``app.let(name)``)."""
+    task = asyncio.create_task(_request(layer, name))
+    assert await asyncio.wait_for(app.arrived.get(), 10) == name
+    return task
+
+
 async def _settle() -> None:
     for _ in range(50):  # let every runnable task run as far as it can
         await asyncio.sleep(0)
@@ -88,8 +95,7 @@ def test_a_slow_request_gives_its_fast_lane_place_away_but_still_counts() -> Non
     async def scenario() -> None:
         app = Held()
         layer = Admission(app, limit=2, fast=1, young=0.01, timeout=60)
-        slow = asyncio.create_task(_request(layer, "slow"))
-        assert await asyncio.wait_for(app.arrived.get(), 10) == "slow"
+        slow = await _occupy(app, layer, "slow")
         quick = asyncio.create_task(_request(layer, "quick"))
         # the slow one grows old and leaves the fast lane, so the quick one gets in while it still waits
         assert await asyncio.wait_for(app.arrived.get(), 10) == "quick"
@@ -112,8 +118,7 @@ def test_a_request_that_waits_too_long_is_told_to_come_back() -> None:
     async def scenario() -> None:
         app = Held()
         layer = Admission(app, limit=1, fast=1, young=3600, timeout=0.05)
-        first = asyncio.create_task(_request(layer, "first"))
-        await asyncio.wait_for(app.arrived.get(), 10)
+        first = await _occupy(app, layer, "first")
         status, headers, body = await _request(layer, "second")
         assert status == 503
         assert headers["content-type"].startswith("application/problem+json")
@@ -132,8 +137,7 @@ def test_pages_outside_the_api_are_not_held_back() -> None:
     async def scenario() -> None:
         app = Held()
         layer = Admission(app, limit=1, fast=1, young=3600, timeout=0.05)
-        held = asyncio.create_task(_request(layer, "held"))
-        await asyncio.wait_for(app.arrived.get(), 10)
+        held = await _occupy(app, layer, "held")
         app.let("map.js")
         assert (await _request(layer, "map.js", prefix="/static"))[0] == 200  # the API is full; pages still load
         app.let("held")

@@ -19,7 +19,7 @@ from vigil.core.ids import DeviceId, centre_code_for_region, generate_device_id
 from vigil.core.models import Camera, CameraModel, Lifecycle, Region, Site
 from vigil.core.regions import in_subtree
 from vigil.registry.schemas import CameraIn, CameraPatch
-from vigil.registry.service import _model_id, _page, _scope_roots, _shown, get_region
+from vigil.registry.service import _model_id, _page, _scope_roots, _shown, _total, get_region
 
 __all__ = ["LIST_COLUMNS", "CameraQuery", "camera_detail", "camera_points", "create_camera",
            "delete_camera", "get_camera", "list_cameras", "next_serial", "rollup", "update_camera"]
@@ -97,8 +97,7 @@ def list_cameras(session: Session, p: Principal, f: CameraQuery) -> tuple[list[R
         get_region(session, p, f.region)
     stmt = (_camera_stmt(p, f).with_only_columns(*LIST_COLUMNS)
             .outerjoin(CameraModel, CameraModel.id == Camera.model_id))
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    return list(session.execute(stmt.limit(f.limit).offset(f.offset)).mappings()), total
+    return list(session.execute(stmt.limit(f.limit).offset(f.offset)).mappings()), _total(session, stmt)
 
 
 def camera_points(session: Session, p: Principal, f: CameraQuery, limit: int) -> list[Any]:

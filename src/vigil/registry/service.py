@@ -42,10 +42,13 @@ def _page(limit: int, offset: int) -> tuple[int, int]:
     return limit, offset
 
 
+def _total(session: Session, stmt: Select[*tuple[Any, ...]]) -> int:
+    """How many rows ``stmt`` matches, all pages together."""
+    return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+
+
 def _count_and_page(session: Session, stmt: Select[Any], limit: int, offset: int) -> tuple[list[Any], int]:
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    rows = list(session.scalars(stmt.limit(limit).offset(offset)))
-    return rows, total
+    return list(session.scalars(stmt.limit(limit).offset(offset))), _total(session, stmt)
 
 
 # ----------------------------------------------------------------------------- regions
