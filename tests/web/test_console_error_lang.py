@@ -58,7 +58,8 @@ def test_a_refused_form_names_the_field_in_chinese(chrome, console: City) -> Non
     assert refuse() == "Not added: the request is not valid: name: String should have at least 1 character"
     d.execute_script("const s = document.getElementById('lang-switch'); s.value = 'zh-CN';"
                      "s.dispatchEvent(new Event('change'));")
-    _wait(d, lambda x: _css(x, "#user-add") and _text(x, "#user-add") != "Add")
+    # the switch reloads the page: "" is the page between the two, so wait for the new page's own label and form
+    _wait(d, lambda x: _text(x, "#user-add") not in ("", "Add") and _css(x, "#user-name") and _css(x, "#user-regions"))
     said = refuse()
     assert said.endswith("请求无效：name：至少 1 个字符") and "String should" not in said
     d.execute_script("const s = document.getElementById('lang-switch'); s.value = 'en';"
