@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import logging
+import os
 import sqlite3
 import threading
 import time
@@ -20,6 +23,7 @@ from vigil.core.errors import InputError, PreconditionFailed
 __all__ = ["Database", "begin_immediate", "check_version", "is_locked", "make_engine", "migrate", "serialize"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger("vigil.db")
 
 
 # The API runs handlers on AnyIO's thread pool (40 threads): the pool can serve every one of them,
@@ -73,7 +77,7 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cur.close()
 
-    _queue_writers(engine)
+    _queue_writers(engine, None if memory else _process_turn(Path(path.split("?", 1)[0])))
     return engine
 
 
@@ -82,19 +86,86 @@ _HOLDS = "vigil.writer"
 READ_ONLY = "vigil_read_only"
 
 
-def _queue_writers(engine: Engine) -> None:
-    """Queue this process's transactions on a lock before ``BEGIN IMMEDIATE``.
+class ProcessTurn:
+    """The write turn between processes: an ``flock`` on a file beside the database, taken with a timeout.
+
+    SQLite's own busy handler polls with growing sleeps (1, 2, 5 ... 100 ms), so two server processes
+    that write often hand the database over late and in no order. A blocking ``flock`` wakes its
+    waiter as soon as the holder lets go, and the kernel drops it with a process that dies. ``flock``
+    has no timeout, so a waiter that finds the file locked asks one taker thread of this process to
+    block for it and waits for the hand-over with its own timeout; a turn taken after its waiter gave
+    up is let go at once. Only the holder of the process's thread lock waits here, so there is at most
+    one waiter per process.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self._cv = threading.Condition()
+        self._wanted = False
+        self._handed = False
+        self._taker: threading.Thread | None = None
+
+    def acquire(self, timeout: float) -> bool:
+        """Take the turn within ``timeout`` seconds (False: another process held it all that time)."""
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            pass
+        with self._cv:
+            if self._taker is None:
+                self._taker = threading.Thread(target=self._take, name="vigil-write-turn", daemon=True)
+                self._taker.start()
+            self._wanted, self._handed = True, False
+            self._cv.notify_all()
+            if self._cv.wait_for(lambda: self._handed, timeout):
+                self._handed = False
+                return True
+            self._wanted = False  # the taker lets go of a turn that comes after this
+            return False
+
+    def release(self) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    def _take(self) -> None:
+        while True:
+            with self._cv:
+                self._cv.wait_for(lambda: self._wanted)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)  # blocks without the GIL until the holder lets go
+            with self._cv:
+                if self._wanted:
+                    self._wanted, self._handed = False, True
+                    self._cv.notify_all()
+                else:
+                    self.release()
+
+
+def _process_turn(db_path: Path) -> ProcessTurn | None:
+    """The cross-process turn of the database at ``db_path`` (None where its folder cannot hold the lock file)."""
+    try:
+        return ProcessTurn(db_path.with_name(db_path.name + "-writer"))
+    except OSError as exc:  # a read-only folder, another user's database: SQLite's busy timeout still orders
+        log.warning("no cross-process write turn for %s: %s", db_path, exc.strerror or exc)
+        return None
+
+
+def _queue_writers(engine: Engine, turn: ProcessTurn | None = None) -> None:
+    """Queue transactions on a lock, and with ``turn`` on the other processes' too, before ``BEGIN IMMEDIATE``.
 
     SQLite's busy handler polls with growing sleeps (up to 100 ms) and wakes waiters in no order,
     so under load a transaction can wait seconds while the database is free most of the time.
-    In one process, a lock hands the database over at once; the busy timeout still governs
-    other processes (a CLI beside the server). The lock is released when the transaction ends:
-    commit, rollback, or the pool resetting a connection that was dropped with one open.
+    In one process, a lock hands the database over at once; between processes (several server
+    workers, a CLI beside the server) the ``flock`` of :class:`ProcessTurn` does. Both are let go
+    after the COMMIT has run (the dialect's ``do_commit``, not the ``commit`` event, which comes
+    before it), on a rollback, or when the pool resets a connection dropped with one open.
     """
     writers = threading.Lock()
 
     def release(info: dict[str, Any]) -> None:
         if info.pop(_HOLDS, False):
+            if turn is not None:
+                turn.release()
             writers.release()
 
     @event.listens_for(engine, "begin")
@@ -102,9 +173,14 @@ def _queue_writers(engine: Engine) -> None:
         if conn.get_execution_options().get(READ_ONLY):
             conn.exec_driver_sql("BEGIN")  # deferred: in WAL mode a reader waits for no writer, and no writer for it
             return
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
         if not writers.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
             raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError(
                 "database is locked (this process's other transactions held it too long)"))
+        if turn is not None and not turn.acquire(max(0.0, deadline - time.monotonic())):
+            writers.release()
+            raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError(
+                "database is locked (another process held it too long)"))
         conn.info[_HOLDS] = True
         try:
             begin_immediate(conn)
@@ -112,9 +188,13 @@ def _queue_writers(engine: Engine) -> None:
             release(conn.info)
             raise
 
-    @event.listens_for(engine, "commit")
-    def _commit(conn: Connection) -> None:
-        release(conn.info)
+    plain_commit = engine.dialect.do_commit
+
+    def do_commit(dbapi_connection: Any) -> None:
+        plain_commit(dbapi_connection)
+        release(dbapi_connection.info)  # a COMMIT that raised keeps the turn until its rollback
+
+    setattr(engine.dialect, "do_commit", do_commit)  # noqa: B010 (this engine's own dialect object)
 
     @event.listens_for(engine, "rollback")
     def _rollback(conn: Connection) -> None:
@@ -122,10 +202,6 @@ def _queue_writers(engine: Engine) -> None:
 
     @event.listens_for(engine.pool, "reset")
     def _reset(_dbapi: Any, record: Any, _state: Any) -> None:  # the 2.0 signature: the old one warns per checkin
-        release(record.info)
-
-    @event.listens_for(engine.pool, "invalidate")
-    def _invalidate(_dbapi: Any, record: Any, *_: Any) -> None:
         release(record.info)
 
 
