@@ -1,14 +1,16 @@
 """API load benchmark: requests/s and p50/p95/p99 latency for 1, 20 and 100 clients on SQLite and PostgreSQL.
 
 Usage: nice -n 10 .venv/bin/python bench/api_load.py [--cameras 2000] [--seconds 10] [--clients 1,20,100] [--no-pg]
+       [--workers 1]
 
-Starts a real ``vigil serve`` (uvicorn, one process, on 127.0.0.1) on a city of N cameras, then runs
+Starts a real ``vigil serve`` (uvicorn, one process by default, ``--workers N`` processes on the port, on
+127.0.0.1) on a city of N cameras, then runs
 client threads, each with its own keep-alive connection, for a fixed time with the issue's mix:
 15 % creates (server-generated IDs), 25 % PATCHes of a camera's name and tilt, 60 % reads (audited
 camera detail, searches). The 1-client run is the baseline, measured in the same run; each row
 prints its throughput and p95 against it, and counts 5xx (503 apart: busy, answered with Retry-After),
 other unexpected answers, 409/412 (lost races, retryable) and connection errors. The last column is the
-server process's CPU time per request (user + system, from /proc): on a shared machine it moves less
+server's CPU time per request (its processes' user + system, from /proc): on a shared machine it moves less
 with the other jobs than the latencies do; beside it, the load generator's own CPU time per request (it
 shares the machine). The load average at the start is printed above the table.
 
@@ -73,17 +75,21 @@ def _city(url: str, home: str, cameras: int) -> str:
     return res.password
 
 
-def _serve(url: str, home: str) -> tuple[subprocess.Popen, str]:
+def _serve(url: str, home: str, workers: int = 1) -> tuple[subprocess.Popen, str]:
     port = _port()
     env = {**os.environ, "VIGIL_HOME": home, "VIGIL_DB": url}
     proc = subprocess.Popen([sys.executable, "-m", "vigil", "serve", "--port", str(port), "--no-scheduler",
-                             "--no-analytics"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--no-analytics", "--workers", str(workers)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             httpx.get(base + "/api/v1/auth/me", timeout=1)
-            return proc, base
+            if len(list(Path(home, "run").glob("api-worker-*.sock"))) >= workers - 1:  # every worker is up
+                time.sleep(1 if workers > 1 else 0)
+                return proc, base
+            time.sleep(0.2)
         except httpx.TransportError:
             time.sleep(0.2)
     proc.kill()
@@ -130,9 +136,12 @@ def _client(n: int, base: str, token: str, ids: list[str], stop: float, run: Run
 
 
 def _cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) the process ``pid`` has used so far (Linux ``/proc``)."""
+    """CPU seconds (user + system) the process ``pid`` and its children (the API workers) have used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    kids = Path(f"/proc/{pid}/task/{pid}/children")
+    return own + sum(_cpu_s(int(k)) for k in (kids.read_text().split() if kids.exists() else [])
+                     if Path(f"/proc/{k}").exists())
 
 
 def _own_cpu_s() -> float:
@@ -167,14 +176,14 @@ def _measure(base: str, token: str, ids: list[str], clients: int, seconds: float
 def bench(name: str, url: str, args: argparse.Namespace) -> None:
     home = tempfile.mkdtemp(prefix="vigil-bench-home-")
     password = _city(url, home, args.cameras)
-    proc, base = _serve(url, home)
+    proc, base = _serve(url, home, args.workers)
     try:
         token = httpx.post(base + "/api/v1/auth/login", json={"username": "admin", "password": password}).json()["token"]
         ids = [generate_device_id(ROOT, i).value for i in range(1, args.cameras + 1)]
         base_row = None
         load = os.getloadavg()[0]
-        print(f"\n{name}: {args.cameras} cameras, {args.seconds:.0f} s per row (load average {load:.1f} on "
-              f"{os.cpu_count()} CPUs at the start)")
+        print(f"\n{name}: {args.cameras} cameras, {args.seconds:.0f} s per row, {args.workers} server process(es) "
+              f"(load average {load:.1f} on {os.cpu_count()} CPUs at the start)")
         print(f"{'clients':>7} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'x rps':>6} {'x p95':>6} "
               f"{'5xx':>4} {'503':>4} {'other':>5} {'409/412':>7} {'conn':>4} {'srv CPU ms/req':>14} {'client CPU ms/req':>17}")
         for n in args.clients:
@@ -194,6 +203,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--clients", type=lambda s: [int(x) for x in s.split(",")], default=[1, 20, 100])
     ap.add_argument("--no-pg", action="store_true", help="SQLite only")
+    ap.add_argument("--workers", type=int, default=1, help="vigil serve --workers (processes on the port)")
     args = ap.parse_args()
     if args.clients[0] != 1:
         args.clients = [1, *args.clients]  # the single-client baseline is always measured first

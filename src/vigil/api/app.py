@@ -100,7 +100,13 @@ def create_app(vigil: Vigil) -> FastAPI:
 
     @app.get("/metrics", include_in_schema=False, dependencies=[Depends(metrics_reader)])
     def metrics() -> Response:
-        return Response(generate_latest(app.state.metrics_registry), media_type=CONTENT_TYPE_LATEST)
+        own = generate_latest(app.state.metrics_registry)
+        workers = getattr(app.state, "workers", None)  # vigil serve --workers N: every process's figures
+        if workers is not None:
+            from vigil.api.workers import merged_metrics
+
+            own = merged_metrics([("0", own.decode()), *workers.expositions()])
+        return Response(own, media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/v1/config", tags=["meta"])
     def config(_: CurrentPrincipal) -> ConfigPublic:

@@ -109,6 +109,8 @@ def serve(db: DbOpt = None, home: HomeOpt = None,
           gb_id: Annotated[str, typer.Option(help="This platform's 20-digit SIP server ID")] = "34020000002000000001",
           gb_media: Annotated[str, typer.Option(help="How GB devices send media: udp, tcp-passive or tcp-active")]
           = "udp",
+          workers: Annotated[int, typer.Option(min=1, max=64, help="Processes that answer the API on the port (one "
+                                                                   "core each); this one keeps the services")] = 1,
           ) -> None:
     """Serve the API and console; probe, analyse and record cameras in the background."""
     if role is Role.SCHEDULER:
@@ -139,4 +141,4 @@ def serve(db: DbOpt = None, home: HomeOpt = None,
     url = f"{'https' if tls_cert else 'http'}://{host}:{port}"
     console.print(f"Vigil console: [bold]{url}/[/]   API docs: {url}/docs")
     run(v, host=host, port=port, services=services, tls_cert=tls_cert, tls_key=tls_key,
-        trusted_proxies=trusted_proxy)
+        trusted_proxies=trusted_proxy, workers=workers)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -58,19 +59,54 @@ def app_with_services(v: Vigil, services: Sequence[Service]) -> FastAPI:
 
 def serve(v: Vigil, *, host: str = "127.0.0.1", port: int = 8080, services: Sequence[Service] = (),
           log_level: str = "warning", tls_cert: Path | None = None, tls_key: Path | None = None,
-          trusted_proxies: str = "") -> None:
+          trusted_proxies: str = "", workers: int = 1) -> None:
     """Serve until interrupted: on loopback only by default, over TLS when given a certificate and key.
 
     ``X-Forwarded-For``/``-Proto`` are believed only from ``trusted_proxies`` (comma-separated
-    addresses of a reverse proxy); by default from nobody.
+    addresses of a reverse proxy); by default from nobody. With ``workers`` > 1, that many processes
+    accept on the port (:mod:`vigil.api.workers`); this one keeps the services.
     """
     check_tls(tls_cert, tls_key)
+    if workers < 1:
+        raise InputError(f"--workers must be 1 or more, not {workers}")
     os.umask(PRIVATE_UMASK)
+    pool = None
+    if workers > 1:
+        from vigil.api.workers import Workers
+
+        argv = [*(["--tls-cert", str(tls_cert), "--tls-key", str(tls_key)] if tls_cert and tls_key else []),
+                *(["--trusted-proxy", trusted_proxies] if trusted_proxies else []), "--log-level", log_level]
+        pool = Workers(workers, _listen(host, port), v.settings.home / "run", v.settings.home, v.settings.db_url,
+                       argv=argv)
+        services = [*services, pool]  # started last, stopped first (inside the lifespan: uvicorn re-raises SIGTERM)
     app = app_with_services(v, services)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on",
                             ssl_certfile=tls_cert, ssl_keyfile=tls_key, proxy_headers=bool(trusted_proxies),
                             forwarded_allow_ips=trusted_proxies or None, server_header=False)
-    asyncio.run(uvicorn.Server(config).serve())
+    if pool is None:
+        asyncio.run(uvicorn.Server(config).serve())
+        return
+    from vigil.api.workers import RelayedFrom
+
+    app.state.workers = pool
+    config.app = pool.front = RelayedFrom(app, secret=pool.secret)
+    log.info("serving with %d processes", workers)
+    asyncio.run(uvicorn.Server(config).serve(sockets=[pool.listen]))
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening TCP socket every worker accepts on (inherited by the worker processes)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # asyncio sets TCP_NODELAY only with proto 6
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind((host, port))
+    except OSError as exc:
+        s.close()
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    s.listen(2048)
+    s.set_inheritable(True)
+    return s
 
 
 def check_tls(cert: Path | None, key: Path | None) -> None:
