@@ -1,7 +1,8 @@
 """Several server processes on one port: ``vigil serve --workers N``.
 
-One process is one core (the GIL). With ``--workers N`` the main process binds the port and starts N-1
-API worker processes that accept on the same socket. The main process keeps everything that lives in
+One process is one core (the GIL). With ``--workers N`` the main process binds the port N times
+(``SO_REUSEPORT``, so the kernel spreads the connections) and starts N-1 API worker processes, each
+accepting on one of those sockets. The main process keeps everything that lives in
 one process's memory: the background services, the live-view packagers (HLS), the sign-in throttle and
 the import line. A worker relays those routes (:data:`RELAYED`) to the main process over a Unix socket
 in ``VIGIL_HOME/run`` (0600), with the caller's address and scheme in headers that the main process
@@ -222,7 +223,7 @@ class Workers:
     """
 
     count: int
-    listen: socket.socket
+    listen: list[socket.socket]  # one per process (SO_REUSEPORT): [0] is the main process's
     run_dir: Path
     home: Path
     db_url: str
@@ -273,7 +274,7 @@ class Workers:
 
     def _spawn(self, w: _Worker) -> None:
         env = {**os.environ, SECRET_ENV: self.secret, "VIGIL_DB": self.db_url, "VIGIL_HOME": str(self.home)}
-        fd = self.listen.fileno()
+        fd = self.listen[w.index].fileno()
         argv = [sys.executable, "-m", "vigil.api.workers", "--fd", str(fd), "--index", str(w.index),
                 "--main-socket", str(self.main_socket), "--own-socket", str(self.worker_socket(w.index)), *self.argv]
         w.proc = subprocess.Popen(argv, env=env, pass_fds=(fd,), stdin=subprocess.DEVNULL)
