@@ -6,14 +6,15 @@ coverage (these ratios are the point), and the end-to-end time against the goal 
 
     .venv/bin/python bench/plan.py [--quick] [--cases kunming-community,shanghai-observe,...]
     .venv/bin/python bench/plan.py --gaps [--areas community,kunming,...] [--limits 30,60] [--solvers highs,cpsat]
-        [--variants lagrange,dive,ruin,cuts] [--matrix-cache DIR]
+        [--variants lagrange,dive,ruin,cuts,lns] [--matrix-cache DIR]
 
 ``--gaps`` prints the gap table instead: each area planned with the shipped multi-model catalog, the
 proven gap at each time limit with HiGHS and with CP-SAT, beside greedy alone and greedy + local search,
 for the formulation before the LP dive (``lagrange``: Lagrangian bound and start per block), with it
 (``dive``: also the LP bound and the LP dive's start, ``vigil.coverage.dive``) and with the start improved
 by ruin-and-recreate local search as well (``ruin``) and with each block's LP bound raised by {0, 1/2}-cuts
-on row triples (``cuts``, ``vigil.coverage.cuts``, the default of ``solve``). ``--matrix-cache`` keeps
+on row triples (``cuts``, ``vigil.coverage.cuts``) and with windows of each large block's start re-solved
+exactly (``lns``, ``vigil.coverage.lns``, the default of ``solve``). ``--matrix-cache`` keeps
 the matrices, so that a later run solves the same instances without building them again.
 
 The discretisation is the prototype's (``data/README.md``): targets every 5 m, one 2560 px / 90°
@@ -184,12 +185,14 @@ GAP_AREAS: dict[str, dict] = {
 }
 
 
-# the formulation before the LP dive, with it, with ruin-and-recreate on each block's start as well, and with
-# the LP bound raised by {0, 1/2}-cuts on row triples (the default of solve)
-VARIANTS: dict[str, dict[str, bool]] = {"lagrange": {"dive": False, "ruin": False, "cuts": False},
-                                        "dive": {"dive": True, "ruin": False, "cuts": False},
-                                        "ruin": {"dive": True, "ruin": True, "cuts": False},
-                                        "cuts": {"dive": True, "ruin": True, "cuts": True}}
+# the formulation before the LP dive, with it, with ruin-and-recreate on each block's start as well, with
+# the LP bound raised by {0, 1/2}-cuts on row triples, and with the large-neighbourhood search on large blocks'
+# starts as well (the default of solve)
+VARIANTS: dict[str, dict[str, bool]] = {"lagrange": {"dive": False, "ruin": False, "cuts": False, "lns": False},
+                                        "dive": {"dive": True, "ruin": False, "cuts": False, "lns": False},
+                                        "ruin": {"dive": True, "ruin": True, "cuts": False, "lns": False},
+                                        "cuts": {"dive": True, "ruin": True, "cuts": True, "lns": False},
+                                        "lns": {"dive": True, "ruin": True, "cuts": True, "lns": True}}
 
 
 def _gap_matrix(name: str, tmp: Path, cache: Path | None) -> tuple[sparse.csc_matrix, np.ndarray, np.ndarray]:

@@ -19,6 +19,7 @@ from vigil.coverage.cuts import CutRows, cut_bound
 from vigil.coverage.dive import Dive, lp_dive
 from vigil.coverage.heuristics import greedy, lagrangian_greedy, local_search, prune, ruin_and_recreate
 from vigil.coverage.highs import quiet_highs
+from vigil.coverage.lns import lns as window_search
 
 __all__ = ["MilpResult", "solve_components", "solve_milp"]
 
@@ -89,6 +90,8 @@ SOLVER_MIN_S = 0.5  # a block's exact solver is not started with less left (it n
 MIN_BLOCK_S = 0.05  # a block offered less time than this keeps its start (the limit is spent)
 CUT_SHARE = 0.2  # the {0, 1/2}-cut rounds' share of a block's time (vigil.coverage.cuts)
 RUIN_SHARE = 0.5  # the most of a block's time the ruin-and-recreate search takes (it stops when it stalls)
+LNS_SHARE = 0.3  # the most of a block's time the large-neighbourhood search takes (vigil.coverage.lns)
+LNS_MIN_ROWS = 500  # rows: smaller blocks leave their time to the exact solver on the whole block
 
 
 def solve_milp(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: np.ndarray, *,
@@ -148,12 +151,14 @@ BlockSolver = Callable[..., MilpResult]
 
 def _block(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: np.ndarray,
            inc: np.ndarray | None, seconds: float, mip_gap: float, block_solver: BlockSolver,
-           dive: bool = True, ruin: bool = True, cuts: bool = True) -> MilpResult:
+           dive: bool = True, ruin: bool = True, cuts: bool = True, lns: bool = True) -> MilpResult:
     """One block: Lagrangian and LP bounds and primal heuristics first, then the exact solver from the best start.
 
     A block of at most :data:`SMALL_BLOCK` rows first gets half its time in the exact solver alone. With
     ``ruin`` the best start is improved by :func:`~vigil.coverage.heuristics.ruin_and_recreate` on the
-    Lagrangian prices for :data:`RUIN_SHARE` of the block's time before the solver gets it.
+    Lagrangian prices for :data:`RUIN_SHARE` of the block's time before the solver gets it; with ``lns`` a
+    block of at least :data:`LNS_MIN_ROWS` rows then re-solves windows of it with ``block_solver``
+    (:func:`vigil.coverage.lns.lns`) for :data:`LNS_SHARE` of its time at most, leaving the cut rounds theirs.
 
     The answer is the cheaper of the solver's and the start; the bound the largest of the solver's, Lagrange's
     (:mod:`vigil.coverage.bounds`) and the LP's (:mod:`vigil.coverage.dive`).
@@ -183,11 +188,16 @@ def _block(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: n
     ruin_s = min(RUIN_SHARE * seconds, t_end - time.perf_counter())
     if ruin and inc is not None and ruin_s > 0 and not _closed(cost, inc, low, mip_gap):
         inc = ruin_and_recreate(b, cost, demand, inc, u=lag.u, seconds=ruin_s)
+    cut_s = CUT_SHARE * seconds if cuts and dv.lp is not None else 0.0
+    lns_s = min(LNS_SHARE * seconds, t_end - time.perf_counter() - cut_s - SOLVER_MIN_S)
+    if (lns and inc is not None and b.shape[0] >= LNS_MIN_ROWS and lns_s > SOLVER_MIN_S
+            and not _closed(cost, inc, low, mip_gap)):
+        inc, _ = window_search(b, cost, demand, inc, solver=block_solver, seconds=lns_s, mip_gap=mip_gap)
     # the cut rounds after the search: it stops when it stalls (seconds on a community), while on a large block
     # whose plan is far above its bound (Kunming's 7,000-row blocks) it is the better use of the time
     rows: CutRows | None = None
-    if cuts and dv.lp is not None:
-        cb = cut_bound(b, cost, demand, seconds=min(CUT_SHARE * seconds, max(t_end - time.perf_counter(), 0.0)),
+    if cut_s > 0:
+        cb = cut_bound(b, cost, demand, seconds=min(cut_s, max(t_end - time.perf_counter(), 0.0)),
                        solved=dv.lp)
         low = max(low, cb.bound) if math.isfinite(cb.bound) else low
         rows = cb.rows() if cb.cuts.shape[0] else None
@@ -252,7 +262,7 @@ def _better_start(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, we
 def solve_components(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray, weight: np.ndarray, *,
                      incumbent: np.ndarray | None, time_limit: float, mip_gap: float,
                      block_solver: BlockSolver = solve_milp, workers: int = 1, dive: bool = True,
-                     ruin: bool = True, cuts: bool = True) -> MilpResult:
+                     ruin: bool = True, cuts: bool = True, lns: bool = True) -> MilpResult:
     """A full (multi)cover split into independent blocks (no target shares a camera across them).
 
     Blocks are solved ``workers`` at a time, smallest first, each with a share of the remaining time
@@ -260,7 +270,8 @@ def solve_components(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray,
     block starts from the incumbent's columns in it and keeps them where the solver finds nothing better;
     its bound is the largest of the solver's, the Lagrangian one (:mod:`vigil.coverage.bounds`) and, with
     ``dive``, the LP's (:mod:`vigil.coverage.dive`), whose dive also offers its cover as the start; with
-    ``ruin`` the start is improved by ruin-and-recreate local search first.
+    ``ruin`` the start is improved by ruin-and-recreate local search first, and with ``lns`` a large block's
+    start by re-solving windows of it exactly (:mod:`vigil.coverage.lns`).
     """
     n, m = b.shape
     k, lab = connected_components(sparse.bmat([[None, b], [b.T, None]], format="csr"), directed=False)
@@ -290,7 +301,7 @@ def solve_components(b: sparse.csc_matrix, cost: np.ndarray, demand: np.ndarray,
         if share < MIN_BLOCK_S:  # the limit is (nearly) spent: keep the start, with a quick bound
             return cols, _expired(sub, cost[cols], demand[rows], weight[rows], sub_inc)
         return cols, _block(sub, cost[cols], demand[rows], weight[rows], sub_inc, share, mip_gap, block_solver,
-                            dive, ruin, cuts)
+                            dive, ruin, cuts, lns)
 
     if workers > 1 and len(order) > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -119,7 +119,7 @@ class _Reduced:
 
 def solve(problem: CoverageProblem, *, solver: Solver = "auto", time_limit: float = 60.0,
           mip_gap: float = 1e-4, local_search_s: float = 2.0, workers: int | None = None, dive: bool = True,
-          ruin: bool = True, cuts: bool = True) -> Plan:
+          ruin: bool = True, cuts: bool = True, lns: bool = True) -> Plan:
     """Solve ``problem``; raise :class:`InfeasiblePlanError` when the target cannot be met within the budget.
 
     ``solver``: ``highs`` (the MILP), ``cpsat`` (OR-Tools CP-SAT on the same model), ``greedy`` (heuristics
@@ -129,6 +129,8 @@ def solve(problem: CoverageProblem, *, solver: Solver = "auto", time_limit: floa
     ``ruin``: full covers improve each block's start by ruin-and-recreate local search before the solver
     (:func:`vigil.coverage.heuristics.ruin_and_recreate`; off only to compare). ``cuts``: with ``dive``, each
     block's LP bound is raised by rounds of {0, 1/2}-cuts on row triples (:mod:`vigil.coverage.cuts`).
+    ``lns``: full covers re-solve windows of each large block's start with the exact solver
+    (:mod:`vigil.coverage.lns`; off only to compare).
     """
     if solver not in SOLVERS:
         raise InputError(f"solver: expected one of {', '.join(SOLVERS)}, got {solver!r}")
@@ -152,7 +154,8 @@ def solve(problem: CoverageProblem, *, solver: Solver = "auto", time_limit: floa
     if use_milp and red.b.shape[1] > 0 and (log.left() >= MIN_EXACT_S or g is None):
         with log.step(engine):
             chosen_red, lb, status, name = _exact(red, p, g, max(log.left(), MIN_EXACT_S), mip_gap, engine,
-                                                  workers or min(os.cpu_count() or 1, 4), dive, ruin, cuts)
+                                                  workers or min(os.cpu_count() or 1, 4), dive, ruin, cuts,
+                                                  lns)
     elif g is None:
         raise InfeasiblePlanError(_infeasible_msg(p, red))
     elif use_milp and red.b.shape[1] > 0:
@@ -179,7 +182,7 @@ def solve(problem: CoverageProblem, *, solver: Solver = "auto", time_limit: floa
 
 def _exact(red: _Reduced, p: CoverageProblem, g: np.ndarray | None, time_limit: float,
            mip_gap: float, engine: str, workers: int, dive: bool = True,
-           ruin: bool = True, cuts: bool = True) -> tuple[np.ndarray, float, str, str]:
+           ruin: bool = True, cuts: bool = True, lns: bool = True) -> tuple[np.ndarray, float, str, str]:
     """The exact answer (per independent block for full covers), or the heuristic's if better."""
     from vigil.coverage.milp import solve_components, solve_milp
 
@@ -193,7 +196,7 @@ def _exact(red: _Reduced, p: CoverageProblem, g: np.ndarray | None, time_limit: 
     if red.need is None and p.budget is None and p.target is not None:
         res = solve_components(red.b, red.cost, red.demand, red.weight, incumbent=g, time_limit=time_limit,
                                mip_gap=mip_gap, block_solver=one, workers=workers, dive=dive, ruin=ruin,
-                               cuts=cuts)
+                               cuts=cuts, lns=lns)
     else:
         res = one(red.b, red.cost, red.demand, red.weight, need=red.need, budget=p.budget,
                   target_mode=p.target is not None, time_limit=time_limit, mip_gap=mip_gap)
