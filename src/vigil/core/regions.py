@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, and_, false, or_
+from sqlalchemy import BindParameter, ColumnElement, SQLColumnExpression, and_, false, or_
 
 __all__ = ["in_subtree", "in_subtrees"]
 
 
-def in_subtree(column: SQLColumnExpression[str], code: str) -> ColumnElement[bool]:
-    """A SQL condition: ``column`` (a region code column or mapped attribute) lies in the subtree of ``code``."""
+def in_subtree(column: SQLColumnExpression[str], code: str | BindParameter[str]) -> ColumnElement[bool]:
+    """A SQL condition: ``column`` (a region code column or mapped attribute) lies in the subtree of ``code``.
+
+    ``code`` may be a bound parameter (a statement built once): its bound is then ``code || ':'`` in SQL.
+    """
     return and_(column >= code, column < code + ":")
 
 

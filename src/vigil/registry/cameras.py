@@ -6,7 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Row, RowMapping, Select, bindparam, func, or_, select
+from sqlalchemy import Row, RowMapping, Select, String, bindparam, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from vigil.access.audit import record
@@ -21,8 +21,10 @@ from vigil.core.regions import in_subtree
 from vigil.registry.schemas import CameraIn, CameraPatch
 from vigil.registry.service import _model_id, _page, _scope_roots, _shown, _total, get_region
 
-__all__ = ["LIST_COLUMNS", "CameraQuery", "camera_detail", "camera_points", "create_camera",
-           "delete_camera", "get_camera", "list_cameras", "next_serial", "rollup", "update_camera"]
+__all__ = ["LIST_COLUMNS", "CameraChange", "CameraQuery", "NewCamera", "apply_camera_change", "camera_detail",
+           "camera_points", "changed_model", "check_camera_change", "check_new_camera", "create_camera",
+           "delete_camera", "get_camera", "list_cameras", "next_serial", "rollup", "store_camera", "update_camera",
+           "written_detail"]
 
 _LIFECYCLE_NEXT: dict[str, set[str]] = {
     Lifecycle.PLANNED: {Lifecycle.INSTALLED, Lifecycle.IN_SERVICE, Lifecycle.RETIRED},
@@ -46,6 +48,7 @@ _DETAIL_COLUMNS = (*LIST_COLUMNS, Camera.main_url, Camera.sub_url, Camera.onvif_
 # Built once: a statement's cache key is computed once per object, and building this one cost as much as running it.
 _DETAIL = (select(*_DETAIL_COLUMNS).outerjoin(CameraModel, CameraModel.id == Camera.model_id)
            .where(Camera.id == bindparam("camera_id")))
+_DETAIL_KEYS = tuple(_DETAIL.selected_columns.keys())
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +127,14 @@ def camera_detail(session: Session, p: Principal, camera_id: str) -> Row[*tuple[
     return row
 
 
+# Built once, as their cache keys (see _DETAIL): the statements a camera's write transaction runs.
+_SERIAL = (select(func.max(func.substr(Camera.id, 15, 6)))
+           .where(in_subtree(Camera.id, bindparam("prefix", type_=String)))
+           .where(func.substr(Camera.id, 11, 3) == bindparam("type_code", type_=String)))
+_REGION_STORED = select(Region.code).where(Region.code == bindparam("code"))
+_CAMERA_STORED = select(Camera.id).where(Camera.id == bindparam("camera_id"))
+
+
 def next_serial(session: Session, region_code: str, type_code: int = 132) -> int:
     """The next free serial number for devices of ``type_code`` under the region's centre code.
 
@@ -132,8 +143,7 @@ def next_serial(session: Session, region_code: str, type_code: int = 132) -> int
     """
     prefix = centre_code_for_region(region_code)
     serialize(session, f"vigil.camera.serial:{prefix}")
-    top = session.scalar(select(func.max(func.substr(Camera.id, 15, 6))).where(in_subtree(Camera.id, prefix))
-                         .where(func.substr(Camera.id, 11, 3) == f"{type_code:03d}"))
+    top = session.scalar(_SERIAL, {"prefix": prefix, "type_code": f"{type_code:03d}"})
     return int(top or 0) + 1
 
 
@@ -145,31 +155,162 @@ def _check_site(session: Session, p: Principal, site_id: int | None, region_code
         raise InputError(f"site {site_id} is in region {s.region_code}, not in {region_code}")
 
 
-def create_camera(session: Session, p: Principal, data: CameraIn, box: CredentialBox) -> Camera:
-    """Register a camera; its ID must belong to its region (or is generated)."""
+@dataclass(frozen=True, slots=True)
+class NewCamera:
+    """A camera to register, checked by :func:`check_new_camera`: its column values (``id`` None: generated)."""
+
+    id: str | None
+    region_code: str
+    values: dict[str, Any]
+    model: str | None = None
+
+
+def check_new_camera(session: Session, p: Principal, data: CameraIn, box: CredentialBox) -> NewCamera:
+    """Every check of a create that only reads, in the order :func:`create_camera` answers them.
+
+    ``session`` may be a read session: nothing here needs the write lock. :func:`store_camera`
+    repeats, in the write transaction, what another writer could undo in between.
+    """
     if not p.can("registry.write"):
         check_permission(p, "registry.write_planned")
         if data.lifecycle != Lifecycle.PLANNED:
             raise InputError("planners may only add cameras in lifecycle 'planned'")
     get_in_scope(session, Region, data.region_code, p, what=f"region {data.region_code}")
+    cam_id = None
     if data.id:
         did = DeviceId.parse(data.id)
         if not did.belongs_to_region(data.region_code):
             raise InputError(f"camera ID {did} has centre code {did.centre}, but region {data.region_code} "
                              f"needs centre code {centre_code_for_region(data.region_code)}")
-        if session.get(Camera, did.value) is not None:
-            raise ConflictError(f"camera {did} already exists")
+        _refuse_taken(session, did.value)
         cam_id = did.value
-    else:
-        cam_id = generate_device_id(data.region_code, next_serial(session, data.region_code)).value
     _check_site(session, p, data.site_id, data.region_code)
-    fields = data.model_dump(exclude={"id", "model", "password"}, mode="json")
-    cam = Camera(id=cam_id, model_id=_model_id(session, data.model), password_enc=box.seal(data.password),
-                 **fields)
+    values = data.model_dump(exclude={"id", "model", "password"}, mode="json")
+    values |= {"model_id": _model_id(session, data.model), "password_enc": box.seal(data.password)}
+    return NewCamera(cam_id, data.region_code, values, data.model)
+
+
+def _refuse_taken(session: Session, cam_id: str) -> None:
+    if session.connection().execute(_CAMERA_STORED, {"camera_id": cam_id}).first() is not None:
+        raise ConflictError(f"camera {cam_id} already exists")
+
+
+def store_camera(session: Session, p: Principal, new: NewCamera) -> Camera:
+    """Insert a camera checked by :func:`check_new_camera`, with its audit entry, in ``session``'s transaction.
+
+    Only what must be atomic with the insert runs here (on SQLite, inside the write lock): the
+    region still stored, the ID still free or the next serial, the insert, the audit entry. The
+    other checks hold without repeating them: scope, permissions and ID rules depend on the caller
+    and the request alone; a site never changes region; a site or camera model deleted in between
+    fails the insert on its foreign key (409) rather than storing a dangling reference.
+    """
+    cam = Camera(**new.values)  # built before the first statement, so before the write lock
+    # Core statements (no ORM execution, nothing pending to autoflush yet): a third of session.scalar's cost
+    if session.connection().execute(_REGION_STORED, {"code": new.region_code}).first() is None:  # deleted since
+        raise NotFoundError(f"region {new.region_code} not found")
+    if new.id is not None:
+        _refuse_taken(session, new.id)
+        cam.id = new.id
+    else:
+        cam.id = generate_device_id(new.region_code, next_serial(session, new.region_code)).value
     session.add(cam)
     session.flush()
-    record(session, p.name, "camera.create", f"camera:{cam_id}", region=data.region_code, name=data.name)
+    record(session, p.name, "camera.create", f"camera:{cam.id}", region=new.region_code,
+           name=new.values["name"])
     return cam
+
+
+def create_camera(session: Session, p: Principal, data: CameraIn, box: CredentialBox) -> Camera:
+    """Register a camera; its ID must belong to its region (or is generated)."""
+    return store_camera(session, p, check_new_camera(session, p, data, box))
+
+
+def written_detail(cam: Camera, model: str | None) -> dict[str, Any]:
+    """The detail row (the columns of :func:`camera_detail`) of a camera this transaction just wrote and flushed.
+
+    Built from the written object instead of read again: the answer is the version this write
+    produced, whatever another writer stores after its commit. ``model`` is its model's name.
+    """
+    return {k: model if k == "model" else cam.password_enc is not None if k == "has_password" else getattr(cam, k)
+            for k in _DETAIL_KEYS}
+
+
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class CameraChange:
+    """A camera patch checked by :func:`check_camera_change`: column values to set and what the audit names.
+
+    ``model`` is the new model's name (``_UNSET``: unchanged) and ``model_id`` its id, or None with
+    ``model_error`` when no model has that name (raised where :func:`update_camera` checked the model).
+    """
+
+    planned_only: bool
+    values: dict[str, Any]
+    fields: list[str]
+    lifecycle: str | None = None
+    site_id: Any = _UNSET
+    model: Any = _UNSET
+    model_id: int | None = None
+    model_error: InputError | None = None
+
+
+def check_camera_change(session: Session, p: Principal, patch: CameraPatch, box: CredentialBox) -> CameraChange:
+    """The checks and lookups of a patch that need no camera: permission, the model's id, the password sealed.
+
+    ``session`` may be a read session. A missing model is kept as an error for
+    :func:`apply_camera_change` to raise in its place among the camera's own checks (404, 412, ...).
+    """
+    planned_only = not p.can("registry.write")
+    if planned_only:
+        check_permission(p, "registry.write_planned")  # permission first: 403 whatever the camera
+    changes = patch.model_dump(exclude_unset=True, mode="json")
+    model, model_id, model_error = changes.pop("model", _UNSET), None, None
+    if model is not _UNSET:
+        try:
+            model_id = _model_id(session, model)
+        except InputError as exc:
+            model_error = exc
+    if "password" in changes:
+        changes["password_enc"] = box.seal(changes.pop("password") or "")
+    fields = sorted("password" if k == "password_enc" else k for k in changes)  # as before: a model change unnamed
+    return CameraChange(planned_only, changes, fields, changes.get("lifecycle"), changes.get("site_id", _UNSET),
+                        model, model_id, model_error)
+
+
+def apply_camera_change(session: Session, p: Principal, camera_id: str, change: CameraChange, *,
+                        versions: Collection[int] | None = None) -> Camera:
+    """Apply a checked patch in ``session``'s transaction: the camera's own checks, the update, the audit entry.
+
+    What depends on the stored camera (scope, version, lifecycle, site) is checked here, on the row
+    this transaction reads; a model deleted since its lookup fails the update on its foreign key (409).
+    """
+    cam = get_camera(session, p, camera_id)
+    check_version(cam, versions, f"camera {camera_id}")
+    if change.planned_only and (cam.lifecycle != Lifecycle.PLANNED
+                                or (change.lifecycle and change.lifecycle != Lifecycle.PLANNED)):
+        raise AccessDenied("planners may only change planned cameras")
+    new_life = change.lifecycle or cam.lifecycle
+    if new_life != cam.lifecycle and new_life not in _LIFECYCLE_NEXT[Lifecycle(cam.lifecycle)]:
+        raise ConflictError(f"camera {camera_id} cannot go from {cam.lifecycle} to {new_life}")
+    if change.site_id is not _UNSET:
+        _check_site(session, p, change.site_id, cam.region_code)
+    if change.model_error is not None:
+        raise change.model_error
+    if change.model is not _UNSET:
+        cam.model_id = change.model_id
+    for k, v in change.values.items():
+        setattr(cam, k, v)
+    record(session, p.name, "camera.update", f"camera:{camera_id}", region=cam.region_code, fields=change.fields)
+    return cam
+
+
+def changed_model(cam: Camera, change: CameraChange) -> str | None:
+    """The name of the model of ``cam`` once ``change`` is applied."""
+    if change.model is not _UNSET:
+        return str(change.model) if change.model_id is not None else None
+    return cam.model.name if cam.model is not None else None
 
 
 def update_camera(session: Session, p: Principal, camera_id: str, patch: CameraPatch,
@@ -178,31 +319,7 @@ def update_camera(session: Session, p: Principal, camera_id: str, patch: CameraP
 
     With ``versions``, only a camera still at one of them changes (412 otherwise).
     """
-    planned_only = not p.can("registry.write")
-    if planned_only:
-        check_permission(p, "registry.write_planned")  # permission first: 403 whatever the camera
-    cam = get_camera(session, p, camera_id)
-    check_version(cam, versions, f"camera {camera_id}")
-    if planned_only and (cam.lifecycle != Lifecycle.PLANNED
-                         or (patch.lifecycle and patch.lifecycle != Lifecycle.PLANNED)):
-        raise AccessDenied("planners may only change planned cameras")
-    changes = patch.model_dump(exclude_unset=True, mode="json")
-    new_life = changes.get("lifecycle", cam.lifecycle)
-    if new_life != cam.lifecycle and new_life not in _LIFECYCLE_NEXT[Lifecycle(cam.lifecycle)]:
-        raise ConflictError(f"camera {camera_id} cannot go from {cam.lifecycle} to {new_life}")
-    if "site_id" in changes:
-        _check_site(session, p, changes["site_id"], cam.region_code)
-    if "model" in changes:
-        cam.model_id = _model_id(session, changes.pop("model"))
-    if "password" in changes:
-        cam.password_enc = box.seal(changes.pop("password") or "")
-        changes["password"] = "***"
-    for k, v in changes.items():
-        if k != "password":
-            setattr(cam, k, v)
-    record(session, p.name, "camera.update", f"camera:{camera_id}", region=cam.region_code,
-           fields=sorted(changes))
-    return cam
+    return apply_camera_change(session, p, camera_id, check_camera_change(session, p, patch, box), versions=versions)
 
 
 def delete_camera(session: Session, p: Principal, camera_id: str) -> None:

@@ -41,7 +41,7 @@ def _statuses(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
             for r in rows}
 
 
-def camera_json(row: RowMapping, st: dict[str, Any] | None) -> dict[str, Any]:
+def camera_json(row: RowMapping | dict[str, Any], st: dict[str, Any] | None) -> dict[str, Any]:
     """Public shape of a camera row (:data:`vigil.registry.cameras.LIST_COLUMNS`, or a detail row).
 
     Stream URLs are in the detail rows only and are answered redacted; passwords never leave.
@@ -132,24 +132,38 @@ def get_camera(camera_id: str, caller: CallerDep, v: VigilDep) -> Response:
 
 @router.post("", status_code=201, response_model=CameraDetailPublic)
 def create_camera(body: CameraIn, caller: CallerDep, v: VigilDep) -> Response:
-    """Register a camera (admin; planners may add planned cameras)."""
-    p = caller.principal()
+    """Register a camera (admin; planners may add planned cameras).
+
+    The checks that only read run in a read session; the write transaction (on SQLite: the write
+    lock) holds only what must be atomic (:func:`vigil.registry.cameras.store_camera`), and the
+    answer is the row it wrote.
+    """
+    with v.db.read_session() as reads:
+        p = caller.principal(reads)
+        new = svc.check_new_camera(reads, p, body, v.box)
     with v.db.session() as session:  # committed in this thread, before the answer leaves
-        cam = svc.create_camera(session, p, body, v.box)
-        out, _ = _detail(session, p, cam.id, status=False)
-    return model_response(CameraDetailPublic, out, status_code=201)
+        cam = svc.store_camera(session, p, new)
+    return model_response(CameraDetailPublic, camera_json(svc.written_detail(cam, new.model), None), status_code=201)
 
 
 @router.patch("/{camera_id}", response_model=CameraDetailPublic)
 def update_camera(camera_id: str, body: CameraPatch, caller: CallerDep, v: VigilDep,
                   if_match: IfMatch = None) -> Response:
-    """Change a camera (with If-Match: only if it is still at that version, else 412)."""
-    p = caller.principal()
+    """Change a camera (with If-Match: only if it is still at that version, else 412).
+
+    As :func:`create_camera`: lookups in a read session (the camera's status with them: no write
+    changes it), the camera's own checks and the update in the write transaction, the answer and
+    its ETag from the version written.
+    """
+    with v.db.read_session() as reads:
+        p = caller.principal(reads)
+        change = svc.check_camera_change(reads, p, body, v.box)
+        st = _statuses(reads, [camera_id]).get(camera_id)
     with v.db.session() as session:  # committed in this thread, before the answer leaves
-        svc.update_camera(session, p, camera_id, body, v.box, versions=expected_versions(if_match))
+        cam = svc.apply_camera_change(session, p, camera_id, change, versions=expected_versions(if_match))
         session.flush()  # the new version is the one answered
-        out, tag = _detail(session, p, camera_id)
-    return model_response(CameraDetailPublic, out, headers={"ETag": tag})
+    out = camera_json(svc.written_detail(cam, svc.changed_model(cam, change)), st)
+    return model_response(CameraDetailPublic, out, headers={"ETag": etag(cam)})
 
 
 @router.delete("/{camera_id}", status_code=204)
