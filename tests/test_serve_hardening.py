@@ -95,13 +95,15 @@ def _listening_addresses(port: int) -> set[str]:
     return found
 
 
-def test_serve_over_tls_on_loopback_by_default(tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])  # 2: the connections are spread over the main process and a worker
+def test_serve_over_tls_on_loopback_by_default(tmp_path, workers):
     home = tmp_path / "home"
     password = _init(home)
     cert, key = _self_signed(tmp_path)
     port = _port()
     proc = subprocess.Popen([VIGIL, "serve", "--port", str(port), "--no-scheduler", "--no-analytics",
-                             "--tls-cert", str(cert), "--tls-key", str(key)], env=_env(home), cwd=tmp_path,
+                             "--tls-cert", str(cert), "--tls-key", str(key), "--workers", str(workers)],
+                            env=_env(home), cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ctx = ssl.create_default_context(cafile=str(cert))
     base = f"https://127.0.0.1:{port}"

@@ -52,7 +52,7 @@ class Served:
         return r.json()["token"]
 
 
-def _until(cond, timeout: float = 60, what: str = "") -> None:  # type: ignore[no-untyped-def]
+def _until(cond, timeout: float = 120, what: str = "") -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if cond():
@@ -118,6 +118,35 @@ def test_both_processes_answer_and_metrics_count_both(served: Served) -> None:
     by_worker = {ln.split('worker="')[1].split('"')[0]: float(ln.rsplit(" ", 1)[1]) for ln in me}
     assert by_worker.get("1", 0) >= 3 and by_worker.get("0", 0) >= 1, me
     assert text.count("# HELP vigil_http_requests_total ") == 1  # one family, every process's samples in it
+
+
+def _served_by(served: Served, auth: dict[str, str]) -> dict[str, float]:
+    text = httpx.get(served.base + "/metrics", headers=auth).text
+    return {ln.split('worker="')[1].split('"')[0]: float(ln.rsplit(" ", 1)[1]) for ln in text.splitlines()
+            if ln.startswith("vigil_http_requests_total{") and 'route="/api/v1/health"' in ln}
+
+
+def test_new_connections_go_to_the_process_with_the_fewest(served: Served) -> None:
+    """20 keep-alive connections, opened one after another and all kept open: 10 in each process."""
+    auth = {"Authorization": f"Bearer {served.token()}"}
+
+    def worker_serves() -> bool:  # a worker gets connections once it has said it is serving
+        with httpx.Client(base_url=served.base, headers=auth) as c:
+            c.get("/api/v1/health")
+        return _served_by(served, auth).get("1", 0) > 0
+
+    _until(worker_serves, what="the worker taking connections")
+    before = _served_by(served, auth)
+    clients = [httpx.Client(base_url=served.base, headers=auth) for _ in range(20)]
+    try:
+        for c in clients:
+            assert c.get("/api/v1/health").status_code == 200
+        after = _served_by(served, auth)
+    finally:
+        for c in clients:
+            c.close()
+    got = {w: after.get(w, 0) - before.get(w, 0) for w in ("0", "1")}
+    assert sum(got.values()) == 20 and all(9 <= n <= 11 for n in got.values()), got
 
 
 def test_sign_in_failures_of_every_process_count_together(served: Served) -> None:

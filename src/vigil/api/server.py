@@ -76,7 +76,7 @@ def serve(v: Vigil, *, host: str = "127.0.0.1", port: int = 8080, services: Sequ
 
         argv = [*(["--tls-cert", str(tls_cert), "--tls-key", str(tls_key)] if tls_cert and tls_key else []),
                 *(["--trusted-proxy", trusted_proxies] if trusted_proxies else []), "--log-level", log_level]
-        pool = Workers(workers, _listen(host, port, workers), v.settings.home / "run", v.settings.home, v.settings.db_url,
+        pool = Workers(workers, _listen(host, port), v.settings.home / "run", v.settings.home, v.settings.db_url,
                        argv=argv)
         services = [*services, pool]  # started last, stopped first (inside the lifespan: uvicorn re-raises SIGTERM)
     app = app_with_services(v, services)
@@ -86,37 +86,27 @@ def serve(v: Vigil, *, host: str = "127.0.0.1", port: int = 8080, services: Sequ
     if pool is None:
         asyncio.run(uvicorn.Server(config).serve())
         return
-    from vigil.api.workers import RelayedFrom
+    from vigil.api.workers import RelayedFrom, idle_socket
 
     app.state.workers = pool
     config.app = pool.front = RelayedFrom(app, secret=pool.secret)
+    pool.server = server = uvicorn.Server(config)  # its connections come from the pool, not from a socket of its own
     log.info("serving with %d processes", workers)
-    asyncio.run(uvicorn.Server(config).serve(sockets=[pool.listen[0]]))
+    asyncio.run(server.serve(sockets=[idle_socket()]))
 
 
-def _listen(host: str, port: int, count: int) -> list[socket.socket]:
-    """One listening TCP socket per process, all on ``host:port`` with ``SO_REUSEPORT``.
-
-    The kernel spreads new connections over the sockets by their addresses; on one shared socket the
-    process that wakes first takes them, and 20 keep-alive clients were measured landing 19 to 1 or 20
-    to 0. This process keeps every socket open, so a worker started again gets its own back.
-    """
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening TCP socket: the main process accepts and hands each connection to the least busy process."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    out: list[socket.socket] = []
-    for _ in range(count):
-        s = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # asyncio sets TCP_NODELAY only on 6
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        try:
-            s.bind((host, port or (out[0].getsockname()[1] if out else 0)))
-        except OSError as exc:
-            for o in (*out, s):
-                o.close()
-            raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-        s.listen(2048)
-        s.set_inheritable(True)
-        out.append(s)
-    return out
+    s = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # asyncio sets TCP_NODELAY only with proto 6
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind((host, port))
+    except OSError as exc:
+        s.close()
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    s.listen(2048)
+    return s
 
 
 def check_tls(cert: Path | None, key: Path | None) -> None:

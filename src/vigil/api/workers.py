@@ -1,8 +1,8 @@
 """Several server processes on one port: ``vigil serve --workers N``.
 
-One process is one core (the GIL). With ``--workers N`` the main process binds the port N times
-(``SO_REUSEPORT``, so the kernel spreads the connections) and starts N-1 API worker processes, each
-accepting on one of those sockets. The main process keeps everything that lives in
+One process is one core (the GIL). With ``--workers N`` the main process accepts on the port and
+starts N-1 API worker processes; each new connection goes to the process with the fewest open ones
+(:class:`Workers`). The main process keeps everything that lives in
 one process's memory: the background services, the live-view packagers (HLS), the sign-in throttle and
 the import line. A worker relays those routes (:data:`RELAYED`) to the main process over a Unix socket
 in ``VIGIL_HOME/run`` (0600), with the caller's address and scheme in headers that the main process
@@ -41,7 +41,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["RELAYED", "SECRET_ENV", "RelayToMain", "RelayedFrom", "Workers", "merged_metrics", "relayed", "serve_also"]
+__all__ = ["RELAYED", "SECRET_ENV", "RelayToMain", "RelayedFrom", "Workers", "idle_socket", "merged_metrics", "relayed",
+           "serve_also", "take_connection"]
 
 log = logging.getLogger("vigil.serve")
 
@@ -213,42 +214,127 @@ class _Worker:
     proc: subprocess.Popen[bytes] | None = None
     started: float = 0.0
     quick_exits: int = 0
+    ctrl: socket.socket | None = None  # connections go this way, the worker's count of open ones comes back
+    live: int = 0
+    sent: int = 0  # connections handed to it; its reports say how many of them it had received then
+    ready: bool = False  # it has reported once: started and serving (until then the main process takes its share)
 
 
 @dataclass
 class Workers:
-    """The main process's API workers: started on the shared socket, started again when one exits.
+    """The main process's API workers: each new connection goes to the process with the fewest open ones.
 
-    They are stopped with the server; their own figures are read from their Unix sockets for ``/metrics``.
+    The main process accepts on the port and hands a connection to a worker over a socket pair
+    (``SCM_RIGHTS``); each worker reports its count of open connections back as it changes. The
+    kernel's own spreading (one ``SO_REUSEPORT`` socket per process, by the connection's addresses) was
+    measured first: 20 keep-alive clients landed 14/6, 14/6 and 12/8, and on one shared socket, where
+    the process that wakes first takes them, 19/1, 20/0 and 15/5; the busier process set the p95.
+    Workers are started again when one exits and stopped with the server; their own figures are read
+    from their Unix sockets for ``/metrics``.
     """
 
     count: int
-    listen: list[socket.socket]  # one per process (SO_REUSEPORT): [0] is the main process's
+    listen: socket.socket
     run_dir: Path
     home: Path
     db_url: str
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     argv: list[str] = field(default_factory=list)  # --tls-cert ... passed on: paths and flags, never secrets
     front: ASGIApp | None = None  # the main process's app, served on the socket the workers relay to
+    server: Any = None  # the main process's uvicorn server: its connections are counted, its protocol used here
     _workers: list[_Worker] = field(default_factory=list)
     _stopping: bool = False
     _side: Any = None
     _watch: asyncio.Task[None] | None = None
+    _pending_here: int = 0
+    _turn: int = 0
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def start(self) -> None:
-        """The relay socket first, then the workers and their watch (a service of the main process's lifespan)."""
-        if self.front is None:
-            raise RuntimeError("Workers.front is the app to serve the relay socket with")
+        """The relay socket, the workers and their watch, then the port (a service of the main lifespan)."""
+        if self.front is None or self.server is None:
+            raise RuntimeError("Workers.front and Workers.server are the main process's app and uvicorn server")
         self._side = await serve_also(self.front, self.bind_main_socket())
         self.spawn_all()
         self._watch = asyncio.create_task(self.supervise())
+        self.listen.setblocking(False)
+        asyncio.get_running_loop().add_reader(self.listen.fileno(), self._accept)
 
     async def stop(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(self.listen.fileno())
+        self.listen.close()
         if self._watch is not None:
             self._watch.cancel()
         await asyncio.to_thread(self.stop_workers)
+        for w in self._workers:
+            self._drop_ctrl(w)
         if self._side is not None:
             await self._side.shutdown()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listen.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # out of descriptors: the next readable event tries again
+                log.warning("accepting a connection failed: %s", exc)
+                return
+            self._hand_out(conn)
+
+    def _hand_out(self, conn: socket.socket) -> None:
+        here = len(self.server.server_state.connections) + self._pending_here
+        n = len(self._workers) + 1
+        self._turn += 1
+        choices: list[tuple[int, int, _Worker | None]] = [(here, (0 - self._turn) % n, None)]
+        choices += [(w.live, (w.index - self._turn) % n, w) for w in self._workers if w.ctrl is not None and w.ready]
+        _, _, target = min(choices, key=lambda c: (c[0], c[1]))
+        if target is not None and target.ctrl is not None:
+            try:
+                socket.send_fds(target.ctrl, [b"c"], [conn.fileno()])
+                target.live += 1
+                target.sent += 1
+                conn.close()
+                return
+            except OSError as exc:  # a worker that just ended: this process takes the connection
+                log.info("API worker %d did not take a connection (%s)", target.index, exc)
+        self._pending_here += 1
+        task = asyncio.get_running_loop().create_task(self._take_here(conn))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _take_here(self, conn: socket.socket) -> None:
+        try:
+            await take_connection(self.server, conn)
+        finally:
+            self._pending_here -= 1
+
+    def _report(self, w: _Worker) -> None:
+        ctrl = w.ctrl
+        if ctrl is None:
+            return
+        try:
+            data = ctrl.recv(4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:  # the worker ended
+            self._drop_ctrl(w)
+            return
+        done = [ln.split() for ln in data.split(b"\n")[:-1]]
+        done = [d for d in done if len(d) == 2 and d[0].isdigit() and d[1].isdigit()]
+        if done:  # open there, plus the ones sent since that report was written
+            open_there, received = int(done[-1][0]), int(done[-1][1])
+            w.live, w.ready = open_there + max(0, w.sent - received), True
+
+    def _drop_ctrl(self, w: _Worker) -> None:
+        if w.ctrl is not None:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(w.ctrl.fileno())
+            w.ctrl.close()
+            w.ctrl = None
 
     @property
     def main_socket(self) -> Path:
@@ -274,11 +360,19 @@ class Workers:
 
     def _spawn(self, w: _Worker) -> None:
         env = {**os.environ, SECRET_ENV: self.secret, "VIGIL_DB": self.db_url, "VIGIL_HOME": str(self.home)}
-        fd = self.listen[w.index].fileno()
-        argv = [sys.executable, "-m", "vigil.api.workers", "--fd", str(fd), "--index", str(w.index),
-                "--main-socket", str(self.main_socket), "--own-socket", str(self.worker_socket(w.index)), *self.argv]
-        w.proc = subprocess.Popen(argv, env=env, pass_fds=(fd,), stdin=subprocess.DEVNULL)
-        w.started = time.monotonic()
+        self._drop_ctrl(w)
+        mine, theirs = socket.socketpair()
+        try:
+            argv = [sys.executable, "-m", "vigil.api.workers", "--conn-fd", str(theirs.fileno()),
+                    "--index", str(w.index), "--main-socket", str(self.main_socket),
+                    "--own-socket", str(self.worker_socket(w.index)), *self.argv]
+            w.proc = subprocess.Popen(argv, env=env, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+        finally:
+            theirs.close()
+        w.started, w.live, w.sent, w.ready = time.monotonic(), 0, 0, False
+        mine.setblocking(False)
+        w.ctrl = mine
+        asyncio.get_running_loop().add_reader(mine.fileno(), self._report, w)
 
     def pids(self) -> list[int]:
         return [w.proc.pid for w in self._workers if w.proc is not None and w.proc.poll() is None]
@@ -347,6 +441,71 @@ async def serve_also(app: ASGIApp, sock: socket.socket) -> Any:
     return side
 
 
+async def take_connection(server: Any, conn: socket.socket) -> None:
+    """Serve an accepted connection with a started uvicorn ``server``'s protocol (TLS, when it has it)."""
+    config = server.config
+
+    def protocol() -> asyncio.Protocol:
+        return config.http_protocol_class(config=config, server_state=server.server_state,
+                                          app_state=server.lifespan.state)
+
+    try:
+        conn.setblocking(False)
+        await asyncio.get_running_loop().connect_accepted_socket(protocol, conn, ssl=config.ssl)
+    except (OSError, ValueError) as exc:  # a client gone before it was served, a TLS handshake that failed
+        log.debug("a handed-over connection ended before it was served: %s", exc)
+        conn.close()
+
+
+def idle_socket() -> socket.socket:
+    """A listening socket nobody connects to (an abstract Unix address).
+
+    uvicorn needs one to start on, while the real connections are handed to it one by one.
+    """
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(f"\0vigil-idle-{os.getpid()}-{secrets.token_hex(4)}")
+    s.listen(1)
+    return s
+
+
+async def _feed(server: Any, ctrl: socket.socket) -> None:
+    """Worker: serve the connections the main process hands over, and tell it how many are open."""
+    while not server.started:
+        if server.should_exit:
+            return
+        await asyncio.sleep(0.02)
+    loop = asyncio.get_running_loop()
+    ctrl.setblocking(False)
+    tasks: set[asyncio.Task[None]] = set()
+    received = [0]
+
+    def readable() -> None:
+        try:
+            msg, fds, _, _ = socket.recv_fds(ctrl, 256, 64)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            msg, fds = b"", []
+        for fd in fds:
+            received[0] += 1
+            task = loop.create_task(take_connection(server, socket.socket(fileno=fd)))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        if not msg and not fds:  # the main process ended
+            loop.remove_reader(ctrl.fileno())
+            server.should_exit = True
+
+    loop.add_reader(ctrl.fileno(), readable)
+    told: tuple[int, int] = (-1, -1)
+    while not server.should_exit:
+        now = (len(server.server_state.connections) + len(tasks), received[0])
+        if now != told:
+            with contextlib.suppress(BlockingIOError, InterruptedError):
+                ctrl.send(f"{now[0]} {now[1]}\n".encode())
+                told = now
+        await asyncio.sleep(0.02)
+
+
 def _bind_unix(path: Path, *, backlog: int = 16) -> socket.socket:
     """A listening Unix socket at ``path`` that only this user can connect to."""
     with contextlib.suppress(FileNotFoundError):
@@ -372,7 +531,7 @@ def worker_main(argv: list[str] | None = None) -> None:
 
     _die_with_parent()
     ap = argparse.ArgumentParser(prog="vigil.api.workers")
-    ap.add_argument("--fd", type=int, required=True)
+    ap.add_argument("--conn-fd", type=int, required=True)
     ap.add_argument("--index", type=int, required=True)
     ap.add_argument("--main-socket", type=Path, required=True)
     ap.add_argument("--own-socket", type=Path, required=True)
@@ -389,16 +548,19 @@ def worker_main(argv: list[str] | None = None) -> None:
     v = open_instance(None, None)
     app = create_app(v)
     relay = RelayToMain(app, main_socket=args.main_socket, secret=secret, registry=app.state.metrics_registry)
-    sock = socket.socket(fileno=args.fd)  # the family is read from the descriptor (uvicorn's fd= assumes AF_UNIX)
+    ctrl = socket.socket(fileno=args.conn_fd)
     config = uvicorn.Config(relay, lifespan="off", log_level=args.log_level, ssl_certfile=args.tls_cert,
                             ssl_keyfile=args.tls_key, proxy_headers=bool(args.trusted_proxy),
                             forwarded_allow_ips=args.trusted_proxy or None, server_header=False)
 
     async def run() -> None:
         own = await serve_also(relay, _bind_unix(args.own_socket))
+        server = uvicorn.Server(config)
+        feed = asyncio.create_task(_feed(server, ctrl))
         try:
-            await uvicorn.Server(config).serve(sockets=[sock])
+            await server.serve(sockets=[idle_socket()])
         finally:
+            feed.cancel()
             await own.shutdown()
             await relay.aclose()
             v.close()
