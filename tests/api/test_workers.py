@@ -131,8 +131,12 @@ def test_new_connections_go_to_the_process_with_the_fewest(served: Served) -> No
     auth = {"Authorization": f"Bearer {served.token()}"}
 
     def worker_serves() -> bool:  # a worker gets connections once it has said it is serving
-        with httpx.Client(base_url=served.base, headers=auth) as c:
-            c.get("/api/v1/health")
+        # two connections open at once: with the worker serving, the second goes to whichever has fewer (one
+        # connection at a time would meet ties only, and ties take turns in step with this loop's own two)
+        with httpx.Client(base_url=served.base, headers=auth) as a, httpx.Client(base_url=served.base,
+                                                                                headers=auth) as b:
+            a.get("/api/v1/health")
+            b.get("/api/v1/health")
         return _served_by(served, auth).get("1", 0) > 0
 
     _until(worker_serves, what="the worker taking connections")
