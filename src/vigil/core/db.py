@@ -104,12 +104,15 @@ class ProcessTurn:
         self._cv = threading.Condition()
         self._wanted = False
         self._handed = False
+        self._held = False
         self._taker: threading.Thread | None = None
 
     def acquire(self, timeout: float) -> bool:
         """Take the turn within ``timeout`` seconds (False: another process held it all that time)."""
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            with self._cv:
+                self._held = True
             return True
         except BlockingIOError:
             pass
@@ -120,13 +123,15 @@ class ProcessTurn:
             self._wanted, self._handed = True, False
             self._cv.notify_all()
             if self._cv.wait_for(lambda: self._handed, timeout):
-                self._handed = False
+                self._handed, self._held = False, True
                 return True
             self._wanted = False  # the taker lets go of a turn that comes after this
             return False
 
     def release(self) -> None:
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        with self._cv:
+            self._held = False
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
 
     def _take(self) -> None:
         while True:
@@ -137,8 +142,8 @@ class ProcessTurn:
                 if self._wanted:
                     self._wanted, self._handed = False, True
                     self._cv.notify_all()
-                else:
-                    self.release()
+                elif not self._held:  # its waiter gave up; a holder that took it meanwhile keeps it (one file)
+                    fcntl.flock(self.fd, fcntl.LOCK_UN)
 
 
 def _process_turn(db_path: Path) -> ProcessTurn | None:
