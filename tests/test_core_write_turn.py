@@ -125,3 +125,18 @@ def test_a_turn_held_too_long_is_a_locked_error(tmp_path, monkeypatch: pytest.Mo
     with d.engine.begin() as c:  # the failed BEGIN let go of this process's own lock too
         c.execute(text("INSERT INTO t (who) VALUES ('main')"))
     d.dispose()
+
+
+def test_a_turn_taken_while_the_taker_still_blocks_stays_with_its_holder(tmp_path):
+    """B's taker is left blocking for a waiter that gave up; B then takes the turn itself (the taker's flock on the
+    same open file returns at once): the taker must not let go of B's turn, so C still cannot get it."""
+    a, b, c = (ProcessTurn(tmp_path / "x-writer") for _ in range(3))
+    assert a.acquire(1)
+    assert not b.acquire(0.05)
+    a.release()
+    assert b.acquire(5)
+    time.sleep(0.1)  # room for the taker to wake up and decide
+    assert not c.acquire(0.2)
+    b.release()
+    assert c.acquire(5)
+    c.release()
