@@ -71,6 +71,18 @@ def chrome(tmp_path_factory: pytest.TempPathFactory):
     driver.quit()
 
 
+@pytest.fixture(autouse=True)
+def _blank_page_after_each_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The browser lives for a module and each test has its own server: after a test, leave its page and drop
+    the page's log, so a request the page still had in flight when the server stopped (refused) is not counted
+    as the next test's browser error."""
+    yield
+    if "chrome" in request.fixturenames:
+        driver = request.getfixturevalue("chrome")
+        driver.get("about:blank")
+        driver.get_log("browser")
+
+
 @pytest.fixture
 def shots(tmp_path: Path) -> Path:
     """Where screenshots go: $VIGIL_SCREENSHOTS if set (to look at them), else the test's tmp dir."""
