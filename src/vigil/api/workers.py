@@ -374,9 +374,6 @@ class Workers:
         w.ctrl = mine
         asyncio.get_running_loop().add_reader(mine.fileno(), self._report, w)
 
-    def pids(self) -> list[int]:
-        return [w.proc.pid for w in self._workers if w.proc is not None and w.proc.poll() is None]
-
     async def supervise(self, every_s: float = 1.0) -> None:
         """Start a worker again that exited; give up on one that keeps exiting within 5 s of its start."""
         while not self._stopping:
