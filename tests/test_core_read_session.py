@@ -44,3 +44,24 @@ def test_a_read_session_refuses_to_write(vigil):
         rs.flush()
     with vigil.db.read_session() as rs:
         assert rs.get(Region, "5303") is None
+
+
+@pytest.mark.parametrize("statement", [
+    "INSERT INTO regions (code, name, level) VALUES ('5304', 'Zhaotong', 1)",
+    "  update regions SET name = 'X'",
+    "DELETE FROM regions",
+])
+def test_a_read_session_refuses_a_core_write_it_would_lose(vigil, statement):
+    """A Core statement skips the flush check; it is refused at the cursor, not rolled back without a word."""
+    from sqlalchemy import text
+
+    with vigil.db.session() as s:
+        s.add(Region(code="5301", name="Kunming", level=1))
+    with pytest.raises(RuntimeError, match="does not write"), vigil.db.read_session() as rs:
+        rs.execute(text(statement))
+    with vigil.db.read_session() as rs:  # reads still pass, and nothing changed
+        assert [(r.code, r.name) for r in rs.query(Region).all()] == [("5301", "Kunming")]
+    with vigil.db.session() as s:  # a write session still writes
+        s.execute(text("UPDATE regions SET name = 'Kunming City'"))
+    with vigil.db.read_session() as rs:
+        assert rs.get(Region, "5301").name == "Kunming City"

@@ -284,6 +284,18 @@ def _no_writes(session: Session, *_: Any) -> None:
         raise RuntimeError("a read session does not write (use Database.session)")
 
 
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "UPSERT")
+
+
+def _refuse_statement_writes(conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+    """Refuse a Core INSERT/UPDATE/DELETE on a read session's connection.
+
+    Its transaction always ends in a rollback, so the write would be lost without a word.
+    """
+    if conn.get_execution_options().get(READ_ONLY) and statement.lstrip()[:7].upper().startswith(_WRITE_VERBS):
+        raise RuntimeError("a read session does not write (use Database.session)")
+
+
 class Database:
     """An engine plus a session factory."""
 
@@ -294,6 +306,7 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False, info=self.info)
         self._reads = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), class_=_ReadSession,
                                    expire_on_commit=False, info=self.info)
+        event.listen(self.engine, "before_cursor_execute", _refuse_statement_writes)
 
     @property
     def dialect(self) -> str:

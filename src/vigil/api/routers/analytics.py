@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.access.users import Principal
 from vigil.analytics.settings import get_setting, list_settings, set_analytics, setting_json
-from vigil.api.deps import SessionDep, require
+from vigil.api.deps import ReadSessionDep, SessionDep, require
 from vigil.api.public.video import AnalyticsListPublic, AnalyticsPublic
 
 router = APIRouter()
@@ -27,7 +27,7 @@ class AnalyticsIn(BaseModel):
 
 
 @router.get("/cameras", response_model=AnalyticsListPublic)
-def settings_list(p: Reader, session: SessionDep, region: str | None = None,
+def settings_list(p: Reader, session: ReadSessionDep, region: str | None = None,
                   enabled: bool | None = None) -> dict:
     """The analytics settings of the cameras in the caller's regions."""
     rows = list_settings(session, p.scope, region=region, enabled=enabled)
@@ -35,7 +35,7 @@ def settings_list(p: Reader, session: SessionDep, region: str | None = None,
 
 
 @router.get("/cameras/{camera_id}", response_model=AnalyticsPublic)
-def setting_detail(camera_id: str, p: Reader, session: SessionDep) -> dict:
+def setting_detail(camera_id: str, p: Reader, session: ReadSessionDep) -> dict:
     """One camera's setting (disabled if never set; 404 outside the caller's regions)."""
     return setting_json(get_setting(session, camera_id, p.scope))
 
