@@ -116,9 +116,12 @@ class Line:
         s0, s1 = self.side(p0), self.side(p1)
         if s0 == s1 or (s0 <= 0 and s1 <= 0) or (s0 >= 0 and s1 >= 0):
             return None
-        # p0 -> p1 straddles the infinite line; check it meets the segment itself.
-        m = p1 - p0
-        q0, q1 = (m[0] * (q[1] - p0[1]) - m[1] * (q[0] - p0[0]) for q in (self.a, self.b))
+        # p0 -> p1 straddles the infinite line; check it meets the segment itself. The test is the same for
+        # the move and its reverse, so both are computed from the same end (rounding of a move that just
+        # touches an end of the line would otherwise let one direction count and the other not).
+        u, w = (p0, p1) if (p0[0], p0[1]) <= (p1[0], p1[1]) else (p1, p0)
+        m = w - u
+        q0, q1 = (m[0] * (q[1] - u[1]) - m[1] * (q[0] - u[0]) for q in (self.a, self.b))
         if (q0 > 0 and q1 > 0) or (q0 < 0 and q1 < 0):
             return None
         return "forward" if s0 < 0 < s1 else "backward"
