@@ -207,3 +207,16 @@ def test_processes_starting_together_share_one_key(tmp_path):
             keys = pool.map(_key_of, [str(tmp_path / f"audit{i}.key")] * 8)
             assert len(set(keys)) == 1 and len(keys[0]) == 44
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"audit{i}.key" for i in range(5)]  # no temp files left
+
+
+def test_a_key_file_put_back_by_hand_is_read_again(tmp_path):
+    """Keys are kept after the first read, but a file replaced (restored from a backup) is read again."""
+    from vigil.core.crypto import load_or_create_key
+
+    path = tmp_path / "audit.key"
+    first = load_or_create_key(path)
+    assert load_or_create_key(path) == first
+    other = tmp_path / "backup.key"
+    other.write_bytes(b"restored-key-0123456789\n")
+    other.replace(path)
+    assert load_or_create_key(path) == b"restored-key-0123456789"
