@@ -24,6 +24,8 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    func,
+    literal_column,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -225,6 +227,14 @@ class Camera(Base):
 
     model: Mapped[CameraModel | None] = relationship(lazy="joined")
     site: Mapped[Site | None] = relationship(lazy="select")
+
+
+#: a camera ID's centre code, device type code and serial number (GB/T 28181: characters 1-8, 11-13, 15-20)
+#: (the positions are literals: SQLite uses an expression index only for the very same expression, not for bound ones)
+CAMERA_ID_PARTS = tuple(func.substr(Camera.id, literal_column(str(at)), literal_column(str(n)))
+                        for at, n in ((1, 8), (11, 3), (15, 6)))
+# the highest serial of a centre and type is one index step away (vigil.registry.cameras.next_serial)
+Index("ix_cameras_centre_type_serial", *CAMERA_ID_PARTS)
 
 
 class User(Base):

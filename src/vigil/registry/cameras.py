@@ -16,10 +16,10 @@ from vigil.core.crypto import CredentialBox
 from vigil.core.db import check_version, serialize
 from vigil.core.errors import AccessDenied, ConflictError, InputError, NotFoundError
 from vigil.core.ids import DeviceId, centre_code_for_region, generate_device_id
-from vigil.core.models import Camera, CameraModel, Lifecycle, Region, Site
+from vigil.core.models import CAMERA_ID_PARTS, Camera, CameraModel, Lifecycle, Region, Site
 from vigil.core.regions import in_subtree
 from vigil.registry.schemas import CameraIn, CameraPatch
-from vigil.registry.service import _model_id, _page, _scope_roots, _shown, _total, get_region
+from vigil.registry.service import _model_id, _page, _scope_roots, _shown, get_region
 
 __all__ = ["LIST_COLUMNS", "CameraChange", "CameraQuery", "NewCamera", "apply_camera_change", "camera_detail",
            "camera_points", "changed_model", "check_camera_change", "check_new_camera", "create_camera",
@@ -93,14 +93,19 @@ def _camera_stmt(p: Principal, f: CameraQuery) -> Select[Any]:
 def list_cameras(session: Session, p: Principal, f: CameraQuery) -> tuple[list[RowMapping], int]:
     """One page of cameras in scope as rows of :data:`LIST_COLUMNS`, and the total matching.
 
-    Core rows, not ORM objects: a page decodes only the columns a list shows.
+    Core rows, not ORM objects: a page decodes only the columns a list shows. Both statements run on the
+    session's connection (the ORM's execution path cost as much as SQLite's work), and the total counts the
+    cameras alone: the model's name joined, and the order, changed nothing in it and cost four times as much.
     """
     _page(f.limit, f.offset)
     if f.region:
         get_region(session, p, f.region)
-    stmt = (_camera_stmt(p, f).with_only_columns(*LIST_COLUMNS)
-            .outerjoin(CameraModel, CameraModel.id == Camera.model_id))
-    return list(session.execute(stmt.limit(f.limit).offset(f.offset)).mappings()), _total(session, stmt)
+    matching = _camera_stmt(p, f)
+    page = (matching.with_only_columns(*LIST_COLUMNS).outerjoin(CameraModel, CameraModel.id == Camera.model_id)
+            .limit(f.limit).offset(f.offset))
+    conn = session.connection()
+    total = conn.execute(matching.with_only_columns(func.count()).order_by(None)).scalar_one()
+    return list(conn.execute(page).mappings()), total
 
 
 def camera_points(session: Session, p: Principal, f: CameraQuery, limit: int) -> list[Any]:
@@ -128,9 +133,9 @@ def camera_detail(session: Session, p: Principal, camera_id: str) -> Row[*tuple[
 
 
 # Built once, as their cache keys (see _DETAIL): the statements a camera's write transaction runs.
-_SERIAL = (select(func.max(func.substr(Camera.id, 15, 6)))
-           .where(in_subtree(Camera.id, bindparam("prefix", type_=String)))
-           .where(func.substr(Camera.id, 11, 3) == bindparam("type_code", type_=String)))
+_SERIAL = (select(func.max(CAMERA_ID_PARTS[2]))
+           .where(CAMERA_ID_PARTS[0] == bindparam("centre", type_=String),
+                  CAMERA_ID_PARTS[1] == bindparam("type_code", type_=String)))
 _REGION_STORED = select(Region.code).where(Region.code == bindparam("code"))
 _CAMERA_STORED = select(Camera.id).where(Camera.id == bindparam("camera_id"))
 
@@ -138,12 +143,15 @@ _CAMERA_STORED = select(Camera.id).where(Camera.id == bindparam("camera_id"))
 def next_serial(session: Session, region_code: str, type_code: int = 132) -> int:
     """The next free serial number for devices of ``type_code`` under the region's centre code.
 
+    The highest serial stored for this centre and type is read from the index on the ID's parts
+    (:data:`~vigil.core.models.CAMERA_ID_PARTS`); scanning every ID under the centre for its type code instead
+    was half of a camera create's time at 2,000 cameras.
     Serialised per centre code until the caller's transaction ends, so two concurrent creates
     never draw the same serial.
     """
     prefix = centre_code_for_region(region_code)
     serialize(session, f"vigil.camera.serial:{prefix}")
-    top = session.scalar(_SERIAL, {"prefix": prefix, "type_code": f"{type_code:03d}"})
+    top = session.connection().execute(_SERIAL, {"centre": prefix, "type_code": f"{type_code:03d}"}).scalar()
     return int(top or 0) + 1
 
 
