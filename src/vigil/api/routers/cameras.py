@@ -26,17 +26,21 @@ from vigil.registry.streams import redact_url
 
 router = APIRouter()
 
-#: a camera's status as its public view shows it
-_STATUS = (select(CameraStatus.camera_id, CameraStatus.state, CameraStatus.reason, CameraStatus.since,
-                  CameraStatus.faults)
-           .where(CameraStatus.camera_id.in_(bindparam("ids", expanding=True))))  # built once (its cache key too)
+#: a camera's status as its public view shows it: of a list of cameras, and of one (an expanding IN is compiled
+#: again on every call, a tenth of a camera read's time); built once, as their cache keys
+_STATUS_COLUMNS = (CameraStatus.camera_id, CameraStatus.state, CameraStatus.reason, CameraStatus.since,
+                   CameraStatus.faults)
+_STATUS = select(*_STATUS_COLUMNS).where(CameraStatus.camera_id.in_(bindparam("ids", expanding=True)))
+_STATUS_ONE = select(*_STATUS_COLUMNS).where(CameraStatus.camera_id == bindparam("id"))
 _URLS = ("main_url", "sub_url", "onvif_url")
 
 
 def _statuses(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The statuses of ``ids`` (Core rows on the session's connection: the ORM's execution path cost as much)."""
     if not ids:
         return {}
-    rows = session.execute(_STATUS, {"ids": ids}).mappings()
+    conn = session.connection()
+    rows = (conn.execute(_STATUS_ONE, {"id": ids[0]}) if len(ids) == 1 else conn.execute(_STATUS, {"ids": ids})).mappings()
     return {r["camera_id"]: {"state": r["state"], "reason": r["reason"], "since": r["since"], "faults": r["faults"]}
             for r in rows}
 
