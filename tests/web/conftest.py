@@ -27,14 +27,19 @@ def _free_socket() -> socket.socket:
 
 @pytest.fixture
 def console(sqlite_vigil: Vigil) -> Iterator[City]:
-    """The API and console of a seeded instance, served by uvicorn on a free loopback port."""
+    """The API and console of a seeded instance, served by uvicorn on a free loopback port.
+
+    The app knows its server (as under ``vigil serve``), so an event stream the page still reads (a running
+    plan job's progress) ends when the server stops; before, the 10 s join gave up on the server thread.
+    """
     import uvicorn
 
     from vigil.api.app import create_app
 
     city = seed_city(sqlite_vigil)
     sock = _free_socket()
-    server = uvicorn.Server(uvicorn.Config(create_app(sqlite_vigil), log_level="warning", lifespan="off"))
+    app = create_app(sqlite_vigil)
+    app.state.server = server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -46,6 +51,7 @@ def console(sqlite_vigil: Vigil) -> Iterator[City]:
     yield city
     server.should_exit = True
     thread.join(10)
+    assert not thread.is_alive(), "the console's server did not stop within 10 s"
     sock.close()
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "VigilDep",
     "accepts_query_token",
     "require",
+    "stopping",
 ]
 
 _bearer = HTTPBearer(auto_error=False)
@@ -48,6 +49,16 @@ async def get_vigil(request: Request) -> Vigil:
 
 
 VigilDep = Annotated[Vigil, Depends(get_vigil)]
+
+
+def stopping(request: Request) -> bool:
+    """True once the server that serves ``request`` is shutting down (``vigil serve`` keeps it on the app).
+
+    An answer that never ends by itself (an event stream) checks it and ends: uvicorn's graceful shutdown
+    waits for open answers, and cancels them with a traceback in the log only after ``GRACEFUL_SHUTDOWN_S``.
+    """
+    server = getattr(request.app.state, "server", None)
+    return bool(server is not None and server.should_exit)
 
 
 @asynccontextmanager

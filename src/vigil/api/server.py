@@ -24,6 +24,10 @@ __all__ = ["Service", "serve"]
 
 log = logging.getLogger("vigil.serve")
 
+#: seconds a stopping server waits for its open answers before it cancels them: an event stream (a plan job's
+#: progress followed by a console) or a live view never ends on its own, and held a SIGTERM until its job ended
+GRACEFUL_SHUTDOWN_S = 5
+
 
 class Service(Protocol):
     """A background service with an explicit lifecycle."""
@@ -82,15 +86,17 @@ def serve(v: Vigil, *, host: str = "127.0.0.1", port: int = 8080, services: Sequ
     app = app_with_services(v, services)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on",
                             ssl_certfile=tls_cert, ssl_keyfile=tls_key, proxy_headers=bool(trusted_proxies),
-                            forwarded_allow_ips=trusted_proxies or None, server_header=False)
+                            forwarded_allow_ips=trusted_proxies or None, server_header=False,
+                            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
     if pool is None:
-        asyncio.run(uvicorn.Server(config).serve())
+        app.state.server = server = uvicorn.Server(config)  # an open event stream ends when it stops (deps.stopping)
+        asyncio.run(server.serve())
         return
     from vigil.api.workers import RelayedFrom, idle_socket
 
     app.state.workers = pool
     config.app = pool.front = RelayedFrom(app, secret=pool.secret)
-    pool.server = server = uvicorn.Server(config)  # its connections come from the pool, not from a socket of its own
+    pool.server = app.state.server = server = uvicorn.Server(config)  # its connections come from the pool
     log.info("serving with %d processes", workers)
     asyncio.run(server.serve(sockets=[idle_socket()]))
 

@@ -524,6 +524,7 @@ def worker_main(argv: list[str] | None = None) -> None:
     import uvicorn
 
     from vigil.api.app import create_app
+    from vigil.api.server import GRACEFUL_SHUTDOWN_S
     from vigil.cli_common import open_instance
 
     _die_with_parent()
@@ -548,11 +549,12 @@ def worker_main(argv: list[str] | None = None) -> None:
     ctrl = socket.socket(fileno=args.conn_fd)
     config = uvicorn.Config(relay, lifespan="off", log_level=args.log_level, ssl_certfile=args.tls_cert,
                             ssl_keyfile=args.tls_key, proxy_headers=bool(args.trusted_proxy),
-                            forwarded_allow_ips=args.trusted_proxy or None, server_header=False)
+                            forwarded_allow_ips=args.trusted_proxy or None, server_header=False,
+                            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
 
     async def run() -> None:
         own = await serve_also(relay, _bind_unix(args.own_socket))
-        server = uvicorn.Server(config)
+        app.state.server = server = uvicorn.Server(config)  # an open event stream ends when it stops
         feed = asyncio.create_task(_feed(server, ctrl))
         try:
             await server.serve(sockets=[idle_socket()])

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from vigil.access.guard import ensure_visible
 from vigil.access.users import Principal
 from vigil.api.contract import media
-from vigil.api.deps import SessionDep, VigilDep, require
+from vigil.api.deps import SessionDep, VigilDep, require, stopping
 from vigil.api.problems import caller_lang, problem
 from vigil.api.public.plans import AppliedPublic, JobListPublic, JobPublic, PlanListPublic, PlanPublic
 from vigil.core.context import Vigil
@@ -119,7 +119,7 @@ def cancel_job(job_id: int, p: PlanRunner, session: SessionDep) -> JobPublic:
 
 async def _stream(v: Vigil, job_id: int, request: Request) -> AsyncIterator[str]:
     sent, last, idle = 0, None, 0
-    while not await request.is_disconnected():
+    while not (stopping(request) or await request.is_disconnected()):  # a client reconnects when the server is back
         job = await run_in_threadpool(_read_job, v, job_id)
         for e in job["events"][sent:]:
             yield _sse("stage", e)
