@@ -187,6 +187,7 @@ def test_the_server_does_what_its_document_says(served, who):
     after = _answered(base)
     assert not failures, "\n".join(failures)
     sent = {s: n - before.get(s, 0) for s, n in after.items()}
+    print(f"\nfuzz as {who}: answers by status {dict(sorted(sent.items()))}")  # shown with -s: the closing figures
     assert sum(sent.values()) >= 100, sent  # the fuzzer really ran
     assert not any(s.startswith("5") and n for s, n in sent.items()), sent
     assert sent.get("200", 0) > 0 and sent.get("422", 0) > 0, sent  # valid and invalid requests both
