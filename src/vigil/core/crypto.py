@@ -18,7 +18,7 @@ __all__ = ["CredentialBox", "load_or_create_key"]
 
 #: keys read, by path: the audit log signs every row with its key, and reading the file each time cost
 #: about 1.4 % of an audited read's CPU (py-spy under bench/api_load.py)
-_READ: dict[str, tuple[tuple[str, int, int, int], bytes]] = {}
+_READ: dict[str, tuple[tuple[int, int, int], bytes]] = {}
 
 
 def load_or_create_key(path: Path) -> bytes:
@@ -32,12 +32,12 @@ def load_or_create_key(path: Path) -> bytes:
     except FileNotFoundError:
         pass
     else:  # one stat per call; the file is read again only when it is another file or was rewritten
-        seen = (str(path), st.st_ino, st.st_mtime_ns, st.st_size)
-        cached = _READ.get(seen[0])
+        where, seen = str(path), (st.st_ino, st.st_mtime_ns, st.st_size)
+        cached = _READ.get(where)
         if cached is not None and cached[0] == seen:
             return cached[1]
         key = path.read_bytes().strip()
-        _READ[seen[0]] = (seen, key)
+        _READ[where] = (seen, key)
         return key
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

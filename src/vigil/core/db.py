@@ -278,10 +278,13 @@ class _ReadSession(Session):
     """The session of :meth:`Database.read_session`: writing through it is a bug."""
 
 
+_READ_ONLY_SAYS = "a read session does not write (use Database.session)"
+
+
 @event.listens_for(_ReadSession, "before_flush")
 def _no_writes(session: Session, *_: Any) -> None:
     if session.new or session.dirty or session.deleted:
-        raise RuntimeError("a read session does not write (use Database.session)")
+        raise RuntimeError(_READ_ONLY_SAYS)
 
 
 _WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "UPSERT")
@@ -293,7 +296,7 @@ def _refuse_statement_writes(conn: Connection, _cursor: Any, statement: str, *_:
     Its transaction always ends in a rollback, so the write would be lost without a word.
     """
     if conn.get_execution_options().get(READ_ONLY) and statement.lstrip()[:7].upper().startswith(_WRITE_VERBS):
-        raise RuntimeError("a read session does not write (use Database.session)")
+        raise RuntimeError(_READ_ONLY_SAYS)
 
 
 class Database:
