@@ -37,3 +37,10 @@ def test_the_serial_lookup_reads_its_index_after_every_migration(vigil) -> None:
         else:
             names = conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'cameras'")).scalars()
             assert "ix_cameras_centre_type_serial" in set(names)
+
+
+def test_a_camera_added_but_not_yet_written_counts(vigil) -> None:
+    build_world(vigil)
+    with vigil.db.session() as s:
+        s.add(Camera(id=generate_device_id(TOWN1, 77).value, name="pending", region_code=TOWN1, lon=102.7, lat=25.0))
+        assert next_serial(s, TOWN1) == 78

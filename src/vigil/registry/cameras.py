@@ -151,6 +151,8 @@ def next_serial(session: Session, region_code: str, type_code: int = 132) -> int
     """
     prefix = centre_code_for_region(region_code)
     serialize(session, f"vigil.camera.serial:{prefix}")
+    if session.new:  # cameras added but not yet written count too (a Core statement does not autoflush)
+        session.flush()
     top = session.connection().execute(_SERIAL, {"centre": prefix, "type_code": f"{type_code:03d}"}).scalar()
     return int(top or 0) + 1
 
