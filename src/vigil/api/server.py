@@ -25,7 +25,7 @@ __all__ = ["Service", "serve"]
 log = logging.getLogger("vigil.serve")
 
 #: seconds a stopping server waits for its open answers before it cancels them: an event stream (a plan job's
-#: progress followed by a console) or a live view never ends on its own, and held a SIGTERM until its job ended
+#: progress followed by a console) never ends on its own, and held a SIGTERM until its job ended
 GRACEFUL_SHUTDOWN_S = 5
 
 
