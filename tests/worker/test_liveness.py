@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vigil.worker.liveness import Liveness, dead_after
+from vigil.worker.liveness import Liveness, dead_after, grace_after
 
 
 def _heard(beats: list[tuple[str, float]], *, dead: float = 3.0, grace: float = 9.0) -> Liveness:
@@ -50,6 +50,28 @@ def test_after_our_own_gap_nobody_is_judged_for_the_grace():
     lv.heard("me", 14)
     assert lv.silent({"me", "w2"}) == {"w2"}
     assert lv.max_gap["me"] == 5
+
+
+@pytest.mark.parametrize("ttl", [15.0, 12.0])
+def test_a_worker_killed_during_our_own_stall_is_judged_before_its_leases_run_out(ttl):
+    """w2 beats every dead/4 s, renews its leases every TTL/3 and is killed at 0, as we stall for 1.5 x dead.
+
+    It must be silent to us before its last renewal (up to a TTL/3 before the kill) runs out, at
+    2/3 TTL. With a grace of one TTL (as before) it was judged at 19.5 s at TTL 15.
+    """
+    dead = dead_after(ttl)
+    lv = Liveness("me", dead_after=dead, grace=grace_after(ttl))
+    step = dead / 4
+    for i in range(-40, 1):
+        lv.heard("me", i * step)
+        lv.heard("w2", i * step)
+    stall = 1.5 * dead  # we hear nothing from 0 to the end of our stall
+    t = stall
+    while not lv.silent({"me", "w2"}):
+        lv.heard("me", t)
+        t += step
+        assert t < 2 * ttl, "never judged"
+    assert t - step < 2 * ttl / 3
 
 
 @pytest.mark.parametrize(("ttl", "dead"), [(15.0, 3.0), (9.0, 3.0), (6.0, 2.0), (3.0, 1.0)])

@@ -39,7 +39,7 @@ from vigil.notify.relay import Relay
 from vigil.worker.bus import connect, ensure_stream
 from vigil.worker.fence import SCHEDULER_FENCE, fence_holds, fenced_vigil, raise_fence
 from vigil.worker.lease import Holder, Lease, LeaseTable, open_bucket
-from vigil.worker.liveness import SCHEDULER_SUBJECT, Heartbeats, dead_after
+from vigil.worker.liveness import SCHEDULER_SUBJECT, Heartbeats, dead_after, grace_after
 from vigil.worker.runner import default_name
 from vigil.worker.writer import Writer
 
@@ -143,8 +143,8 @@ class Elector:
         self._table = LeaseTable(await open_bucket(self.js, ttl=self.ttl), self.name, ttl=self.ttl)
         await ensure_stream(self.js)
         dead = dead_after(self.ttl)
-        self._hb = Heartbeats(self._nc, self.nats_url, self.name, every=dead / 4, dead_after=dead, grace=self.ttl,
-                              subject=SCHEDULER_SUBJECT)
+        self._hb = Heartbeats(self._nc, self.nats_url, self.name, every=dead / 4, dead_after=dead,
+                              grace=grace_after(self.ttl), subject=SCHEDULER_SUBJECT)
         await self._hb.start()
         self._loop = Periodic(self._campaign, interval=self._table.renew_every, name="vigil-elector",
                               on_error=self._unsure)

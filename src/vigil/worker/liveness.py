@@ -11,6 +11,9 @@ means that a pause of our own event loop, or of NATS (a restart loses core messa
 at once), makes nobody silent: only a worker that stopped while we kept going is. After a gap in
 our own beats (NATS restarting, our loop stalled) we judge nobody for ``grace`` seconds, so a
 worker that reconnects a little after us is not taken for dead; the leases' TTL decides meanwhile.
+The grace (:func:`grace_after`) is one silence window, as a member gets in normal running: every
+client reconnects within a second of the server, and a worker killed during our own gap is still
+found before its leases run out.
 
 A silent member is only a suspect: :mod:`vigil.worker.runner` removes its member key and takes its
 shards with a compare-and-swap on the revision it read, so a member that was alive after all
@@ -28,7 +31,7 @@ from typing import Any
 
 from vigil.worker.bus import connect
 
-__all__ = ["HEARTBEAT_SUBJECT", "SCHEDULER_SUBJECT", "Heartbeats", "Liveness", "dead_after"]
+__all__ = ["HEARTBEAT_SUBJECT", "SCHEDULER_SUBJECT", "Heartbeats", "Liveness", "dead_after", "grace_after"]
 
 HEARTBEAT_SUBJECT = "vigil.worker.alive"
 SCHEDULER_SUBJECT = "vigil.scheduler.alive"  # the scheduler candidates beat and listen on their own subject
@@ -37,6 +40,16 @@ SCHEDULER_SUBJECT = "vigil.scheduler.alive"  # the scheduler candidates beat and
 def dead_after(ttl: float) -> float:
     """How long a member may go unheard before it is a suspect: a third of the TTL, at most 3 s."""
     return min(3.0, ttl / 3)
+
+
+def grace_after(ttl: float) -> float:
+    """How long we judge nobody after a gap in our own beats: one silence window (3 s at most).
+
+    It was one TTL: a CI run judged a killed worker only 15.7 s after its last beat (a gap of our
+    own just after the kill had started the grace), by when its leases had run out, so its shards
+    were created anew instead of taken over and fenced.
+    """
+    return dead_after(ttl)
 
 
 class Liveness:

@@ -53,7 +53,7 @@ from vigil.worker.bus import SUBJECT, ProbeBatch, connect, ensure_stream
 from vigil.worker.events import StoreThenNotify, StreamSink
 from vigil.worker.fence import FencedOff, fence_holds, fenced_vigil, raise_fence
 from vigil.worker.lease import Lease, LeaseTable, open_bucket
-from vigil.worker.liveness import Heartbeats, dead_after
+from vigil.worker.liveness import Heartbeats, dead_after, grace_after
 from vigil.worker.pool import ProbePool, whole_groups
 from vigil.worker.recording import ShardRecording
 
@@ -133,7 +133,8 @@ class Worker:
         self._table = LeaseTable(await open_bucket(self._js, ttl=self.ttl), self.name, ttl=self.ttl)
         await ensure_stream(self._js)
         dead = dead_after(self.ttl)
-        self._hb = Heartbeats(self._nc, self.nats_url, self.name, every=dead / 4, dead_after=dead, grace=self.ttl)
+        self._hb = Heartbeats(self._nc, self.nats_url, self.name, every=dead / 4, dead_after=dead,
+                              grace=grace_after(self.ttl))
         await self._hb.start()
         self._pool = ProbePool(concurrency=self.concurrency, timeout=self.probe_timeout)
         self._wake = asyncio.Event()
